@@ -1,0 +1,132 @@
+//! Passwords, secret tokens and roles.
+//!
+//! Passwords are hashed with argon2id (the crate's defaults: 19 MiB, two
+//! passes), verified off the async executor by the caller. Session and
+//! resume tokens are 32 random bytes from the OS generator, sent to the
+//! client once and stored only as SHA-256 hashes.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::store::TokenHash;
+
+/// Name of the HttpOnly session cookie.
+pub const SESSION_COOKIE: &str = "tsunagu_session";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Counsellor,
+    Supervisor,
+    Intake,
+    Admin,
+}
+
+impl Role {
+    /// May open the counsellor socket and take chats.
+    pub fn counsels(self) -> bool {
+        matches!(self, Role::Counsellor | Role::Supervisor)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password must be at least {0} characters")]
+    TooShort(usize),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordError::TooShort(MIN_PASSWORD_CHARS));
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// Check a password against a PHC hash. A malformed hash verifies nothing.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A hash to verify against when the username does not exist, so that a
+/// wrong username takes as long as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        // unwrap: the fixed password is long enough and hashing only fails
+        // on invalid parameters, which the defaults are not.
+        hash_password("not-a-real-password-at-all").unwrap()
+    })
+}
+
+/// A new random token (43 characters of URL-safe base64) and its hash.
+pub fn new_token() -> (String, TokenHash) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+pub fn hash_token(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Compare two hashes without an early exit.
+pub fn same_hash(a: &TokenHash, b: &TokenHash) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_round_trip() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &h));
+        assert!(!verify_password("wrong horse battery", &h));
+        assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort(_))
+        ));
+    }
+
+    #[test]
+    fn tokens_are_unique_and_hashes_compare() {
+        let (a, ha) = new_token();
+        let (b, hb) = new_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(same_hash(&ha, &hash_token(&a)));
+        assert!(!same_hash(&ha, &hb));
+    }
+}

@@ -1,0 +1,398 @@
+//! Settings: built-in defaults, then a TOML file, then `TSUNAGU_*`
+//! environment variables, each overriding the one before.
+//!
+//! Every setting can come from the environment: `TSUNAGU_BIND` sets `bind`,
+//! `TSUNAGU_LIMITS__MAX_QUEUE` sets `limits.max_queue` (a double underscore
+//! goes one table down). Values are read as TOML (`true`, `30`, `"x"`), and
+//! as a plain string when they are not valid TOML. Secrets are wrapped in
+//! [`Secret`] so that printing the settings never shows them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Role;
+use crate::protocol::{Alternative, MatchingMode};
+
+/// A value that never prints.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Shared Redis for running several nodes. Unset: the embedded store.
+    pub redis_url: Option<Secret>,
+    /// Folder of the web pages served at `/`.
+    pub web_dir: PathBuf,
+    /// `auto`: the server assigns visitors. `manual`: counsellors pick.
+    pub matching: MatchingMode,
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tsunagu=debug`.
+    pub log: String,
+    /// `json` for one JSON object per line; `text` for people.
+    pub log_format: LogFormat,
+    /// Behind a trusted load balancer: take the client address for rate
+    /// limiting from the last `X-Forwarded-For` entry. Never logged.
+    pub trust_forwarded_for: bool,
+    /// Extra browser origins allowed to open sockets and post to the API
+    /// (the site's own origin is always allowed), e.g. `https://chat.example.jp`.
+    pub allowed_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (set when TLS terminates in front).
+    pub cookie_secure: bool,
+    pub session_ttl_secs: u64,
+    pub limits: Limits,
+    pub timing: Timing,
+    /// What the pages show about the centre.
+    pub site: Site,
+    /// Round-the-clock services offered when the queue is full or closed.
+    pub alternatives: Vec<Alternative>,
+    /// Accounts created at start if their username does not exist yet.
+    pub users: Vec<UserSeed>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest WebSocket frame accepted, bytes. Kept low on purpose: actix
+    /// keeps a connection's peak buffer for its whole life.
+    pub max_frame_bytes: usize,
+    /// Longest message or note, in characters.
+    pub max_text_chars: usize,
+    /// Visitors waiting at most; beyond it `start` answers `queue_full`.
+    pub max_queue: u32,
+    pub default_capacity: u32,
+    pub max_capacity: u32,
+    /// Queue entries sent to counsellors in each `queue` message.
+    pub queue_view_entries: usize,
+    /// Outgoing messages buffered per socket before the slow client is dropped.
+    pub outbox_messages: usize,
+    pub upgrades_per_ip_per_min: u32,
+    pub upgrades_burst: u32,
+    pub starts_per_ip_per_min: u32,
+    pub starts_burst: u32,
+    pub frames_per_sec: u32,
+    pub frames_burst: u32,
+    /// Refused frames in a row after which a flooding socket is closed.
+    pub flood_close_after: u32,
+    pub logins_per_ip_per_min: u32,
+    pub logins_per_account_per_min: u32,
+    pub logins_burst: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Timing {
+    pub heartbeat_interval_ms: u64,
+    /// A socket silent (no pong, no frame) this long is dead.
+    pub client_timeout_ms: u64,
+    /// A write to a socket that takes longer drops the connection.
+    pub send_timeout_ms: u64,
+    /// A queued visitor who is away longer loses their place.
+    pub visitor_grace_secs: u64,
+    /// A counsellor away longer has their visitors put back at the front.
+    pub counsellor_grace_secs: u64,
+    /// How often queue positions and estimates are pushed.
+    pub queue_update_ms: u64,
+    /// How often the grace periods are applied.
+    pub sweep_interval_ms: u64,
+    /// Average conversation length assumed until real ones are seen.
+    pub handle_time_prior_secs: u64,
+}
+
+/// An account to create at start, e.g. the first admin. The hash comes
+/// from `tsunagu hash-password`; `tsunagu user add` writes these entries.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSeed {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: Secret,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            redis_url: None,
+            web_dir: PathBuf::from("web"),
+            matching: MatchingMode::Auto,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            trust_forwarded_for: false,
+            allowed_origins: Vec::new(),
+            cookie_secure: false,
+            session_ttl_secs: 12 * 3600,
+            limits: Limits::default(),
+            timing: Timing::default(),
+            site: Site::default(),
+            alternatives: Vec::new(),
+            users: Vec::new(),
+        }
+    }
+}
+
+/// Public facts about the centre, shown on the visitor page (`GET /api/info`).
+/// Each text has a Japanese and an English form.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Site {
+    pub name_ja: String,
+    pub name_en: String,
+    /// Opening hours as people read them.
+    pub hours_ja: String,
+    pub hours_en: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            name_ja: "ひきこもり地域支援センター チャット相談".into(),
+            name_en: "Hikikomori Support Centre chat".into(),
+            hours_ja: "月曜日から金曜日 9:00〜17:00（祝日・年末年始を除く）".into(),
+            hours_en: "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays and over the year end)".into(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 16 * 1024,
+            max_text_chars: 2000,
+            max_queue: 500,
+            default_capacity: 2,
+            max_capacity: 8,
+            queue_view_entries: 50,
+            outbox_messages: 256,
+            // Many young people share one address (school, mobile carrier
+            // NAT): per-address limits stop floods, not crowds.
+            upgrades_per_ip_per_min: 120,
+            upgrades_burst: 60,
+            starts_per_ip_per_min: 30,
+            starts_burst: 20,
+            frames_per_sec: 10,
+            frames_burst: 40,
+            flood_close_after: 200,
+            logins_per_ip_per_min: 20,
+            logins_per_account_per_min: 5,
+            logins_burst: 5,
+        }
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: 15_000,
+            client_timeout_ms: 45_000,
+            send_timeout_ms: 10_000,
+            visitor_grace_secs: 120,
+            counsellor_grace_secs: 90,
+            queue_update_ms: 500,
+            sweep_interval_ms: 1_000,
+            handle_time_prior_secs: 20 * 60,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {source}")]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str::<toml::Table>(&text).map_err(|source| ConfigError::Toml {
+                    path: path.to_owned(),
+                    source,
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("TSUNAGU_") else {
+                continue;
+            };
+            if rest == "CONFIG" {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            set_path(&mut table, &path, parse_env_value(&value));
+        }
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.limits;
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if l.max_frame_bytes < 1024 {
+            return bad("limits.max_frame_bytes must be at least 1024");
+        }
+        if l.default_capacity == 0 || l.default_capacity > l.max_capacity {
+            return bad("limits.default_capacity must be between 1 and limits.max_capacity");
+        }
+        for n in [
+            l.upgrades_per_ip_per_min,
+            l.starts_per_ip_per_min,
+            l.frames_per_sec,
+            l.logins_per_ip_per_min,
+            l.logins_per_account_per_min,
+            l.upgrades_burst,
+            l.starts_burst,
+            l.frames_burst,
+            l.logins_burst,
+        ] {
+            if n == 0 {
+                return bad("rate limits and bursts must be at least 1");
+            }
+        }
+        if self.timing.heartbeat_interval_ms == 0
+            || self.timing.queue_update_ms == 0
+            || self.timing.sweep_interval_ms == 0
+        {
+            return bad("timing intervals must be at least 1 ms");
+        }
+        Ok(())
+    }
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    // Parse as the right-hand side of a TOML assignment; fall back to string.
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(t) = entry {
+                set_path(t, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert!(s.redis_url.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_nested_values() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("TSUNAGU_BIND", "0.0.0.0:9000"),
+                ("TSUNAGU_LIMITS__MAX_QUEUE", "7"),
+                ("TSUNAGU_MATCHING", "manual"),
+                ("TSUNAGU_REDIS_URL", "redis://127.0.0.1:6379/3"),
+                ("OTHER", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(s.limits.max_queue, 7);
+        assert_eq!(s.matching, MatchingMode::Manual);
+        assert_eq!(s.redis_url.unwrap().expose(), "redis://127.0.0.1:6379/3");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Settings {
+            redis_url: Some(Secret::new("redis://:hunter2@db")),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_and_invalid_settings_are_refused() {
+        assert!(Settings::load(None, env(&[("TSUNAGU_NO_SUCH", "1")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__FRAMES_PER_SEC", "0")])).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The pure core: queue order, matching, the conversation state machine and
+//! the wait estimate. No I/O, no clocks, no async: every function takes what
+//! it needs (including "now") as arguments, so each rule is tested here
+//! exhaustively and the stores and sockets only carry it out.
+//!
+//! Must never import actix, tokio or redis.
+
+pub mod conversation;
+pub mod estimate;
+pub mod ids;
+pub mod matching;
+pub mod prechat;
+pub mod queue;

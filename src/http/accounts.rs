@@ -1,0 +1,112 @@
+//! Staff accounts (admin only): list and create.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::session::AccountView;
+use super::{current_account, ApiError};
+use crate::auth::{self, Role};
+use crate::core::ids::AccountId;
+use crate::protocol::ErrorCode;
+use crate::startup::AppState;
+use crate::store::Account;
+use crate::ws::origin_allowed;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+async fn admin(req: &HttpRequest, app: &AppState) -> Result<Account, ApiError> {
+    let (account, _) = current_account(req, app).await?;
+    if account.role != Role::Admin {
+        return Err(ApiError::new(ErrorCode::Forbidden, "admins only"));
+    }
+    Ok(account)
+}
+
+/// Usernames: 3-32 characters of a-z, 0-9, '.', '_' or '-'.
+pub fn valid_username(u: &str) -> bool {
+    (3..=32).contains(&u.len())
+        && u.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
+pub async fn list(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    admin(&req, &app).await?;
+    let accounts = app
+        .service
+        .store
+        .accounts()
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    let views: Vec<AccountView> = accounts.iter().map(AccountView::from).collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+pub async fn create(
+    req: HttpRequest,
+    body: web::Json<NewAccount>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !origin_allowed(&req, &app.settings) {
+        return Err(ApiError::new(
+            ErrorCode::OriginForbidden,
+            "this origin may not manage accounts",
+        ));
+    }
+    let by = admin(&req, &app).await?;
+    let NewAccount {
+        username,
+        display_name,
+        role,
+        password,
+    } = body.into_inner();
+    if !valid_username(&username) {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "username: 3-32 characters of a-z, 0-9, '.', '_' or '-'",
+        ));
+    }
+    let display_name = display_name.trim().to_owned();
+    if display_name.is_empty() || display_name.chars().count() > 40 {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "display_name: 1-40 characters",
+        ));
+    }
+    let password_hash = web::block(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "hashing failed"))?
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
+    let account = Account {
+        id: AccountId::new_random(),
+        username,
+        display_name,
+        role,
+        password_hash,
+    };
+    app.service
+        .store
+        .create_account(account.clone())
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    tracing::info!(by = %by.id, account = %account.id, role = ?account.role, "account created");
+    Ok(HttpResponse::Created().json(AccountView::from(&account)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn usernames() {
+        assert!(super::valid_username("sato.k"));
+        assert!(!super::valid_username("Sato"));
+        assert!(!super::valid_username("ab"));
+        assert!(!super::valid_username("佐藤"));
+    }
+}

@@ -1,0 +1,45 @@
+//! `/api/info`: what the public pages show. `/healthz`: the process answers. `/readyz`: it can serve (the store
+//! answers); a load balancer sends traffic only while this says ready.
+
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
+    let store = match app.service.store.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let ready = store == "ok" && !app.draining();
+    let (visitors, counsellors) = app.hub.counts();
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "store": store,
+        "store_kind": app.store_kind,
+        "draining": app.draining(),
+        "sockets": { "visitors": visitors, "counsellors": counsellors },
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Public facts for the visitor page: the centre, its hours, the
+/// round-the-clock alternatives and the limits a client should respect.
+pub async fn info(app: web::Data<AppState>) -> HttpResponse {
+    let s = &app.settings;
+    HttpResponse::Ok().json(json!({
+        "site": s.site,
+        "alternatives": s.alternatives,
+        "max_text_chars": s.limits.max_text_chars,
+        "matching": s.matching,
+        "protocol": crate::protocol::PROTOCOL_VERSION,
+    }))
+}

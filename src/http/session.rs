@@ -1,0 +1,166 @@
+//! Login, logout and the session cookie.
+//!
+//! A session is a random token in an HttpOnly, SameSite=Strict cookie; the
+//! store keeps only its hash. Login attempts are limited per client address
+//! and per username, and a wrong username costs as much time as a wrong
+//! password.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use crate::auth::{self, Role, SESSION_COOKIE};
+use crate::core::ids::AccountId;
+use crate::limits::check_keyed;
+use crate::protocol::ErrorCode;
+use crate::service::now_ms;
+use crate::startup::AppState;
+use crate::store::{Account, SessionRecord, TokenHash};
+use crate::ws::{client_ip, origin_allowed};
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id,
+            username: a.username.clone(),
+            display_name: a.display_name.clone(),
+            role: a.role,
+        }
+    }
+}
+
+/// The account behind the request's session cookie.
+pub async fn current_account(
+    req: &HttpRequest,
+    app: &AppState,
+) -> Result<(Account, TokenHash), ApiError> {
+    let unauthorized = || ApiError::new(ErrorCode::Unauthorized, "please log in");
+    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(unauthorized)?;
+    let hash = auth::hash_token(cookie.value());
+    let store = &app.service.store;
+    let session = store
+        .session(&hash)
+        .await
+        .map_err(|e| ApiError(e.into()))?
+        .ok_or_else(unauthorized)?;
+    if session.expires_at_ms <= now_ms() {
+        let _ = store.delete_session(&hash).await;
+        return Err(unauthorized());
+    }
+    let account = store
+        .account(session.account)
+        .await
+        .map_err(|e| ApiError(e.into()))?
+        .ok_or_else(unauthorized)?;
+    Ok((account, hash))
+}
+
+pub async fn login(
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !origin_allowed(&req, &app.settings) {
+        return Err(ApiError::new(
+            ErrorCode::OriginForbidden,
+            "this origin may not log in",
+        ));
+    }
+    if let Some(ip) = client_ip(&req, &app.settings) {
+        check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
+    }
+    let LoginRequest { username, password } = body.into_inner();
+    check_keyed(&app.limits.logins_by_account, &username).map_err(ApiError::rate_limited)?;
+
+    let account = app
+        .service
+        .store
+        .account_by_username(&username)
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    let phc = account
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| auth::dummy_hash().to_owned());
+    // argon2 takes tens of milliseconds of CPU: keep it off the event loop.
+    let ok = web::block(move || auth::verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let account = match (ok, account) {
+        (true, Some(a)) => a,
+        _ => {
+            tracing::info!("login refused");
+            return Err(ApiError::new(
+                ErrorCode::LoginFailed,
+                "wrong username or password",
+            ));
+        }
+    };
+    let (token, hash) = auth::new_token();
+    let ttl = app.settings.session_ttl_secs;
+    app.service
+        .store
+        .put_session(
+            hash,
+            SessionRecord {
+                account: account.id,
+                expires_at_ms: now_ms() + ttl * 1000,
+            },
+        )
+        .await
+        .map_err(|e| ApiError(e.into()))?;
+    tracing::info!(account = %account.id, "logged in");
+    let cookie = Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(app.settings.cookie_secure)
+        .same_site(SameSite::Strict)
+        .max_age(CookieDuration::seconds(ttl as i64))
+        .finish();
+    Ok(HttpResponse::Ok()
+        .cookie(cookie)
+        .json(AccountView::from(&account)))
+}
+
+pub async fn logout(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !origin_allowed(&req, &app.settings) {
+        return Err(ApiError::new(
+            ErrorCode::OriginForbidden,
+            "this origin may not log out",
+        ));
+    }
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        let hash = auth::hash_token(cookie.value());
+        app.service
+            .store
+            .delete_session(&hash)
+            .await
+            .map_err(|e| ApiError(e.into()))?;
+    }
+    let mut gone = Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .http_only(true)
+        .finish();
+    gone.make_removal();
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
+}
+
+pub async fn me(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let (account, _) = current_account(&req, &app).await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&account)))
+}

@@ -1,0 +1,367 @@
+//! Who is connected to this node, and delivery to them.
+//!
+//! The hub consumes the store's event stream and hands each event to the
+//! local sockets it concerns, looked up by conversation or counsellor: a
+//! per-conversation fan-out, never one global channel every socket listens
+//! to. Each socket has a bounded outbox; a socket whose outbox is full is
+//! closed (it resumes from the log when it reconnects) rather than allowed
+//! to stall delivery to everyone else.
+//!
+//! The hub decides nothing about who may see what: a socket only watches a
+//! conversation after the service has authorised it, and it checks every
+//! event against its own role again when translating it to the wire.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{broadcast, mpsc, Notify};
+
+use crate::core::ids::{AccountId, ConversationId};
+use crate::store::Event;
+
+pub type ConnId = u64;
+
+/// What a socket's loop receives besides its own client's frames.
+#[derive(Clone, Debug)]
+pub enum Outbound {
+    Event(Event),
+    /// The visitor's place in the queue (only sent to queued visitors).
+    QueuePosition {
+        position: u32,
+        queue_length: u32,
+        estimated_wait_secs: Option<u64>,
+    },
+    /// An already encoded frame shared by many sockets (the counsellors'
+    /// queue view is encoded once per update, not once per socket).
+    Shared(Arc<str>),
+    /// Events may have been missed: re-read everything from the store.
+    Resync,
+    /// The node is shutting down: close with 1012 so the client reconnects
+    /// (to another node) and resumes.
+    Drain,
+}
+
+/// The sending side of one socket.
+#[derive(Clone)]
+pub struct ConnHandle {
+    tx: mpsc::Sender<Outbound>,
+    /// Notified when the socket must close because it cannot keep up.
+    pub kill: Arc<Notify>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnKind {
+    Visitor,
+    Counsellor(AccountId),
+}
+
+#[derive(Default)]
+struct Registry {
+    conns: HashMap<ConnId, (ConnKind, ConnHandle)>,
+    by_conversation: HashMap<ConversationId, Vec<ConnId>>,
+    by_counsellor: HashMap<AccountId, Vec<ConnId>>,
+}
+
+pub struct Hub {
+    registry: RwLock<Registry>,
+    next_id: AtomicU64,
+    outbox_messages: usize,
+    /// Set by events that change the queue; cleared by the queue broadcaster.
+    queue_dirty: Notify,
+}
+
+impl Hub {
+    pub fn new(outbox_messages: usize) -> Arc<Self> {
+        Arc::new(Self {
+            registry: RwLock::new(Registry::default()),
+            next_id: AtomicU64::new(1),
+            outbox_messages,
+            queue_dirty: Notify::new(),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.registry.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a socket. Returns its id, its outbox and its kill switch.
+    pub fn connect(&self, kind: ConnKind) -> (ConnId, mpsc::Receiver<Outbound>, Arc<Notify>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.outbox_messages);
+        let kill = Arc::new(Notify::new());
+        let handle = ConnHandle {
+            tx,
+            kill: kill.clone(),
+        };
+        let mut r = self.write();
+        r.conns.insert(id, (kind, handle));
+        if let ConnKind::Counsellor(a) = kind {
+            r.by_counsellor.entry(a).or_default().push(id);
+        }
+        (id, rx, kill)
+    }
+
+    pub fn disconnect(&self, id: ConnId) {
+        let mut r = self.write();
+        let Some((kind, _)) = r.conns.remove(&id) else {
+            return;
+        };
+        r.by_conversation.retain(|_, v| {
+            v.retain(|c| *c != id);
+            !v.is_empty()
+        });
+        if let ConnKind::Counsellor(a) = kind {
+            if let Some(v) = r.by_counsellor.get_mut(&a) {
+                v.retain(|c| *c != id);
+                if v.is_empty() {
+                    r.by_counsellor.remove(&a);
+                }
+            }
+        }
+    }
+
+    /// Deliver this conversation's events to the socket from now on. The
+    /// caller has authorised it, and catches up from the store afterwards.
+    pub fn watch(&self, id: ConnId, conversation: ConversationId) {
+        let mut r = self.write();
+        let v = r.by_conversation.entry(conversation).or_default();
+        if !v.contains(&id) {
+            v.push(id);
+        }
+    }
+
+    pub fn unwatch(&self, id: ConnId, conversation: ConversationId) {
+        let mut r = self.write();
+        if let Some(v) = r.by_conversation.get_mut(&conversation) {
+            v.retain(|c| *c != id);
+            if v.is_empty() {
+                r.by_conversation.remove(&conversation);
+            }
+        }
+    }
+
+    /// Sockets here, by kind: (visitors, counsellors).
+    pub fn counts(&self) -> (usize, usize) {
+        let r = self.read();
+        let counsellors = r
+            .conns
+            .values()
+            .filter(|(k, _)| matches!(k, ConnKind::Counsellor(_)))
+            .count();
+        (r.conns.len() - counsellors, counsellors)
+    }
+
+    /// The conversations local visitor sockets watch.
+    pub fn visitor_conversations(&self) -> Vec<ConversationId> {
+        let r = self.read();
+        r.by_conversation
+            .iter()
+            .filter(|(_, ids)| {
+                ids.iter()
+                    .any(|id| matches!(r.conns.get(id), Some((ConnKind::Visitor, _))))
+            })
+            .map(|(c, _)| *c)
+            .collect()
+    }
+
+    /// Send to every socket watching `conversation` whose kind matches.
+    pub fn to_conversation(
+        &self,
+        conversation: ConversationId,
+        only: Option<fn(ConnKind) -> bool>,
+        msg: Outbound,
+    ) {
+        let r = self.read();
+        if let Some(ids) = r.by_conversation.get(&conversation) {
+            for id in ids {
+                if let Some((kind, h)) = r.conns.get(id) {
+                    if only.is_none_or(|f| f(*kind)) {
+                        offer(h, msg.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn to_counsellor(&self, counsellor: AccountId, msg: Outbound) {
+        let r = self.read();
+        for id in r.by_counsellor.get(&counsellor).into_iter().flatten() {
+            if let Some((_, h)) = r.conns.get(id) {
+                offer(h, msg.clone());
+            }
+        }
+    }
+
+    pub fn to_all_counsellors(&self, msg: Outbound) {
+        let r = self.read();
+        for (kind, h) in r.conns.values() {
+            if matches!(kind, ConnKind::Counsellor(_)) {
+                offer(h, msg.clone());
+            }
+        }
+    }
+
+    /// Send to every socket on this node.
+    pub fn broadcast(&self, msg: Outbound) {
+        let r = self.read();
+        for (_, h) in r.conns.values() {
+            offer(h, msg.clone());
+        }
+    }
+
+    /// Wait until something changed the queue.
+    pub async fn queue_changed(&self) {
+        self.queue_dirty.notified().await
+    }
+
+    pub fn mark_queue_changed(&self) {
+        self.queue_dirty.notify_one();
+    }
+
+    /// Route one store event to the sockets it concerns.
+    pub fn dispatch(&self, event: Event) {
+        match &event {
+            Event::Message { conversation, .. }
+            | Event::Acked { conversation, .. }
+            | Event::Typing { conversation, .. }
+            | Event::VisitorPresence { conversation, .. }
+            | Event::Ended { conversation, .. } => {
+                let c = *conversation;
+                if matches!(event, Event::Ended { .. }) {
+                    self.mark_queue_changed();
+                }
+                self.to_conversation(c, None, Outbound::Event(event));
+            }
+            Event::NoteSaved { conversation, .. } => {
+                // Notes never reach a visitor's socket.
+                let c = *conversation;
+                self.to_conversation(
+                    c,
+                    Some(|k| matches!(k, ConnKind::Counsellor(_))),
+                    Outbound::Event(event),
+                );
+            }
+            Event::Assigned {
+                conversation,
+                counsellor,
+            } => {
+                let (c, a) = (*conversation, *counsellor);
+                self.mark_queue_changed();
+                self.to_conversation(
+                    c,
+                    Some(|k| k == ConnKind::Visitor),
+                    Outbound::Event(event.clone()),
+                );
+                self.to_counsellor(a, Outbound::Event(event));
+            }
+            Event::Requeued { conversation, .. } => {
+                let c = *conversation;
+                self.mark_queue_changed();
+                self.to_conversation(c, None, Outbound::Event(event));
+            }
+            Event::CounsellorChanged { counsellor } => {
+                let a = *counsellor;
+                self.mark_queue_changed();
+                self.to_counsellor(a, Outbound::Event(event));
+            }
+            Event::QueueChanged => self.mark_queue_changed(),
+        }
+    }
+
+    /// Consume the store's events until the store closes the stream.
+    pub async fn run(self: Arc<Self>, mut events: broadcast::Receiver<Event>) {
+        loop {
+            match events.recv().await {
+                Ok(e) => self.dispatch(e),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "event stream lagged; resynchronising every socket"
+                    );
+                    self.broadcast(Outbound::Resync);
+                    self.mark_queue_changed();
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    }
+}
+
+/// Put a message in a socket's outbox, or close the socket if it is full.
+fn offer(h: &ConnHandle, msg: Outbound) {
+    match h.tx.try_send(msg) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => h.kill.notify_one(),
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[tokio::test]
+    async fn events_reach_only_the_sockets_watching_the_conversation() {
+        let hub = Hub::new(8);
+        let (a, mut rx_a, _) = hub.connect(ConnKind::Visitor);
+        let (_b, mut rx_b, _) = hub.connect(ConnKind::Visitor);
+        let conv = ConversationId(Uuid::from_u128(1));
+        hub.watch(a, conv);
+        hub.dispatch(Event::Typing {
+            conversation: conv,
+            from: crate::core::ids::Party::Counsellor,
+            active: true,
+        });
+        assert!(matches!(
+            rx_a.try_recv(),
+            Ok(Outbound::Event(Event::Typing { .. }))
+        ));
+        assert!(rx_b.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn notes_never_reach_a_visitor_socket() {
+        let hub = Hub::new(8);
+        let (v, mut rx_v, _) = hub.connect(ConnKind::Visitor);
+        let counsellor = AccountId(Uuid::from_u128(9));
+        let (c, mut rx_c, _) = hub.connect(ConnKind::Counsellor(counsellor));
+        let conv = ConversationId(Uuid::from_u128(1));
+        hub.watch(v, conv);
+        hub.watch(c, conv);
+        hub.dispatch(Event::NoteSaved {
+            conversation: conv,
+            counsellor,
+            note: crate::store::Note {
+                author: counsellor,
+                text: "private".into(),
+                at_ms: 0,
+            },
+        });
+        assert!(rx_v.try_recv().is_err());
+        assert!(rx_c.try_recv().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_outbox_closes_that_socket_only() {
+        let hub = Hub::new(1);
+        let (a, _rx_a, kill_a) = hub.connect(ConnKind::Visitor);
+        let conv = ConversationId(Uuid::from_u128(1));
+        hub.watch(a, conv);
+        let ev = || Event::Typing {
+            conversation: conv,
+            from: crate::core::ids::Party::Counsellor,
+            active: true,
+        };
+        hub.dispatch(ev());
+        hub.dispatch(ev()); // outbox of 1 is full: kill
+        tokio::time::timeout(std::time::Duration::from_secs(1), kill_a.notified())
+            .await
+            .expect("the slow socket is told to close");
+    }
+}

@@ -1,0 +1,30 @@
+//! Tsunagu: anonymous chat counselling in front of a support centre.
+//!
+//! A visitor opens a socket, waits in a fair queue that tells them where
+//! they stand, is matched to a counsellor with a free place, and the two
+//! chat without losing a word when either connection drops.
+//!
+//! Layout (data flows down; nothing below imports anything above):
+//! - `main.rs`, `startup`: configuration in, server out; background tasks.
+//! - `ws` (visitor, counsellor sockets), `http` (login, accounts, health):
+//!   edges that translate the wire into service calls.
+//! - `protocol`: every wire message and the error-code table.
+//! - `service`: the use cases every edge goes through.
+//! - `hub`: the sockets on this node and delivery to them.
+//! - `store`: the store trait and its backends.
+//! - `core`: pure rules (queue order, matching, state machine, estimate).
+//! - `config`, `auth`, `limits`, `telemetry`: settings, secrets, rate
+//!   limits, logs.
+
+pub mod auth;
+pub mod config;
+pub mod core;
+pub mod http;
+pub mod hub;
+pub mod limits;
+pub mod protocol;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod ws;

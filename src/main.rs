@@ -1,0 +1,146 @@
+//! The `tsunagu` command: run the server, or manage accounts.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+
+use tsunagu::auth::{self, Role};
+use tsunagu::config::Settings;
+use tsunagu::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "tsunagu", version, about = "Anonymous chat counselling server")]
+struct Cli {
+    /// TOML settings file (also TSUNAGU_CONFIG). Environment variables
+    /// TSUNAGU_* override it.
+    #[arg(long, env = "TSUNAGU_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Read a password on standard input and print its argon2id hash.
+    HashPassword,
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account to the settings file (created if missing); it is
+    /// created in the store when the server starts. The password is read
+    /// from standard input (or TSUNAGU_USER_PASSWORD).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: String,
+        #[arg(long, value_parser = parse_role, default_value = "counsellor")]
+        role: Role,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| "one of: counsellor, supervisor, intake, admin".to_owned())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("TSUNAGU_USER_PASSWORD") {
+        return Ok(p);
+    }
+    eprint!("password: ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config),
+        Command::HashPassword => {
+            let password = read_password()?;
+            println!("{}", auth::hash_password(&password)?);
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    display_name,
+                    role,
+                },
+        } => {
+            if !tsunagu::http::accounts::valid_username(&username) {
+                bail!("username: 3-32 characters of a-z, 0-9, '.', '_' or '-'");
+            }
+            let path = cli.config.unwrap_or_else(|| PathBuf::from("tsunagu.toml"));
+            let password = read_password()?;
+            let hash = auth::hash_password(&password)?;
+            let mut user = toml::Table::new();
+            user.insert("username".into(), username.clone().into());
+            user.insert("display_name".into(), display_name.into());
+            user.insert(
+                "role".into(),
+                serde_json::to_value(role)?
+                    .as_str()
+                    .unwrap_or("counsellor")
+                    .into(),
+            );
+            user.insert("password_hash".into(), hash.into());
+            let mut doc = toml::Table::new();
+            doc.insert(
+                "users".into(),
+                toml::Value::Array(vec![toml::Value::Table(user)]),
+            );
+            let entry = toml::to_string(&doc)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            writeln!(f, "\n{entry}")?;
+            // Check the file still loads, so a typo shows now, not at start.
+            Settings::load(Some(&path), std::iter::empty())
+                .context("the settings file no longer loads")?;
+            eprintln!(
+                "added {username} to {}; it is created when the server starts",
+                path.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings =
+        Settings::load(config.as_deref(), std::env::vars()).context("invalid settings")?;
+    tsunagu::telemetry::init(&settings);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            settings = %serde_json::to_string(&settings).unwrap_or_default(),
+            "starting"
+        );
+        let app = Application::build(settings).await?;
+        tracing::info!(port = app.port(), store = app.state.store_kind, "listening");
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

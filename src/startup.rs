@@ -1,0 +1,289 @@
+//! Build the application (store, service, hub, background tasks, routes),
+//! bind, run, drain. Tests and `main` start the server through the same
+//! [`Application`].
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::core::ids::AccountId;
+use crate::hub::{ConnKind, Hub, Outbound};
+use crate::limits::RateLimits;
+use crate::protocol::{encode, CounsellorOut, QueueItem};
+use crate::service::Service;
+use crate::store::memory::MemoryStore;
+use crate::store::{Account, ConversationRecord, Store, StoreError};
+use crate::{http, ws};
+
+/// What every request handler and socket can reach.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub service: Arc<Service>,
+    pub hub: Arc<Hub>,
+    pub limits: RateLimits,
+    pub store_kind: &'static str,
+    draining: AtomicBool,
+}
+
+impl AppState {
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the Redis store is not available in this version; unset TSUNAGU_REDIS_URL to use the embedded store")]
+    RedisNotAvailable,
+    #[error("cannot create configured user {username}: {source}")]
+    Seed {
+        username: String,
+        source: StoreError,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: Arc<AppState>,
+}
+
+/// Content-Security-Policy for every response: no inline script, nothing
+/// from other origins.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+impl Application {
+    /// Build on a fresh in-memory store.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        if settings.redis_url.is_some() {
+            return Err(StartError::RedisNotAvailable);
+        }
+        Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
+    }
+
+    pub async fn build_with_store(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        store_kind: &'static str,
+    ) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        seed_users(store.as_ref(), &settings).await?;
+        let hub = Hub::new(settings.limits.outbox_messages);
+        let service = Service::new(store.clone(), settings.clone());
+        let state = Arc::new(AppState {
+            limits: RateLimits::new(&settings.limits),
+            settings: settings.clone(),
+            service: service.clone(),
+            hub: hub.clone(),
+            store_kind,
+            draining: AtomicBool::new(false),
+        });
+
+        tokio::spawn(hub.clone().run(store.subscribe()));
+        tokio::spawn(service.clone().run_matcher());
+        tokio::spawn(service.clone().run_sweeper());
+        tokio::spawn(run_queue_broadcaster(state.clone()));
+        tokio::spawn(forget_idle_limits(state.clone()));
+
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::from(state.clone());
+        let web_dir = settings.web_dir.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(http::json_config())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("Content-Security-Policy", CSP))
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "no-referrer"))
+                        .add(("X-Frame-Options", "DENY")),
+                )
+                .route("/healthz", web::get().to(http::health::healthz))
+                .route("/readyz", web::get().to(http::health::readyz))
+                .route("/ws/visitor", web::get().to(ws::visitor::upgrade))
+                .route("/ws/counsellor", web::get().to(ws::counsellor::upgrade))
+                .service(
+                    web::scope("/api")
+                        .route("/info", web::get().to(http::health::info))
+                        .route("/login", web::post().to(http::session::login))
+                        .route("/logout", web::post().to(http::session::logout))
+                        .route("/me", web::get().to(http::session::me))
+                        .route("/accounts", web::get().to(http::accounts::list))
+                        .route("/accounts", web::post().to(http::accounts::create)),
+                )
+                .service(actix_files::Files::new("/", web_dir.clone()).index_file("index.html"))
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then drain: tell every socket to
+    /// reconnect (close code 1012, "service restart"), stop accepting, and
+    /// let in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("draining: asking every socket to reconnect elsewhere");
+            state.draining.store(true, Ordering::Relaxed);
+            state.hub.broadcast(Outbound::Drain);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+
+    /// Run in the background (tests).
+    pub fn spawn(self) -> Arc<AppState> {
+        let state = self.state.clone();
+        tokio::spawn(self.server);
+        state
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
+    for u in &settings.users {
+        let exists = store
+            .account_by_username(&u.username)
+            .await
+            .map_err(|source| StartError::Seed {
+                username: u.username.clone(),
+                source,
+            })?
+            .is_some();
+        if exists {
+            continue;
+        }
+        let account = Account {
+            id: AccountId::new_random(),
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            password_hash: u.password_hash.expose().to_owned(),
+        };
+        store
+            .create_account(account)
+            .await
+            .map_err(|source| StartError::Seed {
+                username: u.username.clone(),
+                source,
+            })?;
+        tracing::info!(username = %u.username, role = ?u.role, "created configured user");
+    }
+    Ok(())
+}
+
+/// The counsellors' queue view: the head of the queue, encoded once.
+pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> Arc<str> {
+    let entries: Vec<QueueItem> = queue
+        .iter()
+        .take(settings.limits.queue_view_entries)
+        .map(|r| QueueItem {
+            conversation_id: r.id,
+            priority: r.priority,
+            requeued: r.requeued,
+            queued_at: r.queued_since_ms,
+            pre_chat: r.pre_chat,
+            first_message: r.first_message.clone(),
+        })
+        .collect();
+    encode(&CounsellorOut::Queue {
+        queue_length: queue.len() as u32,
+        entries: &entries,
+    })
+    .into()
+}
+
+pub async fn queue_view_frame(app: &AppState) -> Option<Arc<str>> {
+    let queue = app.service.store.queue().await.ok()?;
+    Some(queue_view(&app.settings, &queue))
+}
+
+/// Whenever the queue changes (at most every `queue_update_ms`), tell each
+/// waiting visitor on this node their place and every counsellor the queue.
+async fn run_queue_broadcaster(app: Arc<AppState>) {
+    let pause = Duration::from_millis(app.settings.timing.queue_update_ms);
+    loop {
+        app.hub.queue_changed().await;
+        match app.service.queue_places().await {
+            Ok((queue, places)) => {
+                for (rec, place) in queue.iter().zip(places) {
+                    app.hub.to_conversation(
+                        rec.id,
+                        Some(|k| k == ConnKind::Visitor),
+                        Outbound::QueuePosition {
+                            position: place.position,
+                            queue_length: place.queue_length,
+                            estimated_wait_secs: place.estimated_wait_secs,
+                        },
+                    );
+                }
+                app.hub
+                    .to_all_counsellors(Outbound::Shared(queue_view(&app.settings, &queue)));
+            }
+            Err(e) => tracing::warn!(code = e.code.as_str(), "queue update failed"),
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+async fn forget_idle_limits(app: Arc<AppState>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        app.limits.forget_idle();
+    }
+}

@@ -1,0 +1,308 @@
+//! WebSocket edges. Each socket is one task running [`run`]: a `select!`
+//! over the client's frames, the hub's outbox, a heartbeat tick and a kill
+//! switch. The loop owns the limits every socket shares (frame size, frame
+//! rate, heartbeats, slow-client drop); the role handlers (`visitor`,
+//! `counsellor`) only translate between the wire and service calls.
+
+pub mod counsellor;
+pub mod visitor;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+use actix_ws::{
+    AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
+};
+use bytestring::ByteString;
+use governor::DefaultDirectRateLimiter;
+use serde::Serialize;
+use tokio::sync::{mpsc, Notify};
+
+use crate::config::Settings;
+use crate::core::ids::ConversationId;
+use crate::hub::{ConnId, Hub, Outbound};
+use crate::limits::check_direct;
+use crate::protocol::{encode, ErrorBody, ErrorCode};
+use crate::store::{Store, StoredMessage};
+
+/// The writing half of a socket, with a send time-out: a client that stops
+/// reading cannot stall its task forever.
+pub struct Io {
+    session: Session,
+    send_timeout: Duration,
+    pub open: bool,
+}
+
+impl Io {
+    pub async fn send<T: Serialize>(&mut self, msg: &T) {
+        self.send_text(encode(msg)).await
+    }
+
+    pub async fn send_text(&mut self, text: impl Into<ByteString>) {
+        if !self.open {
+            return;
+        }
+        match tokio::time::timeout(self.send_timeout, self.session.text(text)).await {
+            Ok(Ok(())) => {}
+            _ => self.open = false,
+        }
+    }
+
+    pub async fn error(&mut self, e: &ErrorBody) {
+        #[derive(Serialize)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        enum Frame<'a> {
+            Error(&'a ErrorBody),
+        }
+        self.send(&Frame::Error(e)).await
+    }
+}
+
+/// What a role handler does with the socket's traffic. Socket tasks run on
+/// the worker's local executor (the WebSocket stream is not `Send`), so no
+/// `Send` bound is wanted on these futures.
+#[allow(async_fn_in_trait)]
+pub trait Handler {
+    /// One text frame from the client (already size- and rate-checked).
+    async fn on_frame(&mut self, io: &mut Io, text: &str);
+    /// One item from the hub.
+    async fn on_outbound(&mut self, io: &mut Io, msg: Outbound);
+    /// The socket has closed (for presence).
+    async fn on_close(&mut self);
+}
+
+/// Everything [`run`] needs besides the handler.
+pub struct Socket {
+    pub session: Session,
+    pub stream: AggregatedMessageStream,
+    pub conn: ConnId,
+    pub outbox: mpsc::Receiver<Outbound>,
+    pub kill: Arc<Notify>,
+    pub frames: DefaultDirectRateLimiter,
+}
+
+/// Drive one socket until it closes.
+pub async fn run<H: Handler>(mut handler: H, socket: Socket, settings: &Settings, hub: &Hub) {
+    let Socket {
+        session,
+        mut stream,
+        conn,
+        mut outbox,
+        kill,
+        frames,
+    } = socket;
+    let t = &settings.timing;
+    let mut io = Io {
+        session: session.clone(),
+        send_timeout: Duration::from_millis(t.send_timeout_ms),
+        open: true,
+    };
+    let client_timeout = Duration::from_millis(t.client_timeout_ms);
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(t.heartbeat_interval_ms));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_seen = Instant::now();
+    let mut refused_in_row = 0u32;
+    let mut close: Option<CloseReason> = None;
+
+    while io.open {
+        tokio::select! {
+            frame = stream.recv() => {
+                let Some(frame) = frame else { break };
+                last_seen = Instant::now();
+                match frame {
+                    Ok(data @ (AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
+                        if let Err(wait) = check_direct(&frames) {
+                            // Throttled: the frame is dropped unread and changes nothing.
+                            refused_in_row += 1;
+                            if refused_in_row > settings.limits.flood_close_after {
+                                close = Some(reason(CloseCode::Policy, "flood"));
+                                break;
+                            }
+                            let mut e = ErrorBody::new(ErrorCode::RateLimited, "too many messages; slow down");
+                            e.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+                            io.error(&e).await;
+                        } else {
+                            refused_in_row = 0;
+                            match data {
+                                AggregatedMessage::Text(text) => handler.on_frame(&mut io, &text).await,
+                                _ => io.error(&ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the protocol; send JSON text")).await,
+                            }
+                        }
+                    }
+                    Ok(AggregatedMessage::Ping(p)) => {
+                        let mut s = session.clone();
+                        if s.pong(&p).await.is_err() { break }
+                    }
+                    Ok(AggregatedMessage::Pong(_)) => {}
+                    Ok(AggregatedMessage::Close(_)) => break,
+                    Err(ProtocolError::Overflow) => {
+                        io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
+                        close = Some(reason(CloseCode::Size, "frame too large"));
+                        break;
+                    }
+                    Err(_) => {
+                        close = Some(reason(CloseCode::Protocol, "protocol error"));
+                        break;
+                    }
+                }
+            }
+            msg = outbox.recv() => {
+                match msg {
+                    None => break,
+                    Some(Outbound::Drain) => {
+                        close = Some(reason(CloseCode::Restart, "server restarting; reconnect and resume"));
+                        break;
+                    }
+                    Some(msg) => handler.on_outbound(&mut io, msg).await,
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_seen.elapsed() > client_timeout {
+                    close = Some(reason(CloseCode::Away, "heartbeat timeout"));
+                    break;
+                }
+                let mut s = session.clone();
+                if s.ping(b"").await.is_err() { break }
+            }
+            _ = kill.notified() => {
+                // Reconnecting resumes from the log: nothing is lost.
+                close = Some(reason(CloseCode::Again, "too slow; reconnect and resume"));
+                break;
+            }
+        }
+    }
+    hub.disconnect(conn);
+    handler.on_close().await;
+    let _ = session.close(close).await;
+}
+
+fn reason(code: CloseCode, description: &str) -> CloseReason {
+    CloseReason {
+        code,
+        description: Some(description.to_owned()),
+    }
+}
+
+/// Per-conversation delivery position of one socket: everything up to
+/// `cursor` has been sent to it. Messages this socket wrote itself were
+/// confirmed with `sent` and are not echoed back live.
+#[derive(Debug, Default)]
+pub struct Cursor {
+    pub seq: u64,
+    own: HashSet<u64>,
+}
+
+/// How many messages one catch-up read fetches.
+const CATCH_UP_BATCH: usize = 256;
+
+impl Cursor {
+    pub fn at(seq: u64) -> Self {
+        Self {
+            seq,
+            own: HashSet::new(),
+        }
+    }
+
+    /// Remember a message this socket just stored.
+    pub fn own(&mut self, seq: u64) {
+        if seq > self.seq {
+            self.own.insert(seq);
+        }
+    }
+
+    /// Deliver `msg` (from a live event) in order: send it if it is the
+    /// next one, skip it if already sent, read the gap from the store if
+    /// events were missed.
+    pub async fn deliver(
+        &mut self,
+        io: &mut Io,
+        store: &dyn Store,
+        conversation: ConversationId,
+        msg: &StoredMessage,
+        encode: &impl Fn(&StoredMessage) -> String,
+    ) {
+        if msg.seq <= self.seq {
+            return;
+        }
+        if msg.seq == self.seq + 1 {
+            self.emit(io, msg, encode).await;
+        } else {
+            self.catch_up(io, store, conversation, encode).await;
+        }
+    }
+
+    /// Send everything after the cursor, from the store.
+    pub async fn catch_up(
+        &mut self,
+        io: &mut Io,
+        store: &dyn Store,
+        conversation: ConversationId,
+        encode: &impl Fn(&StoredMessage) -> String,
+    ) {
+        loop {
+            let batch = match store
+                .messages_after(conversation, self.seq, CATCH_UP_BATCH)
+                .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up read failed");
+                    return;
+                }
+            };
+            let n = batch.len();
+            for m in batch {
+                self.emit(io, &m, encode).await;
+            }
+            if n < CATCH_UP_BATCH || !io.open {
+                return;
+            }
+        }
+    }
+
+    async fn emit(
+        &mut self,
+        io: &mut Io,
+        msg: &StoredMessage,
+        encode: &impl Fn(&StoredMessage) -> String,
+    ) {
+        if !self.own.remove(&msg.seq) {
+            io.send_text(encode(msg)).await;
+        }
+        self.seq = msg.seq;
+    }
+}
+
+/// The client address used as a rate-limit key. Never logged or stored.
+pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<IpAddr> {
+    if settings.trust_forwarded_for {
+        if let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// A browser's `Origin` must be this site's or one the deployment allows.
+/// Requests without `Origin` (non-browser clients) are let through: the
+/// check protects browsers' users from other sites, it is not authentication.
+pub fn origin_allowed(req: &HttpRequest, settings: &Settings) -> bool {
+    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if settings.allowed_origins.iter().any(|o| o == origin) {
+        return true;
+    }
+    let host = req.headers().get("host").and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+}

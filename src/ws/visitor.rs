@@ -1,0 +1,341 @@
+//! The visitor's socket, `GET /ws/visitor`: anonymous, no account.
+//!
+//! The first frame is `start` (new conversation) or `resume` (resume token
+//! and the last sequence seen). After that the socket is bound to that one
+//! conversation: nothing the client sends can name another.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{client_ip, origin_allowed, run, Cursor, Handler, Io, Socket};
+use crate::core::conversation::ConversationState;
+use crate::core::ids::{ConversationId, Party};
+use crate::http::ApiError;
+use crate::hub::{ConnId, ConnKind, Outbound};
+use crate::limits::check_keyed;
+use crate::protocol::{
+    parse_inbound, ErrorBody, ErrorCode, MessageView, VisitorIn, VisitorOut, PROTOCOL_VERSION,
+};
+use crate::service::QueuePlace;
+use crate::startup::AppState;
+use crate::store::{ConversationRecord, Event, StoredMessage};
+
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = &app.settings;
+    if !origin_allowed(&req, settings) {
+        return Err(ApiError::new(
+            ErrorCode::OriginForbidden,
+            "this origin may not open a chat",
+        ));
+    }
+    let ip = client_ip(&req, settings);
+    if let Some(ip) = ip {
+        if let Err(wait) = check_keyed(&app.limits.upgrades, &ip) {
+            return Err(ApiError::rate_limited(wait));
+        }
+    }
+    let (response, session, stream) = actix_ws::handle(&req, body)
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "a WebSocket upgrade is required"))?;
+    let stream = stream
+        .max_frame_size(settings.limits.max_frame_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(settings.limits.max_frame_bytes);
+    let (conn, outbox, kill) = app.hub.connect(ConnKind::Visitor);
+    let socket = Socket {
+        session,
+        stream,
+        conn,
+        outbox,
+        kill,
+        frames: app.limits.frames(),
+    };
+    let app = app.into_inner();
+    actix_web::rt::spawn(async move {
+        let handler = Visitor {
+            app: app.clone(),
+            conn,
+            ip,
+            chat: None,
+        };
+        run(handler, socket, &app.settings, &app.hub).await;
+    });
+    Ok(response)
+}
+
+struct Visitor {
+    app: Arc<AppState>,
+    conn: ConnId,
+    ip: Option<std::net::IpAddr>,
+    chat: Option<Chat>,
+}
+
+/// The conversation this socket is bound to.
+struct Chat {
+    id: ConversationId,
+    state: ConversationState,
+    cursor: Cursor,
+    last_place: Option<QueuePlace>,
+}
+
+fn encode_message(m: &StoredMessage) -> String {
+    crate::protocol::encode(&VisitorOut::Message(MessageView {
+        seq: m.seq,
+        from: m.from,
+        name: m.author_name.as_deref(),
+        client_id: (m.from == Party::Visitor).then_some(m.client_id.as_str()),
+        text: &m.text,
+        sent_at: m.at_ms,
+    }))
+}
+
+impl Visitor {
+    async fn bind(
+        &mut self,
+        io: &mut Io,
+        rec: ConversationRecord,
+        token: Option<&str>,
+        last_seq: u64,
+    ) {
+        let app = self.app.clone();
+        app.hub.watch(self.conn, rec.id);
+        if let Err(e) = app.service.visitor_presence(rec.id, 1).await {
+            io.error(&e).await;
+        }
+        let counsellor_name = match rec.state {
+            ConversationState::Active { counsellor } => app
+                .service
+                .store
+                .account(counsellor)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.display_name),
+            _ => None,
+        };
+        io.send(&VisitorOut::Welcome {
+            protocol: PROTOCOL_VERSION,
+            conversation_id: rec.id,
+            resume_token: token,
+            state: rec.state.name(),
+            counsellor: counsellor_name.as_deref(),
+            last_seq: rec.last_seq,
+            delivered_seq: rec.counsellor_acked,
+            max_text_chars: app.settings.limits.max_text_chars,
+        })
+        .await;
+        let mut chat = Chat {
+            id: rec.id,
+            state: rec.state,
+            cursor: Cursor::at(last_seq.min(rec.last_seq)),
+            last_place: None,
+        };
+        chat.cursor
+            .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
+            .await;
+        if rec.state == ConversationState::Queued {
+            if let Ok((queue, places)) = app.service.queue_places().await {
+                if let Some(i) = queue.iter().position(|r| r.id == rec.id) {
+                    send_place(io, &mut chat, places[i]).await;
+                }
+            }
+        }
+        self.chat = Some(chat);
+    }
+
+    fn start_allowed(&self) -> Result<(), ErrorBody> {
+        match self.ip {
+            Some(ip) => check_keyed(&self.app.limits.starts, &ip).map_err(|wait| {
+                let mut e = ErrorBody::new(
+                    ErrorCode::RateLimited,
+                    "too many chats started from here; please wait",
+                );
+                e.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+                e
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+async fn send_place(io: &mut Io, chat: &mut Chat, place: QueuePlace) {
+    // Only changes are pushed; estimates are compared by the minute so a
+    // visitor is not woken by seconds of drift.
+    let minute = |p: &QueuePlace| {
+        (
+            p.position,
+            p.queue_length,
+            p.estimated_wait_secs.map(|s| s / 60),
+        )
+    };
+    if chat.last_place.as_ref().map(minute) == Some(minute(&place)) {
+        return;
+    }
+    chat.last_place = Some(place);
+    io.send(&VisitorOut::Queue {
+        position: place.position,
+        queue_length: place.queue_length,
+        estimated_wait_secs: place.estimated_wait_secs,
+    })
+    .await;
+}
+
+impl Handler for Visitor {
+    async fn on_frame(&mut self, io: &mut Io, text: &str) {
+        let msg = match parse_inbound::<VisitorIn>(text, VisitorIn::TYPES) {
+            Ok(m) => m,
+            Err(e) => return io.error(&e).await,
+        };
+        let app = self.app.clone();
+        let service = &app.service;
+        let Some(chat) = self.chat.as_mut() else {
+            let bound = match msg {
+                VisitorIn::Start {
+                    pre_chat,
+                    first_message,
+                } => match self.start_allowed() {
+                    Err(e) => Err(e),
+                    Ok(()) => service
+                        .start(pre_chat, first_message)
+                        .await
+                        .map(|(rec, token)| {
+                            let seq = rec.last_seq;
+                            (rec, Some(token), seq)
+                        }),
+                },
+                VisitorIn::Resume {
+                    conversation_id,
+                    token,
+                    last_seq,
+                } => match self.start_allowed() {
+                    Err(e) => Err(e),
+                    Ok(()) => service
+                        .resume(conversation_id, &token)
+                        .await
+                        .map(|rec| (rec, None, last_seq)),
+                },
+                _ => Err(ErrorBody::new(
+                    ErrorCode::NotStarted,
+                    "send `start` or `resume` first",
+                )),
+            };
+            match bound {
+                Ok((rec, token, seq)) => self.bind(io, rec, token.as_deref(), seq).await,
+                Err(e) => io.error(&e).await,
+            }
+            return;
+        };
+        let result = match msg {
+            VisitorIn::Start { .. } | VisitorIn::Resume { .. } => Err(ErrorBody::new(
+                ErrorCode::AlreadyStarted,
+                "this socket already has a conversation",
+            )),
+            VisitorIn::Send { client_id, text } => {
+                let cid = client_id.as_str().to_owned();
+                match service
+                    .send(chat.id, Party::Visitor, None, client_id, text)
+                    .await
+                {
+                    Ok(seq) => {
+                        chat.cursor.own(seq);
+                        io.send(&VisitorOut::Sent {
+                            client_id: &cid,
+                            seq,
+                        })
+                        .await;
+                        Ok(())
+                    }
+                    Err(mut e) => {
+                        e.client_id = Some(cid);
+                        Err(e)
+                    }
+                }
+            }
+            VisitorIn::Ack { seq } => service.ack(chat.id, Party::Visitor, seq).await,
+            VisitorIn::Typing { active } => {
+                if matches!(chat.state, ConversationState::Active { .. }) {
+                    service.typing(chat.id, Party::Visitor, active).await;
+                }
+                Ok(())
+            }
+            VisitorIn::End => service.visitor_end(chat.id).await,
+        };
+        if let Err(e) = result {
+            io.error(&e).await;
+        }
+    }
+
+    async fn on_outbound(&mut self, io: &mut Io, msg: Outbound) {
+        let Some(chat) = self.chat.as_mut() else {
+            return;
+        };
+        let store = self.app.service.store.as_ref();
+        match msg {
+            Outbound::Event(Event::Message { message, .. }) => {
+                chat.cursor
+                    .deliver(io, store, chat.id, &message, &encode_message)
+                    .await
+            }
+            Outbound::Event(Event::Acked {
+                by: Party::Counsellor,
+                seq,
+                ..
+            }) => io.send(&VisitorOut::Delivered { seq }).await,
+            Outbound::Event(Event::Typing {
+                from: Party::Counsellor,
+                active,
+                ..
+            }) => io.send(&VisitorOut::Typing { active }).await,
+            Outbound::Event(Event::Assigned { counsellor, .. }) => {
+                chat.state = ConversationState::Active { counsellor };
+                chat.last_place = None;
+                let name = store
+                    .account(counsellor)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|a| a.display_name)
+                    .unwrap_or_default();
+                io.send(&VisitorOut::Matched { counsellor: &name }).await
+            }
+            Outbound::Event(Event::Requeued { .. }) => chat.state = ConversationState::Queued,
+            Outbound::Event(Event::Ended { by, .. }) => {
+                if chat.state != ConversationState::Ended {
+                    chat.state = ConversationState::Ended;
+                    io.send(&VisitorOut::Ended { by }).await
+                }
+            }
+            Outbound::QueuePosition {
+                position,
+                queue_length,
+                estimated_wait_secs,
+            } => {
+                if chat.state == ConversationState::Queued {
+                    let place = QueuePlace {
+                        position,
+                        queue_length,
+                        estimated_wait_secs,
+                    };
+                    send_place(io, chat, place).await
+                }
+            }
+            Outbound::Resync => {
+                chat.cursor
+                    .catch_up(io, store, chat.id, &encode_message)
+                    .await
+            }
+            // Not for visitors: presence, notes, counsellor status, queue views.
+            Outbound::Event(_) | Outbound::Shared(_) | Outbound::Drain => {}
+        }
+    }
+
+    async fn on_close(&mut self) {
+        if let Some(chat) = &self.chat {
+            let _ = self.app.service.visitor_presence(chat.id, -1).await;
+        }
+    }
+}

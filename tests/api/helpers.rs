@@ -1,0 +1,307 @@
+#![allow(dead_code)] // each test module uses its own part of the harness
+//! Test harness: the real server on a free port with an isolated store,
+//! real WebSocket clients, real HTTP.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use tsunagu::auth::{self, Role};
+use tsunagu::config::Settings;
+use tsunagu::core::ids::AccountId;
+use tsunagu::startup::{AppState, Application};
+use tsunagu::store::Account;
+
+pub const PASSWORD: &str = "test-password-0123";
+/// How long any single expected frame may take before the test fails.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn password_hash() -> &'static str {
+    static H: OnceLock<String> = OnceLock::new();
+    H.get_or_init(|| auth::hash_password(PASSWORD).unwrap())
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub state: Arc<AppState>,
+}
+
+/// Settings for tests: fast timers, limits high enough not to trip by accident.
+pub fn test_settings() -> Settings {
+    let mut s = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        web_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/web").into(),
+        log: "warn".into(),
+        ..Settings::default()
+    };
+    s.limits.upgrades_per_ip_per_min = 100_000;
+    s.limits.upgrades_burst = 10_000;
+    s.limits.starts_per_ip_per_min = 100_000;
+    s.limits.starts_burst = 10_000;
+    s.limits.logins_per_ip_per_min = 100_000;
+    s.limits.logins_burst = 1_000;
+    s.limits.logins_per_account_per_min = 1_000;
+    s.limits.frames_per_sec = 10_000;
+    s.limits.frames_burst = 10_000;
+    s.timing.queue_update_ms = 20;
+    s.timing.sweep_interval_ms = 50;
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut s = test_settings();
+    tweak(&mut s);
+    let app = Application::build(s).await.expect("the app builds");
+    let addr = format!("127.0.0.1:{}", app.port());
+    let state = app.spawn();
+    TestApp { addr, state }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn add_account(&self, username: &str, display_name: &str, role: Role) -> AccountId {
+        let id = AccountId::new_random();
+        self.state
+            .service
+            .store
+            .create_account(Account {
+                id,
+                username: username.into(),
+                display_name: display_name.into(),
+                role,
+                password_hash: password_hash().into(),
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Log in and return the session cookie (`name=value`).
+    pub async fn login(&self, username: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/login"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login of {username}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    pub async fn visitor(&self) -> Ws {
+        Ws::connect(&self.addr, "/ws/visitor", &[]).await.unwrap()
+    }
+
+    /// A new visitor who has sent `start`; returns (socket, welcome).
+    pub async fn start_visitor(&self, start: Value) -> (Ws, Value) {
+        let mut ws = self.visitor().await;
+        ws.send(start).await;
+        let welcome = ws.recv_type("welcome").await;
+        (ws, welcome)
+    }
+
+    /// A counsellor account, logged in, socket open, `hello` answered.
+    pub async fn counsellor(&self, name: &str) -> Counsellor {
+        let id = self
+            .add_account(name, &format!("{name}-san"), Role::Counsellor)
+            .await;
+        let cookie = self.login(name).await;
+        let mut ws = Ws::connect(&self.addr, "/ws/counsellor", &[("cookie", &cookie)])
+            .await
+            .unwrap();
+        ws.send(json!({"type": "hello"})).await;
+        let welcome = ws.recv_type("welcome").await;
+        Counsellor {
+            id,
+            cookie,
+            ws,
+            welcome,
+        }
+    }
+
+    pub async fn reconnect_counsellor(&self, cookie: &str, last_seq: Value) -> (Ws, Value) {
+        let mut ws = Ws::connect(&self.addr, "/ws/counsellor", &[("cookie", cookie)])
+            .await
+            .unwrap();
+        ws.send(json!({"type": "hello", "last_seq": last_seq}))
+            .await;
+        let welcome = ws.recv_type("welcome").await;
+        (ws, welcome)
+    }
+}
+
+pub struct Counsellor {
+    pub id: AccountId,
+    pub cookie: String,
+    pub ws: Ws,
+    pub welcome: Value,
+}
+
+impl Counsellor {
+    pub async fn available(&mut self, capacity: u32) {
+        self.ws
+            .send(json!({"type": "set_capacity", "capacity": capacity}))
+            .await;
+        self.ws
+            .send(json!({"type": "set_status", "status": "available"}))
+            .await;
+        loop {
+            let s = self.ws.recv_type("status").await;
+            if s["status"] == "available" && s["capacity"] == capacity {
+                break;
+            }
+        }
+    }
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// An upgrade refused before the socket opened: its HTTP status and body.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Ws {
+    pub async fn connect(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Ws, Refused> {
+        let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+        for (k, v) in headers {
+            let name: tokio_tungstenite::tungstenite::http::HeaderName = k.parse().unwrap();
+            req.headers_mut()
+                .insert(name, HeaderValue::from_str(v).unwrap());
+        }
+        match tokio_tungstenite::connect_async(req).await {
+            Ok((stream, _)) => Ok(Ws { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let status = resp.status().as_u16();
+                let body = resp
+                    .body()
+                    .as_ref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                Err(Refused { status, body })
+            }
+            Err(e) => panic!("connect failed: {e}"),
+        }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::text(v.to_string()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.stream.send(m).await.unwrap();
+    }
+
+    /// The next JSON frame, or `None` if the socket closed.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(RECV_TIMEOUT, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame")?;
+            match m {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    pub async fn recv(&mut self) -> Value {
+        self.next()
+            .await
+            .expect("socket closed while a frame was expected")
+    }
+
+    /// Skip frames until one of type `t`.
+    pub async fn recv_type(&mut self, t: &str) -> Value {
+        loop {
+            let v = self.recv().await;
+            if v["type"] == t {
+                return v;
+            }
+            assert_ne!(
+                v["type"], "error",
+                "unexpected error while waiting for {t}: {v}"
+            );
+        }
+    }
+
+    /// The next `error` frame (skipping others); asserts its code.
+    pub async fn expect_error(&mut self, code: &str) -> Value {
+        let e = self.recv_type_allowing_errors("error").await;
+        assert_eq!(e["code"], code, "{e}");
+        e
+    }
+
+    async fn recv_type_allowing_errors(&mut self, t: &str) -> Value {
+        loop {
+            let v = self.recv().await;
+            if v["type"] == t {
+                return v;
+            }
+        }
+    }
+
+    /// Wait for the server to close the socket; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            let m = tokio::time::timeout(RECV_TIMEOUT, self.stream.next())
+                .await
+                .expect("timed out waiting for close");
+            match m {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Drop the TCP connection without a close handshake (a network drop).
+    pub fn drop_connection(self) {
+        drop(self.stream);
+    }
+}
+
+/// Wait until `f` holds, polling; fails the test after `RECV_TIMEOUT`.
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never happened: {what}");
+}

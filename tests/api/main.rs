@@ -1,0 +1,6 @@
+//! Integration tests: the real server, real sockets, real HTTP.
+//! One binary (faster to link) with a module per area.
+
+mod helpers;
+
+mod conversation;
