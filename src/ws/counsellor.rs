@@ -287,6 +287,9 @@ impl Counsellor {
     }
 
     async fn on_assigned(&mut self, io: &mut Io, id: ConversationId) {
+        if self.cursors.as_ref().is_some_and(|c| c.contains_key(&id)) {
+            return; // already in `welcome`
+        }
         let app = self.app.clone();
         // The same check as on connect: the store must say it is ours.
         let Ok(rec) = app.service.authorise(id, self.account.id).await else {

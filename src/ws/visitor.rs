@@ -19,7 +19,7 @@ use crate::protocol::{
 };
 use crate::service::QueuePlace;
 use crate::startup::AppState;
-use crate::store::{ConversationRecord, Event, StoredMessage};
+use crate::store::{Event, StoredMessage};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -94,18 +94,23 @@ fn encode_message(m: &StoredMessage) -> String {
 }
 
 impl Visitor {
-    async fn bind(
-        &mut self,
-        io: &mut Io,
-        rec: ConversationRecord,
-        token: Option<&str>,
-        last_seq: u64,
-    ) {
+    /// Bind this socket to a conversation. Watch first, then read the
+    /// record: whatever happened before the watch is in the record, whatever
+    /// happens after arrives as an event, so nothing falls in between.
+    async fn bind(&mut self, io: &mut Io, id: ConversationId, token: Option<&str>, last_seq: u64) {
         let app = self.app.clone();
-        app.hub.watch(self.conn, rec.id);
-        if let Err(e) = app.service.visitor_presence(rec.id, 1).await {
+        app.hub.watch(self.conn, id);
+        if let Err(e) = app.service.visitor_presence(id, 1).await {
             io.error(&e).await;
         }
+        let rec = match app.service.store.conversation(id).await {
+            Ok(Some(rec)) => rec,
+            Ok(None) => {
+                let e = ErrorBody::new(ErrorCode::ResumeFailed, "cannot resume that conversation");
+                return io.error(&e).await;
+            }
+            Err(e) => return io.error(&e.into()).await,
+        };
         let counsellor_name = match rec.state {
             ConversationState::Active { counsellor } => app
                 .service
@@ -224,7 +229,7 @@ impl Handler for Visitor {
                 )),
             };
             match bound {
-                Ok((rec, token, seq)) => self.bind(io, rec, token.as_deref(), seq).await,
+                Ok((rec, token, seq)) => self.bind(io, rec.id, token.as_deref(), seq).await,
                 Err(e) => io.error(&e).await,
             }
             return;
@@ -291,6 +296,9 @@ impl Handler for Visitor {
                 ..
             }) => io.send(&VisitorOut::Typing { active }).await,
             Outbound::Event(Event::Assigned { counsellor, .. }) => {
+                if chat.state == (ConversationState::Active { counsellor }) {
+                    return; // already told in `welcome`
+                }
                 chat.state = ConversationState::Active { counsellor };
                 chat.last_place = None;
                 let name = store

@@ -61,6 +61,10 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = test_settings();
+    if let Ok(filter) = std::env::var("TSUNAGU_TEST_LOG") {
+        s.log = filter;
+        tsunagu::telemetry::init(&s);
+    }
     tweak(&mut s);
     let app = Application::build(s).await.expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
@@ -151,6 +155,19 @@ impl TestApp {
     }
 }
 
+/// The counsellor's name once the visitor is matched: from `welcome` if the
+/// match happened before the socket was bound, else from `matched`.
+pub async fn wait_matched(v: &mut Ws, welcome: &Value) -> String {
+    if welcome["state"] == "active" {
+        return welcome["counsellor"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(welcome["state"], "queued");
+    v.recv_type("matched").await["counsellor"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub struct Counsellor {
     pub id: AccountId,
     pub cookie: String,
@@ -229,6 +246,20 @@ impl Ws {
             match m {
                 Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
                 Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next JSON frame if one arrives within `wait`.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            let m = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .ok()??;
+            match m {
+                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
+                Ok(Message::Close(_)) | Err(_) => panic!("socket closed"),
                 Ok(_) => continue,
             }
         }

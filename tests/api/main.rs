@@ -4,3 +4,5 @@
 mod helpers;
 
 mod conversation;
+mod load;
+mod resume;
