@@ -268,7 +268,8 @@ impl Settings {
             let Some(rest) = key.strip_prefix("TSUNAGU_") else {
                 continue;
             };
-            if rest == "CONFIG" {
+            // Variables of the command line and of the test suite, not settings.
+            if rest == "CONFIG" || rest == "USER_PASSWORD" || rest.starts_with("TEST_") {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
@@ -305,11 +306,47 @@ impl Settings {
                 return bad("rate limits and bursts must be at least 1");
             }
         }
-        if self.timing.heartbeat_interval_ms == 0
-            || self.timing.queue_update_ms == 0
-            || self.timing.sweep_interval_ms == 0
+        let t = &self.timing;
+        if [
+            t.heartbeat_interval_ms,
+            t.queue_update_ms,
+            t.sweep_interval_ms,
+            t.send_timeout_ms,
+        ]
+        .contains(&0)
         {
             return bad("timing intervals must be at least 1 ms");
+        }
+        if t.client_timeout_ms <= t.heartbeat_interval_ms {
+            return bad(
+                "timing.client_timeout_ms must be longer than timing.heartbeat_interval_ms",
+            );
+        }
+        if l.outbox_messages == 0 || l.queue_view_entries == 0 || l.max_text_chars == 0 {
+            return bad(
+                "limits.outbox_messages, queue_view_entries and max_text_chars must be at least 1",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for u in &self.users {
+            if !crate::http::accounts::valid_username(&u.username) {
+                return Err(ConfigError::Invalid(format!(
+                    "users: username {:?} must be 3-32 characters of a-z, 0-9, '.', '_' or '-'",
+                    u.username
+                )));
+            }
+            if !seen.insert(&u.username) {
+                return Err(ConfigError::Invalid(format!(
+                    "users: {} appears twice",
+                    u.username
+                )));
+            }
+            if argon2::PasswordHash::new(u.password_hash.expose()).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "users: the password_hash of {} is not a PHC string (make one with `tsunagu hash-password`)",
+                    u.username
+                )));
+            }
         }
         Ok(())
     }
@@ -391,8 +428,42 @@ mod tests {
     }
 
     #[test]
+    fn configured_users_are_checked_at_load() {
+        let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.toml");
+        let user = |name: &str, hash: &str| {
+            format!("[[users]]\nusername = \"{name}\"\ndisplay_name = \"x\"\nrole = \"admin\"\npassword_hash = \"{hash}\"\n")
+        };
+        let good = crate::auth::hash_password("long enough password").unwrap();
+        std::fs::write(&path, user("root", &good)).unwrap();
+        assert_eq!(
+            Settings::load(Some(&path), env(&[])).unwrap().users.len(),
+            1
+        );
+        std::fs::write(&path, user("root", "plaintext")).unwrap();
+        assert!(Settings::load(Some(&path), env(&[])).is_err());
+        std::fs::write(&path, user("Root!", &good)).unwrap();
+        assert!(Settings::load(Some(&path), env(&[])).is_err());
+        std::fs::write(&path, user("root", &good) + &user("root", &good)).unwrap();
+        assert!(Settings::load(Some(&path), env(&[])).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn command_and_test_variables_are_not_settings() {
+        let vars = env(&[
+            ("TSUNAGU_USER_PASSWORD", "x"),
+            ("TSUNAGU_TEST_STORE", "redis"),
+        ]);
+        assert!(Settings::load(None, vars).is_ok());
+    }
+
+    #[test]
     fn unknown_and_invalid_settings_are_refused() {
         assert!(Settings::load(None, env(&[("TSUNAGU_NO_SUCH", "1")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__FRAMES_PER_SEC", "0")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__OUTBOX_MESSAGES", "0")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "10")])).is_err());
     }
 }

@@ -59,6 +59,8 @@ pub enum ConnKind {
 #[derive(Default)]
 struct Registry {
     conns: HashMap<ConnId, (ConnKind, ConnHandle)>,
+    /// What each socket watches, so a disconnect touches only those entries.
+    watching: HashMap<ConnId, Vec<ConversationId>>,
     by_conversation: HashMap<ConversationId, Vec<ConnId>>,
     by_counsellor: HashMap<AccountId, Vec<ConnId>>,
 }
@@ -111,10 +113,14 @@ impl Hub {
         let Some((kind, _)) = r.conns.remove(&id) else {
             return;
         };
-        r.by_conversation.retain(|_, v| {
-            v.retain(|c| *c != id);
-            !v.is_empty()
-        });
+        for conversation in r.watching.remove(&id).unwrap_or_default() {
+            if let Some(v) = r.by_conversation.get_mut(&conversation) {
+                v.retain(|c| *c != id);
+                if v.is_empty() {
+                    r.by_conversation.remove(&conversation);
+                }
+            }
+        }
         if let ConnKind::Counsellor(a) = kind {
             if let Some(v) = r.by_counsellor.get_mut(&a) {
                 v.retain(|c| *c != id);
@@ -129,9 +135,13 @@ impl Hub {
     /// caller has authorised it, and catches up from the store afterwards.
     pub fn watch(&self, id: ConnId, conversation: ConversationId) {
         let mut r = self.write();
+        if !r.conns.contains_key(&id) {
+            return; // already gone
+        }
         let v = r.by_conversation.entry(conversation).or_default();
         if !v.contains(&id) {
             v.push(id);
+            r.watching.entry(id).or_default().push(conversation);
         }
     }
 
@@ -142,6 +152,9 @@ impl Hub {
             if v.is_empty() {
                 r.by_conversation.remove(&conversation);
             }
+        }
+        if let Some(w) = r.watching.get_mut(&id) {
+            w.retain(|c| *c != conversation);
         }
     }
 
@@ -223,18 +236,26 @@ impl Hub {
         self.queue_dirty.notify_one();
     }
 
-    /// Route one store event to the sockets it concerns.
+    /// Route one store event to the sockets it concerns. Events that change
+    /// the queue are delivered before the queue broadcaster is woken, so a
+    /// visitor always hears "requeued" before their new place.
     pub fn dispatch(&self, event: Event) {
+        let changes_queue = matches!(
+            event,
+            Event::Ended { .. }
+                | Event::Assigned { .. }
+                | Event::Requeued { .. }
+                | Event::CounsellorChanged { .. }
+                | Event::QueueChanged
+        );
         match &event {
             Event::Message { conversation, .. }
             | Event::Acked { conversation, .. }
             | Event::Typing { conversation, .. }
             | Event::VisitorPresence { conversation, .. }
-            | Event::Ended { conversation, .. } => {
+            | Event::Ended { conversation, .. }
+            | Event::Requeued { conversation, .. } => {
                 let c = *conversation;
-                if matches!(event, Event::Ended { .. }) {
-                    self.mark_queue_changed();
-                }
                 self.to_conversation(c, None, Outbound::Event(event));
             }
             Event::NoteSaved { conversation, .. } => {
@@ -251,7 +272,6 @@ impl Hub {
                 counsellor,
             } => {
                 let (c, a) = (*conversation, *counsellor);
-                self.mark_queue_changed();
                 self.to_conversation(
                     c,
                     Some(|k| k == ConnKind::Visitor),
@@ -259,17 +279,14 @@ impl Hub {
                 );
                 self.to_counsellor(a, Outbound::Event(event));
             }
-            Event::Requeued { conversation, .. } => {
-                let c = *conversation;
-                self.mark_queue_changed();
-                self.to_conversation(c, None, Outbound::Event(event));
-            }
             Event::CounsellorChanged { counsellor } => {
                 let a = *counsellor;
-                self.mark_queue_changed();
                 self.to_counsellor(a, Outbound::Event(event));
             }
-            Event::QueueChanged => self.mark_queue_changed(),
+            Event::QueueChanged => {}
+        }
+        if changes_queue {
+            self.mark_queue_changed();
         }
     }
 

@@ -85,7 +85,14 @@ fn main() -> anyhow::Result<()> {
             if !tsunagu::http::accounts::valid_username(&username) {
                 bail!("username: 3-32 characters of a-z, 0-9, '.', '_' or '-'");
             }
-            let path = cli.config.unwrap_or_else(|| PathBuf::from("tsunagu.toml"));
+            let path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            if path.exists() {
+                let existing = Settings::load(Some(&path), std::iter::empty())
+                    .context("the settings file does not load")?;
+                if existing.users.iter().any(|u| u.username == username) {
+                    bail!("{username} is already in {}", path.display());
+                }
+            }
             let password = read_password()?;
             let hash = auth::hash_password(&password)?;
             let mut user = toml::Table::new();
@@ -123,9 +130,20 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The settings file: the one named, else `./tsunagu.toml` if it exists
+/// (where `tsunagu user add` writes by default).
+fn settings_file(config: Option<PathBuf>) -> Option<PathBuf> {
+    config.or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG);
+        default.exists().then_some(default)
+    })
+}
+
+const DEFAULT_CONFIG: &str = "tsunagu.toml";
+
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let settings =
-        Settings::load(config.as_deref(), std::env::vars()).context("invalid settings")?;
+    let file = settings_file(config);
+    let settings = Settings::load(file.as_deref(), std::env::vars()).context("invalid settings")?;
     tsunagu::telemetry::init(&settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,6 +152,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
+            config_file = %file.as_ref().map_or("(none)".into(), |f| f.display().to_string()),
             settings = %serde_json::to_string(&settings).unwrap_or_default(),
             "starting"
         );

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     NotWaiting,
     /// No free place within your capacity.
     CapacityReached,
+    /// `pick` while your status is `away`.
+    NotAvailable,
     /// `pick` while the deployment matches automatically.
     PickingDisabled,
     /// Capacity outside 1..=max.
@@ -91,7 +93,8 @@ impl ErrorCode {
             Unauthorized | LoginFailed => 401,
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed => 403,
             NotFound => 404,
-            ConversationEnded | NotWaiting | CapacityReached | PickingDisabled | Conflict => 409,
+            ConversationEnded | NotWaiting | CapacityReached | NotAvailable | PickingDisabled
+            | Conflict => 409,
             RateLimited => 429,
             QueueFull | Unavailable => 503,
             Internal => 500,
@@ -117,6 +120,7 @@ impl ErrorCode {
             NotYourConversation => "not_your_conversation",
             ConversationEnded => "conversation_ended",
             NotWaiting => "not_waiting",
+            NotAvailable => "not_available",
             CapacityReached => "capacity_reached",
             PickingDisabled => "picking_disabled",
             InvalidCapacity => "invalid_capacity",
@@ -366,6 +370,9 @@ pub enum VisitorOut<'a> {
     Matched {
         counsellor: &'a str,
     },
+    /// The counsellor was disconnected past the grace period: the visitor is
+    /// back at the front of the queue (`queue` frames follow), history kept.
+    Requeued,
     Message(MessageView<'a>),
     Sent {
         client_id: &'a str,
@@ -447,6 +454,7 @@ pub enum CounsellorOut<'a> {
         active: u32,
         matching: MatchingMode,
         max_text_chars: usize,
+        max_capacity: u32,
         conversations: Vec<ConversationView>,
     },
     Status {

@@ -386,7 +386,7 @@ impl Service {
         let rec = self.counsellor_record(counsellor).await?;
         if rec.status != Availability::Available {
             return Err(refuse(
-                ErrorCode::CapacityReached,
+                ErrorCode::NotAvailable,
                 "set yourself available to take chats",
             ));
         }

@@ -128,7 +128,8 @@ impl Application {
                         .route("/logout", web::post().to(http::session::logout))
                         .route("/me", web::get().to(http::session::me))
                         .route("/accounts", web::get().to(http::accounts::list))
-                        .route("/accounts", web::post().to(http::accounts::create)),
+                        .route("/accounts", web::post().to(http::accounts::create))
+                        .default_service(web::to(http::not_found)),
                 )
                 .service(actix_files::Files::new("/", web_dir.clone()).index_file("index.html"))
         })

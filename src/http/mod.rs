@@ -65,3 +65,8 @@ pub fn json_config() -> actix_web::web::JsonConfig {
             ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {err}")).into()
         })
 }
+
+/// Unknown API paths answer in the same error format as everything else.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(ErrorCode::NotFound, "no such endpoint"))
+}

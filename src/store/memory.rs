@@ -38,7 +38,10 @@ struct State {
 struct Conv {
     rec: ConversationRecord,
     log: Vec<Arc<StoredMessage>>,
-    seen: HashMap<(Party, ClientMsgId), u64>,
+    /// (sender party, sender account for counsellors, client id) -> seq.
+    /// Keyed by account so one counsellor can never collide with, or
+    /// learn the sequence numbers of, another's messages.
+    seen: HashMap<(Party, Option<AccountId>, ClientMsgId), u64>,
     notes: Vec<Note>,
 }
 
@@ -77,7 +80,7 @@ impl State {
         let conv = self.conv(id)?;
         // A resend is answered first: the sender learns the sequence number
         // it got the first time, even if the conversation ended since.
-        let key = (m.from, m.client_id.clone());
+        let key = (m.from, m.author, m.client_id.clone());
         if let Some(&seq) = conv.seen.get(&key) {
             return Ok(Appended::Duplicate(seq));
         }
@@ -488,6 +491,8 @@ impl Store for MemoryStore {
                         conv.rec.state = next;
                         conv.rec.requeued = true;
                         conv.rec.assigned_at_ms = None;
+                        // They no longer have it: no notes, no outcome, no acks.
+                        conv.rec.counsellor = None;
                         let key = conv.rec.queue_entry().key();
                         s.queue.insert(key, id);
                         s.release(ConversationState::Active { counsellor });

@@ -85,8 +85,8 @@ pub struct ConversationRecord {
     pub ended_at_ms: Option<u64>,
     pub ended_by: Option<EndedBy>,
     pub outcome: Option<Outcome>,
-    /// The counsellor who has or last had it (for the outcome after the
-    /// visitor ended it).
+    /// The counsellor who has it, or had it when it ended (for the outcome
+    /// after the visitor ended it). Cleared when it goes back to the queue.
     pub counsellor: Option<AccountId>,
     pub first_message: Option<String>,
     pub last_seq: u64,
@@ -325,7 +325,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ConversationRecord>;
     /// Append to the log. Refused on an ended conversation, and as
     /// `NotYours` when `require_counsellor` does not hold. Idempotent per
-    /// (sender party, client id): a resend answers `Duplicate`.
+    /// (sender party, author account, client id): a resend answers
+    /// `Duplicate` with the first sequence number, even after the end.
     async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended>;
     /// Messages with `seq > after`, in order, at most `limit`.
     async fn messages_after(

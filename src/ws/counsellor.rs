@@ -20,20 +20,26 @@ use crate::protocol::{
     ErrorCode, MessageView, NoteView, PROTOCOL_VERSION,
 };
 use crate::startup::AppState;
-use crate::store::{Account, ConversationRecord, Event, Note, StoredMessage};
+use crate::store::{Account, ConversationRecord, Event, Note, StoredMessage, TokenHash};
 
 pub async fn upgrade(
     req: HttpRequest,
     body: web::Payload,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if app.draining() {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "this server is restarting; connect again",
+        ));
+    }
     if !origin_allowed(&req, &app.settings) {
         return Err(ApiError::new(
             ErrorCode::OriginForbidden,
             "this origin may not open the console",
         ));
     }
-    let (account, _) = current_account(&req, &app).await?;
+    let (account, session_hash) = current_account(&req, &app).await?;
     if !account.role.counsels() {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
@@ -66,6 +72,7 @@ pub async fn upgrade(
                 role: account.role,
             },
             account,
+            session: session_hash,
             app: app.clone(),
             conn,
             cursors: None,
@@ -77,6 +84,9 @@ pub async fn upgrade(
 
 struct Counsellor {
     account: Account,
+    /// The session this socket was opened with; checked again on every
+    /// heartbeat so that logging out (anywhere) or expiry closes the socket.
+    session: TokenHash,
     info: CounsellorInfo,
     app: Arc<AppState>,
     conn: ConnId,
@@ -164,6 +174,7 @@ impl Counsellor {
             active: record.active,
             matching: app.settings.matching,
             max_text_chars: app.settings.limits.max_text_chars,
+            max_capacity: app.settings.limits.max_capacity,
             conversations: views,
         })
         .await;
@@ -418,6 +429,13 @@ impl Handler for Counsellor {
             }
             Outbound::Shared(frame) => io.send_text(frame.to_string()).await,
             Outbound::Resync => {
+                // Events may have been missed: take up any assignment the
+                // store knows of, then catch every conversation up.
+                if let Ok(held) = store.conversations_of(me).await {
+                    for rec in held {
+                        self.on_assigned(io, rec.id).await;
+                    }
+                }
                 if let Some(cursors) = self.cursors.as_mut() {
                     for (id, c) in cursors.iter_mut() {
                         c.catch_up(io, store.as_ref(), *id, &encoder(*id)).await;
@@ -426,6 +444,16 @@ impl Handler for Counsellor {
                 self.send_status(io).await
             }
             Outbound::Event(_) | Outbound::QueuePosition { .. } | Outbound::Drain => {}
+        }
+    }
+
+    async fn still_allowed(&mut self) -> bool {
+        match self.app.service.store.session(&self.session).await {
+            Ok(Some(s)) => s.expires_at_ms > crate::service::now_ms(),
+            Ok(None) => false,
+            // The store is unreachable: keep the socket; it cannot do
+            // anything the store would not refuse anyway.
+            Err(_) => true,
         }
     }
 

@@ -70,6 +70,10 @@ pub trait Handler {
     async fn on_frame(&mut self, io: &mut Io, text: &str);
     /// One item from the hub.
     async fn on_outbound(&mut self, io: &mut Io, msg: Outbound);
+    /// Checked on every heartbeat: may this socket stay open?
+    async fn still_allowed(&mut self) -> bool {
+        true
+    }
     /// The socket has closed (for presence).
     async fn on_close(&mut self);
 }
@@ -162,6 +166,10 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, settings: &Settings
             _ = heartbeat.tick() => {
                 if last_seen.elapsed() > client_timeout {
                     close = Some(reason(CloseCode::Away, "heartbeat timeout"));
+                    break;
+                }
+                if !handler.still_allowed().await {
+                    close = Some(reason(CloseCode::Policy, "session ended; log in again"));
                     break;
                 }
                 let mut s = session.clone();

@@ -27,6 +27,12 @@ pub async fn upgrade(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let settings = &app.settings;
+    if app.draining() {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "this server is restarting; connect again",
+        ));
+    }
     if !origin_allowed(&req, settings) {
         return Err(ApiError::new(
             ErrorCode::OriginForbidden,
@@ -143,11 +149,7 @@ impl Visitor {
             .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
             .await;
         if rec.state == ConversationState::Queued {
-            if let Ok((queue, places)) = app.service.queue_places().await {
-                if let Some(i) = queue.iter().position(|r| r.id == rec.id) {
-                    send_place(io, &mut chat, places[i]).await;
-                }
-            }
+            send_current_place(io, &app, &mut chat).await;
         }
         self.chat = Some(chat);
     }
@@ -163,6 +165,54 @@ impl Visitor {
                 e
             }),
             None => Ok(()),
+        }
+    }
+}
+
+/// Tell the visitor about a new state, once: `matched`, `requeued` (then
+/// their place) or `ended`. A state already known is not told again.
+async fn change_state(
+    io: &mut Io,
+    app: &AppState,
+    chat: &mut Chat,
+    next: ConversationState,
+    by: Option<crate::core::conversation::EndedBy>,
+) {
+    if chat.state == next || chat.state == ConversationState::Ended {
+        return;
+    }
+    chat.state = next;
+    chat.last_place = None;
+    match next {
+        ConversationState::Active { counsellor } => {
+            let name = app
+                .service
+                .store
+                .account(counsellor)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.display_name)
+                .unwrap_or_default();
+            io.send(&VisitorOut::Matched { counsellor: &name }).await
+        }
+        ConversationState::Queued => {
+            io.send(&VisitorOut::Requeued).await;
+            send_current_place(io, app, chat).await
+        }
+        ConversationState::Ended => {
+            let by = by.unwrap_or(crate::core::conversation::EndedBy::System);
+            io.send(&VisitorOut::Ended { by }).await
+        }
+    }
+}
+
+/// Look up and send the visitor's place now (rather than at the next
+/// queue broadcast).
+async fn send_current_place(io: &mut Io, app: &AppState, chat: &mut Chat) {
+    if let Ok((queue, places)) = app.service.queue_places().await {
+        if let Some(i) = queue.iter().position(|r| r.id == chat.id) {
+            send_place(io, chat, places[i]).await;
         }
     }
 }
@@ -296,26 +346,23 @@ impl Handler for Visitor {
                 ..
             }) => io.send(&VisitorOut::Typing { active }).await,
             Outbound::Event(Event::Assigned { counsellor, .. }) => {
-                if chat.state == (ConversationState::Active { counsellor }) {
-                    return; // already told in `welcome`
-                }
-                chat.state = ConversationState::Active { counsellor };
-                chat.last_place = None;
-                let name = store
-                    .account(counsellor)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|a| a.display_name)
-                    .unwrap_or_default();
-                io.send(&VisitorOut::Matched { counsellor: &name }).await
+                let app = self.app.clone();
+                change_state(
+                    io,
+                    &app,
+                    chat,
+                    ConversationState::Active { counsellor },
+                    None,
+                )
+                .await
             }
-            Outbound::Event(Event::Requeued { .. }) => chat.state = ConversationState::Queued,
+            Outbound::Event(Event::Requeued { .. }) => {
+                let app = self.app.clone();
+                change_state(io, &app, chat, ConversationState::Queued, None).await
+            }
             Outbound::Event(Event::Ended { by, .. }) => {
-                if chat.state != ConversationState::Ended {
-                    chat.state = ConversationState::Ended;
-                    io.send(&VisitorOut::Ended { by }).await
-                }
+                let app = self.app.clone();
+                change_state(io, &app, chat, ConversationState::Ended, Some(by)).await
             }
             Outbound::QueuePosition {
                 position,
@@ -332,6 +379,11 @@ impl Handler for Visitor {
                 }
             }
             Outbound::Resync => {
+                // Events may have been missed: the record says where we are.
+                let app = self.app.clone();
+                if let Ok(Some(rec)) = store.conversation(chat.id).await {
+                    change_state(io, &app, chat, rec.state, rec.ended_by).await;
+                }
                 chat.cursor
                     .catch_up(io, store, chat.id, &encode_message)
                     .await

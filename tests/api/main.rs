@@ -3,6 +3,9 @@
 
 mod helpers;
 
+mod auth;
+mod bad_input;
 mod conversation;
+mod grace;
 mod load;
 mod resume;

@@ -228,3 +228,36 @@ async fn a_reload_replays_the_whole_history_including_own_messages() {
     );
     assert!(ms[1].get("client_id").is_none());
 }
+
+#[tokio::test]
+async fn a_new_counsellor_reusing_a_client_id_after_a_requeue_is_not_mistaken_for_a_resend() {
+    let app = spawn_app_with(|s| s.timing.counsellor_grace_secs = 1).await;
+    let mut first = app.counsellor("first").await;
+    first.available(1).await;
+    let (mut v, w) = app.start_visitor(json!({"type": "start"})).await;
+    wait_matched(&mut v, &w).await;
+    first.ws.recv_type("assigned").await;
+    let conv = w["conversation_id"].as_str().unwrap().to_owned();
+    first.ws.send(json!({"type": "send", "conversation_id": conv, "client_id": "m1", "text": "from first"})).await;
+    assert_eq!(first.ws.recv_type("sent").await["seq"], 1);
+    first.ws.drop_connection();
+    v.recv_type("requeued").await;
+
+    let mut second = app.counsellor("second").await;
+    second.available(1).await;
+    second.ws.recv_type("assigned").await;
+    // Clients number their own messages: the second counsellor's "m1" is new.
+    second.ws.send(json!({"type": "send", "conversation_id": conv, "client_id": "m1", "text": "from second"})).await;
+    assert_eq!(second.ws.recv_type("sent").await["seq"], 2);
+    let texts: Vec<String> = app
+        .state
+        .service
+        .store
+        .messages_after(conv.parse().unwrap(), 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(texts, vec!["from first", "from second"]);
+}
