@@ -49,6 +49,13 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// Shared Redis for running several nodes. Unset: the embedded store.
     pub redis_url: Option<Secret>,
+    /// Without Redis: `embedded` (the default) keeps everything in
+    /// `data_dir` and survives restarts and crashes; `memory` keeps nothing
+    /// (tests and trials).
+    pub store: StoreMode,
+    /// Where the embedded store keeps its data (relative to the working
+    /// directory unless absolute).
+    pub data_dir: PathBuf,
     /// Folder of the web pages served at `/`.
     pub web_dir: PathBuf,
     /// `auto`: the server assigns visitors. `manual`: counsellors pick.
@@ -74,6 +81,15 @@ pub struct Settings {
     pub alternatives: Vec<Alternative>,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreMode {
+    /// Durable, on disk in `data_dir`.
+    Embedded,
+    /// In this process's memory only: a restart loses everything.
+    Memory,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -148,6 +164,8 @@ impl Default for Settings {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             redis_url: None,
+            store: StoreMode::Embedded,
+            data_dir: PathBuf::from("data"),
             web_dir: PathBuf::from("web"),
             matching: MatchingMode::Auto,
             log: "info".into(),
@@ -448,6 +466,24 @@ mod tests {
         std::fs::write(&path, user("root", &good) + &user("root", &good)).unwrap();
         assert!(Settings::load(Some(&path), env(&[])).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_default_store_is_durable_in_data() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.store, StoreMode::Embedded);
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        let s = Settings::load(
+            None,
+            env(&[
+                ("TSUNAGU_STORE", "memory"),
+                ("TSUNAGU_DATA_DIR", "/var/lib/tsunagu"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.store, StoreMode::Memory);
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/tsunagu"));
+        assert!(Settings::load(None, env(&[("TSUNAGU_STORE", "disk")])).is_err());
     }
 
     #[test]

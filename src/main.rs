@@ -27,6 +27,12 @@ enum Command {
     Serve,
     /// Read a password on standard input and print its argon2id hash.
     HashPassword,
+    /// Copy the embedded store's database to PATH (a new file), safely
+    /// while the server runs. Restore: README, "Backup and restore".
+    Backup {
+        /// The copy to write; must not exist yet.
+        path: PathBuf,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -69,6 +75,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
+        Command::Backup { path } => backup(cli.config, &path),
         Command::HashPassword => {
             let password = read_password()?;
             println!("{}", auth::hash_password(&password)?);
@@ -140,6 +147,26 @@ fn settings_file(config: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 const DEFAULT_CONFIG: &str = "tsunagu.toml";
+
+fn backup(config: Option<PathBuf>, dest: &std::path::Path) -> anyhow::Result<()> {
+    let file = settings_file(config);
+    let settings = Settings::load(file.as_deref(), std::env::vars()).context("invalid settings")?;
+    if settings.store != tsunagu::config::StoreMode::Embedded || settings.redis_url.is_some() {
+        bail!("backup copies the embedded store; these settings use another store");
+    }
+    let done = tsunagu::store::embedded::backup(&settings.data_dir, dest)?;
+    eprintln!(
+        "backed up {} to {} ({} bytes, schema v{}: {} accounts, {} conversations, {} messages)",
+        settings.data_dir.display(),
+        dest.display(),
+        done.bytes,
+        done.schema,
+        done.accounts,
+        done.conversations,
+        done.messages
+    );
+    Ok(())
+}
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let file = settings_file(config);

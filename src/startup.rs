@@ -11,7 +11,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 
-use crate::config::Settings;
+use crate::config::{Settings, StoreMode};
 use crate::core::ids::AccountId;
 use crate::hub::{ConnKind, Hub, Outbound};
 use crate::limits::RateLimits;
@@ -46,6 +46,8 @@ pub enum StartError {
     },
     #[error("the Redis store is not available in this version; unset TSUNAGU_REDIS_URL to use the embedded store")]
     RedisNotAvailable,
+    #[error(transparent)]
+    DataDir(#[from] crate::store::embedded::OpenError),
     #[error("cannot create configured user {username}: {source}")]
     Seed {
         username: String,
@@ -67,12 +69,25 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 impl Application {
-    /// Build on a fresh in-memory store.
+    /// Build on the store the settings choose: the durable embedded store
+    /// in `data_dir` (the default), or a fresh in-memory one.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         if settings.redis_url.is_some() {
             return Err(StartError::RedisNotAvailable);
         }
-        Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
+        match settings.store {
+            StoreMode::Memory => {
+                tracing::warn!(
+                    "store: memory (nothing is written to disk; a restart loses every \
+                     conversation, account and session)"
+                );
+                Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
+            }
+            StoreMode::Embedded => {
+                let store = open_embedded(&settings).await?;
+                Self::build_with_store(settings, store, "embedded").await
+            }
+        }
     }
 
     pub async fn build_with_store(
@@ -162,7 +177,12 @@ impl Application {
             tokio::time::sleep(Duration::from_millis(500)).await;
             handle.stop(true).await;
         });
-        self.server.await
+        self.server.await?;
+        // Requests have finished: commit what is in flight, close the store.
+        if let Err(e) = self.state.service.store.close().await {
+            tracing::warn!(error = %e, "closing the store");
+        }
+        Ok(())
     }
 
     /// Run in the background (tests).
@@ -171,6 +191,28 @@ impl Application {
         tokio::spawn(self.server);
         state
     }
+}
+
+/// Open the durable store in `data_dir` (off the executor: it reads the
+/// whole database) and say where it is.
+async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
+    let dir = settings.data_dir.clone();
+    let now = crate::service::now_ms();
+    let (store, opened) =
+        tokio::task::spawn_blocking(move || crate::store::embedded::open(&dir, now))
+            .await
+            .map_err(|e| std::io::Error::other(format!("opening the data directory: {e}")))??;
+    let path = std::fs::canonicalize(&opened.db_path).unwrap_or(opened.db_path.clone());
+    tracing::info!(
+        database = %path.display(),
+        schema = opened.schema,
+        schema_found = opened.schema_found,
+        accounts = opened.accounts,
+        conversations = opened.conversations,
+        messages = opened.messages,
+        "store: embedded (durable: every change is on disk before it is confirmed)"
+    );
+    Ok(Arc::new(store))
 }
 
 async fn shutdown_signal() {

@@ -74,6 +74,14 @@ impl ClientMsgId {
         Self("~first".to_owned())
     }
 
+    /// An id read back from a store: a client's id or the first-message id.
+    pub fn from_stored(raw: &str) -> Result<Self, InvalidInput> {
+        if raw == Self::first_message().0 {
+            return Ok(Self::first_message());
+        }
+        Self::parse(raw)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

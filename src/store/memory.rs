@@ -1,9 +1,21 @@
-//! The in-memory backend: everything in one process, nothing on disk.
+//! The state machine of the embedded store, in memory.
 //!
-//! For tests, trials and a single node where losing chats on restart is
-//! acceptable (the durable embedded backend is its own issue). One mutex
-//! guards all state: every method is then trivially atomic, and no method
-//! holds it across an `.await` or for longer than a few map operations.
+//! On its own (`MemoryStore::new`) it is the purely in-memory mode, for
+//! tests and trials: nothing on disk. With a [`Journal`]
+//! (`MemoryStore::restore`, used by `store::embedded`) it is the durable
+//! default: every mutation hands the rows it changed to the journal while
+//! holding the lock, and answers `Ok` only once they are committed. One set
+//! of rules serves both modes.
+//!
+//! One mutex guards all state: every method is then trivially atomic, and
+//! no method holds it across an `.await` or for longer than a few map
+//! operations (waiting for the commit happens after the lock is released).
+//!
+//! Messages are visible to readers only once durable: `rec.last_seq` is the
+//! highest *committed* sequence number, `messages_after` stops there, and
+//! a resend answered `Duplicate` waits for the first copy's commit. So no
+//! socket can show (or a counsellor acknowledge) a message that a crash
+//! could still take back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
+use super::journal::{Change, Commit, Journal, Snapshot};
 use super::*;
 use crate::core::conversation::{apply, Transition};
 use crate::core::queue::QueueKey;
@@ -21,6 +34,9 @@ const EVENT_BUFFER: usize = 16_384;
 pub struct MemoryStore {
     state: Mutex<State>,
     events: broadcast::Sender<Event>,
+    /// `None`: purely in memory. `Some`: every change is committed there
+    /// before the caller hears `Ok`.
+    journal: Option<Arc<dyn Journal>>,
 }
 
 #[derive(Default)]
@@ -36,7 +52,10 @@ struct State {
 }
 
 struct Conv {
+    /// `rec.last_seq` is the highest durable sequence number; the log may
+    /// hold later messages whose commit is pending.
     rec: ConversationRecord,
+    /// Message `seq` is at index `seq - 1`.
     log: Vec<Arc<StoredMessage>>,
     /// (sender party, sender account for counsellors, client id) -> seq.
     /// Keyed by account so one counsellor can never collide with, or
@@ -52,18 +71,82 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
+    /// Purely in memory: nothing survives the process.
     pub fn new() -> Self {
+        Self::with_state(State::default(), None)
+    }
+
+    fn with_state(state: State, journal: Option<Arc<dyn Journal>>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             events,
+            journal,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    /// Rebuild the state from what a durable backend read back, and commit
+    /// every later change to `journal`. Presence is not restored: everyone
+    /// is offline since `now_ms` (the restart), so the grace periods run
+    /// from the restart and people who reconnect in time resume as after a
+    /// drop. Refuses data that breaks an invariant (a gap in a log, an
+    /// active conversation of an unknown counsellor).
+    pub fn restore(
+        snapshot: Snapshot,
+        journal: Arc<dyn Journal>,
+        now_ms: u64,
+    ) -> Result<Self, String> {
+        Ok(Self::with_state(
+            State::restore(snapshot, now_ms)?,
+            Some(journal),
+        ))
+    }
+
+    /// The state, unless a commit failed (then nothing in memory can be
+    /// trusted to match the disk).
+    fn state(&self) -> StoreResult<MutexGuard<'_, State>> {
+        if let Some(j) = &self.journal {
+            if !j.healthy() {
+                return Err(StoreError::Unavailable(
+                    "the data directory could not be written; restart the server once it is fixed"
+                        .into(),
+                ));
+            }
+        }
         // A panic while holding the lock is a bug; the data is still
         // consistent (every method validates before it writes), so carry on.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        Ok(self.state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Hand `changes` to the journal. Call with the lock held (so the
+    /// journal sees changes in the order they happened); await the result
+    /// with the lock released.
+    fn record(&self, changes: Vec<Change>) -> Option<Commit> {
+        self.journal.as_ref().map(|j| j.submit(changes))
+    }
+
+    /// Messages up to `seq` of `id` are durable: let readers see them.
+    fn mark_durable(&self, id: ConversationId, seq: u64) -> StoreResult<()> {
+        let mut s = self.state()?;
+        let rec = &mut s.conv(id)?.rec;
+        rec.last_seq = rec.last_seq.max(seq);
+        Ok(())
+    }
+
+    /// Commit what is pending and stop writing (clean shutdown).
+    pub async fn close_journal(&self) -> StoreResult<()> {
+        match &self.journal {
+            Some(j) => j.close().await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Wait for a commit, if there is one.
+async fn settle(commit: Option<Commit>) -> StoreResult<()> {
+    match commit {
+        Some(c) => c.await,
+        None => Ok(()),
     }
 }
 
@@ -96,7 +179,7 @@ impl State {
                 return Err(StoreError::NotYours);
             }
         }
-        let seq = conv.rec.last_seq + 1;
+        let seq = conv.log.len() as u64 + 1;
         let msg = Arc::new(StoredMessage {
             seq,
             from: m.from,
@@ -106,7 +189,6 @@ impl State {
             text: m.text,
             at_ms: m.now_ms,
         });
-        conv.rec.last_seq = seq;
         conv.seen.insert(key, seq);
         conv.log.push(msg.clone());
         Ok(Appended::New(msg))
@@ -120,30 +202,109 @@ impl State {
             }
         }
     }
+
+    /// The state a durable backend read back; see [`MemoryStore::restore`].
+    fn restore(snapshot: Snapshot, now_ms: u64) -> Result<State, String> {
+        let mut s = State::default();
+        for a in snapshot.accounts {
+            if s.usernames.insert(a.username.clone(), a.id).is_some() {
+                return Err(format!("username {} appears twice", a.username));
+            }
+            s.accounts.insert(a.id, a);
+        }
+        s.sessions = snapshot.sessions.into_iter().collect();
+        for mut c in snapshot.counsellors {
+            c.active = 0;
+            c.connections = 0;
+            c.offline_since_ms = Some(now_ms);
+            s.counsellors.insert(c.id, c);
+        }
+        for saved in snapshot.conversations {
+            let mut rec = saved.record;
+            let id = rec.id;
+            let mut seen = HashMap::new();
+            let mut log = Vec::with_capacity(saved.messages.len());
+            for (i, m) in saved.messages.into_iter().enumerate() {
+                if m.seq != i as u64 + 1 {
+                    return Err(format!(
+                        "conversation {id}: message {} where {} was expected",
+                        m.seq,
+                        i + 1
+                    ));
+                }
+                if seen
+                    .insert((m.from, m.author, m.client_id.clone()), m.seq)
+                    .is_some()
+                {
+                    return Err(format!(
+                        "conversation {id}: message {} repeats a client id",
+                        m.seq
+                    ));
+                }
+                log.push(Arc::new(m));
+            }
+            rec.last_seq = log.len() as u64;
+            rec.visitor_acked = rec.visitor_acked.min(rec.last_seq);
+            rec.counsellor_acked = rec.counsellor_acked.min(rec.last_seq);
+            rec.visitor_connections = 0;
+            rec.visitor_offline_since_ms = Some(now_ms);
+            match rec.state {
+                ConversationState::Queued => {
+                    s.queue.insert(rec.queue_entry().key(), id);
+                }
+                ConversationState::Active { counsellor } => {
+                    let c = s.counsellors.get_mut(&counsellor).ok_or_else(|| {
+                        format!("conversation {id} is active with an unknown counsellor")
+                    })?;
+                    c.active += 1;
+                    s.held.entry(counsellor).or_default().insert(id);
+                }
+                ConversationState::Ended => {
+                    // Ended without an outcome: still on its counsellor's list.
+                    if let (Some(c), None) = (rec.counsellor, rec.outcome) {
+                        s.held.entry(c).or_default().insert(id);
+                    }
+                }
+            }
+            s.conversations.insert(
+                id,
+                Conv {
+                    rec,
+                    log,
+                    seen,
+                    notes: saved.notes,
+                },
+            );
+        }
+        Ok(s)
+    }
 }
 
 #[async_trait]
 impl Store for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
-        Ok(())
+        self.state().map(drop)
     }
 
     async fn create_account(&self, account: Account) -> StoreResult<()> {
-        let mut s = self.lock();
-        if s.usernames.contains_key(&account.username) {
-            return Err(StoreError::UsernameTaken);
-        }
-        s.usernames.insert(account.username.clone(), account.id);
-        s.accounts.insert(account.id, account);
-        Ok(())
+        let commit = {
+            let mut s = self.state()?;
+            if s.usernames.contains_key(&account.username) {
+                return Err(StoreError::UsernameTaken);
+            }
+            s.usernames.insert(account.username.clone(), account.id);
+            s.accounts.insert(account.id, account.clone());
+            self.record(vec![Change::Account(account)])
+        };
+        settle(commit).await
     }
 
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        Ok(self.lock().accounts.get(&id).cloned())
+        Ok(self.state()?.accounts.get(&id).cloned())
     }
 
     async fn account_by_username(&self, username: &str) -> StoreResult<Option<Account>> {
-        let s = self.lock();
+        let s = self.state()?;
         Ok(s.usernames
             .get(username)
             .and_then(|id| s.accounts.get(id))
@@ -151,23 +312,35 @@ impl Store for MemoryStore {
     }
 
     async fn accounts(&self) -> StoreResult<Vec<Account>> {
-        let mut v: Vec<_> = self.lock().accounts.values().cloned().collect();
+        let mut v: Vec<_> = self.state()?.accounts.values().cloned().collect();
         v.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(v)
     }
 
     async fn put_session(&self, token: TokenHash, session: SessionRecord) -> StoreResult<()> {
-        self.lock().sessions.insert(token, session);
-        Ok(())
+        let commit = {
+            let mut s = self.state()?;
+            s.sessions.insert(token, session);
+            self.record(vec![Change::Session { token, session }])
+        };
+        settle(commit).await
     }
 
     async fn session(&self, token: &TokenHash) -> StoreResult<Option<SessionRecord>> {
-        Ok(self.lock().sessions.get(token).copied())
+        Ok(self.state()?.sessions.get(token).copied())
     }
 
     async fn delete_session(&self, token: &TokenHash) -> StoreResult<()> {
-        self.lock().sessions.remove(token);
-        Ok(())
+        let commit = {
+            let mut s = self.state()?;
+            match s.sessions.remove(token) {
+                Some(_) => self.record(vec![Change::SessionDeleted(*token)]),
+                // Not (or no longer) there: still wait until an earlier
+                // deletion of it, if any, is committed.
+                None => self.record(Vec::new()),
+            }
+        };
+        settle(commit).await
     }
 
     async fn create_conversation(
@@ -175,65 +348,86 @@ impl Store for MemoryStore {
         new: NewConversation,
         max_queue: u32,
     ) -> StoreResult<ConversationRecord> {
-        let mut s = self.lock();
-        if s.queue.len() >= max_queue as usize {
-            return Err(StoreError::QueueFull);
-        }
-        let rec = ConversationRecord {
-            id: new.id,
-            token_hash: new.token_hash,
-            state: ConversationState::Queued,
-            pre_chat: new.pre_chat,
-            priority: new.priority,
-            requeued: false,
-            queued_since_ms: new.now_ms,
-            started_at_ms: new.now_ms,
-            assigned_at_ms: None,
-            ended_at_ms: None,
-            ended_by: None,
-            outcome: None,
-            counsellor: None,
-            first_message: new.first_message.clone(),
-            last_seq: 0,
-            visitor_acked: 0,
-            counsellor_acked: 0,
-            visitor_connections: 0,
-            visitor_offline_since_ms: Some(new.now_ms),
-        };
-        s.queue.insert(rec.queue_entry().key(), rec.id);
-        s.conversations.insert(
-            rec.id,
-            Conv {
-                rec,
-                log: Vec::new(),
-                seen: HashMap::new(),
-                notes: Vec::new(),
-            },
-        );
-        if let Some(text) = new.first_message {
-            let client_id = ClientMsgId::first_message();
-            s.append(
-                new.id,
-                NewMessage {
-                    from: Party::Visitor,
-                    author: None,
-                    author_name: None,
-                    client_id,
-                    text,
-                    now_ms: new.now_ms,
-                    require_counsellor: None,
+        let id = new.id;
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            if s.queue.len() >= max_queue as usize {
+                return Err(StoreError::QueueFull);
+            }
+            let rec = ConversationRecord {
+                id,
+                token_hash: new.token_hash,
+                state: ConversationState::Queued,
+                pre_chat: new.pre_chat,
+                priority: new.priority,
+                requeued: false,
+                queued_since_ms: new.now_ms,
+                started_at_ms: new.now_ms,
+                assigned_at_ms: None,
+                ended_at_ms: None,
+                ended_by: None,
+                outcome: None,
+                counsellor: None,
+                first_message: new.first_message.clone(),
+                last_seq: 0,
+                visitor_acked: 0,
+                counsellor_acked: 0,
+                visitor_connections: 0,
+                visitor_offline_since_ms: Some(new.now_ms),
+            };
+            s.queue.insert(rec.queue_entry().key(), id);
+            let mut changes = vec![Change::Conversation(rec.clone())];
+            s.conversations.insert(
+                id,
+                Conv {
+                    rec,
+                    log: Vec::new(),
+                    seen: HashMap::new(),
+                    notes: Vec::new(),
                 },
-            )?;
-        }
-        Ok(s.conv(new.id)?.rec.clone())
+            );
+            let mut seq = 0;
+            if let Some(text) = new.first_message {
+                let appended = s.append(
+                    id,
+                    NewMessage {
+                        from: Party::Visitor,
+                        author: None,
+                        author_name: None,
+                        client_id: ClientMsgId::first_message(),
+                        text,
+                        now_ms: new.now_ms,
+                        require_counsellor: None,
+                    },
+                )?;
+                if let Appended::New(message) = appended {
+                    seq = message.seq;
+                    changes.push(Change::Message {
+                        conversation: id,
+                        message,
+                    });
+                }
+            }
+            if self.journal.is_none() {
+                let rec = &mut s.conv(id)?.rec;
+                rec.last_seq = seq;
+                return Ok(rec.clone());
+            }
+            let mut rec = s.conv(id)?.rec.clone();
+            rec.last_seq = seq;
+            (self.record(changes), rec)
+        };
+        settle(commit).await?;
+        self.mark_durable(id, rec.last_seq)?;
+        Ok(rec)
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
-        Ok(self.lock().conversations.get(&id).map(|c| c.rec.clone()))
+        Ok(self.state()?.conversations.get(&id).map(|c| c.rec.clone()))
     }
 
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>> {
-        let s = self.lock();
+        let s = self.state()?;
         Ok(s.queue
             .values()
             .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
@@ -246,23 +440,29 @@ impl Store for MemoryStore {
         counsellor: AccountId,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord> {
-        let mut s = self.lock();
-        let c = s.counsellor_mut(counsellor)?;
-        if c.active >= c.capacity {
-            return Err(StoreError::CapacityReached);
-        }
-        let conv = s.conv(conversation)?;
-        let next = apply(conv.rec.state, Transition::Assign(counsellor))?;
-        let key = conv.rec.queue_entry().key();
-        conv.rec.state = next;
-        conv.rec.counsellor = Some(counsellor);
-        conv.rec.assigned_at_ms = Some(now_ms);
-        let rec = conv.rec.clone();
-        s.queue.remove(&key);
-        let c = s.counsellor_mut(counsellor)?;
-        c.active += 1;
-        c.last_assigned_ms = Some(now_ms);
-        s.held.entry(counsellor).or_default().insert(conversation);
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let c = s.counsellor_mut(counsellor)?;
+            if c.active >= c.capacity {
+                return Err(StoreError::CapacityReached);
+            }
+            let conv = s.conv(conversation)?;
+            let next = apply(conv.rec.state, Transition::Assign(counsellor))?;
+            let key = conv.rec.queue_entry().key();
+            conv.rec.state = next;
+            conv.rec.counsellor = Some(counsellor);
+            conv.rec.assigned_at_ms = Some(now_ms);
+            let rec = conv.rec.clone();
+            s.queue.remove(&key);
+            let c = s.counsellor_mut(counsellor)?;
+            c.active += 1;
+            c.last_assigned_ms = Some(now_ms);
+            let c = c.clone();
+            s.held.entry(counsellor).or_default().insert(conversation);
+            let changes = vec![Change::Conversation(rec.clone()), Change::Counsellor(c)];
+            (self.record(changes), rec)
+        };
+        settle(commit).await?;
         Ok(rec)
     }
 
@@ -273,27 +473,32 @@ impl Store for MemoryStore {
         outcome: Option<Outcome>,
         now_ms: u64,
     ) -> StoreResult<Ended> {
-        let mut s = self.lock();
-        let conv = s.conv(conversation)?;
-        let was = conv.rec.state;
-        let next = apply(was, Transition::End)?;
-        let key = conv.rec.queue_entry().key();
-        conv.rec.state = next;
-        conv.rec.ended_at_ms = Some(now_ms);
-        conv.rec.ended_by = Some(by);
-        conv.rec.outcome = outcome;
-        let record = conv.rec.clone();
-        if was == ConversationState::Queued {
-            s.queue.remove(&key);
-        }
-        s.release(was);
-        // A conversation with its outcome recorded leaves the counsellor's list.
-        if let (Some(c), Some(_)) = (record.counsellor, outcome) {
-            if let Some(h) = s.held.get_mut(&c) {
-                h.remove(&conversation);
+        let (commit, ended) = {
+            let mut s = self.state()?;
+            let conv = s.conv(conversation)?;
+            let was = conv.rec.state;
+            let next = apply(was, Transition::End)?;
+            let key = conv.rec.queue_entry().key();
+            conv.rec.state = next;
+            conv.rec.ended_at_ms = Some(now_ms);
+            conv.rec.ended_by = Some(by);
+            conv.rec.outcome = outcome;
+            let record = conv.rec.clone();
+            if was == ConversationState::Queued {
+                s.queue.remove(&key);
             }
-        }
-        Ok(Ended { record, was })
+            s.release(was);
+            // A conversation with its outcome recorded leaves the counsellor's list.
+            if let (Some(c), Some(_)) = (record.counsellor, outcome) {
+                if let Some(h) = s.held.get_mut(&c) {
+                    h.remove(&conversation);
+                }
+            }
+            let commit = self.record(vec![Change::Conversation(record.clone())]);
+            (commit, Ended { record, was })
+        };
+        settle(commit).await?;
+        Ok(ended)
     }
 
     async fn set_outcome(
@@ -302,24 +507,62 @@ impl Store for MemoryStore {
         counsellor: AccountId,
         outcome: Outcome,
     ) -> StoreResult<ConversationRecord> {
-        let mut s = self.lock();
-        let conv = s.conv(conversation)?;
-        if conv.rec.counsellor != Some(counsellor) {
-            return Err(StoreError::NotYours);
-        }
-        if conv.rec.state != ConversationState::Ended {
-            return Err(TransitionError::NotActive.into());
-        }
-        conv.rec.outcome = Some(outcome);
-        let rec = conv.rec.clone();
-        if let Some(h) = s.held.get_mut(&counsellor) {
-            h.remove(&conversation);
-        }
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let conv = s.conv(conversation)?;
+            if conv.rec.counsellor != Some(counsellor) {
+                return Err(StoreError::NotYours);
+            }
+            if conv.rec.state != ConversationState::Ended {
+                return Err(TransitionError::NotActive.into());
+            }
+            conv.rec.outcome = Some(outcome);
+            let rec = conv.rec.clone();
+            if let Some(h) = s.held.get_mut(&counsellor) {
+                h.remove(&conversation);
+            }
+            (self.record(vec![Change::Conversation(rec.clone())]), rec)
+        };
+        settle(commit).await?;
         Ok(rec)
     }
 
     async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended> {
-        self.lock().append(conversation, msg)
+        let (commit, appended) = {
+            let mut s = self.state()?;
+            let appended = s.append(conversation, msg)?;
+            let seq = match &appended {
+                Appended::New(m) => m.seq,
+                Appended::Duplicate(seq) => *seq,
+            };
+            let rec = &mut s.conv(conversation)?.rec;
+            if self.journal.is_none() {
+                // In memory: stored is as stored as it gets.
+                rec.last_seq = rec.last_seq.max(seq);
+                return Ok(appended);
+            }
+            if rec.last_seq >= seq {
+                // A resend of a message already durable.
+                return Ok(appended);
+            }
+            let changes = match &appended {
+                Appended::New(message) => vec![Change::Message {
+                    conversation,
+                    message: message.clone(),
+                }],
+                // A resend of a message whose commit is pending: answer
+                // only once the first copy is durable.
+                Appended::Duplicate(_) => Vec::new(),
+            };
+            (self.record(changes), appended)
+        };
+        settle(commit).await?;
+        let seq = match &appended {
+            Appended::New(m) => m.seq,
+            Appended::Duplicate(seq) => *seq,
+        };
+        self.mark_durable(conversation, seq)?;
+        Ok(appended)
     }
 
     async fn messages_after(
@@ -328,35 +571,47 @@ impl Store for MemoryStore {
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<Arc<StoredMessage>>> {
-        let s = self.lock();
+        let s = self.state()?;
         let conv = s
             .conversations
             .get(&conversation)
             .ok_or(StoreError::NotFound)?;
-        // seq n is at index n-1.
-        let start = (after as usize).min(conv.log.len());
-        Ok(conv.log[start..].iter().take(limit).cloned().collect())
+        // seq n is at index n-1; only durable messages are visible.
+        let end = (conv.rec.last_seq as usize).min(conv.log.len());
+        let start = (after as usize).min(end);
+        Ok(conv.log[start..end].iter().take(limit).cloned().collect())
     }
 
     async fn ack(&self, conversation: ConversationId, party: Party, seq: u64) -> StoreResult<u64> {
-        let mut s = self.lock();
-        let rec = &mut s.conv(conversation)?.rec;
-        let seq = seq.min(rec.last_seq);
-        let slot = match party {
-            Party::Visitor => &mut rec.visitor_acked,
-            Party::Counsellor => &mut rec.counsellor_acked,
+        let (commit, now) = {
+            let mut s = self.state()?;
+            let rec = &mut s.conv(conversation)?.rec;
+            let seq = seq.min(rec.last_seq);
+            let slot = match party {
+                Party::Visitor => &mut rec.visitor_acked,
+                Party::Counsellor => &mut rec.counsellor_acked,
+            };
+            if seq <= *slot {
+                return Ok(*slot);
+            }
+            *slot = seq;
+            (self.record(vec![Change::Conversation(rec.clone())]), seq)
         };
-        *slot = (*slot).max(seq);
-        Ok(*slot)
+        settle(commit).await?;
+        Ok(now)
     }
 
     async fn add_note(&self, conversation: ConversationId, note: Note) -> StoreResult<()> {
-        self.lock().conv(conversation)?.notes.push(note);
-        Ok(())
+        let commit = {
+            let mut s = self.state()?;
+            s.conv(conversation)?.notes.push(note.clone());
+            self.record(vec![Change::Note { conversation, note }])
+        };
+        settle(commit).await
     }
 
     async fn notes(&self, conversation: ConversationId) -> StoreResult<Vec<Note>> {
-        Ok(self.lock().conv(conversation)?.notes.clone())
+        Ok(self.state()?.conv(conversation)?.notes.clone())
     }
 
     async fn visitor_connections(
@@ -365,7 +620,8 @@ impl Store for MemoryStore {
         delta: i32,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord> {
-        let mut s = self.lock();
+        // Presence: never persisted (after a restart everyone is offline).
+        let mut s = self.state()?;
         let rec = &mut s.conv(conversation)?.rec;
         rec.visitor_connections = rec.visitor_connections.saturating_add_signed(delta);
         rec.visitor_offline_since_ms = match rec.visitor_connections {
@@ -382,22 +638,33 @@ impl Store for MemoryStore {
         default_capacity: u32,
         now_ms: u64,
     ) -> StoreResult<CounsellorRecord> {
-        let mut s = self.lock();
-        let c = s.counsellors.entry(counsellor).or_insert(CounsellorRecord {
-            id: counsellor,
-            status: Availability::Away,
-            capacity: default_capacity,
-            active: 0,
-            connections: 0,
-            offline_since_ms: Some(now_ms),
-            last_assigned_ms: None,
-        });
-        c.connections = c.connections.saturating_add_signed(delta);
-        c.offline_since_ms = match c.connections {
-            0 => c.offline_since_ms.or(Some(now_ms)),
-            _ => None,
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let mut created = false;
+            let c = s.counsellors.entry(counsellor).or_insert_with(|| {
+                created = true;
+                CounsellorRecord {
+                    id: counsellor,
+                    status: Availability::Away,
+                    capacity: default_capacity,
+                    active: 0,
+                    connections: 0,
+                    offline_since_ms: Some(now_ms),
+                    last_assigned_ms: None,
+                }
+            });
+            c.connections = c.connections.saturating_add_signed(delta);
+            c.offline_since_ms = match c.connections {
+                0 => c.offline_since_ms.or(Some(now_ms)),
+                _ => None,
+            };
+            let rec = c.clone();
+            // The connection count is presence; only a new record is stored.
+            let commit = created.then(|| self.record(vec![Change::Counsellor(rec.clone())]));
+            (commit.flatten(), rec)
         };
-        Ok(c.clone())
+        settle(commit).await?;
+        Ok(rec)
     }
 
     async fn set_status(
@@ -405,10 +672,15 @@ impl Store for MemoryStore {
         counsellor: AccountId,
         status: Availability,
     ) -> StoreResult<CounsellorRecord> {
-        let mut s = self.lock();
-        let c = s.counsellor_mut(counsellor)?;
-        c.status = status;
-        Ok(c.clone())
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let c = s.counsellor_mut(counsellor)?;
+            c.status = status;
+            let rec = c.clone();
+            (self.record(vec![Change::Counsellor(rec.clone())]), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
     }
 
     async fn set_capacity(
@@ -416,21 +688,26 @@ impl Store for MemoryStore {
         counsellor: AccountId,
         capacity: u32,
     ) -> StoreResult<CounsellorRecord> {
-        let mut s = self.lock();
-        let c = s.counsellor_mut(counsellor)?;
-        c.capacity = capacity;
-        Ok(c.clone())
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let c = s.counsellor_mut(counsellor)?;
+            c.capacity = capacity;
+            let rec = c.clone();
+            (self.record(vec![Change::Counsellor(rec.clone())]), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
     }
 
     async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>> {
-        Ok(self.lock().counsellors.values().cloned().collect())
+        Ok(self.state()?.counsellors.values().cloned().collect())
     }
 
     async fn conversations_of(
         &self,
         counsellor: AccountId,
     ) -> StoreResult<Vec<ConversationRecord>> {
-        let s = self.lock();
+        let s = self.state()?;
         let mut v: Vec<_> = s
             .held
             .get(&counsellor)
@@ -448,70 +725,86 @@ impl Store for MemoryStore {
         visitor_grace_ms: u64,
         counsellor_grace_ms: u64,
     ) -> StoreResult<Vec<Swept>> {
-        let mut s = self.lock();
-        let mut out = Vec::new();
-        let gone = |since: Option<u64>, grace: u64| {
-            since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
-        };
+        let (commit, out) = {
+            let mut s = self.state()?;
+            let mut out = Vec::new();
+            let mut changes = Vec::new();
+            let gone = |since: Option<u64>, grace: u64| {
+                since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
+            };
 
-        let abandoned: Vec<(QueueKey, ConversationId)> = s
-            .queue
-            .iter()
-            .filter(|(_, id)| {
-                s.conversations
-                    .get(id)
-                    .is_some_and(|c| gone(c.rec.visitor_offline_since_ms, visitor_grace_ms))
-            })
-            .map(|(k, id)| (*k, *id))
-            .collect();
-        for (key, id) in abandoned {
-            s.queue.remove(&key);
-            let rec = &mut s.conv(id)?.rec;
-            rec.state = ConversationState::Ended;
-            rec.ended_at_ms = Some(now_ms);
-            rec.ended_by = Some(EndedBy::System);
-            rec.outcome = Some(Outcome::VisitorLeft);
-            out.push(Swept::Abandoned { conversation: id });
-        }
+            let abandoned: Vec<(QueueKey, ConversationId)> = s
+                .queue
+                .iter()
+                .filter(|(_, id)| {
+                    s.conversations
+                        .get(id)
+                        .is_some_and(|c| gone(c.rec.visitor_offline_since_ms, visitor_grace_ms))
+                })
+                .map(|(k, id)| (*k, *id))
+                .collect();
+            for (key, id) in abandoned {
+                s.queue.remove(&key);
+                let rec = &mut s.conv(id)?.rec;
+                rec.state = ConversationState::Ended;
+                rec.ended_at_ms = Some(now_ms);
+                rec.ended_by = Some(EndedBy::System);
+                rec.outcome = Some(Outcome::VisitorLeft);
+                changes.push(Change::Conversation(rec.clone()));
+                out.push(Swept::Abandoned { conversation: id });
+            }
 
-        let away: Vec<AccountId> = s
-            .counsellors
-            .values()
-            .filter(|c| c.active > 0 && gone(c.offline_since_ms, counsellor_grace_ms))
-            .map(|c| c.id)
-            .collect();
-        for counsellor in away {
-            let held: Vec<ConversationId> =
-                s.held.remove(&counsellor).into_iter().flatten().collect();
-            let mut kept = HashSet::new();
-            for id in held {
-                let conv = s.conv(id)?;
-                match apply(conv.rec.state, Transition::Requeue) {
-                    Ok(next) => {
-                        conv.rec.state = next;
-                        conv.rec.requeued = true;
-                        conv.rec.assigned_at_ms = None;
-                        // They no longer have it: no notes, no outcome, no acks.
-                        conv.rec.counsellor = None;
-                        let key = conv.rec.queue_entry().key();
-                        s.queue.insert(key, id);
-                        s.release(ConversationState::Active { counsellor });
-                        out.push(Swept::Requeued {
-                            conversation: id,
-                            counsellor,
-                        });
-                    }
-                    // Ended ones waiting for an outcome stay with them.
-                    Err(_) => {
-                        kept.insert(id);
+            let away: Vec<AccountId> = s
+                .counsellors
+                .values()
+                .filter(|c| c.active > 0 && gone(c.offline_since_ms, counsellor_grace_ms))
+                .map(|c| c.id)
+                .collect();
+            for counsellor in away {
+                let held: Vec<ConversationId> =
+                    s.held.remove(&counsellor).into_iter().flatten().collect();
+                let mut kept = HashSet::new();
+                for id in held {
+                    let conv = s.conv(id)?;
+                    match apply(conv.rec.state, Transition::Requeue) {
+                        Ok(next) => {
+                            conv.rec.state = next;
+                            conv.rec.requeued = true;
+                            conv.rec.assigned_at_ms = None;
+                            // They no longer have it: no notes, no outcome, no acks.
+                            conv.rec.counsellor = None;
+                            let key = conv.rec.queue_entry().key();
+                            changes.push(Change::Conversation(conv.rec.clone()));
+                            s.queue.insert(key, id);
+                            s.release(ConversationState::Active { counsellor });
+                            out.push(Swept::Requeued {
+                                conversation: id,
+                                counsellor,
+                            });
+                        }
+                        // Ended ones waiting for an outcome stay with them.
+                        Err(_) => {
+                            kept.insert(id);
+                        }
                     }
                 }
+                if !kept.is_empty() {
+                    s.held.insert(counsellor, kept);
+                }
             }
-            if !kept.is_empty() {
-                s.held.insert(counsellor, kept);
-            }
-        }
+            let commit = if changes.is_empty() {
+                None
+            } else {
+                self.record(changes)
+            };
+            (commit, out)
+        };
+        settle(commit).await?;
         Ok(out)
+    }
+
+    async fn close(&self) -> StoreResult<()> {
+        self.close_journal().await
     }
 
     async fn publish(&self, event: Event) -> StoreResult<()> {

@@ -23,6 +23,8 @@
 //! parameter through every handler. One boxed future per store call costs
 //! far less than the call itself (see `docs/ARCHITECTURE.md`).
 
+pub mod embedded;
+pub mod journal;
 pub mod memory;
 
 use std::sync::Arc;
@@ -384,6 +386,14 @@ pub trait Store: Send + Sync + 'static {
         visitor_grace_ms: u64,
         counsellor_grace_ms: u64,
     ) -> StoreResult<Vec<Swept>>;
+
+    // ---- lifecycle
+    /// Clean shutdown: finish writes in flight and release the backend.
+    /// Nothing acknowledged waits for this (it is stored already); a crash
+    /// that skips it loses nothing that was confirmed.
+    async fn close(&self) -> StoreResult<()> {
+        Ok(())
+    }
 
     // ---- notifications
     async fn publish(&self, event: Event) -> StoreResult<()>;

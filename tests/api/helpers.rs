@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use tsunagu::auth::{self, Role};
-use tsunagu::config::Settings;
+use tsunagu::config::{Settings, StoreMode};
 use tsunagu::core::ids::AccountId;
 use tsunagu::startup::{AppState, Application};
 use tsunagu::store::Account;
@@ -31,6 +31,36 @@ fn password_hash() -> &'static str {
 pub struct TestApp {
     pub addr: String,
     pub state: Arc<AppState>,
+    /// With the embedded store: its data directory, removed with the app.
+    pub data_dir: Option<TempDir>,
+}
+
+/// `TSUNAGU_TEST_STORE=embedded` runs the whole suite on the durable
+/// embedded store (a fresh data directory per app); otherwise the suite
+/// uses the in-memory store, which is faster.
+pub fn suite_on_embedded() -> bool {
+    std::env::var("TSUNAGU_TEST_STORE").as_deref() == Ok("embedded")
+}
+
+/// A directory under the system's temporary directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(what: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("tsunagu-{what}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Settings for tests: fast timers, limits high enough not to trip by accident.
@@ -39,6 +69,7 @@ pub fn test_settings() -> Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         web_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/web").into(),
         log: "warn".into(),
+        store: StoreMode::Memory,
         ..Settings::default()
     };
     s.limits.upgrades_per_ip_per_min = 100_000;
@@ -65,11 +96,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         s.log = filter;
         tsunagu::telemetry::init(&s);
     }
+    let data_dir = suite_on_embedded().then(|| TempDir::new("suite"));
+    if let Some(dir) = &data_dir {
+        s.store = StoreMode::Embedded;
+        s.data_dir = dir.path().to_owned();
+    }
     tweak(&mut s);
     let app = Application::build(s).await.expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
     let state = app.spawn();
-    TestApp { addr, state }
+    if data_dir.is_some() {
+        assert_eq!(state.store_kind, "embedded");
+    }
+    TestApp {
+        addr,
+        state,
+        data_dir,
+    }
 }
 
 impl TestApp {

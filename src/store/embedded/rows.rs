@@ -1,0 +1,348 @@
+//! Rows: how each [`Change`] is written and how the [`Snapshot`] is read
+//! back. Enums are stored as their wire names (`"active"`, `"listened"`),
+//! ids as UUID text.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::core::conversation::ConversationState;
+use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
+use crate::store::journal::{Change, SavedConversation, Snapshot};
+use crate::store::{
+    Account, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage, TokenHash,
+};
+
+/// A row that cannot be turned back into a record.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error("{table}: {detail}")]
+    Bad { table: &'static str, detail: String },
+}
+
+fn bad(table: &'static str, detail: impl ToString) -> LoadError {
+    LoadError::Bad {
+        table,
+        detail: detail.to_string(),
+    }
+}
+
+/// The wire name of a unit enum (`Outcome::Listened` -> `listened`).
+fn name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(table: &'static str, s: &str) -> Result<T, LoadError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| bad(table, format!("{s:?}: {e}")))
+}
+
+fn id<T: std::str::FromStr>(table: &'static str, s: &str) -> Result<T, LoadError> {
+    s.parse().map_err(|_| bad(table, format!("bad id {s:?}")))
+}
+
+fn hash(table: &'static str, v: Vec<u8>) -> Result<TokenHash, LoadError> {
+    v.try_into()
+        .map_err(|_| bad(table, "a token hash is not 32 bytes"))
+}
+
+/// Milliseconds are `u64` in Rust and `INTEGER` (i64) in SQLite; every
+/// value we store is a time or a count far below `i64::MAX`.
+fn i(v: u64) -> i64 {
+    v as i64
+}
+
+fn u(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
+    match change {
+        Change::Account(a) => {
+            conn.prepare_cached(
+                "INSERT INTO accounts (id, username, display_name, role, password_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET username = ?2, display_name = ?3,
+                     role = ?4, password_hash = ?5",
+            )?
+            .execute(params![
+                a.id.to_string(),
+                a.username,
+                a.display_name,
+                name(&a.role),
+                a.password_hash
+            ])?;
+        }
+        Change::Session { token, session } => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO sessions (token_hash, account, expires_at_ms)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                &token[..],
+                session.account.to_string(),
+                i(session.expires_at_ms)
+            ])?;
+        }
+        Change::SessionDeleted(token) => {
+            conn.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
+                .execute(params![&token[..]])?;
+        }
+        Change::Conversation(r) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO conversations (id, token_hash, state, counsellor,
+                     pre_chat, priority, requeued, queued_since_ms, started_at_ms,
+                     assigned_at_ms, ended_at_ms, ended_by, outcome, first_message,
+                     visitor_acked, counsellor_acked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?
+            .execute(params![
+                r.id.to_string(),
+                &r.token_hash[..],
+                r.state.name(),
+                r.counsellor.map(|c| c.to_string()),
+                serde_json::to_string(&r.pre_chat).unwrap_or_else(|_| "{}".into()),
+                name(&r.priority),
+                r.requeued,
+                i(r.queued_since_ms),
+                i(r.started_at_ms),
+                r.assigned_at_ms.map(i),
+                r.ended_at_ms.map(i),
+                r.ended_by.as_ref().map(name),
+                r.outcome.as_ref().map(name),
+                r.first_message,
+                i(r.visitor_acked),
+                i(r.counsellor_acked),
+            ])?;
+        }
+        Change::Message {
+            conversation,
+            message: m,
+        } => {
+            conn.prepare_cached(
+                "INSERT INTO messages (conversation, seq, from_party, author, author_name,
+                     client_id, text, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                conversation.to_string(),
+                i(m.seq),
+                name(&m.from),
+                m.author.map(|a| a.to_string()),
+                m.author_name,
+                m.client_id.as_str(),
+                m.text,
+                i(m.at_ms),
+            ])?;
+        }
+        Change::Note { conversation, note } => {
+            conn.prepare_cached(
+                "INSERT INTO notes (conversation, author, text, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                conversation.to_string(),
+                note.author.to_string(),
+                note.text,
+                i(note.at_ms)
+            ])?;
+        }
+        Change::Counsellor(c) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO counsellors (id, status, capacity, last_assigned_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                c.id.to_string(),
+                name(&c.status),
+                c.capacity,
+                c.last_assigned_ms.map(i)
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+pub fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        [key, value],
+    )
+    .map(drop)
+}
+
+/// Read everything back. Conversations come with their messages in
+/// sequence order and their notes in the order written.
+pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
+    let mut snap = Snapshot::default();
+
+    let mut st =
+        conn.prepare("SELECT id, username, display_name, role, password_hash FROM accounts")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        snap.accounts.push(Account {
+            id: id("accounts", &r.get::<_, String>(0)?)?,
+            username: r.get(1)?,
+            display_name: r.get(2)?,
+            role: parse("accounts", &r.get::<_, String>(3)?)?,
+            password_hash: r.get(4)?,
+        });
+    }
+
+    let mut st = conn.prepare("SELECT token_hash, account, expires_at_ms FROM sessions")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        snap.sessions.push((
+            hash("sessions", r.get(0)?)?,
+            SessionRecord {
+                account: id("sessions", &r.get::<_, String>(1)?)?,
+                expires_at_ms: u(r.get(2)?),
+            },
+        ));
+    }
+
+    let mut st = conn.prepare("SELECT id, status, capacity, last_assigned_ms FROM counsellors")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        snap.counsellors.push(CounsellorRecord {
+            id: id("counsellors", &r.get::<_, String>(0)?)?,
+            status: parse("counsellors", &r.get::<_, String>(1)?)?,
+            capacity: r.get(2)?,
+            active: 0,
+            connections: 0,
+            offline_since_ms: None,
+            last_assigned_ms: r.get::<_, Option<i64>>(3)?.map(u),
+        });
+    }
+
+    let mut convs = std::collections::HashMap::new();
+    let mut order = Vec::new();
+    let mut st = conn.prepare(
+        "SELECT id, token_hash, state, counsellor, pre_chat, priority, requeued,
+             queued_since_ms, started_at_ms, assigned_at_ms, ended_at_ms, ended_by, outcome,
+             first_message, visitor_acked, counsellor_acked
+         FROM conversations ORDER BY started_at_ms, id",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let record = conversation(r)?;
+        order.push(record.id);
+        convs.insert(
+            record.id,
+            SavedConversation {
+                record,
+                messages: Vec::new(),
+                notes: Vec::new(),
+            },
+        );
+    }
+
+    let mut st = conn.prepare(
+        "SELECT conversation, seq, from_party, author, author_name, client_id, text, at_ms
+         FROM messages ORDER BY conversation, seq",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let conv: ConversationId = id("messages", &r.get::<_, String>(0)?)?;
+        let message = StoredMessage {
+            seq: u(r.get(1)?),
+            from: parse("messages", &r.get::<_, String>(2)?)?,
+            author: r
+                .get::<_, Option<String>>(3)?
+                .map(|a| id("messages", &a))
+                .transpose()?,
+            author_name: r.get(4)?,
+            client_id: ClientMsgId::from_stored(&r.get::<_, String>(5)?)
+                .map_err(|e| bad("messages", e))?,
+            text: r.get(6)?,
+            at_ms: u(r.get(7)?),
+        };
+        convs
+            .get_mut(&conv)
+            .ok_or_else(|| {
+                bad(
+                    "messages",
+                    format!("message of unknown conversation {conv}"),
+                )
+            })?
+            .messages
+            .push(message);
+    }
+
+    let mut st = conn.prepare("SELECT conversation, author, text, at_ms FROM notes ORDER BY id")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let conv: ConversationId = id("notes", &r.get::<_, String>(0)?)?;
+        let note = Note {
+            author: id("notes", &r.get::<_, String>(1)?)?,
+            text: r.get(2)?,
+            at_ms: u(r.get(3)?),
+        };
+        convs
+            .get_mut(&conv)
+            .ok_or_else(|| bad("notes", format!("note of unknown conversation {conv}")))?
+            .notes
+            .push(note);
+    }
+
+    snap.conversations = order
+        .into_iter()
+        .filter_map(|id| convs.remove(&id))
+        .collect();
+    Ok(snap)
+}
+
+fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
+    const T: &str = "conversations";
+    let id: ConversationId = id(T, &r.get::<_, String>(0)?)?;
+    let counsellor: Option<AccountId> = r
+        .get::<_, Option<String>>(3)?
+        .map(|c| self::id(T, &c))
+        .transpose()?;
+    let state = match r.get::<_, String>(2)?.as_str() {
+        "queued" => ConversationState::Queued,
+        "active" => ConversationState::Active {
+            counsellor: counsellor
+                .ok_or_else(|| bad(T, format!("{id} is active without a counsellor")))?,
+        },
+        "ended" => ConversationState::Ended,
+        other => return Err(bad(T, format!("{id}: unknown state {other:?}"))),
+    };
+    Ok(ConversationRecord {
+        id,
+        token_hash: hash(T, r.get(1)?)?,
+        state,
+        pre_chat: serde_json::from_str(&r.get::<_, String>(4)?).map_err(|e| bad(T, e))?,
+        priority: parse(T, &r.get::<_, String>(5)?)?,
+        requeued: r.get(6)?,
+        queued_since_ms: u(r.get(7)?),
+        started_at_ms: u(r.get(8)?),
+        assigned_at_ms: r.get::<_, Option<i64>>(9)?.map(u),
+        ended_at_ms: r.get::<_, Option<i64>>(10)?.map(u),
+        ended_by: r
+            .get::<_, Option<String>>(11)?
+            .map(|s| parse(T, &s))
+            .transpose()?,
+        outcome: r
+            .get::<_, Option<String>>(12)?
+            .map(|s| parse(T, &s))
+            .transpose()?,
+        counsellor,
+        first_message: r.get(13)?,
+        last_seq: 0,
+        visitor_acked: u(r.get(14)?),
+        counsellor_acked: u(r.get(15)?),
+        visitor_connections: 0,
+        visitor_offline_since_ms: None,
+    })
+}

@@ -1,0 +1,80 @@
+//! The seam between the in-memory state machine and a durable backend.
+//!
+//! [`MemoryStore`](super::memory::MemoryStore) owns every rule. A durable
+//! backend plugs in a [`Journal`]: each mutating method, still holding the
+//! state lock, hands the journal the rows it changed ([`Change`]s), releases
+//! the lock, and answers `Ok` only when the journal says they are committed.
+//! Submitting under the lock makes the journal's order the order in which
+//! the changes happened, so the disk is always a prefix of the history in
+//! memory. On start the backend reads everything back as a [`Snapshot`].
+//!
+//! This module never does I/O itself.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::*;
+
+/// One row written (or deleted) by a mutation: the new value of the row,
+/// not the operation, so replay order within a batch never matters beyond
+/// "later wins".
+#[derive(Clone, Debug)]
+pub enum Change {
+    Account(Account),
+    Session {
+        token: TokenHash,
+        session: SessionRecord,
+    },
+    SessionDeleted(TokenHash),
+    /// The conversation's persisted fields. Presence (`visitor_connections`,
+    /// `visitor_offline_since_ms`) and `last_seq` (the log's length) are not
+    /// persisted: they are rebuilt on start.
+    Conversation(ConversationRecord),
+    Message {
+        conversation: ConversationId,
+        message: Arc<StoredMessage>,
+    },
+    Note {
+        conversation: ConversationId,
+        note: Note,
+    },
+    /// Status, capacity and last assignment. `active` is derived from the
+    /// conversations and `connections` is presence: neither is persisted.
+    Counsellor(CounsellorRecord),
+}
+
+/// Resolves when the changes are committed (or the journal failed).
+pub type Commit = Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>;
+
+pub trait Journal: Send + Sync + 'static {
+    /// Queue `changes` behind everything submitted before. Called with the
+    /// store's lock held: must not block. An empty list is a barrier: it
+    /// resolves once everything submitted before it is committed.
+    fn submit(&self, changes: Vec<Change>) -> Commit;
+    /// False once a commit has failed. The memory then holds changes the
+    /// disk does not, so the store refuses everything until restarted
+    /// (fail-stop: the restart reloads the consistent state on disk).
+    fn healthy(&self) -> bool;
+    /// Commit what is queued, then stop; later submissions fail.
+    fn close(&self) -> Commit;
+}
+
+/// Everything a durable backend read back at start.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub accounts: Vec<Account>,
+    pub sessions: Vec<(TokenHash, SessionRecord)>,
+    pub conversations: Vec<SavedConversation>,
+    pub counsellors: Vec<CounsellorRecord>,
+}
+
+#[derive(Debug)]
+pub struct SavedConversation {
+    /// `last_seq`, presence and acks beyond the log are fixed up on restore.
+    pub record: ConversationRecord,
+    /// In sequence order.
+    pub messages: Vec<StoredMessage>,
+    /// In the order written.
+    pub notes: Vec<Note>,
+}
