@@ -17,3 +17,5 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --all-targets --quiet
+echo "== the API suite again on the durable embedded store (TSUNAGU_TEST_STORE=embedded)"
+TSUNAGU_TEST_STORE=embedded cargo test --quiet --test api

@@ -23,7 +23,7 @@ pub const PASSWORD: &str = "test-password-0123";
 /// How long any single expected frame may take before the test fails.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn password_hash() -> &'static str {
+pub fn password_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
     H.get_or_init(|| auth::hash_password(PASSWORD).unwrap())
 }
@@ -274,6 +274,11 @@ impl Ws {
             .send(Message::text(v.to_string()))
             .await
             .unwrap();
+    }
+
+    /// Send, or `false` if the connection is gone (the server died).
+    pub async fn try_send(&mut self, v: Value) -> bool {
+        self.stream.send(Message::text(v.to_string())).await.is_ok()
     }
 
     pub async fn send_raw(&mut self, m: Message) {

@@ -1,0 +1,1008 @@
+//! Promise 6, acknowledged means stored: the real `tsunagu` binary on a
+//! temporary data directory, stopped by SIGKILL (a crash), by SIGTERM (a
+//! clean drain) and restarted; an upgrade from schema v1; and the data
+//! directories it must refuse. Everything confirmed before the stop is
+//! there after it: lost 0, doubled 0, order kept; visitor and counsellor
+//! resume as after a dropped connection.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{password_hash, TempDir, Ws, PASSWORD};
+
+/// Every message text carries it, so the logs can be searched for it.
+const SECRET: &str = "ひみつ";
+/// Start-up may build a big state; generous, but bounded.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+const HALF: usize = 250;
+const BURST: usize = 50;
+
+/// A running `tsunagu serve` and everything it printed.
+struct Server {
+    child: Child,
+    addr: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+/// The binary's environment: nothing inherited but PATH, so a developer's
+/// own TSUNAGU_* variables cannot change the test.
+fn command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tsunagu"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_BACKTRACE", "0")
+        .env("TSUNAGU_DATA_DIR", dir)
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
+fn users_env() -> String {
+    format!(
+        "[{{username = \"admin\", display_name = \"管理者\", role = \"admin\", password_hash = \"{}\"}}]",
+        password_hash()
+    )
+}
+
+/// Start the server on `dir`; `Err` with its output if it exits instead.
+fn try_start(dir: &Path) -> Result<Server, String> {
+    let mut child = command(dir)
+        .arg("serve")
+        .env("TSUNAGU_BIND", "127.0.0.1:0")
+        .env("TSUNAGU_LOG_FORMAT", "json")
+        .env("TSUNAGU_LOG", "info")
+        .env(
+            "TSUNAGU_WEB_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/web"),
+        )
+        .env("TSUNAGU_USERS", users_env())
+        .env("TSUNAGU_SESSION_TTL_SECS", "315360000")
+        .env("TSUNAGU_LIMITS__FRAMES_PER_SEC", "100000")
+        .env("TSUNAGU_LIMITS__FRAMES_BURST", "100000")
+        .env("TSUNAGU_LIMITS__OUTBOX_MESSAGES", "8192")
+        .env("TSUNAGU_LIMITS__LOGINS_PER_ACCOUNT_PER_MIN", "1000")
+        .env("TSUNAGU_LIMITS__LOGINS_BURST", "1000")
+        .env("TSUNAGU_LIMITS__STARTS_BURST", "1000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    for pipe in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let (lines, tx) = (lines.clone(), tx.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(50)) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["message"] == "listening" {
+                    let port = v["port"].as_u64().expect("the port is logged");
+                    assert_eq!(v["store"], "embedded");
+                    return Ok(Server {
+                        child,
+                        addr: format!("127.0.0.1:{port}"),
+                        lines,
+                    });
+                }
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            std::thread::sleep(Duration::from_millis(100));
+            let out = lines.lock().unwrap().join("\n");
+            return Err(format!("exited with {status}: {out}"));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start within {START_TIMEOUT:?}");
+}
+
+fn start(dir: &Path) -> Server {
+    try_start(dir).unwrap_or_else(|e| panic!("the server should start: {e}"))
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: no drain, no checkpoint, no goodbye.
+    fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.assert_logs_clean();
+    }
+
+    /// SIGTERM: the server drains and stops by itself.
+    fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: signalling our own child process.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(100));
+                self.assert_logs_clean();
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Message text never reaches the logs.
+    fn assert_logs_clean(&self) {
+        let out = self.output();
+        assert!(!out.contains(SECRET), "message text in the logs");
+        assert!(!out.contains("panicked"), "a panic: {out}");
+    }
+
+    async fn login(&self, username: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/login"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login of {username}");
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn me(&self, cookie: &str) -> u16 {
+        reqwest::Client::new()
+            .get(self.url("/api/me"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn visitor(&self) -> Ws {
+        Ws::connect(&self.addr, "/ws/visitor", &[]).await.unwrap()
+    }
+
+    async fn counsellor(&self, cookie: &str, last_seq: Value) -> (Ws, Value) {
+        let mut ws = Ws::connect(&self.addr, "/ws/counsellor", &[("cookie", cookie)])
+            .await
+            .unwrap();
+        ws.send(json!({"type": "hello", "last_seq": last_seq}))
+            .await;
+        let welcome = ws.recv_type("welcome").await;
+        (ws, welcome)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a visitor keeps to resume.
+#[derive(Clone, Debug)]
+struct Visitor {
+    id: String,
+    token: String,
+}
+
+async fn start_visitor(s: &Server, start: Value) -> (Ws, Visitor, Value) {
+    let mut ws = s.visitor().await;
+    ws.send(start).await;
+    let w = ws.recv_type("welcome").await;
+    let v = Visitor {
+        id: w["conversation_id"].as_str().unwrap().to_owned(),
+        token: w["resume_token"].as_str().unwrap().to_owned(),
+    };
+    (ws, v, w)
+}
+
+async fn resume(s: &Server, v: &Visitor, last_seq: u64) -> (Ws, Value) {
+    let mut ws = s.visitor().await;
+    ws.send(
+        json!({"type": "resume", "conversation_id": v.id, "token": v.token, "last_seq": last_seq}),
+    )
+    .await;
+    let w = ws.recv_type("welcome").await;
+    (ws, w)
+}
+
+/// Read until `n` `sent` frames; returns client id -> seq.
+async fn confirmations(ws: &mut Ws, n: usize) -> HashMap<String, u64> {
+    let mut got = HashMap::new();
+    while got.len() < n {
+        let f = ws.recv().await;
+        assert_ne!(f["type"], "error", "{f}");
+        if f["type"] == "sent" {
+            let id = f["client_id"].as_str().unwrap().to_owned();
+            let seq = f["seq"].as_u64().unwrap();
+            assert!(got.insert(id, seq).is_none(), "confirmed twice");
+        }
+    }
+    got
+}
+
+/// Read `message` frames (of `conversation`, for a counsellor) until the
+/// one with `last` arrives; returns seq -> (from, client-visible text).
+async fn messages_until(
+    ws: &mut Ws,
+    conversation: Option<&str>,
+    last: u64,
+) -> BTreeMap<u64, (String, String)> {
+    let mut got = BTreeMap::new();
+    let mut prev = 0;
+    while prev < last {
+        let f = ws.recv().await;
+        if f["type"] != "message" {
+            continue;
+        }
+        if let Some(c) = conversation {
+            if f["conversation_id"] != c {
+                continue;
+            }
+        }
+        let seq = f["seq"].as_u64().unwrap();
+        assert!(seq > prev, "order broken or doubled: {seq} after {prev}");
+        prev = seq;
+        let text = f["text"].as_str().unwrap().to_owned();
+        got.insert(seq, (f["from"].as_str().unwrap().to_owned(), text));
+    }
+    got
+}
+
+/// Everything the first run confirmed, to be found after the restart.
+struct Before {
+    admin: String,
+    counsellor: String,
+    a: Visitor,
+    b: Visitor,
+    c: Visitor,
+    d: Visitor,
+    /// Conversation A's log as confirmed: seq -> text.
+    log: BTreeMap<u64, String>,
+    /// Burst messages confirmed before the stop: client id -> seq.
+    burst_confirmed: HashMap<String, u64>,
+    counsellor_acked: u64,
+    visitor_acked: u64,
+}
+
+fn text(who: &str, i: usize) -> String {
+    format!("{who} {i}: {SECRET}のはなし")
+}
+
+/// Accounts, sessions, four conversations in every state, 501 confirmed
+/// messages, acks and a note; then a burst of visitor messages still in
+/// flight when `stop` is called.
+async fn scenario(s: &Server) -> Before {
+    let admin = s.login("admin").await;
+    let r = reqwest::Client::new()
+        .post(s.url("/api/accounts"))
+        .header("cookie", &admin)
+        .json(&json!({"username": "aoki", "display_name": "青木", "role": "counsellor", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let counsellor = s.login("aoki").await;
+    let (mut cw, _) = s.counsellor(&counsellor, json!({})).await;
+    cw.send(json!({"type": "set_capacity", "capacity": 2}))
+        .await;
+    cw.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+
+    // A: active, the long conversation. B: ended by the visitor, outcome
+    // still to record. C: ended by the counsellor with an outcome. D: queued.
+    let (mut va, a, _) = start_visitor(
+        s,
+        json!({"type": "start", "first_message": text("first", 0), "pre_chat": {"topic": "family"}}),
+    )
+    .await;
+    let ida = a.id.clone();
+    cw.recv_type("assigned").await;
+    let (mut vb, b, _) = start_visitor(s, json!({"type": "start"})).await;
+    cw.recv_type("assigned").await;
+    vb.send(json!({"type": "end"})).await;
+    vb.recv_type("ended").await;
+    let (_vc, c, _) = start_visitor(s, json!({"type": "start"})).await;
+    cw.recv_type("assigned").await;
+    cw.send(json!({"type": "end", "conversation_id": c.id, "outcome": "information_given"}))
+        .await;
+    cw.recv_type("ended").await;
+    cw.send(json!({"type": "set_status", "status": "away"}))
+        .await;
+    loop {
+        let st = cw.recv_type("status").await;
+        if st["status"] == "away" {
+            break;
+        }
+    }
+    let (_vd, d, wd) = start_visitor(s, json!({"type": "start"})).await;
+    assert_eq!(wd["state"], "queued");
+
+    // 250 + 250 messages, both sides at once, every one confirmed.
+    for i in 0..HALF {
+        va.send(json!({"type": "send", "client_id": format!("v{i}"), "text": text("v", i)}))
+            .await;
+        cw.send(json!({"type": "send", "conversation_id": ida, "client_id": format!("c{i}"), "text": text("c", i)}))
+            .await;
+    }
+    let v_sent = confirmations(&mut va, HALF).await;
+    let c_sent = confirmations(&mut cw, HALF).await;
+    let mut log = BTreeMap::from([(1, text("first", 0))]);
+    for i in 0..HALF {
+        log.insert(v_sent[&format!("v{i}")], text("v", i));
+        log.insert(c_sent[&format!("c{i}")], text("c", i));
+    }
+    assert_eq!(log.len(), 2 * HALF + 1, "every confirmed seq is distinct");
+    let last = *log.keys().last().unwrap();
+    assert_eq!(last, 2 * HALF as u64 + 1);
+
+    // Both sides acknowledge; each learns the other did (so it is stored).
+    let visitor_acked = *c_sent.values().max().unwrap();
+    let counsellor_acked = last;
+    va.send(json!({"type": "ack", "seq": visitor_acked})).await;
+    cw.send(json!({"type": "ack", "conversation_id": ida, "seq": counsellor_acked}))
+        .await;
+    loop {
+        let f = va.recv_type("delivered").await;
+        if f["seq"] == counsellor_acked {
+            break;
+        }
+    }
+    loop {
+        let f = cw.recv_type("delivered").await;
+        if f["seq"] == visitor_acked {
+            break;
+        }
+    }
+    cw.send(json!({"type": "note", "conversation_id": ida, "text": format!("{SECRET}: 母親から")}))
+        .await;
+    cw.recv_type("note_saved").await;
+
+    // A burst still in flight when the server goes: take the first few
+    // confirmations, then return without reading the rest.
+    for i in 0..BURST {
+        va.send(
+            json!({"type": "send", "client_id": format!("burst{i}"), "text": text("burst", i)}),
+        )
+        .await;
+    }
+    let burst_confirmed = confirmations(&mut va, 5).await;
+    Before {
+        admin,
+        counsellor,
+        a,
+        b,
+        c,
+        d,
+        log,
+        burst_confirmed,
+        counsellor_acked,
+        visitor_acked,
+    }
+}
+
+/// After the restart: every record and message is back, and both sides
+/// carry on as after a dropped connection.
+async fn check_after_restart(s: &Server, before: &Before) {
+    // Accounts and sessions.
+    assert_eq!(
+        s.me(&before.admin).await,
+        200,
+        "the admin's session survived"
+    );
+    assert_eq!(s.me(&before.counsellor).await, 200);
+    let accounts: Value = reqwest::Client::new()
+        .get(s.url("/api/accounts"))
+        .header("cookie", &before.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "aoki"], "each account once");
+
+    // The visitor of A resumes from nothing and gets the whole log.
+    let (mut va, w) = resume(s, &before.a, 0).await;
+    assert_eq!(w["state"], "active");
+    assert_eq!(w["counsellor"], "青木");
+    assert_eq!(
+        w["delivered_seq"], before.counsellor_acked,
+        "the ack is stored"
+    );
+    let last = w["last_seq"].as_u64().unwrap();
+    let confirmed_last = *before.log.keys().last().unwrap();
+    assert!(last >= confirmed_last + before.burst_confirmed.len() as u64);
+    let got = messages_until(&mut va, None, last).await;
+    assert_eq!(got.len() as u64, last, "no gap: 1..={last}");
+    for (seq, t) in &before.log {
+        assert_eq!(&got[seq].1, t, "message {seq} lost or changed");
+    }
+    for (id, seq) in &before.burst_confirmed {
+        let i: usize = id.trim_start_matches("burst").parse().unwrap();
+        assert_eq!(got[seq].1, text("burst", i), "confirmed burst message lost");
+    }
+
+    // The visitor resends every burst message it has no confirmation for
+    // (as its page does); each is stored once, in the order sent.
+    for i in 0..BURST {
+        va.send(
+            json!({"type": "send", "client_id": format!("burst{i}"), "text": text("burst", i)}),
+        )
+        .await;
+    }
+    let resent = confirmations(&mut va, BURST).await;
+    for (id, seq) in &before.burst_confirmed {
+        assert_eq!(resent[id], *seq, "a resend is answered with the first seq");
+    }
+    let seqs: Vec<u64> = (0..BURST).map(|i| resent[&format!("burst{i}")]).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "order kept: {seqs:?}");
+    let final_last = *seqs.last().unwrap();
+    assert_eq!(
+        final_last,
+        confirmed_last + BURST as u64,
+        "nothing doubled, nothing skipped"
+    );
+
+    // The counsellor reconnects with the same cookie and gets the same list:
+    // A active (with its note), B ended waiting for its outcome; not C.
+    let (mut cw, cwel) = s
+        .counsellor(&before.counsellor, json!({ before.a.id.clone(): 0 }))
+        .await;
+    assert_eq!(cwel["status"], "away", "status kept");
+    assert_eq!(cwel["capacity"], 2, "capacity kept");
+    let convs = cwel["conversations"].as_array().unwrap();
+    let ids: Vec<&str> = convs
+        .iter()
+        .map(|c| c["conversation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{cwel}");
+    assert!(ids.contains(&before.a.id.as_str()) && ids.contains(&before.b.id.as_str()));
+    let view_a = convs
+        .iter()
+        .find(|c| c["conversation_id"] == before.a.id)
+        .unwrap();
+    assert_eq!(view_a["state"], "active");
+    assert_eq!(view_a["notes"].as_array().unwrap().len(), 1);
+    let view_b = convs
+        .iter()
+        .find(|c| c["conversation_id"] == before.b.id)
+        .unwrap();
+    assert_eq!(view_b["state"], "ended");
+    assert_eq!(view_b["ended_by"], "visitor");
+    assert!(view_b.get("outcome").is_none_or(|o| o.is_null()));
+
+    // Its replay of A: the full log, each message once, in order.
+    let replay = messages_until(&mut cw, Some(&before.a.id), final_last).await;
+    assert_eq!(replay.len() as u64, final_last);
+    let visitor_ids: usize = replay
+        .values()
+        .filter(|(from, _)| from == "visitor")
+        .count();
+    assert_eq!(visitor_ids, 1 + HALF + BURST, "each visitor message once");
+
+    // The chat goes on where it was.
+    cw.send(json!({"type": "send", "conversation_id": before.a.id, "client_id": "after", "text": text("after", 0)}))
+        .await;
+    let after = confirmations(&mut cw, 1).await;
+    assert_eq!(after["after"], final_last + 1);
+    let next = messages_until(&mut va, None, final_last + 1).await;
+    assert_eq!(next[&(final_last + 1)].1, text("after", 0));
+    assert!(before.visitor_acked < final_last);
+
+    // B: the outcome can still be recorded. C: ended. D: still waiting, and
+    // matched as soon as the counsellor is available again.
+    cw.send(json!({"type": "end", "conversation_id": before.b.id, "outcome": "listened"}))
+        .await;
+    cw.recv_type("ended").await;
+    let (_vc, wc) = resume(s, &before.c, 0).await;
+    assert_eq!(wc["state"], "ended");
+    let (mut vd, wd) = resume(s, &before.d, 0).await;
+    assert_eq!(wd["state"], "queued");
+    assert_eq!(vd.recv_type("queue").await["position"], 1);
+    cw.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    vd.recv_type("matched").await;
+}
+
+#[tokio::test]
+async fn a_crash_loses_nothing_confirmed_and_doubles_nothing() {
+    let dir = TempDir::new("crash");
+    let s = start(dir.path());
+    let before = scenario(&s).await;
+    s.crash();
+    let s = start(dir.path());
+    check_after_restart(&s, &before).await;
+    s.crash();
+    // Twice in a row changes nothing either.
+    let s = start(dir.path());
+    let (_, w) = resume(&s, &before.a, 0).await;
+    assert_eq!(w["last_seq"], 2 * HALF as u64 + 1 + BURST as u64 + 1);
+}
+
+/// Many visitors sending at once, and the crash lands while confirmations
+/// are streaming out: every message confirmed before the crash must be
+/// there after it. (If a confirmation ever went out before its commit, the
+/// kill lands inside that window for some of them.)
+#[tokio::test]
+async fn a_crash_under_load_loses_no_confirmed_message() {
+    const VISITORS: usize = 16;
+    const EACH: usize = 150;
+    const KILL_AFTER: usize = VISITORS * EACH / 2;
+    let dir = TempDir::new("crash-load");
+    let s = start(dir.path());
+    let confirmed = Arc::new(Mutex::new(Vec::<HashMap<String, u64>>::new()));
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut visitors = Vec::new();
+    let mut tasks = Vec::new();
+    for n in 0..VISITORS {
+        let (mut ws, v, _) = start_visitor(&s, json!({"type": "start"})).await;
+        visitors.push(v);
+        confirmed.lock().unwrap().push(HashMap::new());
+        let (confirmed, count) = (confirmed.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let m =
+                    json!({"type": "send", "client_id": format!("l{i}"), "text": text("load", i)});
+                if !ws.try_send(m).await {
+                    break;
+                }
+            }
+            // Until the server dies under us.
+            while let Some(f) = ws.next().await {
+                if f["type"] == "sent" {
+                    let id = f["client_id"].as_str().unwrap().to_owned();
+                    confirmed.lock().unwrap()[n].insert(id, f["seq"].as_u64().unwrap());
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count.load(std::sync::atomic::Ordering::SeqCst) < KILL_AFTER {
+        assert!(Instant::now() < deadline, "confirmations too slow");
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    s.crash();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let confirmed = confirmed.lock().unwrap().clone();
+    let total: usize = confirmed.iter().map(HashMap::len).sum();
+    assert!(total >= KILL_AFTER);
+
+    let s = start(dir.path());
+    for (v, confirmed) in visitors.iter().zip(&confirmed) {
+        let (mut ws, w) = resume(&s, v, 0).await;
+        let last = w["last_seq"].as_u64().unwrap();
+        let got = messages_until(&mut ws, None, last).await;
+        assert_eq!(got.len() as u64, last);
+        for (id, seq) in confirmed {
+            let i: usize = id.trim_start_matches('l').parse().unwrap();
+            assert_eq!(
+                got.get(seq).map(|m| m.1.as_str()),
+                Some(text("load", i).as_str()),
+                "confirmed message {id} (seq {seq}) lost after the crash"
+            );
+        }
+        // Resend everything: each stored once, in the order sent.
+        for i in 0..EACH {
+            ws.send(json!({"type": "send", "client_id": format!("l{i}"), "text": text("load", i)}))
+                .await;
+        }
+        let resent = confirmations(&mut ws, EACH).await;
+        for (id, seq) in confirmed {
+            assert_eq!(resent[id], *seq);
+        }
+        let seqs: Vec<u64> = (0..EACH).map(|i| resent[&format!("l{i}")]).collect();
+        assert_eq!(seqs, (1..=EACH as u64).collect::<Vec<_>>());
+    }
+    s.crash();
+}
+
+#[tokio::test]
+async fn a_clean_stop_drains_and_loses_nothing() {
+    let dir = TempDir::new("sigterm");
+    let s = start(dir.path());
+    let before = scenario(&s).await;
+    let status = s.stop();
+    assert!(status.success(), "SIGTERM exits cleanly: {status}");
+    // A clean stop folds the write-ahead log into the database.
+    let wal = dir.path().join("tsunagu.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+    let s = start(dir.path());
+    check_after_restart(&s, &before).await;
+}
+
+#[tokio::test]
+async fn an_online_backup_restores_everything_it_had() {
+    let dir = TempDir::new("backup-src");
+    let s = start(dir.path());
+    let before = scenario(&s).await;
+    let spare = TempDir::new("backup-out");
+    let copy = spare.path().join("copy.db");
+    let out = command(dir.path())
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A second backup to the same file is refused, not overwritten.
+    let again = command(dir.path())
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    s.crash();
+
+    // Restore: an empty data directory with the copy as its database.
+    let restored = TempDir::new("backup-restored");
+    std::fs::copy(&copy, restored.path().join("tsunagu.db")).unwrap();
+    let s = start(restored.path());
+    assert_eq!(s.me(&before.admin).await, 200);
+    let (mut va, w) = resume(&s, &before.a, 0).await;
+    let last = w["last_seq"].as_u64().unwrap();
+    let got = messages_until(&mut va, None, last).await;
+    for (seq, t) in &before.log {
+        assert_eq!(&got[seq].1, t);
+    }
+}
+
+// ------------------------------------------------------------- upgrade
+
+/// A data directory as schema v1 wrote it: the v1 migration as it shipped,
+/// rows written with v1's SQL. Returns what the test needs to get back in.
+struct V1Fixture {
+    admin_cookie: String,
+    counsellor_cookie: String,
+    a: Visitor,
+    queued: Visitor,
+}
+
+fn write_v1_fixture(dir: &Path) -> V1Fixture {
+    use tsunagu::auth::hash_token;
+    use tsunagu::store::embedded::schema::MIGRATIONS;
+    let conn = rusqlite::Connection::open(dir.join("tsunagu.db")).unwrap();
+    let v1 = &MIGRATIONS[0];
+    assert_eq!(v1.version, 1);
+    conn.execute_batch(v1.sql).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    let admin = "1a2b3c4d-0000-4000-8000-000000000001";
+    let aoki = "1a2b3c4d-0000-4000-8000-000000000002";
+    let (conv_a, conv_q) = (
+        "1a2b3c4d-0000-4000-8000-0000000000aa",
+        "1a2b3c4d-0000-4000-8000-0000000000bb",
+    );
+    let far = 4_102_444_800_000i64; // 2100-01-01
+    let t0 = 1_767_583_800_000i64;
+    for (id, name, role) in [(admin, "admin", "admin"), (aoki, "aoki", "counsellor")] {
+        conn.execute(
+            "INSERT INTO accounts VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![id, name, format!("{name}-san"), role, password_hash()],
+        )
+        .unwrap();
+    }
+    let cookies = ["v1-admin-session-token", "v1-counsellor-session-token"];
+    for (token, account) in cookies.iter().zip([admin, aoki]) {
+        conn.execute(
+            "INSERT INTO sessions VALUES (?1, ?2, ?3)",
+            rusqlite::params![&hash_token(token)[..], account, far],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO counsellors VALUES (?1, 'available', 3, ?2)",
+        rusqlite::params![aoki, t0],
+    )
+    .unwrap();
+    let (tok_a, tok_q) = ("v1-visitor-a-token", "v1-visitor-q-token");
+    conn.execute(
+        "INSERT INTO conversations VALUES (?1, ?2, 'active', ?3, '{\"topic\":\"family\"}',
+             'normal', 0, ?4, ?4, ?4, NULL, NULL, NULL, ?5, 400, 499)",
+        rusqlite::params![conv_a, &hash_token(tok_a)[..], aoki, t0, text("first", 0)],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO conversations VALUES (?1, ?2, 'queued', NULL, '{}',
+             'normal', 0, ?3, ?3, NULL, NULL, NULL, NULL, NULL, 0, 0)",
+        rusqlite::params![conv_q, &hash_token(tok_q)[..], t0 + 5],
+    )
+    .unwrap();
+    // 500 messages: the first message, then the two sides in turn.
+    conn.execute(
+        "INSERT INTO messages VALUES (?1, 1, 'visitor', NULL, NULL, '~first', ?2, ?3)",
+        rusqlite::params![conv_a, text("first", 0), t0],
+    )
+    .unwrap();
+    for seq in 2..=500i64 {
+        let (from, author, name) = if seq % 2 == 0 {
+            ("counsellor", Some(aoki), Some("aoki-san"))
+        } else {
+            ("visitor", None, None)
+        };
+        conn.execute(
+            "INSERT INTO messages VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            rusqlite::params![
+                conv_a,
+                seq,
+                from,
+                author,
+                name,
+                format!("m{seq}"),
+                text("m", seq as usize),
+                t0 + seq
+            ],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO notes (conversation, author, text, at_ms) VALUES (?1, ?2, ?3, ?4)",
+        rusqlite::params![conv_a, aoki, format!("{SECRET}: v1 note"), t0 + 10],
+    )
+    .unwrap();
+    V1Fixture {
+        admin_cookie: format!("tsunagu_session={}", cookies[0]),
+        counsellor_cookie: format!("tsunagu_session={}", cookies[1]),
+        a: Visitor {
+            id: conv_a.into(),
+            token: tok_a.into(),
+        },
+        queued: Visitor {
+            id: conv_q.into(),
+            token: tok_q.into(),
+        },
+    }
+}
+
+fn user_version(db: &Path) -> u32 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_upgrade_migrates_a_v1_data_directory_and_keeps_everything() {
+    let dir = TempDir::new("upgrade");
+    let fx = write_v1_fixture(dir.path());
+    let db = dir.path().join("tsunagu.db");
+    assert_eq!(user_version(&db), 1);
+
+    let s = start(dir.path());
+    assert!(s.output().contains("\"schema_found\":1"), "{}", s.output());
+    assert_eq!(user_version(&db), tsunagu::store::embedded::schema::LATEST);
+
+    assert_eq!(s.me(&fx.admin_cookie).await, 200);
+    let (mut va, w) = resume(&s, &fx.a, 0).await;
+    assert_eq!(w["state"], "active");
+    assert_eq!(w["last_seq"], 500);
+    assert_eq!(w["delivered_seq"], 499);
+    let got = messages_until(&mut va, None, 500).await;
+    assert_eq!(got.len(), 500);
+    assert_eq!(got[&1].1, text("first", 0));
+    assert_eq!(got[&500].1, text("m", 500));
+    let (mut cw, cwel) = s
+        .counsellor(&fx.counsellor_cookie, json!({ fx.a.id.clone(): 500 }))
+        .await;
+    assert_eq!(cwel["conversations"][0]["conversation_id"], fx.a.id);
+    assert_eq!(
+        cwel["conversations"][0]["notes"][0]["text"],
+        format!("{SECRET}: v1 note")
+    );
+    // The v2 index is there and in force: a resend of a v1 message is
+    // answered with its v1 seq; a new one continues the log.
+    cw.send(
+        json!({"type": "send", "conversation_id": fx.a.id, "client_id": "m500", "text": "again"}),
+    )
+    .await;
+    assert_eq!(confirmations(&mut cw, 1).await["m500"], 500);
+    va.send(json!({"type": "send", "client_id": "new", "text": text("new", 0)}))
+        .await;
+    assert_eq!(confirmations(&mut va, 1).await["new"], 501);
+    let (_vq, wq) = resume(&s, &fx.queued, 0).await;
+    assert_eq!(
+        wq["state"], "active",
+        "matched to the available counsellor once online"
+    );
+    s.stop();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let index: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_once'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 1);
+}
+
+// ------------------------------------------------------- refused to start
+
+fn refused(dir: &Path) -> String {
+    match try_start(dir) {
+        Ok(s) => panic!("started on a directory it must refuse: {}", s.output()),
+        Err(out) => {
+            assert!(
+                !out.contains("panicked"),
+                "a panic instead of an error: {out}"
+            );
+            out
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_left_untouched() {
+    let dir = TempDir::new("newer");
+    drop(start(dir.path()));
+    let db = dir.path().join("tsunagu.db");
+    let newer = tsunagu::store::embedded::schema::LATEST + 1;
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let out = refused(dir.path());
+    assert!(
+        out.contains("written by a newer version of Tsunagu"),
+        "{out}"
+    );
+    assert_eq!(user_version(&db), newer);
+    assert_eq!(std::fs::read(&db).unwrap(), before, "nothing written");
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_directory_is_refused() {
+    let dir = TempDir::new("in-use");
+    let s = start(dir.path());
+    let out = refused(dir.path());
+    assert!(out.contains("in use by another Tsunagu process"), "{out}");
+    drop(s);
+}
+
+/// A tmpfs we mounted (root only), unmounted on drop.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, options: &str) -> Option<Mount> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Mount(at.to_owned()))
+    }
+
+    fn remount(&self, options: &str) {
+        let s = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(s.success());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[tokio::test]
+async fn a_read_only_data_directory_is_refused_and_its_data_kept() {
+    let base = TempDir::new("ro");
+    let dir = base.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    // Root ignores permission bits: use a read-only mount where we can.
+    let mount = if is_root() {
+        Some(
+            Mount::tmpfs(&dir, "size=64m")
+                .expect("as root the test mounts a tmpfs (needs CAP_SYS_ADMIN)"),
+        )
+    } else {
+        None
+    };
+    let s = start(&dir);
+    let before = s.login("admin").await;
+    s.stop();
+    match &mount {
+        Some(m) => m.remount("ro"),
+        None => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+    }
+    let out = refused(&dir);
+    assert!(out.contains("is not writable"), "{out}");
+    match &mount {
+        Some(m) => m.remount("rw"),
+        None => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    let s = start(&dir);
+    assert_eq!(s.me(&before).await, 200, "the data is intact");
+    s.stop();
+}
+
+#[tokio::test]
+async fn a_full_data_directory_is_refused_and_its_data_kept() {
+    if !is_root() {
+        eprintln!("skipped: filling a disk needs a tmpfs of our own, which needs root");
+        return;
+    }
+    let base = TempDir::new("full");
+    let dir = base.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    let _mount = Mount::tmpfs(&dir, "size=16m").expect("as root the test mounts a tmpfs");
+    let s = start(&dir);
+    let admin = s.login("admin").await;
+    s.stop();
+    // Fill the disk to the last byte.
+    let filler = dir.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+    }
+    let out = refused(&dir);
+    assert!(out.contains("is full"), "{out}");
+    std::fs::remove_file(&filler).unwrap();
+    let s = start(&dir);
+    assert_eq!(s.me(&admin).await, 200, "the data is intact");
+    s.stop();
+}
+
+#[tokio::test]
+async fn a_data_directory_that_cannot_be_created_is_refused() {
+    let base = TempDir::new("not-a-dir");
+    let file = base.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = refused(&file.join("data"));
+    assert!(out.contains("data directory"), "{out}");
+}
