@@ -7,8 +7,9 @@
 //! [`LATEST`] is refused: this binary cannot know what the newer one wrote.
 //!
 //! Rules for a new migration: append it, never edit one that shipped, and
-//! add a fixture written by the version before it (see
-//! `tests/fixtures/README.md`).
+//! test the upgrade from a data directory written by the version before it
+//! (as `write_v1_fixture` in `tests/api/durability.rs` does for v1 -> v2:
+//! v1's migration as shipped, rows in v1's SQL).
 
 use rusqlite::{Connection, TransactionBehavior};
 
