@@ -158,6 +158,7 @@ impl Service {
                 }
                 r
             })?;
+        tracing::info!(conversation = %rec.id, "conversation started");
         self.publish(Event::QueueChanged).await;
         self.wake_matcher();
         Ok((rec, token))
@@ -265,6 +266,7 @@ impl Service {
     }
 
     async fn after_end(&self, rec: &ConversationRecord, was: ConversationState, by: EndedBy) {
+        tracing::info!(conversation = %rec.id, ended_by = ?by, outcome = ?rec.outcome, "conversation ended");
         if let (ConversationState::Active { .. }, Some(start), Some(end)) =
             (was, rec.assigned_at_ms, rec.ended_at_ms)
         {
@@ -395,6 +397,7 @@ impl Service {
 
     async fn assign(&self, id: ConversationId, counsellor: AccountId) -> Result<(), Refusal> {
         self.store.assign(id, counsellor, now_ms()).await?;
+        tracing::info!(conversation = %id, %counsellor, "assigned");
         self.publish(Event::Assigned {
             conversation: id,
             counsellor,

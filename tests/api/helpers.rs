@@ -204,6 +204,10 @@ pub struct Refused {
 }
 
 impl Ws {
+    pub fn from_stream(stream: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Ws {
+        Ws { stream }
+    }
+
     pub async fn connect(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Ws, Refused> {
         let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
         for (k, v) in headers {

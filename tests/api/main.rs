@@ -8,4 +8,5 @@ mod bad_input;
 mod conversation;
 mod grace;
 mod load;
+mod privacy;
 mod resume;
