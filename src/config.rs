@@ -63,6 +63,8 @@ pub struct Settings {
     /// Extra browser origins allowed to open sockets and post to the API
     /// (the site's own origin is always allowed), e.g. `https://chat.example.jp`.
     pub allowed_origins: Vec<String>,
+    /// Bearer token for `GET /metrics`. Unset: metrics only from loopback.
+    pub metrics_token: Option<Secret>,
     /// Mark the session cookie `Secure` (set when TLS terminates in front).
     pub cookie_secure: bool,
     pub session_ttl_secs: u64,
@@ -154,6 +156,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             trust_forwarded_for: false,
             allowed_origins: Vec::new(),
+            metrics_token: None,
             cookie_secure: false,
             session_ttl_secs: 12 * 3600,
             limits: Limits::default(),

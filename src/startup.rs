@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service as _};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 
@@ -110,6 +110,24 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(http::json_config())
+                .wrap_fn(|req, srv| {
+                    // Count every HTTP refusal by its error code.
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        if let (Some(state), Some(code)) = (
+                            state,
+                            res.response()
+                                .extensions()
+                                .get::<crate::protocol::ErrorCode>()
+                                .copied(),
+                        ) {
+                            state.service.metrics.refused(code);
+                        }
+                        Ok(res)
+                    }
+                })
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CSP))
@@ -119,6 +137,7 @@ impl Application {
                 )
                 .route("/healthz", web::get().to(http::health::healthz))
                 .route("/readyz", web::get().to(http::health::readyz))
+                .route("/metrics", web::get().to(http::metrics::metrics))
                 .route("/ws/visitor", web::get().to(ws::visitor::upgrade))
                 .route("/ws/counsellor", web::get().to(ws::counsellor::upgrade))
                 .service(

@@ -77,7 +77,7 @@ pub async fn upgrade(
             conn,
             cursors: None,
         };
-        run(handler, socket, &app.settings, &app.hub).await;
+        run(handler, socket, app).await;
     });
     Ok(response)
 }

@@ -68,7 +68,7 @@ pub async fn upgrade(
             ip,
             chat: None,
         };
-        run(handler, socket, &app.settings, &app.hub).await;
+        run(handler, socket, app).await;
     });
     Ok(response)
 }

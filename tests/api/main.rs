@@ -8,5 +8,6 @@ mod bad_input;
 mod conversation;
 mod grace;
 mod load;
+mod metrics;
 mod privacy;
 mod resume;
