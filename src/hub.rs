@@ -270,7 +270,18 @@ impl Hub {
                 self.to_counsellor(a, Outbound::Event(event));
             }
             Event::QueueChanged => self.mark_queue_changed(),
+            // Events may have been missed: everyone re-reads from the store.
+            Event::Resync => self.resync_all(),
+            // This node's sockets are no longer counted as present: have
+            // every client reconnect (and be counted again).
+            Event::Reconnect => self.broadcast(Outbound::Drain),
         }
+    }
+
+    /// Every socket re-reads what it shows from the store.
+    fn resync_all(&self) {
+        self.broadcast(Outbound::Resync);
+        self.mark_queue_changed();
     }
 
     /// Consume the store's events until the store closes the stream.
@@ -283,8 +294,7 @@ impl Hub {
                         missed = n,
                         "event stream lagged; resynchronising every socket"
                     );
-                    self.broadcast(Outbound::Resync);
-                    self.mark_queue_changed();
+                    self.resync_all();
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             }
