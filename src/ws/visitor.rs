@@ -137,7 +137,11 @@ impl Visitor {
         chat.cursor
             .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
             .await;
-        if rec.state == ConversationState::Queued {
+        // Events between reading `rec` and `watch` (the matcher can assign
+        // a visitor the moment they join) were not delivered here: compare
+        // with the store now.
+        refresh_state(&app, io, &mut chat).await;
+        if chat.state == ConversationState::Queued {
             if let Ok((queue, places)) = app.service.queue_places().await {
                 if let Some(i) = queue.iter().position(|r| r.id == rec.id) {
                     send_place(io, &mut chat, places[i]).await;
@@ -160,6 +164,39 @@ impl Visitor {
             None => Ok(()),
         }
     }
+}
+
+/// Bring the socket's idea of the conversation's state in line with the
+/// store, telling the client what it missed (`matched`, `ended`). Used after
+/// binding and whenever events may have been lost (`Resync`).
+async fn refresh_state(app: &AppState, io: &mut Io, chat: &mut Chat) {
+    let store = app.service.store.as_ref();
+    let Ok(Some(rec)) = store.conversation(chat.id).await else {
+        return;
+    };
+    if rec.state == chat.state {
+        return;
+    }
+    match rec.state {
+        ConversationState::Active { counsellor } => {
+            chat.last_place = None;
+            let name = store
+                .account(counsellor)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.display_name)
+                .unwrap_or_default();
+            io.send(&VisitorOut::Matched { counsellor: &name }).await;
+        }
+        ConversationState::Ended => {
+            if let Some(by) = rec.ended_by {
+                io.send(&VisitorOut::Ended { by }).await;
+            }
+        }
+        ConversationState::Queued => {}
+    }
+    chat.state = rec.state;
 }
 
 async fn send_place(io: &mut Io, chat: &mut Chat, place: QueuePlace) {
@@ -291,6 +328,9 @@ impl Handler for Visitor {
                 ..
             }) => io.send(&VisitorOut::Typing { active }).await,
             Outbound::Event(Event::Assigned { counsellor, .. }) => {
+                if chat.state == (ConversationState::Active { counsellor }) {
+                    return; // already told (see `refresh_state`)
+                }
                 chat.state = ConversationState::Active { counsellor };
                 chat.last_place = None;
                 let name = store
@@ -326,7 +366,9 @@ impl Handler for Visitor {
             Outbound::Resync => {
                 chat.cursor
                     .catch_up(io, store, chat.id, &encode_message)
-                    .await
+                    .await;
+                let app = self.app.clone();
+                refresh_state(&app, io, chat).await
             }
             // Not for visitors: presence, notes, counsellor status, queue views.
             Outbound::Event(_) | Outbound::Shared(_) | Outbound::Drain => {}
