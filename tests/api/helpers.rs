@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use tsunagu::auth::{self, Role};
-use tsunagu::config::Settings;
+use tsunagu::config::{Secret, Settings};
 use tsunagu::core::ids::AccountId;
 use tsunagu::startup::{AppState, Application};
 use tsunagu::store::Account;
@@ -31,6 +31,64 @@ fn password_hash() -> &'static str {
 pub struct TestApp {
     pub addr: String,
     pub state: Arc<AppState>,
+    /// With the Redis store: (url, prefix) whose keys go when the app does.
+    pub redis: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((url, prefix)) = &self.redis {
+            purge_blocking(url, prefix);
+        }
+    }
+}
+
+/// The Redis the tests use: `TSUNAGU_TEST_REDIS_URL`, default the local one.
+pub fn test_redis_url() -> String {
+    std::env::var("TSUNAGU_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `TSUNAGU_TEST_STORE=redis` runs the whole suite on Redis.
+pub fn suite_on_redis() -> bool {
+    std::env::var("TSUNAGU_TEST_STORE").as_deref() == Ok("redis")
+}
+
+/// A key prefix no other test (or run) uses: `<TSUNAGU_TEST_REDIS_PREFIX,
+/// default tsunagu-test>-<random>`, so tests never share keys.
+pub fn unique_prefix() -> String {
+    let base = std::env::var("TSUNAGU_TEST_REDIS_PREFIX").unwrap_or_else(|_| "tsunagu-test".into());
+    format!("{base}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Delete every key under `prefix` (only that prefix: the Redis is shared).
+/// Blocking, so it can run in `Drop`.
+pub fn purge_blocking(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut con) = client.get_connection() else {
+        return;
+    };
+    let mut cursor: u64 = 0;
+    loop {
+        let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut con)
+        else {
+            return;
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(&keys).query(&mut con);
+        }
+        cursor = next;
+        if cursor == 0 {
+            return;
+        }
+    }
 }
 
 /// Settings for tests: fast timers, limits high enough not to trip by accident.
@@ -61,11 +119,19 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut s = test_settings();
+    let redis = suite_on_redis().then(|| (test_redis_url(), unique_prefix()));
+    if let Some((url, prefix)) = &redis {
+        s.redis_url = Some(Secret::new(url.clone()));
+        s.redis_prefix = prefix.clone();
+    }
     tweak(&mut s);
     let app = Application::build(s).await.expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
     let state = app.spawn();
-    TestApp { addr, state }
+    if redis.is_some() {
+        assert_eq!(state.store_kind, "redis");
+    }
+    TestApp { addr, state, redis }
 }
 
 impl TestApp {

@@ -4,3 +4,4 @@
 mod helpers;
 
 mod conversation;
+mod store_conformance;
