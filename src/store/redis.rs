@@ -52,6 +52,8 @@ const EVENT_BUFFER: usize = 16_384;
 /// How long one command may wait for its answer before it counts as failed.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reconnection attempts one failing request waits for (50 ms, 100 ms).
+const RECONNECT_RETRIES: usize = 2;
 /// Sessions are kept this long past their expiry (the HTTP layer refuses
 /// them once expired; then Redis forgets them).
 const SESSION_AFTERLIFE_MS: u64 = 60_000;
@@ -146,7 +148,12 @@ impl RedisStore {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_max_delay(Duration::from_secs(2));
+            .set_max_delay(Duration::from_secs(2))
+            // While Redis is away a request waits for the reconnection
+            // attempts; few and short ones make it fail fast as
+            // `Unavailable` (the client retries) instead of hanging.
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(Duration::from_millis(50));
         let mut conn = client
             .get_connection_manager_with_config(config)
             .await
