@@ -4,4 +4,5 @@
 mod helpers;
 
 mod conversation;
+mod redis_failures;
 mod store_conformance;
