@@ -23,7 +23,7 @@ pub const PASSWORD: &str = "test-password-0123";
 /// How long any single expected frame may take before the test fails.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn password_hash() -> &'static str {
+pub fn password_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
     H.get_or_init(|| auth::hash_password(PASSWORD).unwrap())
 }
@@ -282,6 +282,11 @@ impl Ws {
             .unwrap();
     }
 
+    /// Send, reporting failure instead of panicking (the server may be gone).
+    pub async fn try_send(&mut self, v: Value) -> bool {
+        self.stream.send(Message::text(v.to_string())).await.is_ok()
+    }
+
     pub async fn send_raw(&mut self, m: Message) {
         self.stream.send(m).await.unwrap();
     }
@@ -296,6 +301,21 @@ impl Ws {
                 Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
+            }
+        }
+    }
+
+    /// The next JSON frame within `wait`: `Err(())` on time-out, `Ok(None)`
+    /// if the socket closed.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Option<Value>, ()> {
+        loop {
+            let m = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .map_err(|_| ())?;
+            match m {
+                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(&t).unwrap())),
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return Ok(None),
+                Some(Ok(_)) => continue,
             }
         }
     }

@@ -4,5 +4,6 @@
 mod helpers;
 
 mod conversation;
+mod multi_node;
 mod redis_failures;
 mod store_conformance;
