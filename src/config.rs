@@ -49,6 +49,10 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// Shared Redis for running several nodes. Unset: the embedded store.
     pub redis_url: Option<Secret>,
+    /// First part of every Redis key and channel, so that several
+    /// deployments (or test runs) can share one Redis. 1-64 characters of
+    /// `A-Z a-z 0-9 _ . -`.
+    pub redis_prefix: String,
     /// Folder of the web pages served at `/`.
     pub web_dir: PathBuf,
     /// `auto`: the server assigns visitors. `manual`: counsellors pick.
@@ -132,6 +136,10 @@ pub struct Timing {
     pub sweep_interval_ms: u64,
     /// Average conversation length assumed until real ones are seen.
     pub handle_time_prior_secs: u64,
+    /// With Redis: a node that has not renewed its liveness for this long
+    /// is taken for dead, and its sockets stop counting as present (so its
+    /// counsellors' grace period starts). Renewed every third of it.
+    pub node_ttl_ms: u64,
 }
 
 /// An account to create at start, e.g. the first admin. The hash comes
@@ -150,6 +158,7 @@ impl Default for Settings {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             redis_url: None,
+            redis_prefix: "tsunagu".into(),
             web_dir: PathBuf::from("web"),
             matching: MatchingMode::Auto,
             log: "info".into(),
@@ -228,6 +237,7 @@ impl Default for Timing {
             queue_update_ms: 500,
             sweep_interval_ms: 1_000,
             handle_time_prior_secs: 20 * 60,
+            node_ttl_ms: 15_000,
         }
     }
 }
@@ -308,6 +318,12 @@ impl Settings {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");
             }
+        }
+        if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
+            return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+        }
+        if self.timing.node_ttl_ms < 300 {
+            return bad("timing.node_ttl_ms must be at least 300");
         }
         let t = &self.timing;
         if [
@@ -418,6 +434,7 @@ mod tests {
         assert_eq!(s.limits.max_queue, 7);
         assert_eq!(s.matching, MatchingMode::Manual);
         assert_eq!(s.redis_url.unwrap().expose(), "redis://127.0.0.1:6379/3");
+        assert_eq!(s.redis_prefix, "tsunagu");
     }
 
     #[test]
@@ -468,5 +485,7 @@ mod tests {
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__FRAMES_PER_SEC", "0")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__OUTBOX_MESSAGES", "0")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "10")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "a:b")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "{x}")])).is_err());
     }
 }

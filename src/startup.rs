@@ -18,6 +18,7 @@ use crate::limits::RateLimits;
 use crate::protocol::{encode, CounsellorOut, QueueItem};
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::{Account, ConversationRecord, Store, StoreError};
 use crate::{http, ws};
 
@@ -44,8 +45,8 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("the Redis store is not available in this version; unset TSUNAGU_REDIS_URL to use the embedded store")]
-    RedisNotAvailable,
+    #[error("cannot use Redis: {0}")]
+    Redis(StoreError),
     #[error("cannot create configured user {username}: {source}")]
     Seed {
         username: String,
@@ -67,12 +68,22 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 impl Application {
-    /// Build on a fresh in-memory store.
+    /// Build on the Redis store when `redis_url` is set, else on a fresh
+    /// in-memory store.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        if settings.redis_url.is_some() {
-            return Err(StartError::RedisNotAvailable);
+        match &settings.redis_url {
+            Some(url) => {
+                let store = RedisStore::connect(RedisOptions {
+                    url: url.expose().to_owned(),
+                    prefix: settings.redis_prefix.clone(),
+                    node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
+                })
+                .await
+                .map_err(StartError::Redis)?;
+                Self::build_with_store(settings, Arc::new(store), "redis").await
+            }
+            None => Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await,
         }
-        Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
     }
 
     pub async fn build_with_store(

@@ -24,6 +24,7 @@
 //! far less than the call itself (see `docs/ARCHITECTURE.md`).
 
 pub mod memory;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -250,6 +251,15 @@ pub enum Event {
     CounsellorChanged { counsellor: AccountId },
     /// Someone joined or left the queue.
     QueueChanged,
+    /// Local to one node, never published: this node may have missed events
+    /// (its link to the other nodes' events was lost and is back). Every
+    /// socket re-reads what it shows from the store.
+    Resync,
+    /// Local to one node, never published: the other nodes took this node
+    /// for dead and no longer count its sockets as present. Every socket is
+    /// closed so its client reconnects (here or elsewhere) and is counted
+    /// again.
+    Reconnect,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -319,6 +319,50 @@ impl Counsellor {
     }
 }
 
+impl Counsellor {
+    /// After events may have been lost: take on conversations assigned
+    /// meanwhile and let go of the ones requeued meanwhile, as the store
+    /// says (the same checks as live delivery).
+    async fn refresh_held(&mut self, io: &mut Io) {
+        let app = self.app.clone();
+        let store = app.service.store.as_ref();
+        let Ok(held) = store.conversations_of(self.account.id).await else {
+            return;
+        };
+        let Some(known) = self
+            .cursors
+            .as_ref()
+            .map(|c| c.keys().copied().collect::<Vec<_>>())
+        else {
+            return;
+        };
+        for rec in &held {
+            if !known.contains(&rec.id) {
+                self.on_assigned(io, rec.id).await;
+            }
+        }
+        for id in known {
+            if held.iter().any(|r| r.id == id) {
+                continue;
+            }
+            let requeued = matches!(
+                store.conversation(id).await,
+                Ok(Some(r)) if r.state != crate::core::conversation::ConversationState::Ended
+            );
+            if requeued {
+                app.hub.unwatch(self.conn, id);
+                if let Some(c) = self.cursors.as_mut() {
+                    c.remove(&id);
+                }
+                io.send(&CounsellorOut::Requeued {
+                    conversation_id: id,
+                })
+                .await;
+            }
+        }
+    }
+}
+
 impl Handler for Counsellor {
     async fn on_frame(&mut self, io: &mut Io, text: &str) {
         let result = match parse_inbound::<CounsellorIn>(text, CounsellorIn::TYPES) {
@@ -429,13 +473,7 @@ impl Handler for Counsellor {
             }
             Outbound::Shared(frame) => io.send_text(frame.to_string()).await,
             Outbound::Resync => {
-                // Events may have been missed: take up any assignment the
-                // store knows of, then catch every conversation up.
-                if let Ok(held) = store.conversations_of(me).await {
-                    for rec in held {
-                        self.on_assigned(io, rec.id).await;
-                    }
-                }
+                self.refresh_held(io).await;
                 if let Some(cursors) = self.cursors.as_mut() {
                     for (id, c) in cursors.iter_mut() {
                         c.catch_up(io, store.as_ref(), *id, &encoder(*id)).await;

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use tsunagu::auth::{self, Role};
-use tsunagu::config::Settings;
+use tsunagu::config::{Secret, Settings};
 use tsunagu::core::ids::AccountId;
 use tsunagu::startup::{AppState, Application};
 use tsunagu::store::Account;
@@ -23,7 +23,7 @@ pub const PASSWORD: &str = "test-password-0123";
 /// How long any single expected frame may take before the test fails.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn password_hash() -> &'static str {
+pub fn password_hash() -> &'static str {
     static H: OnceLock<String> = OnceLock::new();
     H.get_or_init(|| auth::hash_password(PASSWORD).unwrap())
 }
@@ -31,6 +31,64 @@ fn password_hash() -> &'static str {
 pub struct TestApp {
     pub addr: String,
     pub state: Arc<AppState>,
+    /// With the Redis store: (url, prefix) whose keys go when the app does.
+    pub redis: Option<(String, String)>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((url, prefix)) = &self.redis {
+            purge_blocking(url, prefix);
+        }
+    }
+}
+
+/// The Redis the tests use: `TSUNAGU_TEST_REDIS_URL`, default the local one.
+pub fn test_redis_url() -> String {
+    std::env::var("TSUNAGU_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `TSUNAGU_TEST_STORE=redis` runs the whole suite on Redis.
+pub fn suite_on_redis() -> bool {
+    std::env::var("TSUNAGU_TEST_STORE").as_deref() == Ok("redis")
+}
+
+/// A key prefix no other test (or run) uses: `<TSUNAGU_TEST_REDIS_PREFIX,
+/// default tsunagu-test>-<random>`, so tests never share keys.
+pub fn unique_prefix() -> String {
+    let base = std::env::var("TSUNAGU_TEST_REDIS_PREFIX").unwrap_or_else(|_| "tsunagu-test".into());
+    format!("{base}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Delete every key under `prefix` (only that prefix: the Redis is shared).
+/// Blocking, so it can run in `Drop`.
+pub fn purge_blocking(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut con) = client.get_connection() else {
+        return;
+    };
+    let mut cursor: u64 = 0;
+    loop {
+        let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut con)
+        else {
+            return;
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(&keys).query(&mut con);
+        }
+        cursor = next;
+        if cursor == 0 {
+            return;
+        }
+    }
 }
 
 /// Settings for tests: fast timers, limits high enough not to trip by accident.
@@ -65,11 +123,19 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         s.log = filter;
         tsunagu::telemetry::init(&s);
     }
+    let redis = suite_on_redis().then(|| (test_redis_url(), unique_prefix()));
+    if let Some((url, prefix)) = &redis {
+        s.redis_url = Some(Secret::new(url.clone()));
+        s.redis_prefix = prefix.clone();
+    }
     tweak(&mut s);
     let app = Application::build(s).await.expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
     let state = app.spawn();
-    TestApp { addr, state }
+    if redis.is_some() {
+        assert_eq!(state.store_kind, "redis");
+    }
+    TestApp { addr, state, redis }
 }
 
 impl TestApp {
@@ -237,6 +303,11 @@ impl Ws {
             .unwrap();
     }
 
+    /// Send, reporting failure instead of panicking (the server may be gone).
+    pub async fn try_send(&mut self, v: Value) -> bool {
+        self.stream.send(Message::text(v.to_string())).await.is_ok()
+    }
+
     pub async fn send_raw(&mut self, m: Message) {
         self.stream.send(m).await.unwrap();
     }
@@ -257,14 +328,23 @@ impl Ws {
 
     /// The next JSON frame if one arrives within `wait`.
     pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
+        self.next_within(wait)
+            .await
+            .ok()
+            .map(|f| f.expect("socket closed"))
+    }
+
+    /// The next JSON frame within `wait`: `Err(())` on time-out, `Ok(None)`
+    /// if the socket closed.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Option<Value>, ()> {
         loop {
             let m = tokio::time::timeout(wait, self.stream.next())
                 .await
-                .ok()??;
+                .map_err(|_| ())?;
             match m {
-                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
-                Ok(Message::Close(_)) | Err(_) => panic!("socket closed"),
-                Ok(_) => continue,
+                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(&t).unwrap())),
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return Ok(None),
+                Some(Ok(_)) => continue,
             }
         }
     }

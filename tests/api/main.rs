@@ -9,5 +9,8 @@ mod conversation;
 mod grace;
 mod load;
 mod metrics;
+mod multi_node;
 mod privacy;
+mod redis_failures;
 mod resume;
+mod store_conformance;
