@@ -508,10 +508,7 @@ impl Service {
         if self.settings.matching != MatchingMode::Auto {
             return Ok(0);
         }
-        let queue: Vec<ConversationId> = self.store.queue().await?.iter().map(|r| r.id).collect();
-        if queue.is_empty() {
-            return Ok(0);
-        }
+        // Counsellors first: with no free place there is nothing to read.
         let loads: Vec<CounsellorLoad> = self
             .store
             .counsellors()
@@ -524,6 +521,17 @@ impl Service {
                 available: c.takes_chats(),
                 last_assigned_ms: c.last_assigned_ms,
             })
+            .collect();
+        let free: u32 = loads.iter().filter(|c| c.available).map(|c| c.free()).sum();
+        if free == 0 {
+            return Ok(0);
+        }
+        let queue: Vec<ConversationId> = self
+            .store
+            .queue_head(free as usize)
+            .await?
+            .iter()
+            .map(|r| r.id)
             .collect();
         let mut assigned = 0;
         for (conversation, counsellor) in matching::plan(&queue, &loads) {

@@ -240,6 +240,15 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn queue_head(&self, n: usize) -> StoreResult<Vec<ConversationRecord>> {
+        let s = self.lock();
+        Ok(s.queue
+            .values()
+            .take(n)
+            .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
+            .collect())
+    }
+
     async fn assign(
         &self,
         conversation: ConversationId,

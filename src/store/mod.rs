@@ -309,6 +309,14 @@ pub trait Store: Send + Sync + 'static {
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
     /// Everyone waiting, in queue order.
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>>;
+    /// The first `n` waiting, in queue order (matching needs no more than
+    /// there are free places). Backends that can read a prefix cheaply
+    /// override this.
+    async fn queue_head(&self, n: usize) -> StoreResult<Vec<ConversationRecord>> {
+        let mut q = self.queue().await?;
+        q.truncate(n);
+        Ok(q)
+    }
     /// Atomically: the conversation is still queued and the counsellor has a
     /// free place; then it becomes theirs. Otherwise `Transition(NotQueued)`
     /// / `CapacityReached` and nothing changes.

@@ -294,6 +294,31 @@ impl RedisStore {
     }
 
     /// The records of these conversations; ones that vanished are skipped.
+    /// Queue entries from the front to `stop` (inclusive; -1 = all), in order.
+    async fn queue_range(&self, stop: isize) -> StoreResult<Vec<ConversationRecord>> {
+        let ids: Vec<String> = self
+            .query(
+                ::redis::cmd("ZRANGE")
+                    .arg(self.keys.queue())
+                    .arg(0)
+                    .arg(stop),
+            )
+            .await?;
+        let ids = ids
+            .iter()
+            .map(|s| uuid_of(s).map(ConversationId))
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Two reads, not one snapshot: one assigned in between is left out.
+        let mut v: Vec<_> = self
+            .records(&ids)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == ConversationState::Queued)
+            .collect();
+        v.sort_by_key(|r| r.queue_entry().key());
+        Ok(v)
+    }
+
     async fn records(&self, ids: &[ConversationId]) -> StoreResult<Vec<ConversationRecord>> {
         let keys: Vec<String> = ids.iter().map(|id| self.keys.meta(*id)).collect();
         self.hashes(&keys)
@@ -529,24 +554,15 @@ impl Store for RedisStore {
     }
 
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>> {
-        let ids: Vec<String> = self
-            .query(::redis::cmd("ZRANGE").arg(self.keys.queue()).arg(0).arg(-1))
-            .await?;
-        let ids = ids
-            .iter()
-            .map(|s| uuid_of(s).map(ConversationId))
-            .collect::<StoreResult<Vec<_>>>()?;
-        // Two reads, not one snapshot: one assigned in between is left out.
-        let mut v: Vec<_> = self
-            .records(&ids)
-            .await?
-            .into_iter()
-            .filter(|r| r.state == ConversationState::Queued)
-            .collect();
-        v.sort_by_key(|r| r.queue_entry().key());
-        Ok(v)
+        self.queue_range(-1).await
     }
 
+    async fn queue_head(&self, n: usize) -> StoreResult<Vec<ConversationRecord>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.queue_range(n as isize - 1).await
+    }
     async fn assign(
         &self,
         conversation: ConversationId,

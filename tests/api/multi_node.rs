@@ -162,9 +162,7 @@ impl Cluster {
     }
 }
 
-/// 60 visitors and 6 counsellors (capacity 3) over three nodes (the
-/// issue asks for 200 and 10: on this 2-core machine with debug builds the
-/// nodes then fall behind and close slow sockets; see the report). Every
+/// 200 visitors and 10 counsellors (capacity 3) over three nodes. Every
 /// counsellor ends each chat soon after it starts, so the whole queue
 /// flows through them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -172,8 +170,8 @@ async fn matching_across_nodes_never_doubles_nor_exceeds_capacity() {
     if !suite_on_redis() {
         return; // needs processes sharing Redis; runs in the Redis pass
     }
-    const VISITORS: usize = 60;
-    const COUNSELLORS: usize = 6;
+    const VISITORS: usize = 200;
+    const COUNSELLORS: usize = 10;
     const CAPACITY: u64 = 3;
     let cluster = Arc::new(Cluster::start(3).await);
 
@@ -245,6 +243,8 @@ async fn matching_across_nodes_never_doubles_nor_exceeds_capacity() {
                     Err(()) => panic!("visitor {j} not served in time"),
                 };
                 match f["type"].as_str() {
+                    // Matched before the socket was bound: `welcome` says so.
+                    Some("welcome") if f["state"] == "active" => matched += 1,
                     Some("matched") => matched += 1,
                     Some("ended") => {
                         served.fetch_add(1, Ordering::SeqCst);
@@ -391,7 +391,7 @@ async fn a_node_dying_mid_chat_loses_nothing_and_doubles_nothing() {
     let mut v = Ws::connect(&node_a, "/ws/visitor", &[]).await.unwrap();
     v.send(json!({"type": "start"})).await;
     let welcome = v.recv_type("welcome").await;
-    v.recv_type("matched").await;
+    wait_matched(&mut v, &welcome).await;
     let conv = welcome["conversation_id"].as_str().unwrap().to_owned();
     let assigned = c.recv_type("assigned").await;
     assert_eq!(assigned["conversation"]["conversation_id"], conv);

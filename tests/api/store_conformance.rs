@@ -267,6 +267,17 @@ async fn queue_order_is_priority_then_requeued_then_arrival(b: Backend) {
         "requeued goes before everyone of its priority, behind urgent"
     );
     assert_eq!(queue_ids(&b.node(2)).await, queue_ids(s).await);
+    // The head of the queue is its prefix, in the same order.
+    let head: Vec<_> = s
+        .queue_head(3)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(head, vec![urgent, requeued, early]);
+    assert!(s.queue_head(0).await.unwrap().is_empty());
+    assert_eq!(s.queue_head(100).await.unwrap().len(), 6);
 }
 
 async fn a_full_queue_refuses_atomically(b: Backend) {
