@@ -260,6 +260,8 @@ impl Counsellor {
 
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The close code of the server's close frame, once one arrived.
+    last_close: Option<u16>,
 }
 
 /// An upgrade refused before the socket opened: its HTTP status and body.
@@ -271,7 +273,10 @@ pub struct Refused {
 
 impl Ws {
     pub fn from_stream(stream: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Ws {
-        Ws { stream }
+        Ws {
+            stream,
+            last_close: None,
+        }
     }
 
     pub async fn connect(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Ws, Refused> {
@@ -282,7 +287,7 @@ impl Ws {
                 .insert(name, HeaderValue::from_str(v).unwrap());
         }
         match tokio_tungstenite::connect_async(req).await {
-            Ok((stream, _)) => Ok(Ws { stream }),
+            Ok((stream, _)) => Ok(Ws::from_stream(stream)),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 let status = resp.status().as_u16();
                 let body = resp
@@ -320,7 +325,11 @@ impl Ws {
                 .expect("timed out waiting for a frame")?;
             match m {
                 Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(frame)) => {
+                    self.last_close = frame.map(|f| u16::from(f.code));
+                    return None;
+                }
+                Err(_) => return None,
                 Ok(_) => continue,
             }
         }
@@ -343,7 +352,11 @@ impl Ws {
                 .map_err(|_| ())?;
             match m {
                 Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(&t).unwrap())),
-                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return Ok(None),
+                Some(Ok(Message::Close(frame))) => {
+                    self.last_close = frame.map(|f| u16::from(f.code));
+                    return Ok(None);
+                }
+                None | Some(Err(_)) => return Ok(None),
                 Some(Ok(_)) => continue,
             }
         }
@@ -397,6 +410,12 @@ impl Ws {
                 Some(Ok(_)) => continue,
             }
         }
+    }
+
+    /// After `next`/`next_within` reported a close: the close code, if the
+    /// server sent one.
+    pub fn closed_code(&self) -> Option<u16> {
+        self.last_close
     }
 
     /// Drop the TCP connection without a close handshake (a network drop).

@@ -12,5 +12,6 @@ mod metrics;
 mod multi_node;
 mod privacy;
 mod redis_failures;
+mod redis_restart;
 mod resume;
 mod store_conformance;

@@ -483,3 +483,89 @@ async fn a_node_dying_mid_chat_loses_nothing_and_doubles_nothing() {
         tsunagu::core::conversation::ConversationState::Active { counsellor: c_id }
     );
 }
+
+/// SIGTERM drains a node: its sockets are closed with 1012 ("server
+/// restarting"), new upgrades there are refused, and the visitor resumes on
+/// another node without losing or doubling a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_hands_its_visitors_to_another_without_loss() {
+    if !suite_on_redis() {
+        return; // needs processes sharing Redis; runs in the Redis pass
+    }
+    let mut cluster = Cluster::start(2).await;
+    cluster.add_counsellor("drainer").await;
+    let mut c = cluster.console(1, "drainer").await;
+    c.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+
+    let mut v = Ws::connect(&cluster.nodes[0].addr, "/ws/visitor", &[])
+        .await
+        .unwrap();
+    v.send(json!({"type": "start"})).await;
+    let w = v.recv_type("welcome").await;
+    let conv = w["conversation_id"].as_str().unwrap().to_owned();
+    let token = w["resume_token"].as_str().unwrap().to_owned();
+    wait_matched(&mut v, &w).await;
+    c.recv_type("assigned").await;
+
+    let mut got: Vec<String> = Vec::new();
+    let mut last_seq = 0;
+    for i in 0..50 {
+        c.send(json!({"type": "send", "conversation_id": conv, "client_id": format!("c{i}"), "text": format!("c{i}")})).await;
+    }
+    while got.len() < 20 {
+        let f = v.recv().await;
+        if f["type"] == "message" {
+            got.push(f["text"].as_str().unwrap().to_owned());
+            last_seq = f["seq"].as_u64().unwrap();
+        }
+    }
+
+    // SIGTERM node 0 (the visitor's).
+    let pid = cluster.nodes[0].child.id();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // Until the socket closes, the visitor keeps reading what arrives.
+    let code = loop {
+        match v.next_within(Duration::from_secs(10)).await {
+            Ok(Some(f)) if f["type"] == "message" => {
+                got.push(f["text"].as_str().unwrap().to_owned());
+                last_seq = f["seq"].as_u64().unwrap();
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break v.closed_code(),
+            Err(()) => panic!("the draining node never closed the socket"),
+        }
+    };
+    assert_eq!(code, Some(1012), "told to reconnect elsewhere");
+    let status = cluster.nodes[0].child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the node exits cleanly after draining: {status:?}"
+    );
+
+    // The load balancer sends the reconnect to node 1.
+    let mut v = Ws::connect(&cluster.nodes[1].addr, "/ws/visitor", &[])
+        .await
+        .unwrap();
+    v.send(
+        json!({"type": "resume", "conversation_id": conv, "token": token, "last_seq": last_seq}),
+    )
+    .await;
+    assert_eq!(v.recv_type("welcome").await["state"], "active");
+    for i in 50..100 {
+        c.send(json!({"type": "send", "conversation_id": conv, "client_id": format!("c{i}"), "text": format!("c{i}")})).await;
+    }
+    while got.len() < 100 {
+        let f = v.recv().await;
+        if f["type"] == "message" {
+            got.push(f["text"].as_str().unwrap().to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
+    assert_eq!(got, expected, "lost 0, doubled 0, order kept");
+    cluster.nodes.remove(0);
+}

@@ -188,3 +188,18 @@ test('the console works a queue and two chats, and keeps them through reconnects
     await c.context.close();
   }
 });
+
+test('a console whose session ends elsewhere goes back to the login form', async () => {
+  const c = await counsellorPage(browser, 'goto');
+  try {
+    // Logged out from another tab of the same browser: the server closes this
+    // console's socket at its next heartbeat (1008), and the console asks to log in.
+    const r = await c.context.request.post(`${BASE}/api/logout`);
+    assert.equal(r.status(), 204);
+    await c.page.waitForSelector('#login:not([hidden])', { timeout: 15_000 });
+    await waitText(c.page, '#login-error', 'ログインの有効期限が切れました');
+    assertClean(c.page, c.context);
+  } finally {
+    await c.context.close();
+  }
+});

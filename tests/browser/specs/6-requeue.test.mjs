@@ -14,6 +14,7 @@ import {
   counsellorSend,
   panelTexts,
   waitText,
+  axeScan,
   assertClean,
 } from '../lib/harness.mjs';
 
@@ -35,6 +36,9 @@ test('a conversation taken back to the queue shows as waiting, then continues', 
     await c.context.setOffline(true);
     await waitText(v.page, '#chat-heading', '相談員を待っています', 15_000);
     await waitText(v.page, '#queue-position', '1番目');
+    // Told gently what happened.
+    await waitText(v.page, '#notice', '相談員の接続が切れてしまいました');
+    await axeScan(v.page, 'visitor back in the queue');
     // Still writing while waiting again.
     await visitorSend(v.page, 'まだいます');
     await v.page.locator('#messages .msg-own[data-status="sent"]', { hasText: 'まだいます' }).waitFor();
@@ -44,6 +48,7 @@ test('a conversation taken back to the queue shows as waiting, then continues', 
     // whether the matcher re-assigns it before or after the console's `hello`.)
     await c.context.setOffline(false);
     await waitText(v.page, '#chat-heading', '原さん');
+    assert.ok(await v.page.locator('#notice').isHidden(), 'the requeue notice goes once matched again');
     await c.page.waitForSelector('.conv-panel:not([hidden])');
     await c.page.waitForFunction(() => document.querySelectorAll('.conv-panel:not([hidden]) .msg-text').length === 3);
     assert.deepEqual(await panelTexts(c.page), ['話を聞いてほしい', 'はい、聞いています', 'まだいます']);
