@@ -92,6 +92,18 @@ impl Application {
         store_kind: &'static str,
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
+        match store.persistence().await {
+            Ok(p) if p.acknowledged_writes_on_disk => {
+                tracing::info!(store = store_kind, details = ?p.details, "acknowledged writes are on disk")
+            }
+            Ok(p) => tracing::warn!(
+                store = store_kind,
+                details = ?p.details,
+                "ACKNOWLEDGED WRITES ARE NOT ON DISK: a crash loses confirmed messages \
+                 (use the embedded store's data directory, or Redis with appendonly yes and appendfsync always)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot read the store's persistence settings"),
+        }
         seed_users(store.as_ref(), &settings).await?;
         let hub = Hub::new(settings.limits.outbox_messages);
         let service = Service::new(store.clone(), settings.clone());

@@ -128,6 +128,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn persistence(&self) -> StoreResult<Persistence> {
+        Ok(Persistence {
+            acknowledged_writes_on_disk: false,
+            details: [("memory".to_owned(), "nothing is written to disk".to_owned())].into(),
+        })
+    }
+
     async fn create_account(&self, account: Account) -> StoreResult<()> {
         let mut s = self.lock();
         if s.usernames.contains_key(&account.username) {

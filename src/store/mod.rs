@@ -262,6 +262,15 @@ pub enum Event {
     Reconnect,
 }
 
+/// What a backend says about its durability.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Persistence {
+    /// Is a write on disk (fsynced) before the store answers OK?
+    pub acknowledged_writes_on_disk: bool,
+    /// The settings that decide it, e.g. Redis `appendonly`/`appendfsync`.
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -286,6 +295,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// How durable an acknowledged write is, for the start-up log and
+    /// `/readyz`.
+    async fn persistence(&self) -> StoreResult<Persistence>;
 
     // ---- accounts and sessions
     /// Refused with `UsernameTaken` if the username exists.

@@ -410,6 +410,31 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    /// Acknowledged writes are on disk only with `appendonly yes` and
+    /// `appendfsync always`; `everysec` can lose about a second of them on
+    /// a crash. (WAITAOF would give per-write durability, but needs Redis
+    /// 7.2; see docs/REDIS.md.)
+    async fn persistence(&self) -> StoreResult<Persistence> {
+        let mut details = std::collections::BTreeMap::new();
+        for key in ["appendonly", "appendfsync", "maxmemory-policy"] {
+            // CONFIG GET answers [name, value]; a managed Redis may refuse
+            // CONFIG entirely: then say "unknown" rather than guess.
+            let v: Vec<String> = self
+                .query(::redis::cmd("CONFIG").arg("GET").arg(key))
+                .await
+                .unwrap_or_default();
+            details.insert(
+                key.to_owned(),
+                v.get(1).cloned().unwrap_or_else(|| "unknown".into()),
+            );
+        }
+        let on_disk = details["appendonly"] == "yes" && details["appendfsync"] == "always";
+        Ok(Persistence {
+            acknowledged_writes_on_disk: on_disk,
+            details,
+        })
+    }
+
     async fn create_account(&self, account: Account) -> StoreResult<()> {
         let json = serde_json::to_string(&account).map_err(|_| codec::corrupt("account"))?;
         let keys = [self.keys.usernames(), self.keys.accounts()];

@@ -98,6 +98,16 @@ async fn a_redis_restart_mid_chat_loses_no_acknowledged_message() {
     })
     .await;
     assert_eq!(app.state.store_kind, "redis");
+    let body: serde_json::Value = reqwest::get(app.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["persistence"]["acknowledged_writes_on_disk"], true,
+        "{body}"
+    );
 
     let mut c = app.counsellor("restart").await;
     c.available(1).await;
@@ -249,4 +259,27 @@ async fn a_redis_restart_mid_chat_loses_no_acknowledged_message() {
     }
     let expected: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
     assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn readyz_reports_whether_acknowledged_writes_are_on_disk() {
+    let app = spawn_app().await;
+    let body: serde_json::Value = reqwest::get(app.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let on_disk = &body["persistence"]["acknowledged_writes_on_disk"];
+    if suite_on_redis() {
+        // The machine's test Redis runs without persistence: reported as such.
+        let details = &body["persistence"]["details"];
+        assert_eq!(
+            *on_disk,
+            details["appendonly"] == "yes" && details["appendfsync"] == "always"
+        );
+        assert!(details["appendfsync"].is_string());
+    } else {
+        assert_eq!(*on_disk, false, "the in-memory store says so");
+    }
 }
