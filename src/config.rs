@@ -187,6 +187,8 @@ pub struct Site {
     /// Opening hours as people read them.
     pub hours_ja: String,
     pub hours_en: String,
+    /// Where "quick exit" goes: a neutral page that gives nothing away.
+    pub quick_exit_url: String,
 }
 
 impl Default for Site {
@@ -196,6 +198,7 @@ impl Default for Site {
             name_en: "Hikikomori Support Centre chat".into(),
             hours_ja: "月曜日から金曜日 9:00〜17:00（祝日・年末年始を除く）".into(),
             hours_en: "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays and over the year end)".into(),
+            quick_exit_url: "https://www.google.co.jp/".into(),
         }
     }
 }

@@ -49,3 +49,5 @@ echo "== cargo test (in-memory store; the store conformance suite runs on both)"
 cargo test --all-targets --quiet
 echo "== cargo test --test api on the Redis store"
 TSUNAGU_TEST_STORE=redis cargo test --test api --quiet
+echo "== browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
+bash tests/browser/run.sh

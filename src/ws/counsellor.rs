@@ -153,11 +153,29 @@ impl Counsellor {
         let service = &app.service;
         let me = self.account.id;
         let record = service.counsellor_presence(me, 1).await?;
-        let held = service.store.conversations_of(me).await?;
+        // Watch first, then read each record: anything before the watch is
+        // in the record, anything after arrives as an event (as for visitors).
+        let ids: Vec<ConversationId> = service
+            .store
+            .conversations_of(me)
+            .await?
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        for id in &ids {
+            app.hub.watch(self.conn, *id);
+        }
+        let mut held = Vec::with_capacity(ids.len());
+        for id in ids {
+            match service.authorise(id, me).await {
+                Ok(rec) => held.push(rec),
+                // Requeued between the two reads: not ours any more.
+                Err(_) => app.hub.unwatch(self.conn, id),
+            }
+        }
         let mut cursors = HashMap::new();
         let mut views = Vec::with_capacity(held.len());
         for rec in &held {
-            app.hub.watch(self.conn, rec.id);
             let from = last_seq
                 .get(&rec.id)
                 .copied()
@@ -302,11 +320,13 @@ impl Counsellor {
             return; // already in `welcome`
         }
         let app = self.app.clone();
-        // The same check as on connect: the store must say it is ours.
+        // Watch first, then read (see `hello`); the same check as on
+        // connect: the store must say it is ours.
+        app.hub.watch(self.conn, id);
         let Ok(rec) = app.service.authorise(id, self.account.id).await else {
+            app.hub.unwatch(self.conn, id);
             return;
         };
-        app.hub.watch(self.conn, id);
         let view = self.view(&rec).await;
         io.send(&CounsellorOut::Assigned { conversation: view })
             .await;

@@ -117,8 +117,10 @@ hours_en = "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays
 
 [[alternatives]]
 name = "よりそいホットライン"
+name_en = "Yorisoi Hotline"
 contact = "0120-279-338"
 hours = "24時間"
+hours_en = "24 hours"
 
 [[alternatives]]
 name = "いのちの電話"
