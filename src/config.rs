@@ -56,6 +56,10 @@ pub struct Settings {
     /// Where the embedded store keeps its data (relative to the working
     /// directory unless absolute).
     pub data_dir: PathBuf,
+    /// First part of every Redis key and channel, so that several
+    /// deployments (or test runs) can share one Redis. 1-64 characters of
+    /// `A-Z a-z 0-9 _ . -`.
+    pub redis_prefix: String,
     /// Folder of the web pages served at `/`.
     pub web_dir: PathBuf,
     /// `auto`: the server assigns visitors. `manual`: counsellors pick.
@@ -70,6 +74,8 @@ pub struct Settings {
     /// Extra browser origins allowed to open sockets and post to the API
     /// (the site's own origin is always allowed), e.g. `https://chat.example.jp`.
     pub allowed_origins: Vec<String>,
+    /// Bearer token for `GET /metrics`. Unset: metrics only from loopback.
+    pub metrics_token: Option<Secret>,
     /// Mark the session cookie `Secure` (set when TLS terminates in front).
     pub cookie_secure: bool,
     pub session_ttl_secs: u64,
@@ -146,6 +152,10 @@ pub struct Timing {
     pub sweep_interval_ms: u64,
     /// Average conversation length assumed until real ones are seen.
     pub handle_time_prior_secs: u64,
+    /// With Redis: a node that has not renewed its liveness for this long
+    /// is taken for dead, and its sockets stop counting as present (so its
+    /// counsellors' grace period starts). Renewed every third of it.
+    pub node_ttl_ms: u64,
 }
 
 /// An account to create at start, e.g. the first admin. The hash comes
@@ -166,12 +176,14 @@ impl Default for Settings {
             redis_url: None,
             store: StoreMode::Embedded,
             data_dir: PathBuf::from("data"),
+            redis_prefix: "tsunagu".into(),
             web_dir: PathBuf::from("web"),
             matching: MatchingMode::Auto,
             log: "info".into(),
             log_format: LogFormat::Text,
             trust_forwarded_for: false,
             allowed_origins: Vec::new(),
+            metrics_token: None,
             cookie_secure: false,
             session_ttl_secs: 12 * 3600,
             limits: Limits::default(),
@@ -193,6 +205,8 @@ pub struct Site {
     /// Opening hours as people read them.
     pub hours_ja: String,
     pub hours_en: String,
+    /// Where "quick exit" goes: a neutral page that gives nothing away.
+    pub quick_exit_url: String,
 }
 
 impl Default for Site {
@@ -202,6 +216,7 @@ impl Default for Site {
             name_en: "Hikikomori Support Centre chat".into(),
             hours_ja: "月曜日から金曜日 9:00〜17:00（祝日・年末年始を除く）".into(),
             hours_en: "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays and over the year end)".into(),
+            quick_exit_url: "https://www.google.co.jp/".into(),
         }
     }
 }
@@ -243,6 +258,7 @@ impl Default for Timing {
             queue_update_ms: 500,
             sweep_interval_ms: 1_000,
             handle_time_prior_secs: 20 * 60,
+            node_ttl_ms: 15_000,
         }
     }
 }
@@ -323,6 +339,12 @@ impl Settings {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");
             }
+        }
+        if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
+            return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+        }
+        if self.timing.node_ttl_ms < 300 {
+            return bad("timing.node_ttl_ms must be at least 300");
         }
         let t = &self.timing;
         if [
@@ -433,6 +455,7 @@ mod tests {
         assert_eq!(s.limits.max_queue, 7);
         assert_eq!(s.matching, MatchingMode::Manual);
         assert_eq!(s.redis_url.unwrap().expose(), "redis://127.0.0.1:6379/3");
+        assert_eq!(s.redis_prefix, "tsunagu");
     }
 
     #[test]
@@ -501,5 +524,7 @@ mod tests {
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__FRAMES_PER_SEC", "0")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__OUTBOX_MESSAGES", "0")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "10")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "a:b")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "{x}")])).is_err());
     }
 }

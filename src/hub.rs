@@ -284,10 +284,21 @@ impl Hub {
                 self.to_counsellor(a, Outbound::Event(event));
             }
             Event::QueueChanged => {}
+            // Events may have been missed: everyone re-reads from the store.
+            Event::Resync => self.resync_all(),
+            // This node's sockets are no longer counted as present: have
+            // every client reconnect (and be counted again).
+            Event::Reconnect => self.broadcast(Outbound::Drain),
         }
         if changes_queue {
             self.mark_queue_changed();
         }
+    }
+
+    /// Every socket re-reads what it shows from the store.
+    fn resync_all(&self) {
+        self.broadcast(Outbound::Resync);
+        self.mark_queue_changed();
     }
 
     /// Consume the store's events until the store closes the stream.
@@ -300,8 +311,7 @@ impl Hub {
                         missed = n,
                         "event stream lagged; resynchronising every socket"
                     );
-                    self.broadcast(Outbound::Resync);
-                    self.mark_queue_changed();
+                    self.resync_all();
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             }

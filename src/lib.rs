@@ -13,8 +13,8 @@
 //! - `hub`: the sockets on this node and delivery to them.
 //! - `store`: the store trait and its backends.
 //! - `core`: pure rules (queue order, matching, state machine, estimate).
-//! - `config`, `auth`, `limits`, `telemetry`: settings, secrets, rate
-//!   limits, logs.
+//! - `config`, `auth`, `limits`, `metrics`, `telemetry`: settings,
+//!   secrets, rate limits, Prometheus metrics, logs.
 
 pub mod auth;
 pub mod config;
@@ -22,6 +22,7 @@ pub mod core;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod metrics;
 pub mod protocol;
 pub mod service;
 pub mod startup;

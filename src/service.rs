@@ -16,6 +16,7 @@ use crate::core::ids::{AccountId, ClientMsgId, ConversationId, InvalidInput, Mes
 use crate::core::matching::{self, CounsellorLoad};
 use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
+use crate::metrics::Metrics;
 use crate::protocol::{Availability, ErrorBody, ErrorCode, MatchingMode};
 use crate::store::{
     Account, Appended, ConversationRecord, CounsellorRecord, Event, NewConversation, NewMessage,
@@ -33,6 +34,7 @@ pub fn now_ms() -> u64 {
 pub struct Service {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
+    pub metrics: Metrics,
     handle_time: Mutex<HandleTime>,
     matcher_wake: Notify,
 }
@@ -101,6 +103,7 @@ impl Service {
         Arc::new(Self {
             store,
             settings,
+            metrics: Metrics::default(),
             handle_time: Mutex::new(HandleTime::new(prior)),
             matcher_wake: Notify::new(),
         })
@@ -158,6 +161,8 @@ impl Service {
                 }
                 r
             })?;
+        tracing::info!(conversation = %rec.id, "conversation started");
+        self.metrics.conversation_started();
         self.publish(Event::QueueChanged).await;
         self.wake_matcher();
         Ok((rec, token))
@@ -218,6 +223,7 @@ impl Service {
         };
         match self.store.append(id, msg).await? {
             Appended::New(message) => {
+                self.metrics.message_stored();
                 let seq = message.seq;
                 self.publish(Event::Message {
                     conversation: id,
@@ -265,6 +271,8 @@ impl Service {
     }
 
     async fn after_end(&self, rec: &ConversationRecord, was: ConversationState, by: EndedBy) {
+        tracing::info!(conversation = %rec.id, ended_by = ?by, outcome = ?rec.outcome, "conversation ended");
+        self.metrics.conversation_ended();
         if let (ConversationState::Active { .. }, Some(start), Some(end)) =
             (was, rec.assigned_at_ms, rec.ended_at_ms)
         {
@@ -394,7 +402,11 @@ impl Service {
     }
 
     async fn assign(&self, id: ConversationId, counsellor: AccountId) -> Result<(), Refusal> {
-        self.store.assign(id, counsellor, now_ms()).await?;
+        let now = now_ms();
+        let rec = self.store.assign(id, counsellor, now).await?;
+        tracing::info!(conversation = %id, %counsellor, "assigned");
+        self.metrics
+            .assigned(now.saturating_sub(rec.queued_since_ms) as f64 / 1000.0);
         self.publish(Event::Assigned {
             conversation: id,
             counsellor,
@@ -496,10 +508,7 @@ impl Service {
         if self.settings.matching != MatchingMode::Auto {
             return Ok(0);
         }
-        let queue: Vec<ConversationId> = self.store.queue().await?.iter().map(|r| r.id).collect();
-        if queue.is_empty() {
-            return Ok(0);
-        }
+        // Counsellors first: with no free place there is nothing to read.
         let loads: Vec<CounsellorLoad> = self
             .store
             .counsellors()
@@ -512,6 +521,17 @@ impl Service {
                 available: c.takes_chats(),
                 last_assigned_ms: c.last_assigned_ms,
             })
+            .collect();
+        let free: u32 = loads.iter().filter(|c| c.available).map(|c| c.free()).sum();
+        if free == 0 {
+            return Ok(0);
+        }
+        let queue: Vec<ConversationId> = self
+            .store
+            .queue_head(free as usize)
+            .await?
+            .iter()
+            .map(|r| r.id)
             .collect();
         let mut assigned = 0;
         for (conversation, counsellor) in matching::plan(&queue, &loads) {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service as _};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 
@@ -18,6 +18,7 @@ use crate::limits::RateLimits;
 use crate::protocol::{encode, CounsellorOut, QueueItem};
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::{Account, ConversationRecord, Store, StoreError};
 use crate::{http, ws};
 
@@ -44,8 +45,8 @@ pub enum StartError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("the Redis store is not available in this version; unset TSUNAGU_REDIS_URL to use the embedded store")]
-    RedisNotAvailable,
+    #[error("cannot use Redis: {0}")]
+    Redis(StoreError),
     #[error(transparent)]
     DataDir(#[from] crate::store::embedded::OpenError),
     #[error("cannot create configured user {username}: {source}")]
@@ -69,24 +70,30 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 impl Application {
-    /// Build on the store the settings choose: the durable embedded store
-    /// in `data_dir` (the default), or a fresh in-memory one.
+    /// Build on the Redis store when `redis_url` is set, else on the
+    /// embedded store the settings choose: durable in `data_dir` (the
+    /// default), or a fresh in-memory one.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        if settings.redis_url.is_some() {
-            return Err(StartError::RedisNotAvailable);
-        }
-        match settings.store {
-            StoreMode::Memory => {
-                tracing::warn!(
-                    "store: memory (nothing is written to disk; a restart loses every \
-                     conversation, account and session)"
-                );
-                Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
+        match &settings.redis_url {
+            Some(url) => {
+                let store = RedisStore::connect(RedisOptions {
+                    url: url.expose().to_owned(),
+                    prefix: settings.redis_prefix.clone(),
+                    node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
+                })
+                .await
+                .map_err(StartError::Redis)?;
+                Self::build_with_store(settings, Arc::new(store), "redis").await
             }
-            StoreMode::Embedded => {
-                let store = open_embedded(&settings).await?;
-                Self::build_with_store(settings, store, "embedded").await
-            }
+            None => match settings.store {
+                StoreMode::Memory => {
+                    Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
+                }
+                StoreMode::Embedded => {
+                    let store = open_embedded(&settings).await?;
+                    Self::build_with_store(settings, store, "embedded").await
+                }
+            },
         }
     }
 
@@ -96,6 +103,18 @@ impl Application {
         store_kind: &'static str,
     ) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
+        match store.persistence().await {
+            Ok(p) if p.acknowledged_writes_on_disk => {
+                tracing::info!(store = store_kind, details = ?p.details, "acknowledged writes are on disk")
+            }
+            Ok(p) => tracing::warn!(
+                store = store_kind,
+                details = ?p.details,
+                "ACKNOWLEDGED WRITES ARE NOT ON DISK: a crash loses confirmed messages \
+                 (use the embedded store's data directory, or Redis with appendonly yes and appendfsync always)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot read the store's persistence settings"),
+        }
         seed_users(store.as_ref(), &settings).await?;
         let hub = Hub::new(settings.limits.outbox_messages);
         let service = Service::new(store.clone(), settings.clone());
@@ -125,6 +144,24 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(http::json_config())
+                .wrap_fn(|req, srv| {
+                    // Count every HTTP refusal by its error code.
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        if let (Some(state), Some(code)) = (
+                            state,
+                            res.response()
+                                .extensions()
+                                .get::<crate::protocol::ErrorCode>()
+                                .copied(),
+                        ) {
+                            state.service.metrics.refused(code);
+                        }
+                        Ok(res)
+                    }
+                })
                 .wrap(
                     DefaultHeaders::new()
                         .add(("Content-Security-Policy", CSP))
@@ -134,6 +171,7 @@ impl Application {
                 )
                 .route("/healthz", web::get().to(http::health::healthz))
                 .route("/readyz", web::get().to(http::health::readyz))
+                .route("/metrics", web::get().to(http::metrics::metrics))
                 .route("/ws/visitor", web::get().to(ws::visitor::upgrade))
                 .route("/ws/counsellor", web::get().to(ws::counsellor::upgrade))
                 .service(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property and integration
-# tests. What CI runs (.ci/run calls exactly this). Safe to run on a fresh
-# machine: it checks for what it needs and says exactly what is missing.
+# tests, then the integration tests a second time on the Redis store. What
+# CI runs (.ci/run calls exactly this). Safe to run on a fresh machine: it
+# installs or starts what it needs (a local redis-server) and says exactly
+# what is missing otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +13,43 @@ need() {
 need cargo "install Rust with rustup: https://rustup.rs"
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# Redis for the Redis half of the suite: use the one that answers on
+# TSUNAGU_TEST_REDIS_URL (default 127.0.0.1:6379), else start one. Tests
+# only ever touch keys under their own random prefix; nothing here stops
+# or flushes a Redis.
+export TSUNAGU_TEST_REDIS_URL="${TSUNAGU_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+redis_up() { redis-cli -u "$TSUNAGU_TEST_REDIS_URL" ping 2>/dev/null | grep -q PONG; }
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "== installing redis-server (Debian package)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+if ! redis_up; then
+  echo "== starting redis-server on 127.0.0.1:6379"
+  redis-server --daemonize yes --port 6379 --bind 127.0.0.1 --save "" --appendonly no >/dev/null
+  for _ in $(seq 50); do redis_up && break; sleep 0.1; done
+  redis_up || { echo "redis-server did not start" >&2; exit 1; }
+fi
+
+# Every key this run creates starts with this, so the run can clean up
+# after itself without touching anyone else's keys.
+export TSUNAGU_TEST_REDIS_PREFIX="tsunagu-test-$(date +%s)-$$"
+cleanup() {
+  redis-cli -u "$TSUNAGU_TEST_REDIS_URL" --scan --pattern "${TSUNAGU_TEST_REDIS_PREFIX}-*" 2>/dev/null \
+    | xargs -r -n 500 redis-cli -u "$TSUNAGU_TEST_REDIS_URL" unlink >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo test"
+echo "== cargo test (in-memory store; the store conformance suite runs on both)"
 cargo test --all-targets --quiet
 echo "== the API suite again on the durable embedded store (TSUNAGU_TEST_STORE=embedded)"
 TSUNAGU_TEST_STORE=embedded cargo test --quiet --test api
+echo "== cargo test --test api on the Redis store"
+TSUNAGU_TEST_STORE=redis cargo test --test api --quiet
+echo "== browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
+bash tests/browser/run.sh

@@ -17,10 +17,15 @@ pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
     };
     let ready = store == "ok" && !app.draining();
     let (visitors, counsellors) = app.hub.counts();
+    let persistence = match ready {
+        true => app.service.store.persistence().await.ok(),
+        false => None,
+    };
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "store": store,
         "store_kind": app.store_kind,
+        "persistence": persistence,
         "draining": app.draining(),
         "sockets": { "visitors": visitors, "counsellors": counsellors },
     });

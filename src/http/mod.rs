@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod health;
+pub mod metrics;
 pub mod session;
 
 use std::time::Duration;
@@ -52,7 +53,10 @@ impl ResponseError for ApiError {
         if let Some(ms) = self.0.retry_after_ms {
             r.insert_header(("Retry-After", ms.div_ceil(1000).to_string()));
         }
-        r.json(&self.0)
+        let mut res = r.json(&self.0);
+        // Read by the refusal-counting middleware (startup.rs).
+        res.extensions_mut().insert(self.0.code);
+        res
     }
 }
 

@@ -58,6 +58,8 @@ pub trait Journal: Send + Sync + 'static {
     fn healthy(&self) -> bool;
     /// Commit what is queued, then stop; later submissions fail.
     fn close(&self) -> Commit;
+    /// What makes the commits durable, for the start-up log and `/readyz`.
+    fn describe(&self) -> std::collections::BTreeMap<String, String>;
 }
 
 /// Everything a durable backend read back at start.

@@ -286,6 +286,19 @@ impl Store for MemoryStore {
         self.state().map(drop)
     }
 
+    async fn persistence(&self) -> StoreResult<Persistence> {
+        Ok(match &self.journal {
+            Some(j) => Persistence {
+                acknowledged_writes_on_disk: true,
+                details: j.describe(),
+            },
+            None => Persistence {
+                acknowledged_writes_on_disk: false,
+                details: [("memory".to_owned(), "nothing is written to disk".to_owned())].into(),
+            },
+        })
+    }
+
     async fn create_account(&self, account: Account) -> StoreResult<()> {
         let commit = {
             let mut s = self.state()?;
@@ -430,6 +443,15 @@ impl Store for MemoryStore {
         let s = self.state()?;
         Ok(s.queue
             .values()
+            .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
+            .collect())
+    }
+
+    async fn queue_head(&self, n: usize) -> StoreResult<Vec<ConversationRecord>> {
+        let s = self.state()?;
+        Ok(s.queue
+            .values()
+            .take(n)
             .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
             .collect())
     }
@@ -857,6 +879,9 @@ mod tests {
         }
         fn close(&self) -> Commit {
             Box::pin(async { Ok(()) })
+        }
+        fn describe(&self) -> std::collections::BTreeMap<String, String> {
+            Default::default()
         }
     }
 

@@ -26,6 +26,7 @@
 pub mod embedded;
 pub mod journal;
 pub mod memory;
+pub mod redis;
 
 use std::sync::Arc;
 
@@ -252,6 +253,24 @@ pub enum Event {
     CounsellorChanged { counsellor: AccountId },
     /// Someone joined or left the queue.
     QueueChanged,
+    /// Local to one node, never published: this node may have missed events
+    /// (its link to the other nodes' events was lost and is back). Every
+    /// socket re-reads what it shows from the store.
+    Resync,
+    /// Local to one node, never published: the other nodes took this node
+    /// for dead and no longer count its sockets as present. Every socket is
+    /// closed so its client reconnects (here or elsewhere) and is counted
+    /// again.
+    Reconnect,
+}
+
+/// What a backend says about its durability.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Persistence {
+    /// Is a write on disk (fsynced) before the store answers OK?
+    pub acknowledged_writes_on_disk: bool,
+    /// The settings that decide it, e.g. Redis `appendonly`/`appendfsync`.
+    pub details: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -279,6 +298,10 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// How durable an acknowledged write is, for the start-up log and
+    /// `/readyz`.
+    async fn persistence(&self) -> StoreResult<Persistence>;
+
     // ---- accounts and sessions
     /// Refused with `UsernameTaken` if the username exists.
     async fn create_account(&self, account: Account) -> StoreResult<()>;
@@ -301,6 +324,14 @@ pub trait Store: Send + Sync + 'static {
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
     /// Everyone waiting, in queue order.
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>>;
+    /// The first `n` waiting, in queue order (matching needs no more than
+    /// there are free places). Backends that can read a prefix cheaply
+    /// override this.
+    async fn queue_head(&self, n: usize) -> StoreResult<Vec<ConversationRecord>> {
+        let mut q = self.queue().await?;
+        q.truncate(n);
+        Ok(q)
+    }
     /// Atomically: the conversation is still queued and the counsellor has a
     /// free place; then it becomes theirs. Otherwise `Transition(NotQueued)`
     /// / `CapacityReached` and nothing changes.

@@ -77,7 +77,7 @@ pub async fn upgrade(
             conn,
             cursors: None,
         };
-        run(handler, socket, &app.settings, &app.hub).await;
+        run(handler, socket, app).await;
     });
     Ok(response)
 }
@@ -153,11 +153,29 @@ impl Counsellor {
         let service = &app.service;
         let me = self.account.id;
         let record = service.counsellor_presence(me, 1).await?;
-        let held = service.store.conversations_of(me).await?;
+        // Watch first, then read each record: anything before the watch is
+        // in the record, anything after arrives as an event (as for visitors).
+        let ids: Vec<ConversationId> = service
+            .store
+            .conversations_of(me)
+            .await?
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        for id in &ids {
+            app.hub.watch(self.conn, *id);
+        }
+        let mut held = Vec::with_capacity(ids.len());
+        for id in ids {
+            match service.authorise(id, me).await {
+                Ok(rec) => held.push(rec),
+                // Requeued between the two reads: not ours any more.
+                Err(_) => app.hub.unwatch(self.conn, id),
+            }
+        }
         let mut cursors = HashMap::new();
         let mut views = Vec::with_capacity(held.len());
         for rec in &held {
-            app.hub.watch(self.conn, rec.id);
             let from = last_seq
                 .get(&rec.id)
                 .copied()
@@ -302,11 +320,13 @@ impl Counsellor {
             return; // already in `welcome`
         }
         let app = self.app.clone();
-        // The same check as on connect: the store must say it is ours.
+        // Watch first, then read (see `hello`); the same check as on
+        // connect: the store must say it is ours.
+        app.hub.watch(self.conn, id);
         let Ok(rec) = app.service.authorise(id, self.account.id).await else {
+            app.hub.unwatch(self.conn, id);
             return;
         };
-        app.hub.watch(self.conn, id);
         let view = self.view(&rec).await;
         io.send(&CounsellorOut::Assigned { conversation: view })
             .await;
@@ -315,6 +335,50 @@ impl Counsellor {
             cursor
                 .catch_up(io, app.service.store.as_ref(), id, &encoder(id))
                 .await;
+        }
+    }
+}
+
+impl Counsellor {
+    /// After events may have been lost: take on conversations assigned
+    /// meanwhile and let go of the ones requeued meanwhile, as the store
+    /// says (the same checks as live delivery).
+    async fn refresh_held(&mut self, io: &mut Io) {
+        let app = self.app.clone();
+        let store = app.service.store.as_ref();
+        let Ok(held) = store.conversations_of(self.account.id).await else {
+            return;
+        };
+        let Some(known) = self
+            .cursors
+            .as_ref()
+            .map(|c| c.keys().copied().collect::<Vec<_>>())
+        else {
+            return;
+        };
+        for rec in &held {
+            if !known.contains(&rec.id) {
+                self.on_assigned(io, rec.id).await;
+            }
+        }
+        for id in known {
+            if held.iter().any(|r| r.id == id) {
+                continue;
+            }
+            let requeued = matches!(
+                store.conversation(id).await,
+                Ok(Some(r)) if r.state != crate::core::conversation::ConversationState::Ended
+            );
+            if requeued {
+                app.hub.unwatch(self.conn, id);
+                if let Some(c) = self.cursors.as_mut() {
+                    c.remove(&id);
+                }
+                io.send(&CounsellorOut::Requeued {
+                    conversation_id: id,
+                })
+                .await;
+            }
         }
     }
 }
@@ -429,13 +493,7 @@ impl Handler for Counsellor {
             }
             Outbound::Shared(frame) => io.send_text(frame.to_string()).await,
             Outbound::Resync => {
-                // Events may have been missed: take up any assignment the
-                // store knows of, then catch every conversation up.
-                if let Ok(held) = store.conversations_of(me).await {
-                    for rec in held {
-                        self.on_assigned(io, rec.id).await;
-                    }
-                }
+                self.refresh_held(io).await;
                 if let Some(cursors) = self.cursors.as_mut() {
                     for (id, c) in cursors.iter_mut() {
                         c.catch_up(io, store.as_ref(), *id, &encoder(*id)).await;

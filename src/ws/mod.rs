@@ -23,9 +23,10 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::config::Settings;
 use crate::core::ids::ConversationId;
-use crate::hub::{ConnId, Hub, Outbound};
+use crate::hub::{ConnId, Outbound};
 use crate::limits::check_direct;
 use crate::protocol::{encode, ErrorBody, ErrorCode};
+use crate::startup::AppState;
 use crate::store::{Store, StoredMessage};
 
 /// The writing half of a socket, with a send time-out: a client that stops
@@ -33,6 +34,8 @@ use crate::store::{Store, StoredMessage};
 pub struct Io {
     session: Session,
     send_timeout: Duration,
+    /// For counting refusals.
+    app: Arc<AppState>,
     pub open: bool,
 }
 
@@ -52,6 +55,7 @@ impl Io {
     }
 
     pub async fn error(&mut self, e: &ErrorBody) {
+        self.app.service.metrics.refused(e.code);
         #[derive(Serialize)]
         #[serde(tag = "type", rename_all = "snake_case")]
         enum Frame<'a> {
@@ -89,7 +93,9 @@ pub struct Socket {
 }
 
 /// Drive one socket until it closes.
-pub async fn run<H: Handler>(mut handler: H, socket: Socket, settings: &Settings, hub: &Hub) {
+pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>) {
+    let settings = app.settings.clone();
+    let hub = app.hub.clone();
     let Socket {
         session,
         mut stream,
@@ -102,6 +108,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, settings: &Settings
     let mut io = Io {
         session: session.clone(),
         send_timeout: Duration::from_millis(t.send_timeout_ms),
+        app: app.clone(),
         open: true,
     };
     let client_timeout = Duration::from_millis(t.client_timeout_ms);

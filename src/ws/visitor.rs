@@ -68,7 +68,7 @@ pub async fn upgrade(
             ip,
             chat: None,
         };
-        run(handler, socket, &app.settings, &app.hub).await;
+        run(handler, socket, app).await;
     });
     Ok(response)
 }
@@ -149,7 +149,9 @@ impl Visitor {
             .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
             .await;
         if rec.state == ConversationState::Queued {
-            send_current_place(io, &app, &mut chat).await;
+            // The broadcaster computes every place in one pass; asking it
+            // (coalesced) keeps a burst of joins O(n), not O(n^2).
+            app.hub.mark_queue_changed();
         }
         self.chat = Some(chat);
     }
@@ -198,21 +200,12 @@ async fn change_state(
         }
         ConversationState::Queued => {
             io.send(&VisitorOut::Requeued).await;
-            send_current_place(io, app, chat).await
+            // Their place follows from the queue broadcaster.
+            app.hub.mark_queue_changed();
         }
         ConversationState::Ended => {
             let by = by.unwrap_or(crate::core::conversation::EndedBy::System);
             io.send(&VisitorOut::Ended { by }).await
-        }
-    }
-}
-
-/// Look up and send the visitor's place now (rather than at the next
-/// queue broadcast).
-async fn send_current_place(io: &mut Io, app: &AppState, chat: &mut Chat) {
-    if let Ok((queue, places)) = app.service.queue_places().await {
-        if let Some(i) = queue.iter().position(|r| r.id == chat.id) {
-            send_place(io, chat, places[i]).await;
         }
     }
 }

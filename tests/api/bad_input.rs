@@ -363,6 +363,8 @@ async fn a_full_queue_answers_busy_with_alternatives_and_queues_nobody() {
             name: "よりそいホットライン".into(),
             contact: "0120-279-338".into(),
             hours: "24時間".into(),
+            name_en: Some("Yorisoi Hotline".into()),
+            hours_en: Some("24 hours".into()),
         }];
     })
     .await;
@@ -372,6 +374,7 @@ async fn a_full_queue_answers_busy_with_alternatives_and_queues_nobody() {
     v.send(json!({"type": "start"})).await;
     let e = v.expect_error("queue_full").await;
     assert_eq!(e["alternatives"][0]["contact"], "0120-279-338");
+    assert_eq!(e["alternatives"][0]["name_en"], "Yorisoi Hotline");
     assert_eq!(app.state.service.store.queue().await.unwrap().len(), 2);
     // The socket may try again later; it is not bound to anything.
     v.send(json!({"type": "end"})).await;

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use tsunagu::auth::{self, Role};
-use tsunagu::config::{Settings, StoreMode};
+use tsunagu::config::{Secret, Settings, StoreMode};
 use tsunagu::core::ids::AccountId;
 use tsunagu::startup::{AppState, Application};
 use tsunagu::store::Account;
@@ -33,6 +33,8 @@ pub struct TestApp {
     pub state: Arc<AppState>,
     /// With the embedded store: its data directory, removed with the app.
     pub data_dir: Option<TempDir>,
+    /// With the Redis store: (url, prefix) whose keys go when the app does.
+    pub redis: Option<(String, String)>,
 }
 
 /// `TSUNAGU_TEST_STORE=embedded` runs the whole suite on the durable
@@ -60,6 +62,62 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((url, prefix)) = &self.redis {
+            purge_blocking(url, prefix);
+        }
+    }
+}
+
+/// The Redis the tests use: `TSUNAGU_TEST_REDIS_URL`, default the local one.
+pub fn test_redis_url() -> String {
+    std::env::var("TSUNAGU_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `TSUNAGU_TEST_STORE=redis` runs the whole suite on Redis.
+pub fn suite_on_redis() -> bool {
+    std::env::var("TSUNAGU_TEST_STORE").as_deref() == Ok("redis")
+}
+
+/// A key prefix no other test (or run) uses: `<TSUNAGU_TEST_REDIS_PREFIX,
+/// default tsunagu-test>-<random>`, so tests never share keys.
+pub fn unique_prefix() -> String {
+    let base = std::env::var("TSUNAGU_TEST_REDIS_PREFIX").unwrap_or_else(|_| "tsunagu-test".into());
+    format!("{base}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Delete every key under `prefix` (only that prefix: the Redis is shared).
+/// Blocking, so it can run in `Drop`.
+pub fn purge_blocking(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(mut con) = client.get_connection() else {
+        return;
+    };
+    let mut cursor: u64 = 0;
+    loop {
+        let Ok((next, keys)): redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut con)
+        else {
+            return;
+        };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::cmd("UNLINK").arg(&keys).query(&mut con);
+        }
+        cursor = next;
+        if cursor == 0 {
+            return;
+        }
     }
 }
 
@@ -101,6 +159,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         s.store = StoreMode::Embedded;
         s.data_dir = dir.path().to_owned();
     }
+    let redis = suite_on_redis().then(|| (test_redis_url(), unique_prefix()));
+    if let Some((url, prefix)) = &redis {
+        s.redis_url = Some(Secret::new(url.clone()));
+        s.redis_prefix = prefix.clone();
+    }
     tweak(&mut s);
     let app = Application::build(s).await.expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
@@ -108,10 +171,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     if data_dir.is_some() {
         assert_eq!(state.store_kind, "embedded");
     }
+    if redis.is_some() {
+        assert_eq!(state.store_kind, "redis");
+    }
     TestApp {
         addr,
         state,
         data_dir,
+        redis,
     }
 }
 
@@ -237,6 +304,8 @@ impl Counsellor {
 
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The close code of the server's close frame, once one arrived.
+    last_close: Option<u16>,
 }
 
 /// An upgrade refused before the socket opened: its HTTP status and body.
@@ -247,6 +316,13 @@ pub struct Refused {
 }
 
 impl Ws {
+    pub fn from_stream(stream: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Ws {
+        Ws {
+            stream,
+            last_close: None,
+        }
+    }
+
     pub async fn connect(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Ws, Refused> {
         let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
         for (k, v) in headers {
@@ -255,7 +331,7 @@ impl Ws {
                 .insert(name, HeaderValue::from_str(v).unwrap());
         }
         match tokio_tungstenite::connect_async(req).await {
-            Ok((stream, _)) => Ok(Ws { stream }),
+            Ok((stream, _)) => Ok(Ws::from_stream(stream)),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 let status = resp.status().as_u16();
                 let body = resp
@@ -276,7 +352,7 @@ impl Ws {
             .unwrap();
     }
 
-    /// Send, or `false` if the connection is gone (the server died).
+    /// Send, reporting failure instead of panicking (the server may be gone).
     pub async fn try_send(&mut self, v: Value) -> bool {
         self.stream.send(Message::text(v.to_string())).await.is_ok()
     }
@@ -293,7 +369,11 @@ impl Ws {
                 .expect("timed out waiting for a frame")?;
             match m {
                 Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
-                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(Message::Close(frame)) => {
+                    self.last_close = frame.map(|f| u16::from(f.code));
+                    return None;
+                }
+                Err(_) => return None,
                 Ok(_) => continue,
             }
         }
@@ -301,14 +381,27 @@ impl Ws {
 
     /// The next JSON frame if one arrives within `wait`.
     pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
+        self.next_within(wait)
+            .await
+            .ok()
+            .map(|f| f.expect("socket closed"))
+    }
+
+    /// The next JSON frame within `wait`: `Err(())` on time-out, `Ok(None)`
+    /// if the socket closed.
+    pub async fn next_within(&mut self, wait: Duration) -> Result<Option<Value>, ()> {
         loop {
             let m = tokio::time::timeout(wait, self.stream.next())
                 .await
-                .ok()??;
+                .map_err(|_| ())?;
             match m {
-                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
-                Ok(Message::Close(_)) | Err(_) => panic!("socket closed"),
-                Ok(_) => continue,
+                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(&t).unwrap())),
+                Some(Ok(Message::Close(frame))) => {
+                    self.last_close = frame.map(|f| u16::from(f.code));
+                    return Ok(None);
+                }
+                None | Some(Err(_)) => return Ok(None),
+                Some(Ok(_)) => continue,
             }
         }
     }
@@ -361,6 +454,12 @@ impl Ws {
                 Some(Ok(_)) => continue,
             }
         }
+    }
+
+    /// After `next`/`next_within` reported a close: the close code, if the
+    /// server sent one.
+    pub fn closed_code(&self) -> Option<u16> {
+        self.last_close
     }
 
     /// Drop the TCP connection without a close handshake (a network drop).

@@ -88,6 +88,18 @@ impl Journal for SqliteJournal {
     fn close(&self) -> Commit {
         self.send(Msg::Close)
     }
+
+    fn describe(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("engine", "sqlite"),
+            ("journal_mode", "wal"),
+            ("synchronous", "full (every commit fsynced)"),
+            ("group_commit", "on"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
 }
 
 fn run(mut conn: Connection, lock: File, rx: mpsc::Receiver<Msg>, healthy: Arc<AtomicBool>) {

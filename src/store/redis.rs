@@ -1,0 +1,984 @@
+//! The Redis backend: every node of a deployment shares one Redis.
+//!
+//! It owns the mapping of the store contract onto Redis keys (`keys`), the
+//! decoding of what Redis returns (`codec`), the node's background links
+//! (`events`) and the Lua scripts (`scripts/*.lua`). It never knows about
+//! sockets.
+//!
+//! Every change that checks a precondition is ONE Lua script: Redis runs a
+//! script alone, so no other node's command can come between the check and
+//! the write. Scripts validate everything before their first write (Redis
+//! never rolls a script back) and receive every key they touch in `KEYS`.
+//! Reads that only display (the queue, a counsellor list) are plain
+//! commands or pipelines; where a read finds candidates for a change (the
+//! sweep), the script re-checks each candidate.
+//!
+//! All commands share one multiplexed connection (`ConnectionManager`):
+//! commands from every task are pipelined on it and it reconnects by itself.
+//! A pool of one-request-at-a-time connections would cost several times more
+//! per operation. Connection failures become `StoreError::Unavailable`,
+//! which the service reports as `unavailable`: nothing is acknowledged that
+//! Redis did not confirm. A write whose reply was lost may still have been
+//! applied; a client's resend with the same client id is then answered as a
+//! duplicate with the original sequence number.
+//!
+//! See docs/REDIS.md for the key layout, each script's checks, failure
+//! behaviour and the Redis settings a deployment needs.
+
+mod codec;
+mod events;
+pub mod keys;
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{RedisError, Script, Value};
+use async_trait::async_trait;
+use tokio::sync::{broadcast, oneshot};
+use tokio::task::JoinHandle;
+
+use self::codec::{enum_name, hex, queue_score, reply, Reply, Static};
+use self::keys::Keys;
+use super::*;
+
+/// Script arguments, each as its decimal or text form.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { [$(($a).to_string()),*] };
+}
+/// Events kept for a slow subscriber before it is told it lagged.
+const EVENT_BUFFER: usize = 16_384;
+/// How long one command may wait for its answer before it counts as failed.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reconnection attempts one failing request waits for (50 ms, 100 ms).
+const RECONNECT_RETRIES: usize = 2;
+/// Sessions are kept this long past their expiry (the HTTP layer refuses
+/// them once expired; then Redis forgets them).
+const SESSION_AFTERLIFE_MS: u64 = 60_000;
+/// `end` re-reads the record when a concurrent assign changed its
+/// counsellor; it gives up (as `Unavailable`) after this many tries.
+const END_ATTEMPTS: usize = 8;
+
+/// How to reach Redis.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    pub url: String,
+    /// Prefix of every key; see [`keys::valid_prefix`].
+    pub prefix: String,
+    /// A node whose liveness key is older than this is taken for dead and
+    /// its sockets are taken off the presence counts.
+    pub node_ttl: Duration,
+}
+
+struct Scripts {
+    create_conversation: Script,
+    assign: Script,
+    end: Script,
+    set_outcome: Script,
+    append: Script,
+    ack: Script,
+    visitor_connections: Script,
+    counsellor_connections: Script,
+    counsellor_set: Script,
+    sweep_abandon: Script,
+    sweep_requeue: Script,
+    reap_counsellor: Script,
+    reap_visitor: Script,
+    reap_node: Script,
+    create_account: Script,
+    add_note: Script,
+}
+
+static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
+    let s = |src: &str| Script::new(src);
+    Scripts {
+        create_conversation: s(include_str!("scripts/create_conversation.lua")),
+        assign: s(include_str!("scripts/assign.lua")),
+        end: s(include_str!("scripts/end_conversation.lua")),
+        set_outcome: s(include_str!("scripts/set_outcome.lua")),
+        append: s(include_str!("scripts/append.lua")),
+        ack: s(include_str!("scripts/ack.lua")),
+        visitor_connections: s(include_str!("scripts/visitor_connections.lua")),
+        counsellor_connections: s(include_str!("scripts/counsellor_connections.lua")),
+        counsellor_set: s(include_str!("scripts/counsellor_set.lua")),
+        sweep_abandon: s(include_str!("scripts/sweep_abandon.lua")),
+        sweep_requeue: s(include_str!("scripts/sweep_requeue.lua")),
+        reap_counsellor: s(include_str!("scripts/reap_counsellor.lua")),
+        reap_visitor: s(include_str!("scripts/reap_visitor.lua")),
+        reap_node: s(include_str!("scripts/reap_node.lua")),
+        create_account: s(include_str!("scripts/create_account.lua")),
+        add_note: s(include_str!("scripts/add_note.lua")),
+    }
+});
+
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    /// This process's id among the nodes (random per start).
+    node: String,
+    events: broadcast::Sender<Event>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn unavailable(e: RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {e}"))
+}
+
+impl RedisStore {
+    /// Connect, subscribe to the events and register this node. Fails if
+    /// Redis cannot be reached now; once running, lost connections are
+    /// re-established in the background.
+    pub async fn connect(opts: RedisOptions) -> StoreResult<Self> {
+        if !keys::valid_prefix(&opts.prefix) {
+            return Err(StoreError::Unavailable(
+                "redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'".into(),
+            ));
+        }
+        let client = ::redis::Client::open(opts.url.as_str()).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_max_delay(Duration::from_secs(2))
+            // While Redis is away a request waits for the reconnection
+            // attempts; few and short ones make it fail fast as
+            // `Unavailable` (the client retries) instead of hanging.
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(Duration::from_millis(50));
+        let mut conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(unavailable)?;
+        let keys = Keys::new(&opts.prefix);
+        let node = uuid::Uuid::new_v4().simple().to_string();
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let forwarder = tokio::spawn(events::forward(
+            client,
+            keys.events_channel(),
+            events.clone(),
+            ready_tx,
+        ));
+        match ready_rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                forwarder.abort();
+                return Err(StoreError::Unavailable(format!(
+                    "redis: cannot subscribe to events: {e}"
+                )));
+            }
+            Err(_) => return Err(StoreError::Unavailable("redis: subscriber stopped".into())),
+        }
+        if let Err(e) = events::renew(&mut conn, &keys, &node, opts.node_ttl).await {
+            forwarder.abort();
+            return Err(unavailable(e));
+        }
+        let heartbeat = tokio::spawn(events::heartbeat(
+            conn.clone(),
+            keys.clone(),
+            node.clone(),
+            opts.node_ttl,
+            events.clone(),
+        ));
+        tracing::info!(prefix = %opts.prefix, node = %node, "connected to redis");
+        Ok(Self {
+            conn,
+            keys,
+            node,
+            events,
+            tasks: vec![forwarder, heartbeat],
+        })
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// Delete every key under this store's prefix. For tests and for
+    /// taking a deployment down; never called by the server.
+    pub async fn purge(&self) -> StoreResult<usize> {
+        let mut conn = self.conn.clone();
+        let mut cursor: u64 = 0;
+        let mut deleted = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = ::redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(self.keys.all_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if !batch.is_empty() {
+                deleted += batch.len();
+                let _: i64 = ::redis::cmd("UNLINK")
+                    .arg(&batch)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> StoreResult<Value> {
+        let mut inv = script.prepare_invoke();
+        for k in keys {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        inv.invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Run a script answering `{"ok", HGETALL meta}` and decode the record.
+    async fn run_record(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+    ) -> StoreResult<ConversationRecord> {
+        match reply(self.run(script, keys, args).await?)? {
+            Reply::Ok(v) => codec::conversation(&codec::hash(first(&v)?)?),
+            _ => Err(codec::corrupt("script reply")),
+        }
+    }
+
+    async fn run_counsellor(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+    ) -> StoreResult<CounsellorRecord> {
+        match reply(self.run(script, keys, args).await?)? {
+            Reply::Ok(v) => codec::counsellor(&codec::hash(first(&v)?)?),
+            _ => Err(codec::corrupt("script reply")),
+        }
+    }
+
+    async fn query<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> StoreResult<T> {
+        cmd.query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Several hashes at once (one round trip), e.g. every queued record.
+    async fn hashes(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, String>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut p = ::redis::pipe();
+        for k in keys {
+            p.cmd("HGETALL").arg(k);
+        }
+        p.query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    /// The records of these conversations; ones that vanished are skipped.
+    /// Queue entries from the front to `stop` (inclusive; -1 = all), in order.
+    async fn queue_range(&self, stop: isize) -> StoreResult<Vec<ConversationRecord>> {
+        let ids: Vec<String> = self
+            .query(
+                ::redis::cmd("ZRANGE")
+                    .arg(self.keys.queue())
+                    .arg(0)
+                    .arg(stop),
+            )
+            .await?;
+        let ids = ids
+            .iter()
+            .map(|s| uuid_of(s).map(ConversationId))
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Two reads, not one snapshot: one assigned in between is left out.
+        let mut v: Vec<_> = self
+            .records(&ids)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == ConversationState::Queued)
+            .collect();
+        v.sort_by_key(|r| r.queue_entry().key());
+        Ok(v)
+    }
+
+    async fn records(&self, ids: &[ConversationId]) -> StoreResult<Vec<ConversationRecord>> {
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.meta(*id)).collect();
+        self.hashes(&keys)
+            .await?
+            .iter()
+            .filter(|m| !m.is_empty())
+            .map(codec::conversation)
+            .collect()
+    }
+
+    /// Take the sockets of nodes whose liveness key expired off the counts.
+    async fn reap_dead_nodes(&self, now_ms: u64) -> StoreResult<()> {
+        let nodes: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.nodes()))
+            .await?;
+        let others: Vec<&String> = nodes.iter().filter(|n| **n != self.node).collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let mut p = ::redis::pipe();
+        for n in &others {
+            p.cmd("EXISTS").arg(self.keys.node_alive(n));
+        }
+        let alive: Vec<bool> = p
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        for (node, _) in others.into_iter().zip(alive).filter(|(_, a)| !a) {
+            let alive_key = self.keys.node_alive(node);
+            let ckey = self.keys.node_counsellors(node);
+            let vkey = self.keys.node_visitors(node);
+            let counsellors: Vec<String> = self.query(::redis::cmd("HKEYS").arg(&ckey)).await?;
+            for c in counsellors {
+                let Ok(id) = uuid::Uuid::parse_str(&c) else {
+                    continue;
+                };
+                let keys = [
+                    alive_key.clone(),
+                    ckey.clone(),
+                    self.keys.counsellor(AccountId(id)),
+                ];
+                self.run(&SCRIPTS.reap_counsellor, &keys, &args![c, now_ms])
+                    .await?;
+            }
+            let visitors: Vec<String> = self.query(::redis::cmd("HKEYS").arg(&vkey)).await?;
+            for v in visitors {
+                let Ok(id) = uuid::Uuid::parse_str(&v) else {
+                    continue;
+                };
+                let keys = [
+                    alive_key.clone(),
+                    vkey.clone(),
+                    self.keys.meta(ConversationId(id)),
+                ];
+                self.run(&SCRIPTS.reap_visitor, &keys, &args![v, now_ms])
+                    .await?;
+            }
+            let keys = [alive_key, ckey, vkey, self.keys.nodes()];
+            self.run(&SCRIPTS.reap_node, &keys, &args![node]).await?;
+            tracing::warn!(node = %node, "a node stopped renewing its liveness; its sockets no longer count");
+        }
+        Ok(())
+    }
+}
+
+fn first(v: &[Value]) -> StoreResult<&Value> {
+    v.first().ok_or_else(|| codec::corrupt("missing value"))
+}
+
+fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|_| codec::corrupt("id"))
+}
+
+fn opt_id(id: Option<AccountId>) -> String {
+    id.map(|a| a.to_string()).unwrap_or_default()
+}
+
+fn party_field(party: Party) -> &'static str {
+    match party {
+        Party::Visitor => "vacked",
+        Party::Counsellor => "cacked",
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let _: String = self.query(&::redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    /// Acknowledged writes are on disk only with `appendonly yes` and
+    /// `appendfsync always`; `everysec` can lose about a second of them on
+    /// a crash. (WAITAOF would give per-write durability, but needs Redis
+    /// 7.2; see docs/REDIS.md.)
+    async fn persistence(&self) -> StoreResult<Persistence> {
+        let mut details = std::collections::BTreeMap::new();
+        for key in ["appendonly", "appendfsync", "maxmemory-policy"] {
+            // CONFIG GET answers [name, value]; a managed Redis may refuse
+            // CONFIG entirely: then say "unknown" rather than guess.
+            let v: Vec<String> = self
+                .query(::redis::cmd("CONFIG").arg("GET").arg(key))
+                .await
+                .unwrap_or_default();
+            details.insert(
+                key.to_owned(),
+                v.get(1).cloned().unwrap_or_else(|| "unknown".into()),
+            );
+        }
+        let on_disk = details["appendonly"] == "yes" && details["appendfsync"] == "always";
+        Ok(Persistence {
+            acknowledged_writes_on_disk: on_disk,
+            details,
+        })
+    }
+
+    async fn create_account(&self, account: Account) -> StoreResult<()> {
+        let json = serde_json::to_string(&account).map_err(|_| codec::corrupt("account"))?;
+        let keys = [self.keys.usernames(), self.keys.accounts()];
+        let id = account.id.to_string();
+        match reply(
+            self.run(
+                &SCRIPTS.create_account,
+                &keys,
+                &args![account.username, id, json],
+            )
+            .await?,
+        )? {
+            Reply::Ok(_) => Ok(()),
+            _ => Err(codec::corrupt("script reply")),
+        }
+    }
+
+    async fn account(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let json: Option<String> = self
+            .query(
+                ::redis::cmd("HGET")
+                    .arg(self.keys.accounts())
+                    .arg(id.to_string()),
+            )
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("account")))
+            .transpose()
+    }
+
+    async fn account_by_username(&self, username: &str) -> StoreResult<Option<Account>> {
+        let id: Option<String> = self
+            .query(
+                ::redis::cmd("HGET")
+                    .arg(self.keys.usernames())
+                    .arg(username),
+            )
+            .await?;
+        match id {
+            Some(id) => self.account(AccountId(uuid_of(&id)?)).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn accounts(&self) -> StoreResult<Vec<Account>> {
+        let all: Vec<String> = self
+            .query(::redis::cmd("HVALS").arg(self.keys.accounts()))
+            .await?;
+        let mut v = all
+            .iter()
+            .map(|j| serde_json::from_str::<Account>(j).map_err(|_| codec::corrupt("account")))
+            .collect::<StoreResult<Vec<_>>>()?;
+        v.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(v)
+    }
+
+    async fn put_session(&self, token: TokenHash, session: SessionRecord) -> StoreResult<()> {
+        let json = serde_json::to_string(&session).map_err(|_| codec::corrupt("session"))?;
+        let ttl_ms = (session.expires_at_ms + SESSION_AFTERLIFE_MS)
+            .saturating_sub(crate::service::now_ms())
+            .max(1_000);
+        let _: () = self
+            .query(
+                ::redis::cmd("SET")
+                    .arg(self.keys.session(&hex(&token)))
+                    .arg(json)
+                    .arg("PX")
+                    .arg(ttl_ms),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token: &TokenHash) -> StoreResult<Option<SessionRecord>> {
+        let json: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.session(&hex(token))))
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("session")))
+            .transpose()
+    }
+
+    async fn delete_session(&self, token: &TokenHash) -> StoreResult<()> {
+        let _: i64 = self
+            .query(::redis::cmd("DEL").arg(self.keys.session(&hex(token))))
+            .await?;
+        Ok(())
+    }
+
+    async fn create_conversation(
+        &self,
+        new: NewConversation,
+        max_queue: u32,
+    ) -> StoreResult<ConversationRecord> {
+        let fixed = Static {
+            token_hash: new.token_hash,
+            pre_chat: new.pre_chat,
+            priority: new.priority,
+            started_at_ms: new.now_ms,
+            queued_since_ms: new.now_ms,
+            first_message: new.first_message.clone(),
+        };
+        let fixed = serde_json::to_string(&fixed).map_err(|_| codec::corrupt("static"))?;
+        let id = new.id;
+        let keys = [
+            self.keys.queue(),
+            self.keys.meta(id),
+            self.keys.log(id),
+            self.keys.seen(id),
+        ];
+        let fresh = queue_score(new.priority, false, new.now_ms);
+        let requeued = queue_score(new.priority, true, new.now_ms);
+        let (has_first, first_text) = match &new.first_message {
+            Some(t) => ("1", t.as_str()),
+            None => ("0", ""),
+        };
+        let first_cid = ClientMsgId::first_message();
+        self.run_record(
+            &SCRIPTS.create_conversation,
+            &keys,
+            &args![
+                max_queue,
+                id.to_string(),
+                fixed,
+                fresh,
+                requeued,
+                new.now_ms,
+                has_first,
+                first_text,
+                first_cid.as_str()
+            ],
+        )
+        .await
+    }
+
+    async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
+        let m: HashMap<String, String> = self
+            .query(::redis::cmd("HGETALL").arg(self.keys.meta(id)))
+            .await?;
+        if m.is_empty() {
+            return Ok(None);
+        }
+        codec::conversation(&m).map(Some)
+    }
+
+    async fn queue(&self) -> StoreResult<Vec<ConversationRecord>> {
+        self.queue_range(-1).await
+    }
+
+    async fn queue_head(&self, n: usize) -> StoreResult<Vec<ConversationRecord>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.queue_range(n as isize - 1).await
+    }
+    async fn assign(
+        &self,
+        conversation: ConversationId,
+        counsellor: AccountId,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let keys = [
+            self.keys.counsellor(counsellor),
+            self.keys.meta(conversation),
+            self.keys.queue(),
+            self.keys.held(counsellor),
+        ];
+        self.run_record(
+            &SCRIPTS.assign,
+            &keys,
+            &args![conversation.to_string(), counsellor.to_string(), now_ms],
+        )
+        .await
+    }
+
+    async fn end(
+        &self,
+        conversation: ConversationId,
+        by: EndedBy,
+        outcome: Option<Outcome>,
+        now_ms: u64,
+    ) -> StoreResult<Ended> {
+        let by = enum_name(&by);
+        let outcome = outcome.map(|o| enum_name(&o)).unwrap_or_default();
+        for _ in 0..END_ATTEMPTS {
+            let current: Option<String> = self
+                .query(
+                    ::redis::cmd("HGET")
+                        .arg(self.keys.meta(conversation))
+                        .arg("counsellor"),
+                )
+                .await?;
+            let counsellor = match current.as_deref() {
+                None => return Err(StoreError::NotFound),
+                Some("") => None,
+                Some(s) => Some(AccountId(uuid_of(s)?)),
+            };
+            let keys = [
+                self.keys.meta(conversation),
+                self.keys.queue(),
+                counsellor.map_or_else(|| self.keys.no_counsellor(), |c| self.keys.counsellor(c)),
+                counsellor.map_or_else(|| self.keys.no_held(), |c| self.keys.held(c)),
+            ];
+            let v = self
+                .run(
+                    &SCRIPTS.end,
+                    &keys,
+                    &args![
+                        conversation.to_string(),
+                        opt_id(counsellor),
+                        by,
+                        outcome,
+                        now_ms
+                    ],
+                )
+                .await?;
+            match reply(v)? {
+                Reply::Ok(v) => {
+                    let [was, meta] = v.as_slice() else {
+                        return Err(codec::corrupt("end reply"));
+                    };
+                    let record = codec::conversation(&codec::hash(meta)?)?;
+                    let was = match (codec::string(was)?.as_str(), counsellor) {
+                        ("queued", _) => ConversationState::Queued,
+                        ("active", Some(c)) => ConversationState::Active { counsellor: c },
+                        _ => return Err(codec::corrupt("state before end")),
+                    };
+                    return Ok(Ended { record, was });
+                }
+                Reply::Retry => continue,
+                Reply::Dup(_) => return Err(codec::corrupt("end reply")),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "redis: the conversation kept changing; try again".into(),
+        ))
+    }
+
+    async fn set_outcome(
+        &self,
+        conversation: ConversationId,
+        counsellor: AccountId,
+        outcome: Outcome,
+    ) -> StoreResult<ConversationRecord> {
+        let keys = [self.keys.meta(conversation), self.keys.held(counsellor)];
+        self.run_record(
+            &SCRIPTS.set_outcome,
+            &keys,
+            &args![
+                conversation.to_string(),
+                counsellor.to_string(),
+                enum_name(&outcome)
+            ],
+        )
+        .await
+    }
+
+    async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended> {
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.log(conversation),
+            self.keys.seen(conversation),
+        ];
+        let from = enum_name(&msg.from);
+        let (has_name, name) = match &msg.author_name {
+            Some(n) => ("1", n.as_str()),
+            None => ("0", ""),
+        };
+        let v = self
+            .run(
+                &SCRIPTS.append,
+                &keys,
+                &args![
+                    from,
+                    opt_id(msg.author),
+                    has_name,
+                    name,
+                    msg.client_id.as_str(),
+                    msg.text,
+                    msg.now_ms,
+                    opt_id(msg.require_counsellor)
+                ],
+            )
+            .await?;
+        match reply(v)? {
+            Reply::Ok(v) => {
+                let seq = codec::int(v.first())?;
+                Ok(Appended::New(Arc::new(StoredMessage {
+                    seq,
+                    from: msg.from,
+                    author: msg.author,
+                    author_name: msg.author_name,
+                    client_id: msg.client_id,
+                    text: msg.text,
+                    at_ms: msg.now_ms,
+                })))
+            }
+            Reply::Dup(seq) => Ok(Appended::Duplicate(seq)),
+            Reply::Retry => Err(codec::corrupt("append reply")),
+        }
+    }
+
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<Arc<StoredMessage>>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Stream ids are "<seq>-0": the range starts right after `after`.
+        let (exists, entries): (bool, Value) = ::redis::pipe()
+            .cmd("EXISTS")
+            .arg(self.keys.meta(conversation))
+            .cmd("XRANGE")
+            .arg(self.keys.log(conversation))
+            .arg(format!("{}-0", after.saturating_add(1)))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Err(StoreError::NotFound);
+        }
+        match entries {
+            Value::Array(items) => items.iter().map(codec::stream_message).collect(),
+            Value::Nil => Ok(Vec::new()),
+            _ => Err(codec::corrupt("xrange")),
+        }
+    }
+
+    async fn ack(&self, conversation: ConversationId, party: Party, seq: u64) -> StoreResult<u64> {
+        let keys = [self.keys.meta(conversation)];
+        match reply(
+            self.run(&SCRIPTS.ack, &keys, &args![party_field(party), seq])
+                .await?,
+        )? {
+            Reply::Ok(v) => codec::int(v.first()),
+            _ => Err(codec::corrupt("ack reply")),
+        }
+    }
+
+    async fn add_note(&self, conversation: ConversationId, note: Note) -> StoreResult<()> {
+        let json = serde_json::to_string(&note).map_err(|_| codec::corrupt("note"))?;
+        let keys = [self.keys.meta(conversation), self.keys.notes(conversation)];
+        match reply(self.run(&SCRIPTS.add_note, &keys, &args![json]).await?)? {
+            Reply::Ok(_) => Ok(()),
+            _ => Err(codec::corrupt("note reply")),
+        }
+    }
+
+    async fn notes(&self, conversation: ConversationId) -> StoreResult<Vec<Note>> {
+        let (exists, notes): (bool, Vec<String>) = ::redis::pipe()
+            .cmd("EXISTS")
+            .arg(self.keys.meta(conversation))
+            .cmd("LRANGE")
+            .arg(self.keys.notes(conversation))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Err(StoreError::NotFound);
+        }
+        notes
+            .iter()
+            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("note")))
+            .collect()
+    }
+
+    async fn visitor_connections(
+        &self,
+        conversation: ConversationId,
+        delta: i32,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.node_visitors(&self.node),
+        ];
+        self.run_record(
+            &SCRIPTS.visitor_connections,
+            &keys,
+            &args![conversation.to_string(), delta, now_ms],
+        )
+        .await
+    }
+
+    async fn counsellor_connections(
+        &self,
+        counsellor: AccountId,
+        delta: i32,
+        default_capacity: u32,
+        now_ms: u64,
+    ) -> StoreResult<CounsellorRecord> {
+        let keys = [
+            self.keys.counsellor(counsellor),
+            self.keys.counsellor_ids(),
+            self.keys.node_counsellors(&self.node),
+        ];
+        self.run_counsellor(
+            &SCRIPTS.counsellor_connections,
+            &keys,
+            &args![counsellor.to_string(), delta, default_capacity, now_ms],
+        )
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        counsellor: AccountId,
+        status: Availability,
+    ) -> StoreResult<CounsellorRecord> {
+        let keys = [self.keys.counsellor(counsellor)];
+        self.run_counsellor(
+            &SCRIPTS.counsellor_set,
+            &keys,
+            &args!["status", enum_name(&status)],
+        )
+        .await
+    }
+
+    async fn set_capacity(
+        &self,
+        counsellor: AccountId,
+        capacity: u32,
+    ) -> StoreResult<CounsellorRecord> {
+        let keys = [self.keys.counsellor(counsellor)];
+        self.run_counsellor(&SCRIPTS.counsellor_set, &keys, &args!["capacity", capacity])
+            .await
+    }
+
+    async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>> {
+        let ids: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.counsellor_ids()))
+            .await?;
+        let keys = ids
+            .iter()
+            .map(|s| uuid_of(s).map(|u| self.keys.counsellor(AccountId(u))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.hashes(&keys)
+            .await?
+            .iter()
+            .filter(|m| !m.is_empty())
+            .map(codec::counsellor)
+            .collect()
+    }
+
+    async fn conversations_of(
+        &self,
+        counsellor: AccountId,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let ids: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.held(counsellor)))
+            .await?;
+        let ids = ids
+            .iter()
+            .map(|s| uuid_of(s).map(ConversationId))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut v = self.records(&ids).await?;
+        v.sort_by_key(|r| (r.assigned_at_ms, r.id));
+        Ok(v)
+    }
+
+    async fn sweep(
+        &self,
+        now_ms: u64,
+        visitor_grace_ms: u64,
+        counsellor_grace_ms: u64,
+    ) -> StoreResult<Vec<Swept>> {
+        self.reap_dead_nodes(now_ms).await?;
+        let mut out = Vec::new();
+        let gone = |since: Option<u64>, grace: u64| {
+            since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
+        };
+
+        // Candidates by plain reads; each script re-checks its candidate.
+        for rec in self.queue().await? {
+            if !gone(rec.visitor_offline_since_ms, visitor_grace_ms) {
+                continue;
+            }
+            let keys = [self.keys.meta(rec.id), self.keys.queue()];
+            let v = self
+                .run(
+                    &SCRIPTS.sweep_abandon,
+                    &keys,
+                    &args![rec.id.to_string(), now_ms, visitor_grace_ms],
+                )
+                .await?;
+            if codec::int(Some(&v))? == 1 {
+                out.push(Swept::Abandoned {
+                    conversation: rec.id,
+                });
+            }
+        }
+
+        for c in self.counsellors().await? {
+            if c.active == 0 || !gone(c.offline_since_ms, counsellor_grace_ms) {
+                continue;
+            }
+            let held: Vec<String> = self
+                .query(::redis::cmd("SMEMBERS").arg(self.keys.held(c.id)))
+                .await?;
+            for id in held {
+                let conversation = ConversationId(uuid_of(&id)?);
+                let keys = [
+                    self.keys.counsellor(c.id),
+                    self.keys.held(c.id),
+                    self.keys.queue(),
+                    self.keys.meta(conversation),
+                ];
+                let v = self
+                    .run(
+                        &SCRIPTS.sweep_requeue,
+                        &keys,
+                        &args![id, c.id.to_string(), now_ms, counsellor_grace_ms],
+                    )
+                    .await?;
+                if codec::int(Some(&v))? == 1 {
+                    out.push(Swept::Requeued {
+                        conversation,
+                        counsellor: c.id,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn publish(&self, event: Event) -> StoreResult<()> {
+        let json = serde_json::to_string(&event).map_err(|_| codec::corrupt("event"))?;
+        let _: i64 = self
+            .query(
+                ::redis::cmd("PUBLISH")
+                    .arg(self.keys.events_channel())
+                    .arg(json),
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+}

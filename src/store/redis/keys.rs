@@ -1,0 +1,172 @@
+//! Every Redis key and channel name, in one place (docs/REDIS.md lists
+//! them with their types and lifetimes).
+//!
+//! Two hash tags decide the slots: keys shared by the whole deployment (the
+//! queue, counsellors, accounts, nodes) carry the tag `{<prefix>}`; a
+//! conversation's own keys carry the tag `{<conversation id>}`, so its meta,
+//! log, seen and notes always live in one slot.
+
+use crate::core::ids::{AccountId, ConversationId};
+
+/// Longest accepted prefix.
+pub const PREFIX_MAX_CHARS: usize = 64;
+
+/// Is `p` a usable key prefix? 1-64 characters of `A-Z a-z 0-9 _ . -`:
+/// no `:` (so no prefix can be the start of another's keys), no braces
+/// (they would change the hash tags), no glob characters (so a prefix can
+/// be scanned for safely).
+pub fn valid_prefix(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= PREFIX_MAX_CHARS
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// `prefix` must satisfy [`valid_prefix`].
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A key shared by the deployment: `<p>:{<p>}:<name>`.
+    fn global(&self, name: &str) -> String {
+        format!("{p}:{{{p}}}:{name}", p = self.prefix)
+    }
+
+    fn conv(&self, id: ConversationId, part: &str) -> String {
+        format!("{}:conv:{{{id}}}:{part}", self.prefix)
+    }
+
+    /// Pattern matching every key of this prefix (for `purge`).
+    pub fn all_pattern(&self) -> String {
+        format!("{}:*", self.prefix)
+    }
+
+    // ---- shared (tag {prefix})
+    pub fn queue(&self) -> String {
+        self.global("queue")
+    }
+    pub fn accounts(&self) -> String {
+        self.global("accounts")
+    }
+    pub fn usernames(&self) -> String {
+        self.global("usernames")
+    }
+    pub fn counsellor_ids(&self) -> String {
+        self.global("counsellors")
+    }
+    pub fn counsellor(&self, id: AccountId) -> String {
+        self.global(&format!("counsellor:{id}"))
+    }
+    /// The key of "no counsellor": named (every key goes in KEYS) but
+    /// never written, because the scripts only touch it for a counsellor.
+    pub fn no_counsellor(&self) -> String {
+        self.global("counsellor:-")
+    }
+    pub fn held(&self, id: AccountId) -> String {
+        self.global(&format!("held:{id}"))
+    }
+    pub fn no_held(&self) -> String {
+        self.global("held:-")
+    }
+    pub fn nodes(&self) -> String {
+        self.global("nodes")
+    }
+    pub fn node_alive(&self, node: &str) -> String {
+        self.global(&format!("node:{node}:alive"))
+    }
+    pub fn node_counsellors(&self, node: &str) -> String {
+        self.global(&format!("node:{node}:counsellors"))
+    }
+    pub fn node_visitors(&self, node: &str) -> String {
+        self.global(&format!("node:{node}:visitors"))
+    }
+
+    // ---- one conversation (tag {conversation id})
+    pub fn meta(&self, id: ConversationId) -> String {
+        self.conv(id, "meta")
+    }
+    pub fn log(&self, id: ConversationId) -> String {
+        self.conv(id, "log")
+    }
+    pub fn seen(&self, id: ConversationId) -> String {
+        self.conv(id, "seen")
+    }
+    pub fn notes(&self, id: ConversationId) -> String {
+        self.conv(id, "notes")
+    }
+
+    // ---- sessions (tag {token hash})
+    pub fn session(&self, token_hex: &str) -> String {
+        format!("{}:session:{{{token_hex}}}", self.prefix)
+    }
+
+    // ---- pub/sub (channels are not keys)
+    pub fn events_channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    /// The slot-deciding part of a key: the first `{...}` with something in it.
+    fn hash_tag(key: &str) -> &str {
+        let open = key.find('{').expect("a hash tag");
+        let close = open + key[open..].find('}').expect("a closing brace");
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn a_conversations_keys_share_one_hash_tag() {
+        let k = Keys::new("tsunagu");
+        let id = ConversationId(Uuid::from_u128(42));
+        let tags: Vec<_> = [k.meta(id), k.log(id), k.seen(id), k.notes(id)]
+            .iter()
+            .map(|key| hash_tag(key).to_owned())
+            .collect();
+        assert!(tags.iter().all(|t| *t == id.to_string()), "{tags:?}");
+    }
+
+    #[test]
+    fn shared_keys_share_the_prefix_tag() {
+        let k = Keys::new("tsunagu");
+        let c = AccountId(Uuid::from_u128(7));
+        for key in [
+            k.queue(),
+            k.accounts(),
+            k.usernames(),
+            k.counsellor_ids(),
+            k.counsellor(c),
+            k.held(c),
+            k.nodes(),
+            k.node_alive("n1"),
+            k.node_counsellors("n1"),
+        ] {
+            assert_eq!(hash_tag(&key), "tsunagu", "{key}");
+            assert!(key.starts_with("tsunagu:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn prefixes_cannot_reach_into_each_other() {
+        assert!(valid_prefix("tsunagu"));
+        assert!(valid_prefix("tsunagu-test-1a2b.x_y"));
+        for bad in ["", "a:b", "{x}", "a*", "a b", "a?", &"x".repeat(65)] {
+            assert!(!valid_prefix(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Promise 1: message text, notes and client addresses never reach the logs,
+//! even at the most verbose level. Runs the real binary and reads what it
+//! prints.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::*;
+
+/// A loopback source address no other test uses, so finding it in the logs
+/// can only mean it was logged.
+const CLIENT_IP: &str = "127.87.65.43";
+const MARK_MESSAGE: &str = "MARKER-MSG-kokoro-7f3a";
+const MARK_FIRST: &str = "MARKER-FIRST-7f3a";
+const MARK_NOTE: &str = "MARKER-NOTE-7f3a";
+const MARK_FORWARDED: &str = "127.66.55.44";
+
+async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(format!("{CLIENT_IP}:0").parse::<SocketAddr>().unwrap())
+        .unwrap();
+    let stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    for (k, v) in headers {
+        let name: tokio_tungstenite::tungstenite::http::HeaderName = k.parse().unwrap();
+        req.headers_mut().insert(name, v.parse().unwrap());
+    }
+    let (stream, _) =
+        tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    Ws::from_stream(stream)
+}
+
+#[tokio::test]
+async fn nothing_personal_reaches_the_logs_at_trace_level() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(format!("tsunagu-privacy-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hash = tsunagu::auth::hash_password(PASSWORD).unwrap();
+    std::fs::write(
+        dir.join("tsunagu.toml"),
+        format!(
+            "[[users]]\nusername = \"privacy\"\ndisplay_name = \"相談員\"\nrole = \"counsellor\"\npassword_hash = \"{hash}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+        .env_clear()
+        .env("TSUNAGU_BIND", &addr)
+        .env("TSUNAGU_LOG", "trace")
+        .env("TSUNAGU_LOG_FORMAT", "json")
+        .env("TSUNAGU_TRUST_FORWARDED_FOR", "true")
+        .env("TSUNAGU_TIMING__HEARTBEAT_INTERVAL_MS", "200")
+        .env("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "1000")
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A full scenario: login, a conversation with pre-chat text, messages
+    // both ways, a note, a resume, a refused frame, an end.
+    let http = reqwest::Client::builder()
+        .local_address(CLIENT_IP.parse().ok())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("http://{addr}/api/login"))
+        .header("x-forwarded-for", MARK_FORWARDED)
+        .json(&json!({"username": "privacy", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut c = ws_from(
+        &addr,
+        "/ws/counsellor",
+        &[("cookie", &cookie), ("x-forwarded-for", MARK_FORWARDED)],
+    )
+    .await;
+    c.send(json!({"type": "hello"})).await;
+    c.recv_type("welcome").await;
+    c.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+
+    let mut v = ws_from(&addr, "/ws/visitor", &[("x-forwarded-for", MARK_FORWARDED)]).await;
+    v.send(json!({"type": "start", "pre_chat": {"who": "self"}, "first_message": MARK_FIRST}))
+        .await;
+    let w = v.recv_type("welcome").await;
+    let conv = w["conversation_id"].as_str().unwrap().to_owned();
+    let token = w["resume_token"].as_str().unwrap().to_owned();
+    c.recv_type("assigned").await;
+    v.send(json!({"type": "send", "client_id": "p1", "text": MARK_MESSAGE}))
+        .await;
+    c.recv_type("message").await;
+    c.send(
+        json!({"type": "send", "conversation_id": conv, "client_id": "p2", "text": MARK_MESSAGE}),
+    )
+    .await;
+    c.send(json!({"type": "note", "conversation_id": conv, "text": MARK_NOTE}))
+        .await;
+    c.recv_type("note_saved").await;
+    v.send_raw(tokio_tungstenite::tungstenite::Message::text(format!(
+        "{{\"type\":\"send\",\"text\":\"{MARK_MESSAGE}\""
+    )))
+    .await;
+    v.expect_error("bad_json").await;
+    v.drop_connection();
+    let mut v = ws_from(&addr, "/ws/visitor", &[]).await;
+    v.send(json!({"type": "resume", "conversation_id": conv, "token": token}))
+        .await;
+    v.recv_type("welcome").await;
+    c.send(json!({"type": "end", "conversation_id": conv, "outcome": "listened"}))
+        .await;
+    v.recv_type("ended").await;
+    let r = http
+        .post(format!("http://{addr}/api/login"))
+        .json(&json!({"username": "privacy", "password": MARK_NOTE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Stop the server and read everything it printed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert!(
+        logs.lines().count() > 20,
+        "the server logged at trace level:\n{logs}"
+    );
+    assert!(
+        logs.contains(&conv),
+        "ids are logged, so the scan is looking at real logs"
+    );
+    for secret in [
+        MARK_MESSAGE,
+        MARK_FIRST,
+        MARK_NOTE,
+        CLIENT_IP,
+        MARK_FORWARDED,
+        PASSWORD,
+        &token,
+        &hash,
+    ] {
+        let hits: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains(secret))
+            .take(3)
+            .collect();
+        assert!(
+            hits.is_empty(),
+            "{secret:?} appeared in the logs: {hits:#?}"
+        );
+    }
+    // Cookies and resume tokens never appear either.
+    let session = cookie.split_once('=').unwrap().1;
+    assert!(!logs.contains(session), "the session token was logged");
+}

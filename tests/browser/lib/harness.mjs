@@ -1,0 +1,262 @@
+// Shared by every browser test: one headless Chromium, visitor and
+// counsellor pages in separate browser contexts, an axe-core scan, and
+// screenshots. The server is started by run.sh (TSUNAGU_URL).
+
+import { createRequire } from 'node:module';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+
+export const BASE = process.env.TSUNAGU_URL;
+export const PASSWORD = process.env.TSUNAGU_PASSWORD;
+const CHROMIUM = process.env.TSUNAGU_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.TSUNAGU_SCREENSHOTS || path.resolve('../../test-artifacts/screenshots');
+if (!BASE || !PASSWORD) {
+  throw new Error('TSUNAGU_URL and TSUNAGU_PASSWORD are set by tests/browser/run.sh; run the tests through it');
+}
+
+/** The neutral page "Quick exit" goes to (index.html's meta tag). Tests answer it locally: no network. */
+export const NEUTRAL_URL = 'https://www.google.co.jp/';
+
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const TIMEOUT = 10_000;
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+}
+
+/**
+ * A browser context that never reaches the internet: anything not on the
+ * test server is refused (the neutral quick-exit page is answered here),
+ * and every request is recorded so a test can check nothing left for a
+ * third party.
+ */
+async function isolatedContext(browser, options) {
+  const context = await browser.newContext({ locale: 'ja-JP', timezoneId: 'Asia/Tokyo', ...options });
+  context.requests = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    context.requests.push(url);
+    if (url.startsWith(BASE) || url.startsWith('data:')) return route.continue();
+    if (url.startsWith(NEUTRAL_URL)) {
+      return route.fulfill({
+        status: 200,
+        contentType: 'text/html',
+        body: '<!doctype html><html lang="en"><title>Google</title><p>neutral page</p></html>',
+      });
+    }
+    return route.abort();
+  });
+  return context;
+}
+
+/** Collects what a page must never do: console errors, dialogs (an alert() would be injected script). */
+function watch(page) {
+  page.setDefaultTimeout(TIMEOUT);
+  page.problems = [];
+  page.dialogs = [];
+  page.on('dialog', (d) => {
+    page.dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    // A 401 from /api/me before logging in is how the console learns it must show the login form.
+    if (m.type() === 'error' && !/WebSocket|ERR_INTERNET_DISCONNECTED|net::|status of 401/.test(m.text())) {
+      page.problems.push(`console: ${m.text()}`);
+    }
+  });
+  return page;
+}
+
+/** A visitor on a phone: 360 x 740. */
+export async function visitorPage(browser, { viewport = { width: 360, height: 740 }, beforeGoto } = {}) {
+  const context = await isolatedContext(browser, { viewport, isMobile: true, hasTouch: true });
+  const page = watch(await context.newPage());
+  if (beforeGoto) await beforeGoto(page);
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector('#start-button:not([disabled])');
+  return { context, page };
+}
+
+/** A counsellor at a desk, logged in through the console's form. */
+export async function counsellorPage(browser, username, { viewport = { width: 1280, height: 800 } } = {}) {
+  const context = await isolatedContext(browser, { viewport });
+  const page = watch(await context.newPage());
+  await page.goto(`${BASE}/console`);
+  await page.waitForSelector('#login:not([hidden])');
+  await page.fill('#login-username', username);
+  await page.fill('#login-password', PASSWORD);
+  await page.click('#login-submit');
+  await page.waitForSelector('#workspace:not([hidden])');
+  await page.waitForSelector('#conn-status[data-state="open"]', { state: 'attached' });
+  return { context, page };
+}
+
+export async function setAvailable(page, available) {
+  const box = page.locator('#available');
+  if ((await box.isChecked()) !== available) await box.click();
+  await page.waitForSelector(`#status-now[data-status="${available ? 'available' : 'away'}"]`, { state: 'attached' });
+}
+
+/** Switch a page's language with its visible switch. */
+export async function switchLang(page, lang) {
+  if ((await page.getAttribute('html', 'lang')) === lang) return;
+  await page.click('#lang-switch');
+  await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+}
+
+/** Wait until the console's queue shows no one waiting (leftovers of earlier tests are gone). */
+export async function waitQueueEmpty(page, timeout = 15_000) {
+  await page.waitForFunction(() => document.querySelectorAll('#queue-list li').length === 0 && !document.querySelector('#queue-empty').hidden, null, { timeout });
+}
+
+/** Start a chat from the welcome screen, with optional pre-chat answers. */
+export async function startChat(page, { who, age_band, topic, first_message } = {}) {
+  if (who || age_band || topic || first_message) {
+    await page.click('#prechat summary');
+    if (who) await page.selectOption('#pc-who', who);
+    if (age_band) await page.selectOption('#pc-age', age_band);
+    if (topic) await page.selectOption('#pc-topic', topic);
+    if (first_message) await page.fill('#pc-first', first_message);
+  }
+  await page.click('#start-button');
+  await page.waitForSelector('#screen-chat:not([hidden])');
+  await page.waitForFunction(() => {
+    try {
+      return Boolean(JSON.parse(sessionStorage.getItem('tsunagu.visitor'))?.token);
+    } catch {
+      return false;
+    }
+  });
+}
+
+export async function visitorSend(page, text) {
+  await page.fill('#composer-text', text);
+  await page.click('#composer button[type="submit"]');
+}
+
+/** Texts of the visitor's message list, in display order. */
+export async function visitorTexts(page) {
+  return page.$$eval('#messages .msg-text', (els) => els.map((e) => e.textContent));
+}
+
+/** The console's selected conversation panel. */
+export function panel(page) {
+  return page.locator('.conv-panel:not([hidden])');
+}
+
+export async function counsellorSend(page, text) {
+  const p = panel(page);
+  await p.locator('.composer textarea').fill(text);
+  await p.locator('.composer button[type="submit"]').click();
+}
+
+export async function panelTexts(page) {
+  return panel(page).locator('.messages .msg-text').allTextContents();
+}
+
+/** Wait until the element's text includes `text`. */
+export async function waitText(page, selector, text, timeout = TIMEOUT) {
+  await page.waitForFunction(
+    ([s, t]) => [...document.querySelectorAll(s)].some((e) => e.textContent.includes(t)),
+    [selector, text],
+    { timeout },
+  );
+}
+
+/** Run axe-core on the page as it is; fail on serious or critical violations. */
+export async function axeScan(page, label) {
+  // The page's CSP forbids inline script, so axe is evaluated through the
+  // DevTools protocol (page.evaluate), which CSP does not govern.
+  await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ' :: ' + n.failureSummary),
+    }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `axe (${label}): ${JSON.stringify(bad, null, 2)}`);
+  return result;
+}
+
+/** No horizontal scrolling at the page's width. */
+export async function assertNoHorizontalScroll(page, label) {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    client: document.documentElement.clientWidth,
+  }));
+  assert.ok(scroll <= client, `${label}: page is ${scroll}px wide in a ${client}px viewport`);
+}
+
+export async function screenshot(page, lang, name) {
+  const dir = path.join(SHOTS, lang);
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+/** Nothing the page did may be an error, a dialog, or a request to anyone else. */
+export function assertClean(page, context) {
+  assert.deepEqual(page.dialogs, [], 'a dialog opened (injected script?)');
+  assert.deepEqual(page.problems, [], 'errors in the page');
+  const foreign = context.requests.filter((u) => !u.startsWith(BASE) && !u.startsWith('data:') && !u.startsWith(NEUTRAL_URL));
+  assert.deepEqual(foreign, [], 'requests to third parties');
+}
+
+/** sessionStorage of the visitor page, parsed. */
+export async function visitorSession(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('tsunagu.visitor') || 'null'));
+}
+
+/**
+ * A counsellor (available, capacity as given) and a visitor already
+ * chatting with them. Returns both, and the visitor's conversation id.
+ */
+export async function chattingPair(browser, username, { capacity, first_message } = {}) {
+  const c = await counsellorPage(browser, username);
+  await waitQueueEmpty(c.page);
+  if (capacity) {
+    await c.page.fill('#capacity', String(capacity));
+    await c.page.locator('#capacity').blur();
+    await waitText(c.page, '#active-count', `/ ${capacity}`);
+  }
+  await setAvailable(c.page, true);
+  const v = await visitorPage(browser);
+  await startChat(v.page, { first_message });
+  await v.page.waitForFunction(() => document.querySelector('#chat-heading').textContent.includes('さん'));
+  await c.page.waitForSelector('.conv-panel:not([hidden])');
+  const conversation = (await visitorSession(v.page)).conversation_id;
+  return { c, v, conversation };
+}
+
+/** End a conversation from the console with an outcome and close its tab. */
+export async function counsellorEnds(page, outcome = 'listened') {
+  const p = panel(page);
+  await p.locator('.end-form select').selectOption(outcome);
+  await p.locator('.end-form button').click();
+  await p.locator('.close-conv').waitFor();
+  await p.locator('.close-conv').click();
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Browser tests of the visitor page and the counsellor console: headless
+# Chromium (Debian's) driven by playwright-core, against the real server
+# built from this repository, on 127.0.0.1 only.
+#
+# Safe on a fresh machine: installs Chromium and a Japanese font with apt
+# when missing, runs `npm ci` when node_modules is missing or stale, builds
+# the server, starts it on a free port with a temporary config, runs
+# `node --test`, and always stops the server.
+#
+# Screenshots go to test-artifacts/screenshots/{ja,en}/ at the repo root.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CHROMIUM="${TSUNAGU_CHROMIUM:-/usr/bin/chromium}"
+
+say() { printf '== %s\n' "$*"; }
+die() { printf 'tests/browser: %s\n' "$*" >&2; exit 1; }
+
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "missing $* and no apt-get to install it"
+  [ "$(id -u)" = 0 ] || die "missing $*: install it (apt-get install -y $*) or run as root"
+  if [ "$APT_UPDATED" = 0 ]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- tools
+if [ ! -x "$CHROMIUM" ]; then
+  say "installing chromium"
+  apt_install chromium
+fi
+if command -v fc-list >/dev/null 2>&1 && ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+  # Only for the screenshots: without a Japanese font they show boxes.
+  say "installing a Japanese font (fonts-ipafont-gothic)"
+  apt_install fonts-ipafont-gothic
+fi
+if ! command -v node >/dev/null 2>&1; then
+  say "installing node"
+  apt_install nodejs npm
+fi
+command -v cargo >/dev/null 2>&1 || die "missing cargo (install Rust with rustup: https://rustup.rs)"
+
+# --------------------------------------------------------- node modules
+LOCK_SUM="$(sha256sum "$HERE/package-lock.json" | cut -d' ' -f1)"
+STAMP="$HERE/node_modules/.tsunagu-lock-sha256"
+if [ ! -d "$HERE/node_modules" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
+  say "npm ci (tests/browser)"
+  (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$LOCK_SUM" >"$STAMP"
+fi
+
+# ---------------------------------------------------------------- server
+say "cargo build"
+(cd "$ROOT" && cargo build --quiet --bin tsunagu)
+BIN="$ROOT/target/debug/tsunagu"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+PASSWORD="browser-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+HASH="$(printf '%s\n' "$PASSWORD" | "$BIN" hash-password 2>/dev/null)"
+[ -n "$HASH" ] || die "tsunagu hash-password printed nothing"
+
+CONFIG="$WORK/tsunagu.toml"
+{
+  cat <<EOF
+bind = "127.0.0.1:$PORT"
+web_dir = "$ROOT/web"
+log = "warn"
+matching = "auto"
+
+[limits]
+upgrades_per_ip_per_min = 100000
+upgrades_burst = 10000
+starts_per_ip_per_min = 100000
+starts_burst = 10000
+frames_per_sec = 10000
+frames_burst = 10000
+logins_per_ip_per_min = 100000
+logins_per_account_per_min = 1000
+logins_burst = 1000
+default_capacity = 2
+max_capacity = 8
+
+[timing]
+queue_update_ms = 50
+sweep_interval_ms = 100
+heartbeat_interval_ms = 5000
+client_timeout_ms = 30000
+# A waiting visitor whose tab is gone leaves the queue soon, so one test
+# cannot leave a visitor for the next test's counsellor.
+visitor_grace_secs = 4
+# Short, so that the test of a counsellor who stays away (requeue) is quick;
+# every other test ends its conversations before its counsellor leaves.
+counsellor_grace_secs = 3
+
+[site]
+name_ja = "ひきこもり地域支援センター チャット相談（テスト）"
+name_en = "Hikikomori Support Centre chat (test)"
+hours_ja = "月曜日から金曜日 9:00〜17:00（祝日・年末年始を除く）"
+hours_en = "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays and over the year end)"
+
+[[alternatives]]
+name = "よりそいホットライン"
+name_en = "Yorisoi Hotline"
+contact = "0120-279-338"
+hours = "24時間"
+hours_en = "24 hours"
+
+[[alternatives]]
+name = "いのちの電話"
+contact = "0570-783-556"
+hours = "10:00〜22:00"
+EOF
+  # One counsellor per test file, so no test sees another's chats.
+  for u in aoki:青木 baba:馬場 chiba:千葉 doi:土井 endo:遠藤 fujita:藤田 goto:後藤 hara:原; do
+    cat <<EOF
+
+[[users]]
+username = "${u%%:*}"
+display_name = "${u#*:}"
+role = "counsellor"
+password_hash = "$HASH"
+EOF
+  done
+} >"$CONFIG"
+
+say "starting the server on 127.0.0.1:$PORT"
+TSUNAGU_CONFIG="$CONFIG" "$BIN" serve >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+
+BASE="http://127.0.0.1:$PORT"
+ready=0
+for _ in $(seq 1 100); do
+  if node -e "fetch('$BASE/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.2
+done
+if [ "$ready" != 1 ]; then
+  cat "$WORK/server.log" >&2
+  die "the server did not answer /healthz"
+fi
+
+mkdir -p "$ROOT/test-artifacts/screenshots/ja" "$ROOT/test-artifacts/screenshots/en"
+
+say "node --test"
+status=0
+(
+  cd "$HERE"
+  TSUNAGU_URL="$BASE" \
+  TSUNAGU_PASSWORD="$PASSWORD" \
+  TSUNAGU_CHROMIUM="$CHROMIUM" \
+  TSUNAGU_SCREENSHOTS="$ROOT/test-artifacts/screenshots" \
+    node --test --test-concurrency=1 --test-reporter=spec specs/*.test.mjs
+) || status=$?
+
+if [ "$status" != 0 ]; then
+  echo "---- server log (last 50 lines)" >&2
+  tail -n 50 "$WORK/server.log" >&2 || true
+fi
+exit "$status"

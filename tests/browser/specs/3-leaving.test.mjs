@@ -1,0 +1,88 @@
+// Leaving without a trace: "Quick exit" replaces the page with a neutral
+// one (no chat in view, none in the tab's history or storage), and
+// "erase this chat from this device" clears the tab.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BASE,
+  NEUTRAL_URL,
+  launch,
+  chattingPair,
+  counsellorEnds,
+  visitorPage,
+  startChat,
+  visitorSend,
+  counsellorSend,
+  waitText,
+  assertClean,
+} from '../lib/harness.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('quick exit leaves no chat in view, in the history or in the tab', async () => {
+  const { c, v } = await chattingPair(browser, 'endo');
+  try {
+    await counsellorSend(c.page, 'こんにちは');
+    await waitText(v.page, '#messages .msg-text', 'こんにちは');
+    await visitorSend(v.page, '家族に見られたくない');
+    await waitText(c.page, '.conv-panel:not([hidden]) .msg-text', '家族に見られたくない');
+    const historyLength = await v.page.evaluate(() => history.length);
+
+    await v.page.click('#quick-exit');
+    await v.page.waitForURL(NEUTRAL_URL);
+    // Not in view.
+    const body = await v.page.textContent('body');
+    assert.ok(!body.includes('家族に見られたくない') && !body.includes('こんにちは'), body);
+    // The chat's entry was replaced, not added to: going back does not reach it.
+    assert.equal(await v.page.evaluate(() => history.length), historyLength);
+    await v.page.goBack();
+    assert.ok(!v.page.url().startsWith(BASE), `back went to ${v.page.url()}`);
+    await v.page.goForward();
+    assert.equal(v.page.url(), NEUTRAL_URL);
+
+    // Nothing left in the tab: the site opened again in it starts afresh.
+    await v.page.goto(`${BASE}/`);
+    await v.page.waitForSelector('#screen-welcome:not([hidden])');
+    assert.equal(await v.page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await v.page.evaluate(() => localStorage.length), 0);
+    assert.equal(await v.page.locator('#messages .msg').count(), 0);
+
+    // The counsellor learns the visitor left, and records it.
+    await waitText(c.page, '.conv-panel:not([hidden]) .end-state', '相談者がチャットを終えました');
+    await counsellorEnds(c.page, 'visitor_left');
+    assertClean(c.page, c.context);
+  } finally {
+    await v.context.close();
+    await c.context.close();
+  }
+});
+
+test('erase this chat from this device clears the view and the tab', async () => {
+  const v = await visitorPage(browser);
+  try {
+    await startChat(v.page, { first_message: '消したい会話' });
+    await waitText(v.page, '#messages .msg-text', '消したい会話');
+    await v.page.click('#erase');
+    // It asks first, because it also ends the chat.
+    await v.page.waitForSelector('#confirm:not([hidden])');
+    await v.page.click('#confirm-yes');
+    await v.page.waitForSelector('#screen-welcome:not([hidden])');
+    await waitText(v.page, '#notice', '会話をこの端末から消しました');
+    assert.equal(await v.page.evaluate(() => sessionStorage.getItem('tsunagu.visitor')), null);
+    assert.equal(await v.page.locator('#messages .msg').count(), 0);
+    assert.ok(!(await v.page.content()).includes('消したい会話'));
+    await v.page.reload();
+    await v.page.waitForSelector('#screen-welcome:not([hidden])');
+    assert.equal(await v.page.locator('#messages .msg').count(), 0);
+    assertClean(v.page, v.context);
+  } finally {
+    await v.context.close();
+  }
+});

@@ -1,0 +1,1046 @@
+// The counsellor console: log in, availability and capacity, the live
+// queue, the conversations assigned to this counsellor (messages, private
+// notes, end with an outcome), and reconnection that keeps all of it.
+//
+// Kept in this tab (sessionStorage): only the messages written but not
+// yet confirmed, so a reload sends them again with the same ids. The
+// session itself is an HttpOnly cookie the page never sees.
+
+import {
+  t,
+  applyI18n,
+  bindLangSwitch,
+  onLangChange,
+  fillSelect,
+  formatTime,
+  errorText,
+  OUTCOMES,
+} from '../i18n.js';
+import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } from '../common.js';
+
+const OUTBOX_KEY = 'tsunagu.console.outbox';
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  me: null,
+  status: 'away',
+  capacity: 2,
+  active: 0,
+  matching: 'auto',
+  maxChars: 2000,
+  queue: { queue_length: 0, entries: [] },
+  /** conversation_id -> conversation (see newConversation). */
+  conversations: new Map(),
+  selected: null,
+  bound: false,
+  /** Outboxes restored from this tab after a reload, until `welcome` says which conversations exist. */
+  restoredOutbox: {},
+};
+
+let conn = null;
+
+// -------------------------------------------------------------- helpers
+
+function shortId(id) {
+  return id.replace(/-/g, '').slice(-4);
+}
+
+function labelOf(c) {
+  return t('conv.label', { short: shortId(c.id) });
+}
+
+function preChatText(pc, withEmpty = true) {
+  const parts = [];
+  if (pc?.who) parts.push(t(`who.${pc.who}`));
+  if (pc?.age_band) parts.push(t(`age_band.${pc.age_band}`));
+  if (pc?.topic) parts.push(t(`topic.${pc.topic}`));
+  if (!parts.length) return withEmpty ? t('queue.no_prechat') : '';
+  return parts.join(' · ');
+}
+
+function charCount(text) {
+  return [...text].length;
+}
+
+function clean(text) {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g, '');
+}
+
+function persistOutbox() {
+  const all = {};
+  for (const c of state.conversations.values()) if (c.outbox.length) all[c.id] = c.outbox;
+  try {
+    if (Object.keys(all).length) sessionStorage.setItem(OUTBOX_KEY, JSON.stringify(all));
+    else sessionStorage.removeItem(OUTBOX_KEY);
+  } catch {
+    // not kept across a reload; still kept across reconnects
+  }
+}
+
+function readOutbox() {
+  try {
+    return JSON.parse(sessionStorage.getItem(OUTBOX_KEY) || '{}') || {};
+  } catch {
+    return {};
+  }
+}
+
+function showError(text) {
+  const e = $('global-error');
+  e.textContent = text;
+  e.hidden = !text;
+}
+
+/**
+ * A notice: a key and the conversation it names, rendered now and again
+ * when the language changes (the label is "相談 #1a2b" or "Chat #1a2b").
+ */
+function addNotice(key, conversationId, { alert = false } = {}) {
+  const box = $('notices');
+  const text = h('span', {});
+  const dismiss = h('button', { type: 'button', class: 'button-quiet', onclick: () => item.remove() });
+  const item = h('div', { class: alert ? 'notice notice-alert' : 'notice' }, text, ' ', dismiss);
+  item.render = () => {
+    text.textContent = t(key, { label: t('conv.label', { short: shortId(conversationId) }) });
+    dismiss.textContent = t('notice.dismiss');
+  };
+  item.render();
+  box.append(item);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), 30_000);
+}
+
+function renderNotices() {
+  for (const item of $('notices').children) item.render?.();
+}
+
+function updateTitle() {
+  let unread = 0;
+  for (const c of state.conversations.values()) unread += c.unread;
+  document.title = (unread ? `(${unread}) ` : '') + t('console.title');
+}
+
+// ---------------------------------------------------------------- login
+
+async function checkSession() {
+  try {
+    const r = await fetch('/api/me', { credentials: 'same-origin' });
+    if (r.status === 401) return null;
+    if (!r.ok) throw new Error(String(r.status));
+    return await r.json();
+  } catch {
+    return undefined; // unknown: network
+  }
+}
+
+/** What the login form says is wrong: a string key, or an error body; null for nothing. */
+let loginProblem = null;
+
+function renderLoginError() {
+  const err = $('login-error');
+  const p = loginProblem;
+  err.textContent = !p ? '' : typeof p === 'string' ? t(p) : errorText(p);
+  err.hidden = !p;
+}
+
+function showLogin(problem) {
+  stopConnection();
+  $('workspace').hidden = true;
+  $('login').hidden = false;
+  $('logout').hidden = !state.me;
+  $('me').hidden = true;
+  loginProblem = problem || null;
+  renderLoginError();
+  $('login-submit').disabled = false;
+  $('login-heading').focus();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const username = $('login-username').value.trim();
+  const password = $('login-password').value;
+  loginProblem = null;
+  renderLoginError();
+  $('login-submit').disabled = true;
+  try {
+    const r = await fetch('/api/login', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      loginProblem = body.code === 'login_failed' ? 'login.failed' : body.code ? body : 'error.network';
+      renderLoginError();
+      $('login-submit').disabled = false;
+      $('login-password').focus();
+      return;
+    }
+    $('login-password').value = '';
+    enter(body);
+  } catch {
+    loginProblem = 'error.network';
+    renderLoginError();
+    $('login-submit').disabled = false;
+  }
+}
+
+async function logout() {
+  stopConnection();
+  try {
+    await fetch('/api/logout', { method: 'POST', credentials: 'same-origin' });
+  } catch {
+    // the cookie expires on its own
+  }
+  state.me = null;
+  clearWorkspace();
+  try {
+    sessionStorage.removeItem(OUTBOX_KEY);
+  } catch {
+    // nothing kept
+  }
+  $('logout').hidden = true;
+  showLogin(null);
+}
+
+function enter(me) {
+  state.me = me;
+  $('me').textContent = me.display_name;
+  $('me').hidden = false;
+  $('logout').hidden = false;
+  if (me.role !== 'counsellor' && me.role !== 'supervisor') {
+    showLogin('login.role');
+    return;
+  }
+  $('login').hidden = true;
+  $('workspace').hidden = false;
+  connect();
+}
+
+// ------------------------------------------------------------ connection
+
+function connect() {
+  stopConnection();
+  state.restoredOutbox = readOutbox();
+  conn = new Connection('/ws/counsellor', {
+    onopen: () => {
+      state.bound = false;
+      const lastSeq = {};
+      for (const c of state.conversations.values()) {
+        c.inflight = null;
+        lastSeq[c.id] = c.seq.contiguous;
+      }
+      conn.send({ type: 'hello', last_seq: lastSeq });
+    },
+    onmessage: onServerMessage,
+    onstate: (s) => {
+      if (s !== 'open') state.bound = false;
+      renderConnection(s);
+    },
+    onfail: async () => {
+      // A refused upgrade looks like any dropped socket: ask whether the session is still good.
+      const me = await checkSession();
+      if (me === null) showLogin('login.expired');
+    },
+  });
+  conn.start();
+}
+
+function stopConnection() {
+  if (conn) conn.stop();
+  conn = null;
+  state.bound = false;
+}
+
+let wasDown = false;
+function renderConnection(s) {
+  const text = $('conn-text');
+  $('conn-retry').hidden = s !== 'closed';
+  $('conn-status').dataset.state = s;
+  if (s === 'open') {
+    text.textContent = wasDown ? t('conn.back') : '';
+    wasDown = false;
+  } else if (s === 'connecting') text.textContent = t('conn.connecting');
+  else if (s === 'reconnecting') text.textContent = t('conn.reconnecting');
+  else if (s === 'offline') text.textContent = t('conn.offline');
+  else if (s === 'closed') text.textContent = t('conn.closed');
+  else text.textContent = '';
+  if (s === 'reconnecting' || s === 'offline' || s === 'closed') wasDown = true;
+  for (const c of state.conversations.values()) for (const m of c.messages.values()) renderMsgStatus(c, m);
+}
+
+function onServerMessage(msg) {
+  const c = msg.conversation_id ? state.conversations.get(msg.conversation_id) : null;
+  switch (msg.type) {
+    case 'welcome':
+      return onWelcome(msg);
+    case 'status':
+      state.status = msg.status;
+      state.capacity = msg.capacity;
+      state.active = msg.active;
+      return renderControls();
+    case 'queue':
+      state.queue = { queue_length: msg.queue_length, entries: msg.entries || [] };
+      return renderQueue();
+    case 'assigned': {
+      const conv = upsertConversation(msg.conversation);
+      addNotice('notice.assigned', conv.id, { alert: true });
+      conv.fresh = true;
+      beep();
+      if (!state.selected) select(conv.id, { focus: false });
+      renderConvList();
+      return undefined;
+    }
+    case 'message':
+      if (c) onMessage(c, msg);
+      return undefined;
+    case 'sent':
+      if (c) onSent(c, msg);
+      return undefined;
+    case 'delivered':
+      if (c) {
+        c.deliveredSeq = Math.max(c.deliveredSeq, msg.seq);
+        for (const m of c.messages.values()) renderMsgStatus(c, m);
+      }
+      return undefined;
+    case 'typing':
+      if (c) setTyping(c, Boolean(msg.active));
+      return undefined;
+    case 'presence':
+      if (c) {
+        c.visitorOnline = msg.visitor_online;
+        renderConvHead(c);
+        renderConvList();
+      }
+      return undefined;
+    case 'note_saved':
+      if (c) onNoteSaved(c, msg.note);
+      return undefined;
+    case 'ended':
+      if (c) onEnded(c, msg);
+      return undefined;
+    case 'requeued':
+      if (c) {
+        addNotice('notice.requeued', c.id, { alert: true });
+        removeConversation(c);
+      }
+      return undefined;
+    case 'error':
+      return onError(msg, c);
+    default:
+      return undefined;
+  }
+}
+
+function onWelcome(msg) {
+  state.status = msg.status;
+  state.capacity = msg.capacity;
+  state.active = msg.active;
+  state.matching = msg.matching;
+  state.maxChars = msg.max_text_chars || state.maxChars;
+  if (msg.max_capacity) $('capacity').max = String(msg.max_capacity);
+  const held = new Set();
+  for (const view of msg.conversations || []) {
+    upsertConversation(view);
+    held.add(view.conversation_id);
+  }
+  // Ours in this page but no longer the counsellor's: taken back into the
+  // queue while we were away. Conversations already closed with an outcome
+  // stay until the counsellor closes them.
+  for (const c of [...state.conversations.values()]) {
+    if (!held.has(c.id) && !c.outcome) {
+      addNotice('notice.requeued', c.id, { alert: true });
+      removeConversation(c);
+    }
+  }
+  state.restoredOutbox = {};
+  state.bound = true;
+  renderControls();
+  renderConvList();
+  if (!state.selected && state.conversations.size) select(state.conversations.keys().next().value, { focus: false });
+  for (const c of state.conversations.values()) {
+    pump(c);
+    scheduleAck(c);
+  }
+}
+
+// --------------------------------------------------------- conversations
+
+function newConversation(view) {
+  const c = {
+    id: view.conversation_id,
+    state: view.state,
+    preChat: view.pre_chat || {},
+    startedAt: view.started_at,
+    deliveredSeq: view.delivered_seq || 0,
+    visitorOnline: view.visitor_online,
+    notes: view.notes || [],
+    endedBy: view.ended_by || null,
+    outcome: view.outcome || null,
+    seq: new SeqTracker(),
+    messages: new Map(),
+    outbox: [],
+    inflight: null,
+    unread: 0,
+    lastAcked: 0,
+    fresh: false,
+    typingTimer: null,
+    watchdog: null,
+    els: null,
+  };
+  const restored = state.restoredOutbox[c.id];
+  if (Array.isArray(restored)) c.outbox = restored;
+  buildPanel(c);
+  for (const o of c.outbox) addMessage(c, { key: o.client_id, client_id: o.client_id, from: 'counsellor', text: o.text });
+  return c;
+}
+
+function upsertConversation(view) {
+  let c = state.conversations.get(view.conversation_id);
+  if (!c) {
+    c = newConversation(view);
+    state.conversations.set(c.id, c);
+  } else {
+    c.state = view.state;
+    c.preChat = view.pre_chat || {};
+    c.startedAt = view.started_at;
+    c.deliveredSeq = Math.max(c.deliveredSeq, view.delivered_seq || 0);
+    c.visitorOnline = view.visitor_online;
+    c.notes = view.notes || [];
+    c.endedBy = view.ended_by || null;
+    c.outcome = view.outcome || null;
+  }
+  renderConversation(c);
+  return c;
+}
+
+function removeConversation(c) {
+  clearTimeout(c.typingTimer);
+  clearTimeout(c.watchdog);
+  c.els.panel.remove();
+  state.conversations.delete(c.id);
+  if (state.selected === c.id) {
+    state.selected = null;
+    const next = state.conversations.keys().next();
+    if (!next.done) select(next.value, { focus: false });
+  }
+  persistOutbox();
+  renderConvList();
+  renderSelection();
+  updateTitle();
+}
+
+function select(id, { focus = true } = {}) {
+  state.selected = id;
+  const c = state.conversations.get(id);
+  if (c) {
+    c.unread = 0;
+    c.fresh = false;
+  }
+  renderSelection();
+  renderConvList();
+  updateTitle();
+  if (c && focus) c.els.heading.focus();
+  if (c) c.els.log.scrollTop = c.els.log.scrollHeight;
+}
+
+function renderSelection() {
+  for (const c of state.conversations.values()) c.els.panel.hidden = c.id !== state.selected;
+  $('no-selection').hidden = Boolean(state.selected && state.conversations.has(state.selected));
+}
+
+function renderConvList() {
+  const list = $('conv-list');
+  const items = [];
+  for (const c of state.conversations.values()) {
+    const current = c.id === state.selected;
+    const details = [preChatText(c.preChat, false)];
+    details.push(c.state === 'ended' ? t('conv.state.ended') : c.visitorOnline ? t('conv.online') : t('conv.offline'));
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: `conv-tab${current ? ' current' : ''}${c.fresh ? ' fresh' : ''}${c.state === 'ended' ? ' ended' : ''}`,
+        'aria-current': current ? 'true' : null,
+        onclick: () => select(c.id),
+      },
+      h('span', { class: 'conv-tab-label', text: labelOf(c) }),
+      c.unread ? h('span', { class: 'badge unread', text: t('conv.unread', { count: c.unread }) }) : null,
+      h('span', { class: 'conv-tab-details', text: details.filter(Boolean).join(' · ') }),
+    );
+    items.push(h('li', {}, button));
+  }
+  list.replaceChildren(...items);
+  $('convs-empty').hidden = state.conversations.size > 0;
+}
+
+function buildPanel(c) {
+  const hid = `conv-${c.id}-heading`;
+  const textId = `conv-${c.id}-text`;
+  const noteId = `conv-${c.id}-note`;
+  const outcomeId = `conv-${c.id}-outcome`;
+  const els = {};
+  els.heading = h('h2', { id: hid, tabindex: '-1' });
+  els.meta = h('p', { class: 'conv-meta' });
+  els.log = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
+  els.typing = h('p', { class: 'typing', hidden: true });
+  els.textLabel = h('label', { for: textId });
+  els.text = h('textarea', { id: textId, rows: '3' });
+  els.sendButton = h('button', { type: 'submit', class: 'primary' });
+  els.count = h('span', { class: 'hint' });
+  els.composer = h(
+    'form',
+    { class: 'composer', novalidate: true, onsubmit: (ev) => submitMessage(ev, c) },
+    els.textLabel,
+    els.text,
+    h('div', { class: 'composer-row' }, els.count, els.sendButton),
+  );
+  els.text.addEventListener('input', () => onComposerInput(c));
+  els.text.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) submitMessage(ev, c);
+  });
+
+  els.notesHeading = h('h3', {});
+  els.notes = h('ul', { class: 'notes' });
+  els.notesEmpty = h('p', { class: 'hint' });
+  els.noteLabel = h('label', { for: noteId });
+  els.note = h('textarea', { id: noteId, rows: '3' });
+  els.noteButton = h('button', { type: 'submit', class: 'secondary' });
+  els.noteError = h('p', { class: 'error', role: 'alert', hidden: true });
+  const noteForm = h(
+    'form',
+    { class: 'note-form', novalidate: true, onsubmit: (ev) => submitNote(ev, c) },
+    els.noteLabel,
+    els.note,
+    els.noteError,
+    els.noteButton,
+  );
+
+  els.endHeading = h('h3', {});
+  els.endState = h('p', { class: 'end-state' });
+  els.outcomeLabel = h('label', { for: outcomeId });
+  els.outcome = h('select', { id: outcomeId });
+  els.endError = h('p', { class: 'error', role: 'alert', hidden: true });
+  els.endButton = h('button', { type: 'submit', class: 'danger' });
+  els.endForm = h(
+    'form',
+    { class: 'end-form', novalidate: true, onsubmit: (ev) => submitEnd(ev, c) },
+    els.outcomeLabel,
+    els.outcome,
+    els.endError,
+    els.endButton,
+  );
+  els.closeButton = h('button', { type: 'button', class: 'secondary close-conv', hidden: true, onclick: () => closeConversation(c) });
+
+  els.panel = h(
+    'section',
+    { class: 'conv-panel', 'aria-labelledby': hid, hidden: true },
+    h('div', { class: 'conv-head' }, els.heading, els.meta),
+    h(
+      'div',
+      { class: 'conv-body' },
+      h('div', { class: 'conv-chat' }, els.log, els.typing, els.composer),
+      h(
+        'div',
+        { class: 'conv-side' },
+        h('section', { class: 'side-box' }, els.notesHeading, els.notes, els.notesEmpty, noteForm),
+        h('section', { class: 'side-box' }, els.endHeading, els.endState, els.endForm, els.closeButton),
+      ),
+    ),
+  );
+  c.els = els;
+  $('conv-area').append(els.panel);
+}
+
+function renderConvHead(c) {
+  const { els } = c;
+  els.heading.textContent = labelOf(c);
+  els.log.setAttribute('aria-label', t('conv.messages', { label: labelOf(c) }));
+  const parts = [preChatText(c.preChat)];
+  if (c.startedAt) parts.push(t('conv.started', { time: formatTime(c.startedAt) }));
+  parts.push(c.state === 'ended' ? t('conv.state.ended') : c.visitorOnline ? t('conv.online') : t('conv.offline'));
+  els.meta.textContent = parts.join(' · ');
+  els.meta.dataset.online = String(Boolean(c.visitorOnline) && c.state !== 'ended');
+}
+
+function renderConversation(c) {
+  const { els } = c;
+  renderConvHead(c);
+  els.textLabel.textContent = t('composer.label');
+  els.sendButton.textContent = t('composer.send');
+  els.notesHeading.textContent = t('notes.heading');
+  els.notesEmpty.textContent = t('notes.empty');
+  els.noteLabel.textContent = t('notes.label');
+  els.noteButton.textContent = t('notes.save');
+  els.endHeading.textContent = t('end.heading');
+  els.outcomeLabel.textContent = t('end.outcome');
+  fillSelect(els.outcome, OUTCOMES, 'outcome', 'end.choose');
+  els.closeButton.textContent = t('end.close');
+  if (c.typingActive) els.typing.textContent = t('typing.visitor');
+  renderNotes(c);
+  renderEnd(c);
+  renderCount(c);
+  for (const m of c.messages.values()) renderMessage(c, m);
+}
+
+function renderNotes(c) {
+  const { els } = c;
+  els.notes.replaceChildren(
+    ...c.notes.map((n) =>
+      h('li', {}, h('p', { class: 'note-text', text: n.text }), h('p', { class: 'hint', text: formatTime(n.at) })),
+    ),
+  );
+  els.notesEmpty.hidden = c.notes.length > 0;
+}
+
+function renderEnd(c) {
+  const { els } = c;
+  const ended = c.state === 'ended';
+  els.composer.hidden = ended;
+  if (ended) setTyping(c, false);
+  if (c.outcome) {
+    els.endState.textContent = t('end.recorded', { outcome: t(`outcome.${c.outcome}`) });
+    els.endForm.hidden = true;
+    els.closeButton.hidden = false;
+  } else if (ended) {
+    els.endState.textContent = c.endedBy === 'system' ? t('end.system_ended') : t('end.visitor_ended');
+    els.endForm.hidden = false;
+    els.endButton.textContent = t('end.record');
+    els.closeButton.hidden = true;
+  } else {
+    els.endState.textContent = '';
+    els.endForm.hidden = false;
+    els.endButton.textContent = t('end.submit');
+    els.closeButton.hidden = true;
+  }
+  els.endState.hidden = !els.endState.textContent;
+}
+
+function closeConversation(c) {
+  removeConversation(c);
+  const first = document.querySelector('#conv-list button');
+  (first || $('convs-heading')).focus?.();
+}
+
+// -------------------------------------------------------------- messages
+
+function statusOf(c, m) {
+  if (m.failed) return 'failed';
+  if (m.seq) return m.seq <= c.deliveredSeq ? 'delivered' : 'sent';
+  return conn?.isOpen() && state.bound ? 'sending' : 'queued';
+}
+
+function renderMsgStatus(c, m) {
+  if (!m.own || !m.el) return;
+  const s = statusOf(c, m);
+  m.el.dataset.status = s;
+  m.stateEl.textContent = t(`msg.state.${s}`) + (m.failed && m.error ? `: ${m.error}` : '');
+}
+
+function renderMessage(c, m) {
+  const who = m.own ? (m.name || state.me?.display_name || t('msg.counsellor')) : t('msg.visitor');
+  m.whoEl.textContent = who;
+  m.timeEl.textContent = m.sent_at ? formatTime(m.sent_at) : '';
+  if (m.seq) m.el.dataset.seq = String(m.seq);
+  renderMsgStatus(c, m);
+}
+
+function addMessage(c, m) {
+  const existing = c.messages.get(m.key);
+  if (existing) {
+    if (m.seq && !existing.seq) {
+      existing.seq = m.seq;
+      if (m.sent_at) existing.sent_at = m.sent_at;
+      renderMessage(c, existing);
+      placeMessage(c, existing);
+    }
+    return existing;
+  }
+  m.own = m.from === 'counsellor';
+  m.whoEl = h('span', { class: 'msg-who' });
+  m.timeEl = h('time', { class: 'msg-time' });
+  const text = h('p', { class: 'msg-text' });
+  text.textContent = m.text;
+  m.stateEl = h('span', { class: 'msg-state' });
+  m.el = h(
+    'div',
+    { class: m.own ? 'msg msg-own' : 'msg msg-other' },
+    h('p', { class: 'msg-meta' }, m.whoEl, ' ', m.timeEl),
+    text,
+    m.own ? h('p', { class: 'msg-status' }, m.stateEl) : null,
+  );
+  c.messages.set(m.key, m);
+  renderMessage(c, m);
+  placeMessage(c, m);
+  return m;
+}
+
+function placeMessage(c, m) {
+  const log = c.els.log;
+  let before = null;
+  for (const other of c.messages.values()) {
+    if (other === m || !other.el || other.el.parentNode !== log) continue;
+    const after = m.seq ? !other.seq || other.seq > m.seq : false;
+    if (after && (!before || other.el.compareDocumentPosition(before.el) & Node.DOCUMENT_POSITION_FOLLOWING)) {
+      before = other;
+    }
+  }
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.insertBefore(m.el, before ? before.el : null);
+  if (atBottom || m.own) log.scrollTop = log.scrollHeight;
+}
+
+function onMessage(c, msg) {
+  const own = msg.from === 'counsellor';
+  const key = own && msg.client_id ? msg.client_id : `s${msg.seq}`;
+  const known = c.messages.has(key);
+  addMessage(c, { key, client_id: msg.client_id, seq: msg.seq, from: msg.from, name: msg.name, text: msg.text, sent_at: msg.sent_at });
+  if (own) dropFromOutbox(c, msg.client_id);
+  c.seq.add(msg.seq);
+  if (!own && !known) {
+    setTyping(c, false);
+    const seen = c.id === state.selected && document.visibilityState === 'visible';
+    if (!seen) {
+      c.unread += 1;
+      renderConvList();
+      updateTitle();
+    }
+  }
+  scheduleAck(c);
+}
+
+function scheduleAck(c) {
+  clearTimeout(c.ackTimer);
+  c.ackTimer = setTimeout(() => {
+    const upTo = c.seq.contiguous;
+    if (upTo > c.lastAcked && state.bound && conn?.send({ type: 'ack', conversation_id: c.id, seq: upTo })) {
+      c.lastAcked = upTo;
+    }
+  }, 50);
+}
+
+function onSent(c, msg) {
+  const m = c.messages.get(msg.client_id);
+  if (m) addMessage(c, { key: msg.client_id, seq: msg.seq });
+  c.seq.add(msg.seq);
+  dropFromOutbox(c, msg.client_id);
+  if (m) renderMsgStatus(c, m);
+  pump(c);
+}
+
+function dropFromOutbox(c, clientId) {
+  if (!clientId) return;
+  const before = c.outbox.length;
+  c.outbox = c.outbox.filter((o) => o.client_id !== clientId);
+  if (c.inflight === clientId) {
+    c.inflight = null;
+    clearTimeout(c.watchdog);
+  }
+  if (before !== c.outbox.length) persistOutbox();
+}
+
+function renderCount(c) {
+  const n = charCount(c.els.text.value);
+  c.els.count.textContent = t('composer.count', { count: n, max: state.maxChars });
+  c.els.count.classList.toggle('over', n > state.maxChars);
+}
+
+function submitMessage(ev, c) {
+  ev.preventDefault();
+  const box = c.els.text;
+  const text = clean(box.value);
+  if (!text.trim() || c.state === 'ended') return;
+  if (charCount(text) > state.maxChars) {
+    showError(t('error.text_too_long', { max: state.maxChars }));
+    return;
+  }
+  const clientId = newClientId();
+  c.outbox.push({ client_id: clientId, text });
+  persistOutbox();
+  box.value = '';
+  renderCount(c);
+  addMessage(c, { key: clientId, client_id: clientId, from: 'counsellor', text, sent_at: Date.now() });
+  stopTyping(c);
+  pump(c);
+  box.focus();
+}
+
+/** One message in flight per conversation, oldest first: order is kept through drops and refusals. */
+function pump(c) {
+  if (!state.bound || c.inflight || !conn) return;
+  const head = c.outbox[0];
+  if (!head) return;
+  if (conn.send({ type: 'send', conversation_id: c.id, client_id: head.client_id, text: head.text })) {
+    c.inflight = head.client_id;
+    clearTimeout(c.watchdog);
+    c.watchdog = setTimeout(() => {
+      if (c.inflight === head.client_id) {
+        c.inflight = null;
+        pump(c);
+      }
+    }, 8000);
+  }
+  const m = c.messages.get(head.client_id);
+  if (m) renderMsgStatus(c, m);
+}
+
+function onComposerInput(c) {
+  renderCount(c);
+  if (c.state !== 'active') return;
+  const now = Date.now();
+  if (!c.typingSent || now - c.typingSentAt > 3000) {
+    if (conn?.send({ type: 'typing', conversation_id: c.id, active: true })) {
+      c.typingSent = true;
+      c.typingSentAt = now;
+    }
+  }
+  clearTimeout(c.typingStop);
+  c.typingStop = setTimeout(() => stopTyping(c), 4000);
+}
+
+function stopTyping(c) {
+  clearTimeout(c.typingStop);
+  if (c.typingSent && c.state === 'active') conn?.send({ type: 'typing', conversation_id: c.id, active: false });
+  c.typingSent = false;
+}
+
+function setTyping(c, active) {
+  clearTimeout(c.typingTimer);
+  c.typingActive = active;
+  c.els.typing.textContent = active ? t('typing.visitor') : '';
+  c.els.typing.hidden = !active;
+  if (active) c.typingTimer = setTimeout(() => setTyping(c, false), 8000);
+}
+
+// ------------------------------------------------------------ notes, end
+
+function submitNote(ev, c) {
+  ev.preventDefault();
+  const text = clean(c.els.note.value);
+  c.els.noteError.hidden = true;
+  if (!text.trim()) return;
+  if (charCount(text) > state.maxChars) {
+    c.els.noteError.textContent = t('error.text_too_long', { max: state.maxChars });
+    c.els.noteError.hidden = false;
+    return;
+  }
+  c.pendingNote = text;
+  if (!conn?.send({ type: 'note', conversation_id: c.id, text })) {
+    c.pendingNote = null;
+    c.els.noteError.textContent = t('conn.reconnecting');
+    c.els.noteError.hidden = false;
+  }
+}
+
+function onNoteSaved(c, note) {
+  c.notes.push(note);
+  if (c.pendingNote === note.text) {
+    c.pendingNote = null;
+    c.els.note.value = '';
+  }
+  renderNotes(c);
+}
+
+function submitEnd(ev, c) {
+  ev.preventDefault();
+  const outcome = c.els.outcome.value;
+  c.els.endError.hidden = true;
+  if (!outcome) {
+    c.els.endError.textContent = t('end.need_outcome');
+    c.els.endError.hidden = false;
+    c.els.outcome.focus();
+    return;
+  }
+  c.pendingEnd = true;
+  if (!conn?.send({ type: 'end', conversation_id: c.id, outcome })) {
+    c.pendingEnd = false;
+    c.els.endError.textContent = t('conn.reconnecting');
+    c.els.endError.hidden = false;
+  }
+}
+
+function onEnded(c, msg) {
+  const wasActive = c.state !== 'ended';
+  if (msg.outcome) c.pendingEnd = false;
+  c.state = 'ended';
+  c.endedBy = msg.by;
+  if (msg.outcome) c.outcome = msg.outcome;
+  if (wasActive && msg.by !== 'counsellor') {
+    addNotice('notice.visitor_ended', c.id, { alert: true });
+  }
+  for (const m of c.messages.values()) {
+    if (m.own && !m.seq && !m.failed) {
+      m.failed = true;
+      m.error = t('error.conversation_ended');
+      renderMsgStatus(c, m);
+    }
+  }
+  c.outbox = [];
+  c.inflight = null;
+  persistOutbox();
+  renderConvHead(c);
+  renderEnd(c);
+  renderConvList();
+}
+
+function onError(err, c) {
+  if (c && err.client_id) {
+    const m = c.messages.get(err.client_id);
+    if (err.code === 'rate_limited' || err.code === 'unavailable') {
+      c.inflight = null;
+      setTimeout(() => pump(c), Math.max(200, err.retry_after_ms || 1000));
+      return;
+    }
+    dropFromOutbox(c, err.client_id);
+    if (m && !m.seq) {
+      m.failed = true;
+      m.error = errorText(err, { max: state.maxChars });
+      renderMsgStatus(c, m);
+    }
+    pump(c);
+    return;
+  }
+  if (err.code === 'rate_limited') {
+    for (const conv of state.conversations.values()) {
+      if (conv.inflight) {
+        conv.inflight = null;
+        setTimeout(() => pump(conv), Math.max(200, err.retry_after_ms || 1000));
+      }
+    }
+  }
+  if (c && c.pendingNote && ['text_too_long', 'text_empty', 'invalid_message', 'not_your_conversation'].includes(err.code)) {
+    c.pendingNote = null;
+    c.els.noteError.textContent = errorText(err, { max: state.maxChars });
+    c.els.noteError.hidden = false;
+    return;
+  }
+  if (c && c.pendingEnd) {
+    c.pendingEnd = false;
+    c.els.endError.textContent = errorText(err, { max: state.maxChars });
+    c.els.endError.hidden = false;
+    return;
+  }
+  // A typing notice or an acknowledgement that crossed the conversation's
+  // end: nothing to tell the counsellor.
+  if (c && (err.code === 'conversation_ended' || err.code === 'not_your_conversation')) return;
+  if (err.code === 'invalid_capacity') renderControls();
+  showError(errorText(err, { max: state.maxChars }));
+}
+
+// -------------------------------------------------------------- controls
+
+function renderControls() {
+  $('available').checked = state.status === 'available';
+  $('status-now').textContent = t(`status.now.${state.status}`);
+  $('status-now').dataset.status = state.status;
+  if (document.activeElement !== $('capacity')) $('capacity').value = String(state.capacity);
+  $('active-count').textContent = t('capacity.active', { active: state.active, capacity: state.capacity });
+}
+
+function renderQueue() {
+  const { entries, queue_length: length } = state.queue;
+  $('queue-count').textContent = t('queue.count', { count: length });
+  $('queue-empty').hidden = length > 0;
+  const more = length - entries.length;
+  $('queue-more').hidden = more <= 0;
+  $('queue-more').textContent = more > 0 ? t('queue.more', { count: more }) : '';
+  const now = Date.now();
+  $('queue-list').replaceChildren(
+    ...entries.map((e) => {
+      const minutes = Math.floor(Math.max(0, now - e.queued_at) / 60_000);
+      const waited = minutes < 1 ? t('queue.waited.short') : t('queue.waited', { minutes });
+      const head = h(
+        'p',
+        { class: 'qi-head' },
+        h('span', { class: 'qi-wait', text: waited }),
+        e.priority === 'urgent' ? h('span', { class: 'badge urgent', text: t('queue.urgent') }) : null,
+        e.requeued ? h('span', { class: 'badge', text: t('queue.requeued') }) : null,
+      );
+      return h(
+        'li',
+        { class: `queue-item${e.priority === 'urgent' ? ' urgent' : ''}` },
+        head,
+        h('p', { class: 'qi-prechat', text: preChatText(e.pre_chat) }),
+        e.first_message
+          ? h('p', { class: 'qi-first' }, h('span', { class: 'qi-label', text: t('queue.first_message') }), ' ', h('span', { text: e.first_message }))
+          : null,
+        state.matching === 'manual'
+          ? h('button', {
+              type: 'button',
+              class: 'secondary',
+              text: t('queue.pick'),
+              onclick: () => conn?.send({ type: 'pick', conversation_id: e.conversation_id }),
+            })
+          : null,
+      );
+    }),
+  );
+}
+
+function clearWorkspace() {
+  for (const c of [...state.conversations.values()]) {
+    clearTimeout(c.typingTimer);
+    clearTimeout(c.watchdog);
+    c.els.panel.remove();
+  }
+  state.conversations.clear();
+  state.selected = null;
+  state.queue = { queue_length: 0, entries: [] };
+  $('notices').replaceChildren();
+  renderConvList();
+  renderSelection();
+  renderQueue();
+  updateTitle();
+}
+
+// ------------------------------------------------------------------ start
+
+async function init() {
+  applyI18n();
+  unlockAudioOnGesture();
+  bindLangSwitch($('lang-switch'));
+  updateTitle();
+  onLangChange(() => {
+    renderControls();
+    renderQueue();
+    renderConvList();
+    for (const c of state.conversations.values()) renderConversation(c);
+    renderConnection(conn ? conn.state : 'idle');
+    renderLoginError();
+    renderNotices();
+    updateTitle();
+  });
+  $('login-form').addEventListener('submit', login);
+  $('logout').addEventListener('click', logout);
+  $('conn-retry').addEventListener('click', () => conn?.retry());
+  $('available').addEventListener('change', (ev) => {
+    const status = ev.target.checked ? 'available' : 'away';
+    if (!conn?.send({ type: 'set_status', status })) ev.target.checked = !ev.target.checked;
+  });
+  $('capacity').addEventListener('change', (ev) => {
+    const capacity = Number.parseInt(ev.target.value, 10);
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      renderControls();
+      return;
+    }
+    showError('');
+    conn?.send({ type: 'set_capacity', capacity });
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && state.selected) select(state.selected, { focus: false });
+  });
+  // Keep the waiting times in the queue current.
+  setInterval(renderQueue, 15_000);
+  renderControls();
+  renderQueue();
+  renderConvList();
+  renderSelection();
+
+  const me = await checkSession();
+  if (me) enter(me);
+  else showLogin(me === undefined ? 'error.network' : null);
+}
+
+init();

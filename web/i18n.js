@@ -1,0 +1,538 @@
+// Every string the two pages show, in Japanese (the default) and English.
+// Text is always inserted with textContent, never as HTML.
+//
+// The chosen language is kept in sessionStorage (this tab only), like
+// everything else the pages keep: nothing outlives the tab.
+
+const LANG_KEY = 'tsunagu.lang';
+export const LANGS = ['ja', 'en'];
+
+const STRINGS = {
+  ja: {
+    'lang.name': '日本語',
+    'app.name': 'つなぐ',
+    'exit.button': 'すぐに閉じる',
+    'exit.hint': 'この画面をすぐに別のページに切り替え、この端末から会話を消します',
+
+    // Visitor: welcome
+    'welcome.heading': '匿名でチャット相談ができます',
+    'welcome.lead':
+      '家から出にくい、人と会うのがつらい、家族のことが心配――。ご本人でもご家族でも、名前を言わずに文字だけで相談できます。',
+    'welcome.about': 'このチャットについて',
+    'welcome.anon.title': '匿名です。',
+    'welcome.anon':
+      '名前・電話番号・メールアドレス・住所は聞きません。答えたくないことは答えなくて大丈夫です。',
+    'welcome.recorded.title': '記録されること：',
+    'welcome.recorded':
+      'このチャットで書かれた内容と、下の質問に答えた場合はその答え。相談員が相談のためのメモを残すことがあります。あなたの同意なしにほかの機関へ渡すことはありません。',
+    'welcome.not_recorded.title': '記録されないこと：',
+    'welcome.not_recorded': 'あなたのIPアドレスなど、あなたが誰かがわかる情報。',
+    'welcome.device.title': 'この端末では：',
+    'welcome.device':
+      '会話はこのタブを閉じるまでこのタブの中だけに残ります。「すぐに閉じる」を押すと別のページに切り替わり、会話はこの端末から消えます。閲覧履歴も残したくないときは、プライベート（シークレット）ウィンドウで開いてください。',
+    'welcome.hours': '受付時間',
+    'emergency.heading': '緊急のとき',
+    'emergency.text':
+      '命の危険があるときや、いますぐ助けが必要なときは、119（救急）または110（警察）に電話してください。',
+    'emergency.alternatives': '受付時間外や、待ち時間が長いときは、こちらの窓口も利用できます：',
+    'prechat.summary': 'よければ先に教えてください（どれも任意です）',
+    'prechat.intro': '答えると、合った相談員につながりやすくなります。とばしても始められます。',
+    'prechat.skip': '選ばない',
+    'prechat.who': 'どなたが書いていますか',
+    'prechat.age_band': '相談したい方（ご本人）の年代',
+    'prechat.topic': '話したいこと',
+    'prechat.first_message': '最初に伝えたいこと（書かなくても始められます）',
+    'welcome.start': 'チャットを始める',
+    'welcome.starting': '接続しています…',
+
+    // Pre-chat answers (shared with the console)
+    'who.self': '本人',
+    'who.self.visitor': 'わたし自身のこと（本人）',
+    'who.family_together': '家族（一緒に住んでいる）',
+    'who.family_apart': '家族（離れて住んでいる）',
+    'who.supporter': '支援者・関係機関',
+    'who.rather_not_say': '答えない',
+    'age_band.teens': '10代',
+    'age_band.twenties': '20代',
+    'age_band.thirties': '30代',
+    'age_band.forties': '40代',
+    'age_band.fifty_plus': '50代以上',
+    'age_band.rather_not_say': '答えない',
+    'topic.daily_life': '毎日の生活',
+    'topic.school': '学校',
+    'topic.work': '仕事',
+    'topic.family': '家族',
+    'topic.health': 'こころやからだの健康',
+    'topic.other': 'その他',
+    'topic.rather_not_say': '答えない',
+
+    // Visitor: waiting
+    'wait.heading': '相談員を待っています',
+    'wait.position': 'あなたの順番：{position}番目（待っている人 {length}人）',
+    'wait.estimate.minutes': '待ち時間の目安：約{minutes}分（前後することがあります）',
+    'wait.estimate.soon': 'まもなくつながります',
+    'wait.estimate.none':
+      'いまは対応できる相談員がいません。このまま待つこともできます。急ぐときは、下の24時間の窓口を利用してください。',
+    'wait.checking': '順番を確認しています…',
+    'wait.write_now':
+      '待っている間に、話したいことを書いておけます。つながったら相談員が読みます。',
+    'wait.requeued':
+      '相談員の接続が切れてしまいました。あなたは順番の先頭です。これまでの会話は消えていません。',
+    'wait.leave': '待つのをやめる',
+    'confirm.leave': '待つのをやめますか？順番はなくなります。',
+    'confirm.leave.yes': 'やめる',
+
+    // Visitor: chatting
+    'chat.heading': '{name}さんと話しています',
+    'chat.heading.anon': '相談員と話しています',
+    'chat.matched': '相談員の{name}さんにつながりました。',
+    'chat.log': 'メッセージ',
+    'msg.you': 'あなた',
+    'msg.counsellor': '相談員',
+    'msg.visitor': '相談者',
+    'msg.state.sending': '送信中',
+    'msg.state.queued': '送信待ち（接続が戻ったら送ります）',
+    'msg.state.sent': '送信済み',
+    'msg.state.delivered': '届きました',
+    'msg.state.failed': '送れませんでした',
+    'msg.edit': '書き直す',
+    'composer.label': 'メッセージ',
+    'composer.send': '送信',
+    'composer.hint': 'Ctrl+Enter でも送信できます。',
+    'composer.count': '{count} / {max}文字',
+    'typing.counsellor': '相談員が入力しています…',
+    'typing.visitor': '相談者が入力しています…',
+    'chat.end': 'チャットを終える',
+    'confirm.end': 'チャットを終えますか？',
+    'confirm.end.yes': '終える',
+    'confirm.back': 'もどる',
+    'erase.button': 'この端末から会話を消す',
+    'confirm.erase':
+      'このタブから会話を消します。続いている相談は終了します。よろしいですか？',
+    'confirm.erase.yes': '消す',
+    'erase.done': '会話をこの端末から消しました。',
+    'alternatives.heading': '24時間の窓口',
+    'alternatives.none': '（設定されていません）',
+
+    // Visitor: ended
+    'ended.heading': '相談は終了しました',
+    'ended.by.visitor': 'あなたがチャットを終えました。',
+    'ended.by.counsellor': '相談員がチャットを終えました。',
+    'ended.by.system': '接続が長い間なかったため、順番待ちを終了しました。',
+    'ended.thanks':
+      '話してくれてありがとうございました。また話したくなったら、いつでも新しく始められます。',
+    'ended.new': '新しく相談を始める',
+
+    // Connection
+    'conn.connecting': '接続しています…',
+    'conn.offline': 'オフラインです。書いたメッセージは、接続が戻ったときに送られます。',
+    'conn.reconnecting': '接続が切れました。つなぎ直しています…',
+    'conn.closed': '接続が終わりました。',
+    'conn.retry': 'もう一度つなぐ',
+    'conn.back': '接続が戻りました。',
+
+    // Errors
+    'error.queue_full':
+      'いまはとても混みあっていて、順番待ちがいっぱいです。時間をおいてもう一度試すか、下の窓口を利用してください。',
+    'error.rate_limited': '少し時間をおいてから、もう一度お試しください。',
+    'error.resume_failed': '前の会話を開けませんでした。新しく始めることができます。',
+    'error.text_too_long': '長すぎます（{max}文字まで）。',
+    'error.text_empty': '空のメッセージは送れません。',
+    'error.conversation_ended': 'チャットは終了しています。',
+    'error.unavailable': '一時的につながりにくくなっています。もう一度お試しください。',
+    'error.invalid_capacity': '同時に受ける数が範囲外です。',
+    'error.capacity_reached': '受けられる数の上限です。',
+    'error.not_available': '「受付する」にしてから選んでください。',
+    'error.not_waiting': 'その相談者はもう待っていません。',
+    'error.not_your_conversation': 'この相談は担当ではありません。',
+    'error.network': '接続できませんでした。もう一度お試しください。',
+    'error.generic': 'エラーが発生しました（{code}）。',
+
+    // Console
+    'console.title': '相談員コンソール',
+    'login.heading': 'ログイン',
+    'login.username': 'ユーザー名',
+    'login.password': 'パスワード',
+    'login.submit': 'ログイン',
+    'login.failed': 'ユーザー名またはパスワードが違います。',
+    'login.expired': 'ログインの有効期限が切れました。もう一度ログインしてください。',
+    'login.role': 'このアカウントでは相談を受けられません。',
+    'logout': 'ログアウト',
+    'status.available': '受付する',
+    'status.now.available': '受付中',
+    'status.now.away': '離席中',
+    'capacity.label': '同時に受ける数',
+    'capacity.active': '担当中 {active} / {capacity}',
+    'queue.heading': '順番待ち',
+    'queue.count': '{count}人',
+    'queue.empty': '待っている人はいません。',
+    'queue.waited': '待ち時間 {minutes}分',
+    'queue.waited.short': '待ち時間 1分未満',
+    'queue.requeued': '再待機',
+    'queue.urgent': '優先',
+    'queue.first_message': '最初のメッセージ：',
+    'queue.pick': 'この相談を受ける',
+    'queue.more': 'ほか{count}人',
+    'queue.no_prechat': '事前の回答なし',
+    'convs.heading': '担当中の相談',
+    'convs.empty': '担当している相談はまだありません。',
+    'conv.label': '相談 #{short}',
+    'conv.unread': '未読{count}件',
+    'conv.online': 'オンライン',
+    'conv.offline': 'オフライン',
+    'conv.started': '開始 {time}',
+    'conv.state.active': '対応中',
+    'conv.state.ended': '終了',
+    'conv.none': '一覧から相談を選んでください。',
+    'conv.messages': '{label}のメッセージ',
+    'notes.heading': 'メモ（相談者には見えません）',
+    'notes.label': '新しいメモ',
+    'notes.save': 'メモを保存',
+    'notes.empty': 'メモはまだありません。',
+    'end.heading': '終了と結果',
+    'end.outcome': '結果',
+    'end.choose': '選んでください',
+    'end.submit': '結果を記録して終了',
+    'end.record': '結果を記録',
+    'end.need_outcome': '結果を選んでください。',
+    'end.visitor_ended': '相談者がチャットを終えました。結果を記録してください。',
+    'end.system_ended': '相談者の接続が長い間なかったため終了しました。',
+    'end.recorded': '記録した結果：{outcome}',
+    'end.close': '一覧から閉じる',
+    'outcome.listened': '傾聴',
+    'outcome.information_given': '情報提供',
+    'outcome.referred': '他機関を紹介',
+    'outcome.out_of_area': '管轄外',
+    'outcome.handoff_agreed': '初回相談へつなぐ（同意あり）',
+    'outcome.visitor_left': '相談者が退出',
+    'outcome.no_response': '応答なし',
+    'outcome.other': 'その他',
+    'notice.assigned': '新しい相談が割り当てられました：{label}',
+    'notice.requeued': '{label}は順番待ちに戻されました。',
+    'notice.visitor_ended': '{label}：相談者がチャットを終えました。',
+    'notice.dismiss': '閉じる',
+  },
+  en: {
+    'lang.name': 'English',
+    'app.name': 'Tsunagu',
+    'exit.button': 'Quick exit',
+    'exit.hint': 'Switches to another page at once and removes this chat from this device',
+
+    'welcome.heading': 'Talk to a counsellor by chat, anonymously',
+    'welcome.lead':
+      'Finding it hard to leave home or to see people, or worried about someone in your family? Whether it is about you or someone close to you, you can talk here in writing, without giving your name.',
+    'welcome.about': 'About this chat',
+    'welcome.anon.title': 'It is anonymous.',
+    'welcome.anon':
+      'We never ask for your name, phone number, e-mail or address. You never have to answer anything you would rather not.',
+    'welcome.recorded.title': 'What is recorded:',
+    'welcome.recorded':
+      'what is written in this chat, and your answers to the questions below if you give any. Counsellors may keep notes for your support. Nothing is passed to another agency without your consent.',
+    'welcome.not_recorded.title': 'What is not recorded:',
+    'welcome.not_recorded': 'your IP address, or anything else that tells who you are.',
+    'welcome.device.title': 'On this device:',
+    'welcome.device':
+      'the chat stays only in this tab, until you close it. "Quick exit" switches to another page at once and removes the chat from this device. To leave no browsing history either, open this page in a private (incognito) window.',
+    'welcome.hours': 'Opening hours',
+    'emergency.heading': 'In an emergency',
+    'emergency.text':
+      'If a life is in danger or you need help right now, call 119 (ambulance) or 110 (police) at once.',
+    'emergency.alternatives': 'Outside opening hours, or if the wait is long, you can also contact:',
+    'prechat.summary': 'If you like, tell us a little first (all optional)',
+    'prechat.intro':
+      'Answers help us connect you with a suitable counsellor. You can skip them and start.',
+    'prechat.skip': 'Skip',
+    'prechat.who': 'Who is writing?',
+    'prechat.age_band': 'Age of the person this is about',
+    'prechat.topic': 'What you would like to talk about',
+    'prechat.first_message': 'Anything you want to say first (you can start without it)',
+    'welcome.start': 'Start a chat',
+    'welcome.starting': 'Connecting…',
+
+    'who.self': 'The person themself',
+    'who.self.visitor': 'Me, about myself',
+    'who.family_together': 'Family, living with them',
+    'who.family_apart': 'Family, living apart',
+    'who.supporter': 'A supporter or agency',
+    'who.rather_not_say': 'Rather not say',
+    'age_band.teens': 'Teens',
+    'age_band.twenties': '20s',
+    'age_band.thirties': '30s',
+    'age_band.forties': '40s',
+    'age_band.fifty_plus': '50 or over',
+    'age_band.rather_not_say': 'Rather not say',
+    'topic.daily_life': 'Daily life',
+    'topic.school': 'School',
+    'topic.work': 'Work',
+    'topic.family': 'Family',
+    'topic.health': 'Health, of mind or body',
+    'topic.other': 'Something else',
+    'topic.rather_not_say': 'Rather not say',
+
+    'wait.heading': 'Waiting for a counsellor',
+    'wait.position': 'Your place in the queue: {position} of {length}',
+    'wait.estimate.minutes': 'Estimated wait: about {minutes} min (it may change)',
+    'wait.estimate.soon': 'You should be connected shortly',
+    'wait.estimate.none':
+      'No counsellor is available right now. You can keep waiting. If it is urgent, please contact one of the round-the-clock services below.',
+    'wait.checking': 'Checking your place in the queue…',
+    'wait.write_now':
+      'While you wait, you can already write what you would like to talk about. The counsellor will read it when you are connected.',
+    'wait.requeued':
+      "The counsellor's connection was lost. You are first in line, and nothing you wrote was lost.",
+    'wait.leave': 'Stop waiting',
+    'confirm.leave': 'Stop waiting? You will lose your place in the queue.',
+    'confirm.leave.yes': 'Stop waiting',
+
+    'chat.heading': 'You are talking with {name}',
+    'chat.heading.anon': 'You are talking with a counsellor',
+    'chat.matched': 'You are now connected with the counsellor {name}.',
+    'chat.log': 'Messages',
+    'msg.you': 'You',
+    'msg.counsellor': 'Counsellor',
+    'msg.visitor': 'Visitor',
+    'msg.state.sending': 'Sending',
+    'msg.state.queued': 'Waiting to send (when the connection returns)',
+    'msg.state.sent': 'Sent',
+    'msg.state.delivered': 'Delivered',
+    'msg.state.failed': 'Not sent',
+    'msg.edit': 'Edit and resend',
+    'composer.label': 'Your message',
+    'composer.send': 'Send',
+    'composer.hint': 'Ctrl+Enter also sends.',
+    'composer.count': '{count} / {max} characters',
+    'typing.counsellor': 'The counsellor is typing…',
+    'typing.visitor': 'The visitor is typing…',
+    'chat.end': 'End the chat',
+    'confirm.end': 'End the chat now?',
+    'confirm.end.yes': 'End the chat',
+    'confirm.back': 'Go back',
+    'erase.button': 'Erase this chat from this device',
+    'confirm.erase':
+      'This removes the chat from this tab, and a chat still going on is ended. Continue?',
+    'confirm.erase.yes': 'Erase',
+    'erase.done': 'The chat has been erased from this device.',
+    'alternatives.heading': 'Round-the-clock services',
+    'alternatives.none': '(none configured)',
+
+    'ended.heading': 'The chat has ended',
+    'ended.by.visitor': 'You ended the chat.',
+    'ended.by.counsellor': 'The counsellor ended the chat.',
+    'ended.by.system':
+      'Your place in the queue was released because the connection was away for a long time.',
+    'ended.thanks':
+      'Thank you for talking with us. You can start a new chat whenever you want to talk again.',
+    'ended.new': 'Start a new chat',
+
+    'conn.connecting': 'Connecting…',
+    'conn.offline':
+      'You are offline. Messages you write will be sent when the connection returns.',
+    'conn.reconnecting': 'The connection was lost. Reconnecting…',
+    'conn.closed': 'The connection has closed.',
+    'conn.retry': 'Reconnect',
+    'conn.back': 'Connected again.',
+
+    'error.queue_full':
+      'It is very busy right now and the queue is full. Please try again later, or contact one of the services below.',
+    'error.rate_limited': 'Please wait a moment and try again.',
+    'error.resume_failed': 'The earlier chat could not be opened. You can start a new one.',
+    'error.text_too_long': 'Too long (at most {max} characters).',
+    'error.text_empty': 'An empty message cannot be sent.',
+    'error.conversation_ended': 'The chat has ended.',
+    'error.unavailable': 'The service is briefly unavailable. Please try again.',
+    'error.invalid_capacity': 'That number of concurrent chats is not allowed.',
+    'error.capacity_reached': 'You have no free place for another chat.',
+    'error.not_available': 'Set yourself available first.',
+    'error.not_waiting': 'That visitor is no longer waiting.',
+    'error.not_your_conversation': 'That conversation is not yours.',
+    'error.network': 'Could not connect. Please try again.',
+    'error.generic': 'Something went wrong ({code}).',
+
+    'console.title': 'Counsellor console',
+    'login.heading': 'Log in',
+    'login.username': 'Username',
+    'login.password': 'Password',
+    'login.submit': 'Log in',
+    'login.failed': 'Wrong username or password.',
+    'login.expired': 'Your session has expired. Please log in again.',
+    'login.role': 'This account does not take chats.',
+    'logout': 'Log out',
+    'status.available': 'Available for chats',
+    'status.now.available': 'Available',
+    'status.now.away': 'Away',
+    'capacity.label': 'Concurrent chats',
+    'capacity.active': 'Active {active} of {capacity}',
+    'queue.heading': 'Queue',
+    'queue.count': '{count} waiting',
+    'queue.empty': 'Nobody is waiting.',
+    'queue.waited': 'Waiting {minutes} min',
+    'queue.waited.short': 'Waiting under a minute',
+    'queue.requeued': 'Returned',
+    'queue.urgent': 'Urgent',
+    'queue.first_message': 'First message:',
+    'queue.pick': 'Take this chat',
+    'queue.more': '{count} more',
+    'queue.no_prechat': 'No pre-chat answers',
+    'convs.heading': 'Your conversations',
+    'convs.empty': 'No conversations assigned yet.',
+    'conv.label': 'Chat #{short}',
+    'conv.unread': '{count} unread',
+    'conv.online': 'Online',
+    'conv.offline': 'Offline',
+    'conv.started': 'Started {time}',
+    'conv.state.active': 'Active',
+    'conv.state.ended': 'Ended',
+    'conv.none': 'Choose a conversation from the list.',
+    'conv.messages': 'Messages of {label}',
+    'notes.heading': 'Notes (never shown to the visitor)',
+    'notes.label': 'New note',
+    'notes.save': 'Save note',
+    'notes.empty': 'No notes yet.',
+    'end.heading': 'End and outcome',
+    'end.outcome': 'Outcome',
+    'end.choose': 'Choose…',
+    'end.submit': 'Record outcome and end',
+    'end.record': 'Record outcome',
+    'end.need_outcome': 'Please choose an outcome.',
+    'end.visitor_ended': 'The visitor ended the chat. Please record the outcome.',
+    'end.system_ended': 'Ended because the visitor was away for a long time.',
+    'end.recorded': 'Outcome recorded: {outcome}',
+    'end.close': 'Close',
+    'outcome.listened': 'Listened',
+    'outcome.information_given': 'Information given',
+    'outcome.referred': 'Referred to another agency',
+    'outcome.out_of_area': 'Out of area',
+    'outcome.handoff_agreed': 'First consultation agreed',
+    'outcome.visitor_left': 'Visitor left',
+    'outcome.no_response': 'No response',
+    'outcome.other': 'Other',
+    'notice.assigned': 'New conversation assigned: {label}',
+    'notice.requeued': '{label} went back to the queue.',
+    'notice.visitor_ended': '{label}: the visitor ended the chat.',
+    'notice.dismiss': 'Dismiss',
+  },
+};
+
+/** The pre-chat answers and outcomes, in the protocol's own names. */
+export const WHO = ['self', 'family_together', 'family_apart', 'supporter', 'rather_not_say'];
+export const AGE_BANDS = ['teens', 'twenties', 'thirties', 'forties', 'fifty_plus', 'rather_not_say'];
+export const TOPICS = ['daily_life', 'school', 'work', 'family', 'health', 'other', 'rather_not_say'];
+export const OUTCOMES = [
+  'listened',
+  'information_given',
+  'referred',
+  'out_of_area',
+  'handoff_agreed',
+  'visitor_left',
+  'no_response',
+  'other',
+];
+
+let current = readLang();
+const listeners = new Set();
+
+function readLang() {
+  try {
+    const saved = sessionStorage.getItem(LANG_KEY);
+    if (LANGS.includes(saved)) return saved;
+  } catch {
+    // Storage may be unavailable (privacy settings): Japanese, then.
+  }
+  return 'ja';
+}
+
+export function lang() {
+  return current;
+}
+
+/** The string for `key` in the current language, with {name} filled in. */
+export function t(key, vars = {}) {
+  const table = STRINGS[current];
+  let s = table[key] ?? STRINGS.ja[key];
+  if (s === undefined) {
+    console.warn(`i18n: missing key ${key}`);
+    return key;
+  }
+  for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, String(v));
+  return s;
+}
+
+/** Fill every [data-i18n] element's text and [data-i18n-attr] attributes under root. */
+export function applyI18n(root = document) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-attr]')) {
+    // "aria-label:key;placeholder:key2"
+    for (const pair of el.dataset.i18nAttr.split(';')) {
+      const [attr, key] = pair.split(':');
+      if (attr && key) el.setAttribute(attr.trim(), t(key.trim()));
+    }
+  }
+}
+
+export function setLang(next) {
+  if (!LANGS.includes(next) || next === current) return;
+  current = next;
+  try {
+    sessionStorage.setItem(LANG_KEY, next);
+  } catch {
+    // not kept; the switch still works for this page
+  }
+  applyI18n();
+  for (const f of listeners) f(current);
+}
+
+export function onLangChange(f) {
+  listeners.add(f);
+}
+
+/**
+ * Wire a button as the visible language switch: it shows the other
+ * language's name in that language (so a reader of either can find it).
+ */
+export function bindLangSwitch(button) {
+  const paint = () => {
+    const other = current === 'ja' ? 'en' : 'ja';
+    button.textContent = STRINGS[other]['lang.name'];
+    button.lang = other;
+    button.dataset.target = other;
+  };
+  paint();
+  button.addEventListener('click', () => setLang(button.dataset.target));
+  onLangChange(paint);
+}
+
+/** Fill a <select> with the labels of a pre-chat or outcome list. */
+export function fillSelect(select, values, prefix, emptyKey, overrides = {}) {
+  const chosen = select.value;
+  select.replaceChildren();
+  if (emptyKey) {
+    const o = document.createElement('option');
+    o.value = '';
+    o.textContent = t(emptyKey);
+    select.append(o);
+  }
+  for (const v of values) {
+    const o = document.createElement('option');
+    o.value = v;
+    o.textContent = t(overrides[v] ?? `${prefix}.${v}`);
+    select.append(o);
+  }
+  select.value = chosen;
+}
+
+/** "12:03" in the current language's convention. */
+export function formatTime(ms) {
+  return new Intl.DateTimeFormat(current === 'ja' ? 'ja-JP' : 'en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(new Date(ms));
+}
+
+/** Text for an error frame or body: ours if we have one, else the code. */
+export function errorText(err, vars = {}) {
+  const code = err?.code ?? 'network';
+  const key = `error.${code}`;
+  if (STRINGS.ja[key] !== undefined) return t(key, vars);
+  return t('error.generic', { code });
+}

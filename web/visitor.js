@@ -1,0 +1,879 @@
+// The visitor page: welcome, waiting in the queue, chatting, ended.
+//
+// What this tab keeps (sessionStorage, this tab and origin only): the
+// conversation id, its resume token, the last sequence number seen, the
+// messages written but not yet confirmed (so a reload or a dropped
+// connection loses none), and the unsent draft. Message text is never
+// logged and never leaves for anywhere but this site's socket.
+
+import {
+  t,
+  applyI18n,
+  bindLangSwitch,
+  onLangChange,
+  lang,
+  fillSelect,
+  formatTime,
+  errorText,
+  WHO,
+  AGE_BANDS,
+  TOPICS,
+} from './i18n.js';
+import { h, newClientId, SeqTracker, Connection } from './common.js';
+
+const STORE_KEY = 'tsunagu.visitor';
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  info: null,
+  maxChars: 2000,
+  /** null before a conversation; then the protocol's state: queued, active, ended. */
+  phase: null,
+  conversationId: null,
+  token: null,
+  counsellor: null,
+  endedBy: null,
+  place: null,
+  seq: new SeqTracker(),
+  deliveredSeq: 0,
+  lastAcked: 0,
+  /** key -> message; own messages are keyed by client_id, the counsellor's by seq. */
+  messages: new Map(),
+  /** Written, not yet confirmed by `sent`, in order: [{client_id, text}]. */
+  outbox: [],
+  inflight: null,
+  /** A `welcome` arrived on the current socket. */
+  bound: false,
+  pendingStart: null,
+  confirmAction: null,
+};
+
+let conn = null;
+let watchdog = null;
+let typingTimer = null;
+let typingActive = false;
+let typingSentAt = 0;
+let counsellorTypingTimer = null;
+let ackTimer = null;
+let draftTimer = null;
+let reconnectedNotice = false;
+
+// ------------------------------------------------------------ storage
+
+function readSession() {
+  try {
+    const raw = sessionStorage.getItem(STORE_KEY);
+    return raw ? JSON.parse(raw) : null;
+  } catch {
+    return null;
+  }
+}
+
+function persist() {
+  if (!state.conversationId) return;
+  const saved = {
+    conversation_id: state.conversationId,
+    token: state.token,
+    last_seq: state.seq.contiguous,
+    outbox: state.outbox,
+    draft: $('composer-text').value,
+  };
+  try {
+    sessionStorage.setItem(STORE_KEY, JSON.stringify(saved));
+  } catch {
+    // Storage full or disabled: the chat still works in this page.
+  }
+}
+
+function forgetSession() {
+  try {
+    sessionStorage.removeItem(STORE_KEY);
+  } catch {
+    // nothing kept
+  }
+}
+
+// ------------------------------------------------------------- info
+
+async function loadInfo() {
+  try {
+    const r = await fetch('/api/info', { credentials: 'same-origin' });
+    if (!r.ok) throw new Error(String(r.status));
+    state.info = await r.json();
+    if (state.info.max_text_chars) state.maxChars = state.info.max_text_chars;
+  } catch {
+    state.info = null;
+  }
+  renderInfo();
+}
+
+function renderInfo() {
+  const site = state.info?.site;
+  const name = site ? (lang() === 'ja' ? site.name_ja : site.name_en) : '';
+  $('site-name').textContent = name || t('app.name');
+  const hours = site ? (lang() === 'ja' ? site.hours_ja : site.hours_en) : '';
+  $('hours').textContent = hours || '';
+  const alternatives = state.info?.alternatives ?? [];
+  for (const list of document.querySelectorAll('[data-alternatives]')) {
+    list.replaceChildren(
+      ...(alternatives.length
+        ? alternatives.map(alternativeItem)
+        : [h('li', { text: t('alternatives.none') })]),
+    );
+  }
+  updateComposerCount();
+}
+
+function alternativeItem(a) {
+  const contact = String(a.contact ?? '');
+  let contactNode;
+  if (/^[0-9０-９+\-() ]{3,}$/.test(contact)) {
+    const digits = contact.replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0)).replace(/[^0-9+]/g, '');
+    contactNode = h('a', { href: `tel:${digits}`, text: contact });
+  } else if (/^https:\/\/[^\s]+$/i.test(contact)) {
+    contactNode = h('a', { href: contact, rel: 'noopener noreferrer', target: '_blank', text: contact });
+  } else {
+    contactNode = h('span', { text: contact });
+  }
+  return h(
+    'li',
+    {},
+    h('span', { class: 'alt-name', text: (lang() === 'en' && a.name_en) || a.name || '' }),
+    ' ',
+    contactNode,
+    ((lang() === 'en' && a.hours_en) || a.hours)
+      ? h('span', { class: 'alt-hours', text: ` (${(lang() === 'en' && a.hours_en) || a.hours})` })
+      : null,
+  );
+}
+
+function quickExitUrl() {
+  const fromInfo = state.info?.site?.quick_exit_url;
+  if (typeof fromInfo === 'string' && /^https?:\/\//.test(fromInfo)) return fromInfo;
+  const meta = document.querySelector('meta[name="tsunagu-quick-exit"]');
+  return meta?.content || 'https://www.google.co.jp/';
+}
+
+// ------------------------------------------------------------ screens
+
+function fillPrechat() {
+  fillSelect($('pc-who'), WHO, 'who', 'prechat.skip', { self: 'who.self.visitor' });
+  fillSelect($('pc-age'), AGE_BANDS, 'age_band', 'prechat.skip');
+  fillSelect($('pc-topic'), TOPICS, 'topic', 'prechat.skip');
+}
+
+function showWelcome({ focus = false } = {}) {
+  $('screen-welcome').hidden = false;
+  $('screen-chat').hidden = true;
+  document.body.classList.remove('in-chat');
+  $('start-button').disabled = false;
+  $('start-button').textContent = t('welcome.start');
+  if (focus) $('welcome-heading').focus();
+}
+
+function showChat({ focus = false } = {}) {
+  $('screen-welcome').hidden = true;
+  $('screen-chat').hidden = false;
+  document.body.classList.add('in-chat');
+  if (focus) $('chat-heading').focus();
+}
+
+/**
+ * What a message box says, kept as a key (or an error frame) rather than
+ * text, so that switching the language re-renders it.
+ */
+let noticeSpec = null;
+let startErrorSpec = null;
+
+function specText(spec) {
+  if (!spec) return '';
+  if (spec.err) return errorText(spec.err, { max: state.maxChars });
+  return t(spec.key, spec.vars);
+}
+
+function notice(key, vars) {
+  noticeSpec = key ? { key, vars } : null;
+  renderNotice();
+}
+
+function renderNotice() {
+  const n = $('notice');
+  n.textContent = specText(noticeSpec);
+  n.hidden = !noticeSpec;
+}
+
+/** Said to screen readers only; what it says is also on screen (the heading). */
+function announce(text) {
+  const a = $('announce');
+  a.textContent = '';
+  setTimeout(() => {
+    a.textContent = text;
+  }, 50);
+}
+
+function setPhase(phase) {
+  state.phase = phase;
+  renderPhase();
+}
+
+function renderPhase() {
+  const p = state.phase;
+  const heading = $('chat-heading');
+  if (p === 'queued') heading.textContent = t('wait.heading');
+  else if (p === 'active')
+    heading.textContent = state.counsellor ? t('chat.heading', { name: state.counsellor }) : t('chat.heading.anon');
+  else if (p === 'ended') heading.textContent = t('ended.heading');
+  else heading.textContent = t('conn.connecting');
+  $('queue-status').hidden = p !== 'queued';
+  $('wait-hint').hidden = p !== 'queued';
+  renderQueue();
+  const ended = p === 'ended';
+  $('composer').hidden = ended;
+  $('ended-panel').hidden = !ended;
+  $('end-chat').hidden = ended || !p;
+  $('end-chat').textContent = p === 'queued' ? t('wait.leave') : t('chat.end');
+  if (ended) {
+    $('ended-by').textContent = state.endedBy ? t(`ended.by.${state.endedBy}`) : '';
+    setCounsellorTyping(false);
+  }
+}
+
+function renderQueue() {
+  const place = state.place;
+  if (state.phase !== 'queued') return;
+  if (!place) {
+    $('queue-position').textContent = t('wait.checking');
+    $('queue-estimate').textContent = '';
+    return;
+  }
+  $('queue-position').textContent = t('wait.position', {
+    position: place.position,
+    length: place.queue_length,
+  });
+  const secs = place.estimated_wait_secs;
+  let estimate;
+  if (secs === null || secs === undefined) estimate = t('wait.estimate.none');
+  else if (secs < 60) estimate = t('wait.estimate.soon');
+  else estimate = t('wait.estimate.minutes', { minutes: Math.ceil(secs / 60) });
+  $('queue-estimate').textContent = estimate;
+}
+
+function renderConnection(s) {
+  const text = $('conn-text');
+  const retry = $('conn-retry');
+  retry.hidden = s !== 'closed';
+  if (s === 'open') {
+    text.textContent = reconnectedNotice ? t('conn.back') : '';
+    reconnectedNotice = false;
+  } else if (s === 'connecting') text.textContent = t('conn.connecting');
+  else if (s === 'reconnecting') text.textContent = t('conn.reconnecting');
+  else if (s === 'offline') text.textContent = t('conn.offline');
+  else if (s === 'closed') text.textContent = t('conn.closed');
+  else text.textContent = '';
+  $('conn-status').dataset.state = s;
+  if (s === 'reconnecting' || s === 'offline' || s === 'closed') reconnectedNotice = true;
+  for (const m of state.messages.values()) renderStatus(m);
+}
+
+// ----------------------------------------------------------- messages
+
+function statusOf(m) {
+  if (m.failed) return 'failed';
+  if (m.seq) return m.from === 'visitor' && m.seq <= state.deliveredSeq ? 'delivered' : 'sent';
+  return conn?.isOpen() && state.bound ? 'sending' : 'queued';
+}
+
+function renderStatus(m) {
+  if (m.from !== 'visitor' || !m.el) return;
+  const s = statusOf(m);
+  m.el.dataset.status = s;
+  m.stateEl.textContent = t(`msg.state.${s}`) + (m.failed && m.error ? `: ${m.error}` : '');
+  m.editEl.hidden = !m.failed;
+}
+
+function renderMessage(m) {
+  const own = m.from === 'visitor';
+  const who = own ? t('msg.you') : m.name ? `${t('msg.counsellor')} ${m.name}` : t('msg.counsellor');
+  m.whoEl.textContent = who;
+  m.timeEl.textContent = m.sent_at ? formatTime(m.sent_at) : '';
+  if (m.seq) m.el.dataset.seq = String(m.seq);
+  if (m.sent_at) m.timeEl.dateTime = new Date(m.sent_at).toISOString();
+  if (own) {
+    m.editEl.textContent = t('msg.edit');
+    renderStatus(m);
+  }
+}
+
+function buildMessage(m) {
+  const own = m.from === 'visitor';
+  m.whoEl = h('span', { class: 'msg-who' });
+  m.timeEl = h('time', { class: 'msg-time' });
+  m.textEl = h('p', { class: 'msg-text' });
+  m.textEl.textContent = m.text;
+  m.stateEl = h('span', { class: 'msg-state' });
+  m.editEl = h('button', { type: 'button', class: 'button-quiet msg-edit', hidden: true, onclick: () => editFailed(m) });
+  m.el = h(
+    'div',
+    { class: own ? 'msg msg-own' : 'msg msg-other' },
+    h('p', { class: 'msg-meta' }, m.whoEl, ' ', m.timeEl),
+    m.textEl,
+    own ? h('p', { class: 'msg-status' }, m.stateEl, ' ', m.editEl) : null,
+  );
+  renderMessage(m);
+}
+
+/** Put a message's element where its sequence number says (pending ones last). */
+function place(m) {
+  const list = $('messages');
+  let before = null;
+  for (const other of state.messages.values()) {
+    if (other === m || !other.el || other.el.parentNode !== list) continue;
+    const after = m.seq ? !other.seq || other.seq > m.seq : false;
+    if (after && (!before || precedes(other, before))) before = other;
+  }
+  const wasAtBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.insertBefore(m.el, before ? before.el : null);
+  if (wasAtBottom || m.from === 'visitor') list.scrollTop = list.scrollHeight;
+}
+
+function precedes(a, b) {
+  // Document order of two placed messages.
+  return Boolean(a.el.compareDocumentPosition(b.el) & Node.DOCUMENT_POSITION_FOLLOWING);
+}
+
+function addMessage(m) {
+  const existing = state.messages.get(m.key);
+  if (existing) {
+    if (m.seq && !existing.seq) {
+      existing.seq = m.seq;
+      existing.failed = false;
+      if (m.sent_at) existing.sent_at = m.sent_at;
+      renderMessage(existing);
+      place(existing);
+    }
+    return existing;
+  }
+  state.messages.set(m.key, m);
+  buildMessage(m);
+  place(m);
+  return m;
+}
+
+function onIncomingMessage(msg) {
+  if (msg.from === 'visitor') {
+    const key = msg.client_id || `s${msg.seq}`;
+    addMessage({ key, client_id: msg.client_id, seq: msg.seq, from: 'visitor', text: msg.text, sent_at: msg.sent_at });
+    dropFromOutbox(msg.client_id);
+  } else {
+    addMessage({ key: `s${msg.seq}`, seq: msg.seq, from: msg.from, name: msg.name, text: msg.text, sent_at: msg.sent_at });
+    setCounsellorTyping(false);
+  }
+  state.seq.add(msg.seq);
+  persist();
+  scheduleAck();
+}
+
+function scheduleAck() {
+  clearTimeout(ackTimer);
+  ackTimer = setTimeout(() => {
+    const upTo = state.seq.contiguous;
+    if (upTo > state.lastAcked && state.bound && conn?.send({ type: 'ack', seq: upTo })) {
+      state.lastAcked = upTo;
+    }
+  }, 50);
+}
+
+function dropFromOutbox(clientId) {
+  if (!clientId) return;
+  const before = state.outbox.length;
+  state.outbox = state.outbox.filter((o) => o.client_id !== clientId);
+  if (state.inflight === clientId) {
+    state.inflight = null;
+    clearTimeout(watchdog);
+  }
+  if (state.outbox.length !== before) persist();
+}
+
+// -------------------------------------------------------------- sending
+
+/** Remove what the server refuses anyway: control characters other than tab and line breaks. */
+function clean(text) {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/g, '');
+}
+
+function charCount(text) {
+  return [...text].length;
+}
+
+function updateComposerCount() {
+  const n = charCount($('composer-text').value);
+  const el = $('composer-count');
+  el.textContent = t('composer.count', { count: n, max: state.maxChars });
+  el.classList.toggle('over', n > state.maxChars);
+}
+
+function submitComposer(ev) {
+  ev?.preventDefault();
+  const box = $('composer-text');
+  const text = clean(box.value);
+  if (!text.trim()) {
+    box.focus();
+    return;
+  }
+  if (charCount(text) > state.maxChars) {
+    notice('error.text_too_long', { max: state.maxChars });
+    box.focus();
+    return;
+  }
+  if (noticeSpec?.key === 'error.text_too_long') notice(null);
+  const clientId = newClientId();
+  state.outbox.push({ client_id: clientId, text });
+  box.value = '';
+  updateComposerCount();
+  persist();
+  addMessage({ key: clientId, client_id: clientId, from: 'visitor', text, sent_at: Date.now() });
+  stopTyping();
+  pump();
+  box.focus();
+}
+
+/** Send the oldest unconfirmed message; one at a time, so order is kept whatever happens. */
+function pump() {
+  if (!state.bound || state.inflight || !conn) return;
+  const head = state.outbox[0];
+  if (!head) return;
+  if (conn.send({ type: 'send', client_id: head.client_id, text: head.text })) {
+    state.inflight = head.client_id;
+    clearTimeout(watchdog);
+    // No answer for a while on an open socket: send again (the server keeps one copy).
+    watchdog = setTimeout(() => {
+      if (state.inflight === head.client_id) {
+        state.inflight = null;
+        pump();
+      }
+    }, 8000);
+  }
+  const m = state.messages.get(head.client_id);
+  if (m) renderStatus(m);
+}
+
+function retryInflightAfter(ms) {
+  clearTimeout(watchdog);
+  state.inflight = null;
+  setTimeout(pump, Math.max(200, ms || 1000));
+}
+
+function editFailed(m) {
+  const box = $('composer-text');
+  box.value = box.value ? `${box.value}\n${m.text}` : m.text;
+  m.el.remove();
+  state.messages.delete(m.key);
+  updateComposerCount();
+  persist();
+  box.focus();
+}
+
+function onComposerInput() {
+  updateComposerCount();
+  clearTimeout(draftTimer);
+  draftTimer = setTimeout(persist, 300);
+  if (state.phase !== 'active') return;
+  const now = Date.now();
+  if (!typingActive || now - typingSentAt > 3000) {
+    if (conn?.send({ type: 'typing', active: true })) {
+      typingActive = true;
+      typingSentAt = now;
+    }
+  }
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(stopTyping, 4000);
+}
+
+function stopTyping() {
+  clearTimeout(typingTimer);
+  if (typingActive && state.phase === 'active') conn?.send({ type: 'typing', active: false });
+  typingActive = false;
+}
+
+function setCounsellorTyping(active) {
+  const el = $('typing');
+  clearTimeout(counsellorTypingTimer);
+  el.textContent = active ? t('typing.counsellor') : '';
+  el.hidden = !active;
+  if (active) counsellorTypingTimer = setTimeout(() => setCounsellorTyping(false), 8000);
+}
+
+// --------------------------------------------------------- connection
+
+function connect() {
+  if (conn) conn.stop();
+  conn = new Connection('/ws/visitor', {
+    onopen: () => {
+      state.bound = false;
+      state.inflight = null;
+      if (state.conversationId) {
+        conn.send({
+          type: 'resume',
+          conversation_id: state.conversationId,
+          token: state.token,
+          last_seq: state.seq.contiguous,
+        });
+      } else if (state.pendingStart) {
+        conn.send({ type: 'start', ...state.pendingStart });
+      }
+    },
+    onmessage: onServerMessage,
+    onstate: (s) => {
+      if (s !== 'open') state.bound = false;
+      renderConnection(s);
+      if (s === 'offline' && !state.conversationId && state.pendingStart) startFailed({ key: 'error.network' });
+    },
+    onfail: () => {
+      // A start whose socket failed before the welcome: say so and let the
+      // visitor press again (the form keeps what they wrote).
+      if (!state.conversationId && state.pendingStart) startFailed({ key: 'error.network' });
+    },
+  });
+  conn.start();
+}
+
+function onServerMessage(msg) {
+  switch (msg.type) {
+    case 'welcome':
+      return onWelcome(msg);
+    case 'requeued':
+      return onRequeued();
+    case 'queue':
+      state.place = msg;
+      // Positions come only while waiting: one during a chat also means the
+      // visitor is back in the queue (as PROTOCOL.md says of `queue`).
+      if (state.phase === 'active') return onRequeued();
+      return renderQueue();
+    case 'matched':
+      if (noticeSpec?.key === 'wait.requeued') notice(null);
+      state.counsellor = msg.counsellor;
+      setPhase('active');
+      announce(t('chat.matched', { name: msg.counsellor }));
+      return undefined;
+    case 'message':
+      return onIncomingMessage(msg);
+    case 'sent': {
+      const m = state.messages.get(msg.client_id);
+      if (m) addMessage({ key: msg.client_id, seq: msg.seq });
+      state.seq.add(msg.seq);
+      dropFromOutbox(msg.client_id);
+      persist();
+      if (m) renderStatus(m);
+      return pump();
+    }
+    case 'delivered':
+      state.deliveredSeq = Math.max(state.deliveredSeq, msg.seq);
+      for (const m of state.messages.values()) renderStatus(m);
+      return undefined;
+    case 'typing':
+      return setCounsellorTyping(Boolean(msg.active));
+    case 'ended':
+      state.endedBy = msg.by;
+      return onEnded();
+    case 'error':
+      return onError(msg);
+    default:
+      return undefined;
+  }
+}
+
+function onWelcome(msg) {
+  const fresh = Boolean(msg.resume_token);
+  if (fresh) {
+    state.conversationId = msg.conversation_id;
+    state.token = msg.resume_token;
+    state.seq.reset(msg.last_seq);
+    const first = state.pendingStart?.first_message;
+    if (first && msg.last_seq >= 1) {
+      addMessage({ key: '~first', client_id: '~first', seq: 1, from: 'visitor', text: first, sent_at: Date.now() });
+    }
+    state.pendingStart = null;
+    $('start-form').reset();
+  }
+  if (msg.max_text_chars) state.maxChars = msg.max_text_chars;
+  state.deliveredSeq = Math.max(state.deliveredSeq, msg.delivered_seq || 0);
+  if (msg.counsellor) state.counsellor = msg.counsellor;
+  state.bound = true;
+  persist();
+  const wasHidden = $('screen-chat').hidden;
+  setPhase(msg.state);
+  showChat({ focus: wasHidden });
+  updateComposerCount();
+  for (const m of state.messages.values()) renderStatus(m);
+  if (msg.state === 'ended') {
+    onEnded();
+    return;
+  }
+  pump();
+  scheduleAck();
+}
+
+/** Focus is nowhere useful: on the body, or on an element that has just been hidden. */
+function focusLost() {
+  const el = document.activeElement;
+  return !el || el === document.body || Boolean(el.closest('[hidden]')) || el.getClientRects().length === 0;
+}
+
+/** The counsellor was away past the grace period: first in line again, nothing lost. */
+function onRequeued() {
+  if (state.phase !== 'active') return;
+  state.counsellor = null;
+  setCounsellorTyping(false);
+  setPhase('queued');
+  notice('wait.requeued');
+}
+
+function onEnded() {
+  const focusWasInComposer = $('composer').contains(document.activeElement);
+  setPhase('ended');
+  state.outbox = [];
+  state.inflight = null;
+  for (const m of state.messages.values()) {
+    if (m.from === 'visitor' && !m.seq && !m.failed) {
+      m.failed = true;
+      m.error = t('error.conversation_ended');
+      renderStatus(m);
+    }
+  }
+  persist();
+  // Nothing more can happen in an ended conversation: close the socket.
+  conn?.stop();
+  renderConnection('idle');
+  if (focusWasInComposer || focusLost()) $('chat-heading').focus();
+}
+
+function onError(err) {
+  if (err.client_id) {
+    const m = state.messages.get(err.client_id);
+    if (err.code === 'rate_limited' || err.code === 'unavailable') {
+      retryInflightAfter(err.retry_after_ms);
+      return;
+    }
+    dropFromOutbox(err.client_id);
+    if (m && !m.seq) {
+      m.failed = true;
+      m.error = errorText(err, { max: state.maxChars });
+      renderStatus(m);
+    }
+    if (err.code === 'conversation_ended' && state.phase !== 'ended') onEnded();
+    pump();
+    return;
+  }
+  if (!state.bound) {
+    // The answer to `start` or `resume`.
+    if (err.code === 'resume_failed') {
+      resetConversation();
+      showWelcome({ focus: true });
+      notice('error.resume_failed');
+      return;
+    }
+    if (!state.conversationId) {
+      startFailed({ err });
+      return;
+    }
+    if (err.code === 'rate_limited' || err.code === 'unavailable') {
+      setTimeout(() => conn?.retry(), Math.max(500, err.retry_after_ms || 2000));
+      conn?.dropSocket();
+    }
+    return;
+  }
+  if (err.code === 'rate_limited' && state.inflight) retryInflightAfter(err.retry_after_ms);
+}
+
+// ------------------------------------------------------------ actions
+
+function startChat(ev) {
+  ev.preventDefault();
+  if (state.pendingStart) return;
+  const preChat = {};
+  for (const [field, id] of [['who', 'pc-who'], ['age_band', 'pc-age'], ['topic', 'pc-topic']]) {
+    const v = $(id).value;
+    if (v) preChat[field] = v;
+  }
+  const first = clean($('pc-first').value);
+  if (charCount(first) > state.maxChars) {
+    showStartError({ key: 'error.text_too_long', vars: { max: state.maxChars } });
+    return;
+  }
+  state.pendingStart = { pre_chat: preChat };
+  if (first.trim()) state.pendingStart.first_message = first;
+  showStartError(null);
+  notice(null);
+  $('start-button').disabled = true;
+  $('start-button').textContent = t('welcome.starting');
+  connect();
+}
+
+function showStartError(spec) {
+  startErrorSpec = spec;
+  const e = $('start-error');
+  e.textContent = specText(spec);
+  e.hidden = !spec;
+}
+
+function startFailed(spec) {
+  state.pendingStart = null;
+  conn?.stop();
+  conn = null;
+  showWelcome();
+  showStartError(spec);
+}
+
+function resetConversation() {
+  conn?.stop();
+  conn = null;
+  forgetSession();
+  clearTimeout(watchdog);
+  Object.assign(state, {
+    phase: null,
+    conversationId: null,
+    token: null,
+    counsellor: null,
+    endedBy: null,
+    place: null,
+    deliveredSeq: 0,
+    lastAcked: 0,
+    outbox: [],
+    inflight: null,
+    bound: false,
+    pendingStart: null,
+  });
+  state.seq.reset(0);
+  state.messages.clear();
+  $('messages').replaceChildren();
+  $('composer-text').value = '';
+  setCounsellorTyping(false);
+  hideConfirm();
+}
+
+function askConfirm(textKey, yesKey, action) {
+  $('confirm-text').textContent = t(textKey);
+  $('confirm-yes').textContent = t(yesKey);
+  state.confirmAction = { textKey, yesKey, action };
+  $('confirm').hidden = false;
+  $('confirm-no').focus();
+}
+
+function hideConfirm() {
+  state.confirmAction = null;
+  $('confirm').hidden = true;
+}
+
+function endConversation() {
+  if (state.phase === 'queued' || state.phase === 'active') {
+    if (conn?.send({ type: 'end' })) return true;
+  }
+  return false;
+}
+
+function eraseFromDevice() {
+  endConversation();
+  resetConversation();
+  showWelcome({ focus: true });
+  notice('erase.done');
+}
+
+/** Leave at once for a neutral page, leaving nothing behind in this tab. */
+function quickExit() {
+  const url = quickExitUrl();
+  try {
+    endConversation();
+  } catch {
+    // leaving matters more
+  }
+  try {
+    sessionStorage.clear();
+  } catch {
+    // nothing kept
+  }
+  document.title = '';
+  $('main').replaceChildren();
+  location.replace(url);
+}
+
+// --------------------------------------------------------------- start
+
+function init() {
+  applyI18n();
+  document.title = t('app.name');
+  fillPrechat();
+  bindLangSwitch($('lang-switch'));
+  onLangChange(() => {
+    document.title = t('app.name');
+    fillPrechat();
+    renderInfo();
+    renderPhase();
+    renderConnection(conn ? conn.state : 'idle');
+    for (const m of state.messages.values()) renderMessage(m);
+    if (state.confirmAction) {
+      $('confirm-text').textContent = t(state.confirmAction.textKey);
+      $('confirm-yes').textContent = t(state.confirmAction.yesKey);
+    }
+    if ($('start-button').disabled) $('start-button').textContent = t('welcome.starting');
+    renderNotice();
+    showStartError(startErrorSpec);
+  });
+
+  $('quick-exit').addEventListener('click', quickExit);
+  $('start-form').addEventListener('submit', startChat);
+  $('composer').addEventListener('submit', submitComposer);
+  $('composer-text').addEventListener('input', onComposerInput);
+  $('composer-text').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) submitComposer(ev);
+  });
+  $('conn-retry').addEventListener('click', () => conn?.retry());
+  $('end-chat').addEventListener('click', () =>
+    state.phase === 'queued'
+      ? askConfirm('confirm.leave', 'confirm.leave.yes', () => endConversation())
+      : askConfirm('confirm.end', 'confirm.end.yes', () => endConversation()),
+  );
+  $('erase').addEventListener('click', () =>
+    state.phase === 'ended' ? eraseFromDevice() : askConfirm('confirm.erase', 'confirm.erase.yes', eraseFromDevice),
+  );
+  $('confirm-yes').addEventListener('click', () => {
+    const action = state.confirmAction?.action;
+    // Hiding the focused button would drop focus to the page: put it on the heading first.
+    $('chat-heading').focus();
+    hideConfirm();
+    action?.();
+  });
+  $('confirm-no').addEventListener('click', () => {
+    $('chat-heading').focus();
+    hideConfirm();
+  });
+  $('new-chat').addEventListener('click', () => {
+    resetConversation();
+    showWelcome({ focus: true });
+  });
+
+  loadInfo();
+
+  const saved = readSession();
+  if (saved?.conversation_id && saved.token) {
+    // A reload or a return to this tab: take the conversation up again.
+    // The page starts empty, so ask for the whole history (last_seq 0);
+    // the messages not yet confirmed are sent again with the same ids.
+    state.conversationId = saved.conversation_id;
+    state.token = saved.token;
+    state.outbox = Array.isArray(saved.outbox) ? saved.outbox : [];
+    $('composer-text').value = saved.draft || '';
+    for (const o of state.outbox) {
+      addMessage({ key: o.client_id, client_id: o.client_id, from: 'visitor', text: o.text });
+    }
+    state.phase = null;
+    renderPhase();
+    showChat();
+    connect();
+  } else {
+    showWelcome();
+  }
+  updateComposerCount();
+}
+
+init();
