@@ -165,10 +165,12 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         s.redis_prefix = prefix.clone();
     }
     tweak(&mut s);
+    // A test may point its own app at Redis; that wins over the suite's store.
+    let tweaked_to_redis = redis.is_none() && s.redis_url.is_some();
     let app = Application::build(s).await.expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
     let state = app.spawn();
-    if data_dir.is_some() {
+    if data_dir.is_some() && !tweaked_to_redis {
         assert_eq!(state.store_kind, "embedded");
     }
     if redis.is_some() {
