@@ -81,6 +81,9 @@ CONFIG="$WORK/tsunagu.toml"
   cat <<EOF
 bind = "127.0.0.1:$PORT"
 web_dir = "$ROOT/web"
+# The default durable store, in this run's own directory: every run
+# starts empty and nothing is left in the repository.
+data_dir = "$WORK/data"
 log = "warn"
 matching = "auto"
 
