@@ -9,3 +9,5 @@ mod conversation;
 mod grace;
 mod load;
 mod resume;
+mod safety;
+mod supervision;
