@@ -882,3 +882,286 @@ impl Store for MemoryStore {
         self.events.subscribe()
     }
 }
+
+/// The atomicity contracts of the safety methods, checked on this backend
+/// (the other backends must pass the same cases).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::triage::RiskLevel;
+
+    fn new_conv(risk: RiskLevel, now_ms: u64) -> NewConversation {
+        NewConversation {
+            id: ConversationId::new_random(),
+            token_hash: [0; 32],
+            pre_chat: PreChat::default(),
+            risk,
+            risk_reasons: Vec::new(),
+            alert: None,
+            first_message: None,
+            now_ms,
+        }
+    }
+
+    fn triage_hit(rule: &str) -> RiskReason {
+        RiskReason {
+            level: RiskLevel::Urgent,
+            source: RiskSource::Triage {
+                rule: rule.into(),
+                category: "self_harm".into(),
+            },
+            at_ms: 5,
+        }
+    }
+
+    async fn counsellor(s: &MemoryStore, capacity: u32, available: bool) -> AccountId {
+        let id = AccountId::new_random();
+        s.counsellor_connections(id, 1, capacity, 0).await.unwrap();
+        if available {
+            s.set_status(id, Availability::Available).await.unwrap();
+        }
+        id
+    }
+
+    #[tokio::test]
+    async fn triage_raises_a_waiting_visitor_once_and_moves_them_ahead() {
+        let s = MemoryStore::new();
+        let first = s
+            .create_conversation(new_conv(RiskLevel::None, 1), 10)
+            .await
+            .unwrap();
+        let second = s
+            .create_conversation(new_conv(RiskLevel::None, 2), 10)
+            .await
+            .unwrap();
+        let hit = || RiskChange::Triage {
+            hits: vec![triage_hit("r1")],
+            alert: AlertId::new_random(),
+        };
+        let u = s.set_risk(second.id, hit(), 3).await.unwrap();
+        assert_eq!((u.was, u.record.risk), (RiskLevel::None, RiskLevel::Urgent));
+        assert_eq!(u.record.priority, Priority::Urgent);
+        assert!(u.alert.is_some());
+        let order: Vec<_> = s.queue().await.unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(order, vec![second.id, first.id]);
+        // The same rule again: nothing recorded, no alert.
+        let u = s.set_risk(second.id, hit(), 4).await.unwrap();
+        assert!(u.alert.is_none());
+        assert_eq!(u.record.risk_reasons.len(), 1);
+        assert_eq!(s.alerts(true).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn triage_changes_nothing_once_a_counsellor_has_the_conversation() {
+        let s = MemoryStore::new();
+        let c = counsellor(&s, 1, true).await;
+        let conv = s
+            .create_conversation(new_conv(RiskLevel::None, 1), 10)
+            .await
+            .unwrap();
+        s.assign(conv.id, c, 2).await.unwrap();
+        let change = RiskChange::Triage {
+            hits: vec![triage_hit("r1")],
+            alert: AlertId::new_random(),
+        };
+        let u = s.set_risk(conv.id, change, 3).await.unwrap();
+        assert_eq!(u.record.risk, RiskLevel::None);
+        assert!(u.alert.is_none() && s.alerts(false).await.unwrap().is_empty());
+        // A person may; lowering stores no alert.
+        let up = RiskChange::Staff {
+            level: RiskLevel::Urgent,
+            by: c,
+            alert: AlertId::new_random(),
+        };
+        assert!(s.set_risk(conv.id, up, 4).await.unwrap().alert.is_some());
+        let down = RiskChange::Staff {
+            level: RiskLevel::Watch,
+            by: c,
+            alert: AlertId::new_random(),
+        };
+        let u = s.set_risk(conv.id, down, 5).await.unwrap();
+        assert!(u.alert.is_none());
+        assert_eq!(u.record.risk, RiskLevel::Watch);
+    }
+
+    #[tokio::test]
+    async fn a_refused_reassign_changes_nothing() {
+        let s = MemoryStore::new();
+        let a = counsellor(&s, 1, true).await;
+        let full = counsellor(&s, 1, true).await;
+        let away = counsellor(&s, 2, false).await;
+        let conv = s
+            .create_conversation(new_conv(RiskLevel::None, 1), 10)
+            .await
+            .unwrap();
+        let other = s
+            .create_conversation(new_conv(RiskLevel::None, 2), 10)
+            .await
+            .unwrap();
+        s.assign(conv.id, a, 3).await.unwrap();
+        s.assign(other.id, full, 3).await.unwrap();
+        let before = s.conversation(conv.id).await.unwrap();
+        let loads = |s: &MemoryStore| {
+            let mut v: Vec<(AccountId, u32)> = s
+                .lock()
+                .counsellors
+                .values()
+                .map(|c| (c.id, c.active))
+                .collect();
+            v.sort();
+            v
+        };
+        let loads_before = loads(&s);
+        let note = || {
+            Some(Note {
+                author: a,
+                text: "n".into(),
+                at_ms: 4,
+            })
+        };
+        assert_eq!(
+            s.reassign(conv.id, a, full, true, note(), 4).await,
+            Err(StoreError::CapacityReached)
+        );
+        assert_eq!(
+            s.reassign(conv.id, a, away, true, note(), 4).await,
+            Err(StoreError::NotAvailable)
+        );
+        assert_eq!(
+            s.reassign(conv.id, full, away, false, note(), 4).await,
+            Err(StoreError::NotYours)
+        );
+        assert_eq!(s.conversation(conv.id).await.unwrap(), before);
+        assert_eq!(loads(&s), loads_before);
+        assert!(s.notes(conv.id).await.unwrap().is_empty());
+        // A takeover ignores status but not capacity.
+        let rec = s
+            .reassign(conv.id, a, away, false, note(), 5)
+            .await
+            .unwrap();
+        assert_eq!(rec.counsellor, Some(away));
+        assert_eq!(s.conversations_of(a).await.unwrap().len(), 0);
+        assert_eq!(s.conversations_of(away).await.unwrap().len(), 1);
+        assert_eq!(s.notes(conv.id).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn requeue_puts_the_conversation_at_the_front_and_frees_the_place() {
+        let s = MemoryStore::new();
+        let a = counsellor(&s, 1, true).await;
+        let conv = s
+            .create_conversation(new_conv(RiskLevel::None, 10), 10)
+            .await
+            .unwrap();
+        s.assign(conv.id, a, 11).await.unwrap();
+        let urgent = s
+            .create_conversation(new_conv(RiskLevel::Urgent, 1), 10)
+            .await
+            .unwrap();
+        let rec = s.requeue(conv.id, a, None, 12).await.unwrap();
+        assert!(rec.requeued && rec.counsellor.is_none());
+        let order: Vec<_> = s.queue().await.unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(order, vec![conv.id, urgent.id]);
+        assert_eq!(s.lock().counsellors[&a].active, 0);
+        // Not theirs any more: a second requeue is refused.
+        assert_eq!(
+            s.requeue(conv.id, a, None, 13).await,
+            Err(StoreError::Transition(TransitionError::NotActive))
+        );
+    }
+
+    #[tokio::test]
+    async fn supervision_rules_and_writers() {
+        let s = MemoryStore::new();
+        let a = counsellor(&s, 1, true).await;
+        let sup = AccountId::new_random();
+        let conv = s
+            .create_conversation(new_conv(RiskLevel::None, 1), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.supervise(conv.id, sup, Some(SupervisionMode::Join))
+                .await
+                .map(|_| ()),
+            Err(StoreError::Transition(TransitionError::NotActive))
+        );
+        s.supervise(conv.id, sup, Some(SupervisionMode::Observe))
+            .await
+            .unwrap();
+        s.assign(conv.id, a, 2).await.unwrap();
+        let msg = |who: AccountId| NewMessage {
+            from: Party::Counsellor,
+            author: Some(who),
+            author_name: None,
+            client_id: ClientMsgId::parse("m1").unwrap(),
+            text: "x".into(),
+            now_ms: 3,
+            require_counsellor: Some(who),
+        };
+        assert_eq!(s.append(conv.id, msg(sup)).await, Err(StoreError::NotYours));
+        let (_, prev) = s
+            .supervise(conv.id, sup, Some(SupervisionMode::Join))
+            .await
+            .unwrap();
+        assert_eq!(prev, Some(SupervisionMode::Observe));
+        assert!(matches!(
+            s.append(conv.id, msg(sup)).await,
+            Ok(Appended::New(_))
+        ));
+        assert_eq!(s.supervised_by(sup).await.unwrap().len(), 1);
+        s.end(conv.id, EndedBy::Counsellor, Some(Outcome::Listened), 4)
+            .await
+            .unwrap();
+        assert!(s.supervised_by(sup).await.unwrap().is_empty());
+        assert!(s.live_conversations().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn alerts_are_acknowledged_once_and_silences_counted_once() {
+        let s = MemoryStore::new();
+        let mut n = new_conv(RiskLevel::Urgent, 1);
+        let alert_id = AlertId::new_random();
+        n.alert = Some(alert_id);
+        n.risk_reasons = vec![triage_hit("r")];
+        let conv = s.create_conversation(n, 10).await.unwrap();
+        let (x, y) = (AccountId::new_random(), AccountId::new_random());
+        assert_eq!(s.ack_alert(alert_id, x, 2).await.unwrap().acked_by, Some(x));
+        let again = s.ack_alert(alert_id, y, 3).await.unwrap();
+        assert_eq!((again.acked_by, again.acked_at_ms), (Some(x), Some(2)));
+        assert!(s.alerts(true).await.unwrap().is_empty());
+        assert_eq!(
+            s.ack_alert(AlertId::new_random(), x, 4).await,
+            Err(StoreError::NotFound)
+        );
+
+        let a = counsellor(&s, 1, true).await;
+        s.assign(conv.id, a, 5).await.unwrap();
+        let say = |from: Party, id: &str, now_ms: u64| NewMessage {
+            from,
+            author: None,
+            author_name: None,
+            client_id: ClientMsgId::parse(id).unwrap(),
+            text: "x".into(),
+            now_ms,
+            require_counsellor: None,
+        };
+        s.append(conv.id, say(Party::Counsellor, "c1", 10))
+            .await
+            .unwrap();
+        assert!(s.mark_silent(15, 10).await.unwrap().is_empty());
+        assert_eq!(s.mark_silent(20, 10).await.unwrap().len(), 1);
+        assert!(s.mark_silent(30, 10).await.unwrap().is_empty());
+        s.append(conv.id, say(Party::Visitor, "v1", 31))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.conversation(conv.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .silent_since_ms,
+            None
+        );
+        assert_eq!(s.stats().await.unwrap().went_silent, 1);
+    }
+}
