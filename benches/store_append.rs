@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use tsunagu::core::ids::{ClientMsgId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
-use tsunagu::core::queue::Priority;
+use tsunagu::core::queue::QueuePolicy;
+use tsunagu::core::triage::RiskLevel;
 use tsunagu::store::memory::MemoryStore;
 use tsunagu::store::{NewConversation, NewMessage, Store};
 
@@ -37,7 +38,9 @@ async fn run(store: Arc<dyn Store>, writers: usize, each: usize) -> Figures {
                     id,
                     token_hash: [7; 32],
                     pre_chat: PreChat::default(),
-                    priority: Priority::Normal,
+                    risk: RiskLevel::None,
+                    risk_reasons: Vec::new(),
+                    alert: None,
                     first_message: None,
                     now_ms: 0,
                 },
@@ -107,8 +110,8 @@ fn main() {
             let each = (total / writers).max(1);
             let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
             let sub = dir.join(format!("w{writers}"));
-            let (durable, _) =
-                tsunagu::store::embedded::open(&sub, 0).expect("open a data directory");
+            let (durable, _) = tsunagu::store::embedded::open(&sub, 0, QueuePolicy::default())
+                .expect("open a data directory");
             let durable: Arc<dyn Store> = Arc::new(durable);
             for (name, store) in [("memory", memory), ("embedded (durable)", durable)] {
                 let f = run(store.clone(), writers, each).await;

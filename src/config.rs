@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+use crate::core::hours::{HoursSpec, Schedule};
 use crate::protocol::{Alternative, MatchingMode};
 
 /// A value that never prints.
@@ -85,8 +86,31 @@ pub struct Settings {
     pub site: Site,
     /// Round-the-clock services offered when the queue is full or closed.
     pub alternatives: Vec<Alternative>,
+    /// Opening hours (Japan time). Default: Monday to Friday 9:00-17:00,
+    /// last entry 16:30, closed on national holidays and 29 Dec - 3 Jan.
+    pub hours: HoursSpec,
+    pub triage: Triage,
+    pub supervision: Supervision,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
+}
+
+/// Risk triage of what waiting visitors write (see `docs/TRIAGE.md`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Triage {
+    /// Turn triage off entirely (no rules are applied).
+    pub disabled: bool,
+    /// A rules file replacing the built-in list (`deploy/triage-rules.toml`).
+    pub rules_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Supervision {
+    /// Tell the visitor (`observed`) while a supervisor reads along. By
+    /// default they are not told; a joined supervisor is always shown.
+    pub tell_visitor_when_observed: bool,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -156,6 +180,12 @@ pub struct Timing {
     /// is taken for dead, and its sockets stop counting as present (so its
     /// counsellors' grace period starts). Renewed every third of it.
     pub node_ttl_ms: u64,
+    /// How much earlier than their arrival an urgent visitor is placed in
+    /// the queue (the bound that keeps everyone else from starving).
+    pub urgent_head_start_secs: u64,
+    /// A visitor who has not answered the counsellor for this long is
+    /// reported as silent (the counsellor decides whether to check in).
+    pub silence_secs: u64,
 }
 
 /// An account to create at start, e.g. the first admin. The hash comes
@@ -190,6 +220,9 @@ impl Default for Settings {
             timing: Timing::default(),
             site: Site::default(),
             alternatives: Vec::new(),
+            hours: HoursSpec::default(),
+            triage: Triage::default(),
+            supervision: Supervision::default(),
             users: Vec::new(),
         }
     }
@@ -259,6 +292,8 @@ impl Default for Timing {
             sweep_interval_ms: 1_000,
             handle_time_prior_secs: 20 * 60,
             node_ttl_ms: 15_000,
+            urgent_head_start_secs: crate::core::queue::DEFAULT_URGENT_HEAD_START_MS / 1000,
+            silence_secs: 10 * 60,
         }
     }
 }
@@ -367,6 +402,10 @@ impl Settings {
                 "limits.outbox_messages, queue_view_entries and max_text_chars must be at least 1",
             );
         }
+        if t.silence_secs == 0 {
+            return bad("timing.silence_secs must be at least 1");
+        }
+        self.schedule()?;
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
             if !crate::http::accounts::valid_username(&u.username) {
@@ -389,6 +428,20 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// The opening-hours schedule (checked by `load`).
+    pub fn schedule(&self) -> Result<Schedule, ConfigError> {
+        Schedule::new(&self.hours).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// The queue order parameters.
+    pub fn queue_policy(&self) -> crate::core::queue::QueuePolicy {
+        crate::core::queue::QueuePolicy {
+            urgent_head_start_ms: self.timing.urgent_head_start_secs.saturating_mul(1000),
+        }
     }
 }
 
@@ -526,5 +579,33 @@ mod tests {
         assert!(Settings::load(None, env(&[("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "10")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "a:b")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "{x}")])).is_err());
+        assert!(
+            Settings::load(None, env(&[("TSUNAGU_HOURS__LAST_ENTRY_MINUTES", "2000")])).is_err()
+        );
+    }
+
+    #[test]
+    fn hours_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.toml");
+        std::fs::write(
+            &path,
+            "[hours]\nlast_entry_minutes = 15\n[[hours.weekly]]\ndays = [\"tue\", \"thu\"]\nopen = \"10:00\"\nclose = \"16:00\"\n[[hours.closures]]\nfrom = \"2026-08-13\"\nto = \"2026-08-15\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.hours.weekly.len(), 1);
+        assert_eq!(s.hours.closures.len(), 1);
+        assert!(s.hours.closed_on_national_holidays);
+        std::fs::write(
+            &path,
+            "[[hours.weekly]]\ndays = [\"tue\"]\nopen = \"16:00\"\nclose = \"10:00\"\n",
+        )
+        .unwrap();
+        assert!(Settings::load(Some(&path), env(&[])).is_err());
+        let always = Settings::load(None, env(&[("TSUNAGU_HOURS__ALWAYS_OPEN", "true")])).unwrap();
+        assert!(always.hours.always_open);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -11,7 +11,7 @@
 //! conversation after the service has authorised it, and it checks every
 //! event against its own role again when translating it to the wire.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -37,6 +37,12 @@ pub enum Outbound {
     Shared(Arc<str>),
     /// Events may have been missed: re-read everything from the store.
     Resync,
+    /// The queue closed to new visitors (only sent to visitors); times are
+    /// ISO 8601 with `+09:00`.
+    Closing {
+        closes_at: Option<String>,
+        next_opening: Option<String>,
+    },
     /// The node is shutting down: close with 1012 so the client reconnects
     /// (to another node) and resumes.
     Drain,
@@ -63,6 +69,8 @@ struct Registry {
     watching: HashMap<ConnId, Vec<ConversationId>>,
     by_conversation: HashMap<ConversationId, Vec<ConnId>>,
     by_counsellor: HashMap<AccountId, Vec<ConnId>>,
+    /// Sockets of accounts with the supervisor role.
+    supervisors: HashSet<ConnId>,
 }
 
 pub struct Hub {
@@ -108,8 +116,54 @@ impl Hub {
         (id, rx, kill)
     }
 
+    /// This socket belongs to a supervisor: it gets alerts and the floor.
+    pub fn mark_supervisor(&self, id: ConnId) {
+        let mut r = self.write();
+        if r.conns.contains_key(&id) {
+            r.supervisors.insert(id);
+        }
+    }
+
+    pub fn has_supervisors(&self) -> bool {
+        !self.read().supervisors.is_empty()
+    }
+
+    pub fn to_all_supervisors(&self, msg: Outbound) {
+        let r = self.read();
+        for id in &r.supervisors {
+            if let Some((_, h)) = r.conns.get(id) {
+                offer(h, msg.clone());
+            }
+        }
+    }
+
+    /// Send once to every socket watching `conversation` (all kinds) or
+    /// belonging to `account`.
+    pub fn to_conversation_or_account(
+        &self,
+        conversation: ConversationId,
+        account: AccountId,
+        msg: Outbound,
+    ) {
+        let r = self.read();
+        let mut ids: Vec<ConnId> = r
+            .by_conversation
+            .get(&conversation)
+            .cloned()
+            .unwrap_or_default();
+        ids.extend(r.by_counsellor.get(&account).into_iter().flatten().copied());
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if let Some((_, h)) = r.conns.get(&id) {
+                offer(h, msg.clone());
+            }
+        }
+    }
+
     pub fn disconnect(&self, id: ConnId) {
         let mut r = self.write();
+        r.supervisors.remove(&id);
         let Some((kind, _)) = r.conns.remove(&id) else {
             return;
         };
@@ -240,6 +294,7 @@ impl Hub {
     /// the queue are delivered before the queue broadcaster is woken, so a
     /// visitor always hears "requeued" before their new place.
     pub fn dispatch(&self, event: Event) {
+        // (Also what the floor view and the colleagues list show.)
         let changes_queue = matches!(
             event,
             Event::Ended { .. }
@@ -247,7 +302,15 @@ impl Hub {
                 | Event::Requeued { .. }
                 | Event::CounsellorChanged { .. }
                 | Event::QueueChanged
+                | Event::Released { .. }
+                | Event::RiskChanged { .. }
+                | Event::Supervision { .. }
+                | Event::Silent { .. }
+                | Event::Alert { .. }
+                | Event::AlertAcked { .. }
         );
+        let staff_only: Option<fn(ConnKind) -> bool> =
+            Some(|k| matches!(k, ConnKind::Counsellor(_)));
         match &event {
             Event::Message { conversation, .. }
             | Event::Acked { conversation, .. }
@@ -258,14 +321,29 @@ impl Hub {
                 let c = *conversation;
                 self.to_conversation(c, None, Outbound::Event(event));
             }
-            Event::NoteSaved { conversation, .. } => {
-                // Notes never reach a visitor's socket.
+            Event::NoteSaved { conversation, .. }
+            | Event::RiskChanged { conversation, .. }
+            | Event::Silent { conversation, .. } => {
+                // Notes, risk and silence never reach a visitor's socket.
                 let c = *conversation;
-                self.to_conversation(
-                    c,
-                    Some(|k| matches!(k, ConnKind::Counsellor(_))),
-                    Outbound::Event(event),
-                );
+                self.to_conversation(c, staff_only, Outbound::Event(event));
+            }
+            Event::Released { counsellor, .. } => {
+                let a = *counsellor;
+                self.to_counsellor(a, Outbound::Event(event));
+            }
+            Event::Alert { .. } | Event::AlertAcked { .. } => {
+                self.to_all_supervisors(Outbound::Event(event));
+            }
+            Event::Supervision {
+                conversation,
+                supervisor,
+                ..
+            } => {
+                // The visitor (who may see a second name), whoever watches
+                // the conversation, and every socket of the supervisor.
+                let (c, a) = (*conversation, *supervisor);
+                self.to_conversation_or_account(c, a, Outbound::Event(event));
             }
             Event::Assigned {
                 conversation,

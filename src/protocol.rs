@@ -14,9 +14,12 @@ use std::collections::HashMap;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::core::conversation::{EndedBy, Outcome};
-use crate::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
+use crate::core::hours::{ClosedReason, HoursSpec, Status};
+use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
+use crate::core::triage::RiskLevel;
+use crate::store::{Alert, ReleaseReason, RiskReason, RiskSource, Stats, SupervisionMode};
 
 /// Bumped on an incompatible change; sent in every `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -65,6 +68,12 @@ pub enum ErrorCode {
     PickingDisabled,
     /// Capacity outside 1..=max.
     InvalidCapacity,
+    /// `start` outside opening hours or after the last-entry time;
+    /// `next_opening` and `alternatives` say what to do.
+    Closed,
+    /// Join or transfer on a conversation that is not active (still
+    /// queued).
+    NotActive,
     /// No valid session.
     Unauthorized,
     /// A valid session whose role may not do this.
@@ -94,9 +103,9 @@ impl ErrorCode {
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed => 403,
             NotFound => 404,
             ConversationEnded | NotWaiting | CapacityReached | NotAvailable | PickingDisabled
-            | Conflict => 409,
+            | Conflict | NotActive => 409,
             RateLimited => 429,
-            QueueFull | Unavailable => 503,
+            QueueFull | Unavailable | Closed => 503,
             Internal => 500,
         }
     }
@@ -124,6 +133,8 @@ impl ErrorCode {
             CapacityReached => "capacity_reached",
             PickingDisabled => "picking_disabled",
             InvalidCapacity => "invalid_capacity",
+            Closed => "closed",
+            NotActive => "not_active",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
             OriginForbidden => "origin_forbidden",
@@ -171,8 +182,13 @@ pub struct ErrorBody {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// (Boxed slices keep error results small.)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alternatives: Option<Vec<Alternative>>,
+    pub alternatives: Option<Box<[Alternative]>>,
+    /// On `closed`: the next opening, ISO 8601 with `+09:00`; absent when
+    /// no opening is scheduled. (A boxed str keeps error results small.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_opening: Option<Box<str>>,
 }
 
 impl ErrorBody {
@@ -184,6 +200,7 @@ impl ErrorBody {
             client_id: None,
             retry_after_ms: None,
             alternatives: None,
+            next_opening: None,
         }
     }
 }
@@ -271,6 +288,41 @@ pub enum CounsellorIn {
         conversation_id: ConversationId,
         outcome: Outcome,
     },
+    /// Raise or lower a conversation's risk level by hand.
+    SetRisk {
+        conversation_id: ConversationId,
+        level: RiskLevel,
+    },
+    /// Hand an active conversation to a colleague (`to`), or back to the
+    /// front of the queue (no `to`), with an optional note for whoever
+    /// takes it next.
+    Transfer {
+        conversation_id: ConversationId,
+        #[serde(default)]
+        to: Option<AccountId>,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Supervisors: read a conversation without writing.
+    Observe {
+        conversation_id: ConversationId,
+    },
+    /// Supervisors: write in a conversation as a second counsellor.
+    Join {
+        conversation_id: ConversationId,
+    },
+    /// Supervisors: stop observing or stop being joined.
+    Leave {
+        conversation_id: ConversationId,
+    },
+    /// Supervisors: become the conversation's counsellor.
+    TakeOver {
+        conversation_id: ConversationId,
+    },
+    /// Supervisors: acknowledge a risk alert.
+    AckAlert {
+        alert_id: AlertId,
+    },
 }
 
 impl CounsellorIn {
@@ -284,6 +336,13 @@ impl CounsellorIn {
         "typing",
         "note",
         "end",
+        "set_risk",
+        "transfer",
+        "observe",
+        "join",
+        "leave",
+        "take_over",
+        "ack_alert",
     ];
 }
 
@@ -394,7 +453,176 @@ pub enum VisitorOut<'a> {
     Ended {
         by: EndedBy,
     },
+    /// A second counsellor (a supervisor) joined the conversation.
+    CounsellorJoined {
+        name: &'a str,
+    },
+    /// The second counsellor left.
+    CounsellorLeft {
+        name: &'a str,
+    },
+    /// A supervisor started or stopped reading along (only when the
+    /// deployment tells visitors).
+    Observed {
+        active: bool,
+    },
+    /// The queue has closed to new visitors for today; those waiting are
+    /// still served.
+    Closing {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closes_at: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_opening: Option<&'a str>,
+        alternatives: &'a [Alternative],
+    },
     Error(&'a ErrorBody),
+}
+
+/// A staff member as others see them.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaffRef {
+    pub id: AccountId,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SupervisorView {
+    pub id: AccountId,
+    pub display_name: String,
+    pub mode: SupervisionMode,
+}
+
+/// Why a conversation has its risk level. Never the visitor's words.
+#[derive(Clone, Debug, Serialize)]
+pub struct RiskReasonView {
+    pub level: RiskLevel,
+    /// `triage` or `staff`.
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<AccountId>,
+    pub at: u64,
+}
+
+impl From<&RiskReason> for RiskReasonView {
+    fn from(r: &RiskReason) -> Self {
+        let (source, rule, category, by) = match &r.source {
+            RiskSource::Triage { rule, category } => {
+                ("triage", Some(rule.clone()), Some(category.clone()), None)
+            }
+            RiskSource::Staff { by } => ("staff", None, None, Some(*by)),
+        };
+        Self {
+            level: r.level,
+            source,
+            rule,
+            category,
+            by,
+            at: r.at_ms,
+        }
+    }
+}
+
+pub fn reason_views(reasons: &[RiskReason]) -> Vec<RiskReasonView> {
+    reasons.iter().map(RiskReasonView::from).collect()
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertView {
+    pub alert_id: AlertId,
+    pub conversation_id: ConversationId,
+    pub level: RiskLevel,
+    pub reasons: Vec<RiskReasonView>,
+    pub at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<AccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_at: Option<u64>,
+}
+
+impl From<&Alert> for AlertView {
+    fn from(a: &Alert) -> Self {
+        Self {
+            alert_id: a.id,
+            conversation_id: a.conversation,
+            level: a.level,
+            reasons: reason_views(&a.reasons),
+            at: a.at_ms,
+            acked_by: a.acked_by,
+            acked_at: a.acked_at_ms,
+        }
+    }
+}
+
+/// Where the opening hours stand (in `GET /api/info`).
+#[derive(Clone, Debug, Serialize)]
+pub struct HoursView {
+    /// `always_open`, `open`, `last_entry_passed` or `closed`.
+    pub status: &'static str,
+    /// A new visitor may `start` now.
+    pub accepting: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_entry_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_opening: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ClosedReason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holiday: Option<&'static str>,
+    pub timezone: &'static str,
+    pub schedule: HoursSpec,
+}
+
+impl HoursView {
+    pub fn new(status: Status, spec: &HoursSpec) -> Self {
+        use crate::core::hours::iso_jst;
+        let mut v = HoursView {
+            status: "always_open",
+            accepting: status.accepts_new_visitors(),
+            closes_at: None,
+            last_entry_at: None,
+            next_opening: None,
+            reason: None,
+            holiday: None,
+            timezone: "Asia/Tokyo",
+            schedule: spec.clone(),
+        };
+        match status {
+            Status::AlwaysOpen => {}
+            Status::Open {
+                closes_at,
+                last_entry_at,
+            } => {
+                v.status = "open";
+                v.closes_at = Some(iso_jst(closes_at));
+                v.last_entry_at = Some(iso_jst(last_entry_at));
+            }
+            Status::LastEntryPassed {
+                closes_at,
+                next_opening,
+            } => {
+                v.status = "last_entry_passed";
+                v.closes_at = Some(iso_jst(closes_at));
+                v.next_opening = next_opening.map(iso_jst);
+            }
+            Status::Closed {
+                reason,
+                holiday,
+                next_opening,
+            } => {
+                v.status = "closed";
+                v.reason = Some(reason);
+                v.holiday = holiday.map(|h| h.name);
+                v.next_opening = next_opening.map(iso_jst);
+            }
+        }
+        v
+    }
 }
 
 /// One conversation as a counsellor sees it.
@@ -413,6 +641,22 @@ pub struct ConversationView {
     pub ended_by: Option<EndedBy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    pub risk: RiskLevel,
+    pub risk_reasons: Vec<RiskReasonView>,
+    /// Who has it now (absent while queued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counsellor: Option<StaffRef>,
+    /// Supervisors observing or joined.
+    pub supervisors: Vec<SupervisorView>,
+    /// Times it was handed on (transfer, takeover, back to the queue).
+    pub transfers: u32,
+    /// The visitor has not answered since then (see `silent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent_since: Option<u64>,
+    /// Present when you supervise this conversation rather than hold it:
+    /// `observe` (read only) or `join`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervision: Option<SupervisionMode>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -433,6 +677,79 @@ pub struct QueueItem {
     /// What the visitor typed before joining; nothing else is shown before a match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_message: Option<String>,
+    pub risk: RiskLevel,
+    /// Why (rule ids and categories, or who set it); empty when `none`.
+    pub risk_reasons: Vec<RiskReasonView>,
+}
+
+/// A colleague a conversation can be transferred to.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColleagueView {
+    pub id: AccountId,
+    pub display_name: String,
+    pub role: crate::auth::Role,
+    /// Status `available` and connected.
+    pub available: bool,
+    /// Free places (capacity minus active).
+    pub free: u32,
+}
+
+/// The supervisors' floor view.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorView {
+    pub at: u64,
+    pub queue: FloorQueue,
+    pub counsellors: Vec<FloorCounsellor>,
+    /// Every queued and active conversation, queue first (in queue order),
+    /// then active ones oldest first.
+    pub conversations: Vec<FloorConversation>,
+    pub open_alerts: u32,
+    pub stats: Stats,
+    pub hours: HoursView,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorQueue {
+    pub length: u32,
+    pub urgent: u32,
+    /// Seconds the longest-waiting visitor has waited; absent when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longest_wait_secs: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorCounsellor {
+    pub id: AccountId,
+    pub display_name: String,
+    pub role: crate::auth::Role,
+    pub status: Availability,
+    pub online: bool,
+    pub capacity: u32,
+    pub active: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorConversation {
+    pub conversation_id: ConversationId,
+    pub state: &'static str,
+    pub risk: RiskLevel,
+    pub risk_reasons: Vec<RiskReasonView>,
+    pub priority: Priority,
+    pub requeued: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counsellor: Option<StaffRef>,
+    pub supervisors: Vec<SupervisorView>,
+    pub started_at: u64,
+    /// Seconds since the visitor started.
+    pub age_secs: u64,
+    /// While queued: seconds waited since (first) joining the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting_secs: Option<u64>,
+    pub visitor_online: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent_since: Option<u64>,
+    pub transfers: u32,
+    pub last_seq: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -463,6 +780,9 @@ pub enum CounsellorOut<'a> {
         max_text_chars: usize,
         max_capacity: u32,
         conversations: Vec<ConversationView>,
+        /// Supervisors only: every alert not yet acknowledged, oldest first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alerts: Option<Vec<AlertView>>,
     },
     Status {
         status: Availability,
@@ -513,6 +833,52 @@ pub enum CounsellorOut<'a> {
     /// Taken back into the queue because you were away past the grace period.
     Requeued {
         conversation_id: ConversationId,
+    },
+    /// The conversation is no longer yours: you handed it on, or a
+    /// supervisor took it over.
+    Released {
+        conversation_id: ConversationId,
+        reason: ReleaseReason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<StaffRef>,
+    },
+    /// A conversation's risk level or reasons changed.
+    Risk {
+        conversation_id: ConversationId,
+        level: RiskLevel,
+        reasons: Vec<RiskReasonView>,
+    },
+    /// Supervisors: a new risk alert.
+    Alert {
+        alert: AlertView,
+    },
+    /// Supervisors: an alert was acknowledged (by anyone).
+    AlertAcked {
+        alert: AlertView,
+    },
+    /// Supervisors: the floor view.
+    Floor(&'a FloorView),
+    /// Supervisors: you now observe or joined this conversation; its
+    /// messages follow.
+    Supervising {
+        conversation: ConversationView,
+    },
+    /// A supervisor started, changed or stopped (`mode` absent)
+    /// supervising a conversation you hold or supervise.
+    Supervision {
+        conversation_id: ConversationId,
+        supervisor: StaffRef,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<SupervisionMode>,
+    },
+    /// The visitor has not answered since `since`; a check-in is up to you.
+    Silent {
+        conversation_id: ConversationId,
+        since: u64,
+    },
+    /// Colleagues a conversation can be transferred to.
+    Colleagues {
+        counsellors: &'a [ColleagueView],
     },
     Error(&'a ErrorBody),
 }

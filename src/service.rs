@@ -8,19 +8,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
-use crate::auth;
+use crate::auth::{self, Role};
 use crate::config::Settings;
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
 use crate::core::estimate::{estimate_wait, HandleTime, WaitInputs};
-use crate::core::ids::{AccountId, ClientMsgId, ConversationId, InvalidInput, MessageText, Party};
+use crate::core::hours::{iso_jst, Schedule, Status};
+use crate::core::ids::{
+    AccountId, AlertId, ClientMsgId, ConversationId, InvalidInput, MessageText, Party,
+};
 use crate::core::matching::{self, CounsellorLoad};
 use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
+use crate::core::triage::{self, RiskLevel, Rules};
 use crate::metrics::Metrics;
-use crate::protocol::{Availability, ErrorBody, ErrorCode, MatchingMode};
+use crate::protocol::{
+    reason_views, Availability, ColleagueView, ErrorBody, ErrorCode, FloorConversation,
+    FloorCounsellor, FloorQueue, FloorView, HoursView, MatchingMode, StaffRef, SupervisorView,
+};
 use crate::store::{
-    Account, Appended, ConversationRecord, CounsellorRecord, Event, NewConversation, NewMessage,
-    Note, Store, StoreError, Swept,
+    Account, Alert, Appended, ConversationRecord, CounsellorRecord, Event, NewConversation,
+    NewMessage, Note, ReleaseReason, RiskChange, RiskReason, RiskSource, Store, StoreError,
+    SupervisionMode, Swept,
 };
 
 /// Milliseconds since the Unix epoch.
@@ -35,6 +43,9 @@ pub struct Service {
     pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
+    /// Risk triage rules (empty when triage is disabled).
+    pub rules: Rules,
+    pub schedule: Schedule,
     handle_time: Mutex<HandleTime>,
     matcher_wake: Notify,
 }
@@ -58,6 +69,10 @@ impl From<StoreError> for Refusal {
             StoreError::CapacityReached => refuse(
                 ErrorCode::CapacityReached,
                 "no free place within your capacity",
+            ),
+            StoreError::NotAvailable => refuse(
+                ErrorCode::NotAvailable,
+                "that counsellor is not taking chats",
             ),
             StoreError::Transition(TransitionError::AlreadyEnded) => {
                 refuse(ErrorCode::ConversationEnded, "the conversation has ended")
@@ -97,16 +112,73 @@ pub struct QueuePlace {
     pub estimated_wait_secs: Option<u64>,
 }
 
+/// A triage hit as a stored reason (the rule, never the text).
+fn triage_reasons(hits: &[triage::Hit], now_ms: u64) -> Vec<RiskReason> {
+    hits.iter()
+        .map(|h| RiskReason {
+            level: h.level,
+            source: RiskSource::Triage {
+                rule: h.rule.clone(),
+                category: h.category.clone(),
+            },
+            at_ms: now_ms,
+        })
+        .collect()
+}
+
+/// The rule ids of reasons, for logs.
+fn rule_ids(reasons: &[RiskReason]) -> String {
+    reasons
+        .iter()
+        .filter_map(|r| match &r.source {
+            RiskSource::Triage { rule, .. } => Some(rule.as_str()),
+            RiskSource::Staff { .. } => None,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Service {
-    pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: Arc<Settings>,
+        rules: Rules,
+        schedule: Schedule,
+    ) -> Arc<Self> {
         let prior = Duration::from_secs(settings.timing.handle_time_prior_secs);
         Arc::new(Self {
             store,
             settings,
             metrics: Metrics::default(),
+            rules,
+            schedule,
             handle_time: Mutex::new(HandleTime::new(prior)),
             matcher_wake: Notify::new(),
         })
+    }
+
+    /// Where the opening hours stand now.
+    pub fn hours_status(&self) -> Status {
+        self.schedule.status(now_ms())
+    }
+
+    pub fn hours_view(&self) -> HoursView {
+        HoursView::new(self.hours_status(), &self.settings.hours)
+    }
+
+    fn closed_refusal(&self, status: Status) -> Refusal {
+        let mut r = refuse(
+            ErrorCode::Closed,
+            match status {
+                Status::LastEntryPassed { .. } => {
+                    "chat is closing for today and takes no new conversations; please come back when it opens, or contact one of these services"
+                }
+                _ => "chat is closed now; please come back when it opens, or contact one of these services",
+            },
+        );
+        r.next_opening = status.next_opening().map(|t| iso_jst(t).into());
+        r.alternatives = Some(self.settings.alternatives.clone().into());
+        r
     }
 
     fn text(&self, raw: String) -> Result<MessageText, Refusal> {
@@ -136,18 +208,32 @@ impl Service {
         pre_chat: PreChat,
         first_message: Option<String>,
     ) -> Result<(ConversationRecord, String), Refusal> {
+        let now = now_ms();
+        let status = self.schedule.status(now);
+        if !status.accepts_new_visitors() {
+            return Err(self.closed_refusal(status));
+        }
         let first_message = match first_message {
             Some(t) if !t.trim().is_empty() => Some(self.text(t)?.into_string()),
             _ => None,
         };
+        let hits = first_message
+            .as_deref()
+            .map(|t| self.rules.check(t))
+            .unwrap_or_default();
+        let risk_reasons = triage_reasons(&hits, now);
+        let risk = triage::level_of(&hits);
+        let alert_id = (!hits.is_empty()).then(AlertId::new_random);
         let (token, token_hash) = auth::new_token();
         let new = NewConversation {
             id: ConversationId::new_random(),
             token_hash,
             pre_chat,
-            priority: Priority::Normal,
+            risk,
+            risk_reasons: risk_reasons.clone(),
+            alert: alert_id,
             first_message,
-            now_ms: now_ms(),
+            now_ms: now,
         };
         let rec = self
             .store
@@ -157,12 +243,28 @@ impl Service {
                 let mut r = Refusal::from(e);
                 if r.code == ErrorCode::QueueFull {
                     r.message = "everyone is busy right now and the queue is full; please try again later or contact one of these services".into();
-                    r.alternatives = Some(self.settings.alternatives.clone());
+                    r.alternatives = Some(self.settings.alternatives.clone().into());
                 }
                 r
             })?;
         tracing::info!(conversation = %rec.id, "conversation started");
         self.metrics.conversation_started();
+        if let Some(id) = alert_id {
+            // The rule ids only: never the text.
+            tracing::info!(conversation = %rec.id, rules = %rule_ids(&risk_reasons), level = ?risk, "triage matched the first message");
+            self.publish(Event::Alert {
+                alert: Alert {
+                    id,
+                    conversation: rec.id,
+                    level: risk,
+                    reasons: risk_reasons,
+                    at_ms: now,
+                    acked_by: None,
+                    acked_at_ms: None,
+                },
+            })
+            .await;
+        }
         self.publish(Event::QueueChanged).await;
         self.wake_matcher();
         Ok((rec, token))
@@ -209,6 +311,12 @@ impl Service {
         text: String,
     ) -> Result<u64, Refusal> {
         let text = self.text(text)?;
+        // Triage looks at what a visitor writes; the store applies a hit
+        // only while the conversation is still queued.
+        let hits = match party {
+            Party::Visitor => self.rules.check(text.as_str()),
+            Party::Counsellor => Vec::new(),
+        };
         let msg = NewMessage {
             from: party,
             author: author.map(|a| a.id),
@@ -225,14 +333,45 @@ impl Service {
             Appended::New(message) => {
                 self.metrics.message_stored();
                 let seq = message.seq;
+                let at = message.at_ms;
                 self.publish(Event::Message {
                     conversation: id,
                     message,
                 })
                 .await;
+                if !hits.is_empty() {
+                    self.apply_triage(id, &hits, at).await;
+                }
                 Ok(seq)
             }
             Appended::Duplicate(seq) => Ok(seq),
+        }
+    }
+
+    /// Raise a waiting visitor's risk after a triage hit. Failure to do so
+    /// is logged, never shown to the visitor (triage never answers them).
+    async fn apply_triage(&self, id: ConversationId, hits: &[triage::Hit], now: u64) {
+        let change = RiskChange::Triage {
+            hits: triage_reasons(hits, now),
+            alert: AlertId::new_random(),
+        };
+        match self.store.set_risk(id, change, now).await {
+            Ok(update) => {
+                if let Some(alert) = update.alert {
+                    tracing::info!(conversation = %id, rules = %rule_ids(&alert.reasons), level = ?update.record.risk, "triage matched a message while waiting");
+                    self.publish(Event::RiskChanged {
+                        conversation: id,
+                        level: update.record.risk,
+                        counsellor: update.record.counsellor,
+                    })
+                    .await;
+                    self.publish(Event::Alert { alert }).await;
+                    self.wake_matcher();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(conversation = %id, error = %e, "triage could not raise the risk level")
+            }
         }
     }
 
@@ -384,6 +523,35 @@ impl Service {
         }
     }
 
+    /// The conversation, if `account` may write to the visitor in it now
+    /// (its counsellor, or a supervisor who joined).
+    pub async fn authorise_writer(
+        &self,
+        id: ConversationId,
+        account: AccountId,
+    ) -> Result<ConversationRecord, Refusal> {
+        match self.store.conversation(id).await? {
+            Some(rec) if rec.writable_by(account) => Ok(rec),
+            Some(rec) if rec.state == ConversationState::Ended => {
+                Err(StoreError::Transition(TransitionError::AlreadyEnded).into())
+            }
+            _ => Err(StoreError::NotYours.into()),
+        }
+    }
+
+    /// The conversation, if `account` holds it (see `authorise`) or may
+    /// write in it (a joined supervisor).
+    pub async fn authorise_holder_or_writer(
+        &self,
+        id: ConversationId,
+        account: AccountId,
+    ) -> Result<ConversationRecord, Refusal> {
+        match self.authorise(id, account).await {
+            Ok(rec) => Ok(rec),
+            Err(_) => self.authorise_writer(id, account).await,
+        }
+    }
+
     pub async fn pick(&self, id: ConversationId, counsellor: AccountId) -> Result<(), Refusal> {
         if self.settings.matching != MatchingMode::Manual {
             return Err(refuse(
@@ -423,7 +591,7 @@ impl Service {
         text: String,
     ) -> Result<(), Refusal> {
         let text = self.text(text)?;
-        self.authorise(id, counsellor).await?;
+        self.authorise_holder_or_writer(id, counsellor).await?;
         let note = Note {
             author: counsellor,
             text: text.into_string(),
@@ -470,6 +638,391 @@ impl Service {
         self.after_end(&ended.record, ended.was, EndedBy::Counsellor)
             .await;
         Ok(())
+    }
+
+    // ---------------------------------------------- safety and supervision
+
+    /// Raise or lower a conversation's risk level by hand. Anyone who
+    /// counsels may do it on a waiting visitor (they see the queue); on an
+    /// active conversation, its counsellor, a joined or observing
+    /// supervisor, or any supervisor.
+    pub async fn set_risk(
+        &self,
+        id: ConversationId,
+        who: &Account,
+        level: RiskLevel,
+    ) -> Result<(), Refusal> {
+        let rec = self
+            .store
+            .conversation(id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let allowed = match rec.state {
+            ConversationState::Ended => {
+                return Err(StoreError::Transition(TransitionError::AlreadyEnded).into())
+            }
+            ConversationState::Queued => true,
+            ConversationState::Active { counsellor } => {
+                counsellor == who.id || who.role == Role::Supervisor
+            }
+        };
+        if !allowed {
+            return Err(StoreError::NotYours.into());
+        }
+        let now = now_ms();
+        let change = RiskChange::Staff {
+            level,
+            by: who.id,
+            alert: AlertId::new_random(),
+        };
+        let update = self.store.set_risk(id, change, now).await?;
+        tracing::info!(conversation = %id, by = %who.id, from = ?update.was, to = ?level, "risk level set by hand");
+        self.publish(Event::RiskChanged {
+            conversation: id,
+            level: update.record.risk,
+            counsellor: update.record.counsellor,
+        })
+        .await;
+        if let Some(alert) = update.alert {
+            self.publish(Event::Alert { alert }).await;
+        }
+        self.wake_matcher();
+        Ok(())
+    }
+
+    pub async fn ack_alert(&self, id: AlertId, supervisor: AccountId) -> Result<(), Refusal> {
+        let alert = self
+            .store
+            .ack_alert(id, supervisor, now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => refuse(ErrorCode::InvalidMessage, "no such alert"),
+                e => e.into(),
+            })?;
+        self.publish(Event::AlertAcked { alert }).await;
+        Ok(())
+    }
+
+    fn optional_note(
+        &self,
+        author: AccountId,
+        note: Option<String>,
+    ) -> Result<Option<Note>, Refusal> {
+        match note {
+            Some(t) if !t.trim().is_empty() => Ok(Some(Note {
+                author,
+                text: self.text(t)?.into_string(),
+                at_ms: now_ms(),
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Hand an active conversation to a colleague (`to`) or back to the
+    /// front of the queue (`None`), with an optional note. Only its
+    /// counsellor may. The visitor's log is untouched: messages continue by
+    /// sequence number with whoever has it next.
+    pub async fn transfer(
+        &self,
+        id: ConversationId,
+        from: AccountId,
+        to: Option<AccountId>,
+        note: Option<String>,
+    ) -> Result<(), Refusal> {
+        let note = self.optional_note(from, note)?;
+        let rec = self.authorise(id, from).await?;
+        if rec.state == ConversationState::Ended {
+            return Err(StoreError::Transition(TransitionError::AlreadyEnded).into());
+        }
+        let not_active = |e: StoreError| match e {
+            StoreError::Transition(TransitionError::NotActive) => {
+                refuse(ErrorCode::NotActive, "the conversation is not active")
+            }
+            e => e.into(),
+        };
+        let now = now_ms();
+        match to {
+            Some(to) => {
+                if to == from {
+                    return Err(refuse(
+                        ErrorCode::InvalidMessage,
+                        "choose a colleague other than yourself",
+                    ));
+                }
+                let target = self.store.account(to).await?;
+                if !target.is_some_and(|a| a.role.counsels()) {
+                    return Err(refuse(
+                        ErrorCode::NotAvailable,
+                        "that colleague is not taking chats",
+                    ));
+                }
+                self.store
+                    .reassign(id, from, to, true, note.clone(), now)
+                    .await
+                    .map_err(not_active)?;
+                tracing::info!(conversation = %id, from = %from, to = %to, "conversation transferred");
+                self.after_handover(id, from, Some(to), ReleaseReason::Transferred, note)
+                    .await;
+            }
+            None => {
+                self.store
+                    .requeue(id, from, note.clone(), now)
+                    .await
+                    .map_err(not_active)?;
+                tracing::info!(conversation = %id, from = %from, "conversation handed back to the queue");
+                self.after_handover(id, from, None, ReleaseReason::ReturnedToQueue, note)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn after_handover(
+        &self,
+        id: ConversationId,
+        from: AccountId,
+        to: Option<AccountId>,
+        reason: ReleaseReason,
+        note: Option<Note>,
+    ) {
+        if let Some(note) = note {
+            // Before the hand-over events: the next counsellor reads the
+            // notes with the conversation.
+            self.publish(Event::NoteSaved {
+                conversation: id,
+                counsellor: from,
+                note,
+            })
+            .await;
+        }
+        match to {
+            Some(to) => {
+                self.publish(Event::Assigned {
+                    conversation: id,
+                    counsellor: to,
+                })
+                .await;
+                self.publish(Event::Released {
+                    conversation: id,
+                    counsellor: from,
+                    to,
+                    reason,
+                })
+                .await;
+                self.publish(Event::CounsellorChanged { counsellor: to })
+                    .await;
+            }
+            None => {
+                self.publish(Event::Requeued {
+                    conversation: id,
+                    counsellor: from,
+                    by_transfer: true,
+                })
+                .await;
+            }
+        }
+        self.publish(Event::CounsellorChanged { counsellor: from })
+            .await;
+        self.publish(Event::QueueChanged).await;
+        self.wake_matcher();
+    }
+
+    /// A supervisor becomes the conversation's counsellor: a waiting one is
+    /// assigned to them, an active one is taken from its counsellor. Their
+    /// capacity holds either way.
+    pub async fn take_over(
+        &self,
+        id: ConversationId,
+        supervisor: AccountId,
+    ) -> Result<(), Refusal> {
+        let rec = self
+            .store
+            .conversation(id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        match rec.state {
+            ConversationState::Ended => {
+                Err(StoreError::Transition(TransitionError::AlreadyEnded).into())
+            }
+            ConversationState::Queued => {
+                self.assign(id, supervisor).await?;
+                tracing::info!(conversation = %id, supervisor = %supervisor, "supervisor took a waiting visitor");
+                self.publish(Event::QueueChanged).await;
+                Ok(())
+            }
+            ConversationState::Active { counsellor } if counsellor == supervisor => Ok(()),
+            ConversationState::Active { counsellor } => {
+                self.store
+                    .reassign(id, counsellor, supervisor, false, None, now_ms())
+                    .await?;
+                tracing::info!(conversation = %id, from = %counsellor, supervisor = %supervisor, "supervisor took over");
+                self.after_handover(
+                    id,
+                    counsellor,
+                    Some(supervisor),
+                    ReleaseReason::TakenOver,
+                    None,
+                )
+                .await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Observe (`Some(Observe)`), join (`Some(Join)`) or leave (`None`).
+    pub async fn supervise(
+        &self,
+        id: ConversationId,
+        supervisor: AccountId,
+        mode: Option<SupervisionMode>,
+    ) -> Result<(), Refusal> {
+        let (_, previous) =
+            self.store
+                .supervise(id, supervisor, mode)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Transition(TransitionError::NotActive) => refuse(
+                        ErrorCode::NotActive,
+                        "a waiting visitor cannot be joined; take them over instead",
+                    ),
+                    StoreError::NotYours => refuse(
+                        ErrorCode::InvalidMessage,
+                        "this conversation is already yours",
+                    ),
+                    e => e.into(),
+                })?;
+        if previous != mode {
+            tracing::info!(conversation = %id, supervisor = %supervisor, mode = ?mode, "supervision changed");
+            self.publish(Event::Supervision {
+                conversation: id,
+                supervisor,
+                mode,
+                previous,
+            })
+            .await;
+            self.publish(Event::QueueChanged).await;
+        }
+        Ok(())
+    }
+
+    /// Display names by account.
+    async fn names(&self) -> Result<std::collections::HashMap<AccountId, Account>, Refusal> {
+        Ok(self
+            .store
+            .accounts()
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect())
+    }
+
+    /// Colleagues a conversation can be transferred to: everyone who
+    /// counsels and is connected.
+    pub async fn colleagues(&self) -> Result<Vec<ColleagueView>, Refusal> {
+        let names = self.names().await?;
+        let mut v: Vec<ColleagueView> = self
+            .store
+            .counsellors()
+            .await?
+            .into_iter()
+            .filter(|c| c.connections > 0)
+            .filter_map(|c| {
+                let a = names.get(&c.id)?;
+                Some(ColleagueView {
+                    id: c.id,
+                    display_name: a.display_name.clone(),
+                    role: a.role,
+                    available: c.takes_chats(),
+                    free: c.capacity.saturating_sub(c.active),
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+        Ok(v)
+    }
+
+    /// The supervisors' floor view, now.
+    pub async fn floor(&self) -> Result<FloorView, Refusal> {
+        let now = now_ms();
+        let names = self.names().await?;
+        let staff = |id: AccountId| StaffRef {
+            id,
+            display_name: names
+                .get(&id)
+                .map(|a| a.display_name.clone())
+                .unwrap_or_default(),
+        };
+        let queue = self.store.queue().await?;
+        let mut live = self.store.live_conversations().await?;
+        live.retain(|r| r.state != ConversationState::Queued);
+        live.sort_by_key(|r| (r.assigned_at_ms, r.id));
+        let view = |r: &ConversationRecord| FloorConversation {
+            conversation_id: r.id,
+            state: r.state.name(),
+            risk: r.risk,
+            risk_reasons: reason_views(&r.risk_reasons),
+            priority: r.priority,
+            requeued: r.requeued,
+            counsellor: r.state.counsellor().map(staff),
+            supervisors: r
+                .supervisors
+                .iter()
+                .map(|x| SupervisorView {
+                    id: x.supervisor,
+                    display_name: staff(x.supervisor).display_name,
+                    mode: x.mode,
+                })
+                .collect(),
+            started_at: r.started_at_ms,
+            age_secs: now.saturating_sub(r.started_at_ms) / 1000,
+            waiting_secs: (r.state == ConversationState::Queued)
+                .then(|| now.saturating_sub(r.queued_since_ms) / 1000),
+            visitor_online: r.visitor_connections > 0,
+            silent_since: r.silent_since_ms,
+            transfers: r.transfers,
+            last_seq: r.last_seq,
+        };
+        let conversations: Vec<FloorConversation> =
+            queue.iter().chain(live.iter()).map(view).collect();
+        let mut counsellors: Vec<FloorCounsellor> = self
+            .store
+            .counsellors()
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                let a = names.get(&c.id)?;
+                Some(FloorCounsellor {
+                    id: c.id,
+                    display_name: a.display_name.clone(),
+                    role: a.role,
+                    status: c.status,
+                    online: c.connections > 0,
+                    capacity: c.capacity,
+                    active: c.active,
+                })
+            })
+            .collect();
+        counsellors.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+        Ok(FloorView {
+            at: now,
+            queue: FloorQueue {
+                length: queue.len() as u32,
+                urgent: queue
+                    .iter()
+                    .filter(|r| r.priority == Priority::Urgent)
+                    .count() as u32,
+                longest_wait_secs: queue
+                    .iter()
+                    .map(|r| r.queued_since_ms)
+                    .min()
+                    .map(|t| now.saturating_sub(t) / 1000),
+            },
+            counsellors,
+            conversations,
+            open_alerts: self.store.alerts(true).await?.len() as u32,
+            stats: self.store.stats().await?,
+            hours: self.hours_view(),
+        })
     }
 
     // ------------------------------------------------------ the queue
@@ -602,6 +1155,7 @@ impl Service {
                         self.publish(Event::Requeued {
                             conversation,
                             counsellor,
+                            by_transfer: false,
                         })
                         .await;
                         self.publish(Event::CounsellorChanged { counsellor }).await;
@@ -611,6 +1165,24 @@ impl Service {
             if !swept.is_empty() {
                 self.publish(Event::QueueChanged).await;
                 self.wake_matcher();
+            }
+            match self
+                .store
+                .mark_silent(now_ms(), t.silence_secs * 1000)
+                .await
+            {
+                Ok(silent) => {
+                    for rec in silent {
+                        if let Some(since_ms) = rec.silent_since_ms {
+                            self.publish(Event::Silent {
+                                conversation: rec.id,
+                                since_ms,
+                            })
+                            .await;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "silence check failed"),
             }
         }
     }

@@ -12,10 +12,12 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::{Settings, StoreMode};
+use crate::core::hours::iso_jst;
 use crate::core::ids::AccountId;
+use crate::core::triage::Rules;
 use crate::hub::{ConnKind, Hub, Outbound};
 use crate::limits::RateLimits;
-use crate::protocol::{encode, CounsellorOut, QueueItem};
+use crate::protocol::{encode, reason_views, CounsellorOut, QueueItem};
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
@@ -49,6 +51,18 @@ pub enum StartError {
     Redis(StoreError),
     #[error(transparent)]
     DataDir(#[from] crate::store::embedded::OpenError),
+    #[error("invalid settings: {0}")]
+    Config(String),
+    #[error("cannot read the triage rules file {path}: {source}")]
+    RulesFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the triage rules file {path} is invalid: {source}")]
+    Rules {
+        path: std::path::PathBuf,
+        source: crate::core::triage::RulesError,
+    },
     #[error("cannot create configured user {username}: {source}")]
     Seed {
         username: String,
@@ -80,6 +94,7 @@ impl Application {
                     url: url.expose().to_owned(),
                     prefix: settings.redis_prefix.clone(),
                     node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
+                    queue_policy: settings.queue_policy(),
                 })
                 .await
                 .map_err(StartError::Redis)?;
@@ -87,7 +102,8 @@ impl Application {
             }
             None => match settings.store {
                 StoreMode::Memory => {
-                    Self::build_with_store(settings, Arc::new(MemoryStore::new()), "memory").await
+                    let store = MemoryStore::with_queue_policy(settings.queue_policy());
+                    Self::build_with_store(settings, Arc::new(store), "memory").await
                 }
                 StoreMode::Embedded => {
                     let store = open_embedded(&settings).await?;
@@ -115,9 +131,13 @@ impl Application {
             ),
             Err(e) => tracing::warn!(error = %e, "cannot read the store's persistence settings"),
         }
+        let rules = load_rules(&settings)?;
+        let schedule = settings
+            .schedule()
+            .map_err(|e| StartError::Config(e.to_string()))?;
         seed_users(store.as_ref(), &settings).await?;
         let hub = Hub::new(settings.limits.outbox_messages);
-        let service = Service::new(store.clone(), settings.clone());
+        let service = Service::new(store.clone(), settings.clone(), rules, schedule);
         let state = Arc::new(AppState {
             limits: RateLimits::new(&settings.limits),
             settings: settings.clone(),
@@ -131,6 +151,7 @@ impl Application {
         tokio::spawn(service.clone().run_matcher());
         tokio::spawn(service.clone().run_sweeper());
         tokio::spawn(run_queue_broadcaster(state.clone()));
+        tokio::spawn(run_closing_notices(state.clone()));
         tokio::spawn(forget_idle_limits(state.clone()));
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
@@ -236,8 +257,9 @@ impl Application {
 async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
     let dir = settings.data_dir.clone();
     let now = crate::service::now_ms();
+    let policy = settings.queue_policy();
     let (store, opened) =
-        tokio::task::spawn_blocking(move || crate::store::embedded::open(&dir, now))
+        tokio::task::spawn_blocking(move || crate::store::embedded::open(&dir, now, policy))
             .await
             .map_err(|e| std::io::Error::other(format!("opening the data directory: {e}")))??;
     let path = std::fs::canonicalize(&opened.db_path).unwrap_or(opened.db_path.clone());
@@ -273,6 +295,29 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The triage rules: the deployment's file, or the built-in list.
+fn load_rules(settings: &Settings) -> Result<Rules, StartError> {
+    if settings.triage.disabled {
+        tracing::info!("risk triage is disabled");
+        return Ok(Rules::default());
+    }
+    let rules = match &settings.triage.rules_file {
+        None => Rules::default_rules(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| StartError::RulesFile {
+                path: path.clone(),
+                source,
+            })?;
+            Rules::parse(&text).map_err(|source| StartError::Rules {
+                path: path.clone(),
+                source,
+            })?
+        }
+    };
+    tracing::info!(rules = rules.len(), "risk triage rules loaded");
+    Ok(rules)
 }
 
 async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
@@ -319,6 +364,8 @@ pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> Arc<str>
             queued_at: r.queued_since_ms,
             pre_chat: r.pre_chat,
             first_message: r.first_message.clone(),
+            risk: r.risk,
+            risk_reasons: reason_views(&r.risk_reasons),
         })
         .collect();
     encode(&CounsellorOut::Queue {
@@ -357,7 +404,71 @@ async fn run_queue_broadcaster(app: Arc<AppState>) {
             }
             Err(e) => tracing::warn!(code = e.code.as_str(), "queue update failed"),
         }
+        // The same changes move counsellors' loads and the floor.
+        if let Some(frame) = colleagues_frame(&app).await {
+            app.hub.to_all_counsellors(Outbound::Shared(frame));
+        }
+        if app.hub.has_supervisors() {
+            if let Some(frame) = floor_frame(&app).await {
+                app.hub.to_all_supervisors(Outbound::Shared(frame));
+            }
+        }
         tokio::time::sleep(pause).await;
+    }
+}
+
+/// The counsellors' list of colleagues (for transfers), encoded once.
+pub async fn colleagues_frame(app: &AppState) -> Option<Arc<str>> {
+    let list = app.service.colleagues().await.ok()?;
+    Some(encode(&CounsellorOut::Colleagues { counsellors: &list }).into())
+}
+
+/// The supervisors' floor view, encoded once.
+pub async fn floor_frame(app: &AppState) -> Option<Arc<str>> {
+    let floor = app.service.floor().await.ok()?;
+    Some(encode(&CounsellorOut::Floor(&floor)).into())
+}
+
+/// When the queue closes to new visitors (last entry, or closing), tell
+/// each visitor still waiting on this node, once: they are still served.
+async fn run_closing_notices(app: Arc<AppState>) {
+    let mut tick =
+        tokio::time::interval(Duration::from_millis(app.settings.timing.sweep_interval_ms));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut accepting = app.service.hours_status().accepts_new_visitors();
+    loop {
+        tick.tick().await;
+        let status = app.service.hours_status();
+        let now_accepting = status.accepts_new_visitors();
+        if accepting && !now_accepting {
+            tracing::info!("the queue closed to new visitors; telling those waiting");
+            let notice = closing_notice(status);
+            for conversation in app.hub.visitor_conversations() {
+                app.hub.to_conversation(
+                    conversation,
+                    Some(|k| k == ConnKind::Visitor),
+                    notice.clone(),
+                );
+            }
+            // Floors show the hours too.
+            app.hub.mark_queue_changed();
+        } else if !accepting && now_accepting {
+            app.hub.mark_queue_changed();
+        }
+        accepting = now_accepting;
+    }
+}
+
+/// The `closing` notice for a status that no longer accepts visitors.
+pub fn closing_notice(status: crate::core::hours::Status) -> Outbound {
+    use crate::core::hours::Status;
+    let closes_at = match status {
+        Status::LastEntryPassed { closes_at, .. } => Some(iso_jst(closes_at)),
+        _ => None,
+    };
+    Outbound::Closing {
+        closes_at,
+        next_opening: status.next_opening().map(iso_jst),
     }
 }
 

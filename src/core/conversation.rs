@@ -3,12 +3,15 @@
 //! ```text
 //!            assign              end
 //!   Queued ──────────▶ Active ──────────▶ Ended
-//!     ▲  │                │
+//!     ▲  │              │  ▲
+//!     │  │              └──┘ transfer (to another counsellor)
 //!     │  └──── end ───────┼──────────────▶ Ended
 //!     └──── requeue ──────┘
 //! ```
-//! `requeue` happens when a counsellor stays away past the grace period (or,
-//! later, on a transfer back to the queue). Ended is final. Every store
+//! `requeue` happens when a counsellor stays away past the grace period, or
+//! hands the conversation back to the queue. `transfer` hands an active
+//! conversation to a colleague (or a supervisor takes it over). Ended is
+//! final. Every store
 //! backend applies these same rules, so a rule changes here or nowhere.
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +50,8 @@ impl ConversationState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transition {
     Assign(AccountId),
+    /// From the current counsellor to another one, staying active.
+    Transfer(AccountId),
     Requeue,
     End,
 }
@@ -71,6 +76,8 @@ pub fn apply(
         (Ended, _) => Err(TransitionError::AlreadyEnded),
         (Queued, Transition::Assign(c)) => Ok(Active { counsellor: c }),
         (Active { .. }, Transition::Assign(_)) => Err(TransitionError::NotQueued),
+        (Active { .. }, Transition::Transfer(c)) => Ok(Active { counsellor: c }),
+        (Queued, Transition::Transfer(_)) => Err(TransitionError::NotActive),
         (Active { .. }, Transition::Requeue) => Ok(Queued),
         (Queued, Transition::Requeue) => Err(TransitionError::NotActive),
         (_, Transition::End) => Ok(Ended),
@@ -128,6 +135,7 @@ mod tests {
     fn ended_is_final() {
         for t in [
             Transition::Assign(c()),
+            Transition::Transfer(c()),
             Transition::Requeue,
             Transition::End,
         ] {
@@ -150,6 +158,26 @@ mod tests {
                 Transition::Requeue
             ),
             Ok(ConversationState::Queued)
+        );
+    }
+
+    #[test]
+    fn transfer_only_between_counsellors_of_an_active_conversation() {
+        let other = AccountId(Uuid::from_u128(8));
+        assert_eq!(
+            apply(
+                ConversationState::Active { counsellor: c() },
+                Transition::Transfer(other)
+            ),
+            Ok(ConversationState::Active { counsellor: other })
+        );
+        assert_eq!(
+            apply(ConversationState::Queued, Transition::Transfer(other)),
+            Err(TransitionError::NotActive)
+        );
+        assert_eq!(
+            apply(ConversationState::Ended, Transition::Transfer(other)),
+            Err(TransitionError::AlreadyEnded)
         );
     }
 

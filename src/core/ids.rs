@@ -45,6 +45,10 @@ uuid_id!(
     /// A staff account (counsellor, supervisor, intake, admin).
     AccountId
 );
+uuid_id!(
+    /// A risk alert shown to supervisors until one acknowledges it.
+    AlertId
+);
 
 /// A message id chosen by the sending client so that a resend is recognised
 /// and stored once. 1 to 64 characters of `[A-Za-z0-9_-]`.

@@ -1,5 +1,5 @@
-//! The pure core: queue order, matching, the conversation state machine and
-//! the wait estimate. No I/O, no clocks, no async: every function takes what
+//! The pure core: queue order, matching, the conversation state machine,
+//! the wait estimate, risk triage and opening hours. No I/O, no clocks, no async: every function takes what
 //! it needs (including "now") as arguments, so each rule is tested here
 //! exhaustively and the stores and sockets only carry it out.
 //!
@@ -7,7 +7,9 @@
 
 pub mod conversation;
 pub mod estimate;
+pub mod hours;
 pub mod ids;
 pub mod matching;
 pub mod prechat;
 pub mod queue;
+pub mod triage;

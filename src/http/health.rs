@@ -36,8 +36,9 @@ pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Public facts for the visitor page: the centre, its hours, the
-/// round-the-clock alternatives and the limits a client should respect.
+/// Public facts for the visitor page: the centre, its hours (and whether a
+/// chat can start now), the round-the-clock alternatives and the limits a
+/// client should respect.
 pub async fn info(app: web::Data<AppState>) -> HttpResponse {
     let s = &app.settings;
     HttpResponse::Ok().json(json!({
@@ -45,6 +46,7 @@ pub async fn info(app: web::Data<AppState>) -> HttpResponse {
         "alternatives": s.alternatives,
         "max_text_chars": s.limits.max_text_chars,
         "matching": s.matching,
+        "hours": app.service.hours_view(),
         "protocol": crate::protocol::PROTOCOL_VERSION,
     }))
 }

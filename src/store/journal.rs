@@ -19,6 +19,9 @@ use super::*;
 /// One row written (or deleted) by a mutation: the new value of the row,
 /// not the operation, so replay order within a batch never matters beyond
 /// "later wins".
+// A conversation record is the large variant; changes live for one commit
+// in a short Vec, so boxing it would only add an allocation per change.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Change {
     Account(Account),
@@ -42,6 +45,10 @@ pub enum Change {
     /// Status, capacity and last assignment. `active` is derived from the
     /// conversations and `connections` is presence: neither is persisted.
     Counsellor(CounsellorRecord),
+    /// A risk alert, new or acknowledged.
+    Alert(Alert),
+    /// The queue counters (left the queue, went silent).
+    Stats(Stats),
 }
 
 /// Resolves when the changes are committed (or the journal failed).
@@ -69,6 +76,9 @@ pub struct Snapshot {
     pub sessions: Vec<(TokenHash, SessionRecord)>,
     pub conversations: Vec<SavedConversation>,
     pub counsellors: Vec<CounsellorRecord>,
+    /// Oldest first.
+    pub alerts: Vec<Alert>,
+    pub stats: Stats,
 }
 
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use tokio::sync::broadcast;
 use super::journal::{Change, Commit, Journal, Snapshot};
 use super::*;
 use crate::core::conversation::{apply, Transition};
-use crate::core::queue::QueueKey;
+use crate::core::queue::{QueueKey, QueuePolicy};
 
 /// Events kept for a slow subscriber before it is told it lagged.
 const EVENT_BUFFER: usize = 16_384;
@@ -49,6 +49,14 @@ struct State {
     counsellors: HashMap<AccountId, CounsellorRecord>,
     /// Counsellor -> conversations they hold (active, or ended without outcome).
     held: HashMap<AccountId, HashSet<ConversationId>>,
+    policy: QueuePolicy,
+    /// Queued and active conversations.
+    live: HashSet<ConversationId>,
+    /// Supervisor -> conversations they observe or joined.
+    supervising: HashMap<AccountId, HashSet<ConversationId>>,
+    alerts: BTreeMap<(u64, AlertId), Alert>,
+    alert_index: HashMap<AlertId, (u64, AlertId)>,
+    stats: Stats,
 }
 
 struct Conv {
@@ -73,7 +81,19 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// Purely in memory: nothing survives the process.
     pub fn new() -> Self {
-        Self::with_state(State::default(), None)
+        Self::with_queue_policy(QueuePolicy::default())
+    }
+
+    /// Purely in memory, ordering the queue with `policy` (the urgent head
+    /// start).
+    pub fn with_queue_policy(policy: QueuePolicy) -> Self {
+        Self::with_state(
+            State {
+                policy,
+                ..State::default()
+            },
+            None,
+        )
     }
 
     fn with_state(state: State, journal: Option<Arc<dyn Journal>>) -> Self {
@@ -95,9 +115,10 @@ impl MemoryStore {
         snapshot: Snapshot,
         journal: Arc<dyn Journal>,
         now_ms: u64,
+        policy: QueuePolicy,
     ) -> Result<Self, String> {
         Ok(Self::with_state(
-            State::restore(snapshot, now_ms)?,
+            State::restore(snapshot, now_ms, policy)?,
             Some(journal),
         ))
     }
@@ -171,13 +192,17 @@ impl State {
             return Err(TransitionError::AlreadyEnded.into());
         }
         if let Some(required) = m.require_counsellor {
-            if conv.rec.state
-                != (ConversationState::Active {
-                    counsellor: required,
-                })
-            {
+            // The owner, or a supervisor who joined.
+            if !conv.rec.writable_by(required) {
                 return Err(StoreError::NotYours);
             }
+        }
+        match m.from {
+            Party::Visitor => {
+                conv.rec.last_visitor_msg_ms = Some(m.now_ms);
+                conv.rec.silent_since_ms = None;
+            }
+            Party::Counsellor => conv.rec.last_counsellor_msg_ms = Some(m.now_ms),
         }
         let seq = conv.log.len() as u64 + 1;
         let msg = Arc::new(StoredMessage {
@@ -203,9 +228,49 @@ impl State {
         }
     }
 
+    fn key(&self, rec: &ConversationRecord) -> QueueKey {
+        rec.queue_entry().key(self.policy)
+    }
+
+    fn store_alert(&mut self, alert: Alert) {
+        let k = (alert.at_ms, alert.id);
+        self.alert_index.insert(alert.id, k);
+        self.alerts.insert(k, alert);
+    }
+
+    /// The conversation is no longer queued or active.
+    fn retire(&mut self, id: ConversationId) {
+        self.live.remove(&id);
+        if let Some(c) = self.conversations.get(&id) {
+            for sup in &c.rec.supervisors {
+                if let Some(set) = self.supervising.get_mut(&sup.supervisor) {
+                    set.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Checks shared by `reassign` and `requeue`: active with `from`.
+    fn active_with(&mut self, id: ConversationId, from: AccountId) -> StoreResult<()> {
+        let conv = self.conv(id)?;
+        match conv.rec.state {
+            ConversationState::Active { counsellor } if counsellor == from => Ok(()),
+            ConversationState::Active { .. } => Err(StoreError::NotYours),
+            ConversationState::Queued => Err(TransitionError::NotActive.into()),
+            ConversationState::Ended => Err(TransitionError::AlreadyEnded.into()),
+        }
+    }
+
     /// The state a durable backend read back; see [`MemoryStore::restore`].
-    fn restore(snapshot: Snapshot, now_ms: u64) -> Result<State, String> {
-        let mut s = State::default();
+    fn restore(snapshot: Snapshot, now_ms: u64, policy: QueuePolicy) -> Result<State, String> {
+        let mut s = State {
+            policy,
+            stats: snapshot.stats,
+            ..State::default()
+        };
+        for alert in snapshot.alerts {
+            s.store_alert(alert);
+        }
         for a in snapshot.accounts {
             if s.usernames.insert(a.username.clone(), a.id).is_some() {
                 return Err(format!("username {} appears twice", a.username));
@@ -248,9 +313,27 @@ impl State {
             rec.counsellor_acked = rec.counsellor_acked.min(rec.last_seq);
             rec.visitor_connections = 0;
             rec.visitor_offline_since_ms = Some(now_ms);
+            // Derived from the log rather than stored: who wrote last, when.
+            rec.last_visitor_msg_ms = log
+                .iter()
+                .rev()
+                .find(|m| m.from == Party::Visitor)
+                .map(|m| m.at_ms);
+            rec.last_counsellor_msg_ms = log
+                .iter()
+                .rev()
+                .find(|m| m.from == Party::Counsellor)
+                .map(|m| m.at_ms);
+            if rec.state != ConversationState::Ended {
+                s.live.insert(id);
+                for sup in &rec.supervisors {
+                    s.supervising.entry(sup.supervisor).or_default().insert(id);
+                }
+            }
             match rec.state {
                 ConversationState::Queued => {
-                    s.queue.insert(rec.queue_entry().key(), id);
+                    let key = s.key(&rec);
+                    s.queue.insert(key, id);
                 }
                 ConversationState::Active { counsellor } => {
                     let c = s.counsellors.get_mut(&counsellor).ok_or_else(|| {
@@ -372,7 +455,7 @@ impl Store for MemoryStore {
                 token_hash: new.token_hash,
                 state: ConversationState::Queued,
                 pre_chat: new.pre_chat,
-                priority: new.priority,
+                priority: new.risk.priority(),
                 requeued: false,
                 queued_since_ms: new.now_ms,
                 started_at_ms: new.now_ms,
@@ -387,9 +470,31 @@ impl Store for MemoryStore {
                 counsellor_acked: 0,
                 visitor_connections: 0,
                 visitor_offline_since_ms: Some(new.now_ms),
+                risk: new.risk,
+                risk_reasons: new.risk_reasons.clone(),
+                supervisors: Vec::new(),
+                transfers: 0,
+                last_visitor_msg_ms: None,
+                last_counsellor_msg_ms: None,
+                silent_since_ms: None,
             };
-            s.queue.insert(rec.queue_entry().key(), id);
+            let key = s.key(&rec);
+            s.queue.insert(key, id);
+            s.live.insert(id);
             let mut changes = vec![Change::Conversation(rec.clone())];
+            if let Some(alert_id) = new.alert {
+                let alert = Alert {
+                    id: alert_id,
+                    conversation: id,
+                    level: new.risk,
+                    reasons: new.risk_reasons,
+                    at_ms: new.now_ms,
+                    acked_by: None,
+                    acked_at_ms: None,
+                };
+                changes.push(Change::Alert(alert.clone()));
+                s.store_alert(alert);
+            }
             s.conversations.insert(
                 id,
                 Conv {
@@ -468,10 +573,13 @@ impl Store for MemoryStore {
             if c.active >= c.capacity {
                 return Err(StoreError::CapacityReached);
             }
+            let policy = s.policy;
             let conv = s.conv(conversation)?;
             let next = apply(conv.rec.state, Transition::Assign(counsellor))?;
-            let key = conv.rec.queue_entry().key();
+            let key = conv.rec.queue_entry().key(policy);
             conv.rec.state = next;
+            // A supervisor who takes a conversation they observed stops observing.
+            conv.rec.supervisors.retain(|x| x.supervisor != counsellor);
             conv.rec.counsellor = Some(counsellor);
             conv.rec.assigned_at_ms = Some(now_ms);
             let rec = conv.rec.clone();
@@ -481,6 +589,9 @@ impl Store for MemoryStore {
             c.last_assigned_ms = Some(now_ms);
             let c = c.clone();
             s.held.entry(counsellor).or_default().insert(conversation);
+            if let Some(set) = s.supervising.get_mut(&counsellor) {
+                set.remove(&conversation);
+            }
             let changes = vec![Change::Conversation(rec.clone()), Change::Counsellor(c)];
             (self.record(changes), rec)
         };
@@ -497,26 +608,33 @@ impl Store for MemoryStore {
     ) -> StoreResult<Ended> {
         let (commit, ended) = {
             let mut s = self.state()?;
+            let policy = s.policy;
             let conv = s.conv(conversation)?;
             let was = conv.rec.state;
             let next = apply(was, Transition::End)?;
-            let key = conv.rec.queue_entry().key();
+            let key = conv.rec.queue_entry().key(policy);
             conv.rec.state = next;
             conv.rec.ended_at_ms = Some(now_ms);
             conv.rec.ended_by = Some(by);
             conv.rec.outcome = outcome;
             let record = conv.rec.clone();
+            let mut changes = vec![Change::Conversation(record.clone())];
             if was == ConversationState::Queued {
                 s.queue.remove(&key);
+                if by == EndedBy::Visitor {
+                    s.stats.left_queue += 1;
+                    changes.push(Change::Stats(s.stats));
+                }
             }
             s.release(was);
+            s.retire(conversation);
             // A conversation with its outcome recorded leaves the counsellor's list.
             if let (Some(c), Some(_)) = (record.counsellor, outcome) {
                 if let Some(h) = s.held.get_mut(&c) {
                     h.remove(&conversation);
                 }
             }
-            let commit = self.record(vec![Change::Conversation(record.clone())]);
+            let commit = self.record(changes);
             (commit, Ended { record, was })
         };
         settle(commit).await?;
@@ -653,6 +771,320 @@ impl Store for MemoryStore {
         Ok(rec.clone())
     }
 
+    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
+        let s = self.state()?;
+        Ok(s.live
+            .iter()
+            .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
+            .collect())
+    }
+
+    async fn set_risk(
+        &self,
+        conversation: ConversationId,
+        change: RiskChange,
+        now_ms: u64,
+    ) -> StoreResult<RiskUpdate> {
+        let (commit, update) = {
+            let mut s = self.state()?;
+            let policy = s.policy;
+            let conv = s.conv(conversation)?;
+            let was = conv.rec.risk;
+            if conv.rec.state == ConversationState::Ended {
+                return Err(TransitionError::AlreadyEnded.into());
+            }
+            let old_key = conv.rec.queue_entry().key(policy);
+            let (added, alert_id, raised_enough) = match change {
+                RiskChange::Triage { hits, alert } => {
+                    if conv.rec.state != ConversationState::Queued {
+                        return Ok(RiskUpdate {
+                            record: conv.rec.clone(),
+                            was,
+                            alert: None,
+                        });
+                    }
+                    let mut known: HashSet<String> = conv
+                        .rec
+                        .risk_reasons
+                        .iter()
+                        .filter_map(|r| match &r.source {
+                            RiskSource::Triage { rule, .. } => Some(rule.clone()),
+                            RiskSource::Staff { .. } => None,
+                        })
+                        .collect();
+                    // One reason per rule id, recorded or among these hits.
+                    let added: Vec<RiskReason> = hits
+                        .into_iter()
+                        .filter(|h| match &h.source {
+                            RiskSource::Triage { rule, .. } => known.insert(rule.clone()),
+                            RiskSource::Staff { .. } => false,
+                        })
+                        .collect();
+                    let top = added.iter().map(|r| r.level).max().unwrap_or_default();
+                    conv.rec.risk = conv.rec.risk.max(top);
+                    let any = !added.is_empty();
+                    (added, alert, any)
+                }
+                RiskChange::Staff { level, by, alert } => {
+                    conv.rec.risk = level;
+                    let reason = RiskReason {
+                        level,
+                        source: RiskSource::Staff { by },
+                        at_ms: now_ms,
+                    };
+                    (vec![reason], alert, level > was)
+                }
+            };
+            conv.rec.risk_reasons.extend(added.iter().cloned());
+            conv.rec.priority = conv.rec.risk.priority();
+            let record = conv.rec.clone();
+            if record.state == ConversationState::Queued {
+                let new_key = record.queue_entry().key(policy);
+                if new_key != old_key {
+                    s.queue.remove(&old_key);
+                    s.queue.insert(new_key, conversation);
+                }
+            }
+            let alert = raised_enough.then_some(Alert {
+                id: alert_id,
+                conversation,
+                level: record.risk,
+                reasons: added,
+                at_ms: now_ms,
+                acked_by: None,
+                acked_at_ms: None,
+            });
+            let mut changes = vec![Change::Conversation(record.clone())];
+            if let Some(a) = &alert {
+                s.store_alert(a.clone());
+                changes.push(Change::Alert(a.clone()));
+            }
+            (self.record(changes), RiskUpdate { record, was, alert })
+        };
+        settle(commit).await?;
+        Ok(update)
+    }
+
+    async fn alerts(&self, open_only: bool) -> StoreResult<Vec<Alert>> {
+        Ok(self
+            .state()?
+            .alerts
+            .values()
+            .filter(|a| !open_only || a.acked_by.is_none())
+            .cloned()
+            .collect())
+    }
+
+    async fn ack_alert(&self, id: AlertId, by: AccountId, now_ms: u64) -> StoreResult<Alert> {
+        let (commit, alert) = {
+            let mut s = self.state()?;
+            let key = *s.alert_index.get(&id).ok_or(StoreError::NotFound)?;
+            let a = s.alerts.get_mut(&key).ok_or(StoreError::NotFound)?;
+            if a.acked_by.is_some() {
+                // Acknowledging again keeps the first acknowledgement.
+                return Ok(a.clone());
+            }
+            a.acked_by = Some(by);
+            a.acked_at_ms = Some(now_ms);
+            let a = a.clone();
+            (self.record(vec![Change::Alert(a.clone())]), a)
+        };
+        settle(commit).await?;
+        Ok(alert)
+    }
+
+    async fn reassign(
+        &self,
+        conversation: ConversationId,
+        from: AccountId,
+        to: AccountId,
+        require_available: bool,
+        note: Option<Note>,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            s.active_with(conversation, from)?;
+            if to == from {
+                return Ok(s.conv(conversation)?.rec.clone());
+            }
+            let target = s.counsellors.get(&to).ok_or(StoreError::NotAvailable)?;
+            if require_available && !target.takes_chats() {
+                return Err(StoreError::NotAvailable);
+            }
+            if target.active >= target.capacity {
+                return Err(StoreError::CapacityReached);
+            }
+            let conv = s.conv(conversation)?;
+            conv.rec.state = apply(conv.rec.state, Transition::Transfer(to))?;
+            conv.rec.counsellor = Some(to);
+            conv.rec.transfers += 1;
+            conv.rec.supervisors.retain(|x| x.supervisor != to);
+            let mut changes = vec![Change::Conversation(conv.rec.clone())];
+            if let Some(n) = note {
+                conv.notes.push(n.clone());
+                changes.push(Change::Note {
+                    conversation,
+                    note: n,
+                });
+            }
+            let rec = conv.rec.clone();
+            s.release(ConversationState::Active { counsellor: from });
+            let t = s.counsellor_mut(to)?;
+            t.active += 1;
+            t.last_assigned_ms = Some(now_ms);
+            changes.push(Change::Counsellor(t.clone()));
+            if let Some(h) = s.held.get_mut(&from) {
+                h.remove(&conversation);
+            }
+            s.held.entry(to).or_default().insert(conversation);
+            if let Some(set) = s.supervising.get_mut(&to) {
+                set.remove(&conversation);
+            }
+            (self.record(changes), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
+    }
+
+    async fn requeue(
+        &self,
+        conversation: ConversationId,
+        from: AccountId,
+        note: Option<Note>,
+        _now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            s.active_with(conversation, from)?;
+            let policy = s.policy;
+            let conv = s.conv(conversation)?;
+            conv.rec.state = apply(conv.rec.state, Transition::Requeue)?;
+            conv.rec.requeued = true;
+            conv.rec.assigned_at_ms = None;
+            conv.rec.counsellor = None;
+            conv.rec.transfers += 1;
+            let mut changes = vec![Change::Conversation(conv.rec.clone())];
+            if let Some(n) = note {
+                conv.notes.push(n.clone());
+                changes.push(Change::Note {
+                    conversation,
+                    note: n,
+                });
+            }
+            let rec = conv.rec.clone();
+            s.queue.insert(rec.queue_entry().key(policy), conversation);
+            s.release(ConversationState::Active { counsellor: from });
+            if let Some(h) = s.held.get_mut(&from) {
+                h.remove(&conversation);
+            }
+            (self.record(changes), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
+    }
+
+    async fn supervise(
+        &self,
+        conversation: ConversationId,
+        supervisor: AccountId,
+        mode: Option<SupervisionMode>,
+    ) -> StoreResult<(ConversationRecord, Option<SupervisionMode>)> {
+        let (commit, result) = {
+            let mut s = self.state()?;
+            let conv = s.conv(conversation)?;
+            let previous = conv.rec.supervision_of(supervisor);
+            if let Some(m) = mode {
+                match conv.rec.state {
+                    ConversationState::Ended => return Err(TransitionError::AlreadyEnded.into()),
+                    ConversationState::Active { counsellor } if counsellor == supervisor => {
+                        return Err(StoreError::NotYours)
+                    }
+                    ConversationState::Queued if m == SupervisionMode::Join => {
+                        return Err(TransitionError::NotActive.into())
+                    }
+                    _ => {}
+                }
+            }
+            conv.rec.supervisors.retain(|x| x.supervisor != supervisor);
+            if let Some(m) = mode {
+                conv.rec.supervisors.push(Supervision {
+                    supervisor,
+                    mode: m,
+                });
+            }
+            let rec = conv.rec.clone();
+            let set = s.supervising.entry(supervisor).or_default();
+            if mode.is_some() {
+                set.insert(conversation);
+            } else {
+                set.remove(&conversation);
+            }
+            let commit = self.record(vec![Change::Conversation(rec.clone())]);
+            (commit, (rec, previous))
+        };
+        settle(commit).await?;
+        Ok(result)
+    }
+
+    async fn supervised_by(
+        &self,
+        supervisor: AccountId,
+    ) -> StoreResult<Vec<(ConversationRecord, SupervisionMode)>> {
+        let s = self.state()?;
+        let mut v: Vec<_> = s
+            .supervising
+            .get(&supervisor)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| s.conversations.get(id))
+            .filter(|c| c.rec.state != ConversationState::Ended)
+            .filter_map(|c| c.rec.supervision_of(supervisor).map(|m| (c.rec.clone(), m)))
+            .collect();
+        v.sort_by_key(|(r, _)| (r.started_at_ms, r.id));
+        Ok(v)
+    }
+
+    async fn mark_silent(
+        &self,
+        now_ms: u64,
+        silence_ms: u64,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let (commit, out) = {
+            let mut s = self.state()?;
+            let ids: Vec<ConversationId> = s.live.iter().copied().collect();
+            let mut out = Vec::new();
+            for id in ids {
+                let rec = &mut s.conv(id)?.rec;
+                let Some(counsellor_at) = rec.last_counsellor_msg_ms else {
+                    continue;
+                };
+                let waiting_for_visitor = rec.last_visitor_msg_ms.is_none_or(|v| v < counsellor_at);
+                if matches!(rec.state, ConversationState::Active { .. })
+                    && rec.silent_since_ms.is_none()
+                    && waiting_for_visitor
+                    && now_ms.saturating_sub(counsellor_at) >= silence_ms
+                {
+                    rec.silent_since_ms = Some(counsellor_at);
+                    out.push(rec.clone());
+                }
+            }
+            if out.is_empty() {
+                return Ok(out);
+            }
+            s.stats.went_silent += out.len() as u64;
+            // The silence mark itself is derived again after a restart; the
+            // count is what the statistics need.
+            (self.record(vec![Change::Stats(s.stats)]), out)
+        };
+        settle(commit).await?;
+        Ok(out)
+    }
+
+    async fn stats(&self) -> StoreResult<Stats> {
+        Ok(self.state()?.stats)
+    }
+
     async fn counsellor_connections(
         &self,
         counsellor: AccountId,
@@ -773,7 +1205,12 @@ impl Store for MemoryStore {
                 rec.ended_by = Some(EndedBy::System);
                 rec.outcome = Some(Outcome::VisitorLeft);
                 changes.push(Change::Conversation(rec.clone()));
+                s.stats.left_queue += 1;
+                s.retire(id);
                 out.push(Swept::Abandoned { conversation: id });
+            }
+            if !out.is_empty() {
+                changes.push(Change::Stats(s.stats));
             }
 
             let away: Vec<AccountId> = s
@@ -782,6 +1219,7 @@ impl Store for MemoryStore {
                 .filter(|c| c.active > 0 && gone(c.offline_since_ms, counsellor_grace_ms))
                 .map(|c| c.id)
                 .collect();
+            let policy = s.policy;
             for counsellor in away {
                 let held: Vec<ConversationId> =
                     s.held.remove(&counsellor).into_iter().flatten().collect();
@@ -795,7 +1233,7 @@ impl Store for MemoryStore {
                             conv.rec.assigned_at_ms = None;
                             // They no longer have it: no notes, no outcome, no acks.
                             conv.rec.counsellor = None;
-                            let key = conv.rec.queue_entry().key();
+                            let key = conv.rec.queue_entry().key(policy);
                             changes.push(Change::Conversation(conv.rec.clone()));
                             s.queue.insert(key, id);
                             s.release(ConversationState::Active { counsellor });
@@ -887,7 +1325,13 @@ mod tests {
 
     fn held() -> (Arc<MemoryStore>, Arc<HeldJournal>) {
         let j = Arc::new(HeldJournal::default());
-        let store = MemoryStore::restore(Snapshot::default(), Arc::new(j.clone()), 0).unwrap();
+        let store = MemoryStore::restore(
+            Snapshot::default(),
+            Arc::new(j.clone()),
+            0,
+            QueuePolicy::default(),
+        )
+        .unwrap();
         (Arc::new(store), j)
     }
 
@@ -909,7 +1353,9 @@ mod tests {
             id,
             token_hash: [0; 32],
             pre_chat: PreChat::default(),
-            priority: Priority::Normal,
+            risk: RiskLevel::None,
+            risk_reasons: Vec::new(),
+            alert: None,
             first_message: None,
             now_ms: 0,
         };
@@ -991,6 +1437,13 @@ mod tests {
             counsellor_acked: 0,
             visitor_connections: 3,
             visitor_offline_since_ms: None,
+            risk: RiskLevel::None,
+            risk_reasons: Vec::new(),
+            supervisors: Vec::new(),
+            transfers: 0,
+            last_visitor_msg_ms: None,
+            last_counsellor_msg_ms: None,
+            silent_since_ms: None,
         };
         let m = |seq| StoredMessage {
             seq,
@@ -1019,7 +1472,7 @@ mod tests {
             }],
             ..Snapshot::default()
         };
-        let s = State::restore(snap(vec![m(1), m(2)]), 77).unwrap();
+        let s = State::restore(snap(vec![m(1), m(2)]), 77, QueuePolicy::default()).unwrap();
         let rec = &s.conversations[&active].rec;
         assert_eq!(rec.last_seq, 2);
         assert_eq!(rec.visitor_acked, 2, "acks clamped to the log");
@@ -1029,6 +1482,6 @@ mod tests {
         assert_eq!((cr.active, cr.connections), (1, 0));
         assert_eq!(cr.offline_since_ms, Some(77), "grace runs from the restart");
         assert!(s.held[&c].contains(&active));
-        assert!(State::restore(snap(vec![m(1), m(3)]), 0).is_err());
+        assert!(State::restore(snap(vec![m(1), m(3)]), 0, QueuePolicy::default()).is_err());
     }
 }

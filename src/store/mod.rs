@@ -6,7 +6,8 @@
 //! part of the contract:
 //!
 //! - **Atomicity.** Each method is one atomic step. `assign`, `end`,
-//!   `requeue` via `sweep`, `append` and `create_conversation` check their
+//!   `sweep`, `append`, `create_conversation`, `set_risk`, `reassign`,
+//!   `requeue`, `supervise`, `ack_alert` and `mark_silent` check their
 //!   preconditions and apply their change as one step: on a shared Redis
 //!   that means one Lua script or one command, never read-then-write from
 //!   Rust. A refused step changes nothing.
@@ -36,9 +37,10 @@ use tokio::sync::broadcast;
 
 use crate::auth::Role;
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
-use crate::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
+use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueueEntry};
+use crate::core::triage::RiskLevel;
 use crate::protocol::Availability;
 
 /// SHA-256 of a secret token (resume token, session token). Stores keep
@@ -67,9 +69,115 @@ pub struct NewConversation {
     pub id: ConversationId,
     pub token_hash: TokenHash,
     pub pre_chat: PreChat,
-    pub priority: Priority,
+    /// From triage of the first message; the queue priority follows from it
+    /// (`risk.priority()`).
+    pub risk: RiskLevel,
+    pub risk_reasons: Vec<RiskReason>,
+    /// Store an alert with this id in the same step (when triage matched).
+    pub alert: Option<AlertId>,
     pub first_message: Option<String>,
     pub now_ms: u64,
+}
+
+/// Why a conversation has its risk level: a triage rule or a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskReason {
+    pub level: RiskLevel,
+    #[serde(flatten)]
+    pub source: RiskSource,
+    /// ms since the epoch.
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum RiskSource {
+    /// A triage rule matched (the rule id only, never the text).
+    Triage { rule: String, category: String },
+    /// A counsellor or supervisor set the level by hand.
+    Staff { by: AccountId },
+}
+
+/// A change of risk level; see [`Store::set_risk`].
+#[derive(Clone, Debug)]
+pub enum RiskChange {
+    /// Triage hits on a message the visitor wrote while waiting: applied
+    /// only while the conversation is still queued; raises, never lowers;
+    /// a rule already recorded is not recorded again.
+    Triage {
+        hits: Vec<RiskReason>,
+        alert: AlertId,
+    },
+    /// A person sets the level, up or down, on a queued or active
+    /// conversation.
+    Staff {
+        level: RiskLevel,
+        by: AccountId,
+        alert: AlertId,
+    },
+}
+
+/// Result of [`Store::set_risk`].
+#[derive(Clone, Debug)]
+pub struct RiskUpdate {
+    pub record: ConversationRecord,
+    /// The level before the step.
+    pub was: RiskLevel,
+    /// The alert stored in the same step, if any.
+    pub alert: Option<Alert>,
+}
+
+/// A risk alert for supervisors; it stays until one acknowledges it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub conversation: ConversationId,
+    /// The conversation's level after the change that raised the alert.
+    pub level: RiskLevel,
+    /// The reasons added by that change.
+    pub reasons: Vec<RiskReason>,
+    pub at_ms: u64,
+    pub acked_by: Option<AccountId>,
+    pub acked_at_ms: Option<u64>,
+}
+
+/// How a supervisor is with a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisionMode {
+    /// Reads everything, writes nothing.
+    Observe,
+    /// A second counsellor: writes to the visitor under their own name.
+    Join,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervision {
+    pub supervisor: AccountId,
+    pub mode: SupervisionMode,
+}
+
+/// Why a counsellor lost a conversation that stayed active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseReason {
+    /// They handed it to a colleague.
+    Transferred,
+    /// A supervisor took it over.
+    TakenOver,
+    /// They handed it back to the queue.
+    ReturnedToQueue,
+}
+
+/// Counters for the floor view, since the store was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Visitors who left the queue before being served (ended it
+    /// themselves, or stayed away past the grace period).
+    pub left_queue: u64,
+    /// Active conversations in which the visitor went silent (see
+    /// [`Store::mark_silent`]); each conversation counted once per silence.
+    pub went_silent: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,9 +208,48 @@ pub struct ConversationRecord {
     /// Live visitor sockets.
     pub visitor_connections: u32,
     pub visitor_offline_since_ms: Option<u64>,
+    /// The conversation's risk level; `priority` always equals
+    /// `risk.priority()`.
+    #[serde(default)]
+    pub risk: RiskLevel,
+    /// Every reason recorded, oldest first.
+    #[serde(default)]
+    pub risk_reasons: Vec<RiskReason>,
+    /// Supervisors observing or joined.
+    #[serde(default)]
+    pub supervisors: Vec<Supervision>,
+    /// Times it was handed on (transfer, takeover, back to the queue).
+    #[serde(default)]
+    pub transfers: u32,
+    #[serde(default)]
+    pub last_visitor_msg_ms: Option<u64>,
+    #[serde(default)]
+    pub last_counsellor_msg_ms: Option<u64>,
+    /// Set by `mark_silent`: since when the visitor has not answered the
+    /// counsellor. Cleared by the visitor's next message.
+    #[serde(default)]
+    pub silent_since_ms: Option<u64>,
 }
 
 impl ConversationRecord {
+    /// The supervisor's mode on this conversation, if any.
+    pub fn supervision_of(&self, supervisor: AccountId) -> Option<SupervisionMode> {
+        self.supervisors
+            .iter()
+            .find(|s| s.supervisor == supervisor)
+            .map(|s| s.mode)
+    }
+
+    /// May `account` write to the visitor (owner, or a joined supervisor)?
+    pub fn writable_by(&self, account: AccountId) -> bool {
+        match self.state {
+            ConversationState::Active { counsellor } => {
+                counsellor == account || self.supervision_of(account) == Some(SupervisionMode::Join)
+            }
+            _ => false,
+        }
+    }
+
     pub fn queue_entry(&self) -> QueueEntry {
         QueueEntry {
             conversation: self.id,
@@ -141,10 +288,11 @@ pub struct NewMessage {
     pub client_id: ClientMsgId,
     pub text: String,
     pub now_ms: u64,
-    /// Refuse (`NotYours`) unless the conversation is active with this
-    /// counsellor, checked in the same atomic step as the append: a
-    /// counsellor whose conversation was just requeued cannot slip a
-    /// message in.
+    /// Refuse (`NotYours`) unless the conversation is active and this
+    /// account may write to it (its counsellor, or a supervisor who joined:
+    /// [`ConversationRecord::writable_by`]), checked in the same atomic step
+    /// as the append: a counsellor whose conversation was just requeued or
+    /// transferred cannot slip a message in.
     pub require_counsellor: Option<AccountId>,
 }
 
@@ -238,6 +386,41 @@ pub enum Event {
     Requeued {
         conversation: ConversationId,
         counsellor: AccountId,
+        /// The counsellor handed it back themselves (rather than being away).
+        #[serde(default)]
+        by_transfer: bool,
+    },
+    /// `counsellor` lost an active conversation to `to` (who gets `Assigned`).
+    Released {
+        conversation: ConversationId,
+        counsellor: AccountId,
+        to: AccountId,
+        reason: ReleaseReason,
+    },
+    /// The risk level or its reasons changed. Never sent to visitors.
+    RiskChanged {
+        conversation: ConversationId,
+        level: RiskLevel,
+        counsellor: Option<AccountId>,
+    },
+    /// A new alert for supervisors.
+    Alert {
+        alert: Alert,
+    },
+    AlertAcked {
+        alert: Alert,
+    },
+    /// A supervisor started, changed or stopped (`mode: None`) supervising.
+    Supervision {
+        conversation: ConversationId,
+        supervisor: AccountId,
+        mode: Option<SupervisionMode>,
+        previous: Option<SupervisionMode>,
+    },
+    /// The visitor has not answered the counsellor for the silence period.
+    Silent {
+        conversation: ConversationId,
+        since_ms: u64,
     },
     VisitorPresence {
         conversation: ConversationId,
@@ -250,7 +433,9 @@ pub enum Event {
         note: Note,
     },
     /// Status, capacity or load of a counsellor changed.
-    CounsellorChanged { counsellor: AccountId },
+    CounsellorChanged {
+        counsellor: AccountId,
+    },
     /// Someone joined or left the queue.
     QueueChanged,
     /// Local to one node, never published: this node may have missed events
@@ -283,6 +468,8 @@ pub enum StoreError {
     UsernameTaken,
     #[error("counsellor has no free place")]
     CapacityReached,
+    #[error("counsellor is not taking chats")]
+    NotAvailable,
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("the conversation is not assigned to this counsellor")]
@@ -315,7 +502,10 @@ pub trait Store: Send + Sync + 'static {
     // ---- conversations and the queue
     /// Create a queued conversation, atomically refused with `QueueFull` if
     /// `max_queue` visitors are already waiting. A `first_message` becomes
-    /// message 1 from the visitor.
+    /// message 1 from the visitor. In the same step: `risk`,
+    /// `risk_reasons` and `priority = risk.priority()` are set (so the
+    /// conversation enters the queue at its place), and when `alert` is
+    /// given an alert with that id, the level and all the reasons is stored.
     async fn create_conversation(
         &self,
         new: NewConversation,
@@ -342,6 +532,8 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
     ) -> StoreResult<ConversationRecord>;
     /// End a queued or active conversation (freeing the counsellor's place).
+    /// A queued conversation ended by its visitor counts in
+    /// `Stats::left_queue` (same step).
     async fn end(
         &self,
         conversation: ConversationId,
@@ -360,6 +552,8 @@ pub trait Store: Send + Sync + 'static {
     /// `NotYours` when `require_counsellor` does not hold. Idempotent per
     /// (sender party, author account, client id): a resend answers
     /// `Duplicate` with the first sequence number, even after the end.
+    /// A new message also sets `last_visitor_msg_ms` or
+    /// `last_counsellor_msg_ms`; a visitor's clears `silent_since_ms`.
     async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended>;
     /// Messages with `seq > after`, in order, at most `limit`.
     async fn messages_after(
@@ -380,6 +574,98 @@ pub trait Store: Send + Sync + 'static {
         delta: i32,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord>;
+
+    /// Every queued and active conversation (any order).
+    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>>;
+
+    // ---- safety and supervision
+    /// Change a conversation's risk level, in one atomic step:
+    /// - the conversation exists (`NotFound`) and has not ended
+    ///   (`Transition(AlreadyEnded)`);
+    /// - `Triage`: only while queued (otherwise nothing changes and `Ok`
+    ///   returns with `alert: None`); the hits whose rule id is not yet in
+    ///   `risk_reasons` are appended; the level becomes the highest of the
+    ///   current level and those hits (never lower); if at least one reason
+    ///   was appended, an alert with the given id is stored (level after the
+    ///   step, the appended reasons);
+    /// - `Staff`: queued or active; the level is set as given (up or down)
+    ///   and a reason `Staff{by}` appended; an alert is stored if the level
+    ///   rose;
+    /// - `priority` becomes `risk.priority()`, and a queued conversation
+    ///   whose priority changed moves to its new place in the queue (its
+    ///   arrival time and requeued flag are kept).
+    async fn set_risk(
+        &self,
+        conversation: ConversationId,
+        change: RiskChange,
+        now_ms: u64,
+    ) -> StoreResult<RiskUpdate>;
+    /// Alerts, oldest first; with `open_only`, those not yet acknowledged.
+    async fn alerts(&self, open_only: bool) -> StoreResult<Vec<Alert>>;
+    /// Acknowledge an alert (`NotFound` if unknown). Acknowledging an
+    /// acknowledged alert changes nothing and returns it (the first
+    /// acknowledgement is kept).
+    async fn ack_alert(&self, id: AlertId, by: AccountId, now_ms: u64) -> StoreResult<Alert>;
+    /// Hand an active conversation from `from` to `to`, in one atomic step:
+    /// it is active with `from` (else `NotYours`, `Transition(NotActive)`
+    /// when queued, `Transition(AlreadyEnded)`); `to` has a counsellor
+    /// record (else `NotAvailable`), takes chats if `require_available`
+    /// (status available and connected, else `NotAvailable`), and has a free
+    /// place (`active < capacity`, else `CapacityReached`). Then the state
+    /// becomes `Active{to}`, `counsellor = to`, `from` loses a place and the
+    /// conversation from its held list, `to` gains both (and
+    /// `last_assigned_ms = now`), `transfers += 1`, any supervision by `to`
+    /// is dropped, and `note` (if any) is added to the notes. `to == from`
+    /// changes nothing and returns the record.
+    async fn reassign(
+        &self,
+        conversation: ConversationId,
+        from: AccountId,
+        to: AccountId,
+        require_available: bool,
+        note: Option<Note>,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord>;
+    /// Hand an active conversation back to the queue, in one atomic step:
+    /// active with `from` (errors as `reassign`); then `Queued` with
+    /// `requeued = true` (the front of the queue), `counsellor` and
+    /// `assigned_at_ms` cleared, `from` loses the place and the conversation
+    /// from its held list, `transfers += 1`, and `note` is added.
+    async fn requeue(
+        &self,
+        conversation: ConversationId,
+        from: AccountId,
+        note: Option<Note>,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord>;
+    /// Set (`Some`) or clear (`None`) a supervisor's mode on a conversation,
+    /// atomically: the conversation exists and has not ended (clearing is
+    /// allowed on any); `Join` needs it active (`Transition(NotActive)`)
+    /// and not with this supervisor as counsellor (`NotYours`). Returns
+    /// the record and the previous mode.
+    async fn supervise(
+        &self,
+        conversation: ConversationId,
+        supervisor: AccountId,
+        mode: Option<SupervisionMode>,
+    ) -> StoreResult<(ConversationRecord, Option<SupervisionMode>)>;
+    /// Queued and active conversations this supervisor observes or joined.
+    async fn supervised_by(
+        &self,
+        supervisor: AccountId,
+    ) -> StoreResult<Vec<(ConversationRecord, SupervisionMode)>>;
+    /// Mark active conversations whose visitor has not written for
+    /// `silence_ms` since the counsellor's last message, atomically per
+    /// conversation: only those not yet marked for this silence; each gets
+    /// `silent_since_ms = last_counsellor_msg_ms` and `went_silent` rises by
+    /// one. A visitor message (`append`) clears the mark. Returns those
+    /// marked now.
+    async fn mark_silent(
+        &self,
+        now_ms: u64,
+        silence_ms: u64,
+    ) -> StoreResult<Vec<ConversationRecord>>;
+    async fn stats(&self) -> StoreResult<Stats>;
 
     // ---- counsellors
     /// A counsellor socket opened (+1) or closed (-1); creates the record
@@ -411,6 +697,7 @@ pub trait Store: Send + Sync + 'static {
     /// Apply the grace periods at `now_ms`: queued visitors away longer than
     /// `visitor_grace_ms` are ended; conversations of counsellors away
     /// longer than `counsellor_grace_ms` go back to the front of the queue.
+    /// Each visitor ended here counts in `Stats::left_queue`.
     async fn sweep(
         &self,
         now_ms: u64,

@@ -39,9 +39,10 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
-use self::codec::{enum_name, hex, queue_score, reply, Reply, Static};
+use self::codec::{enum_name, hex, queue_scores, reply, risk_tables, Reply, Static};
 use self::keys::Keys;
 use super::*;
+use crate::core::queue::QueuePolicy;
 
 /// Script arguments, each as its decimal or text form.
 macro_rules! args {
@@ -70,6 +71,9 @@ pub struct RedisOptions {
     /// A node whose liveness key is older than this is taken for dead and
     /// its sockets are taken off the presence counts.
     pub node_ttl: Duration,
+    /// How the queue is ordered (the urgent head start). Every node sharing
+    /// a Redis must use the same: the scores are computed at creation.
+    pub queue_policy: QueuePolicy,
 }
 
 struct Scripts {
@@ -89,6 +93,12 @@ struct Scripts {
     reap_node: Script,
     create_account: Script,
     add_note: Script,
+    set_risk: Script,
+    ack_alert: Script,
+    reassign: Script,
+    requeue: Script,
+    supervise: Script,
+    mark_silent: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -110,6 +120,12 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         reap_node: s(include_str!("scripts/reap_node.lua")),
         create_account: s(include_str!("scripts/create_account.lua")),
         add_note: s(include_str!("scripts/add_note.lua")),
+        set_risk: s(include_str!("scripts/set_risk.lua")),
+        ack_alert: s(include_str!("scripts/ack_alert.lua")),
+        reassign: s(include_str!("scripts/reassign.lua")),
+        requeue: s(include_str!("scripts/requeue.lua")),
+        supervise: s(include_str!("scripts/supervise.lua")),
+        mark_silent: s(include_str!("scripts/mark_silent.lua")),
     }
 });
 
@@ -120,6 +136,7 @@ pub struct RedisStore {
     node: String,
     events: broadcast::Sender<Event>,
     tasks: Vec<JoinHandle<()>>,
+    policy: QueuePolicy,
 }
 
 impl Drop for RedisStore {
@@ -197,6 +214,7 @@ impl RedisStore {
             node,
             events,
             tasks: vec![forwarder, heartbeat],
+            policy: opts.queue_policy,
         })
     }
 
@@ -315,7 +333,8 @@ impl RedisStore {
             .into_iter()
             .filter(|r| r.state == ConversationState::Queued)
             .collect();
-        v.sort_by_key(|r| r.queue_entry().key());
+        let policy = self.policy;
+        v.sort_by_key(|r| r.queue_entry().key(policy));
         Ok(v)
     }
 
@@ -327,6 +346,16 @@ impl RedisStore {
             .filter(|m| !m.is_empty())
             .map(codec::conversation)
             .collect()
+    }
+
+    /// The records of the ids in a set (e.g. `live`); vanished ones skipped.
+    async fn records_in(&self, set: &str) -> StoreResult<Vec<ConversationRecord>> {
+        let ids: Vec<String> = self.query(::redis::cmd("SMEMBERS").arg(set)).await?;
+        let ids = ids
+            .iter()
+            .map(|s| uuid_of(s).map(ConversationId))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.records(&ids).await
     }
 
     /// Take the sockets of nodes whose liveness key expired off the counts.
@@ -394,6 +423,31 @@ fn uuid_of(s: &str) -> StoreResult<uuid::Uuid> {
 
 fn opt_id(id: Option<AccountId>) -> String {
     id.map(|a| a.to_string()).unwrap_or_default()
+}
+
+/// An acknowledgement as kept in `alert_acks`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AlertAck {
+    by: AccountId,
+    at_ms: u64,
+}
+
+/// An alert as raised, with its acknowledgement (if any) applied.
+fn alert_with_ack(alert: &str, ack: Option<&str>) -> StoreResult<Alert> {
+    let mut a: Alert = serde_json::from_str(alert).map_err(|_| codec::corrupt("alert"))?;
+    if let Some(ack) = ack {
+        let ack: AlertAck = serde_json::from_str(ack).map_err(|_| codec::corrupt("ack"))?;
+        a.acked_by = Some(ack.by);
+        a.acked_at_ms = Some(ack.at_ms);
+    }
+    Ok(a)
+}
+
+fn note_json(note: Option<Note>) -> StoreResult<String> {
+    match note {
+        Some(n) => serde_json::to_string(&n).map_err(|_| codec::corrupt("note")),
+        None => Ok(String::new()),
+    }
 }
 
 fn party_field(party: Party) -> &'static str {
@@ -530,7 +584,6 @@ impl Store for RedisStore {
         let fixed = Static {
             token_hash: new.token_hash,
             pre_chat: new.pre_chat,
-            priority: new.priority,
             started_at_ms: new.now_ms,
             queued_since_ms: new.now_ms,
             first_message: new.first_message.clone(),
@@ -542,30 +595,54 @@ impl Store for RedisStore {
             self.keys.meta(id),
             self.keys.log(id),
             self.keys.seen(id),
+            self.keys.live(),
+            self.keys.alerts(),
+            self.keys.alert_order(),
         ];
-        let fresh = queue_score(new.priority, false, new.now_ms);
-        let requeued = queue_score(new.priority, true, new.now_ms);
         let (has_first, first_text) = match &new.first_message {
             Some(t) => ("1", t.as_str()),
             None => ("0", ""),
         };
         let first_cid = ClientMsgId::first_message();
-        self.run_record(
-            &SCRIPTS.create_conversation,
-            &keys,
-            &args![
-                max_queue,
-                id.to_string(),
-                fixed,
-                fresh,
-                requeued,
-                new.now_ms,
-                has_first,
-                first_text,
-                first_cid.as_str()
-            ],
-        )
-        .await
+        let reasons =
+            serde_json::to_string(&new.risk_reasons).map_err(|_| codec::corrupt("reasons"))?;
+        let (alert_id, alert_json) = match new.alert {
+            Some(alert) => {
+                let a = Alert {
+                    id: alert,
+                    conversation: id,
+                    level: new.risk,
+                    reasons: new.risk_reasons.clone(),
+                    at_ms: new.now_ms,
+                    acked_by: None,
+                    acked_at_ms: None,
+                };
+                let json = serde_json::to_string(&a).map_err(|_| codec::corrupt("alert"))?;
+                (alert.to_string(), json)
+            }
+            None => (String::new(), String::new()),
+        };
+        let mut argv: Vec<String> = args![
+            max_queue,
+            id.to_string(),
+            fixed,
+            new.now_ms,
+            has_first,
+            first_text,
+            first_cid.as_str(),
+            enum_name(&new.risk),
+            enum_name(&new.risk.priority()),
+            reasons,
+            alert_id,
+            alert_json
+        ]
+        .to_vec();
+        for (field, score) in queue_scores(self.policy, new.now_ms) {
+            argv.push(field);
+            argv.push(score.to_string());
+        }
+        self.run_record(&SCRIPTS.create_conversation, &keys, &argv)
+            .await
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
@@ -599,6 +676,7 @@ impl Store for RedisStore {
             self.keys.meta(conversation),
             self.keys.queue(),
             self.keys.held(counsellor),
+            self.keys.supervising(counsellor),
         ];
         self.run_record(
             &SCRIPTS.assign,
@@ -635,6 +713,8 @@ impl Store for RedisStore {
                 self.keys.queue(),
                 counsellor.map_or_else(|| self.keys.no_counsellor(), |c| self.keys.counsellor(c)),
                 counsellor.map_or_else(|| self.keys.no_held(), |c| self.keys.held(c)),
+                self.keys.live(),
+                self.keys.stats(),
             ];
             let v = self
                 .run(
@@ -807,6 +887,298 @@ impl Store for RedisStore {
             .collect()
     }
 
+    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
+        Ok(self
+            .records_in(&self.keys.live())
+            .await?
+            .into_iter()
+            .filter(|r| r.state != ConversationState::Ended)
+            .collect())
+    }
+
+    async fn set_risk(
+        &self,
+        conversation: ConversationId,
+        change: RiskChange,
+        now_ms: u64,
+    ) -> StoreResult<RiskUpdate> {
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.queue(),
+            self.keys.alerts(),
+            self.keys.alert_order(),
+        ];
+        let (levels, prios) = risk_tables();
+        let reason_json =
+            |r: &RiskReason| serde_json::to_string(r).map_err(|_| codec::corrupt("reason"));
+        let (kind, alert, tail) = match &change {
+            RiskChange::Triage { hits, alert } => {
+                let mut tail = Vec::with_capacity(hits.len() * 3);
+                for h in hits {
+                    // Only triage hits count (a staff reason is never a hit).
+                    let RiskSource::Triage { rule, .. } = &h.source else {
+                        continue;
+                    };
+                    tail.push(rule.clone());
+                    tail.push(enum_name(&h.level));
+                    tail.push(reason_json(h)?);
+                }
+                ("triage", *alert, tail)
+            }
+            RiskChange::Staff { level, by, alert } => {
+                let reason = RiskReason {
+                    level: *level,
+                    source: RiskSource::Staff { by: *by },
+                    at_ms: now_ms,
+                };
+                (
+                    "staff",
+                    *alert,
+                    vec![enum_name(level), reason_json(&reason)?],
+                )
+            }
+        };
+        let mut argv: Vec<String> = args![
+            conversation.to_string(),
+            kind,
+            alert.to_string(),
+            now_ms,
+            levels,
+            prios
+        ]
+        .to_vec();
+        argv.extend(tail);
+        match reply(self.run(&SCRIPTS.set_risk, &keys, &argv).await?)? {
+            Reply::Ok(v) => {
+                let [was, meta, alert] = v.as_slice() else {
+                    return Err(codec::corrupt("set_risk reply"));
+                };
+                let was = codec::parse_enum(&codec::string(was)?, "risk")?;
+                let record = codec::conversation(&codec::hash(meta)?)?;
+                let alert = match codec::string(alert)?.as_str() {
+                    "" => None,
+                    json => Some(serde_json::from_str(json).map_err(|_| codec::corrupt("alert"))?),
+                };
+                Ok(RiskUpdate { record, was, alert })
+            }
+            _ => Err(codec::corrupt("set_risk reply")),
+        }
+    }
+
+    async fn alerts(&self, open_only: bool) -> StoreResult<Vec<Alert>> {
+        let ids: Vec<String> = self
+            .query(
+                ::redis::cmd("ZRANGE")
+                    .arg(self.keys.alert_order())
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (alerts, acks): (Vec<Option<String>>, Vec<Option<String>>) = ::redis::pipe()
+            .cmd("HMGET")
+            .arg(self.keys.alerts())
+            .arg(&ids)
+            .cmd("HMGET")
+            .arg(self.keys.alert_acks())
+            .arg(&ids)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (alert, ack) in alerts.into_iter().zip(acks) {
+            let Some(alert) = alert else { continue };
+            let a = alert_with_ack(&alert, ack.as_deref())?;
+            if !open_only || a.acked_by.is_none() {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ack_alert(&self, id: AlertId, by: AccountId, now_ms: u64) -> StoreResult<Alert> {
+        let keys = [self.keys.alerts(), self.keys.alert_acks()];
+        let ack = serde_json::to_string(&AlertAck { by, at_ms: now_ms })
+            .map_err(|_| codec::corrupt("ack"))?;
+        match reply(
+            self.run(&SCRIPTS.ack_alert, &keys, &args![id.to_string(), ack])
+                .await?,
+        )? {
+            Reply::Ok(v) => {
+                let [alert, ack] = v.as_slice() else {
+                    return Err(codec::corrupt("ack_alert reply"));
+                };
+                alert_with_ack(&codec::string(alert)?, Some(&codec::string(ack)?))
+            }
+            _ => Err(codec::corrupt("ack_alert reply")),
+        }
+    }
+
+    async fn reassign(
+        &self,
+        conversation: ConversationId,
+        from: AccountId,
+        to: AccountId,
+        require_available: bool,
+        note: Option<Note>,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let note = note_json(note)?;
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.counsellor(from),
+            self.keys.held(from),
+            self.keys.counsellor(to),
+            self.keys.held(to),
+            self.keys.supervising(to),
+            self.keys.notes(conversation),
+        ];
+        self.run_record(
+            &SCRIPTS.reassign,
+            &keys,
+            &args![
+                conversation.to_string(),
+                from.to_string(),
+                to.to_string(),
+                if require_available { "1" } else { "0" },
+                note,
+                now_ms
+            ],
+        )
+        .await
+    }
+
+    async fn requeue(
+        &self,
+        conversation: ConversationId,
+        from: AccountId,
+        note: Option<Note>,
+        _now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let note = note_json(note)?;
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.counsellor(from),
+            self.keys.held(from),
+            self.keys.queue(),
+            self.keys.notes(conversation),
+        ];
+        self.run_record(
+            &SCRIPTS.requeue,
+            &keys,
+            &args![conversation.to_string(), from.to_string(), note],
+        )
+        .await
+    }
+
+    async fn supervise(
+        &self,
+        conversation: ConversationId,
+        supervisor: AccountId,
+        mode: Option<SupervisionMode>,
+    ) -> StoreResult<(ConversationRecord, Option<SupervisionMode>)> {
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.supervising(supervisor),
+        ];
+        let mode = mode.map(|m| enum_name(&m)).unwrap_or_default();
+        match reply(
+            self.run(
+                &SCRIPTS.supervise,
+                &keys,
+                &args![conversation.to_string(), supervisor.to_string(), mode],
+            )
+            .await?,
+        )? {
+            Reply::Ok(v) => {
+                let [previous, meta] = v.as_slice() else {
+                    return Err(codec::corrupt("supervise reply"));
+                };
+                let previous = match codec::string(previous)?.as_str() {
+                    "" => None,
+                    s => Some(codec::parse_enum(s, "mode")?),
+                };
+                Ok((codec::conversation(&codec::hash(meta)?)?, previous))
+            }
+            _ => Err(codec::corrupt("supervise reply")),
+        }
+    }
+
+    async fn supervised_by(
+        &self,
+        supervisor: AccountId,
+    ) -> StoreResult<Vec<(ConversationRecord, SupervisionMode)>> {
+        let set = self.keys.supervising(supervisor);
+        let mut out = Vec::new();
+        let mut ended = Vec::new();
+        for r in self.records_in(&set).await? {
+            if r.state == ConversationState::Ended {
+                ended.push(r.id.to_string());
+                continue;
+            }
+            if let Some(m) = r.supervision_of(supervisor) {
+                out.push((r, m));
+            }
+        }
+        if !ended.is_empty() {
+            // An ended conversation can never be supervised again (supervise
+            // refuses it), so forgetting it here races with nothing.
+            let _: i64 = self
+                .query(::redis::cmd("SREM").arg(&set).arg(&ended))
+                .await?;
+        }
+        out.sort_by_key(|(r, _)| (r.started_at_ms, r.id));
+        Ok(out)
+    }
+
+    async fn mark_silent(
+        &self,
+        now_ms: u64,
+        silence_ms: u64,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let mut out = Vec::new();
+        // Candidates by a plain read; the script re-checks each.
+        for rec in self.live_conversations().await? {
+            let Some(counsellor_at) = rec.last_counsellor_msg_ms else {
+                continue;
+            };
+            let candidate = matches!(rec.state, ConversationState::Active { .. })
+                && rec.silent_since_ms.is_none()
+                && rec.last_visitor_msg_ms.is_none_or(|v| v < counsellor_at)
+                && now_ms.saturating_sub(counsellor_at) >= silence_ms;
+            if !candidate {
+                continue;
+            }
+            let keys = [self.keys.meta(rec.id), self.keys.stats()];
+            if let Reply::Ok(v) = reply(
+                self.run(&SCRIPTS.mark_silent, &keys, &args![now_ms, silence_ms])
+                    .await?,
+            )? {
+                if let Some(meta) = v.first() {
+                    out.push(codec::conversation(&codec::hash(meta)?)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn stats(&self) -> StoreResult<Stats> {
+        let (left, silent): (Option<u64>, Option<u64>) = self
+            .query(
+                ::redis::cmd("HMGET")
+                    .arg(self.keys.stats())
+                    .arg("left_queue")
+                    .arg("went_silent"),
+            )
+            .await?;
+        Ok(Stats {
+            left_queue: left.unwrap_or(0),
+            went_silent: silent.unwrap_or(0),
+        })
+    }
+
     async fn visitor_connections(
         &self,
         conversation: ConversationId,
@@ -918,7 +1290,12 @@ impl Store for RedisStore {
             if !gone(rec.visitor_offline_since_ms, visitor_grace_ms) {
                 continue;
             }
-            let keys = [self.keys.meta(rec.id), self.keys.queue()];
+            let keys = [
+                self.keys.meta(rec.id),
+                self.keys.queue(),
+                self.keys.live(),
+                self.keys.stats(),
+            ];
             let v = self
                 .run(
                     &SCRIPTS.sweep_abandon,

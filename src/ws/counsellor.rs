@@ -3,8 +3,13 @@
 //!
 //! The first frame is `hello` with the last sequence seen per conversation.
 //! The socket then watches exactly the conversations the store says are
-//! this counsellor's, on connect and on every later assignment; replay
-//! after a reconnect goes through the same check as live delivery.
+//! this counsellor's (or, for a supervisor, that the store says they
+//! observe or joined), on connect and on every later assignment or
+//! supervision change; replay after a reconnect goes through the same check
+//! as live delivery.
+//!
+//! Supervisors use the same socket: they also receive alerts and the floor
+//! view, and may observe, join and take over conversations.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,15 +17,21 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{origin_allowed, run, Cursor, Handler, Io, Socket};
-use crate::core::ids::{ConversationId, Party};
+use crate::auth::Role;
+use crate::core::conversation::ConversationState;
+use crate::core::ids::{AccountId, ConversationId, Party};
 use crate::http::{current_account, ApiError};
 use crate::hub::{ConnId, ConnKind, Outbound};
 use crate::protocol::{
-    parse_inbound, ConversationView, CounsellorIn, CounsellorInfo, CounsellorOut, ErrorBody,
-    ErrorCode, MessageView, NoteView, PROTOCOL_VERSION,
+    parse_inbound, reason_views, AlertView, ConversationView, CounsellorIn, CounsellorInfo,
+    CounsellorOut, ErrorBody, ErrorCode, MessageView, NoteView, StaffRef, SupervisorView,
+    PROTOCOL_VERSION,
 };
 use crate::startup::AppState;
-use crate::store::{Account, ConversationRecord, Event, Note, StoredMessage, TokenHash};
+use crate::store::{
+    Account, ConversationRecord, Event, Note, ReleaseReason, StoredMessage, SupervisionMode,
+    TokenHash,
+};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -54,6 +65,9 @@ pub async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(limits.max_frame_bytes);
     let (conn, outbox, kill) = app.hub.connect(ConnKind::Counsellor(account.id));
+    if account.role == Role::Supervisor {
+        app.hub.mark_supervisor(conn);
+    }
     let socket = Socket {
         session,
         stream,
@@ -75,7 +89,7 @@ pub async fn upgrade(
             session: session_hash,
             app: app.clone(),
             conn,
-            cursors: None,
+            watched: None,
         };
         run(handler, socket, app).await;
     });
@@ -90,8 +104,22 @@ struct Counsellor {
     info: CounsellorInfo,
     app: Arc<AppState>,
     conn: ConnId,
-    /// `None` until `hello`; then one cursor per watched conversation.
-    cursors: Option<HashMap<ConversationId, Cursor>>,
+    /// `None` until `hello`; then every conversation this socket watches.
+    watched: Option<HashMap<ConversationId, Watched>>,
+}
+
+/// One watched conversation: what has been sent, and why we may see it.
+struct Watched {
+    cursor: Cursor,
+    access: Access,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// Ours: active with us, or ended and waiting for our outcome.
+    Holder,
+    /// A supervisor observing or joined.
+    Supervising(SupervisionMode),
 }
 
 fn encoder(conversation_id: ConversationId) -> impl Fn(&StoredMessage) -> String {
@@ -118,8 +146,34 @@ fn note_view(n: Note) -> NoteView {
     }
 }
 
+fn forbidden() -> ErrorBody {
+    ErrorBody::new(ErrorCode::Forbidden, "only supervisors may do this")
+}
+
 impl Counsellor {
-    async fn view(&self, rec: &ConversationRecord) -> ConversationView {
+    fn is_supervisor(&self) -> bool {
+        self.account.role == Role::Supervisor
+    }
+
+    async fn staff_ref(&self, id: AccountId) -> StaffRef {
+        let display_name = self
+            .app
+            .service
+            .store
+            .account(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.display_name)
+            .unwrap_or_default();
+        StaffRef { id, display_name }
+    }
+
+    async fn view(
+        &self,
+        rec: &ConversationRecord,
+        supervision: Option<SupervisionMode>,
+    ) -> ConversationView {
         let notes = self
             .app
             .service
@@ -130,6 +184,19 @@ impl Counsellor {
             .into_iter()
             .map(note_view)
             .collect();
+        let counsellor = match rec.state.counsellor() {
+            Some(c) => Some(self.staff_ref(c).await),
+            None => None,
+        };
+        let mut supervisors = Vec::with_capacity(rec.supervisors.len());
+        for s in &rec.supervisors {
+            let r = self.staff_ref(s.supervisor).await;
+            supervisors.push(SupervisorView {
+                id: r.id,
+                display_name: r.display_name,
+                mode: s.mode,
+            });
+        }
         ConversationView {
             conversation_id: rec.id,
             state: rec.state.name(),
@@ -141,6 +208,13 @@ impl Counsellor {
             notes,
             ended_by: rec.ended_by,
             outcome: rec.outcome,
+            risk: rec.risk,
+            risk_reasons: reason_views(&rec.risk_reasons),
+            counsellor,
+            supervisors,
+            transfers: rec.transfers,
+            silent_since: rec.silent_since_ms,
+            supervision,
         }
     }
 
@@ -154,36 +228,77 @@ impl Counsellor {
         let me = self.account.id;
         let record = service.counsellor_presence(me, 1).await?;
         // Watch first, then read each record: anything before the watch is
-        // in the record, anything after arrives as an event (as for visitors).
-        let ids: Vec<ConversationId> = service
+        // in the record, anything after arrives as an event (as for
+        // visitors). Everything the store says we may see, and nothing else.
+        let mut ids: Vec<(ConversationId, Access)> = service
             .store
             .conversations_of(me)
             .await?
             .iter()
-            .map(|r| r.id)
+            .map(|r| (r.id, Access::Holder))
             .collect();
-        for id in &ids {
-            app.hub.watch(self.conn, *id);
-        }
-        let mut held = Vec::with_capacity(ids.len());
-        for id in ids {
-            match service.authorise(id, me).await {
-                Ok(rec) => held.push(rec),
-                // Requeued between the two reads: not ours any more.
-                Err(_) => app.hub.unwatch(self.conn, id),
+        if self.is_supervisor() {
+            for (rec, mode) in service.store.supervised_by(me).await? {
+                if !ids.iter().any(|(id, _)| *id == rec.id) {
+                    ids.push((rec.id, Access::Supervising(mode)));
+                }
             }
         }
-        let mut cursors = HashMap::new();
+        for (id, _) in &ids {
+            app.hub.watch(self.conn, *id);
+        }
+        let mut held: Vec<(ConversationRecord, Access)> = Vec::with_capacity(ids.len());
+        for (id, access) in ids {
+            let now = match access {
+                Access::Holder => service.authorise(id, me).await.ok().map(|r| (r, access)),
+                Access::Supervising(_) => match service.store.conversation(id).await? {
+                    Some(r) if r.state != ConversationState::Ended => r
+                        .supervision_of(me)
+                        .map(Access::Supervising)
+                        .map(|a| (r, a)),
+                    _ => None,
+                },
+            };
+            match now {
+                Some(pair) => held.push(pair),
+                // Requeued or moved between the two reads: not ours any more.
+                None => app.hub.unwatch(self.conn, id),
+            }
+        }
+        let mut watched = HashMap::new();
         let mut views = Vec::with_capacity(held.len());
-        for rec in &held {
+        for (rec, access) in &held {
             let from = last_seq
                 .get(&rec.id)
                 .copied()
                 .unwrap_or(0)
                 .min(rec.last_seq);
-            cursors.insert(rec.id, Cursor::at(from));
-            views.push(self.view(rec).await);
+            watched.insert(
+                rec.id,
+                Watched {
+                    cursor: Cursor::at(from),
+                    access: *access,
+                },
+            );
+            let supervision = match access {
+                Access::Supervising(m) => Some(*m),
+                Access::Holder => None,
+            };
+            views.push(self.view(rec, supervision).await);
         }
+        let alerts = if self.is_supervisor() {
+            Some(
+                service
+                    .store
+                    .alerts(true)
+                    .await?
+                    .iter()
+                    .map(AlertView::from)
+                    .collect(),
+            )
+        } else {
+            None
+        };
         io.send(&CounsellorOut::Welcome {
             protocol: PROTOCOL_VERSION,
             counsellor: &self.info,
@@ -194,16 +309,25 @@ impl Counsellor {
             max_text_chars: app.settings.limits.max_text_chars,
             max_capacity: app.settings.limits.max_capacity,
             conversations: views,
+            alerts,
         })
         .await;
-        for (id, cursor) in cursors.iter_mut() {
-            cursor
+        for (id, w) in watched.iter_mut() {
+            w.cursor
                 .catch_up(io, service.store.as_ref(), *id, &encoder(*id))
                 .await;
         }
-        self.cursors = Some(cursors);
+        self.watched = Some(watched);
         if let Some(frame) = crate::startup::queue_view_frame(&app).await {
             io.send_text(frame.to_string()).await;
+        }
+        if let Some(frame) = crate::startup::colleagues_frame(&app).await {
+            io.send_text(frame.to_string()).await;
+        }
+        if self.is_supervisor() {
+            if let Some(frame) = crate::startup::floor_frame(&app).await {
+                io.send_text(frame.to_string()).await;
+            }
         }
         Ok(())
     }
@@ -223,7 +347,8 @@ impl Counsellor {
         let app = self.app.clone();
         let service = &app.service;
         let me = self.account.id;
-        let Some(cursors) = self.cursors.as_mut() else {
+        let supervisor = self.is_supervisor();
+        let Some(watched) = self.watched.as_mut() else {
             return match msg {
                 CounsellorIn::Hello { last_seq } => self.hello(io, last_seq).await,
                 _ => Err(ErrorBody::new(ErrorCode::NotStarted, "send `hello` first")),
@@ -261,8 +386,8 @@ impl Counsellor {
                     .await
                 {
                     Ok(seq) => {
-                        if let Some(c) = cursors.get_mut(&conversation_id) {
-                            c.own(seq);
+                        if let Some(w) = watched.get_mut(&conversation_id) {
+                            w.cursor.own(seq);
                         }
                         io.send(&CounsellorOut::Sent {
                             conversation_id,
@@ -281,7 +406,10 @@ impl Counsellor {
             CounsellorIn::Ack {
                 conversation_id,
                 seq,
-            } => match service.authorise(conversation_id, me).await {
+            } => match service
+                .authorise_holder_or_writer(conversation_id, me)
+                .await
+            {
                 Ok(_) => service.ack(conversation_id, Party::Counsellor, seq).await,
                 Err(e) => Err(e),
             }
@@ -289,7 +417,7 @@ impl Counsellor {
             CounsellorIn::Typing {
                 conversation_id,
                 active,
-            } => match service.authorise_active(conversation_id, me).await {
+            } => match service.authorise_writer(conversation_id, me).await {
                 Ok(_) => {
                     service
                         .typing(conversation_id, Party::Counsellor, active)
@@ -312,11 +440,65 @@ impl Counsellor {
                 .counsellor_end(conversation_id, me, outcome)
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::SetRisk {
+                conversation_id,
+                level,
+            } => service
+                .set_risk(conversation_id, &self.account, level)
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::Transfer {
+                conversation_id,
+                to,
+                note,
+            } => service
+                .transfer(conversation_id, me, to, note)
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::Observe { conversation_id }
+            | CounsellorIn::Join { conversation_id }
+            | CounsellorIn::Leave { conversation_id }
+            | CounsellorIn::TakeOver { conversation_id }
+                if !supervisor =>
+            {
+                Err(with_conv(forbidden(), conversation_id))
+            }
+            CounsellorIn::AckAlert { .. } if !supervisor => Err(forbidden()),
+            CounsellorIn::Observe { conversation_id } => service
+                .supervise(conversation_id, me, Some(SupervisionMode::Observe))
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::Join { conversation_id } => service
+                .supervise(conversation_id, me, Some(SupervisionMode::Join))
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::Leave { conversation_id } => service
+                .supervise(conversation_id, me, None)
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::TakeOver { conversation_id } => service
+                .take_over(conversation_id, me)
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+            CounsellorIn::AckAlert { alert_id } => service.ack_alert(alert_id, me).await,
         }
     }
 
+    /// Stop watching a conversation.
+    fn forget(&mut self, id: ConversationId) {
+        self.app.hub.unwatch(self.conn, id);
+        if let Some(w) = self.watched.as_mut() {
+            w.remove(&id);
+        }
+    }
+
+    fn access(&self, id: ConversationId) -> Option<Access> {
+        self.watched.as_ref()?.get(&id).map(|w| w.access)
+    }
+
+    /// A conversation became ours (assignment, transfer, takeover).
     async fn on_assigned(&mut self, io: &mut Io, id: ConversationId) {
-        if self.cursors.as_ref().is_some_and(|c| c.contains_key(&id)) {
+        if self.access(id) == Some(Access::Holder) {
             return; // already in `welcome`
         }
         let app = self.app.clone();
@@ -327,59 +509,151 @@ impl Counsellor {
             app.hub.unwatch(self.conn, id);
             return;
         };
-        let view = self.view(&rec).await;
+        let view = self.view(&rec, None).await;
         io.send(&CounsellorOut::Assigned { conversation: view })
             .await;
-        if let Some(cursors) = self.cursors.as_mut() {
-            let cursor = cursors.entry(id).or_default();
-            cursor
+        if let Some(watched) = self.watched.as_mut() {
+            // A supervisor taking over keeps their cursor: nothing twice.
+            let w = watched.entry(id).or_insert_with(|| Watched {
+                cursor: Cursor::default(),
+                access: Access::Holder,
+            });
+            w.access = Access::Holder;
+            w.cursor
                 .catch_up(io, app.service.store.as_ref(), id, &encoder(id))
                 .await;
         }
     }
-}
 
-impl Counsellor {
-    /// After events may have been lost: take on conversations assigned
-    /// meanwhile and let go of the ones requeued meanwhile, as the store
-    /// says (the same checks as live delivery).
-    async fn refresh_held(&mut self, io: &mut Io) {
+    /// Our own supervision of a conversation started, changed or ended.
+    async fn on_own_supervision(
+        &mut self,
+        io: &mut Io,
+        id: ConversationId,
+        _hint: Option<SupervisionMode>,
+    ) {
         let app = self.app.clone();
-        let store = app.service.store.as_ref();
-        let Ok(held) = store.conversations_of(self.account.id).await else {
+        let me = self.account.id;
+        let current = self.access(id);
+        if current == Some(Access::Holder) {
             return;
-        };
-        let Some(known) = self
-            .cursors
-            .as_ref()
-            .map(|c| c.keys().copied().collect::<Vec<_>>())
-        else {
-            return;
-        };
-        for rec in &held {
-            if !known.contains(&rec.id) {
-                self.on_assigned(io, rec.id).await;
-            }
         }
-        for id in known {
-            if held.iter().any(|r| r.id == id) {
-                continue;
-            }
-            let requeued = matches!(
-                store.conversation(id).await,
-                Ok(Some(r)) if r.state != crate::core::conversation::ConversationState::Ended
-            );
-            if requeued {
-                app.hub.unwatch(self.conn, id);
-                if let Some(c) = self.cursors.as_mut() {
-                    c.remove(&id);
+        // Ask the store, not the event: events may be stale or reordered.
+        let rec = match app.service.store.conversation(id).await {
+            Ok(Some(rec)) => rec,
+            _ => return,
+        };
+        let now = if rec.state == ConversationState::Ended {
+            None
+        } else {
+            rec.supervision_of(me)
+        };
+        match now {
+            Some(m) => {
+                if current == Some(Access::Supervising(m)) {
+                    return;
                 }
-                io.send(&CounsellorOut::Requeued {
+                app.hub.watch(self.conn, id);
+                let view = self.view(&rec, Some(m)).await;
+                io.send(&CounsellorOut::Supervising { conversation: view })
+                    .await;
+                if let Some(watched) = self.watched.as_mut() {
+                    let w = watched.entry(id).or_insert_with(|| Watched {
+                        cursor: Cursor::default(),
+                        access: Access::Supervising(m),
+                    });
+                    w.access = Access::Supervising(m);
+                    w.cursor
+                        .catch_up(io, app.service.store.as_ref(), id, &encoder(id))
+                        .await;
+                }
+            }
+            None => {
+                if current.is_none() {
+                    return;
+                }
+                self.forget(id);
+                io.send(&CounsellorOut::Supervision {
                     conversation_id: id,
+                    supervisor: self.staff_ref(me).await,
+                    mode: None,
                 })
                 .await;
             }
         }
+    }
+
+    /// After a lag: take up whatever the store says we may see.
+    async fn resync(&mut self, io: &mut Io) {
+        let store = self.app.service.store.clone();
+        let me = self.account.id;
+        if let Ok(held) = store.conversations_of(me).await {
+            for rec in held {
+                self.on_assigned(io, rec.id).await;
+            }
+        }
+        if self.is_supervisor() {
+            if let Ok(list) = store.supervised_by(me).await {
+                for (rec, mode) in list {
+                    self.on_own_supervision(io, rec.id, Some(mode)).await;
+                }
+            }
+        }
+        // Conversations we watch that are no longer ours.
+        let ids: Vec<(ConversationId, Access)> = self
+            .watched
+            .iter()
+            .flatten()
+            .map(|(id, w)| (*id, w.access))
+            .collect();
+        for (id, access) in ids {
+            let rec = store.conversation(id).await.ok().flatten();
+            let keep = match &rec {
+                Some(rec) => match access {
+                    Access::Holder => {
+                        rec.counsellor == Some(me) && rec.state != ConversationState::Queued
+                    }
+                    Access::Supervising(_) => {
+                        rec.state != ConversationState::Ended && rec.supervision_of(me).is_some()
+                    }
+                },
+                None => false,
+            };
+            if keep {
+                continue;
+            }
+            self.forget(id);
+            // A conversation we held that lives on without us: say so, as
+            // the missed event would have.
+            if access == Access::Holder {
+                match rec.map(|r| r.state) {
+                    Some(ConversationState::Queued) => {
+                        io.send(&CounsellorOut::Requeued {
+                            conversation_id: id,
+                        })
+                        .await
+                    }
+                    Some(ConversationState::Active { counsellor }) => {
+                        let to = self.staff_ref(counsellor).await;
+                        io.send(&CounsellorOut::Released {
+                            conversation_id: id,
+                            reason: ReleaseReason::Transferred,
+                            to: Some(to),
+                        })
+                        .await
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(watched) = self.watched.as_mut() {
+            for (id, w) in watched.iter_mut() {
+                w.cursor
+                    .catch_up(io, store.as_ref(), *id, &encoder(*id))
+                    .await;
+            }
+        }
+        self.send_status(io).await
     }
 }
 
@@ -395,7 +669,7 @@ impl Handler for Counsellor {
     }
 
     async fn on_outbound(&mut self, io: &mut Io, msg: Outbound) {
-        if self.cursors.is_none() {
+        if self.watched.is_none() {
             return; // nothing is delivered before `hello`
         }
         let me = self.account.id;
@@ -405,15 +679,16 @@ impl Handler for Counsellor {
                 conversation,
                 message,
             }) => {
-                if let Some(c) = self.cursors.as_mut().and_then(|c| c.get_mut(&conversation)) {
-                    c.deliver(
-                        io,
-                        store.as_ref(),
-                        conversation,
-                        &message,
-                        &encoder(conversation),
-                    )
-                    .await
+                if let Some(w) = self.watched.as_mut().and_then(|w| w.get_mut(&conversation)) {
+                    w.cursor
+                        .deliver(
+                            io,
+                            store.as_ref(),
+                            conversation,
+                            &message,
+                            &encoder(conversation),
+                        )
+                        .await
                 }
             }
             Outbound::Event(Event::Acked {
@@ -469,7 +744,12 @@ impl Handler for Counsellor {
                     by,
                     outcome,
                 })
-                .await
+                .await;
+                // A supervisor's view ends with the conversation; a holder
+                // keeps it until the outcome is recorded.
+                if matches!(self.access(conversation), Some(Access::Supervising(_))) {
+                    self.forget(conversation);
+                }
             }
             Outbound::Event(Event::Assigned {
                 conversation,
@@ -478,30 +758,103 @@ impl Handler for Counsellor {
             Outbound::Event(Event::Requeued {
                 conversation,
                 counsellor,
+                by_transfer,
             }) if counsellor == me => {
-                self.app.hub.unwatch(self.conn, conversation);
-                if let Some(c) = self.cursors.as_mut() {
-                    c.remove(&conversation);
+                self.forget(conversation);
+                if by_transfer {
+                    io.send(&CounsellorOut::Released {
+                        conversation_id: conversation,
+                        reason: ReleaseReason::ReturnedToQueue,
+                        to: None,
+                    })
+                    .await
+                } else {
+                    io.send(&CounsellorOut::Requeued {
+                        conversation_id: conversation,
+                    })
+                    .await
                 }
-                io.send(&CounsellorOut::Requeued {
+            }
+            Outbound::Event(Event::Released {
+                conversation,
+                counsellor,
+                to,
+                reason,
+            }) if counsellor == me => {
+                if self.access(conversation) == Some(Access::Holder) {
+                    self.forget(conversation);
+                }
+                let to = self.staff_ref(to).await;
+                io.send(&CounsellorOut::Released {
                     conversation_id: conversation,
+                    reason,
+                    to: Some(to),
                 })
                 .await
+            }
+            Outbound::Event(Event::RiskChanged { conversation, .. }) => {
+                if self.access(conversation).is_some() {
+                    if let Ok(Some(rec)) = store.conversation(conversation).await {
+                        io.send(&CounsellorOut::Risk {
+                            conversation_id: conversation,
+                            level: rec.risk,
+                            reasons: reason_views(&rec.risk_reasons),
+                        })
+                        .await
+                    }
+                }
+            }
+            Outbound::Event(Event::Silent {
+                conversation,
+                since_ms,
+            }) => {
+                if self.access(conversation).is_some() {
+                    io.send(&CounsellorOut::Silent {
+                        conversation_id: conversation,
+                        since: since_ms,
+                    })
+                    .await
+                }
+            }
+            Outbound::Event(Event::Alert { alert }) => {
+                io.send(&CounsellorOut::Alert {
+                    alert: AlertView::from(&alert),
+                })
+                .await
+            }
+            Outbound::Event(Event::AlertAcked { alert }) => {
+                io.send(&CounsellorOut::AlertAcked {
+                    alert: AlertView::from(&alert),
+                })
+                .await
+            }
+            Outbound::Event(Event::Supervision {
+                conversation,
+                supervisor,
+                mode,
+                ..
+            }) => {
+                if supervisor == me {
+                    self.on_own_supervision(io, conversation, mode).await
+                } else if self.access(conversation).is_some() {
+                    let supervisor = self.staff_ref(supervisor).await;
+                    io.send(&CounsellorOut::Supervision {
+                        conversation_id: conversation,
+                        supervisor,
+                        mode,
+                    })
+                    .await
+                }
             }
             Outbound::Event(Event::CounsellorChanged { counsellor }) if counsellor == me => {
                 self.send_status(io).await
             }
             Outbound::Shared(frame) => io.send_text(frame.to_string()).await,
-            Outbound::Resync => {
-                self.refresh_held(io).await;
-                if let Some(cursors) = self.cursors.as_mut() {
-                    for (id, c) in cursors.iter_mut() {
-                        c.catch_up(io, store.as_ref(), *id, &encoder(*id)).await;
-                    }
-                }
-                self.send_status(io).await
-            }
-            Outbound::Event(_) | Outbound::QueuePosition { .. } | Outbound::Drain => {}
+            Outbound::Resync => self.resync(io).await,
+            Outbound::Event(_)
+            | Outbound::QueuePosition { .. }
+            | Outbound::Closing { .. }
+            | Outbound::Drain => {}
         }
     }
 
@@ -516,7 +869,7 @@ impl Handler for Counsellor {
     }
 
     async fn on_close(&mut self) {
-        if self.cursors.is_some() {
+        if self.watched.is_some() {
             let _ = self
                 .app
                 .service

@@ -19,7 +19,7 @@ use crate::protocol::{
 };
 use crate::service::QueuePlace;
 use crate::startup::AppState;
-use crate::store::{Event, StoredMessage};
+use crate::store::{Event, StoredMessage, SupervisionMode};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -152,6 +152,17 @@ impl Visitor {
             // The broadcaster computes every place in one pass; asking it
             // (coalesced) keeps a burst of joins O(n), not O(n^2).
             app.hub.mark_queue_changed();
+            // Waiting after the queue closed to new visitors: say so now.
+            let status = app.service.hours_status();
+            if !status.accepts_new_visitors() {
+                if let Outbound::Closing {
+                    closes_at,
+                    next_opening,
+                } = crate::startup::closing_notice(status)
+                {
+                    send_closing(io, &app, &chat, closes_at, next_opening).await;
+                }
+            }
         }
         self.chat = Some(chat);
     }
@@ -208,6 +219,35 @@ async fn change_state(
             io.send(&VisitorOut::Ended { by }).await
         }
     }
+}
+
+async fn send_closing(
+    io: &mut Io,
+    app: &AppState,
+    chat: &Chat,
+    closes_at: Option<String>,
+    next_opening: Option<String>,
+) {
+    if chat.state != ConversationState::Queued {
+        return;
+    }
+    io.send(&VisitorOut::Closing {
+        closes_at: closes_at.as_deref(),
+        next_opening: next_opening.as_deref(),
+        alternatives: &app.settings.alternatives,
+    })
+    .await
+}
+
+async fn display_name(app: &AppState, id: crate::core::ids::AccountId) -> String {
+    app.service
+        .store
+        .account(id)
+        .await
+        .ok()
+        .flatten()
+        .map(|a| a.display_name)
+        .unwrap_or_default()
 }
 
 async fn send_place(io: &mut Io, chat: &mut Chat, place: QueuePlace) {
@@ -369,6 +409,40 @@ impl Handler for Visitor {
                         estimated_wait_secs,
                     };
                     send_place(io, chat, place).await
+                }
+            }
+            Outbound::Closing {
+                closes_at,
+                next_opening,
+            } => {
+                let app = self.app.clone();
+                send_closing(io, &app, chat, closes_at, next_opening).await
+            }
+            Outbound::Event(Event::Supervision {
+                supervisor,
+                mode,
+                previous,
+                ..
+            }) => {
+                // A joined supervisor is a second counsellor: the visitor
+                // sees their name. An observer is shown only if the
+                // deployment says so.
+                let app = self.app.clone();
+                let join = Some(SupervisionMode::Join);
+                let observe = Some(SupervisionMode::Observe);
+                if mode == join && previous != join {
+                    let name = display_name(&app, supervisor).await;
+                    io.send(&VisitorOut::CounsellorJoined { name: &name }).await;
+                } else if previous == join && mode != join {
+                    let name = display_name(&app, supervisor).await;
+                    io.send(&VisitorOut::CounsellorLeft { name: &name }).await;
+                }
+                if app.settings.supervision.tell_visitor_when_observed {
+                    if mode == observe && previous != observe {
+                        io.send(&VisitorOut::Observed { active: true }).await;
+                    } else if previous == observe && mode != observe {
+                        io.send(&VisitorOut::Observed { active: false }).await;
+                    }
                 }
             }
             Outbound::Resync => {

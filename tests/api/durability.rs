@@ -39,6 +39,8 @@ fn command(dir: &Path) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_BACKTRACE", "0")
         .env("TSUNAGU_DATA_DIR", dir)
+        // Opening hours must not depend on when the tests run.
+        .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
         .current_dir(std::env::temp_dir());
     cmd
 }
@@ -1011,4 +1013,112 @@ async fn a_data_directory_that_cannot_be_created_is_refused() {
     std::fs::write(&file, b"x").unwrap();
     let out = refused(&file.join("data"));
     assert!(out.contains("data directory"), "{out}");
+}
+
+/// Risk, its reasons, alerts (and their acknowledgement), supervision,
+/// transfers and the queue counters are on disk like everything else
+/// (schema v3): a supervisor's view survives a restart.
+#[tokio::test]
+async fn safety_state_survives_a_restart_of_the_durable_store() {
+    use tsunagu::core::ids::{AccountId, AlertId, ConversationId};
+    use tsunagu::core::prechat::PreChat;
+    use tsunagu::core::queue::QueuePolicy;
+    use tsunagu::core::triage::RiskLevel;
+    use tsunagu::store::{
+        NewConversation, RiskChange, RiskReason, RiskSource, Store, SupervisionMode,
+    };
+
+    let dir = std::env::temp_dir().join(format!("tsunagu-safety-{}", uuid::Uuid::new_v4()));
+    let open = |dir: &std::path::Path| {
+        tsunagu::store::embedded::open(dir, 1_000, QueuePolicy::default())
+            .unwrap()
+            .0
+    };
+    let (urgent, waiting, alert, counsellor, supervisor) = (
+        ConversationId::new_random(),
+        ConversationId::new_random(),
+        AlertId::new_random(),
+        AccountId::new_random(),
+        AccountId::new_random(),
+    );
+    let new = |id| NewConversation {
+        id,
+        token_hash: [1; 32],
+        pre_chat: PreChat::default(),
+        risk: RiskLevel::None,
+        risk_reasons: Vec::new(),
+        alert: None,
+        first_message: None,
+        now_ms: 1_000,
+    };
+    {
+        let s = open(&dir);
+        s.create_conversation(new(waiting), 10).await.unwrap();
+        s.create_conversation(new(urgent), 10).await.unwrap();
+        let hit = RiskReason {
+            level: RiskLevel::Urgent,
+            source: RiskSource::Triage {
+                rule: "self-harm-ja-1".into(),
+                category: "self_harm".into(),
+            },
+            at_ms: 1_100,
+        };
+        let up = s
+            .set_risk(
+                urgent,
+                RiskChange::Triage {
+                    hits: vec![hit],
+                    alert,
+                },
+                1_100,
+            )
+            .await
+            .unwrap();
+        assert!(up.alert.is_some());
+        s.counsellor_connections(counsellor, 1, 2, 1_200)
+            .await
+            .unwrap();
+        s.counsellor_connections(supervisor, 1, 2, 1_200)
+            .await
+            .unwrap();
+        s.assign(urgent, counsellor, 1_300).await.unwrap();
+        s.supervise(urgent, supervisor, Some(SupervisionMode::Join))
+            .await
+            .unwrap();
+        s.ack_alert(alert, supervisor, 1_400).await.unwrap();
+        s.end(
+            waiting,
+            tsunagu::core::conversation::EndedBy::Visitor,
+            None,
+            1_500,
+        )
+        .await
+        .unwrap();
+        s.close().await.unwrap();
+    }
+    let s = open(&dir);
+    let rec = s.conversation(urgent).await.unwrap().unwrap();
+    assert_eq!(rec.risk, RiskLevel::Urgent);
+    assert_eq!(rec.risk_reasons.len(), 1);
+    assert_eq!(rec.supervision_of(supervisor), Some(SupervisionMode::Join));
+    assert!(
+        rec.writable_by(supervisor),
+        "the joined supervisor may still write"
+    );
+    let alerts = s.alerts(false).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].acked_by,
+        Some(supervisor),
+        "the acknowledgement too"
+    );
+    assert!(s.alerts(true).await.unwrap().is_empty());
+    assert_eq!(
+        s.supervised_by(supervisor).await.unwrap().len(),
+        1,
+        "the index is rebuilt"
+    );
+    assert_eq!(s.stats().await.unwrap().left_queue, 1);
+    s.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -172,6 +172,8 @@ async fn the_binary_started_as_the_readme_says_serves_healthz() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tsunagu"))
         .env_clear()
         .env("TSUNAGU_BIND", format!("127.0.0.1:{port}"))
+        // Opening hours are enforced by default; tests run at any hour.
+        .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
         .env(
             "TSUNAGU_WEB_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/web"),

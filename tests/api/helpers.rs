@@ -141,6 +141,8 @@ pub fn test_settings() -> Settings {
     s.limits.frames_burst = 10_000;
     s.timing.queue_update_ms = 20;
     s.timing.sweep_interval_ms = 50;
+    // Tests run at any hour; opening hours are tested on their own.
+    s.hours.always_open = true;
     s
 }
 
@@ -239,9 +241,18 @@ impl TestApp {
 
     /// A counsellor account, logged in, socket open, `hello` answered.
     pub async fn counsellor(&self, name: &str) -> Counsellor {
-        let id = self
-            .add_account(name, &format!("{name}-san"), Role::Counsellor)
-            .await;
+        self.staff(name, Role::Counsellor).await
+    }
+
+    /// A supervisor account, logged in, socket open, `hello` answered.
+    pub async fn supervisor(&self, name: &str) -> Counsellor {
+        self.staff(name, Role::Supervisor).await
+    }
+
+    /// An account of `role` (one that counsels), logged in, socket open,
+    /// `hello` answered.
+    pub async fn staff(&self, name: &str, role: Role) -> Counsellor {
+        let id = self.add_account(name, &format!("{name}-san"), role).await;
         let cookie = self.login(name).await;
         let mut ws = Ws::connect(&self.addr, "/ws/counsellor", &[("cookie", &cookie)])
             .await

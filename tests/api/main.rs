@@ -15,4 +15,6 @@ mod privacy;
 mod redis_failures;
 mod redis_restart;
 mod resume;
+mod safety;
 mod store_conformance;
+mod supervision;

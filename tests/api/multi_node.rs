@@ -84,6 +84,8 @@ impl Cluster {
                     concat!(env!("CARGO_MANIFEST_DIR"), "/web"),
                 )
                 .env("TSUNAGU_LOG", "error")
+                // Opening hours are enforced by default; tests run at any hour.
+                .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
                 .env("TSUNAGU_LIMITS__UPGRADES_PER_IP_PER_MIN", "100000")
                 .env("TSUNAGU_LIMITS__UPGRADES_BURST", "10000")
                 .env("TSUNAGU_LIMITS__STARTS_PER_IP_PER_MIN", "100000")
@@ -116,6 +118,7 @@ impl Cluster {
             url: test_redis_url(),
             prefix: prefix.clone(),
             node_ttl: Duration::from_secs(15),
+            queue_policy: Default::default(),
         })
         .await
         .unwrap();

@@ -61,6 +61,8 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .env_clear()
         .env("TSUNAGU_BIND", &addr)
         .env("TSUNAGU_LOG", "trace")
+        // Opening hours are enforced by default; tests run at any hour.
+        .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
         .env("TSUNAGU_LOG_FORMAT", "json")
         .env("TSUNAGU_TRUST_FORWARDED_FOR", "true")
         .env("TSUNAGU_TIMING__HEARTBEAT_INTERVAL_MS", "200")

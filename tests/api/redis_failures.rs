@@ -13,7 +13,6 @@ use tokio::task::JoinHandle;
 use tsunagu::core::conversation::ConversationState;
 use tsunagu::core::ids::{AccountId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
-use tsunagu::core::queue::Priority;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
 use tsunagu::store::{Event, NewConversation, Store, StoreError, Swept};
 
@@ -90,7 +89,9 @@ fn new_conv() -> NewConversation {
         id: ConversationId::new_random(),
         token_hash: [1; 32],
         pre_chat: PreChat::default(),
-        priority: Priority::Normal,
+        risk: Default::default(),
+        risk_reasons: Vec::new(),
+        alert: None,
         first_message: None,
         now_ms: 1_000,
     }
@@ -101,6 +102,7 @@ async fn store_at(url: &str, prefix: &str, node_ttl: Duration) -> RedisStore {
         url: url.into(),
         prefix: prefix.into(),
         node_ttl,
+        queue_policy: Default::default(),
     })
     .await
     .expect("Redis answers")

@@ -112,6 +112,10 @@ visitor_grace_secs = 4
 # every other test ends its conversations before its counsellor leaves.
 counsellor_grace_secs = 3
 
+# Opening hours are enforced by default; the tests run at any hour.
+[hours]
+always_open = true
+
 [site]
 name_ja = "ひきこもり地域支援センター チャット相談（テスト）"
 name_en = "Hikikomori Support Centre chat (test)"

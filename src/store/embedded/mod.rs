@@ -100,7 +100,11 @@ pub struct Opened {
 
 /// Open (creating if needed) the data directory, migrate it, read it back,
 /// and start the writer. Blocking: call from `spawn_blocking`.
-pub fn open(dir: &Path, now_ms: u64) -> Result<(MemoryStore, Opened), OpenError> {
+pub fn open(
+    dir: &Path,
+    now_ms: u64,
+    policy: crate::core::queue::QueuePolicy,
+) -> Result<(MemoryStore, Opened), OpenError> {
     std::fs::create_dir_all(dir).map_err(|e| OpenError::from_io(dir, e))?;
     let lock = lock_dir(dir)?;
     check_free_space(dir)?;
@@ -155,12 +159,13 @@ pub fn open(dir: &Path, now_ms: u64) -> Result<(MemoryStore, Opened), OpenError>
         accounts: snapshot.accounts.len(),
     };
     let journal = SqliteJournal::start(conn, lock).map_err(|e| OpenError::from_io(dir, e))?;
-    let store = MemoryStore::restore(snapshot, Arc::new(journal), now_ms).map_err(|detail| {
-        OpenError::Corrupt {
-            dir: dir.to_owned(),
-            detail,
-        }
-    })?;
+    let store =
+        MemoryStore::restore(snapshot, Arc::new(journal), now_ms, policy).map_err(|detail| {
+            OpenError::Corrupt {
+                dir: dir.to_owned(),
+                detail,
+            }
+        })?;
     Ok((store, opened))
 }
 

@@ -12,6 +12,7 @@ use crate::store::journal::{Change, SavedConversation, Snapshot};
 use crate::store::{
     Account, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage, TokenHash,
 };
+use crate::store::{RiskLevel, RiskReason, Supervision};
 
 /// A row that cannot be turned back into a record.
 #[derive(Debug, thiserror::Error)]
@@ -99,8 +100,8 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 "INSERT OR REPLACE INTO conversations (id, token_hash, state, counsellor,
                      pre_chat, priority, requeued, queued_since_ms, started_at_ms,
                      assigned_at_ms, ended_at_ms, ended_by, outcome, first_message,
-                     visitor_acked, counsellor_acked)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                     visitor_acked, counsellor_acked, safety)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?
             .execute(params![
                 r.id.to_string(),
@@ -119,6 +120,7 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 r.first_message,
                 i(r.visitor_acked),
                 i(r.counsellor_acked),
+                serde_json::to_string(&Safety::of(r)).unwrap_or_else(|_| "{}".into()),
             ])?;
         }
         Change::Message {
@@ -164,8 +166,49 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 c.last_assigned_ms.map(i)
             ])?;
         }
+        Change::Alert(a) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO alerts (id, at_ms, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                a.id.to_string(),
+                i(a.at_ms),
+                serde_json::to_string(&a).unwrap_or_default()
+            ])?;
+        }
+        Change::Stats(stats) => {
+            set_meta(
+                conn,
+                "stats",
+                &serde_json::to_string(&stats).unwrap_or_default(),
+            )?;
+        }
     }
     Ok(())
+}
+
+/// A conversation's risk and supervision, stored as one JSON column (v3).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Safety {
+    #[serde(default)]
+    risk: RiskLevel,
+    #[serde(default)]
+    risk_reasons: Vec<RiskReason>,
+    #[serde(default)]
+    supervisors: Vec<Supervision>,
+    #[serde(default)]
+    transfers: u32,
+}
+
+impl Safety {
+    fn of(r: &ConversationRecord) -> Self {
+        Self {
+            risk: r.risk,
+            risk_reasons: r.risk_reasons.clone(),
+            supervisors: r.supervisors.clone(),
+            transfers: r.transfers,
+        }
+    }
 }
 
 pub fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
@@ -230,7 +273,7 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     let mut st = conn.prepare(
         "SELECT id, token_hash, state, counsellor, pre_chat, priority, requeued,
              queued_since_ms, started_at_ms, assigned_at_ms, ended_at_ms, ended_by, outcome,
-             first_message, visitor_acked, counsellor_acked
+             first_message, visitor_acked, counsellor_acked, safety
          FROM conversations ORDER BY started_at_ms, id",
     )?;
     let mut rows = st.query([])?;
@@ -299,6 +342,16 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
         .into_iter()
         .filter_map(|id| convs.remove(&id))
         .collect();
+
+    let mut st = conn.prepare("SELECT body FROM alerts ORDER BY at_ms, id")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        snap.alerts
+            .push(serde_json::from_str(&r.get::<_, String>(0)?).map_err(|e| bad("alerts", e))?);
+    }
+    if let Some(stats) = meta(conn, "stats")? {
+        snap.stats = serde_json::from_str(&stats).map_err(|e| bad("meta", e))?;
+    }
     Ok(snap)
 }
 
@@ -318,6 +371,7 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         "ended" => ConversationState::Ended,
         other => return Err(bad(T, format!("{id}: unknown state {other:?}"))),
     };
+    let safety: Safety = serde_json::from_str(&r.get::<_, String>(16)?).map_err(|e| bad(T, e))?;
     Ok(ConversationRecord {
         id,
         token_hash: hash(T, r.get(1)?)?,
@@ -344,5 +398,13 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         counsellor_acked: u(r.get(15)?),
         visitor_connections: 0,
         visitor_offline_since_ms: None,
+        risk: safety.risk,
+        risk_reasons: safety.risk_reasons,
+        supervisors: safety.supervisors,
+        transfers: safety.transfers,
+        // Derived from the log on restore.
+        last_visitor_msg_ms: None,
+        last_counsellor_msg_ms: None,
+        silent_since_ms: None,
     })
 }

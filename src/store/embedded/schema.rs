@@ -31,10 +31,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "the database itself refuses a second copy of a message (same conversation, sender and client id)",
         sql: V2,
     },
+    Migration {
+        version: 3,
+        why: "safety and supervision: a conversation's risk, reasons, supervisors and transfers; risk alerts",
+        sql: V3,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 2;
+pub const LATEST: u32 = 3;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -119,6 +124,20 @@ CREATE UNIQUE INDEX messages_once
     ON messages (conversation, from_party, coalesce(author, ''), client_id);
 ";
 
+/// Risk and supervision travel together and are read as a whole, so they are
+/// one JSON column (`{"risk":..,"risk_reasons":[..],"supervisors":[..],
+/// "transfers":n}`) rather than four; existing rows get `{}`, which reads as
+/// "no risk, nobody supervising". The queue counters live in `meta` under
+/// `stats`.
+const V3: &str = "
+ALTER TABLE conversations ADD COLUMN safety TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("schema v{found} is newer than this version knows (v{known})")]
@@ -181,7 +200,7 @@ mod tests {
         insert(&conn, 2, None).unwrap();
         conn.execute("DELETE FROM messages WHERE seq = 2", [])
             .unwrap();
-        assert_eq!(migrate(&mut conn, LATEST).unwrap(), 1);
+        assert_eq!(migrate(&mut conn, 2).unwrap(), 1);
         assert_eq!(version(&conn).unwrap(), 2);
         assert!(insert(&conn, 2, None).is_err());
         // Another sender may use the same client id.

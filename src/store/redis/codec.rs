@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::core::conversation::{ConversationState, TransitionError};
 use crate::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
-use crate::core::queue::Priority;
+use crate::core::queue::{Priority, QueuePolicy};
+use crate::core::triage::RiskLevel;
 use crate::protocol::Availability;
 use crate::store::{
     ConversationRecord, CounsellorRecord, StoreError, StoreResult, StoredMessage, TokenHash,
@@ -59,6 +60,7 @@ pub fn error_code(code: &str) -> StoreError {
         "not_found" => StoreError::NotFound,
         "queue_full" => StoreError::QueueFull,
         "capacity" => StoreError::CapacityReached,
+        "not_available" => StoreError::NotAvailable,
         "not_queued" => TransitionError::NotQueued.into(),
         "not_active" => TransitionError::NotActive.into(),
         "ended" => TransitionError::AlreadyEnded.into(),
@@ -145,12 +147,12 @@ fn opt_enum<T: DeserializeOwned>(
 }
 
 /// The parts of a conversation that never change after it is created,
-/// kept as one JSON field of its meta hash.
+/// kept as one JSON field of its meta hash. (The priority follows the risk
+/// level, which can change: it is the meta field `priority`.)
 #[derive(Serialize, Deserialize)]
 pub struct Static {
     pub token_hash: TokenHash,
     pub pre_chat: PreChat,
-    pub priority: Priority,
     pub started_at_ms: u64,
     pub queued_since_ms: u64,
     pub first_message: Option<String>,
@@ -170,12 +172,29 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         ("ended", _) => ConversationState::Ended,
         _ => return Err(corrupt("state")),
     };
+    // The safety fields: absent in a record written before they existed.
+    let risk: RiskLevel = match m.get("risk").map(String::as_str) {
+        None | Some("") => RiskLevel::None,
+        Some(s) => parse_enum(s, "risk")?,
+    };
+    let json_list = |name: &str| -> StoreResult<String> {
+        Ok(m.get(name).cloned().unwrap_or_else(|| "[]".into()))
+    };
+    let risk_reasons =
+        serde_json::from_str(&json_list("reasons")?).map_err(|_| corrupt("reasons"))?;
+    let supervisors = serde_json::from_str(&json_list("sups")?).map_err(|_| corrupt("sups"))?;
+    let maybe = |name: &str| -> StoreResult<Option<u64>> {
+        match m.get(name).map(String::as_str) {
+            None | Some("") => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|_| corrupt(name)),
+        }
+    };
     Ok(ConversationRecord {
         id,
         token_hash: fixed.token_hash,
         state,
         pre_chat: fixed.pre_chat,
-        priority: fixed.priority,
+        priority: risk.priority(),
         requeued: field(m, "requeued")? == "1",
         queued_since_ms: fixed.queued_since_ms,
         started_at_ms: fixed.started_at_ms,
@@ -190,6 +209,13 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         counsellor_acked: num(m, "cacked")?,
         visitor_connections: num(m, "vconn")? as u32,
         visitor_offline_since_ms: opt_num(m, "voff")?,
+        risk,
+        risk_reasons,
+        supervisors,
+        transfers: maybe("transfers")?.unwrap_or(0) as u32,
+        last_visitor_msg_ms: maybe("lvmsg")?,
+        last_counsellor_msg_ms: maybe("lcmsg")?,
+        silent_since_ms: maybe("silent")?,
     })
 }
 
@@ -242,19 +268,53 @@ pub fn stream_message(v: &Value) -> StoreResult<Arc<StoredMessage>> {
 
 /// Largest `since_ms` the score can hold exactly (year 37,000 and more).
 const SINCE_MAX: u64 = (1 << 50) - 1;
+/// Largest urgent head start the score can hold exactly (about 35,000 years).
+const HEAD_START_MAX: u64 = 1 << 50;
 
-/// The queue's sorted-set score. Ascending score is queue order: priority
-/// (urgent first), then requeued before fresh, then arrival. Ties (same
-/// millisecond) are broken by the member, the conversation id, which Redis
-/// compares as bytes: the lowercase hyphenated form sorts like the UUID, so
-/// ZRANGE order is exactly [`crate::core::queue::QueueEntry::key`] order.
-/// Every score is below 2^53, so a double holds it exactly.
-pub fn queue_score(priority: Priority, requeued: bool, since_ms: u64) -> u64 {
-    let rank: u64 = match priority {
-        Priority::Urgent => 0,
-        Priority::Normal => 1,
+/// The queue's sorted-set score. Ascending score is queue order
+/// ([`crate::core::queue::QueueEntry::key`] under `policy`): requeued
+/// before fresh, then the rank time (arrival, minus the urgent head start
+/// for urgent visitors), shifted by 2^50 so it is never negative. Ties
+/// (same rank millisecond) are broken by the member, the conversation id,
+/// which Redis compares as bytes: the lowercase hyphenated form sorts like
+/// the UUID, so ZRANGE order is exactly the key order. Every score is below
+/// 2^52, so a double holds it exactly.
+pub fn queue_score(policy: QueuePolicy, priority: Priority, requeued: bool, since_ms: u64) -> u64 {
+    let head_start = match priority {
+        Priority::Urgent => policy.urgent_head_start_ms.min(HEAD_START_MAX),
+        Priority::Normal => 0,
     };
-    (rank << 51) | (u64::from(!requeued) << 50) | since_ms.min(SINCE_MAX)
+    let rank = since_ms.min(SINCE_MAX) + HEAD_START_MAX - head_start;
+    (u64::from(!requeued) << 51) | rank
+}
+
+/// The four scores a conversation can have (priority x requeued), stored in
+/// its meta hash so that the scripts that move it (set_risk, requeue, the
+/// sweep) need no arithmetic: `score_<priority>` and `score_<priority>_rq`.
+pub fn queue_scores(policy: QueuePolicy, since_ms: u64) -> [(String, u64); 4] {
+    let mut out: [(String, u64); 4] = Default::default();
+    let mut i = 0;
+    for p in [Priority::Normal, Priority::Urgent] {
+        for rq in [false, true] {
+            let name = format!("score_{}{}", enum_name(&p), if rq { "_rq" } else { "" });
+            out[i] = (name, queue_score(policy, p, rq, since_ms));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The risk levels in ascending order and the queue class of each, as two
+/// JSON arrays of names: the scripts compare and map levels with these, so
+/// `RiskLevel`'s order and `RiskLevel::priority` stay the only definition.
+pub fn risk_tables() -> (String, String) {
+    let levels = [RiskLevel::None, RiskLevel::Watch, RiskLevel::Urgent];
+    let names: Vec<String> = levels.iter().map(enum_name).collect();
+    let prios: Vec<String> = levels.iter().map(|l| enum_name(&l.priority())).collect();
+    (
+        serde_json::to_string(&names).unwrap_or_default(),
+        serde_json::to_string(&prios).unwrap_or_default(),
+    )
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -270,21 +330,26 @@ mod tests {
     proptest! {
         #[test]
         fn score_then_member_order_is_queue_order(
-            raw in proptest::collection::vec((any::<u128>(), any::<bool>(), any::<bool>(), 0u64..5_000_000_000_000), 0..50)
+            raw in proptest::collection::vec((any::<u128>(), any::<bool>(), any::<bool>(), 0u64..5_000_000_000_000), 0..50),
+            head_start in prop_oneof![Just(0u64), 0u64..10_000, Just(crate::core::queue::DEFAULT_URGENT_HEAD_START_MS), 0u64..5_000_000_000_000],
+            ties in any::<bool>(),
         ) {
+            let policy = QueuePolicy { urgent_head_start_ms: head_start };
             let entries: Vec<QueueEntry> = raw.into_iter().map(|(n, urgent, requeued, since_ms)| QueueEntry {
                 conversation: ConversationId(Uuid::from_u128(n)),
                 priority: if urgent { Priority::Urgent } else { Priority::Normal },
                 requeued,
-                since_ms,
+                // Few distinct times make rank ties (urgent and normal
+                // visitors exactly a head start apart) likely.
+                since_ms: if ties { since_ms % 4 * head_start.max(1) } else { since_ms },
             }).collect();
             let mut by_key = entries.clone();
-            by_key.sort_by_key(QueueEntry::key);
+            by_key.sort_by_key(|e| e.key(policy));
             let mut by_redis = entries;
             // What ZRANGE does: score as a double, then member bytes.
             by_redis.sort_by(|a, b| {
-                let sa = queue_score(a.priority, a.requeued, a.since_ms) as f64;
-                let sb = queue_score(b.priority, b.requeued, b.since_ms) as f64;
+                let sa = queue_score(policy, a.priority, a.requeued, a.since_ms) as f64;
+                let sb = queue_score(policy, b.priority, b.requeued, b.since_ms) as f64;
                 sa.partial_cmp(&sb).unwrap()
                     .then_with(|| a.conversation.to_string().cmp(&b.conversation.to_string()))
             });
@@ -294,8 +359,119 @@ mod tests {
 
     #[test]
     fn scores_are_exact_as_doubles() {
-        let top = queue_score(Priority::Normal, false, u64::MAX);
-        assert!(top < 1 << 53);
+        let policy = QueuePolicy {
+            urgent_head_start_ms: u64::MAX,
+        };
+        let top = queue_score(policy, Priority::Normal, false, u64::MAX);
+        assert!(top < 1 << 52);
         assert_eq!(top as f64 as u64, top);
+        assert_eq!(queue_score(policy, Priority::Urgent, true, 0), 0);
+    }
+
+    #[test]
+    fn the_stored_scores_are_the_queue_scores() {
+        let policy = QueuePolicy::default();
+        let scores = queue_scores(policy, 1_000);
+        assert_eq!(
+            scores[3],
+            (
+                "score_urgent_rq".to_owned(),
+                queue_score(policy, Priority::Urgent, true, 1_000)
+            )
+        );
+        assert_eq!(scores[0].0, "score_normal");
+    }
+
+    #[test]
+    fn risk_tables_follow_the_core() {
+        let (levels, prios) = risk_tables();
+        assert_eq!(levels, r#"["none","watch","urgent"]"#);
+        assert_eq!(prios, r#"["normal","normal","urgent"]"#);
+    }
+
+    /// Events travel between nodes as JSON over pub/sub: every kind the
+    /// safety features added must come back as it left.
+    #[test]
+    fn safety_events_round_trip_as_json() {
+        use crate::core::ids::AlertId;
+        use crate::store::{Alert, Event, ReleaseReason, RiskReason, RiskSource, SupervisionMode};
+        let c = ConversationId(Uuid::from_u128(1));
+        let a = AccountId(Uuid::from_u128(2));
+        let b = AccountId(Uuid::from_u128(3));
+        let alert = Alert {
+            id: AlertId(Uuid::from_u128(4)),
+            conversation: c,
+            level: RiskLevel::Urgent,
+            reasons: vec![
+                RiskReason {
+                    level: RiskLevel::Urgent,
+                    source: RiskSource::Triage {
+                        rule: "r1".into(),
+                        category: "self_harm".into(),
+                    },
+                    at_ms: 5,
+                },
+                RiskReason {
+                    level: RiskLevel::Watch,
+                    source: RiskSource::Staff { by: a },
+                    at_ms: 6,
+                },
+            ],
+            at_ms: 7,
+            acked_by: Some(b),
+            acked_at_ms: Some(8),
+        };
+        let events = vec![
+            Event::Requeued {
+                conversation: c,
+                counsellor: a,
+                by_transfer: true,
+            },
+            Event::Released {
+                conversation: c,
+                counsellor: a,
+                to: b,
+                reason: ReleaseReason::TakenOver,
+            },
+            Event::RiskChanged {
+                conversation: c,
+                level: RiskLevel::Watch,
+                counsellor: Some(a),
+            },
+            Event::Alert {
+                alert: alert.clone(),
+            },
+            Event::AlertAcked { alert },
+            Event::Supervision {
+                conversation: c,
+                supervisor: b,
+                mode: Some(SupervisionMode::Join),
+                previous: Some(SupervisionMode::Observe),
+            },
+            Event::Supervision {
+                conversation: c,
+                supervisor: b,
+                mode: None,
+                previous: None,
+            },
+            Event::Silent {
+                conversation: c,
+                since_ms: 9,
+            },
+        ];
+        for e in events {
+            let json = serde_json::to_string(&e).unwrap();
+            let back: Event = serde_json::from_str(&json).unwrap();
+            assert_eq!(format!("{back:?}"), format!("{e:?}"), "{json}");
+        }
+        // A Requeued from a node without the field still parses.
+        let old = format!(r#"{{"event":"requeued","conversation":"{c}","counsellor":"{a}"}}"#);
+        assert!(matches!(
+            serde_json::from_str::<Event>(&old).unwrap(),
+            Event::Requeued {
+                by_transfer: false,
+                ..
+            }
+        ));
     }
 }

@@ -80,6 +80,30 @@ impl Keys {
     pub fn no_held(&self) -> String {
         self.global("held:-")
     }
+    /// Queued and active conversations (set of ids).
+    pub fn live(&self) -> String {
+        self.global("live")
+    }
+    /// The conversations a supervisor observes or joined (set of ids).
+    pub fn supervising(&self, supervisor: AccountId) -> String {
+        self.global(&format!("supervising:{supervisor}"))
+    }
+    /// Alerts: id -> alert JSON as raised (never rewritten).
+    pub fn alerts(&self) -> String {
+        self.global("alerts")
+    }
+    /// Alert ids scored by the time they were raised (oldest first).
+    pub fn alert_order(&self) -> String {
+        self.global("alert_order")
+    }
+    /// Acknowledgements: alert id -> `{"by", "at_ms"}` (the first one).
+    pub fn alert_acks(&self) -> String {
+        self.global("alert_acks")
+    }
+    /// The floor counters (`left_queue`, `went_silent`).
+    pub fn stats(&self) -> String {
+        self.global("stats")
+    }
     pub fn nodes(&self) -> String {
         self.global("nodes")
     }
@@ -153,6 +177,12 @@ mod tests {
             k.counsellor(c),
             k.held(c),
             k.nodes(),
+            k.live(),
+            k.supervising(c),
+            k.alerts(),
+            k.alert_order(),
+            k.alert_acks(),
+            k.stats(),
             k.node_alive("n1"),
             k.node_counsellors("n1"),
         ] {

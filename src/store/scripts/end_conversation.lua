@@ -1,11 +1,13 @@
 -- End a queued or active conversation, freeing the counsellor's place.
 -- KEYS: 1 meta (hash), 2 queue (zset), 3 counsellor (hash) and 4 held (set)
---       of the counsellor the caller read from the record (unused if none)
+--       of the counsellor the caller read from the record (unused if none),
+--       5 live (set), 6 stats (hash)
 -- ARGV: 1 conversation id, 2 that counsellor id ('' = none), 3 ended_by,
 --       4 outcome ('' = none), 5 now_ms
 -- The counsellor keys must be named up front (every key in KEYS), so the
 -- caller reads the record's counsellor first; if it changed since (a
--- concurrent assign), nothing is written and the caller retries.
+-- concurrent assign), nothing is written and the caller retries. A queued
+-- conversation ended by its visitor counts in stats.left_queue.
 -- Returns {"ok", state before, HGETALL meta}, {"retry"} or {"err", code}.
 local m = redis.call('HMGET', KEYS[1], 'state', 'counsellor')
 if not m[1] then return {'err', 'not_found'} end
@@ -13,8 +15,10 @@ if m[2] ~= ARGV[2] then return {'retry'} end
 if m[1] == 'ended' then return {'err', 'ended'} end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[5],
   'ended_by', ARGV[3], 'outcome', ARGV[4])
+redis.call('SREM', KEYS[5], ARGV[1])
 if m[1] == 'queued' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  if ARGV[3] == 'visitor' then redis.call('HINCRBY', KEYS[6], 'left_queue', 1) end
 end
 if m[1] == 'active' then
   local active = tonumber(redis.call('HGET', KEYS[3], 'active') or '0')

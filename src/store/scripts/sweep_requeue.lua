@@ -10,12 +10,14 @@ if not c[1] or c[1] == '' then return 0 end
 if math.max(0, tonumber(ARGV[3]) - tonumber(c[1])) < tonumber(ARGV[4]) then
   return 0
 end
-local m = redis.call('HMGET', KEYS[4], 'state', 'counsellor', 'score_requeued')
+local m = redis.call('HMGET', KEYS[4], 'state', 'counsellor', 'priority')
 if m[1] ~= 'active' or m[2] ~= ARGV[2] then return 0 end
+local score = redis.call('HGET', KEYS[4], 'score_' .. (m[3] or 'normal') .. '_rq')
+if not score then return 0 end
 -- They no longer have it: no notes, no outcome, no acks (see memory.rs).
 redis.call('HSET', KEYS[4], 'state', 'queued', 'requeued', '1',
   'assigned_at', '', 'counsellor', '')
-redis.call('ZADD', KEYS[3], m[3], ARGV[1])
+redis.call('ZADD', KEYS[3], score, ARGV[1])
 if tonumber(c[2]) > 0 then redis.call('HINCRBY', KEYS[1], 'active', -1) end
 redis.call('SREM', KEYS[2], ARGV[1])
 return 1
