@@ -14,6 +14,7 @@ import {
   lang,
   fillSelect,
   formatTime,
+  formatJapanDateTime,
   errorText,
   WHO,
   AGE_BANDS,
@@ -46,6 +47,16 @@ const state = {
   bound: false,
   pendingStart: null,
   confirmAction: null,
+  /** `hours` of GET /api/info; or, after a `closed` answer to `start`, what it said. */
+  hours: null,
+  /** /api/info has answered (or failed): the start form or the closed screen may show. */
+  infoLoaded: false,
+  /** A `closing` message while waiting: {closes_at, next_opening}. */
+  closing: null,
+  /** A second counsellor (a supervisor) who joined. */
+  second: null,
+  /** Lines about the conversation itself (joined, taken over), re-rendered on a language change. */
+  systemLines: [],
 };
 
 let conn = null;
@@ -101,10 +112,57 @@ async function loadInfo() {
     if (!r.ok) throw new Error(String(r.status));
     state.info = await r.json();
     if (state.info.max_text_chars) state.maxChars = state.info.max_text_chars;
+    if (state.info.hours) state.hours = state.info.hours;
   } catch {
+    // No facts: the start form shows; a `closed` answer still brings the closed screen.
     state.info = null;
   }
+  state.infoLoaded = true;
   renderInfo();
+  renderClosed();
+}
+
+/** Not taking new chats now (closed, holiday, last entry passed). */
+function isClosed() {
+  return Boolean(state.hours) && state.hours.accepting === false;
+}
+
+/**
+ * The welcome screen either offers the start form or, outside opening
+ * hours, says that the chat is closed, when it opens next, and why; the
+ * round-the-clock services stay in view either way.
+ */
+function renderClosed() {
+  const closed = isClosed();
+  $('closed-panel').hidden = !closed;
+  $('start-form').hidden = closed || !state.infoLoaded;
+  if (!closed) return;
+  const hours = state.hours;
+  let reason = '';
+  if (hours.status === 'last_entry_passed') reason = t('closed.reason.last_entry_passed');
+  else if (hours.reason === 'national_holiday') {
+    reason = hours.holiday
+      ? t('closed.reason.national_holiday', { holiday: hours.holiday })
+      : t('closed.reason.national_holiday.unnamed');
+  } else if (hours.reason === 'year_end' || hours.reason === 'closure' || hours.reason === 'outside_hours') {
+    reason = t(`closed.reason.${hours.reason}`);
+  } else reason = t('closed.text');
+  $('closed-reason').textContent = reason;
+  const when = hours.next_opening ? formatJapanDateTime(hours.next_opening) : '';
+  $('closed-next').textContent = when ? t('closed.next', { when }) : t('closed.next.none');
+  const check = $('closed-check');
+  check.textContent = check.disabled ? t('closed.checking') : t('closed.check');
+}
+
+async function checkHoursAgain() {
+  const check = $('closed-check');
+  check.disabled = true;
+  check.textContent = t('closed.checking');
+  await loadInfo();
+  check.disabled = false;
+  renderClosed();
+  if (!isClosed()) $('start-button').focus();
+  else check.focus();
 }
 
 function renderInfo() {
@@ -168,7 +226,8 @@ function showWelcome({ focus = false } = {}) {
   document.body.classList.remove('in-chat');
   $('start-button').disabled = false;
   $('start-button').textContent = t('welcome.start');
-  if (focus) $('welcome-heading').focus();
+  renderClosed();
+  if (focus) (isClosed() ? $('closed-heading') : $('welcome-heading')).focus();
 }
 
 function showChat({ focus = false } = {}) {
@@ -220,6 +279,8 @@ function renderPhase() {
   const p = state.phase;
   const heading = $('chat-heading');
   if (p === 'queued') heading.textContent = t('wait.heading');
+  else if (p === 'active' && state.counsellor && state.second)
+    heading.textContent = t('chat.heading.two', { name: state.counsellor, second: state.second });
   else if (p === 'active')
     heading.textContent = state.counsellor ? t('chat.heading', { name: state.counsellor }) : t('chat.heading.anon');
   else if (p === 'ended') heading.textContent = t('ended.heading');
@@ -227,6 +288,7 @@ function renderPhase() {
   $('queue-status').hidden = p !== 'queued';
   $('wait-hint').hidden = p !== 'queued';
   renderQueue();
+  renderClosing();
   const ended = p === 'ended';
   $('composer').hidden = ended;
   $('ended-panel').hidden = !ended;
@@ -236,6 +298,30 @@ function renderPhase() {
     $('ended-by').textContent = state.endedBy ? t(`ended.by.${state.endedBy}`) : '';
     setCounsellorTyping(false);
   }
+}
+
+function renderClosing() {
+  const el = $('closing-notice');
+  const show = Boolean(state.closing) && state.phase === 'queued';
+  el.hidden = !show;
+  if (!show) return;
+  const at = state.closing.closes_at ? formatJapanDateTime(state.closing.closes_at) : '';
+  el.textContent = at ? t('wait.closing.at', { time: at }) : t('wait.closing');
+}
+
+/** A line in the conversation about the conversation (someone joined, took over). */
+function systemLine(key, vars) {
+  const line = { key, vars, el: h('p', { class: 'msg-system' }) };
+  line.el.textContent = t(key, vars);
+  state.systemLines.push(line);
+  const list = $('messages');
+  list.append(line.el);
+  list.scrollTop = list.scrollHeight;
+  announce(t(key, vars));
+}
+
+function renderSystemLines() {
+  for (const line of state.systemLines) line.el.textContent = t(line.key, line.vars);
 }
 
 function renderQueue() {
@@ -550,11 +636,33 @@ function onServerMessage(msg) {
       // visitor is back in the queue (as PROTOCOL.md says of `queue`).
       if (state.phase === 'active') return onRequeued();
       return renderQueue();
-    case 'matched':
+    case 'matched': {
       if (noticeSpec?.key === 'wait.requeued') notice(null);
+      // Already talking with someone else: a colleague or a supervisor took the conversation over.
+      const handedOn = state.phase === 'active' && state.counsellor !== msg.counsellor;
       state.counsellor = msg.counsellor;
+      if (state.second === msg.counsellor) state.second = null;
       setPhase('active');
-      announce(t('chat.matched', { name: msg.counsellor }));
+      if (handedOn && msg.counsellor) systemLine('chat.taken_over', { name: msg.counsellor });
+      else announce(t('chat.matched', { name: msg.counsellor }));
+      return undefined;
+    }
+    case 'counsellor_joined':
+      state.second = msg.name || null;
+      renderPhase();
+      systemLine('chat.joined', { name: msg.name || t('msg.counsellor') });
+      return undefined;
+    case 'counsellor_left':
+      if (state.second === msg.name) state.second = null;
+      renderPhase();
+      systemLine('chat.left', { name: msg.name || t('msg.counsellor') });
+      return undefined;
+    case 'observed':
+      systemLine(msg.active ? 'chat.observed.on' : 'chat.observed.off');
+      return undefined;
+    case 'closing':
+      state.closing = { closes_at: msg.closes_at || null, next_opening: msg.next_opening || null };
+      renderClosing();
       return undefined;
     case 'message':
       return onIncomingMessage(msg);
@@ -624,6 +732,7 @@ function focusLost() {
 function onRequeued() {
   if (state.phase !== 'active') return;
   state.counsellor = null;
+  state.second = null;
   setCounsellorTyping(false);
   setPhase('queued');
   notice('wait.requeued');
@@ -671,6 +780,18 @@ function onError(err) {
       resetConversation();
       showWelcome({ focus: true });
       notice('error.resume_failed');
+      return;
+    }
+    if (!state.conversationId && err.code === 'closed') {
+      // Closed since the page loaded: the closed screen, with what the answer said, then the full facts.
+      startFailed(null);
+      state.hours = { ...(state.hours || {}), status: 'closed', accepting: false, next_opening: err.next_opening };
+      renderClosed();
+      $('closed-heading').focus();
+      loadInfo().then(() => {
+        // The facts say open again (a closure just ended): the form, with what `start` answered.
+        if (!isClosed()) showStartError({ err });
+      });
       return;
     }
     if (!state.conversationId) {
@@ -743,6 +864,9 @@ function resetConversation() {
     inflight: null,
     bound: false,
     pendingStart: null,
+    closing: null,
+    second: null,
+    systemLines: [],
   });
   state.seq.reset(0);
   state.messages.clear();
@@ -808,7 +932,9 @@ function init() {
     document.title = t('app.name');
     fillPrechat();
     renderInfo();
+    renderClosed();
     renderPhase();
+    renderSystemLines();
     renderConnection(conn ? conn.state : 'idle');
     for (const m of state.messages.values()) renderMessage(m);
     if (state.confirmAction) {
@@ -821,6 +947,7 @@ function init() {
   });
 
   $('quick-exit').addEventListener('click', quickExit);
+  $('closed-check').addEventListener('click', checkHoursAgain);
   $('start-form').addEventListener('submit', startChat);
   $('composer').addEventListener('submit', submitComposer);
   $('composer-text').addEventListener('input', onComposerInput);
@@ -850,6 +977,7 @@ function init() {
   $('new-chat').addEventListener('click', () => {
     resetConversation();
     showWelcome({ focus: true });
+    loadInfo();
   });
 
   loadInfo();

@@ -13,7 +13,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-CHROMIUM="${TSUNAGU_CHROMIUM:-/usr/bin/chromium}"
+CHROMIUM="${TSUNAGU_TEST_CHROMIUM:-/usr/bin/chromium}"
 
 say() { printf '== %s\n' "$*"; }
 die() { printf 'tests/browser: %s\n' "$*" >&2; exit 1; }
@@ -61,12 +61,18 @@ BIN="$ROOT/target/debug/tsunagu"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
+CLOSED_PID=""
+stop_pid() {
+  local pid="$1"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
   fi
+}
+cleanup() {
+  stop_pid "$SERVER_PID"
+  stop_pid "$CLOSED_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -135,17 +141,57 @@ contact = "0570-783-556"
 hours = "10:00〜22:00"
 EOF
   # One counsellor per test file, so no test sees another's chats.
-  for u in aoki:青木 baba:馬場 chiba:千葉 doi:土井 endo:遠藤 fujita:藤田 goto:後藤 hara:原; do
+  # ishii: the floor test's counsellor; kudo: its supervisor.
+  for u in aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor; do
+    IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 
 [[users]]
-username = "${u%%:*}"
-display_name = "${u#*:}"
-role = "counsellor"
+username = "$uname"
+display_name = "$dname"
+role = "$role"
 password_hash = "$HASH"
 EOF
   done
 } >"$CONFIG"
+
+# A second server whose chat is closed: open Monday to Friday as usual,
+# but a one-off closure covers yesterday to tomorrow (Japan time), so it
+# is closed whenever the tests run, and has a next opening.
+CLOSED_PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+JST_FROM="$(TZ=Asia/Tokyo date -d yesterday +%F)"
+JST_TO="$(TZ=Asia/Tokyo date -d tomorrow +%F)"
+CLOSED_CONFIG="$WORK/tsunagu-closed.toml"
+{
+  cat <<EOF
+bind = "127.0.0.1:$CLOSED_PORT"
+data_dir = "$WORK/data-closed"
+EOF
+  # The main config without its bind, data_dir and [hours] section.
+  awk '
+    /^bind = / || /^data_dir = / { next }
+    /^\[hours\]/ { skip = 1; next }
+    /^\[/ { skip = 0 }
+    skip && /^always_open = / { next }
+    { print }
+  ' "$CONFIG"
+  cat <<EOF
+
+[hours]
+always_open = false
+closed_on_national_holidays = true
+last_entry_minutes = 30
+
+[[hours.weekly]]
+days = ["mon", "tue", "wed", "thu", "fri"]
+open = "09:00"
+close = "17:00"
+
+[[hours.closures]]
+from = "$JST_FROM"
+to = "$JST_TO"
+EOF
+} >"$CLOSED_CONFIG"
 
 say "starting the server on 127.0.0.1:$PORT"
 TSUNAGU_CONFIG="$CONFIG" "$BIN" serve >"$WORK/server.log" 2>&1 &
@@ -166,6 +212,24 @@ if [ "$ready" != 1 ]; then
   die "the server did not answer /healthz"
 fi
 
+say "starting the closed-hours server on 127.0.0.1:$CLOSED_PORT"
+TSUNAGU_CONFIG="$CLOSED_CONFIG" "$BIN" serve >"$WORK/server-closed.log" 2>&1 &
+CLOSED_PID=$!
+CLOSED_BASE="http://127.0.0.1:$CLOSED_PORT"
+ready=0
+for _ in $(seq 1 100); do
+  if node -e "fetch('$CLOSED_BASE/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  kill -0 "$CLOSED_PID" 2>/dev/null || break
+  sleep 0.2
+done
+if [ "$ready" != 1 ]; then
+  cat "$WORK/server-closed.log" >&2
+  die "the closed-hours server did not answer /healthz"
+fi
+
 mkdir -p "$ROOT/test-artifacts/screenshots/ja" "$ROOT/test-artifacts/screenshots/en"
 
 say "node --test"
@@ -173,10 +237,11 @@ status=0
 (
   cd "$HERE"
   TSUNAGU_URL="$BASE" \
+  TSUNAGU_CLOSED_URL="$CLOSED_BASE" \
   TSUNAGU_PASSWORD="$PASSWORD" \
-  TSUNAGU_CHROMIUM="$CHROMIUM" \
+  TSUNAGU_TEST_CHROMIUM="$CHROMIUM" \
   TSUNAGU_SCREENSHOTS="$ROOT/test-artifacts/screenshots" \
-    node --test --test-concurrency=1 --test-reporter=spec specs/*.test.mjs
+    node --test --test-concurrency=1 --test-reporter=spec ${BROWSER_TEST_SPECS:-specs/*.test.mjs}
 ) || status=$?
 
 if [ "$status" != 0 ]; then

@@ -35,7 +35,17 @@ const state = {
   bound: false,
   /** Outboxes restored from this tab after a reload, until `welcome` says which conversations exist. */
   restoredOutbox: {},
+  /** From welcome.counsellor. */
+  myId: null,
+  role: null,
+  /** `colleagues`: whom a conversation can be handed on to. */
+  colleagues: [],
+  /** Supervisors: the last `floor` view, and the alerts not yet acknowledged (alert_id -> alert). */
+  floor: null,
+  alerts: new Map(),
 };
+
+const RISK_LEVELS = ['none', 'watch', 'urgent'];
 
 let conn = null;
 
@@ -56,6 +66,32 @@ function preChatText(pc, withEmpty = true) {
   if (pc?.topic) parts.push(t(`topic.${pc.topic}`));
   if (!parts.length) return withEmpty ? t('queue.no_prechat') : '';
   return parts.join(' · ');
+}
+
+/** A risk badge: words, not colour only ("⚠ 緊急" / "要注意"); nothing for `none`. */
+function riskBadge(level) {
+  if (level !== 'watch' && level !== 'urgent') return null;
+  return h('span', { class: `badge risk-${level}`, 'data-risk': level, text: t(`risk.badge.${level}`) });
+}
+
+function staffName(id) {
+  if (id && id === state.myId) return state.me?.display_name || '';
+  const known = state.colleagues.find((x) => x.id === id) || state.floor?.counsellors?.find((x) => x.id === id);
+  return known?.display_name || '';
+}
+
+function reasonText(r) {
+  if (r.source === 'triage') {
+    const key = `category.${r.category}`;
+    const category = t(key) === key ? r.category || r.rule || '' : t(key);
+    return t('risk.reason.triage', { category });
+  }
+  return t('risk.reason.staff', { by: staffName(r.by) || t('msg.counsellor') });
+}
+
+function minutesText(secs) {
+  const minutes = Math.floor(Math.max(0, secs) / 60);
+  return minutes < 1 ? t('floor.seconds') : t('floor.minutes', { minutes });
 }
 
 function charCount(text) {
@@ -96,13 +132,13 @@ function showError(text) {
  * A notice: a key and the conversation it names, rendered now and again
  * when the language changes (the label is "相談 #1a2b" or "Chat #1a2b").
  */
-function addNotice(key, conversationId, { alert = false } = {}) {
+function addNotice(key, conversationId, { alert = false, vars = {} } = {}) {
   const box = $('notices');
   const text = h('span', {});
   const dismiss = h('button', { type: 'button', class: 'button-quiet', onclick: () => item.remove() });
   const item = h('div', { class: alert ? 'notice notice-alert' : 'notice' }, text, ' ', dismiss);
   item.render = () => {
-    text.textContent = t(key, { label: t('conv.label', { short: shortId(conversationId) }) });
+    text.textContent = t(key, { ...vars, label: t('conv.label', { short: shortId(conversationId) }) });
     dismiss.textContent = t('notice.dismiss');
   };
   item.render();
@@ -327,6 +363,51 @@ function onServerMessage(msg) {
         removeConversation(c);
       }
       return undefined;
+    case 'released':
+      if (c) {
+        addNotice(`notice.released.${msg.reason}`, c.id, { vars: { name: msg.to?.display_name || '' } });
+        removeConversation(c);
+      }
+      return undefined;
+    case 'risk':
+      if (c) {
+        c.risk = msg.level;
+        c.riskReasons = msg.reasons || [];
+        renderConvHead(c);
+        renderRisk(c);
+        c.els.riskSelect.value = c.risk;
+        renderConvList();
+      }
+      return undefined;
+    case 'silent':
+      if (c) {
+        c.silentSince = msg.since;
+        renderConvHead(c);
+        addNotice('notice.silent', c.id);
+      }
+      return undefined;
+    case 'colleagues':
+      state.colleagues = msg.counsellors || [];
+      for (const conv of state.conversations.values()) renderTransfer(conv);
+      return undefined;
+    case 'supervision':
+      if (c) onSupervision(c, msg);
+      return undefined;
+    case 'supervising':
+      return onSupervising(msg.conversation);
+    case 'alert':
+      state.alerts.set(msg.alert.alert_id, msg.alert);
+      renderAlerts();
+      announceAlert(msg.alert);
+      beep();
+      return undefined;
+    case 'alert_acked':
+      state.alerts.delete(msg.alert.alert_id);
+      renderAlerts();
+      return undefined;
+    case 'floor':
+      state.floor = msg;
+      return renderFloor();
     case 'error':
       return onError(msg, c);
     default:
@@ -335,6 +416,13 @@ function onServerMessage(msg) {
 }
 
 function onWelcome(msg) {
+  state.myId = msg.counsellor?.id || null;
+  state.role = msg.counsellor?.role || state.me?.role || null;
+  $('floor').hidden = state.role !== 'supervisor';
+  if (Array.isArray(msg.alerts)) {
+    state.alerts = new Map(msg.alerts.map((a) => [a.alert_id, a]));
+    renderAlerts();
+  }
   state.status = msg.status;
   state.capacity = msg.capacity;
   state.active = msg.active;
@@ -379,6 +467,12 @@ function newConversation(view) {
     notes: view.notes || [],
     endedBy: view.ended_by || null,
     outcome: view.outcome || null,
+    risk: view.risk || 'none',
+    riskReasons: view.risk_reasons || [],
+    counsellor: view.counsellor || null,
+    supervisors: view.supervisors || [],
+    supervision: view.supervision || null,
+    silentSince: view.silent_since || null,
     seq: new SeqTracker(),
     messages: new Map(),
     outbox: [],
@@ -411,6 +505,12 @@ function upsertConversation(view) {
     c.notes = view.notes || [];
     c.endedBy = view.ended_by || null;
     c.outcome = view.outcome || null;
+    c.risk = view.risk || 'none';
+    c.riskReasons = view.risk_reasons || [];
+    c.counsellor = view.counsellor || null;
+    c.supervisors = view.supervisors || [];
+    c.supervision = view.supervision || null;
+    c.silentSince = view.silent_since || null;
   }
   renderConversation(c);
   return c;
@@ -462,11 +562,13 @@ function renderConvList() {
       'button',
       {
         type: 'button',
-        class: `conv-tab${current ? ' current' : ''}${c.fresh ? ' fresh' : ''}${c.state === 'ended' ? ' ended' : ''}`,
+        class: `conv-tab${current ? ' current' : ''}${c.fresh ? ' fresh' : ''}${c.state === 'ended' ? ' ended' : ''}${c.risk === 'urgent' ? ' risk-urgent' : ''}`,
         'aria-current': current ? 'true' : null,
         onclick: () => select(c.id),
       },
       h('span', { class: 'conv-tab-label', text: labelOf(c) }),
+      riskBadge(c.risk),
+      c.supervision ? h('span', { class: 'badge', text: t(`supervision.mine.${c.supervision}`) }) : null,
       c.unread ? h('span', { class: 'badge unread', text: t('conv.unread', { count: c.unread }) }) : null,
       h('span', { class: 'conv-tab-details', text: details.filter(Boolean).join(' · ') }),
     );
@@ -483,7 +585,50 @@ function buildPanel(c) {
   const outcomeId = `conv-${c.id}-outcome`;
   const els = {};
   els.heading = h('h2', { id: hid, tabindex: '-1' });
+  els.riskNow = h('p', { class: 'conv-risk' });
   els.meta = h('p', { class: 'conv-meta' });
+  els.supervisionLine = h('p', { class: 'supervision-line', hidden: true });
+  els.silent = h('p', { class: 'silent-hint', role: 'status', hidden: true });
+  els.leaveButton = h('button', { type: 'button', class: 'secondary leave-button', onclick: () => supervise('leave', c.id) });
+  els.joinButton = h('button', { type: 'button', class: 'secondary join-button', onclick: () => supervise('join', c.id) });
+  els.takeOverButton = h('button', { type: 'button', class: 'secondary take-over-button', onclick: () => supervise('take_over', c.id) });
+  els.superviseActions = h('div', { class: 'supervise-actions', hidden: true }, els.joinButton, els.takeOverButton, els.leaveButton);
+
+  const riskId = `conv-${c.id}-risk`;
+  els.riskHeading = h('h3', {});
+  els.riskReasons = h('ul', { class: 'risk-reasons' });
+  els.riskLabel = h('label', { for: riskId });
+  els.riskSelect = h('select', { id: riskId });
+  els.riskButton = h('button', { type: 'submit', class: 'secondary' });
+  els.riskForm = h(
+    'form',
+    { class: 'risk-form', novalidate: true, onsubmit: (ev) => submitRisk(ev, c) },
+    els.riskLabel,
+    els.riskSelect,
+    els.riskButton,
+  );
+  els.riskBox = h('section', { class: 'side-box risk-box' }, els.riskHeading, els.riskReasons, els.riskForm);
+
+  const transferId = `conv-${c.id}-transfer`;
+  const transferNoteId = `conv-${c.id}-transfer-note`;
+  els.transferHeading = h('h3', {});
+  els.transferLabel = h('label', { for: transferId });
+  els.transferSelect = h('select', { id: transferId });
+  els.transferNoteLabel = h('label', { for: transferNoteId });
+  els.transferNote = h('textarea', { id: transferNoteId, rows: '2' });
+  els.transferError = h('p', { class: 'error', role: 'alert', hidden: true });
+  els.transferButton = h('button', { type: 'submit', class: 'secondary' });
+  els.transferForm = h(
+    'form',
+    { class: 'transfer-form', novalidate: true, onsubmit: (ev) => submitTransfer(ev, c) },
+    els.transferLabel,
+    els.transferSelect,
+    els.transferNoteLabel,
+    els.transferNote,
+    els.transferError,
+    els.transferButton,
+  );
+  els.transferBox = h('section', { class: 'side-box transfer-box' }, els.transferHeading, els.transferForm);
   els.log = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
   els.typing = h('p', { class: 'typing', hidden: true });
   els.textLabel = h('label', { for: textId });
@@ -534,10 +679,13 @@ function buildPanel(c) {
   );
   els.closeButton = h('button', { type: 'button', class: 'secondary close-conv', hidden: true, onclick: () => closeConversation(c) });
 
+  els.notesBox = h('section', { class: 'side-box' }, els.notesHeading, els.notes, els.notesEmpty, noteForm);
+  els.endBox = h('section', { class: 'side-box' }, els.endHeading, els.endState, els.endForm, els.closeButton);
+  els.noteForm = noteForm;
   els.panel = h(
     'section',
     { class: 'conv-panel', 'aria-labelledby': hid, hidden: true },
-    h('div', { class: 'conv-head' }, els.heading, els.meta),
+    h('div', { class: 'conv-head' }, els.heading, els.riskNow, els.meta, els.supervisionLine, els.superviseActions, els.silent),
     h(
       'div',
       { class: 'conv-body' },
@@ -545,8 +693,10 @@ function buildPanel(c) {
       h(
         'div',
         { class: 'conv-side' },
-        h('section', { class: 'side-box' }, els.notesHeading, els.notes, els.notesEmpty, noteForm),
-        h('section', { class: 'side-box' }, els.endHeading, els.endState, els.endForm, els.closeButton),
+        els.riskBox,
+        els.transferBox,
+        els.notesBox,
+        els.endBox,
       ),
     ),
   );
@@ -563,6 +713,247 @@ function renderConvHead(c) {
   parts.push(c.state === 'ended' ? t('conv.state.ended') : c.visitorOnline ? t('conv.online') : t('conv.offline'));
   els.meta.textContent = parts.join(' · ');
   els.meta.dataset.online = String(Boolean(c.visitorOnline) && c.state !== 'ended');
+  // The risk level in words (and a badge), next to the heading.
+  els.riskNow.replaceChildren(
+    h('span', { class: 'conv-risk-label', text: `${t('risk.label')}: ` }),
+    riskBadge(c.risk) || h('span', { text: t('risk.none') }),
+  );
+  els.riskNow.dataset.risk = c.risk;
+  els.panel.classList.toggle('risk-urgent', c.risk === 'urgent');
+  // Who else is in it: for the counsellor, supervisors; for a supervisor, the counsellor.
+  const who = [];
+  if (c.supervision && c.counsellor) who.push(t('supervision.counsellor', { name: c.counsellor.display_name }));
+  if (c.supervision) who.push(t(`supervision.mine.${c.supervision}`));
+  for (const s of c.supervisors) {
+    if (s.id !== state.myId) who.push(t(`supervision.${s.mode}`, { name: s.display_name }));
+  }
+  els.supervisionLine.textContent = who.join(' · ');
+  els.supervisionLine.hidden = who.length === 0;
+  const live = c.state !== 'ended';
+  els.superviseActions.hidden = !c.supervision || !live;
+  els.leaveButton.textContent = t('supervision.leave');
+  els.joinButton.textContent = t('supervision.join.button');
+  els.joinButton.hidden = c.supervision !== 'observe';
+  els.takeOverButton.textContent = t('supervision.take_over');
+  const silent = Boolean(c.silentSince) && live && !c.supervision;
+  els.silent.hidden = !silent;
+  els.silent.textContent = silent ? t('silent.hint', { time: formatTime(c.silentSince) }) : '';
+}
+
+function renderRisk(c) {
+  const { els } = c;
+  els.riskHeading.textContent = t('risk.heading');
+  els.riskLabel.textContent = t('risk.label');
+  els.riskButton.textContent = t('risk.set');
+  const chosen = els.riskSelect.value || c.risk;
+  fillSelect(els.riskSelect, RISK_LEVELS, 'risk', null);
+  els.riskSelect.value = chosen;
+  els.riskReasons.replaceChildren(
+    ...c.riskReasons.map((r) => h('li', {}, `${t(`risk.${r.level}`)}: ${reasonText(r)} (${formatTime(r.at)})`)),
+  );
+  els.riskReasons.hidden = c.riskReasons.length === 0;
+  els.riskBox.hidden = c.state === 'ended';
+}
+
+function renderTransfer(c) {
+  const { els } = c;
+  els.transferHeading.textContent = t('transfer.heading');
+  els.transferLabel.textContent = t('transfer.to');
+  els.transferNoteLabel.textContent = t('transfer.note');
+  els.transferButton.textContent = t('transfer.submit');
+  const chosen = els.transferSelect.value;
+  const options = [h('option', { value: '', text: t('transfer.queue') })];
+  for (const col of state.colleagues) {
+    if (col.id === state.myId) continue;
+    const ok = col.available && col.free > 0;
+    const st = !col.available
+      ? t('transfer.colleague.away')
+      : col.free > 0
+        ? t('transfer.colleague.free', { free: col.free })
+        : t('transfer.colleague.full');
+    options.push(h('option', { value: col.id, disabled: !ok, text: t('transfer.colleague', { name: col.display_name, state: st }) }));
+  }
+  els.transferSelect.replaceChildren(...options);
+  els.transferSelect.value = options.some((o) => o.value === chosen && !o.disabled) ? chosen : '';
+  // Only the conversation's own counsellor hands it on, and only while it goes on.
+  els.transferBox.hidden = c.state !== 'active' || Boolean(c.supervision);
+}
+
+function submitRisk(ev, c) {
+  ev.preventDefault();
+  const level = c.els.riskSelect.value;
+  if (!RISK_LEVELS.includes(level)) return;
+  conn?.send({ type: 'set_risk', conversation_id: c.id, level });
+}
+
+function submitTransfer(ev, c) {
+  ev.preventDefault();
+  const { els } = c;
+  els.transferError.hidden = true;
+  const note = clean(els.transferNote.value).trim();
+  if (charCount(note) > state.maxChars) {
+    els.transferError.textContent = t('error.text_too_long', { max: state.maxChars });
+    els.transferError.hidden = false;
+    return;
+  }
+  const msg = { type: 'transfer', conversation_id: c.id };
+  if (els.transferSelect.value) msg.to = els.transferSelect.value;
+  if (note) msg.note = note;
+  c.pendingTransfer = true;
+  if (!conn?.send(msg)) {
+    c.pendingTransfer = false;
+    els.transferError.textContent = t('conn.reconnecting');
+    els.transferError.hidden = false;
+  }
+}
+
+/** Supervisors: observe, join, leave, take over. */
+function supervise(type, conversationId) {
+  if (!conn?.send({ type, conversation_id: conversationId })) showError(t('conn.reconnecting'));
+}
+
+function onSupervising(view) {
+  const existing = state.conversations.get(view.conversation_id);
+  const c = upsertConversation(view);
+  renderConvList();
+  renderFloor();
+  if (!existing || state.selected !== c.id) select(c.id);
+  else c.els.heading.focus();
+}
+
+function onSupervision(c, msg) {
+  const about = msg.supervisor || {};
+  if (about.id === state.myId && !msg.mode) {
+    // I left: drop it.
+    removeConversation(c);
+    renderFloor();
+    return;
+  }
+  if (about.id === state.myId) {
+    c.supervision = msg.mode;
+  } else {
+    const others = c.supervisors.filter((s) => s.id !== about.id);
+    if (msg.mode) others.push({ id: about.id, display_name: about.display_name, mode: msg.mode });
+    c.supervisors = others;
+    const key = msg.mode ? `notice.supervision.${msg.mode}` : 'notice.supervision.left';
+    addNotice(key, c.id, { vars: { name: about.display_name || '' } });
+  }
+  renderConversation(c);
+  renderConvList();
+}
+
+// ---------------------------------------------------------------- floor
+
+function announceAlert(a) {
+  const live = $('alerts-live');
+  live.textContent = '';
+  setTimeout(() => {
+    live.textContent = alertText(a);
+  }, 50);
+}
+
+function alertText(a) {
+  return t('floor.alert.text', {
+    level: t(`risk.${a.level}`),
+    label: t('conv.label', { short: shortId(a.conversation_id) }),
+    reasons: (a.reasons || []).map(reasonText).join(', '),
+    time: formatTime(a.at),
+  });
+}
+
+function renderAlerts() {
+  const items = [...state.alerts.values()].sort((a, b) => a.at - b.at);
+  $('alerts').replaceChildren(
+    ...items.map((a) =>
+      h(
+        'li',
+        { class: `alert-item level-${a.level}`, 'data-alert': a.alert_id, 'data-conversation': a.conversation_id },
+        h('span', { class: 'alert-text', text: alertText(a) }),
+        h('button', {
+          type: 'button',
+          class: 'secondary ack-alert',
+          text: t('floor.alert.ack'),
+          onclick: () => conn?.send({ type: 'ack_alert', alert_id: a.alert_id }),
+        }),
+      ),
+    ),
+  );
+  $('alerts-none').hidden = items.length > 0;
+}
+
+function renderFloor() {
+  const f = state.floor;
+  if (!f || state.role !== 'supervisor') return;
+  const q = f.queue || { length: 0, urgent: 0 };
+  const summary = [t('floor.queue', { length: q.length }), t('floor.urgent', { count: q.urgent || 0 })];
+  if (q.longest_wait_secs !== undefined && q.longest_wait_secs !== null) {
+    summary.push(t('floor.longest', { time: minutesText(q.longest_wait_secs) }));
+  }
+  summary.push(t('floor.alerts.count', { count: f.open_alerts ?? state.alerts.size }));
+  summary.push(t('floor.stats', { left: f.stats?.left_queue ?? 0, silent: f.stats?.went_silent ?? 0 }));
+  $('floor-summary').textContent = summary.join(' · ');
+
+  const counsellors = f.counsellors || [];
+  $('floor-counsellors').replaceChildren(
+    ...counsellors.map((x) =>
+      h('li', {
+        text: t('floor.counsellor.load', {
+          name: x.display_name,
+          status: x.online ? t(`status.now.${x.status}`) : t('floor.counsellor.offline'),
+          active: x.active,
+          capacity: x.capacity,
+        }),
+      }),
+    ),
+  );
+  $('floor-counsellors-none').hidden = counsellors.length > 0;
+
+  const convs = f.conversations || [];
+  const elapsed = Math.max(0, Date.now() - (f.at || Date.now())) / 1000;
+  $('floor-convs-body').replaceChildren(
+    ...convs.map((x) => {
+      const label = t('conv.label', { short: shortId(x.conversation_id) });
+      const mine = state.conversations.get(x.conversation_id);
+      const holder = x.counsellor?.id === state.myId;
+      const actions = [];
+      const button = (key, type, cls) =>
+        h('button', {
+          type: 'button',
+          class: `secondary ${cls}`,
+          'aria-label': `${t(key)} ${label}`,
+          text: t(key),
+          onclick: () => supervise(type, x.conversation_id),
+        });
+      if (holder) {
+        actions.push(h('button', { type: 'button', class: 'secondary floor-open', 'aria-label': `${t('floor.open')} ${label}`, text: t('floor.open'), onclick: () => select(x.conversation_id) }));
+      } else if (mine?.supervision) {
+        actions.push(h('button', { type: 'button', class: 'secondary floor-open', 'aria-label': `${t('floor.open')} ${label}`, text: t('floor.open'), onclick: () => select(x.conversation_id) }));
+        if (mine.supervision === 'observe' && x.state === 'active') actions.push(button('floor.join', 'join', 'floor-join'));
+        actions.push(button('floor.take_over', 'take_over', 'floor-take-over'));
+        actions.push(button('floor.leave', 'leave', 'floor-leave'));
+      } else {
+        actions.push(button('floor.observe', 'observe', 'floor-observe'));
+        if (x.state === 'active') actions.push(button('floor.join', 'join', 'floor-join'));
+        actions.push(button('floor.take_over', 'take_over', 'floor-take-over'));
+      }
+      const stateCell = [t(`floor.state.${x.state}`) || x.state];
+      if (x.silent_since) stateCell.push(t('floor.silent'));
+      const counsellor = holder ? t('floor.mine') : x.counsellor?.display_name || '—';
+      const sup = (x.supervisors || []).map((s) => t(`supervision.${s.mode}`, { name: s.display_name }));
+      return h(
+        'tr',
+        { class: x.risk === 'urgent' ? 'risk-urgent' : '', 'data-conversation': x.conversation_id, 'data-state': x.state },
+        h('td', { text: label }),
+        h('td', { text: stateCell.join(' · ') }),
+        h('td', {}, riskBadge(x.risk) || h('span', { text: t('risk.none') })),
+        h('td', {}, counsellor, sup.length ? h('span', { class: 'hint', text: ` (${sup.join(', ')})` }) : null),
+        h('td', { text: minutesText((x.age_secs || 0) + elapsed) }),
+        h('td', {}, h('div', { class: 'floor-actions' }, ...actions)),
+      );
+    }),
+  );
+  $('floor-convs').hidden = convs.length === 0;
+  $('floor-convs-none').hidden = convs.length > 0;
 }
 
 function renderConversation(c) {
@@ -580,6 +971,8 @@ function renderConversation(c) {
   els.closeButton.textContent = t('end.close');
   if (c.typingActive) els.typing.textContent = t('typing.visitor');
   renderNotes(c);
+  renderRisk(c);
+  renderTransfer(c);
   renderEnd(c);
   renderCount(c);
   for (const m of c.messages.values()) renderMessage(c, m);
@@ -598,8 +991,22 @@ function renderNotes(c) {
 function renderEnd(c) {
   const { els } = c;
   const ended = c.state === 'ended';
-  els.composer.hidden = ended;
+  // Observing is reading only; a joined supervisor writes and keeps notes but does not end it.
+  els.composer.hidden = ended || c.supervision === 'observe';
+  els.noteForm.hidden = c.supervision === 'observe';
   if (ended) setTyping(c, false);
+  els.transferBox.hidden = ended || Boolean(c.supervision);
+  els.riskBox.hidden = ended;
+  if (c.supervision) {
+    els.endHeading.hidden = !ended;
+    els.endHeading.textContent = t('conv.state.ended');
+    els.endState.textContent = '';
+    els.endState.hidden = true;
+    els.endForm.hidden = true;
+    els.closeButton.hidden = !ended;
+    return;
+  }
+  els.endHeading.hidden = false;
   if (c.outcome) {
     els.endState.textContent = t('end.recorded', { outcome: t(`outcome.${c.outcome}`) });
     els.endForm.hidden = true;
@@ -701,6 +1108,10 @@ function onMessage(c, msg) {
   c.seq.add(msg.seq);
   if (!own && !known) {
     setTyping(c, false);
+    if (c.silentSince && msg.sent_at > c.silentSince) {
+      c.silentSince = null;
+      renderConvHead(c);
+    }
     const seen = c.id === state.selected && document.visibilityState === 'visible';
     if (!seen) {
       c.unread += 1;
@@ -715,6 +1126,7 @@ function scheduleAck(c) {
   clearTimeout(c.ackTimer);
   c.ackTimer = setTimeout(() => {
     const upTo = c.seq.contiguous;
+    if (c.supervision === 'observe') return;
     if (upTo > c.lastAcked && state.bound && conn?.send({ type: 'ack', conversation_id: c.id, seq: upTo })) {
       c.lastAcked = upTo;
     }
@@ -867,7 +1279,7 @@ function onEnded(c, msg) {
   c.state = 'ended';
   c.endedBy = msg.by;
   if (msg.outcome) c.outcome = msg.outcome;
-  if (wasActive && msg.by !== 'counsellor') {
+  if (wasActive && msg.by !== 'counsellor' && !c.supervision) {
     addNotice('notice.visitor_ended', c.id, { alert: true });
   }
   for (const m of c.messages.values()) {
@@ -916,6 +1328,12 @@ function onError(err, c) {
     c.els.noteError.hidden = false;
     return;
   }
+  if (c && c.pendingTransfer) {
+    c.pendingTransfer = false;
+    c.els.transferError.textContent = errorText(err, { max: state.maxChars });
+    c.els.transferError.hidden = false;
+    return;
+  }
   if (c && c.pendingEnd) {
     c.pendingEnd = false;
     c.els.endError.textContent = errorText(err, { max: state.maxChars });
@@ -955,12 +1373,13 @@ function renderQueue() {
         'p',
         { class: 'qi-head' },
         h('span', { class: 'qi-wait', text: waited }),
-        e.priority === 'urgent' ? h('span', { class: 'badge urgent', text: t('queue.urgent') }) : null,
+        riskBadge(e.risk),
+        e.priority === 'urgent' && e.risk !== 'urgent' ? h('span', { class: 'badge urgent', text: t('queue.urgent') }) : null,
         e.requeued ? h('span', { class: 'badge', text: t('queue.requeued') }) : null,
       );
       return h(
         'li',
-        { class: `queue-item${e.priority === 'urgent' ? ' urgent' : ''}` },
+        { class: `queue-item${e.priority === 'urgent' || e.risk === 'urgent' ? ' urgent' : ''}`, 'data-conversation': e.conversation_id, 'data-risk': e.risk || 'none' },
         head,
         h('p', { class: 'qi-prechat', text: preChatText(e.pre_chat) }),
         e.first_message
@@ -988,6 +1407,11 @@ function clearWorkspace() {
   state.conversations.clear();
   state.selected = null;
   state.queue = { queue_length: 0, entries: [] };
+  state.floor = null;
+  state.alerts = new Map();
+  state.role = null;
+  $('floor').hidden = true;
+  $('alerts').replaceChildren();
   $('notices').replaceChildren();
   renderConvList();
   renderSelection();
@@ -1010,8 +1434,12 @@ async function init() {
     renderConnection(conn ? conn.state : 'idle');
     renderLoginError();
     renderNotices();
+    renderAlerts();
+    renderFloor();
     updateTitle();
   });
+  // Keep the ages on the floor current.
+  setInterval(renderFloor, 15_000);
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   $('conn-retry').addEventListener('click', () => conn?.retry());

@@ -12,7 +12,11 @@ const require = createRequire(import.meta.url);
 
 export const BASE = process.env.TSUNAGU_URL;
 export const PASSWORD = process.env.TSUNAGU_PASSWORD;
-const CHROMIUM = process.env.TSUNAGU_CHROMIUM || '/usr/bin/chromium';
+/** A second server whose chat is closed (a one-off closure covering today), started by run.sh. */
+export const CLOSED_BASE = process.env.TSUNAGU_CLOSED_URL;
+const OURS = [BASE, CLOSED_BASE].filter(Boolean);
+const ours = (url) => OURS.some((b) => url.startsWith(b));
+const CHROMIUM = process.env.TSUNAGU_TEST_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.TSUNAGU_SCREENSHOTS || path.resolve('../../test-artifacts/screenshots');
 if (!BASE || !PASSWORD) {
   throw new Error('TSUNAGU_URL and TSUNAGU_PASSWORD are set by tests/browser/run.sh; run the tests through it');
@@ -55,7 +59,7 @@ async function isolatedContext(browser, options) {
   await context.route('**/*', (route) => {
     const url = route.request().url();
     context.requests.push(url);
-    if (url.startsWith(BASE) || url.startsWith('data:')) return route.continue();
+    if (ours(url) || url.startsWith('data:')) return route.continue();
     if (url.startsWith(NEUTRAL_URL)) {
       return route.fulfill({
         status: 200,
@@ -94,6 +98,15 @@ export async function visitorPage(browser, { viewport = { width: 360, height: 74
   if (beforeGoto) await beforeGoto(page);
   await page.goto(`${BASE}/`);
   await page.waitForSelector('#start-button:not([disabled])');
+  return { context, page };
+}
+
+/** A visitor on a phone on the closed-hours server: the page as it loads, no start form to wait for. */
+export async function closedVisitorPage(browser, { viewport = { width: 360, height: 740 } } = {}) {
+  if (!CLOSED_BASE) throw new Error('TSUNAGU_CLOSED_URL is set by tests/browser/run.sh; run the tests through it');
+  const context = await isolatedContext(browser, { viewport, isMobile: true, hasTouch: true });
+  const page = watch(await context.newPage());
+  await page.goto(`${CLOSED_BASE}/`);
   return { context, page };
 }
 
@@ -222,7 +235,7 @@ export async function screenshot(page, lang, name) {
 export function assertClean(page, context) {
   assert.deepEqual(page.dialogs, [], 'a dialog opened (injected script?)');
   assert.deepEqual(page.problems, [], 'errors in the page');
-  const foreign = context.requests.filter((u) => !u.startsWith(BASE) && !u.startsWith('data:') && !u.startsWith(NEUTRAL_URL));
+  const foreign = context.requests.filter((u) => !ours(u) && !u.startsWith('data:') && !u.startsWith(NEUTRAL_URL));
   assert.deepEqual(foreign, [], 'requests to third parties');
 }
 
