@@ -13,7 +13,9 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo test"
-cargo test --all-targets --quiet
+# --workspace: the server and the load generator (benches/loadgen), whose
+# smoke test runs a few connections through the real server for seconds.
+echo "== cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test --workspace"
+cargo test --workspace --all-targets --quiet
