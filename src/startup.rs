@@ -134,6 +134,10 @@ impl Application {
                 .service(actix_files::Files::new("/", web_dir.clone()).index_file("index.html"))
         })
         .disable_signals()
+        // Small frames go out at once. The OS default (Nagle) holds a small
+        // write until the previous one is acknowledged, and with the peer's
+        // delayed ACK that added ~20-40 ms to relayed messages.
+        .tcp_nodelay(true)
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
