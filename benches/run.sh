@@ -18,6 +18,7 @@
 #   BUILD=0           use the binaries already in target/release
 #   SERVER_BIN=PATH  another server binary (before/after comparisons)
 #   TARGETS="tsunagu node bare"  the targets of the idle and relay scenarios
+#   IDLE_COUNTS="1000 5000" PAIR_COUNTS="100 1000"  other sizes than SCALE's
 #   OUT=DIR           where the JSON reports go (default bench-results/DATE)
 #
 # Needs: cargo, node + npm, and an open-file limit above the largest socket
@@ -147,7 +148,11 @@ run() {
   stop_server
 }
 
-if [ "$SCALE" = small ]; then
+if [ -n "${IDLE_COUNTS:-}" ] || [ -n "${PAIR_COUNTS:-}" ]; then
+  read -r -a IDLE_COUNTS <<< "${IDLE_COUNTS:-1000}"
+  read -r -a PAIR_COUNTS <<< "${PAIR_COUNTS:-100}"
+  BURST=5000; BURST_SECS=10; DUR=10
+elif [ "$SCALE" = small ]; then
   IDLE_COUNTS=(200 1000); PAIR_COUNTS=(10 100); BURST=500; BURST_SECS=2; DUR=3
 else
   IDLE_COUNTS=(1000 5000 19000); PAIR_COUNTS=(100 1000 5000); BURST=5000; BURST_SECS=10; DUR=10

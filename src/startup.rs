@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
+use bytestring::ByteString;
 
 use crate::config::Settings;
 use crate::core::ids::AccountId;
@@ -232,7 +233,7 @@ async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartE
 }
 
 /// The counsellors' queue view: the head of the queue, encoded once.
-pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> Arc<str> {
+pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> ByteString {
     let entries: Vec<QueueItem> = queue
         .iter()
         .take(settings.limits.queue_view_entries)
@@ -252,7 +253,7 @@ pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> Arc<str>
     .into()
 }
 
-pub async fn queue_view_frame(app: &AppState) -> Option<Arc<str>> {
+pub async fn queue_view_frame(app: &AppState) -> Option<ByteString> {
     let queue = app.service.store.queue().await.ok()?;
     Some(queue_view(&app.settings, &queue))
 }

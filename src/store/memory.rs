@@ -240,6 +240,22 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn queue_position(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<(u32, u32)>> {
+        let s = self.lock();
+        let Some(conv) = s.conversations.get(&conversation) else {
+            return Ok(None);
+        };
+        if conv.rec.state != ConversationState::Queued {
+            return Ok(None);
+        }
+        // Count who is ahead by key, without copying any record.
+        let ahead = s.queue.range(..conv.rec.queue_entry().key()).count();
+        Ok(Some((ahead as u32 + 1, s.queue.len() as u32)))
+    }
+
     async fn assign(
         &self,
         conversation: ConversationId,
@@ -522,5 +538,53 @@ impl Store for MemoryStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::prechat::PreChat;
+    use crate::core::queue::Priority;
+
+    fn new_conversation(n: u128, at: u64) -> NewConversation {
+        NewConversation {
+            id: ConversationId(uuid::Uuid::from_u128(n)),
+            token_hash: [0; 32],
+            pre_chat: PreChat::default(),
+            priority: Priority::Normal,
+            first_message: None,
+            now_ms: at,
+        }
+    }
+
+    /// `queue_position` answers without copying the queue; it must agree
+    /// with the order `queue` gives, before and after someone leaves it.
+    #[tokio::test]
+    async fn queue_position_agrees_with_the_queue_order() {
+        let store = MemoryStore::new();
+        for n in 1..=5u128 {
+            store
+                .create_conversation(new_conversation(n, 1000 - n as u64), 100)
+                .await
+                .unwrap();
+        }
+        async fn check(store: &MemoryStore) {
+            let queue = store.queue().await.unwrap();
+            for (i, rec) in queue.iter().enumerate() {
+                let got = store.queue_position(rec.id).await.unwrap();
+                assert_eq!(got, Some((i as u32 + 1, queue.len() as u32)));
+            }
+        }
+        check(&store).await;
+        let first = store.queue().await.unwrap()[0].id;
+        store
+            .end(first, EndedBy::Visitor, None, 2000)
+            .await
+            .unwrap();
+        assert_eq!(store.queue_position(first).await.unwrap(), None);
+        check(&store).await;
+        let unknown = ConversationId(uuid::Uuid::from_u128(99));
+        assert_eq!(store.queue_position(unknown).await.unwrap(), None);
     }
 }

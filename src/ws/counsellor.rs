@@ -185,7 +185,7 @@ impl Counsellor {
         }
         self.cursors = Some(cursors);
         if let Some(frame) = crate::startup::queue_view_frame(&app).await {
-            io.send_text(frame.to_string()).await;
+            io.send_text(frame).await;
         }
         Ok(())
     }
@@ -427,7 +427,7 @@ impl Handler for Counsellor {
             Outbound::Event(Event::CounsellorChanged { counsellor }) if counsellor == me => {
                 self.send_status(io).await
             }
-            Outbound::Shared(frame) => io.send_text(frame.to_string()).await,
+            Outbound::Shared(frame) => io.send_text(frame).await,
             Outbound::Resync => {
                 // Events may have been missed: take up any assignment the
                 // store knows of, then catch every conversation up.

@@ -210,10 +210,8 @@ async fn change_state(
 /// Look up and send the visitor's place now (rather than at the next
 /// queue broadcast).
 async fn send_current_place(io: &mut Io, app: &AppState, chat: &mut Chat) {
-    if let Ok((queue, places)) = app.service.queue_places().await {
-        if let Some(i) = queue.iter().position(|r| r.id == chat.id) {
-            send_place(io, chat, places[i]).await;
-        }
+    if let Ok(Some(place)) = app.service.queue_place(chat.id).await {
+        send_place(io, chat, place).await;
     }
 }
 
