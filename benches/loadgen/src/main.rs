@@ -122,6 +122,11 @@ pub struct Args {
     /// Seconds of traffic before counting starts.
     #[arg(long, default_value_t = 2.0)]
     pub warmup: f64,
+    /// Messages a sender may have in flight (sent, not yet received by its
+    /// peer) per pair and direction; beyond it the sender skips ticks.
+    /// Keeps saturated runs bounded; 0: open loop.
+    #[arg(long, default_value_t = 8)]
+    pub window: u64,
     /// Acknowledge every message received (`ack`), as a console would.
     #[arg(long)]
     pub ack: bool,

@@ -115,6 +115,9 @@ pub struct Report {
     pub sent_per_sec: f64,
     pub delivered_per_sec: f64,
     pub confirmed_per_sec: f64,
+    /// Sender ticks skipped because --window messages were in flight.
+    #[serde(default)]
+    pub held_back_per_sec: f64,
     pub latency_ms: Percentiles,
     pub match_ms: Percentiles,
     pub burst_told: u64,
@@ -135,7 +138,7 @@ impl Report {
         let mut errors = BTreeMap::new();
         let mut frees = HashMap::new();
         let mut matches = Vec::new();
-        let (mut sent, mut delivered, mut confirmed) = (0, 0, 0);
+        let (mut sent, mut delivered, mut confirmed, mut skipped) = (0, 0, 0, 0);
         let (mut idle_told, mut idle_failed, mut burst_told, mut late_sends) = (0, 0, 0, 0);
         for w in workers {
             hist_from(&w.latency_us, &mut latency);
@@ -150,6 +153,7 @@ impl Report {
             sent += w.sent;
             delivered += w.delivered;
             confirmed += w.confirmed;
+            skipped += w.skipped;
             idle_told += w.idle_told;
             idle_failed += w.idle_failed;
             burst_told += w.burst_told;
@@ -206,6 +210,7 @@ impl Report {
             sent_per_sec: sent as f64 / d,
             delivered_per_sec: delivered as f64 / d,
             confirmed_per_sec: confirmed as f64 / d,
+            held_back_per_sec: skipped as f64 / (args.duration + args.warmup).max(0.001),
             latency_ms: Percentiles::ms(&latency),
             match_ms: Percentiles::ms(&matching),
             burst_told,
@@ -245,8 +250,8 @@ impl Report {
         if self.pairs > 0 {
             let l = self.latency_ms;
             out += &format!(
-                "messages: offered {:.0}/s sent {:.0}/s delivered {:.0}/s confirmed {:.0}/s\nlatency ms: p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3} (n={})\n",
-                self.offered_per_sec, self.sent_per_sec, self.delivered_per_sec, self.confirmed_per_sec,
+                "messages: offered {:.0}/s sent {:.0}/s delivered {:.0}/s confirmed {:.0}/s held back {:.0}/s\nlatency ms: p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3} (n={})\n",
+                self.offered_per_sec, self.sent_per_sec, self.delivered_per_sec, self.confirmed_per_sec, self.held_back_per_sec,
                 l.p50, l.p99, l.p999, l.max, l.count
             );
         }
@@ -328,6 +333,7 @@ pub fn summarize(files: &[PathBuf]) {
             m(rs, &|r| r.connections_held as f64),
             rs[0]
                 .rss_bytes_per_connection
+                .filter(|_| !pairs)
                 .map_or("–".into(), |_| format!(
                     "{:.0}",
                     m(rs, &|r| r.rss_bytes_per_connection.unwrap_or(f64::NAN))

@@ -1,7 +1,7 @@
 //! One worker process: its share of the sockets, driven by the
 //! coordinator's commands on standard input.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -120,6 +120,7 @@ struct Ctx {
     stats: Stats,
     window: watch::Receiver<Window>,
     pad: String,
+    flows: Mutex<HashMap<String, Arc<Flow>>>,
 }
 
 /// A socket counted in `open` while it lives.
@@ -167,6 +168,7 @@ async fn run(args: Args) {
         stats: Stats::new(),
         window,
         pad,
+        flows: Mutex::new(HashMap::new()),
     });
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -340,13 +342,53 @@ fn record_receipt(ctx: &Ctx, shard: usize, frame: &str) {
         .saturating_record(us);
 }
 
+/// A `send` frame. Written directly: the pad, the digits and the ids
+/// need no JSON escaping, and building a `serde_json::Value` per message
+/// would cost the generator CPU the server then lacks.
 fn text_frame(ctx: &Ctx, conversation: Option<&str>, n: u64) -> String {
-    let text = format!("T{:020} {}", now_ns(), ctx.pad);
+    let t = now_ns();
     match conversation {
-        Some(c) => json!({"type": "send", "conversation_id": c, "client_id": format!("c{n}"), "text": text}),
-        None => json!({"type": "send", "client_id": format!("v{n}"), "text": text}),
+        Some(c) => format!(
+            r#"{{"type":"send","conversation_id":"{c}","client_id":"c{n}","text":"T{t:020} {}"}}"#,
+            ctx.pad
+        ),
+        None => format!(
+            r#"{{"type":"send","client_id":"v{n}","text":"T{t:020} {}"}}"#,
+            ctx.pad
+        ),
     }
-    .to_string()
+}
+
+/// Messages of one pair in flight, per direction (0: visitor or first
+/// socket to its peer, 1: back). A sender with `--window` messages not
+/// yet received by its peer skips its tick: at saturation the offered
+/// load adapts instead of piling up in the server's buffers.
+#[derive(Default)]
+struct Flow {
+    sent: [AtomicU64; 2],
+    received: [AtomicU64; 2],
+}
+
+impl Flow {
+    fn may_send(&self, ctx: &Ctx, dir: usize) -> bool {
+        let w = ctx.args.window;
+        w == 0 || self.sent[dir].load(Relaxed) - self.received[dir].load(Relaxed) < w
+    }
+}
+
+fn flow(ctx: &Ctx, key: &str) -> Arc<Flow> {
+    ctx.flows
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key.to_owned())
+        .or_default()
+        .clone()
+}
+
+/// The conversation a counsellor-side frame is about.
+fn conversation_of(frame: &str) -> Option<&str> {
+    let i = frame.find("\"conversation_id\":\"")? + 19;
+    frame.get(i..i + 36)
 }
 
 fn kind(frame: &str) -> &str {
@@ -430,6 +472,7 @@ async fn chat_as_visitor(
     ready: &mut Option<OwnedSemaphorePermit>,
 ) -> bool {
     let mut conversation = String::new();
+    let mut pair_flow: Option<Arc<Flow>> = None;
     let mut told = false;
     let mut active = false;
     let mut sent_n = 0u64;
@@ -452,6 +495,9 @@ async fn chat_as_visitor(
                 match kind(&text) {
                     "message" => {
                         record_receipt(ctx, n, &text);
+                        if let Some(f) = &pair_flow {
+                            f.received[1].fetch_add(1, Relaxed);
+                        }
                         if ctx.args.ack {
                             if let Some(seq) = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["seq"].as_u64()) {
                                 let _ = ws.send(Message::text(format!(r#"{{"type":"ack","seq":{seq}}}"#))).await;
@@ -462,6 +508,7 @@ async fn chat_as_visitor(
                     "welcome" => {
                         let v: Value = serde_json::from_str(&text).unwrap_or_default();
                         conversation = v["conversation_id"].as_str().unwrap_or("").to_owned();
+                        pair_flow = Some(flow(ctx, &conversation));
                         if v["state"] == "active" {
                             active = true;
                             matched(ctx, role, &conversation);
@@ -512,6 +559,13 @@ async fn chat_as_visitor(
                 }
             }
             _ = tick.tick(), if active && window.borrow().sending(now_ns()) => {
+                if let Some(f) = &pair_flow {
+                    if !f.may_send(ctx, 0) {
+                        ctx.stats.skipped.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    f.sent[0].fetch_add(1, Relaxed);
+                }
                 sent_n += 1;
                 let frame = text_frame(ctx, None, sent_n);
                 if ws.send(Message::text(frame)).await.is_err() {
@@ -569,7 +623,7 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
     }
     let mut ready = false;
     // Conversation -> messages this counsellor sent in it.
-    let mut convs: Vec<(String, u32)> = Vec::new();
+    let mut convs: Vec<(String, u32, Arc<Flow>)> = Vec::new();
     // When each freed place was freed (oldest first).
     let mut freed: VecDeque<u64> = VecDeque::new();
     let mut sent_n = 0u64;
@@ -587,6 +641,11 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                 match kind(&text) {
                     "message" => {
                         record_receipt(ctx, k, &text);
+                        if let Some(c) = conversation_of(&text) {
+                            if let Some((_, _, f)) = convs.iter().find(|(id, _, _)| id == c) {
+                                f.received[0].fetch_add(1, Relaxed);
+                            }
+                        }
                         if ctx.args.ack {
                             let v: Value = serde_json::from_str(&text).unwrap_or_default();
                             if let (Some(c), Some(seq)) = (v["conversation_id"].as_str(), v["seq"].as_u64()) {
@@ -605,7 +664,8 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                         if let Some(t) = freed.pop_front() {
                             ctx.stats.frees.lock().unwrap_or_else(|p| p.into_inner()).push((c.clone(), t));
                         }
-                        convs.push((c, 0));
+                        let f = flow(ctx, &c);
+                        convs.push((c, 0, f));
                     }
                     "error" => ctx.stats.error(error_code(&text)),
                     _ => {}
@@ -614,7 +674,12 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
             _ = tick.tick(), if !convs.is_empty() && window.borrow().sending(now_ns()) => {
                 let counting = ctx.window.borrow().counts(now_ns());
                 let mut ended = Vec::new();
-                for (i, (c, n)) in convs.iter_mut().enumerate() {
+                for (i, (c, n, f)) in convs.iter_mut().enumerate() {
+                    if !f.may_send(ctx, 1) {
+                        ctx.stats.skipped.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    f.sent[1].fetch_add(1, Relaxed);
                     sent_n += 1;
                     *n += 1;
                     ws.feed(Message::text(text_frame(ctx, Some(c), sent_n))).await.map_err(|e| e.to_string())?;
@@ -626,7 +691,8 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                     }
                 }
                 for i in ended.into_iter().rev() {
-                    let (c, _) = convs.remove(i);
+                    let (c, _, _) = convs.remove(i);
+                    ctx.flows.lock().unwrap_or_else(|p| p.into_inner()).remove(&c);
                     ws.feed(Message::text(json!({"type":"end","conversation_id":c,"outcome":"listened"}).to_string())).await.map_err(|e| e.to_string())?;
                     freed.push_back(now_ns());
                 }
@@ -644,6 +710,8 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
 
 /// One side of a relay pair: forwards through the relay to its peer.
 async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphorePermit) {
+    let side = n % 2;
+    let pair_flow = flow(&ctx, &pair.to_string());
     let mut ws = match connect(&ctx, n, &format!("/relay?pair={pair}"), None).await {
         Ok(ws) => ws,
         Err(e) => {
@@ -664,8 +732,9 @@ async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphore
                     Some(Ok(Message::Text(t))) => {
                         if kind(&t) == "sent" {
                             ctx.stats.confirmed.fetch_add(1, Relaxed);
-                        } else {
+                        } else if stamp(&t).is_some() {
                             record_receipt(&ctx, n, &t);
+                            pair_flow.received[1 - side].fetch_add(1, Relaxed);
                         }
                     }
                     Some(Ok(Message::Close(_))) | None => { ctx.stats.error("relay closed"); return; }
@@ -674,6 +743,11 @@ async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphore
                 }
             }
             _ = tick.tick(), if window.borrow().sending(now_ns()) => {
+                if !pair_flow.may_send(&ctx, side) {
+                    ctx.stats.skipped.fetch_add(1, Relaxed);
+                    continue;
+                }
+                pair_flow.sent[side].fetch_add(1, Relaxed);
                 sent_n += 1;
                 if ws.send(Message::text(text_frame(&ctx, None, sent_n))).await.is_err() {
                     ctx.stats.error("relay send failed");
