@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of docs/BENCHMARKS.md, from a fresh checkout:
 #
-#   bash benches/run.sh [idle|relay|burst|match|all ...]
+#   bash benches/run.sh [idle|relay|steady|burst|match|all ...]
 #
 # Builds the server, the load generator and the bare Rust relay (release),
 # installs the Node relay's package (`npm ci`), then runs every scenario
@@ -39,7 +39,7 @@ STORE=${STORE:-memory}
 OUT=${OUT:-$ROOT/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 SCENARIOS=("$@")
 [ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(all)
-[ "${SCENARIOS[0]}" = all ] && SCENARIOS=(idle relay burst match)
+[ "${SCENARIOS[0]}" = all ] && SCENARIOS=(idle relay steady burst match)
 
 # The server binary (e.g. an older build, for before/after comparisons) and
 # the targets each relay and idle scenario runs against.
@@ -178,6 +178,12 @@ for scenario in "${SCENARIOS[@]}"; do
             run "relay-$k" "$t" --pairs "$k" --rate 100 --duration "$DUR" --warmup 2 --threads 2
           done
         done ;;
+      steady)
+        # 1,000 pairs at 10 messages/s each (10,000/s): below every
+        # target's saturation on this machine, so latencies compare.
+        for t in "${TARGETS[@]}"; do
+          run "steady-1000" "$t" --pairs 1000 --rate 10 --duration "$DUR" --warmup 2 --threads 2
+        done ;;
       burst)
         # 1,000 visitors already waiting, then BURST join in BURST_SECS.
         run "burst-$BURST" tsunagu --idle 1000 --burst "$BURST" --burst-secs "$BURST_SECS" \
@@ -187,7 +193,7 @@ for scenario in "${SCENARIOS[@]}"; do
         # (about 1 s), then the next of 500 waiting visitors is matched.
         run "match" tsunagu --pairs 100 --capacity 2 --idle 500 --churn-after 5 --rejoin \
           --rate 10 --duration "$DUR" --warmup 2 --threads 2 ;;
-      *) echo "unknown scenario: $scenario (idle relay burst match all)" >&2; exit 2 ;;
+      *) echo "unknown scenario: $scenario (idle relay steady burst match all)" >&2; exit 2 ;;
     esac
   done
 done

@@ -412,8 +412,19 @@ fn side_period(ctx: &Ctx) -> Duration {
     Duration::from_secs_f64(1.0 / per_side)
 }
 
-fn interval(ctx: &Ctx) -> tokio::time::Interval {
-    let mut i = tokio::time::interval(side_period(ctx));
+/// A sender's clock, started at its own phase within the period.
+///
+/// Every sender starts when `go` arrives; with the same phase they would
+/// all fire in the same instant, once per period, and each message would
+/// wait behind the whole burst (the first full run showed it: match and
+/// relay latencies clustered under one 20 ms period). Spreading the phases
+/// evenly (golden-ratio sequence over the sender's number) gives the
+/// steady, uncorrelated traffic of people typing independently.
+fn interval(ctx: &Ctx, n: usize) -> tokio::time::Interval {
+    let period = side_period(ctx);
+    let phase = (n as f64 * 0.618_033_988_749_895).fract();
+    let start = tokio::time::Instant::now() + period.mul_f64(phase);
+    let mut i = tokio::time::interval_at(start, period);
     // A sender that falls behind skips ticks (counted) instead of bursting.
     i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     i
@@ -476,7 +487,7 @@ async fn chat_as_visitor(
     let mut told = false;
     let mut active = false;
     let mut sent_n = 0u64;
-    let mut tick = interval(ctx);
+    let mut tick = interval(ctx, n);
     let mut window = ctx.window.clone();
     loop {
         tokio::select! {
@@ -578,8 +589,8 @@ async fn chat_as_visitor(
             }
             changed = window.changed() => {
                 if changed.is_err() { return false; }
-                // Start the sender's clock when traffic begins.
-                tick.reset();
+                // Start the sender's clock (at its own phase) when traffic begins.
+                tick = interval(ctx, n);
             }
         }
     }
@@ -627,7 +638,7 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
     // When each freed place was freed (oldest first).
     let mut freed: VecDeque<u64> = VecDeque::new();
     let mut sent_n = 0u64;
-    let mut tick = interval(ctx);
+    let mut tick = interval(ctx, k);
     let mut window = ctx.window.clone();
     loop {
         tokio::select! {
@@ -700,7 +711,7 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
             }
             changed = window.changed() => {
                 if changed.is_err() { return Ok(()); }
-                tick.reset();
+                tick = interval(ctx, k);
             }
         }
     }
@@ -723,7 +734,7 @@ async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphore
     ctx.stats.pairs_matched.fetch_add(1, Relaxed);
     drop(permit);
     let mut sent_n = 0u64;
-    let mut tick = interval(&ctx);
+    let mut tick = interval(&ctx, n);
     let mut window = ctx.window.clone();
     loop {
         tokio::select! {
@@ -759,7 +770,7 @@ async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphore
             }
             changed = window.changed() => {
                 if changed.is_err() { return; }
-                tick.reset();
+                tick = interval(&ctx, n);
             }
         }
     }
