@@ -258,15 +258,26 @@ pub async fn queue_view_frame(app: &AppState) -> Option<ByteString> {
     Some(queue_view(&app.settings, &queue))
 }
 
+/// Waiting visitors told their place per step of a queue update.
+const QUEUE_UPDATE_CHUNK: usize = 64;
+
 /// Whenever the queue changes (at most every `queue_update_ms`), tell each
-/// waiting visitor on this node their place and every counsellor the queue.
+/// waiting visitor on this node their place (in chunks, paced) and every
+/// counsellor the queue.
 async fn run_queue_broadcaster(app: Arc<AppState>) {
     let pause = Duration::from_millis(app.settings.timing.queue_update_ms);
     loop {
         app.hub.queue_changed().await;
         match app.service.queue_places().await {
             Ok((queue, places)) => {
-                for (rec, place) in queue.iter().zip(places) {
+                for (i, (rec, place)) in queue.iter().zip(places).enumerate() {
+                    if i > 0 && i % QUEUE_UPDATE_CHUNK == 0 {
+                        // Let the socket tasks write this chunk, and a
+                        // `matched` or a message queued behind it, before
+                        // waking the next: with thousands waiting, one
+                        // update at once stalled everything behind it.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                     app.hub.to_conversation(
                         rec.id,
                         Some(|k| k == ConnKind::Visitor),
