@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use bytestring::ByteString;
 use tokio::sync::{broadcast, mpsc, Notify};
 
 use crate::core::ids::{AccountId, ConversationId};
@@ -33,8 +34,10 @@ pub enum Outbound {
         estimated_wait_secs: Option<u64>,
     },
     /// An already encoded frame shared by many sockets (the counsellors'
-    /// queue view is encoded once per update, not once per socket).
-    Shared(Arc<str>),
+    /// queue view is encoded once per update, not once per socket). A
+    /// `ByteString` is reference-counted bytes: each socket writes the same
+    /// buffer, nothing is copied per socket.
+    Shared(ByteString),
     /// Events may have been missed: re-read everything from the store.
     Resync,
     /// The queue closed to new visitors (only sent to visitors); times are

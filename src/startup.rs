@@ -10,6 +10,7 @@ use std::time::Duration;
 use actix_web::dev::{Server, Service as _};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
+use bytestring::ByteString;
 
 use crate::config::{Settings, StoreMode};
 use crate::core::hours::iso_jst;
@@ -208,6 +209,10 @@ impl Application {
                 .service(actix_files::Files::new("/", web_dir.clone()).index_file("index.html"))
         })
         .disable_signals()
+        // Small frames go out at once. The OS default (Nagle) holds a small
+        // write until the previous one is acknowledged, and with the peer's
+        // delayed ACK that added ~20-40 ms to relayed messages.
+        .tcp_nodelay(true)
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
@@ -353,7 +358,7 @@ async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartE
 }
 
 /// The counsellors' queue view: the head of the queue, encoded once.
-pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> Arc<str> {
+pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> ByteString {
     let entries: Vec<QueueItem> = queue
         .iter()
         .take(settings.limits.queue_view_entries)
@@ -375,20 +380,31 @@ pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> Arc<str>
     .into()
 }
 
-pub async fn queue_view_frame(app: &AppState) -> Option<Arc<str>> {
+pub async fn queue_view_frame(app: &AppState) -> Option<ByteString> {
     let queue = app.service.store.queue().await.ok()?;
     Some(queue_view(&app.settings, &queue))
 }
 
+/// Waiting visitors told their place per step of a queue update.
+const QUEUE_UPDATE_CHUNK: usize = 64;
+
 /// Whenever the queue changes (at most every `queue_update_ms`), tell each
-/// waiting visitor on this node their place and every counsellor the queue.
+/// waiting visitor on this node their place (in chunks, paced) and every
+/// counsellor the queue.
 async fn run_queue_broadcaster(app: Arc<AppState>) {
     let pause = Duration::from_millis(app.settings.timing.queue_update_ms);
     loop {
         app.hub.queue_changed().await;
         match app.service.queue_places().await {
             Ok((queue, places)) => {
-                for (rec, place) in queue.iter().zip(places) {
+                for (i, (rec, place)) in queue.iter().zip(places).enumerate() {
+                    if i > 0 && i % QUEUE_UPDATE_CHUNK == 0 {
+                        // Let the socket tasks write this chunk, and a
+                        // `matched` or a message queued behind it, before
+                        // waking the next: with thousands waiting, one
+                        // update at once stalled everything behind it.
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                     app.hub.to_conversation(
                         rec.id,
                         Some(|k| k == ConnKind::Visitor),
@@ -418,13 +434,13 @@ async fn run_queue_broadcaster(app: Arc<AppState>) {
 }
 
 /// The counsellors' list of colleagues (for transfers), encoded once.
-pub async fn colleagues_frame(app: &AppState) -> Option<Arc<str>> {
+pub async fn colleagues_frame(app: &AppState) -> Option<ByteString> {
     let list = app.service.colleagues().await.ok()?;
     Some(encode(&CounsellorOut::Colleagues { counsellors: &list }).into())
 }
 
 /// The supervisors' floor view, encoded once.
-pub async fn floor_frame(app: &AppState) -> Option<Arc<str>> {
+pub async fn floor_frame(app: &AppState) -> Option<ByteString> {
     let floor = app.service.floor().await.ok()?;
     Some(encode(&CounsellorOut::Floor(&floor)).into())
 }

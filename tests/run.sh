@@ -43,10 +43,12 @@ trap cleanup EXIT
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
-echo "== cargo test (in-memory store; the store conformance suite runs on both)"
-cargo test --all-targets --quiet
+# --workspace: the server and the load generator (benches/loadgen), whose
+# smoke test runs a few connections through the real server for seconds.
+echo "== cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test --workspace (in-memory store; the store conformance suite runs on both)"
+cargo test --workspace --all-targets --quiet
 echo "== the API suite again on the durable embedded store (TSUNAGU_TEST_STORE=embedded)"
 TSUNAGU_TEST_STORE=embedded cargo test --quiet --test api
 echo "== cargo test --test api on the Redis store"

@@ -561,6 +561,22 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn queue_position(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<(u32, u32)>> {
+        let s = self.state()?;
+        let Some(conv) = s.conversations.get(&conversation) else {
+            return Ok(None);
+        };
+        if conv.rec.state != ConversationState::Queued {
+            return Ok(None);
+        }
+        // Count who is ahead by key, without copying any record.
+        let ahead = s.queue.range(..s.key(&conv.rec)).count();
+        Ok(Some((ahead as u32 + 1, s.queue.len() as u32)))
+    }
+
     async fn assign(
         &self,
         conversation: ConversationId,

@@ -319,14 +319,14 @@ impl Counsellor {
         }
         self.watched = Some(watched);
         if let Some(frame) = crate::startup::queue_view_frame(&app).await {
-            io.send_text(frame.to_string()).await;
+            io.send_text(frame).await;
         }
         if let Some(frame) = crate::startup::colleagues_frame(&app).await {
-            io.send_text(frame.to_string()).await;
+            io.send_text(frame).await;
         }
         if self.is_supervisor() {
             if let Some(frame) = crate::startup::floor_frame(&app).await {
-                io.send_text(frame.to_string()).await;
+                io.send_text(frame).await;
             }
         }
         Ok(())
@@ -849,7 +849,7 @@ impl Handler for Counsellor {
             Outbound::Event(Event::CounsellorChanged { counsellor }) if counsellor == me => {
                 self.send_status(io).await
             }
-            Outbound::Shared(frame) => io.send_text(frame.to_string()).await,
+            Outbound::Shared(frame) => io.send_text(frame).await,
             Outbound::Resync => self.resync(io).await,
             Outbound::Event(_)
             | Outbound::QueuePosition { .. }

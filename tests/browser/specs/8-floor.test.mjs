@@ -95,6 +95,8 @@ test('floor: triage alert, acknowledgement, observe, join, leave, risk, hand bac
     await setAvailable(c.page, true);
     await waitText(b.page, '#chat-heading', '石井さん');
     await waitText(a.page, '#chat-heading', '石井さん');
+    // Both assignments reach the console (the visitors may hear first).
+    await c.page.waitForFunction(() => document.querySelectorAll('#conv-list li').length === 2);
     assert.deepEqual(
       await c.page.$$eval('#conv-list li', (els) => els.map((li) => Boolean(li.querySelector('.badge.risk-urgent')))),
       [true, false],
