@@ -181,7 +181,7 @@ async fn matching_across_nodes_never_doubles_nor_exceeds_capacity() {
     // Who got which conversation, seen from the counsellors' sockets.
     let assigned: Arc<Mutex<HashMap<String, Vec<usize>>>> = Arc::default();
     let served = Arc::new(AtomicUsize::new(0));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     let mut counsellors = Vec::new();
     for i in 0..COUNSELLORS {
         let name = format!("counsellor{i}");
