@@ -1027,31 +1027,12 @@ impl Service {
 
     // ------------------------------------------------------ the queue
 
-    /// Every waiting visitor's place, in queue order.
+    /// Every waiting visitor's place, in queue order, with the estimate
+    /// from the counsellors taking chats now.
     pub async fn queue_places(
         &self,
     ) -> Result<(Vec<ConversationRecord>, Vec<QueuePlace>), Refusal> {
         let queue = self.store.queue().await?;
-        let place = self.place_at().await?;
-        let len = queue.len() as u32;
-        let places = (1..=len).map(|position| place(position, len)).collect();
-        Ok((queue, places))
-    }
-
-    /// One waiting visitor's place (`None` if not waiting), without reading
-    /// the whole queue: asked on every `start`, so a burst of joins costs
-    /// O(joins), not O(joins x queue).
-    pub async fn queue_place(&self, id: ConversationId) -> Result<Option<QueuePlace>, Refusal> {
-        let Some((position, len)) = self.store.queue_position(id).await? else {
-            return Ok(None);
-        };
-        let place = self.place_at().await?;
-        Ok(Some(place(position, len)))
-    }
-
-    /// The place of position `p` in a queue of `len`, with the estimate
-    /// from the counsellors taking chats now.
-    async fn place_at(&self) -> Result<impl Fn(u32, u32) -> QueuePlace, Refusal> {
         let counsellors = self.store.counsellors().await?;
         let (mut free, mut total) = (0u32, 0u32);
         for c in counsellors.iter().filter(|c| c.takes_chats()) {
@@ -1059,17 +1040,21 @@ impl Service {
             total += c.capacity;
         }
         let mean_handle = self.mean_handle_time();
-        Ok(move |position, queue_length| QueuePlace {
-            position,
-            queue_length,
-            estimated_wait_secs: estimate_wait(WaitInputs {
+        let len = queue.len() as u32;
+        let places = (1..=len)
+            .map(|position| QueuePlace {
                 position,
-                free_slots: free,
-                total_slots: total,
-                mean_handle,
+                queue_length: len,
+                estimated_wait_secs: estimate_wait(WaitInputs {
+                    position,
+                    free_slots: free,
+                    total_slots: total,
+                    mean_handle,
+                })
+                .map(|d| d.as_secs()),
             })
-            .map(|d| d.as_secs()),
-        })
+            .collect();
+        Ok((queue, places))
     }
 
     /// One round of automatic matching. Returns how many were assigned.

@@ -72,6 +72,15 @@ struct Conv {
     notes: Vec<Note>,
 }
 
+impl Conv {
+    /// Keep a note (a transfer's) and return its journal row.
+    fn add_note(&mut self, conversation: ConversationId, note: Option<Note>) -> Option<Change> {
+        let note = note?;
+        self.notes.push(note.clone());
+        Some(Change::Note { conversation, note })
+    }
+}
+
 impl Default for MemoryStore {
     fn default() -> Self {
         Self::new()
@@ -248,6 +257,29 @@ impl State {
                 }
             }
         }
+    }
+
+    /// `counsellor` takes `conversation` (assignment, transfer, take-over):
+    /// one more place used, assigned now, on their list, and no longer
+    /// supervising it. Returns their record for the journal.
+    fn take_on(
+        &mut self,
+        counsellor: AccountId,
+        conversation: ConversationId,
+        now_ms: u64,
+    ) -> StoreResult<CounsellorRecord> {
+        let c = self.counsellor_mut(counsellor)?;
+        c.active += 1;
+        c.last_assigned_ms = Some(now_ms);
+        let c = c.clone();
+        self.held
+            .entry(counsellor)
+            .or_default()
+            .insert(conversation);
+        if let Some(set) = self.supervising.get_mut(&counsellor) {
+            set.remove(&conversation);
+        }
+        Ok(c)
     }
 
     /// Checks shared by `reassign` and `requeue`: active with `from`.
@@ -561,22 +593,6 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn queue_position(
-        &self,
-        conversation: ConversationId,
-    ) -> StoreResult<Option<(u32, u32)>> {
-        let s = self.state()?;
-        let Some(conv) = s.conversations.get(&conversation) else {
-            return Ok(None);
-        };
-        if conv.rec.state != ConversationState::Queued {
-            return Ok(None);
-        }
-        // Count who is ahead by key, without copying any record.
-        let ahead = s.queue.range(..s.key(&conv.rec)).count();
-        Ok(Some((ahead as u32 + 1, s.queue.len() as u32)))
-    }
-
     async fn assign(
         &self,
         conversation: ConversationId,
@@ -600,14 +616,7 @@ impl Store for MemoryStore {
             conv.rec.assigned_at_ms = Some(now_ms);
             let rec = conv.rec.clone();
             s.queue.remove(&key);
-            let c = s.counsellor_mut(counsellor)?;
-            c.active += 1;
-            c.last_assigned_ms = Some(now_ms);
-            let c = c.clone();
-            s.held.entry(counsellor).or_default().insert(conversation);
-            if let Some(set) = s.supervising.get_mut(&counsellor) {
-                set.remove(&conversation);
-            }
+            let c = s.take_on(counsellor, conversation, now_ms)?;
             let changes = vec![Change::Conversation(rec.clone()), Change::Counsellor(c)];
             (self.record(changes), rec)
         };
@@ -760,8 +769,8 @@ impl Store for MemoryStore {
     async fn add_note(&self, conversation: ConversationId, note: Note) -> StoreResult<()> {
         let commit = {
             let mut s = self.state()?;
-            s.conv(conversation)?.notes.push(note.clone());
-            self.record(vec![Change::Note { conversation, note }])
+            let change = s.conv(conversation)?.add_note(conversation, Some(note));
+            self.record(change.into_iter().collect())
         };
         settle(commit).await
     }
@@ -937,26 +946,13 @@ impl Store for MemoryStore {
             conv.rec.transfers += 1;
             conv.rec.supervisors.retain(|x| x.supervisor != to);
             let mut changes = vec![Change::Conversation(conv.rec.clone())];
-            if let Some(n) = note {
-                conv.notes.push(n.clone());
-                changes.push(Change::Note {
-                    conversation,
-                    note: n,
-                });
-            }
+            changes.extend(conv.add_note(conversation, note));
             let rec = conv.rec.clone();
             s.release(ConversationState::Active { counsellor: from });
-            let t = s.counsellor_mut(to)?;
-            t.active += 1;
-            t.last_assigned_ms = Some(now_ms);
-            changes.push(Change::Counsellor(t.clone()));
             if let Some(h) = s.held.get_mut(&from) {
                 h.remove(&conversation);
             }
-            s.held.entry(to).or_default().insert(conversation);
-            if let Some(set) = s.supervising.get_mut(&to) {
-                set.remove(&conversation);
-            }
+            changes.push(Change::Counsellor(s.take_on(to, conversation, now_ms)?));
             (self.record(changes), rec)
         };
         settle(commit).await?;
@@ -981,13 +977,7 @@ impl Store for MemoryStore {
             conv.rec.counsellor = None;
             conv.rec.transfers += 1;
             let mut changes = vec![Change::Conversation(conv.rec.clone())];
-            if let Some(n) = note {
-                conv.notes.push(n.clone());
-                changes.push(Change::Note {
-                    conversation,
-                    note: n,
-                });
-            }
+            changes.extend(conv.add_note(conversation, note));
             let rec = conv.rec.clone();
             s.queue.insert(rec.queue_entry().key(policy), conversation);
             s.release(ConversationState::Active { counsellor: from });

@@ -523,20 +523,6 @@ pub trait Store: Send + Sync + 'static {
         Ok(q)
     }
 
-    /// Where one conversation stands: `(position, queue length)`, position
-    /// 1 being next; `None` if it is not waiting. Asked on every `start` and
-    /// `resume`, so a backend should answer without copying the queue (the
-    /// default does copy it: correct, but O(queue) records per call).
-    async fn queue_position(
-        &self,
-        conversation: ConversationId,
-    ) -> StoreResult<Option<(u32, u32)>> {
-        let queue = self.queue().await?;
-        Ok(queue
-            .iter()
-            .position(|r| r.id == conversation)
-            .map(|i| (i as u32 + 1, queue.len() as u32)))
-    }
     /// Atomically: the conversation is still queued and the counsellor has a
     /// free place; then it becomes theirs. Otherwise `Transition(NotQueued)`
     /// / `CapacityReached` and nothing changes.
