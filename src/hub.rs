@@ -320,7 +320,8 @@ impl Hub {
             | Event::Typing { conversation, .. }
             | Event::VisitorPresence { conversation, .. }
             | Event::Ended { conversation, .. }
-            | Event::Requeued { conversation, .. } => {
+            | Event::Requeued { conversation, .. }
+            | Event::Handoff { conversation } => {
                 let c = *conversation;
                 self.to_conversation(c, None, Outbound::Event(event));
             }

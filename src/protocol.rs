@@ -82,10 +82,39 @@ pub enum ErrorCode {
     OriginForbidden,
     /// Wrong username or password (never says which).
     LoginFailed,
-    /// A username that is already taken.
+    /// A username that is already taken, or a change that collided with
+    /// another one (read again and retry).
     Conflict,
     /// An HTTP request body that is not what the endpoint takes.
     BadRequest,
+    /// Handoff: nothing has been offered in this conversation.
+    NoOffer,
+    /// Handoff: the offer (or the consent wording) changed since it was
+    /// shown; show the new one and ask again.
+    OfferChanged,
+    /// Handoff: the offer was already answered.
+    AlreadyAnswered,
+    /// Handoff: consent is in force; it must be withdrawn before a new offer.
+    AlreadyConsented,
+    /// Booking (or withdrawing) without a consent in force.
+    NoConsent,
+    /// Outside what the visitor consented to: contact details with a
+    /// consent that excluded them, a transcript that consent excluded,
+    /// a transcript that was not offered.
+    OutsideConsent,
+    /// This conversation has a booking in force already.
+    AlreadyBooked,
+    /// The slot has no free place.
+    SlotFull,
+    /// The slot is in the past, cancelled or unknown.
+    SlotUnavailable,
+    /// An admin cancelling a slot that has bookings in force.
+    SlotBooked,
+    /// A phone number or e-mail address that is not one.
+    InvalidContact,
+    /// Wrong booking reference or PIN (the two are not told apart), or no
+    /// booking in force.
+    BookingNotFound,
     NotFound,
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
@@ -97,13 +126,18 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             BadJson | UnknownType | InvalidMessage | BinaryNotSupported | TextTooLong
-            | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted => 400,
+            | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted
+            | InvalidContact => 400,
             FrameTooLarge => 413,
             Unauthorized | LoginFailed => 401,
-            Forbidden | OriginForbidden | NotYourConversation | ResumeFailed => 403,
-            NotFound => 404,
+            Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
+                403
+            }
+            NotFound | BookingNotFound => 404,
             ConversationEnded | NotWaiting | CapacityReached | NotAvailable | PickingDisabled
-            | Conflict | NotActive => 409,
+            | Conflict | NotActive | NoOffer | OfferChanged | AlreadyAnswered
+            | AlreadyConsented | NoConsent | AlreadyBooked | SlotFull | SlotUnavailable
+            | SlotBooked => 409,
             RateLimited => 429,
             QueueFull | Unavailable | Closed => 503,
             Internal => 500,
@@ -141,6 +175,18 @@ impl ErrorCode {
             LoginFailed => "login_failed",
             Conflict => "conflict",
             BadRequest => "bad_request",
+            NoOffer => "no_offer",
+            OfferChanged => "offer_changed",
+            AlreadyAnswered => "already_answered",
+            AlreadyConsented => "already_consented",
+            NoConsent => "no_consent",
+            OutsideConsent => "outside_consent",
+            AlreadyBooked => "already_booked",
+            SlotFull => "slot_full",
+            SlotUnavailable => "slot_unavailable",
+            SlotBooked => "slot_booked",
+            InvalidContact => "invalid_contact",
+            BookingNotFound => "booking_not_found",
             NotFound => "not_found",
             Unavailable => "unavailable",
             Internal => "internal",

@@ -84,6 +84,19 @@ impl From<StoreError> for Refusal {
                 ErrorCode::ConversationEnded,
                 "the conversation is not active",
             ),
+            StoreError::Conflict => refuse(
+                ErrorCode::Conflict,
+                "changed at the same moment by someone else; read it again and retry",
+            ),
+            StoreError::SlotFull => refuse(ErrorCode::SlotFull, "that slot is full"),
+            StoreError::SlotUnavailable => refuse(
+                ErrorCode::SlotUnavailable,
+                "that slot is in the past, cancelled or unknown",
+            ),
+            StoreError::SlotBooked => refuse(
+                ErrorCode::SlotBooked,
+                "the slot has bookings in force; cancel them first",
+            ),
             StoreError::Unavailable(_) => refuse(
                 ErrorCode::Unavailable,
                 "temporarily unavailable; nothing was changed, please try again",

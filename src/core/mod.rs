@@ -7,6 +7,7 @@
 
 pub mod conversation;
 pub mod estimate;
+pub mod handoff;
 pub mod hours;
 pub mod ids;
 pub mod matching;

@@ -49,6 +49,14 @@ pub enum Change {
     Alert(Alert),
     /// The queue counters (left the queue, went silent).
     Stats(Stats),
+    /// A slot, new or cancelled (`booked` is derived from the bookings).
+    Slot(Slot),
+    /// A conversation's handoff record, with its consent records.
+    Handoff(HandoffRecord),
+    /// A booking, new, cancelled or marked attended.
+    Booking(Booking),
+    /// One line of the audit log (append only).
+    Audit(AuditEntry),
 }
 
 /// Resolves when the changes are committed (or the journal failed).
@@ -79,6 +87,11 @@ pub struct Snapshot {
     /// Oldest first.
     pub alerts: Vec<Alert>,
     pub stats: Stats,
+    pub slots: Vec<Slot>,
+    pub handoffs: Vec<HandoffRecord>,
+    pub bookings: Vec<Booking>,
+    /// Oldest first.
+    pub audit: Vec<AuditEntry>,
 }
 
 #[derive(Debug)]

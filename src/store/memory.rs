@@ -57,6 +57,13 @@ struct State {
     alerts: BTreeMap<(u64, AlertId), Alert>,
     alert_index: HashMap<AlertId, (u64, AlertId)>,
     stats: Stats,
+    slots: HashMap<SlotId, SlotRecord>,
+    handoffs: HashMap<ConversationId, HandoffRecord>,
+    bookings: HashMap<BookingRef, Booking>,
+    /// Slot -> its bookings' references, in the order made.
+    slot_bookings: HashMap<SlotId, Vec<BookingRef>>,
+    /// Oldest first.
+    audit: Vec<AuditEntry>,
 }
 
 struct Conv {
@@ -303,6 +310,30 @@ impl State {
         for alert in snapshot.alerts {
             s.store_alert(alert);
         }
+        for slot in snapshot.slots {
+            s.slots.insert(slot.id, SlotRecord { slot, booked: 0 });
+        }
+        let mut bookings = snapshot.bookings;
+        bookings.sort_by_key(|b| b.created_at_ms);
+        for b in bookings {
+            let rec = s.slots.get_mut(&b.slot).ok_or_else(|| {
+                format!("booking {} is for an unknown slot", b.reference.as_str())
+            })?;
+            if b.active() {
+                rec.booked += 1;
+            }
+            s.slot_bookings
+                .entry(b.slot)
+                .or_default()
+                .push(b.reference.clone());
+            s.bookings.insert(b.reference.clone(), b);
+        }
+        s.handoffs = snapshot
+            .handoffs
+            .into_iter()
+            .map(|h| (h.conversation, h))
+            .collect();
+        s.audit = snapshot.audit;
         for a in snapshot.accounts {
             if s.usernames.insert(a.username.clone(), a.id).is_some() {
                 return Err(format!("username {} appears twice", a.username));
@@ -1089,6 +1120,180 @@ impl Store for MemoryStore {
 
     async fn stats(&self) -> StoreResult<Stats> {
         Ok(self.state()?.stats)
+    }
+
+    async fn create_slot(&self, slot: Slot) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            if s.slots.contains_key(&slot.id) {
+                return Err(StoreError::Conflict);
+            }
+            s.slots.insert(
+                slot.id,
+                SlotRecord {
+                    slot: slot.clone(),
+                    booked: 0,
+                },
+            );
+            self.record(vec![Change::Slot(slot)])
+        };
+        settle(commit).await
+    }
+
+    async fn cancel_slot(&self, id: SlotId, now_ms: u64) -> StoreResult<SlotRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let rec = s.slots.get_mut(&id).ok_or(StoreError::NotFound)?;
+            if rec.slot.cancelled_at_ms.is_some() {
+                return Ok(rec.clone());
+            }
+            if rec.booked > 0 {
+                return Err(StoreError::SlotBooked);
+            }
+            rec.slot.cancelled_at_ms = Some(now_ms);
+            let rec = rec.clone();
+            (self.record(vec![Change::Slot(rec.slot.clone())]), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
+    }
+
+    async fn slot(&self, id: SlotId) -> StoreResult<Option<SlotRecord>> {
+        Ok(self.state()?.slots.get(&id).cloned())
+    }
+
+    async fn slots(&self, from_ms: u64) -> StoreResult<Vec<SlotRecord>> {
+        let mut v: Vec<SlotRecord> = self
+            .state()?
+            .slots
+            .values()
+            .filter(|r| r.slot.starts_at_ms >= from_ms)
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| (r.slot.starts_at_ms, r.slot.id));
+        Ok(v)
+    }
+
+    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>> {
+        Ok(self.state()?.handoffs.get(&conversation).cloned())
+    }
+
+    async fn write_handoff(&self, write: HandoffWrite) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            let id = write.record.conversation;
+            if !s.conversations.contains_key(&id) {
+                return Err(StoreError::NotFound);
+            }
+            let rev = s.handoffs.get(&id).map_or(0, |h| h.rev);
+            if rev != write.expected_rev {
+                return Err(StoreError::Conflict);
+            }
+            // Validate the booking change before anything is written.
+            let mut changes = Vec::with_capacity(2);
+            match &write.booking {
+                BookingOp::Keep => {}
+                BookingOp::Create(b) => {
+                    if b.conversation != id {
+                        return Err(StoreError::NotFound);
+                    }
+                    let slot = s.slots.get(&b.slot).ok_or(StoreError::SlotUnavailable)?;
+                    if slot.slot.cancelled_at_ms.is_some()
+                        || slot.slot.starts_at_ms <= b.created_at_ms
+                    {
+                        return Err(StoreError::SlotUnavailable);
+                    }
+                    if slot.booked >= slot.slot.capacity {
+                        return Err(StoreError::SlotFull);
+                    }
+                    if s.bookings.contains_key(&b.reference) {
+                        return Err(StoreError::Conflict);
+                    }
+                }
+                BookingOp::Cancel { reference, .. } => match s.bookings.get(reference) {
+                    Some(b) if b.conversation == id && b.active() => {}
+                    _ => return Err(StoreError::NotFound),
+                },
+            }
+            match write.booking {
+                BookingOp::Keep => {}
+                BookingOp::Create(b) => {
+                    if let Some(slot) = s.slots.get_mut(&b.slot) {
+                        slot.booked += 1;
+                    }
+                    s.slot_bookings
+                        .entry(b.slot)
+                        .or_default()
+                        .push(b.reference.clone());
+                    s.bookings.insert(b.reference.clone(), b.clone());
+                    changes.push(Change::Booking(b));
+                }
+                BookingOp::Cancel {
+                    reference,
+                    reason,
+                    now_ms,
+                } => {
+                    let b = s.bookings.get_mut(&reference).ok_or(StoreError::NotFound)?;
+                    b.cancelled_at_ms = Some(now_ms);
+                    b.cancel_reason = Some(reason);
+                    let b = b.clone();
+                    if let Some(slot) = s.slots.get_mut(&b.slot) {
+                        slot.booked = slot.booked.saturating_sub(1);
+                    }
+                    changes.push(Change::Booking(b));
+                }
+            }
+            s.handoffs.insert(id, write.record.clone());
+            changes.push(Change::Handoff(write.record));
+            self.record(changes)
+        };
+        settle(commit).await
+    }
+
+    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
+        Ok(self.state()?.bookings.get(reference).cloned())
+    }
+
+    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
+        let s = self.state()?;
+        Ok(s.slot_bookings
+            .get(&slot)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| s.bookings.get(r).cloned())
+            .collect())
+    }
+
+    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
+        let (commit, b) = {
+            let mut s = self.state()?;
+            let b = s.bookings.get_mut(reference).ok_or(StoreError::NotFound)?;
+            b.attended = Some(attended);
+            let b = b.clone();
+            (self.record(vec![Change::Booking(b.clone())]), b)
+        };
+        settle(commit).await?;
+        Ok(b)
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            s.audit.push(entry.clone());
+            self.record(vec![Change::Audit(entry)])
+        };
+        settle(commit).await
+    }
+
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        Ok(self
+            .state()?
+            .audit
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn counsellor_connections(

@@ -7,7 +7,8 @@
 //!
 //! - **Atomicity.** Each method is one atomic step. `assign`, `end`,
 //!   `sweep`, `append`, `create_conversation`, `set_risk`, `reassign`,
-//!   `requeue`, `supervise`, `ack_alert` and `mark_silent` check their
+//!   `requeue`, `supervise`, `ack_alert`, `mark_silent`, `cancel_slot`
+//!   and `write_handoff` check their
 //!   preconditions and apply their change as one step: on a shared Redis
 //!   that means one Lua script or one command, never read-then-write from
 //!   Rust. A refused step changes nothing.
@@ -37,6 +38,9 @@ use tokio::sync::broadcast;
 
 use crate::auth::Role;
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
+use crate::core::handoff::{
+    AuditEntry, Booking, BookingRef, CancelReason, HandoffRecord, Slot, SlotId,
+};
 use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueueEntry};
@@ -432,6 +436,11 @@ pub enum Event {
         counsellor: AccountId,
         note: Note,
     },
+    /// The conversation's handoff (offer, answer, consent, booking)
+    /// changed: read it again with `Store::handoff`.
+    Handoff {
+        conversation: ConversationId,
+    },
     /// Status, capacity or load of a counsellor changed.
     CounsellorChanged {
         counsellor: AccountId,
@@ -447,6 +456,40 @@ pub enum Event {
     /// closed so its client reconnects (here or elsewhere) and is counted
     /// again.
     Reconnect,
+}
+
+/// A slot and how many bookings for it are in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRecord {
+    pub slot: Slot,
+    /// Bookings in force (made and not cancelled). Maintained by
+    /// `write_handoff`, never set directly.
+    pub booked: u32,
+}
+
+/// What a `write_handoff` does to bookings, in the same step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BookingOp {
+    /// Nothing.
+    Keep,
+    /// Store this new booking and take a place in its slot.
+    Create(Booking),
+    /// Cancel the booking in force with this reference and free its place.
+    Cancel {
+        reference: BookingRef,
+        reason: CancelReason,
+        now_ms: u64,
+    },
+}
+
+/// One change of a conversation's handoff; see [`Store::write_handoff`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandoffWrite {
+    /// The revision the change was computed from (0: there was none).
+    pub expected_rev: u64,
+    /// The new record (its `rev` is `expected_rev + 1`).
+    pub record: HandoffRecord,
+    pub booking: BookingOp,
 }
 
 /// What a backend says about its durability.
@@ -474,6 +517,17 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
     #[error("the conversation is not assigned to this counsellor")]
     NotYours,
+    /// `write_handoff`: the record changed since it was read (or a
+    /// booking reference is taken). Read again and retry.
+    #[error("changed concurrently")]
+    Conflict,
+    #[error("the slot is full")]
+    SlotFull,
+    #[error("the slot is in the past, cancelled or unknown")]
+    SlotUnavailable,
+    /// `cancel_slot` while a booking for it is in force.
+    #[error("the slot has bookings in force")]
+    SlotBooked,
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }
@@ -667,6 +721,48 @@ pub trait Store: Send + Sync + 'static {
         silence_ms: u64,
     ) -> StoreResult<Vec<ConversationRecord>>;
     async fn stats(&self) -> StoreResult<Stats>;
+
+    // ---- handoff: slots, consent, bookings, audit
+    //
+    // Durability: slots, handoff records (with the consent records in
+    // them), bookings and the audit log are on disk before `Ok` on the
+    // embedded store; on Redis as durable as the server's AOF allows
+    // (`WAITAOF` where the server has it; see docs/REDIS.md).
+
+    /// Store a new slot. `Conflict` if its id exists.
+    async fn create_slot(&self, slot: Slot) -> StoreResult<()>;
+    /// Cancel a slot, atomically: `NotFound` if unknown, `SlotBooked`
+    /// while a booking for it is in force; a cancelled slot is returned
+    /// unchanged.
+    async fn cancel_slot(&self, id: SlotId, now_ms: u64) -> StoreResult<SlotRecord>;
+    async fn slot(&self, id: SlotId) -> StoreResult<Option<SlotRecord>>;
+    /// Slots starting at or after `from_ms` (cancelled ones too), earliest
+    /// first.
+    async fn slots(&self, from_ms: u64) -> StoreResult<Vec<SlotRecord>>;
+    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>>;
+    /// Write a conversation's handoff record and its booking change as one
+    /// atomic step, validated before anything is written:
+    /// - the conversation exists (`NotFound`);
+    /// - the stored record's `rev` (0 when there is none) equals
+    ///   `expected_rev` (`Conflict`), so two writers computing from the
+    ///   same revision cannot both win;
+    /// - `Create(b)`: `b.conversation` is this one; the slot exists, is not
+    ///   cancelled and starts after `b.created_at_ms` (`SlotUnavailable`);
+    ///   fewer than `capacity` bookings for it are in force (`SlotFull`);
+    ///   the reference is new (`Conflict`). Then the booking is stored and
+    ///   the slot's `booked` rises by one;
+    /// - `Cancel`: a booking in force with that reference belongs to this
+    ///   conversation (`NotFound`); it is marked cancelled (time, reason)
+    ///   and the slot's `booked` falls by one.
+    async fn write_handoff(&self, write: HandoffWrite) -> StoreResult<()>;
+    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>>;
+    /// Every booking made for a slot (in force or cancelled), oldest first.
+    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>>;
+    /// Intake records whether the person came (`NotFound` if unknown).
+    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking>;
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;
+    /// The audit log, newest first, at most `limit` entries.
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     // ---- counsellors
     /// A counsellor socket opened (+1) or closed (-1); creates the record

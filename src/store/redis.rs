@@ -1197,6 +1197,41 @@ impl Store for RedisStore {
         .await
     }
 
+    // TODO(handoff-redis): replaced by the Redis implementation (helper).
+    async fn create_slot(&self, _slot: Slot) -> StoreResult<()> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn cancel_slot(&self, _id: SlotId, _now_ms: u64) -> StoreResult<SlotRecord> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn slot(&self, _id: SlotId) -> StoreResult<Option<SlotRecord>> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn slots(&self, _from_ms: u64) -> StoreResult<Vec<SlotRecord>> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn handoff(&self, _c: ConversationId) -> StoreResult<Option<HandoffRecord>> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn write_handoff(&self, _w: HandoffWrite) -> StoreResult<()> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn booking(&self, _r: &BookingRef) -> StoreResult<Option<Booking>> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn slot_bookings(&self, _s: SlotId) -> StoreResult<Vec<Booking>> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn set_attended(&self, _r: &BookingRef, _a: bool) -> StoreResult<Booking> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn append_audit(&self, _e: AuditEntry) -> StoreResult<()> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+    async fn audit_log(&self, _limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    }
+
     async fn counsellor_connections(
         &self,
         counsellor: AccountId,

@@ -16,5 +16,8 @@ mod redis_failures;
 mod redis_restart;
 mod resume;
 mod safety;
+// Before the modules that use its `conformance!` macro.
+#[macro_use]
 mod store_conformance;
+mod handoff_store;
 mod supervision;

@@ -76,12 +76,12 @@ impl Backend {
         }
     }
 
-    fn store(&self) -> &Arc<dyn Store> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.nodes[0]
     }
 
     /// The i-th "node", round robin.
-    fn node(&self, i: usize) -> Arc<dyn Store> {
+    pub(crate) fn node(&self, i: usize) -> Arc<dyn Store> {
         self.nodes[i % self.nodes.len()].clone()
     }
 }
@@ -151,7 +151,7 @@ conformance!(
 
 const T0: u64 = 1_700_000_000_000;
 
-fn conv_at(now_ms: u64) -> NewConversation {
+pub(crate) fn conv_at(now_ms: u64) -> NewConversation {
     NewConversation {
         id: ConversationId::new_random(),
         token_hash: [7; 32],
@@ -164,7 +164,7 @@ fn conv_at(now_ms: u64) -> NewConversation {
     }
 }
 
-async fn create(store: &Arc<dyn Store>, new: NewConversation) -> ConversationId {
+pub(crate) async fn create(store: &Arc<dyn Store>, new: NewConversation) -> ConversationId {
     store.create_conversation(new, 1_000).await.unwrap().id
 }
 

@@ -183,8 +183,61 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 &serde_json::to_string(&stats).unwrap_or_default(),
             )?;
         }
+        Change::Slot(slot) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO slots (id, starts_at_ms, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                slot.id.to_string(),
+                i(slot.starts_at_ms),
+                json(slot)
+            ])?;
+        }
+        Change::Handoff(h) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO handoffs (conversation, body) VALUES (?1, ?2)",
+            )?
+            .execute(params![h.conversation.to_string(), json(h)])?;
+        }
+        Change::Booking(b) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO bookings (reference, slot, conversation, created_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                b.reference.as_str(),
+                b.slot.to_string(),
+                b.conversation.to_string(),
+                i(b.created_at_ms),
+                json(b)
+            ])?;
+        }
+        Change::Audit(a) => {
+            conn.prepare_cached("INSERT INTO audit (at_ms, body) VALUES (?1, ?2)")?
+                .execute(params![i(a.at_ms), json(a)])?;
+        }
     }
     Ok(())
+}
+
+/// A row kept as JSON. Our record types always serialise.
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Every row of `table` (a JSON `body` column), in `order`.
+fn bodies<T: DeserializeOwned>(
+    conn: &Connection,
+    table: &'static str,
+    order: &str,
+) -> Result<Vec<T>, LoadError> {
+    let mut st = conn.prepare(&format!("SELECT body FROM {table} ORDER BY {order}"))?;
+    let mut rows = st.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(serde_json::from_str(&r.get::<_, String>(0)?).map_err(|e| bad(table, e))?);
+    }
+    Ok(out)
 }
 
 /// A conversation's risk and supervision, stored as one JSON column (v3).
@@ -343,12 +396,11 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
         .filter_map(|id| convs.remove(&id))
         .collect();
 
-    let mut st = conn.prepare("SELECT body FROM alerts ORDER BY at_ms, id")?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        snap.alerts
-            .push(serde_json::from_str(&r.get::<_, String>(0)?).map_err(|e| bad("alerts", e))?);
-    }
+    snap.alerts = bodies(conn, "alerts", "at_ms, id")?;
+    snap.slots = bodies(conn, "slots", "starts_at_ms, id")?;
+    snap.handoffs = bodies(conn, "handoffs", "conversation")?;
+    snap.bookings = bodies(conn, "bookings", "created_at_ms, reference")?;
+    snap.audit = bodies(conn, "audit", "seq")?;
     if let Some(stats) = meta(conn, "stats")? {
         snap.stats = serde_json::from_str(&stats).map_err(|e| bad("meta", e))?;
     }

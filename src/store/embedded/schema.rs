@@ -36,10 +36,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "safety and supervision: a conversation's risk, reasons, supervisors and transfers; risk alerts",
         sql: V3,
     },
+    Migration {
+        version: 4,
+        why: "handoff: appointment slots, handoff records with their consents, bookings, the audit log",
+        sql: V4,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 3;
+pub const LATEST: u32 = 4;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -136,6 +141,33 @@ CREATE TABLE alerts (
     at_ms INTEGER NOT NULL,
     body TEXT NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Handoff records are read and written whole (offer, state, consent
+/// records), so each table is a key, what it is looked up or ordered by,
+/// and the row as JSON. The audit log is append-only, in insertion order.
+const V4: &str = "
+CREATE TABLE slots (
+    id TEXT PRIMARY KEY,
+    starts_at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE handoffs (
+    conversation TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE bookings (
+    reference TEXT PRIMARY KEY,
+    slot TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 ";
 
 #[derive(Debug, thiserror::Error)]

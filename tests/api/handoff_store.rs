@@ -1,0 +1,472 @@
+//! The handoff part of the store contract (`Store::create_slot` ..
+//! `Store::audit_log`), on every backend like `store_conformance.rs`:
+//! each test runs once on the in-memory store and once on Redis, where
+//! concurrent calls are spread over three stores sharing one prefix.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use uuid::Uuid;
+
+use tsunagu::core::handoff::{
+    self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact,
+    HandoffRecord, Slot, SlotId, SlotKind, Terms,
+};
+use tsunagu::core::ids::{AccountId, ConversationId};
+use tsunagu::store::{BookingOp, HandoffWrite, Store, StoreError};
+
+use crate::store_conformance::{conv_at, create, Backend};
+
+conformance!(
+    slots_are_listed_by_start_and_cancelled_only_without_bookings,
+    write_handoff_is_compare_and_set,
+    concurrent_bookings_never_exceed_a_slots_capacity,
+    cancelling_a_booking_frees_its_place_once,
+    past_cancelled_and_unknown_slots_refuse_bookings,
+    a_refused_write_changes_nothing,
+    attendance_and_the_audit_log,
+);
+
+const T0: u64 = 1_700_000_000_000;
+const DAY: u64 = 86_400_000;
+
+fn staff() -> AccountId {
+    AccountId(Uuid::from_u128(42))
+}
+
+fn slot_at(starts_at_ms: u64, capacity: u32) -> Slot {
+    Slot {
+        id: SlotId(Uuid::new_v4()),
+        starts_at_ms,
+        duration_mins: 60,
+        kind: SlotKind::Centre,
+        place: "本館 2F 相談室".into(),
+        capacity,
+        staff: 2,
+        created_by: staff(),
+        created_at_ms: T0,
+        cancelled_at_ms: None,
+    }
+}
+
+fn terms() -> Terms {
+    Terms {
+        recipient: "受付".into(),
+        purpose: "初回相談".into(),
+        retention_days: 365,
+        wording_version: "w1/ja".into(),
+    }
+}
+
+fn reference() -> BookingRef {
+    BookingRef::from_random(*Uuid::new_v4().as_bytes().first_chunk::<8>().unwrap())
+}
+
+/// A conversation with a consented handoff (rev 2) in the store.
+async fn consented(s: &Arc<dyn Store>) -> HandoffRecord {
+    let id = create(s, conv_at(T0)).await;
+    let offered = handoff::offer(None, id, "学校に行けていない", true, staff(), T0).unwrap();
+    s.write_handoff(HandoffWrite {
+        expected_rev: 0,
+        record: offered.clone(),
+        booking: BookingOp::Keep,
+    })
+    .await
+    .unwrap();
+    let yes = Answer::Consent {
+        transcript: false,
+        contact: true,
+    };
+    let rec = handoff::answer(&offered, 1, "w1/ja", yes, &terms(), T0 + 1).unwrap();
+    s.write_handoff(HandoffWrite {
+        expected_rev: 1,
+        record: rec.clone(),
+        booking: BookingOp::Keep,
+    })
+    .await
+    .unwrap();
+    rec
+}
+
+fn booking_for(rec: &HandoffRecord, slot: SlotId, now_ms: u64) -> (HandoffRecord, Booking) {
+    let reference = reference();
+    let slot_rec = slot_at(now_ms + DAY, 100);
+    let next = handoff::book(
+        rec,
+        &slot_rec,
+        0,
+        &Contact::SelfCall,
+        reference.clone(),
+        now_ms,
+    )
+    .unwrap();
+    let booking = Booking {
+        reference,
+        pin_hash: [7; 32],
+        slot,
+        conversation: rec.conversation,
+        name: Some("みどり".into()),
+        contact: Contact::Phone("090-1234-5678".into()),
+        created_at_ms: now_ms,
+        cancelled_at_ms: None,
+        cancel_reason: None,
+        attended: None,
+    };
+    (next, booking)
+}
+
+async fn book(
+    s: &Arc<dyn Store>,
+    rec: &HandoffRecord,
+    slot: SlotId,
+    now_ms: u64,
+) -> Result<(HandoffRecord, Booking), StoreError> {
+    let (next, booking) = booking_for(rec, slot, now_ms);
+    s.write_handoff(HandoffWrite {
+        expected_rev: rec.rev,
+        record: next.clone(),
+        booking: BookingOp::Create(booking.clone()),
+    })
+    .await
+    .map(|()| (next, booking))
+}
+
+async fn slots_are_listed_by_start_and_cancelled_only_without_bookings(b: Backend) {
+    let s = b.store();
+    let late = slot_at(T0 + 3 * DAY, 2);
+    let early = slot_at(T0 + DAY, 2);
+    let past = slot_at(T0 - DAY, 2);
+    for slot in [&late, &early, &past] {
+        s.create_slot(slot.clone()).await.unwrap();
+    }
+    assert_eq!(
+        s.create_slot(early.clone()).await,
+        Err(StoreError::Conflict),
+        "an id is taken once"
+    );
+    let listed: Vec<SlotId> = s
+        .slots(T0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.slot.id)
+        .collect();
+    assert_eq!(listed, vec![early.id, late.id], "from T0, earliest first");
+    let got = s.slot(late.id).await.unwrap().unwrap();
+    assert_eq!((got.slot, got.booked), (late.clone(), 0));
+    assert_eq!(s.slot(SlotId(Uuid::new_v4())).await.unwrap(), None);
+
+    // A booking in force keeps the slot; once cancelled, the slot can go.
+    let rec = consented(s).await;
+    let (booked, booking) = book(s, &rec, early.id, T0 + 2).await.unwrap();
+    assert_eq!(
+        s.cancel_slot(early.id, T0 + 3).await,
+        Err(StoreError::SlotBooked)
+    );
+    assert_eq!(s.slot(early.id).await.unwrap().unwrap().booked, 1);
+    s.write_handoff(HandoffWrite {
+        expected_rev: booked.rev,
+        record: handoff::cancel_booking(&booked).unwrap(),
+        booking: BookingOp::Cancel {
+            reference: booking.reference.clone(),
+            reason: CancelReason::Visitor,
+            now_ms: T0 + 4,
+        },
+    })
+    .await
+    .unwrap();
+    let cancelled = s.cancel_slot(early.id, T0 + 5).await.unwrap();
+    assert_eq!(cancelled.slot.cancelled_at_ms, Some(T0 + 5));
+    assert_eq!(cancelled.booked, 0);
+    // Again: unchanged, not an error.
+    let again = s.cancel_slot(early.id, T0 + 6).await.unwrap();
+    assert_eq!(again.slot.cancelled_at_ms, Some(T0 + 5));
+    assert_eq!(
+        s.cancel_slot(SlotId(Uuid::new_v4()), T0).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn write_handoff_is_compare_and_set(b: Backend) {
+    let s = b.store();
+    let id = create(s, conv_at(T0)).await;
+    assert_eq!(s.handoff(id).await.unwrap(), None);
+    let first = handoff::offer(None, id, "v1", false, staff(), T0).unwrap();
+    // Three writers all computed from "none": exactly one wins.
+    let results = join_all((0..3).map(|i| {
+        let node = b.node(i);
+        let mut rec = first.clone();
+        rec.offer.summary = format!("writer {i}");
+        async move {
+            node.write_handoff(HandoffWrite {
+                expected_rev: 0,
+                record: rec,
+                booking: BookingOp::Keep,
+            })
+            .await
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || *r == Err(StoreError::Conflict)));
+    let stored = s.handoff(id).await.unwrap().unwrap();
+    assert_eq!(stored.rev, 1);
+    assert!(stored.offer.summary.starts_with("writer "));
+    // A stale revision is refused; the right one is taken.
+    let next = handoff::offer(Some(&stored), id, "v2", false, staff(), T0 + 1).unwrap();
+    let stale = HandoffWrite {
+        expected_rev: 0,
+        record: next.clone(),
+        booking: BookingOp::Keep,
+    };
+    assert_eq!(s.write_handoff(stale).await, Err(StoreError::Conflict));
+    s.write_handoff(HandoffWrite {
+        expected_rev: 1,
+        record: next.clone(),
+        booking: BookingOp::Keep,
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.handoff(id).await.unwrap(), Some(next));
+    // Unknown conversation.
+    let ghost =
+        handoff::offer(None, ConversationId::new_random(), "x", false, staff(), T0).unwrap();
+    assert_eq!(
+        s.write_handoff(HandoffWrite {
+            expected_rev: 0,
+            record: ghost,
+            booking: BookingOp::Keep,
+        })
+        .await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn concurrent_bookings_never_exceed_a_slots_capacity(b: Backend) {
+    let s = b.store();
+    let slot = slot_at(T0 + DAY, 2);
+    s.create_slot(slot.clone()).await.unwrap();
+    let mut recs = Vec::new();
+    for _ in 0..50 {
+        recs.push(consented(s).await);
+    }
+    let results = join_all(recs.iter().enumerate().map(|(i, rec)| {
+        let node = b.node(i);
+        let rec = rec.clone();
+        async move { book(&node, &rec, slot.id, T0 + 10).await.map(|(_, b)| b) }
+    }))
+    .await;
+    let won: Vec<&Booking> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(won.len(), 2, "exactly the capacity");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || *r == Err(StoreError::SlotFull)),
+        "the rest are told the slot is full: {results:?}"
+    );
+    assert_eq!(s.slot(slot.id).await.unwrap().unwrap().booked, 2);
+    let held = s.slot_bookings(slot.id).await.unwrap();
+    assert_eq!(held.len(), 2);
+    for w in won {
+        assert!(held.contains(w));
+        let h = s.handoff(w.conversation).await.unwrap().unwrap();
+        assert_eq!(h.booking.as_ref(), Some(&w.reference));
+        assert_eq!(s.booking(&w.reference).await.unwrap().as_ref(), Some(w));
+    }
+    // The losers' records are unchanged (still consented, no booking).
+    for (rec, r) in recs.iter().zip(&results) {
+        if r.is_err() {
+            assert_eq!(
+                s.handoff(rec.conversation).await.unwrap().as_ref(),
+                Some(rec)
+            );
+        }
+    }
+}
+
+async fn cancelling_a_booking_frees_its_place_once(b: Backend) {
+    let s = b.store();
+    let slot = slot_at(T0 + DAY, 1);
+    s.create_slot(slot.clone()).await.unwrap();
+    let first = consented(s).await;
+    let second = consented(s).await;
+    let (booked, booking) = book(s, &first, slot.id, T0 + 2).await.unwrap();
+    assert_eq!(
+        book(s, &second, slot.id, T0 + 3).await.map(drop),
+        Err(StoreError::SlotFull)
+    );
+    let (withdrawn, cancelled) = handoff::withdraw(&booked, T0 + 4).unwrap();
+    let cancel = HandoffWrite {
+        expected_rev: booked.rev,
+        record: withdrawn.clone(),
+        booking: BookingOp::Cancel {
+            reference: cancelled.unwrap(),
+            reason: CancelReason::ConsentWithdrawn,
+            now_ms: T0 + 4,
+        },
+    };
+    s.write_handoff(cancel.clone()).await.unwrap();
+    let b1 = s.booking(&booking.reference).await.unwrap().unwrap();
+    assert_eq!(b1.cancelled_at_ms, Some(T0 + 4));
+    assert_eq!(b1.cancel_reason, Some(CancelReason::ConsentWithdrawn));
+    assert_eq!(s.slot(slot.id).await.unwrap().unwrap().booked, 0);
+    assert_eq!(
+        s.handoff(first.conversation).await.unwrap(),
+        Some(withdrawn.clone())
+    );
+    // A second cancel of the same booking finds none in force.
+    let twice = HandoffWrite {
+        expected_rev: withdrawn.rev,
+        booking: cancel.booking,
+        record: HandoffRecord {
+            rev: withdrawn.rev + 1,
+            ..withdrawn
+        },
+    };
+    assert_eq!(s.write_handoff(twice).await, Err(StoreError::NotFound));
+    assert_eq!(s.slot(slot.id).await.unwrap().unwrap().booked, 0);
+    // The freed place is taken by the other visitor.
+    book(s, &second, slot.id, T0 + 5).await.unwrap();
+    assert_eq!(s.slot(slot.id).await.unwrap().unwrap().booked, 1);
+    assert_eq!(s.slot_bookings(slot.id).await.unwrap().len(), 2);
+}
+
+async fn past_cancelled_and_unknown_slots_refuse_bookings(b: Backend) {
+    let s = b.store();
+    let rec = consented(s).await;
+    let slot = slot_at(T0 + DAY, 3);
+    s.create_slot(slot.clone()).await.unwrap();
+    assert_eq!(
+        book(s, &rec, slot.id, slot.starts_at_ms).await.map(drop),
+        Err(StoreError::SlotUnavailable),
+        "a slot that has started"
+    );
+    assert_eq!(
+        book(s, &rec, SlotId(Uuid::new_v4()), T0).await.map(drop),
+        Err(StoreError::SlotUnavailable),
+        "an unknown slot"
+    );
+    s.cancel_slot(slot.id, T0 + 1).await.unwrap();
+    assert_eq!(
+        book(s, &rec, slot.id, T0 + 2).await.map(drop),
+        Err(StoreError::SlotUnavailable),
+        "a cancelled slot"
+    );
+    assert_eq!(s.handoff(rec.conversation).await.unwrap(), Some(rec));
+    assert!(s.slot_bookings(slot.id).await.unwrap().is_empty());
+}
+
+async fn a_refused_write_changes_nothing(b: Backend) {
+    let s = b.store();
+    let rec = consented(s).await;
+    let full = slot_at(T0 + DAY, 1);
+    s.create_slot(full.clone()).await.unwrap();
+    let other = consented(s).await;
+    book(s, &other, full.id, T0 + 1).await.unwrap();
+    // Refused for the slot: neither the record nor the booking is written.
+    let (next, booking) = booking_for(&rec, full.id, T0 + 2);
+    let refused = HandoffWrite {
+        expected_rev: rec.rev,
+        record: next,
+        booking: BookingOp::Create(booking.clone()),
+    };
+    assert_eq!(s.write_handoff(refused).await, Err(StoreError::SlotFull));
+    assert_eq!(
+        s.handoff(rec.conversation).await.unwrap(),
+        Some(rec.clone())
+    );
+    assert_eq!(s.booking(&booking.reference).await.unwrap(), None);
+    // A booking for another conversation, or a reference already taken.
+    let open = slot_at(T0 + DAY, 5);
+    s.create_slot(open.clone()).await.unwrap();
+    let (next, mut foreign) = booking_for(&rec, open.id, T0 + 3);
+    foreign.conversation = other.conversation;
+    assert_eq!(
+        s.write_handoff(HandoffWrite {
+            expected_rev: rec.rev,
+            record: next.clone(),
+            booking: BookingOp::Create(foreign),
+        })
+        .await,
+        Err(StoreError::NotFound)
+    );
+    let taken = s.slot_bookings(full.id).await.unwrap()[0].reference.clone();
+    let (next, mut dup) = booking_for(&rec, open.id, T0 + 3);
+    dup.reference = taken;
+    assert_eq!(
+        s.write_handoff(HandoffWrite {
+            expected_rev: rec.rev,
+            record: next,
+            booking: BookingOp::Create(dup),
+        })
+        .await,
+        Err(StoreError::Conflict)
+    );
+    // Cancelling a booking of another conversation.
+    let (next, _) = booking_for(&rec, open.id, T0 + 3);
+    let other_ref = s.slot_bookings(full.id).await.unwrap()[0].reference.clone();
+    assert_eq!(
+        s.write_handoff(HandoffWrite {
+            expected_rev: rec.rev,
+            record: next,
+            booking: BookingOp::Cancel {
+                reference: other_ref.clone(),
+                reason: CancelReason::Staff,
+                now_ms: T0 + 3,
+            },
+        })
+        .await,
+        Err(StoreError::NotFound)
+    );
+    assert!(s.booking(&other_ref).await.unwrap().unwrap().active());
+    assert_eq!(s.handoff(rec.conversation).await.unwrap(), Some(rec));
+    assert_eq!(s.slot(open.id).await.unwrap().unwrap().booked, 0);
+    assert_eq!(s.slot(full.id).await.unwrap().unwrap().booked, 1);
+}
+
+async fn attendance_and_the_audit_log(b: Backend) {
+    let s = b.store();
+    let slot = slot_at(T0 + DAY, 2);
+    s.create_slot(slot.clone()).await.unwrap();
+    let rec = consented(s).await;
+    let (_, booking) = book(s, &rec, slot.id, T0 + 1).await.unwrap();
+    let marked = s.set_attended(&booking.reference, true).await.unwrap();
+    assert_eq!(marked.attended, Some(true));
+    assert_eq!(
+        s.booking(&booking.reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .attended,
+        Some(true)
+    );
+    assert_eq!(
+        s.set_attended(&reference(), true).await,
+        Err(StoreError::NotFound)
+    );
+    for (i, action) in [AuditAction::ListBookings, AuditAction::ViewTranscript]
+        .into_iter()
+        .enumerate()
+    {
+        s.append_audit(AuditEntry {
+            at_ms: T0 + i as u64,
+            account: staff(),
+            action,
+            references: vec![booking.reference.clone()],
+            slot: Some(slot.id),
+        })
+        .await
+        .unwrap();
+    }
+    let log = s.audit_log(10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, AuditAction::ViewTranscript, "newest first");
+    assert_eq!(log[1].references, vec![booking.reference.clone()]);
+    assert_eq!(s.audit_log(1).await.unwrap().len(), 1);
+}
