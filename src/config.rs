@@ -91,8 +91,46 @@ pub struct Settings {
     pub hours: HoursSpec,
     pub triage: Triage,
     pub supervision: Supervision,
+    /// The consented handoff to a first consultation: what the visitor is
+    /// told before agreeing (see docs/PROTOCOL.md, "Handoff").
+    pub handoff: Handoff,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
+}
+
+/// What a visitor is shown with a handoff offer, and recorded with their
+/// consent. Change `wording_version` whenever the texts (here or in
+/// `web/i18n.js`, `consent.*`) change: a consent records the version the
+/// visitor saw, and an answer to an older version is refused.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Handoff {
+    /// Who receives what the visitor agrees to pass on.
+    pub recipient_ja: String,
+    pub recipient_en: String,
+    /// Why it is passed on.
+    pub purpose_ja: String,
+    pub purpose_en: String,
+    /// How long the consented summary, contact details and booking are
+    /// kept after the appointment (days).
+    pub retention_days: u32,
+    pub wording_version: String,
+}
+
+impl Default for Handoff {
+    fn default() -> Self {
+        Self {
+            recipient_ja: "ひきこもり地域支援センター 初回相談の受付担当".into(),
+            recipient_en: "the Hikikomori Support Centre's intake staff for first consultations"
+                .into(),
+            purpose_ja: "初回相談の準備のため（同じことを何度も話さなくてよいように）".into(),
+            purpose_en:
+                "to prepare your first consultation (so you do not have to tell everything again)"
+                    .into(),
+            retention_days: 365,
+            wording_version: "2026-12".into(),
+        }
+    }
 }
 
 /// Risk triage of what waiting visitors write (see `docs/TRIAGE.md`).
@@ -156,6 +194,12 @@ pub struct Limits {
     pub logins_per_ip_per_min: u32,
     pub logins_per_account_per_min: u32,
     pub logins_burst: u32,
+    /// Booking look-ups by reference and PIN (view, cancel, calendar
+    /// file): per client address, and per reference, so a PIN cannot be
+    /// guessed from many addresses either.
+    pub booking_lookups_per_ip_per_min: u32,
+    pub booking_lookups_per_ref_per_min: u32,
+    pub booking_lookups_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -223,6 +267,7 @@ impl Default for Settings {
             hours: HoursSpec::default(),
             triage: Triage::default(),
             supervision: Supervision::default(),
+            handoff: Handoff::default(),
             users: Vec::new(),
         }
     }
@@ -276,6 +321,9 @@ impl Default for Limits {
             logins_per_ip_per_min: 20,
             logins_per_account_per_min: 5,
             logins_burst: 5,
+            booking_lookups_per_ip_per_min: 10,
+            booking_lookups_per_ref_per_min: 5,
+            booking_lookups_burst: 5,
         }
     }
 }
@@ -370,10 +418,21 @@ impl Settings {
             l.starts_burst,
             l.frames_burst,
             l.logins_burst,
+            l.booking_lookups_per_ip_per_min,
+            l.booking_lookups_per_ref_per_min,
+            l.booking_lookups_burst,
         ] {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");
             }
+        }
+        let h = &self.handoff;
+        if h.wording_version.trim().is_empty()
+            || h.recipient_ja.trim().is_empty()
+            || h.purpose_ja.trim().is_empty()
+            || h.retention_days == 0
+        {
+            return bad("handoff: recipient_ja, purpose_ja, wording_version and retention_days (>= 1) are required");
         }
         if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
             return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");

@@ -15,6 +15,10 @@ pub struct RateLimits {
     pub starts: DefaultKeyedRateLimiter<IpAddr>,
     pub logins_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     pub logins_by_account: DefaultKeyedRateLimiter<String>,
+    pub bookings_by_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// Keyed by the reference as typed (normalised), whether or not it
+    /// exists, so probing unknown references costs the same.
+    pub bookings_by_ref: DefaultKeyedRateLimiter<String>,
     frames: Quota,
 }
 
@@ -37,6 +41,14 @@ impl RateLimits {
                 l.logins_per_account_per_min,
                 l.logins_burst,
             )),
+            bookings_by_ip: RateLimiter::keyed(per_minute(
+                l.booking_lookups_per_ip_per_min,
+                l.booking_lookups_burst,
+            )),
+            bookings_by_ref: RateLimiter::keyed(per_minute(
+                l.booking_lookups_per_ref_per_min,
+                l.booking_lookups_burst,
+            )),
             frames: Quota::per_second(nz(l.frames_per_sec)).allow_burst(nz(l.frames_burst)),
         }
     }
@@ -53,6 +65,10 @@ impl RateLimits {
         self.starts.retain_recent();
         self.logins_by_ip.retain_recent();
         self.logins_by_account.retain_recent();
+        self.bookings_by_ip.retain_recent();
+        self.bookings_by_ref.retain_recent();
+        self.bookings_by_ip.shrink_to_fit();
+        self.bookings_by_ref.shrink_to_fit();
         self.upgrades.shrink_to_fit();
         self.starts.shrink_to_fit();
         self.logins_by_ip.shrink_to_fit();

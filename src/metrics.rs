@@ -25,6 +25,8 @@ pub struct Metrics {
     assigned_total: AtomicU64,
     ended_total: AtomicU64,
     refusals: Mutex<BTreeMap<&'static str, u64>>,
+    /// Handoff steps by outcome (offered, consented, declined, ...).
+    handoffs: Mutex<BTreeMap<&'static str, u64>>,
     wait: Mutex<Histogram>,
 }
 
@@ -76,12 +78,12 @@ impl Metrics {
 
     /// A request or frame was refused with `code`.
     pub fn refused(&self, code: ErrorCode) {
-        *self
-            .refusals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(code.as_str())
-            .or_default() += 1;
+        bump(&self.refusals, code.as_str());
+    }
+
+    /// A handoff step happened (`offered`, `consented`, `booked`, ...).
+    pub fn handoff(&self, step: &'static str) {
+        bump(&self.handoffs, step);
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -147,18 +149,20 @@ tsunagu_sockets{{kind=\"visitor\"}} {}\ntsunagu_sockets{{kind=\"counsellor\"}} {
             "Conversations ended through this node.",
             load(&self.ended_total),
         );
-        let _ = writeln!(
-            out,
-            "# HELP tsunagu_refusals_total Requests and frames refused, by error code.\n# TYPE tsunagu_refusals_total counter"
+        labelled(
+            &mut out,
+            "tsunagu_refusals_total",
+            "Requests and frames refused, by error code.",
+            "code",
+            &self.refusals,
         );
-        for (code, n) in self
-            .refusals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(out, "tsunagu_refusals_total{{code=\"{code}\"}} {n}");
-        }
+        labelled(
+            &mut out,
+            "tsunagu_handoffs_total",
+            "Handoff steps through this node, by step (offered, consented, declined, booked, ...).",
+            "step",
+            &self.handoffs,
+        );
         let h = self.wait.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(
             out,
@@ -177,6 +181,27 @@ tsunagu_sockets{{kind=\"visitor\"}} {}\ntsunagu_sockets{{kind=\"counsellor\"}} {
             h.count, h.sum, h.count
         );
         out
+    }
+}
+
+fn bump(map: &Mutex<BTreeMap<&'static str, u64>>, key: &'static str) {
+    *map.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_default() += 1;
+}
+
+/// A counter with one label, one line per value seen.
+fn labelled(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    map: &Mutex<BTreeMap<&'static str, u64>>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, n) in map.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
     }
 }
 

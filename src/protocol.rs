@@ -14,12 +14,15 @@ use std::collections::HashMap;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::core::conversation::{EndedBy, Outcome};
+use crate::core::handoff::{SlotId, SlotKind};
 use crate::core::hours::{ClosedReason, HoursSpec, Status};
 use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
 use crate::core::triage::RiskLevel;
-use crate::store::{Alert, ReleaseReason, RiskReason, RiskSource, Stats, SupervisionMode};
+use crate::store::{
+    Alert, ReleaseReason, RiskReason, RiskSource, SlotRecord, Stats, SupervisionMode,
+};
 
 /// Bumped on an incompatible change; sent in every `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -369,6 +372,15 @@ pub enum CounsellorIn {
     AckAlert {
         alert_id: AlertId,
     },
+    /// Offer the visitor a handoff to a first consultation (or revise the
+    /// offer): the summary they will see word for word, and whether the
+    /// transcript is part of it.
+    OfferHandoff {
+        conversation_id: ConversationId,
+        summary: String,
+        #[serde(default)]
+        include_transcript: bool,
+    },
 }
 
 impl CounsellorIn {
@@ -389,6 +401,7 @@ impl CounsellorIn {
         "leave",
         "take_over",
         "ack_alert",
+        "offer_handoff",
     ];
 }
 
@@ -520,6 +533,11 @@ pub enum VisitorOut<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         next_opening: Option<&'a str>,
         alternatives: &'a [Alternative],
+    },
+    /// The handoff was offered or changed (and, after `start`/`resume`,
+    /// where it stands).
+    Handoff {
+        handoff: &'a HandoffView,
     },
     Error(&'a ErrorBody),
 }
@@ -812,6 +830,94 @@ pub enum MatchingMode {
     Manual,
 }
 
+// ------------------------------------------------------------- handoff
+
+/// An appointment slot as visitors, intake and admins see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SlotView {
+    pub slot_id: SlotId,
+    /// ms since the epoch.
+    pub starts_at: u64,
+    pub ends_at: u64,
+    pub duration_mins: u32,
+    pub kind: SlotKind,
+    pub place: String,
+    pub capacity: u32,
+    /// Free places (capacity minus bookings in force).
+    pub free: u32,
+    pub staff: u32,
+    pub cancelled: bool,
+}
+
+impl From<&SlotRecord> for SlotView {
+    fn from(r: &SlotRecord) -> Self {
+        let s = &r.slot;
+        Self {
+            slot_id: s.id,
+            starts_at: s.starts_at_ms,
+            ends_at: s.ends_at_ms(),
+            duration_mins: s.duration_mins,
+            kind: s.kind,
+            place: s.place.clone(),
+            capacity: s.capacity,
+            free: s.capacity.saturating_sub(r.booked),
+            staff: s.staff,
+            cancelled: s.cancelled_at_ms.is_some(),
+        }
+    }
+}
+
+/// What the visitor is told with an offer: who receives it, why, for how
+/// long, in both languages, and the wording version to echo when answering.
+#[derive(Clone, Debug, Serialize)]
+pub struct TermsView {
+    pub recipient_ja: String,
+    pub recipient_en: String,
+    pub purpose_ja: String,
+    pub purpose_en: String,
+    pub retention_days: u32,
+    pub wording_version: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsentView {
+    pub transcript: bool,
+    pub contact: bool,
+    pub at: u64,
+    /// The wording the visitor saw, e.g. `2026-12/ja`.
+    pub wording_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<u64>,
+}
+
+/// The booking in force, as the chat shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct BookedView {
+    /// Only to the visitor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    pub slot: SlotView,
+}
+
+/// A conversation's handoff, for the visitor and the counsellor.
+#[derive(Clone, Debug, Serialize)]
+pub struct HandoffView {
+    /// `offered`, `change_requested`, `declined`, `consented`, `withdrawn`.
+    pub state: &'static str,
+    /// Answer this version.
+    pub version: u32,
+    /// The summary, word for word.
+    pub summary: String,
+    pub include_transcript: bool,
+    pub offered_at: u64,
+    pub terms: TermsView,
+    /// The latest consent, if one was given (withdrawn or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking: Option<BookedView>,
+}
+
 /// Server -> counsellor.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -925,6 +1031,12 @@ pub enum CounsellorOut<'a> {
     /// Colleagues a conversation can be transferred to.
     Colleagues {
         counsellors: &'a [ColleagueView],
+    },
+    /// The conversation's handoff changed (or, after `hello`, where it
+    /// stands).
+    Handoff {
+        conversation_id: ConversationId,
+        handoff: &'a HandoffView,
     },
     Error(&'a ErrorBody),
 }

@@ -204,6 +204,37 @@ impl Application {
                         .route("/me", web::get().to(http::session::me))
                         .route("/accounts", web::get().to(http::accounts::list))
                         .route("/accounts", web::post().to(http::accounts::create))
+                        .route("/handoff", web::post().to(http::handoff::show))
+                        .route("/handoff/answer", web::post().to(http::handoff::answer))
+                        .route("/handoff/book", web::post().to(http::handoff::book))
+                        .route("/handoff/withdraw", web::post().to(http::handoff::withdraw))
+                        .route("/slots", web::get().to(http::handoff::bookable))
+                        .route("/booking", web::post().to(http::handoff::lookup))
+                        .route("/booking/cancel", web::post().to(http::handoff::cancel))
+                        .route("/booking/calendar", web::post().to(http::handoff::calendar))
+                        .route("/admin/slots", web::get().to(http::handoff::admin_slots))
+                        .route("/admin/slots", web::post().to(http::handoff::create_slot))
+                        .route(
+                            "/admin/slots/{slot_id}/cancel",
+                            web::post().to(http::handoff::cancel_slot),
+                        )
+                        .route("/admin/audit", web::get().to(http::handoff::audit))
+                        .route(
+                            "/intake/bookings",
+                            web::get().to(http::handoff::intake_bookings),
+                        )
+                        .route(
+                            "/intake/bookings/{reference}/transcript",
+                            web::get().to(http::handoff::intake_transcript),
+                        )
+                        .route(
+                            "/intake/bookings/{reference}/cancel",
+                            web::post().to(http::handoff::intake_cancel),
+                        )
+                        .route(
+                            "/intake/bookings/{reference}/attended",
+                            web::post().to(http::handoff::intake_attended),
+                        )
                         .default_service(web::to(http::not_found)),
                 )
                 .service(actix_files::Files::new("/", web_dir.clone()).index_file("index.html"))

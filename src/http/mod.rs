@@ -3,6 +3,7 @@
 //! the status the code decides.
 
 pub mod accounts;
+pub mod handoff;
 pub mod health;
 pub mod metrics;
 pub mod session;

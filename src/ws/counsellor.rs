@@ -317,6 +317,9 @@ impl Counsellor {
                 .catch_up(io, service.store.as_ref(), *id, &encoder(*id))
                 .await;
         }
+        for id in watched.keys() {
+            self.send_handoff(io, *id).await;
+        }
         self.watched = Some(watched);
         if let Some(frame) = crate::startup::queue_view_frame(&app).await {
             io.send_text(frame).await;
@@ -481,6 +484,27 @@ impl Counsellor {
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::AckAlert { alert_id } => service.ack_alert(alert_id, me).await,
+            CounsellorIn::OfferHandoff {
+                conversation_id,
+                summary,
+                include_transcript,
+            } => service
+                .offer_handoff(conversation_id, me, summary, include_transcript)
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
+        }
+    }
+
+    /// Tell the client where a conversation's handoff stands (if it has
+    /// one). Read from the store, so a lost event or a reconnect costs
+    /// nothing.
+    async fn send_handoff(&self, io: &mut Io, id: ConversationId) {
+        if let Ok(Some(handoff)) = self.app.service.handoff_of(id, false).await {
+            io.send(&CounsellorOut::Handoff {
+                conversation_id: id,
+                handoff: &handoff,
+            })
+            .await;
         }
     }
 
@@ -523,6 +547,7 @@ impl Counsellor {
                 .catch_up(io, app.service.store.as_ref(), id, &encoder(id))
                 .await;
         }
+        self.send_handoff(io, id).await;
     }
 
     /// Our own supervision of a conversation started, changed or ended.
@@ -723,6 +748,11 @@ impl Handler for Counsellor {
                     visitor_online: online,
                 })
                 .await
+            }
+            Outbound::Event(Event::Handoff { conversation }) => {
+                if self.access(conversation).is_some() {
+                    self.send_handoff(io, conversation).await
+                }
             }
             Outbound::Event(Event::NoteSaved {
                 conversation, note, ..

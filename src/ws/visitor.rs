@@ -148,6 +148,7 @@ impl Visitor {
         chat.cursor
             .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
             .await;
+        send_handoff(io, &app, rec.id).await;
         if rec.state == ConversationState::Queued {
             // The broadcaster computes every place in one pass; asking it
             // (coalesced) keeps a burst of joins O(n), not O(n^2).
@@ -218,6 +219,14 @@ async fn change_state(
             let by = by.unwrap_or(crate::core::conversation::EndedBy::System);
             io.send(&VisitorOut::Ended { by }).await
         }
+    }
+}
+
+/// Where the conversation's handoff stands, read from the store (so a lost
+/// event or a reload costs nothing).
+async fn send_handoff(io: &mut Io, app: &AppState, id: ConversationId) {
+    if let Ok(Some(handoff)) = app.service.handoff_of(id, true).await {
+        io.send(&VisitorOut::Handoff { handoff: &handoff }).await;
     }
 }
 
@@ -396,6 +405,10 @@ impl Handler for Visitor {
             Outbound::Event(Event::Ended { by, .. }) => {
                 let app = self.app.clone();
                 change_state(io, &app, chat, ConversationState::Ended, Some(by)).await
+            }
+            Outbound::Event(Event::Handoff { .. }) => {
+                let app = self.app.clone();
+                send_handoff(io, &app, chat.id).await
             }
             Outbound::QueuePosition {
                 position,

@@ -3,6 +3,8 @@
 //! wire; it checks who may do what, asks the pure core what should happen,
 //! tells the store, and publishes the event. It never touches a socket.
 
+pub mod handoff;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

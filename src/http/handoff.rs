@@ -1,0 +1,398 @@
+//! HTTP edges of the handoff: the visitor's consent and booking (their
+//! conversation id and resume token in the body), a booking looked up
+//! later by reference and PIN (rate-limited), admins' slots and audit log,
+//! and intake's view of consented bookings. Every endpoint only parses and
+//! calls `service::handoff`; every error is an [`ApiError`].
+//!
+//! Secrets (tokens, PINs) travel in POST bodies, never in URLs, so no
+//! proxy or access log keeps them.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{current_account, ApiError};
+use crate::auth::Role;
+use crate::core::handoff::{Answer, CancelReason, Contact, SlotId, SlotInput};
+use crate::core::ids::ConversationId;
+use crate::limits::check_keyed;
+use crate::protocol::{ErrorCode, SlotView};
+use crate::service::handoff::Lang;
+use crate::service::now_ms;
+use crate::startup::AppState;
+use crate::store::Account;
+use crate::ws::{client_ip, origin_allowed};
+
+fn same_site(req: &HttpRequest, app: &AppState) -> Result<(), ApiError> {
+    if origin_allowed(req, &app.settings) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::OriginForbidden,
+            "this origin may not do this",
+        ))
+    }
+}
+
+/// The logged-in account, if its role is `role`.
+async fn staff(req: &HttpRequest, app: &AppState, role: Role) -> Result<Account, ApiError> {
+    let (account, _) = current_account(req, app).await?;
+    if account.role != role {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("only for the {role:?} role").to_lowercase(),
+        ));
+    }
+    Ok(account)
+}
+
+// ------------------------------------------------------------ visitor
+
+/// Who the visitor is: the conversation and its resume token.
+#[derive(Deserialize)]
+pub struct VisitorAuth {
+    pub conversation_id: ConversationId,
+    pub token: String,
+}
+
+/// `POST /api/handoff`: where this conversation's handoff stands.
+pub async fn show(
+    req: HttpRequest,
+    body: web::Json<VisitorAuth>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let handoff = app
+        .service
+        .visitor_handoff(body.conversation_id, &body.token)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    Consent,
+    Decline,
+    Change,
+}
+
+#[derive(Deserialize)]
+pub struct AnswerBody {
+    pub conversation_id: ConversationId,
+    pub token: String,
+    /// The offer version shown.
+    pub version: u32,
+    /// The consent wording version shown.
+    pub wording_version: String,
+    pub lang: Lang,
+    pub answer: AnswerKind,
+    /// With `consent`: the transcript is part of what may be passed on
+    /// (only if it was offered).
+    #[serde(default)]
+    pub transcript: bool,
+    /// With `consent`: contact details given with a booking may be passed on.
+    #[serde(default)]
+    pub contact: bool,
+}
+
+/// `POST /api/handoff/answer`: consent, decline, or ask for a change.
+pub async fn answer(
+    req: HttpRequest,
+    body: web::Json<AnswerBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let b = body.into_inner();
+    let answer = match b.answer {
+        AnswerKind::Consent => Answer::Consent {
+            transcript: b.transcript,
+            contact: b.contact,
+        },
+        AnswerKind::Decline => Answer::Decline,
+        AnswerKind::Change => Answer::RequestChange,
+    };
+    let handoff = app
+        .service
+        .answer_handoff(
+            b.conversation_id,
+            &b.token,
+            b.version,
+            &b.wording_version,
+            b.lang,
+            answer,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    /// `phone`, `email` or `self` (I will call the centre myself).
+    pub kind: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct BookBody {
+    pub conversation_id: ConversationId,
+    pub token: String,
+    pub slot_id: SlotId,
+    /// What they want to be called (optional).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub contact: ContactBody,
+}
+
+/// `POST /api/handoff/book`: book a slot under the consent in force. The
+/// answer carries the PIN (shown once) and the calendar file.
+pub async fn book(
+    req: HttpRequest,
+    body: web::Json<BookBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let b = body.into_inner();
+    let contact = Contact::parse(&b.contact.kind, b.contact.value.as_deref())
+        .map_err(|e| ApiError(e.into()))?;
+    let receipt = app
+        .service
+        .book(b.conversation_id, &b.token, b.slot_id, b.name, contact)
+        .await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "booking": receipt.booking,
+        "pin": receipt.pin,
+        "calendar": receipt.calendar,
+    })))
+}
+
+/// `POST /api/handoff/withdraw`: take the consent back (the booking, if
+/// any, is cancelled; intake sees nothing from now on).
+pub async fn withdraw(
+    req: HttpRequest,
+    body: web::Json<VisitorAuth>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let handoff = app
+        .service
+        .withdraw_consent(body.conversation_id, &body.token)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
+}
+
+/// `GET /api/slots`: slots a visitor can book now (no personal data).
+pub async fn bookable(app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.service.bookable_slots().await?))
+}
+
+// ------------------------------------------------- booking by reference
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinBody {
+    pub reference: String,
+    pub pin: String,
+}
+
+/// Rate limits first (per address and per reference, whether or not it
+/// exists), then the look-up.
+async fn by_pin(
+    req: &HttpRequest,
+    app: &AppState,
+    body: &PinBody,
+) -> Result<(crate::core::handoff::Booking, crate::store::SlotRecord), ApiError> {
+    same_site(req, app)?;
+    if let Some(ip) = client_ip(req, &app.settings) {
+        check_keyed(&app.limits.bookings_by_ip, &ip).map_err(ApiError::rate_limited)?;
+    }
+    let key: String = body
+        .reference
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(16)
+        .collect();
+    check_keyed(&app.limits.bookings_by_ref, &key).map_err(ApiError::rate_limited)?;
+    Ok(app
+        .service
+        .booking_with_pin(&body.reference, &body.pin)
+        .await?)
+}
+
+/// `POST /api/booking`: a booking, by reference and PIN.
+pub async fn lookup(
+    req: HttpRequest,
+    body: web::Json<PinBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (b, slot) = by_pin(&req, &app, &body).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "reference": b.reference.as_str(),
+        "state": if b.active() { "booked" } else { "cancelled" },
+        "slot": SlotView::from(&slot),
+        "name": b.name,
+        "contact": b.contact,
+    })))
+}
+
+/// `POST /api/booking/cancel`: the visitor cancels (the consent stays).
+pub async fn cancel(
+    req: HttpRequest,
+    body: web::Json<PinBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (b, _) = by_pin(&req, &app, &body).await?;
+    app.service
+        .cancel_booking(&b, CancelReason::Visitor)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "state": "cancelled" })))
+}
+
+/// `POST /api/booking/calendar`: the booking as an `.ics` file.
+pub async fn calendar(
+    req: HttpRequest,
+    body: web::Json<PinBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (b, slot) = by_pin(&req, &app, &body).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}.ics\"", b.reference.as_str()),
+        ))
+        .body(app.service.calendar_of(&b, &slot)))
+}
+
+// --------------------------------------------------------------- admin
+
+#[derive(Deserialize)]
+pub struct SlotsQuery {
+    /// ms since the epoch; default: 30 days ago.
+    pub from: Option<u64>,
+}
+
+/// `GET /api/admin/slots`
+pub async fn admin_slots(
+    req: HttpRequest,
+    q: web::Query<SlotsQuery>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    staff(&req, &app, Role::Admin).await?;
+    let from = q
+        .from
+        .unwrap_or_else(|| now_ms().saturating_sub(30 * 86_400_000));
+    Ok(HttpResponse::Ok().json(app.service.all_slots(from).await?))
+}
+
+/// `POST /api/admin/slots`
+pub async fn create_slot(
+    req: HttpRequest,
+    body: web::Json<SlotInput>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let admin = staff(&req, &app, Role::Admin).await?;
+    let slot = app.service.create_slot(&admin, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(slot))
+}
+
+/// `POST /api/admin/slots/{slot_id}/cancel`
+pub async fn cancel_slot(
+    req: HttpRequest,
+    path: web::Path<String>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let admin = staff(&req, &app, Role::Admin).await?;
+    let id: SlotId = path
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such slot"))?;
+    Ok(HttpResponse::Ok().json(app.service.cancel_slot(&admin, id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/admin/audit`
+pub async fn audit(
+    req: HttpRequest,
+    q: web::Query<AuditQuery>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    staff(&req, &app, Role::Admin).await?;
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    Ok(HttpResponse::Ok().json(app.service.audit_log(limit).await?))
+}
+
+// -------------------------------------------------------------- intake
+
+/// `GET /api/intake/bookings`
+pub async fn intake_bookings(
+    req: HttpRequest,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let me = staff(&req, &app, Role::Intake).await?;
+    Ok(HttpResponse::Ok().json(app.service.intake_bookings(&me).await?))
+}
+
+/// `GET /api/intake/bookings/{reference}/transcript`
+pub async fn intake_transcript(
+    req: HttpRequest,
+    path: web::Path<String>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let me = staff(&req, &app, Role::Intake).await?;
+    let messages = app.service.intake_transcript(&me, &path).await?;
+    let lines: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "seq": m.seq,
+                "from": m.from,
+                "name": m.author_name,
+                "text": m.text,
+                "sent_at": m.at_ms,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(lines))
+}
+
+/// `POST /api/intake/bookings/{reference}/cancel`
+pub async fn intake_cancel(
+    req: HttpRequest,
+    path: web::Path<String>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let me = staff(&req, &app, Role::Intake).await?;
+    app.service.intake_cancel(&me, &path).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "state": "cancelled" })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttendedBody {
+    pub attended: bool,
+}
+
+/// `POST /api/intake/bookings/{reference}/attended`
+pub async fn intake_attended(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<AttendedBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let me = staff(&req, &app, Role::Intake).await?;
+    app.service
+        .intake_attended(&me, &path, body.attended)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "attended": body.attended })))
+}
