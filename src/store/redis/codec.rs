@@ -430,6 +430,44 @@ mod tests {
         assert_eq!(scores[0].0, "score_normal");
     }
 
+    /// A booking reads as its JSON as made with the script-written fields
+    /// applied: cancelling and marking attendance never rewrite the JSON.
+    #[test]
+    fn booking_fields_override_the_json() {
+        use crate::core::handoff::{BookingRef, CancelReason, Contact, SlotId};
+        let made = Booking {
+            reference: BookingRef::from_random([1; 8]),
+            pin_hash: [2; 32],
+            slot: SlotId(Uuid::from_u128(3)),
+            conversation: ConversationId(Uuid::from_u128(4)),
+            name: None,
+            contact: Contact::SelfCall,
+            created_at_ms: 5,
+            cancelled_at_ms: None,
+            cancel_reason: None,
+            attended: None,
+        };
+        let mut m: HashMap<String, String> = [
+            ("json", serde_json::to_string(&made).unwrap()),
+            ("cancelled", String::new()),
+            ("reason", String::new()),
+            ("attended", attended_field(None).into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(booking(&m).unwrap(), made);
+        m.insert("cancelled".into(), "9".into());
+        m.insert("reason".into(), enum_name(&CancelReason::Staff));
+        m.insert("attended".into(), attended_field(Some(false)).into());
+        let b = booking(&m).unwrap();
+        assert_eq!(b.cancelled_at_ms, Some(9));
+        assert_eq!(b.cancel_reason, Some(CancelReason::Staff));
+        assert_eq!(b.attended, Some(false));
+        m.insert("attended".into(), "yes".into());
+        assert!(booking(&m).is_err(), "an unknown value is not guessed");
+    }
+
     #[test]
     fn risk_tables_follow_the_core() {
         let (levels, prios) = risk_tables();
