@@ -369,8 +369,13 @@ impl RedisStore {
             .map_err(unavailable)
     }
 
-    /// Several hashes at once (one round trip), e.g. every queued record.
-    async fn hashes(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, String>>> {
+    /// Several hashes at once (one round trip), e.g. every queued record,
+    /// each decoded by `parse`; keys that vanished meanwhile are skipped.
+    async fn hashes<T>(
+        &self,
+        keys: &[String],
+        parse: impl Fn(&HashMap<String, String>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -378,9 +383,24 @@ impl RedisStore {
         for k in keys {
             p.cmd("HGETALL").arg(k);
         }
-        p.query_async(&mut self.conn.clone())
+        let all: Vec<HashMap<String, String>> = p
+            .query_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        all.iter().filter(|m| !m.is_empty()).map(parse).collect()
+    }
+
+    /// One hash, decoded by `parse`; `None` when the key does not exist.
+    async fn hash_at<T>(
+        &self,
+        key: String,
+        parse: impl Fn(&HashMap<String, String>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let m: HashMap<String, String> = self.query(::redis::cmd("HGETALL").arg(key)).await?;
+        if m.is_empty() {
+            return Ok(None);
+        }
+        parse(&m).map(Some)
     }
 
     /// The records of these conversations; ones that vanished are skipped.
@@ -412,12 +432,7 @@ impl RedisStore {
 
     async fn records(&self, ids: &[ConversationId]) -> StoreResult<Vec<ConversationRecord>> {
         let keys: Vec<String> = ids.iter().map(|id| self.keys.meta(*id)).collect();
-        self.hashes(&keys)
-            .await?
-            .iter()
-            .filter(|m| !m.is_empty())
-            .map(codec::conversation)
-            .collect()
+        self.hashes(&keys, codec::conversation).await
     }
 
     /// The records of the ids in a set (e.g. `live`); vanished ones skipped.
@@ -753,13 +768,7 @@ impl Store for RedisStore {
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
-        let m: HashMap<String, String> = self
-            .query(::redis::cmd("HGETALL").arg(self.keys.meta(id)))
-            .await?;
-        if m.is_empty() {
-            return Ok(None);
-        }
-        codec::conversation(&m).map(Some)
+        self.hash_at(self.keys.meta(id), codec::conversation).await
     }
 
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>> {
@@ -1330,13 +1339,7 @@ impl Store for RedisStore {
     }
 
     async fn slot(&self, id: SlotId) -> StoreResult<Option<SlotRecord>> {
-        let m: HashMap<String, String> = self
-            .query(::redis::cmd("HGETALL").arg(self.keys.slot(id)))
-            .await?;
-        if m.is_empty() {
-            return Ok(None);
-        }
-        codec::slot(&m).map(Some)
+        self.hash_at(self.keys.slot(id), codec::slot).await
     }
 
     async fn slots(&self, from_ms: u64) -> StoreResult<Vec<SlotRecord>> {
@@ -1353,13 +1356,7 @@ impl Store for RedisStore {
             .iter()
             .map(|s| uuid_of(s).map(|u| self.keys.slot(SlotId(u))))
             .collect::<StoreResult<Vec<_>>>()?;
-        let mut v = self
-            .hashes(&keys)
-            .await?
-            .iter()
-            .filter(|m| !m.is_empty())
-            .map(codec::slot)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut v = self.hashes(&keys, codec::slot).await?;
         v.sort_by_key(|r| (r.slot.starts_at_ms, r.slot.id));
         Ok(v)
     }
@@ -1450,13 +1447,8 @@ impl Store for RedisStore {
     }
 
     async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
-        let m: HashMap<String, String> = self
-            .query(::redis::cmd("HGETALL").arg(self.keys.booking(reference)))
-            .await?;
-        if m.is_empty() {
-            return Ok(None);
-        }
-        codec::booking(&m).map(Some)
+        self.hash_at(self.keys.booking(reference), codec::booking)
+            .await
     }
 
     async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
@@ -1476,12 +1468,7 @@ impl Store for RedisStore {
                     .map_err(|_| codec::corrupt("reference"))
             })
             .collect::<StoreResult<Vec<_>>>()?;
-        self.hashes(&keys)
-            .await?
-            .iter()
-            .filter(|m| !m.is_empty())
-            .map(codec::booking)
-            .collect()
+        self.hashes(&keys, codec::booking).await
     }
 
     async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
@@ -1574,12 +1561,7 @@ impl Store for RedisStore {
             .iter()
             .map(|s| uuid_of(s).map(|u| self.keys.counsellor(AccountId(u))))
             .collect::<StoreResult<Vec<_>>>()?;
-        self.hashes(&keys)
-            .await?
-            .iter()
-            .filter(|m| !m.is_empty())
-            .map(codec::counsellor)
-            .collect()
+        self.hashes(&keys, codec::counsellor).await
     }
 
     async fn conversations_of(
