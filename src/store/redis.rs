@@ -333,7 +333,12 @@ impl RedisStore {
             Ok(_) => Err(StoreError::Unavailable(
                 "redis: the write was not fsynced to the AOF in time".into(),
             )),
-            Err(e) if e.detail().is_some_and(|d| d.contains("appendonly")) => Ok(()),
+            Err(e)
+                if e.detail()
+                    .is_some_and(|d| d.contains("appendonly is disabled")) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(unavailable(e)),
         }
     }
