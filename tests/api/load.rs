@@ -75,10 +75,18 @@ async fn fifty_visitors_five_counsellors_capacity_never_exceeded_nobody_assigned
             let mut holding: VecDeque<(String, Instant)> = VecDeque::new();
             // Ended by us, not yet confirmed by the server's `ended`.
             let mut ending: HashSet<String> = HashSet::new();
+            // A liveness bound, not a timing check: a counsellor still
+            // waiting after this says what it waits for instead of hanging.
+            let deadline = Instant::now() + Duration::from_secs(120);
             loop {
                 if ledger.lock().unwrap().assigned.len() == VISITORS && holding.is_empty() && ending.is_empty() {
                     break;
                 }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} still waiting: {} of {VISITORS} assigned, holding {holding:?}, waiting for `ended` of {ending:?}",
+                    ledger.lock().unwrap().assigned.len()
+                );
                 // End chats held for 10 ms (oldest first).
                 while holding.front().is_some_and(|(_, t)| t.elapsed() >= Duration::from_millis(10)) {
                     let (conv, _) = holding.pop_front().unwrap();

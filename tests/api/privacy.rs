@@ -20,6 +20,10 @@ const MARK_MESSAGE: &str = "MARKER-MSG-kokoro-7f3a";
 const MARK_FIRST: &str = "MARKER-FIRST-7f3a";
 const MARK_NOTE: &str = "MARKER-NOTE-7f3a";
 const MARK_FORWARDED: &str = "127.66.55.44";
+const MARK_SUMMARY: &str = "MARKER-SUMMARY-7f3a";
+const MARK_NAME: &str = "MARKER-NAME-7f3a";
+const MARK_PHONE: &str = "090-7373-3131";
+const MARK_EMAIL: &str = "marker-7f3a@example";
 
 async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
     let socket = TcpSocket::new_v4().unwrap();
@@ -53,7 +57,8 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     std::fs::write(
         dir.join("tsunagu.toml"),
         format!(
-            "[[users]]\nusername = \"privacy\"\ndisplay_name = \"相談員\"\nrole = \"counsellor\"\npassword_hash = \"{hash}\"\n"
+            "[[users]]\nusername = \"privacy\"\ndisplay_name = \"相談員\"\nrole = \"counsellor\"\npassword_hash = \"{hash}\"\n\
+             [[users]]\nusername = \"boss\"\ndisplay_name = \"管理者\"\nrole = \"admin\"\npassword_hash = \"{hash}\"\n"
         ),
     )
     .unwrap();
@@ -72,6 +77,21 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Read the output while the server runs: at trace level it is more
+    // than a pipe holds, and a full pipe would stall the server's writes.
+    let readers: Vec<_> = [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = pipe.read_to_string(&mut out);
+            out
+        })
+    })
+    .collect();
     for _ in 0..100 {
         if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
             break;
@@ -137,6 +157,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     v.send(json!({"type": "resume", "conversation_id": conv, "token": token}))
         .await;
     v.recv_type("welcome").await;
+    let pin = handoff_with_contact_details(&addr, &mut c, &mut v, &conv, &token).await;
     c.send(json!({"type": "end", "conversation_id": conv, "outcome": "listened"}))
         .await;
     v.recv_type("ended").await;
@@ -152,19 +173,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = child.kill();
     let _ = child.wait();
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs: String = readers.into_iter().map(|r| r.join().unwrap()).collect();
     let _ = std::fs::remove_dir_all(&dir);
 
     assert!(
@@ -184,6 +193,11 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         PASSWORD,
         &token,
         &hash,
+        MARK_SUMMARY,
+        MARK_NAME,
+        MARK_PHONE,
+        MARK_EMAIL,
+        &pin,
     ] {
         let hits: Vec<&str> = logs
             .lines()
@@ -198,4 +212,85 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     // Cookies and resume tokens never appear either.
     let session = cookie.split_once('=').unwrap().1;
     assert!(!logs.contains(session), "the session token was logged");
+}
+
+/// The handoff's personal data: a summary, a name, a phone number, a
+/// malformed e-mail address, a PIN. Returns the PIN.
+async fn handoff_with_contact_details(
+    addr: &str,
+    c: &mut Ws,
+    v: &mut Ws,
+    conv: &str,
+    token: &str,
+) -> String {
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("http://{addr}/api/login"))
+        .json(&json!({"username": "boss", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let admin = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("http://{addr}{path}"))
+            .header("cookie", &admin)
+            .header("x-forwarded-for", MARK_FORWARDED)
+            .json(&body)
+            .send()
+    };
+    let starts = tsunagu::service::now_ms() + 86_400_000;
+    let slot: serde_json::Value = post(
+        "/api/admin/slots",
+        json!({"starts_at": starts, "duration_mins": 30, "kind": "online", "place": "オンライン", "capacity": 1}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    c.send(json!({"type": "offer_handoff", "conversation_id": conv, "summary": MARK_SUMMARY}))
+        .await;
+    let offered = v.recv_type("handoff").await["handoff"].clone();
+    let r = post(
+        "/api/handoff/answer",
+        json!({"conversation_id": conv, "token": token, "version": offered["version"],
+            "wording_version": offered["terms"]["wording_version"], "lang": "ja",
+            "answer": "consent", "contact": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let bad = post(
+        "/api/handoff/book",
+        json!({"conversation_id": conv, "token": token, "slot_id": slot["slot_id"],
+            "contact": {"kind": "email", "value": MARK_EMAIL}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    let receipt: serde_json::Value = post(
+        "/api/handoff/book",
+        json!({"conversation_id": conv, "token": token, "slot_id": slot["slot_id"],
+            "name": MARK_NAME, "contact": {"kind": "phone", "value": MARK_PHONE}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let pin = receipt["pin"].as_str().unwrap().to_owned();
+    let found = post(
+        "/api/booking",
+        json!({"reference": receipt["booking"]["reference"], "pin": pin}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.status(), 200);
+    pin
 }
