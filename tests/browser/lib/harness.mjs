@@ -275,11 +275,12 @@ export async function counsellorEnds(page, outcome = 'listened') {
 }
 
 /** A staff member on the admin (`/admin/`) or intake (`/intake/`) page, logged in through its form. */
-export async function staffPage(browser, pagePath, username, { viewport = { width: 1280, height: 800 } } = {}) {
+export async function staffPage(browser, pagePath, username, { viewport = { width: 1280, height: 800 }, beforeLogin } = {}) {
   const context = await isolatedContext(browser, { viewport });
   const page = watch(await context.newPage());
   await page.goto(`${BASE}${pagePath}`);
   await page.waitForSelector('#login:not([hidden]) #login-submit');
+  if (beforeLogin) await beforeLogin(page);
   await page.fill('#login-username', username);
   await page.fill('#login-password', PASSWORD);
   await page.click('#login-submit');
