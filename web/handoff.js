@@ -8,7 +8,7 @@
 // calendar file of a booking are kept in memory only: the PIN is shown
 // once and never stored.
 
-import { t, lang, formatJapanRange, errorText } from './i18n.js';
+import { t, lang, formatJapanRange, errorText, consentScope } from './i18n.js';
 import { h } from './common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -255,13 +255,6 @@ function showError(id, spec) {
   el.hidden = !spec;
 }
 
-function scopeText(consent) {
-  const parts = [t('consent.scope.summary')];
-  if (consent?.transcript) parts.push(t('consent.scope.transcript'));
-  if (consent?.contact) parts.push(t('consent.scope.contact'));
-  return parts.join(t('consent.scope.sep'));
-}
-
 function slotOption(slot) {
   const id = `slot-${slot.slot_id}`;
   const chosen = document.querySelector('input[name="slot"]:checked')?.value;
@@ -302,7 +295,7 @@ export function renderHandoff() {
     if (v.state === 'change_requested') status = t('consent.change_requested');
     else if (v.state === 'declined') status = t('consent.declined');
     else if (v.state === 'withdrawn') status = t('consent.withdrawn');
-    else if (v.state === 'consented') status = t('consent.given', { scope: scopeText(v.consent) });
+    else if (v.state === 'consented') status = t('consent.given', { scope: consentScope(v.consent) });
   }
   $('handoff-status').textContent = status;
   $('handoff-status').hidden = !status;

@@ -1115,6 +1115,14 @@ export function formatJapanRange(start, end) {
   return current === 'ja' ? `${a.date} ${range}` : `${a.date}, ${range} (Japan time)`;
 }
 
+/** What a consent covers, in words: "まとめ・チャットの記録・連絡先", "the summary, contact details". */
+export function consentScope(consent) {
+  const parts = [t('consent.scope.summary')];
+  if (consent?.transcript) parts.push(t('consent.scope.transcript'));
+  if (consent?.contact) parts.push(t('consent.scope.contact'));
+  return parts.join(t('consent.scope.sep'));
+}
+
 /** Text for an error frame or body: ours if we have one, else the code. */
 export function errorText(err, vars = {}) {
   const code = err?.code ?? 'network';

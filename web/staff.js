@@ -40,6 +40,27 @@ export function problemText(p) {
   return errorText(p, { message: p.message || '' });
 }
 
+function buildTopbar() {
+  $('topbar').replaceChildren(
+    h(
+      'p',
+      { class: 'site-name' },
+      h('span', { 'data-i18n': 'app.name' }),
+      ' ',
+      h('span', { class: 'sep', 'aria-hidden': 'true', text: '|' }),
+      ' ',
+      h('span', { 'data-i18n': page.titleKey }),
+    ),
+    h(
+      'div',
+      { class: 'topbar-actions' },
+      h('span', { id: 'me', class: 'me', hidden: true }),
+      h('button', { id: 'lang-switch', type: 'button', class: 'button-quiet', lang: 'en' }),
+      h('button', { id: 'logout', type: 'button', class: 'secondary', 'data-i18n': 'logout', hidden: true }),
+    ),
+  );
+}
+
 function buildLogin() {
   const form = h(
     'form',
@@ -126,6 +147,7 @@ async function logout() {
  */
 export async function startStaffPage(options) {
   page = options;
+  buildTopbar();
   buildLogin();
   applyI18n();
   const title = () => {

@@ -15,6 +15,7 @@ import {
   formatTime,
   errorText,
   formatJapanRange,
+  consentScope,
   OUTCOMES,
 } from '../i18n.js';
 import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } from '../common.js';
@@ -890,13 +891,6 @@ function buildHandoffBox(c, els) {
   els.handoffBox = h('section', { class: 'side-box handoff-box' }, els.handoffHeading, els.handoffState, els.handoffBooked, els.handoffForm);
 }
 
-function handoffScope(consent) {
-  const parts = [t('consent.scope.summary')];
-  if (consent?.transcript) parts.push(t('consent.scope.transcript'));
-  if (consent?.contact) parts.push(t('consent.scope.contact'));
-  return parts.join(t('consent.scope.sep'));
-}
-
 function renderHandoff(c) {
   const { els } = c;
   const v = c.handoff;
@@ -905,7 +899,7 @@ function renderHandoff(c) {
   els.handoffTranscriptLabel.textContent = t('handoff.transcript');
   els.handoffButton.textContent = v ? t('handoff.revise') : t('handoff.offer');
   let line = '';
-  if (v?.state === 'consented') line = t('handoff.state.consented', { scope: handoffScope(v.consent) });
+  if (v?.state === 'consented') line = t('handoff.state.consented', { scope: consentScope(v.consent) });
   else if (v) line = t(`handoff.state.${v.state}`, { version: v.version });
   els.handoffState.textContent = line;
   els.handoffState.hidden = !line;

@@ -144,7 +144,7 @@ function bookingItem(b) {
       : null;
   return h(
     'li',
-    { class: 'booking', 'data-reference': b.reference, 'aria-labelledby': headingId },
+    { class: 'booking card', 'data-reference': b.reference, 'aria-labelledby': headingId },
     h('h3', { id: headingId, text: `${formatJapanRange(slot.starts_at, slot.ends_at)} · ${t('intake.booking', { reference: b.reference })}` }),
     h(
       'dl',
@@ -153,7 +153,7 @@ function bookingItem(b) {
       ...field('booking.where', slot.place),
       ...field('intake.name', b.name || t('intake.name.none')),
       ...field('intake.contact', h('span', { class: 'contact', text: contactText(b.contact) })),
-      ...field('intake.summary', h('p', { class: 'summary', text: b.summary })),
+      ...field('intake.summary', h('p', { class: 'summary quoted', text: b.summary })),
       ...field('intake.transcript', h('span', { class: 'transcript-scope', text: t(b.transcript ? 'intake.transcript.yes' : 'intake.transcript.no') })),
     ),
     h('p', { class: 'hint', text: t('intake.consented', { time: formatJapanDateTime(b.consented_at), wording: b.wording_version }) }),

@@ -231,6 +231,17 @@ export async function screenshot(page, lang, name) {
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
+/**
+ * A test that provokes a refusal on purpose (the browser logs each failed
+ * request as a console error): there must be exactly `count` with this
+ * HTTP status; they are then no longer counted as problems.
+ */
+export function expectRefused(page, status, count) {
+  const refused = page.problems.filter((p) => p.includes(`status of ${status}`));
+  assert.equal(refused.length, count, JSON.stringify(page.problems));
+  page.problems = page.problems.filter((p) => !refused.includes(p));
+}
+
 /** Nothing the page did may be an error, a dialog, or a request to anyone else. */
 export function assertClean(page, context) {
   assert.deepEqual(page.dialogs, [], 'a dialog opened (injected script?)');

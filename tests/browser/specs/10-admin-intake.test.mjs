@@ -26,6 +26,7 @@ import {
   counsellorOffers,
   visitorConsents,
   visitorBooks,
+  expectRefused,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -39,13 +40,6 @@ after(async () => {
 async function checkState(page, lang, label, shot) {
   await axeScan(page, `${lang} ${label}`);
   await screenshot(page, lang, shot);
-}
-
-/** Drop the failed requests a test caused on purpose (the browser logs each refusal); there must be `count`. */
-function expectRefused(page, status, count) {
-  const refused = page.problems.filter((p) => p.includes(`status of ${status}`));
-  assert.equal(refused.length, count, JSON.stringify(page.problems));
-  page.problems = page.problems.filter((p) => !refused.includes(p));
 }
 
 test('an admin account is pointed from the console to the admin page', async () => {
