@@ -61,6 +61,10 @@ const SESSION_AFTERLIFE_MS: u64 = 60_000;
 /// `end` re-reads the record when a concurrent assign changed its
 /// counsellor; it gives up (as `Unavailable`) after this many tries.
 const END_ATTEMPTS: usize = 8;
+/// How long a handoff write waits for Redis to fsync it to the AOF
+/// (`WAITAOF`) before it is reported `Unavailable`: below
+/// `RESPONSE_TIMEOUT`, so the wait ends with Redis's answer, not ours.
+const WAITAOF_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How to reach Redis.
 #[derive(Clone, Debug)]
@@ -99,6 +103,10 @@ struct Scripts {
     requeue: Script,
     supervise: Script,
     mark_silent: Script,
+    create_slot: Script,
+    cancel_slot: Script,
+    write_handoff: Script,
+    set_attended: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -126,11 +134,21 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         requeue: s(include_str!("scripts/requeue.lua")),
         supervise: s(include_str!("scripts/supervise.lua")),
         mark_silent: s(include_str!("scripts/mark_silent.lua")),
+        create_slot: s(include_str!("scripts/create_slot.lua")),
+        cancel_slot: s(include_str!("scripts/cancel_slot.lua")),
+        write_handoff: s(include_str!("scripts/write_handoff.lua")),
+        set_attended: s(include_str!("scripts/set_attended.lua")),
     }
 });
 
 pub struct RedisStore {
     conn: ConnectionManager,
+    /// Set when the server has `WAITAOF` (Redis 7.2+): the handoff's writes
+    /// (consent, bookings, slots, audit) go on this connection of their
+    /// own, each followed by `WAITAOF 1 0`, so a wait for the disk holds up
+    /// only them, never the chat traffic pipelined on `conn`. Without it
+    /// they use `conn` and are as durable as `appendfsync` makes them.
+    durable: Option<ConnectionManager>,
     keys: Keys,
     /// This process's id among the nodes (random per start).
     node: String,
@@ -172,9 +190,19 @@ impl RedisStore {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_min_delay(Duration::from_millis(50));
         let mut conn = client
-            .get_connection_manager_with_config(config)
+            .get_connection_manager_with_config(config.clone())
             .await
             .map_err(unavailable)?;
+        let durable = if has_waitaof(&mut conn).await? {
+            Some(
+                client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map_err(unavailable)?,
+            )
+        } else {
+            None
+        };
         let keys = Keys::new(&opts.prefix);
         let node = uuid::Uuid::new_v4().simple().to_string();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -207,9 +235,15 @@ impl RedisStore {
             opts.node_ttl,
             events.clone(),
         ));
-        tracing::info!(prefix = %opts.prefix, node = %node, "connected to redis");
+        tracing::info!(
+            prefix = %opts.prefix,
+            node = %node,
+            waitaof = durable.is_some(),
+            "connected to redis"
+        );
         Ok(Self {
             conn,
+            durable,
             keys,
             node,
             events,
@@ -254,16 +288,59 @@ impl RedisStore {
     }
 
     async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> StoreResult<Value> {
-        let mut inv = script.prepare_invoke();
-        for k in keys {
-            inv.key(k);
+        invoke(&mut self.conn.clone(), script, keys, args).await
+    }
+
+    /// The connection for the handoff's writes (see `durable`).
+    fn durable_conn(&self) -> ConnectionManager {
+        self.durable.clone().unwrap_or_else(|| self.conn.clone())
+    }
+
+    /// Run a handoff script and, when it wrote (`{"ok", ...}`), wait until
+    /// Redis has it on disk; a refusal answers at once. See `durable`.
+    async fn run_durable(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+    ) -> StoreResult<Vec<Value>> {
+        let mut conn = self.durable_conn();
+        let Reply::Ok(v) = reply(invoke(&mut conn, script, keys, args).await?)? else {
+            return Err(codec::corrupt("script reply"));
+        };
+        self.wait_aof(&mut conn).await?;
+        Ok(v)
+    }
+
+    /// `WAITAOF 1 0`: the writes this connection made are fsynced to the
+    /// local AOF. A timeout means they may not be on disk: `Unavailable`,
+    /// so nothing is confirmed to a person (a retry of the same step is
+    /// refused as a conflict or finds it done). A server without AOF
+    /// answers an error: there is no disk to wait for, as without
+    /// `WAITAOF`, and `persistence()` reports it.
+    async fn wait_aof(&self, conn: &mut ConnectionManager) -> StoreResult<()> {
+        if self.durable.is_none() {
+            return Ok(());
         }
-        for a in args {
-            inv.arg(a);
+        let answer: Result<(u64, u64), RedisError> = ::redis::cmd("WAITAOF")
+            .arg(1)
+            .arg(0)
+            .arg(WAITAOF_TIMEOUT.as_millis() as u64)
+            .query_async(conn)
+            .await;
+        match answer {
+            Ok((local, _)) if local >= 1 => Ok(()),
+            Ok(_) => Err(StoreError::Unavailable(
+                "redis: the write was not fsynced to the AOF in time".into(),
+            )),
+            Err(e)
+                if e.detail()
+                    .is_some_and(|d| d.contains("appendonly is disabled")) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
         }
-        inv.invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)
     }
 
     /// Run a script answering `{"ok", HGETALL meta}` and decode the record.
@@ -297,8 +374,13 @@ impl RedisStore {
             .map_err(unavailable)
     }
 
-    /// Several hashes at once (one round trip), e.g. every queued record.
-    async fn hashes(&self, keys: &[String]) -> StoreResult<Vec<HashMap<String, String>>> {
+    /// Several hashes at once (one round trip), e.g. every queued record,
+    /// each decoded by `parse`; keys that vanished meanwhile are skipped.
+    async fn hashes<T>(
+        &self,
+        keys: &[String],
+        parse: impl Fn(&HashMap<String, String>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -306,9 +388,24 @@ impl RedisStore {
         for k in keys {
             p.cmd("HGETALL").arg(k);
         }
-        p.query_async(&mut self.conn.clone())
+        let all: Vec<HashMap<String, String>> = p
+            .query_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        all.iter().filter(|m| !m.is_empty()).map(parse).collect()
+    }
+
+    /// One hash, decoded by `parse`; `None` when the key does not exist.
+    async fn hash_at<T>(
+        &self,
+        key: String,
+        parse: impl Fn(&HashMap<String, String>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let m: HashMap<String, String> = self.query(::redis::cmd("HGETALL").arg(key)).await?;
+        if m.is_empty() {
+            return Ok(None);
+        }
+        parse(&m).map(Some)
     }
 
     /// The records of these conversations; ones that vanished are skipped.
@@ -340,12 +437,7 @@ impl RedisStore {
 
     async fn records(&self, ids: &[ConversationId]) -> StoreResult<Vec<ConversationRecord>> {
         let keys: Vec<String> = ids.iter().map(|id| self.keys.meta(*id)).collect();
-        self.hashes(&keys)
-            .await?
-            .iter()
-            .filter(|m| !m.is_empty())
-            .map(codec::conversation)
-            .collect()
+        self.hashes(&keys, codec::conversation).await
     }
 
     /// The records of the ids in a set (e.g. `live`); vanished ones skipped.
@@ -413,6 +505,39 @@ impl RedisStore {
     }
 }
 
+async fn invoke(
+    conn: &mut ConnectionManager,
+    script: &Script,
+    keys: &[String],
+    args: &[String],
+) -> StoreResult<Value> {
+    let mut inv = script.prepare_invoke();
+    for k in keys {
+        inv.key(k);
+    }
+    for a in args {
+        inv.arg(a);
+    }
+    inv.invoke_async(conn).await.map_err(unavailable)
+}
+
+/// Does the server have `WAITAOF` (Redis 7.2+)? Asked once at connect
+/// with `WAITAOF 0 0 0`, which waits for nothing: an error answer
+/// (unknown command, or refused by an ACL) means no.
+async fn has_waitaof(conn: &mut ConnectionManager) -> StoreResult<bool> {
+    let probe: Result<Value, RedisError> = ::redis::cmd("WAITAOF")
+        .arg(0)
+        .arg(0)
+        .arg(0)
+        .query_async(conn)
+        .await;
+    match probe {
+        Ok(_) => Ok(true),
+        Err(e) if e.code().is_some() => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 fn first(v: &[Value]) -> StoreResult<&Value> {
     v.first().ok_or_else(|| codec::corrupt("missing value"))
 }
@@ -466,8 +591,8 @@ impl Store for RedisStore {
 
     /// Acknowledged writes are on disk only with `appendonly yes` and
     /// `appendfsync always`; `everysec` can lose about a second of them on
-    /// a crash. (WAITAOF would give per-write durability, but needs Redis
-    /// 7.2; see docs/REDIS.md.)
+    /// a crash. The handoff's writes also wait for `WAITAOF` where the
+    /// server has it (Redis 7.2+; detail `waitaof`; see docs/REDIS.md).
     async fn persistence(&self) -> StoreResult<Persistence> {
         let mut details = std::collections::BTreeMap::new();
         for key in ["appendonly", "appendfsync", "maxmemory-policy"] {
@@ -483,6 +608,8 @@ impl Store for RedisStore {
             );
         }
         let on_disk = details["appendonly"] == "yes" && details["appendfsync"] == "always";
+        let waitaof = if self.durable.is_some() { "yes" } else { "no" };
+        details.insert("waitaof".into(), waitaof.into());
         Ok(Persistence {
             acknowledged_writes_on_disk: on_disk,
             details,
@@ -646,13 +773,7 @@ impl Store for RedisStore {
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
-        let m: HashMap<String, String> = self
-            .query(::redis::cmd("HGETALL").arg(self.keys.meta(id)))
-            .await?;
-        if m.is_empty() {
-            return Ok(None);
-        }
-        codec::conversation(&m).map(Some)
+        self.hash_at(self.keys.meta(id), codec::conversation).await
     }
 
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>> {
@@ -1197,39 +1318,200 @@ impl Store for RedisStore {
         .await
     }
 
-    // TODO(handoff-redis): replaced by the Redis implementation (helper).
-    async fn create_slot(&self, _slot: Slot) -> StoreResult<()> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+    async fn create_slot(&self, slot: Slot) -> StoreResult<()> {
+        let json = serde_json::to_string(&slot).map_err(|_| codec::corrupt("slot"))?;
+        let keys = [self.keys.slot(slot.id), self.keys.slot_order()];
+        self.run_durable(
+            &SCRIPTS.create_slot,
+            &keys,
+            &args![
+                slot.id.to_string(),
+                json,
+                slot.starts_at_ms,
+                slot.capacity,
+                codec::opt_field(slot.cancelled_at_ms)
+            ],
+        )
+        .await
+        .map(drop)
     }
-    async fn cancel_slot(&self, _id: SlotId, _now_ms: u64) -> StoreResult<SlotRecord> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn cancel_slot(&self, id: SlotId, now_ms: u64) -> StoreResult<SlotRecord> {
+        let v = self
+            .run_durable(&SCRIPTS.cancel_slot, &[self.keys.slot(id)], &args![now_ms])
+            .await?;
+        codec::slot(&codec::hash(first(&v)?)?)
     }
-    async fn slot(&self, _id: SlotId) -> StoreResult<Option<SlotRecord>> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn slot(&self, id: SlotId) -> StoreResult<Option<SlotRecord>> {
+        self.hash_at(self.keys.slot(id), codec::slot).await
     }
-    async fn slots(&self, _from_ms: u64) -> StoreResult<Vec<SlotRecord>> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn slots(&self, from_ms: u64) -> StoreResult<Vec<SlotRecord>> {
+        let ids: Vec<String> = self
+            .query(
+                ::redis::cmd("ZRANGE")
+                    .arg(self.keys.slot_order())
+                    .arg(from_ms)
+                    .arg("+inf")
+                    .arg("BYSCORE"),
+            )
+            .await?;
+        let keys = ids
+            .iter()
+            .map(|s| uuid_of(s).map(|u| self.keys.slot(SlotId(u))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut v = self.hashes(&keys, codec::slot).await?;
+        v.sort_by_key(|r| (r.slot.starts_at_ms, r.slot.id));
+        Ok(v)
     }
-    async fn handoff(&self, _c: ConversationId) -> StoreResult<Option<HandoffRecord>> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>> {
+        let json: Option<String> = self
+            .query(
+                ::redis::cmd("HGET")
+                    .arg(self.keys.handoff(conversation))
+                    .arg("json"),
+            )
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff")))
+            .transpose()
     }
-    async fn write_handoff(&self, _w: HandoffWrite) -> StoreResult<()> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn write_handoff(&self, write: HandoffWrite) -> StoreResult<()> {
+        let id = write.record.conversation;
+        let json = serde_json::to_string(&write.record).map_err(|_| codec::corrupt("handoff"))?;
+        let mut argv: Vec<String> = args![
+            "",
+            write.expected_rev,
+            write.record.rev,
+            json,
+            id.to_string()
+        ]
+        .to_vec();
+        let (op, slot_key, list_key, booking_key) = match &write.booking {
+            BookingOp::Keep => (
+                "keep",
+                self.keys.no_slot(),
+                self.keys.no_slot_bookings(),
+                self.keys.no_booking(),
+            ),
+            BookingOp::Create(b) => {
+                let booking = serde_json::to_string(b).map_err(|_| codec::corrupt("booking"))?;
+                argv.extend(args![
+                    b.slot.to_string(),
+                    b.reference.as_str(),
+                    booking,
+                    b.conversation.to_string(),
+                    b.created_at_ms,
+                    codec::opt_field(b.cancelled_at_ms),
+                    b.cancel_reason.map(|r| enum_name(&r)).unwrap_or_default(),
+                    codec::attended_field(b.attended)
+                ]);
+                (
+                    "create",
+                    self.keys.slot(b.slot),
+                    self.keys.slot_bookings(b.slot),
+                    self.keys.booking(&b.reference),
+                )
+            }
+            BookingOp::Cancel {
+                reference,
+                reason,
+                now_ms,
+            } => {
+                // A booking's slot never changes: read it to name the
+                // slot's key; the script checks it again. None found: the
+                // script answers `not_found` after the revision check.
+                let key = self.keys.booking(reference);
+                let slot: Option<String> = self
+                    .query(::redis::cmd("HGET").arg(&key).arg("slot"))
+                    .await?;
+                let slot = slot.map(|s| uuid_of(&s).map(SlotId)).transpose()?;
+                argv.extend(args![
+                    slot.map(|s| s.to_string()).unwrap_or_default(),
+                    reference.as_str(),
+                    now_ms,
+                    enum_name(reason)
+                ]);
+                let slot_key = slot.map_or_else(|| self.keys.no_slot(), |s| self.keys.slot(s));
+                ("cancel", slot_key, self.keys.no_slot_bookings(), key)
+            }
+        };
+        argv[0] = op.to_owned();
+        let keys = [
+            self.keys.meta(id),
+            self.keys.handoff(id),
+            slot_key,
+            booking_key,
+            list_key,
+        ];
+        self.run_durable(&SCRIPTS.write_handoff, &keys, &argv)
+            .await
+            .map(drop)
     }
-    async fn booking(&self, _r: &BookingRef) -> StoreResult<Option<Booking>> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
+        self.hash_at(self.keys.booking(reference), codec::booking)
+            .await
     }
-    async fn slot_bookings(&self, _s: SlotId) -> StoreResult<Vec<Booking>> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
+        let refs: Vec<String> = self
+            .query(
+                ::redis::cmd("LRANGE")
+                    .arg(self.keys.slot_bookings(slot))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        let keys = refs
+            .iter()
+            .map(|r| {
+                BookingRef::parse(r)
+                    .map(|r| self.keys.booking(&r))
+                    .map_err(|_| codec::corrupt("reference"))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.hashes(&keys, codec::booking).await
     }
-    async fn set_attended(&self, _r: &BookingRef, _a: bool) -> StoreResult<Booking> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
+        let keys = [self.keys.booking(reference)];
+        let flag = codec::attended_field(Some(attended));
+        let v = self
+            .run_durable(&SCRIPTS.set_attended, &keys, &args![flag])
+            .await?;
+        codec::booking(&codec::hash(first(&v)?)?)
     }
-    async fn append_audit(&self, _e: AuditEntry) -> StoreResult<()> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let json = serde_json::to_string(&entry).map_err(|_| codec::corrupt("audit"))?;
+        let mut conn = self.durable_conn();
+        let _: i64 = ::redis::cmd("LPUSH")
+            .arg(self.keys.audit())
+            .arg(json)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        self.wait_aof(&mut conn).await
     }
-    async fn audit_log(&self, _limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        Err(StoreError::Unavailable("handoff not on Redis yet".into()))
+
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let all: Vec<String> = self
+            .query(
+                ::redis::cmd("LRANGE")
+                    .arg(self.keys.audit())
+                    .arg(0)
+                    .arg(limit - 1),
+            )
+            .await?;
+        all.iter()
+            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("audit")))
+            .collect()
     }
 
     async fn counsellor_connections(
@@ -1284,12 +1566,7 @@ impl Store for RedisStore {
             .iter()
             .map(|s| uuid_of(s).map(|u| self.keys.counsellor(AccountId(u))))
             .collect::<StoreResult<Vec<_>>>()?;
-        self.hashes(&keys)
-            .await?
-            .iter()
-            .filter(|m| !m.is_empty())
-            .map(codec::counsellor)
-            .collect()
+        self.hashes(&keys, codec::counsellor).await
     }
 
     async fn conversations_of(

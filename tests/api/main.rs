@@ -8,6 +8,7 @@ mod bad_input;
 mod conversation;
 mod durability;
 mod grace;
+mod handoff;
 mod load;
 mod metrics;
 mod multi_node;

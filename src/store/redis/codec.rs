@@ -10,13 +10,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::core::conversation::{ConversationState, TransitionError};
+use crate::core::handoff::{Booking, Slot};
 use crate::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueuePolicy};
 use crate::core::triage::RiskLevel;
 use crate::protocol::Availability;
 use crate::store::{
-    ConversationRecord, CounsellorRecord, StoreError, StoreResult, StoredMessage, TokenHash,
+    ConversationRecord, CounsellorRecord, SlotRecord, StoreError, StoreResult, StoredMessage,
+    TokenHash,
 };
 
 /// A stored value that does not parse: the data is not what this version
@@ -67,6 +69,10 @@ pub fn error_code(code: &str) -> StoreError {
         "not_yours" => StoreError::NotYours,
         "taken" => StoreError::UsernameTaken,
         "exists" => StoreError::Unavailable("redis: conversation id already in use".into()),
+        "conflict" => StoreError::Conflict,
+        "slot_full" => StoreError::SlotFull,
+        "slot_unavailable" => StoreError::SlotUnavailable,
+        "slot_booked" => StoreError::SlotBooked,
         _ => corrupt("unknown refusal code"),
     }
 }
@@ -232,6 +238,48 @@ pub fn counsellor(m: &HashMap<String, String>) -> StoreResult<CounsellorRecord> 
     })
 }
 
+/// A slot hash as a record. The JSON is the slot as created; what changes
+/// afterwards (cancellation, the bookings in force) are fields of their own
+/// that the scripts check and write without parsing JSON.
+pub fn slot(m: &HashMap<String, String>) -> StoreResult<SlotRecord> {
+    let mut slot: Slot = serde_json::from_str(field(m, "json")?).map_err(|_| corrupt("slot"))?;
+    slot.cancelled_at_ms = opt_num(m, "cancelled")?;
+    Ok(SlotRecord {
+        slot,
+        booked: num(m, "booked")? as u32,
+    })
+}
+
+/// A booking hash as a booking: the JSON as made, with the cancellation
+/// and attendance fields (written by scripts, never in the JSON) applied.
+pub fn booking(m: &HashMap<String, String>) -> StoreResult<Booking> {
+    let mut b: Booking = serde_json::from_str(field(m, "json")?).map_err(|_| corrupt("booking"))?;
+    b.cancelled_at_ms = opt_num(m, "cancelled")?;
+    b.cancel_reason = opt_enum(m, "reason")?;
+    // The inverse of `attended_field`.
+    b.attended = match field(m, "attended")? {
+        "" => None,
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => return Err(corrupt("attended")),
+    };
+    Ok(b)
+}
+
+/// Whether the person came, as the booking's `attended` field.
+pub fn attended_field(attended: Option<bool>) -> &'static str {
+    match attended {
+        None => "",
+        Some(true) => "1",
+        Some(false) => "0",
+    }
+}
+
+/// An optional number as a hash field: empty for none.
+pub fn opt_field(v: Option<u64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
+}
+
 /// One XRANGE entry `[id, [field, value, ...]]` as a message.
 pub fn stream_message(v: &Value) -> StoreResult<Arc<StoredMessage>> {
     let Value::Array(parts) = v else {
@@ -380,6 +428,44 @@ mod tests {
             )
         );
         assert_eq!(scores[0].0, "score_normal");
+    }
+
+    /// A booking reads as its JSON as made with the script-written fields
+    /// applied: cancelling and marking attendance never rewrite the JSON.
+    #[test]
+    fn booking_fields_override_the_json() {
+        use crate::core::handoff::{BookingRef, CancelReason, Contact, SlotId};
+        let made = Booking {
+            reference: BookingRef::from_random([1; 8]),
+            pin_hash: [2; 32],
+            slot: SlotId(Uuid::from_u128(3)),
+            conversation: ConversationId(Uuid::from_u128(4)),
+            name: None,
+            contact: Contact::SelfCall,
+            created_at_ms: 5,
+            cancelled_at_ms: None,
+            cancel_reason: None,
+            attended: None,
+        };
+        let mut m: HashMap<String, String> = [
+            ("json", serde_json::to_string(&made).unwrap()),
+            ("cancelled", String::new()),
+            ("reason", String::new()),
+            ("attended", attended_field(None).into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(booking(&m).unwrap(), made);
+        m.insert("cancelled".into(), "9".into());
+        m.insert("reason".into(), enum_name(&CancelReason::Staff));
+        m.insert("attended".into(), attended_field(Some(false)).into());
+        let b = booking(&m).unwrap();
+        assert_eq!(b.cancelled_at_ms, Some(9));
+        assert_eq!(b.cancel_reason, Some(CancelReason::Staff));
+        assert_eq!(b.attended, Some(false));
+        m.insert("attended".into(), "yes".into());
+        assert!(booking(&m).is_err(), "an unknown value is not guessed");
     }
 
     #[test]

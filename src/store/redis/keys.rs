@@ -4,8 +4,11 @@
 //! Two hash tags decide the slots: keys shared by the whole deployment (the
 //! queue, counsellors, accounts, nodes) carry the tag `{<prefix>}`; a
 //! conversation's own keys carry the tag `{<conversation id>}`, so its meta,
-//! log, seen and notes always live in one slot.
+//! log, seen and notes always live in one slot. The handoff's keys (slots,
+//! handoff records, bookings, audit) are all shared ones, so one script can
+//! check a slot's capacity and write a booking and a handoff record.
 
+use crate::core::handoff::{BookingRef, SlotId};
 use crate::core::ids::{AccountId, ConversationId};
 
 /// Longest accepted prefix.
@@ -117,6 +120,44 @@ impl Keys {
         self.global(&format!("node:{node}:visitors"))
     }
 
+    // ---- handoff (tag {prefix})
+    /// A slot: `json` (as created), `starts`, `capacity`, `cancelled`, `booked`.
+    pub fn slot(&self, id: SlotId) -> String {
+        self.global(&format!("slot:{id}"))
+    }
+    /// Slot ids scored by their start time.
+    pub fn slot_order(&self) -> String {
+        self.global("slots")
+    }
+    /// The references of a slot's bookings, in the order they were made.
+    pub fn slot_bookings(&self, id: SlotId) -> String {
+        self.global(&format!("slot_bookings:{id}"))
+    }
+    /// A conversation's handoff record: `rev`, `json`.
+    pub fn handoff(&self, id: ConversationId) -> String {
+        self.global(&format!("handoff:{id}"))
+    }
+    /// A booking: `json` (as made), `conversation`, `slot`, `cancelled`,
+    /// `reason`, `attended`.
+    pub fn booking(&self, reference: &BookingRef) -> String {
+        self.global(&format!("booking:{}", reference.as_str()))
+    }
+    /// The keys of "no slot" and "no booking" for a `write_handoff` that
+    /// books nothing: named (every key goes in KEYS), never written.
+    pub fn no_slot(&self) -> String {
+        self.global("slot:-")
+    }
+    pub fn no_slot_bookings(&self) -> String {
+        self.global("slot_bookings:-")
+    }
+    pub fn no_booking(&self) -> String {
+        self.global("booking:-")
+    }
+    /// The audit log: entry JSON, newest first.
+    pub fn audit(&self) -> String {
+        self.global("audit")
+    }
+
     // ---- one conversation (tag {conversation id})
     pub fn meta(&self, id: ConversationId) -> String {
         self.conv(id, "meta")
@@ -185,6 +226,15 @@ mod tests {
             k.stats(),
             k.node_alive("n1"),
             k.node_counsellors("n1"),
+            k.slot(SlotId(Uuid::from_u128(3))),
+            k.slot_order(),
+            k.slot_bookings(SlotId(Uuid::from_u128(3))),
+            k.handoff(ConversationId(Uuid::from_u128(4))),
+            k.booking(&BookingRef::from_random([5; 8])),
+            k.no_slot(),
+            k.no_slot_bookings(),
+            k.no_booking(),
+            k.audit(),
         ] {
             assert_eq!(hash_tag(&key), "tsunagu", "{key}");
             assert!(key.starts_with("tsunagu:"), "{key}");
