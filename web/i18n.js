@@ -312,6 +312,182 @@ const STRINGS = {
     'floor.leave': '離れる',
     'floor.mine': 'あなたが担当',
     'floor.open': '開く',
+
+    // Visitor: the handoff offer (consent.*: change the server's
+    // handoff.wording_version whenever these texts change)
+    'consent.heading': '初回相談のご提案',
+    'consent.arrived': '相談員から初回相談のご提案が届きました。チャットの下に表示しています。',
+    'consent.intro':
+      '相談員から、センターでの初回相談（予約制・無料）につなぐご提案がありました。渡す内容を読んで、どうするか選んでください。どれを選んでもチャットは続けられます。',
+    'consent.summary': '渡す内容（相談員がまとめたもの。このとおりに渡されます）',
+    'consent.recipient': '渡す相手',
+    'consent.purpose': '目的',
+    'consent.retention': '保存期間',
+    'consent.retention.days': '初回相談のあと{days}日間。その後は消去されます。',
+    'consent.transcript': 'チャットの記録も渡す',
+    'consent.transcript.hint': 'チェックしなければ、渡すのは上のまとめだけです。',
+    'consent.transcript.not_offered': 'チャットの記録は渡しません。',
+    'consent.contact': '予約のときに書く連絡先（電話番号かメール）も渡す',
+    'consent.contact.hint': 'チェックしなければ連絡先は聞きません。予約のあと、あなたからセンターに電話してください。',
+    'consent.withdraw_note':
+      '同意はあとからいつでも取り消せます。取り消すと、受付担当はこの内容を見られなくなり、予約も取り消されます。',
+    'consent.agree': '同意する',
+    'consent.decline': '今回はやめておく',
+    'consent.change': '内容の修正をお願いする',
+    'consent.sending': '送っています…',
+    'consent.changed': '提案の内容が変わりました。新しい内容を読んでから、もう一度選んでください。',
+    'consent.change_requested':
+      '修正をお願いしました。相談員が内容を直すと、ここに新しい提案が出ます。どこを直してほしいか、チャットで伝えることもできます。',
+    'consent.declined': '今回は何も渡していません。このままチャットを続けられます。',
+    'consent.withdrawn': '同意を取り消しました。何も渡されていません。予約があった場合は取り消されました。',
+    'consent.given': '同意しました（渡すもの：{scope}）。',
+    'consent.scope.summary': 'まとめ',
+    'consent.scope.transcript': 'チャットの記録',
+    'consent.scope.contact': '連絡先',
+    'consent.scope.sep': '・',
+
+    // Visitor: booking
+    'booking.heading': '初回相談の予約',
+    'booking.slots': '日時を選んでください（日本時間）',
+    'booking.free': '空き{free}',
+    'booking.none': 'いま予約できる日時がありません。チャットで相談員に伝えてください。',
+    'booking.reload': '日時をもう一度読み込む',
+    'booking.name': '呼ばれたい名前（任意。本名でなくてかまいません）',
+    'booking.contact': 'センターからの連絡方法',
+    'booking.contact.phone': '電話',
+    'booking.contact.email': 'メール',
+    'booking.contact.self': '自分からセンターに電話する',
+    'booking.contact.value.phone': '電話番号',
+    'booking.contact.value.email': 'メールアドレス',
+    'booking.contact.only_self':
+      '連絡先を渡すことには同意していないので、予約のあと、あなたからセンターに電話してください。',
+    'booking.submit': 'この日時で予約する',
+    'booking.booking': '予約しています…',
+    'booking.choose': '日時を選んでください。',
+    'booking.need_value': '電話番号かメールアドレスを書いてください。',
+    'booking.done.heading': '予約しました',
+    'booking.when': '日時',
+    'booking.kind': '形式',
+    'booking.where': '場所',
+    'booking.reference': '予約番号',
+    'booking.pin': '暗証番号（PIN）',
+    'booking.pin.once':
+      'PINはこの画面に一度だけ表示されます。予約番号と一緒に書き留めてください。予約の確認や取り消しに使います。',
+    'booking.pin.gone': 'PINは予約したときに一度だけ表示しました。',
+    'booking.calendar': 'カレンダーに追加する（.icsファイル）',
+    'booking.withdraw': '同意を取り消す',
+    'booking.withdraw.confirm':
+      '同意を取り消しますか？受付担当はこの内容を見られなくなり、予約も取り消されます。',
+    'booking.withdraw.yes': '取り消す',
+    'slot.kind.centre': 'センターに来所',
+    'slot.kind.ward_office': '区の保健福祉センターで',
+    'slot.kind.home_visit': 'ご自宅へ訪問',
+    'slot.kind.online': 'オンライン',
+    'slot.range': '{start}〜{end}',
+
+    // Handoff errors
+    'error.no_offer': 'まだ提案はありません。',
+    'error.offer_changed': '提案の内容が変わりました。新しい内容を読んでから、もう一度選んでください。',
+    'error.already_answered': 'この提案にはもう答えています。',
+    'error.already_consented': '同意がある間は提案を変えられません（相談者が取り消すまで）。',
+    'error.no_consent': '同意がないため、予約できません。',
+    'error.outside_consent': '同意した範囲の外です。',
+    'error.already_booked': 'すでに予約があります。',
+    'error.slot_full': 'その日時は満員になりました。ほかの日時を選んでください。',
+    'error.slot_unavailable': 'その日時はもう予約できません。ほかの日時を選んでください。',
+    'error.slot_booked': '予約が入っている枠は取り消せません。先に予約を取り消してください。',
+    'error.invalid_contact': '電話番号（例：090-1234-5678）かメールアドレス（例：name@example.jp）を確かめてください。',
+    'error.booking_not_found': '予約が見つかりません。',
+    'error.bad_request': '入力を確かめてください：{message}',
+    'error.not_found': '見つかりません。',
+    'error.unauthorized': 'ログインしてください。',
+    'error.conflict': 'ほかの変更と重なりました。もう一度お試しください。',
+
+    // Console: the handoff
+    'handoff.heading': '初回相談',
+    'handoff.summary': '相談者に見せて渡すまとめ（このとおりに表示されます）',
+    'handoff.transcript': 'チャットの記録も渡すよう提案する',
+    'handoff.offer': '初回相談を提案する',
+    'handoff.revise': '直した内容で提案し直す',
+    'handoff.need_summary': 'まとめを書いてください。',
+    'handoff.state.offered': '提案済み（第{version}版）。相談者の回答を待っています。',
+    'handoff.state.change_requested': '相談者が内容の修正を求めています（第{version}版）。',
+    'handoff.state.declined': '相談者は今回は見送りました。何も渡されません。',
+    'handoff.state.consented': '同意あり（{scope}）。',
+    'handoff.state.withdrawn': '相談者が同意を取り消しました。何も渡されません。',
+    'handoff.booked': '予約あり：{when}・{place}',
+    'handoff.not_booked': 'まだ予約はありません。',
+    'handoff.locked': '同意がある間は内容を変えられません。',
+
+    // Staff pages
+    'login.other_page': 'このアカウントは次のページを使います：',
+    'admin.title': '管理',
+    'admin.open': '管理ページ',
+    'intake.open': '初回相談の受付ページ',
+    'staff.role': 'このアカウントではこのページを使えません。',
+    'admin.slots.heading': '初回相談の枠',
+    'admin.create.heading': '枠をつくる',
+    'admin.date': '日付（日本時間）',
+    'admin.time': '開始時刻（日本時間）',
+    'admin.duration': '長さ（分）',
+    'admin.kind': '形式',
+    'admin.place': '場所',
+    'admin.capacity': '予約できる人数',
+    'admin.staff': '担当する職員の数',
+    'admin.create': '枠をつくる',
+    'admin.created': '枠をつくりました：{when}',
+    'admin.need_date': '日付と開始時刻を入れてください。',
+    'admin.slots.none': 'まだ枠はありません。',
+    'admin.col.when': '日時',
+    'admin.col.kind': '形式',
+    'admin.col.place': '場所',
+    'admin.col.booked': '予約 / 定員',
+    'admin.col.staff': '職員',
+    'admin.col.state': '状態',
+    'admin.col.actions': '操作',
+    'admin.state.open': '受付中',
+    'admin.state.cancelled': '取り消し済み',
+    'admin.state.past': '終了',
+    'admin.cancel': '取り消す',
+    'admin.cancel.label': '{when}の枠を取り消す',
+    'admin.cancelled': '枠を取り消しました：{when}',
+    'admin.audit.heading': '操作の記録',
+    'admin.audit.none': '記録はまだありません。',
+    'admin.audit.col.at': '日時',
+    'admin.audit.col.who': '職員',
+    'admin.audit.col.action': '操作',
+    'admin.audit.col.refs': '予約番号',
+    'audit.list_bookings': '予約一覧を表示',
+    'audit.view_transcript': 'チャットの記録を表示',
+    'audit.cancel_booking': '予約を取り消し',
+    'audit.mark_attended': '出席を記録',
+    'audit.create_slot': '枠をつくった',
+    'audit.cancel_slot': '枠を取り消した',
+    'intake.title': '初回相談の受付',
+    'intake.heading': 'これからの予約',
+    'intake.none': 'これからの予約はありません。',
+    'intake.reload': '一覧を更新',
+    'intake.booking': '予約番号 {reference}',
+    'intake.name': '呼び名',
+    'intake.name.none': '（書かれていません）',
+    'intake.contact': '連絡先',
+    'intake.contact.none': 'なし（本人からセンターに電話します）',
+    'intake.contact.phone': '電話：{value}',
+    'intake.contact.email': 'メール：{value}',
+    'intake.summary': '同意されたまとめ',
+    'intake.consented': '同意 {time}（文言 {wording}）',
+    'intake.transcript': 'チャットの記録',
+    'intake.transcript.yes': 'チャットの記録の共有に同意あり',
+    'intake.transcript.no': 'チャットの記録は共有されていません',
+    'intake.transcript.open': '記録を開く',
+    'intake.transcript.close': '記録を閉じる',
+    'intake.transcript.label': '予約番号 {reference}のチャットの記録',
+    'intake.attended': '出席を記録する',
+    'intake.attended.yes': '出席を記録しました',
+    'intake.cancel': '予約を取り消す',
+    'intake.cancel.confirm': '予約番号 {reference}を取り消しますか？',
+    'intake.cancel.yes': '取り消す',
+    'intake.cancelled': '予約番号 {reference}を取り消しました。',
   },
   en: {
     'lang.name': 'English',
@@ -611,6 +787,176 @@ const STRINGS = {
     'floor.leave': 'Leave',
     'floor.mine': 'Yours',
     'floor.open': 'Open',
+
+    'consent.heading': 'A first consultation, if you would like one',
+    'consent.arrived': 'Your counsellor has sent a proposal for a first consultation. It is shown below the chat.',
+    'consent.intro':
+      'Your counsellor suggests a first consultation at the centre (by appointment, free of charge). Read what would be passed on, then choose. Whatever you choose, you can keep chatting.',
+    'consent.summary': 'What would be passed on (written by your counsellor, passed on exactly as shown)',
+    'consent.recipient': 'Who receives it',
+    'consent.purpose': 'Why',
+    'consent.retention': 'How long it is kept',
+    'consent.retention.days': '{days} days after the consultation, then deleted.',
+    'consent.transcript': 'Also pass on the chat transcript',
+    'consent.transcript.hint': 'Unless you tick this, only the summary above is passed on.',
+    'consent.transcript.not_offered': 'The chat transcript is not passed on.',
+    'consent.contact': 'Also pass on the contact details I give when booking (phone or e-mail)',
+    'consent.contact.hint': 'If you leave this unticked, no contact details are asked for: after booking, you call the centre yourself.',
+    'consent.withdraw_note':
+      'You can withdraw your consent at any time. Then intake staff can no longer see any of it, and the booking is cancelled.',
+    'consent.agree': 'I agree',
+    'consent.decline': 'Not this time',
+    'consent.change': 'Ask for changes',
+    'consent.sending': 'Sending…',
+    'consent.changed': 'The proposal has changed. Please read the new version and choose again.',
+    'consent.change_requested':
+      'You asked for changes. When your counsellor revises it, the new proposal appears here. You can also say in the chat what you would like changed.',
+    'consent.declined': 'Nothing was passed on. You can keep chatting as before.',
+    'consent.withdrawn': 'Your consent is withdrawn. Nothing is passed on, and any booking was cancelled.',
+    'consent.given': 'You agreed (passed on: {scope}).',
+    'consent.scope.summary': 'the summary',
+    'consent.scope.transcript': 'the chat transcript',
+    'consent.scope.contact': 'contact details',
+    'consent.scope.sep': ', ',
+
+    'booking.heading': 'Book your first consultation',
+    'booking.slots': 'Choose a date and time (Japan time)',
+    'booking.free': '{free} free',
+    'booking.none': 'No times can be booked right now. Please tell your counsellor in the chat.',
+    'booking.reload': 'Load the times again',
+    'booking.name': 'What you would like to be called (optional; it need not be your real name)',
+    'booking.contact': 'How the centre can reach you',
+    'booking.contact.phone': 'Phone',
+    'booking.contact.email': 'E-mail',
+    'booking.contact.self': 'I will call the centre myself',
+    'booking.contact.value.phone': 'Phone number',
+    'booking.contact.value.email': 'E-mail address',
+    'booking.contact.only_self':
+      'You did not agree to pass on contact details, so please call the centre yourself after booking.',
+    'booking.submit': 'Book this time',
+    'booking.booking': 'Booking…',
+    'booking.choose': 'Please choose a date and time.',
+    'booking.need_value': 'Please write a phone number or an e-mail address.',
+    'booking.done.heading': 'Your consultation is booked',
+    'booking.when': 'When',
+    'booking.kind': 'How',
+    'booking.where': 'Where',
+    'booking.reference': 'Booking reference',
+    'booking.pin': 'PIN',
+    'booking.pin.once':
+      'The PIN is shown only this once. Write it down with the booking reference: you need both to check or cancel the booking.',
+    'booking.pin.gone': 'The PIN was shown once, when you booked.',
+    'booking.calendar': 'Add to my calendar (.ics file)',
+    'booking.withdraw': 'Withdraw my consent',
+    'booking.withdraw.confirm':
+      'Withdraw your consent? Intake staff will no longer see any of it, and the booking is cancelled.',
+    'booking.withdraw.yes': 'Withdraw',
+    'slot.kind.centre': 'At the centre',
+    'slot.kind.ward_office': 'At the ward health and welfare centre',
+    'slot.kind.home_visit': 'Home visit',
+    'slot.kind.online': 'Online',
+    'slot.range': '{start}–{end}',
+
+    'error.no_offer': 'Nothing has been offered yet.',
+    'error.offer_changed': 'The proposal has changed. Please read the new version and choose again.',
+    'error.already_answered': 'This proposal has already been answered.',
+    'error.already_consented': 'While the consent stands, the offer cannot change (until the visitor withdraws it).',
+    'error.no_consent': 'There is no consent, so nothing can be booked.',
+    'error.outside_consent': 'That is outside what was agreed.',
+    'error.already_booked': 'There is a booking already.',
+    'error.slot_full': 'That time has just been filled. Please choose another.',
+    'error.slot_unavailable': 'That time can no longer be booked. Please choose another.',
+    'error.slot_booked': 'A slot with bookings cannot be cancelled. Cancel the bookings first.',
+    'error.invalid_contact': 'Please check the phone number (e.g. 090-1234-5678) or e-mail address (e.g. name@example.jp).',
+    'error.booking_not_found': 'No such booking.',
+    'error.bad_request': 'Please check the form: {message}',
+    'error.not_found': 'Not found.',
+    'error.unauthorized': 'Please log in.',
+    'error.conflict': 'That collided with another change. Please try again.',
+
+    'handoff.heading': 'First consultation',
+    'handoff.summary': 'Summary the visitor sees and agrees to pass on (shown word for word)',
+    'handoff.transcript': 'Also offer to pass on the chat transcript',
+    'handoff.offer': 'Offer a first consultation',
+    'handoff.revise': 'Send the revised offer',
+    'handoff.need_summary': 'Please write the summary.',
+    'handoff.state.offered': 'Offered (version {version}); waiting for the visitor’s answer.',
+    'handoff.state.change_requested': 'The visitor asks for changes (version {version}).',
+    'handoff.state.declined': 'The visitor declined this time. Nothing is passed on.',
+    'handoff.state.consented': 'Consented ({scope}).',
+    'handoff.state.withdrawn': 'The visitor withdrew their consent. Nothing is passed on.',
+    'handoff.booked': 'Booked: {when}, {place}',
+    'handoff.not_booked': 'Not booked yet.',
+    'handoff.locked': 'While the consent stands, the offer cannot change.',
+
+    'login.other_page': 'This account uses:',
+    'admin.title': 'Administration',
+    'admin.open': 'the admin page',
+    'intake.open': 'the first-consultation intake page',
+    'staff.role': 'This account cannot use this page.',
+    'admin.slots.heading': 'First consultation slots',
+    'admin.create.heading': 'Create a slot',
+    'admin.date': 'Date (Japan time)',
+    'admin.time': 'Start time (Japan time)',
+    'admin.duration': 'Length (minutes)',
+    'admin.kind': 'How',
+    'admin.place': 'Place',
+    'admin.capacity': 'Bookings it takes',
+    'admin.staff': 'Staff attending',
+    'admin.create': 'Create the slot',
+    'admin.created': 'Slot created: {when}',
+    'admin.need_date': 'Please enter a date and a start time.',
+    'admin.slots.none': 'No slots yet.',
+    'admin.col.when': 'When',
+    'admin.col.kind': 'How',
+    'admin.col.place': 'Place',
+    'admin.col.booked': 'Booked / places',
+    'admin.col.staff': 'Staff',
+    'admin.col.state': 'State',
+    'admin.col.actions': 'Actions',
+    'admin.state.open': 'Open',
+    'admin.state.cancelled': 'Cancelled',
+    'admin.state.past': 'Past',
+    'admin.cancel': 'Cancel',
+    'admin.cancel.label': 'Cancel the slot on {when}',
+    'admin.cancelled': 'Slot cancelled: {when}',
+    'admin.audit.heading': 'Audit log',
+    'admin.audit.none': 'Nothing recorded yet.',
+    'admin.audit.col.at': 'When',
+    'admin.audit.col.who': 'Staff',
+    'admin.audit.col.action': 'Action',
+    'admin.audit.col.refs': 'Bookings',
+    'audit.list_bookings': 'Listed bookings',
+    'audit.view_transcript': 'Read a transcript',
+    'audit.cancel_booking': 'Cancelled a booking',
+    'audit.mark_attended': 'Marked attendance',
+    'audit.create_slot': 'Created a slot',
+    'audit.cancel_slot': 'Cancelled a slot',
+    'intake.title': 'First consultation intake',
+    'intake.heading': 'Upcoming bookings',
+    'intake.none': 'No upcoming bookings.',
+    'intake.reload': 'Refresh',
+    'intake.booking': 'Booking {reference}',
+    'intake.name': 'Wishes to be called',
+    'intake.name.none': '(not given)',
+    'intake.contact': 'Contact',
+    'intake.contact.none': 'None (the person will call the centre)',
+    'intake.contact.phone': 'Phone: {value}',
+    'intake.contact.email': 'E-mail: {value}',
+    'intake.summary': 'Consented summary',
+    'intake.consented': 'Consent given {time} (wording {wording})',
+    'intake.transcript': 'Chat transcript',
+    'intake.transcript.yes': 'Consented to share the chat transcript',
+    'intake.transcript.no': 'The chat transcript is not shared',
+    'intake.transcript.open': 'Open the transcript',
+    'intake.transcript.close': 'Close the transcript',
+    'intake.transcript.label': 'Chat transcript of booking {reference}',
+    'intake.attended': 'Mark as attended',
+    'intake.attended.yes': 'Attendance recorded',
+    'intake.cancel': 'Cancel the booking',
+    'intake.cancel.confirm': 'Cancel booking {reference}?',
+    'intake.cancel.yes': 'Cancel it',
+    'intake.cancelled': 'Booking {reference} cancelled.',
   },
 };
 
@@ -730,13 +1076,9 @@ export function formatTime(ms) {
   }).format(new Date(ms));
 }
 
-/**
- * A moment as Japan time, the way people there write it:
- * "11月25日(火) 9:00" in Japanese, "Tue 25 Nov, 9:00 (Japan time)" in English.
- */
-export function formatJapanDateTime(value) {
+function japanParts(value) {
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return '';
+  if (Number.isNaN(d.getTime())) return null;
   const parts = {};
   for (const p of new Intl.DateTimeFormat(current === 'ja' ? 'ja-JP' : 'en-GB', {
     timeZone: 'Asia/Tokyo',
@@ -749,9 +1091,36 @@ export function formatJapanDateTime(value) {
   }).formatToParts(d)) {
     parts[p.type] = p.value;
   }
-  const time = `${Number(parts.hour)}:${parts.minute}`;
-  if (current === 'ja') return `${parts.month}月${parts.day}日(${parts.weekday}) ${time}`;
-  return `${parts.weekday} ${parts.day} ${parts.month}, ${time} (Japan time)`;
+  parts.time = `${Number(parts.hour)}:${parts.minute}`;
+  parts.date = current === 'ja' ? `${parts.month}月${parts.day}日(${parts.weekday})` : `${parts.weekday} ${parts.day} ${parts.month}`;
+  return parts;
+}
+
+/**
+ * A moment as Japan time, the way people there write it:
+ * "11月25日(火) 9:00" in Japanese, "Tue 25 Nov, 9:00 (Japan time)" in English.
+ */
+export function formatJapanDateTime(value) {
+  const p = japanParts(value);
+  if (!p) return '';
+  return current === 'ja' ? `${p.date} ${p.time}` : `${p.date}, ${p.time} (Japan time)`;
+}
+
+/** A slot's time as Japan time: "11月25日(火) 9:00〜10:00", "Tue 25 Nov, 9:00–10:00 (Japan time)". */
+export function formatJapanRange(start, end) {
+  const a = japanParts(start);
+  const b = japanParts(end);
+  if (!a || !b) return '';
+  const range = t('slot.range', { start: a.time, end: b.time });
+  return current === 'ja' ? `${a.date} ${range}` : `${a.date}, ${range} (Japan time)`;
+}
+
+/** What a consent covers, in words: "まとめ・チャットの記録・連絡先", "the summary, contact details". */
+export function consentScope(consent) {
+  const parts = [t('consent.scope.summary')];
+  if (consent?.transcript) parts.push(t('consent.scope.transcript'));
+  if (consent?.contact) parts.push(t('consent.scope.contact'));
+  return parts.join(t('consent.scope.sep'));
 }
 
 /** Text for an error frame or body: ours if we have one, else the code. */

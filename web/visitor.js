@@ -21,6 +21,7 @@ import {
   TOPICS,
 } from './i18n.js';
 import { h, newClientId, SeqTracker, Connection } from './common.js';
+import { initHandoff, onHandoff, refreshHandoff, resetHandoff, renderHandoff } from './handoff.js';
 
 const STORE_KEY = 'tsunagu.visitor';
 const $ = (id) => document.getElementById(id);
@@ -684,6 +685,8 @@ function onServerMessage(msg) {
     case 'ended':
       state.endedBy = msg.by;
       return onEnded();
+    case 'handoff':
+      return onHandoff(msg.handoff);
     case 'error':
       return onError(msg);
     default:
@@ -716,6 +719,8 @@ function onWelcome(msg) {
   for (const m of state.messages.values()) renderStatus(m);
   if (msg.state === 'ended') {
     onEnded();
+    // The socket closes now, before the `handoff` frame that follows the welcome: ask for it.
+    refreshHandoff();
     return;
   }
   pump();
@@ -874,6 +879,7 @@ function resetConversation() {
   $('composer-text').value = '';
   setCounsellorTyping(false);
   hideConfirm();
+  resetHandoff();
 }
 
 function askConfirm(textKey, yesKey, action) {
@@ -944,8 +950,13 @@ function init() {
     if ($('start-button').disabled) $('start-button').textContent = t('welcome.starting');
     renderNotice();
     showStartError(startErrorSpec);
+    renderHandoff();
   });
 
+  initHandoff({
+    auth: () => (state.conversationId ? { conversation_id: state.conversationId, token: state.token } : null),
+    announce,
+  });
   $('quick-exit').addEventListener('click', quickExit);
   $('closed-check').addEventListener('click', checkHoursAgain);
   $('start-form').addEventListener('submit', startChat);

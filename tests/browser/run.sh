@@ -141,8 +141,9 @@ contact = "0570-783-556"
 hours = "10:00〜22:00"
 EOF
   # One counsellor per test file, so no test sees another's chats.
-  # ishii: the floor test's counsellor; kudo: its supervisor.
-  for u in aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor; do
+  # ishii: the floor test's counsellor; kudo: its supervisor. joh, kondo,
+  # ota: the handoff tests' counsellors; mori: admin; noda: intake.
+  for u in aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor mori:森:admin noda:野田:intake; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 

@@ -14,6 +14,8 @@ import {
   fillSelect,
   formatTime,
   errorText,
+  formatJapanRange,
+  consentScope,
   OUTCOMES,
 } from '../i18n.js';
 import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } from '../common.js';
@@ -180,7 +182,17 @@ function renderLoginError() {
   err.hidden = !p;
 }
 
+/** Admin and intake accounts work on their own pages: say which, with a link. */
+function renderOtherPage() {
+  const page = { admin: ['/admin/', 'admin.open'], intake: ['/intake/', 'intake.open'] }[state.me?.role];
+  $('login-other').hidden = !page || $('login').hidden;
+  if (!page) return;
+  $('login-other-link').href = page[0];
+  $('login-other-link').textContent = t(page[1]);
+}
+
 function showLogin(problem) {
+  $('login-other').hidden = true;
   stopConnection();
   $('workspace').hidden = true;
   $('login').hidden = false;
@@ -248,6 +260,7 @@ function enter(me) {
   $('logout').hidden = false;
   if (me.role !== 'counsellor' && me.role !== 'supervisor') {
     showLogin('login.role');
+    renderOtherPage();
     return;
   }
   $('login').hidden = true;
@@ -393,6 +406,9 @@ function onServerMessage(msg) {
     case 'supervision':
       if (c) onSupervision(c, msg);
       return undefined;
+    case 'handoff':
+      if (c) onHandoff(c, msg.handoff);
+      return undefined;
     case 'supervising':
       return onSupervising(msg.conversation);
     case 'alert':
@@ -473,6 +489,8 @@ function newConversation(view) {
     supervisors: view.supervisors || [],
     supervision: view.supervision || null,
     silentSince: view.silent_since || null,
+    handoff: null,
+    pendingHandoff: false,
     seq: new SeqTracker(),
     messages: new Map(),
     outbox: [],
@@ -679,6 +697,7 @@ function buildPanel(c) {
   );
   els.closeButton = h('button', { type: 'button', class: 'secondary close-conv', hidden: true, onclick: () => closeConversation(c) });
 
+  buildHandoffBox(c, els);
   els.notesBox = h('section', { class: 'side-box' }, els.notesHeading, els.notes, els.notesEmpty, noteForm);
   els.endBox = h('section', { class: 'side-box' }, els.endHeading, els.endState, els.endForm, els.closeButton);
   els.noteForm = noteForm;
@@ -695,6 +714,7 @@ function buildPanel(c) {
         { class: 'conv-side' },
         els.riskBox,
         els.transferBox,
+        els.handoffBox,
         els.notesBox,
         els.endBox,
       ),
@@ -842,6 +862,98 @@ function onSupervision(c, msg) {
   renderConvList();
 }
 
+// -------------------------------------------------------------- handoff
+
+/** The longest summary the server takes (core::handoff::SUMMARY_MAX_CHARS). */
+const SUMMARY_MAX_CHARS = 2000;
+
+function buildHandoffBox(c, els) {
+  const summaryId = `conv-${c.id}-handoff-summary`;
+  const transcriptId = `conv-${c.id}-handoff-transcript`;
+  els.handoffHeading = h('h3', {});
+  els.handoffState = h('p', { class: 'handoff-state', role: 'status' });
+  els.handoffBooked = h('p', { class: 'handoff-booked', hidden: true });
+  els.handoffSummaryLabel = h('label', { for: summaryId });
+  els.handoffSummary = h('textarea', { id: summaryId, rows: '5', maxlength: String(SUMMARY_MAX_CHARS) });
+  els.handoffTranscript = h('input', { id: transcriptId, type: 'checkbox' });
+  els.handoffTranscriptLabel = h('label', { for: transcriptId });
+  els.handoffError = h('p', { class: 'error', role: 'alert', hidden: true });
+  els.handoffButton = h('button', { type: 'submit', class: 'primary' });
+  els.handoffForm = h(
+    'form',
+    { class: 'handoff-form', novalidate: true, onsubmit: (ev) => submitHandoff(ev, c) },
+    els.handoffSummaryLabel,
+    els.handoffSummary,
+    h('div', { class: 'check' }, els.handoffTranscript, els.handoffTranscriptLabel),
+    els.handoffError,
+    els.handoffButton,
+  );
+  els.handoffBox = h('section', { class: 'side-box handoff-box' }, els.handoffHeading, els.handoffState, els.handoffBooked, els.handoffForm);
+}
+
+function renderHandoff(c) {
+  const { els } = c;
+  const v = c.handoff;
+  els.handoffHeading.textContent = t('handoff.heading');
+  els.handoffSummaryLabel.textContent = t('handoff.summary');
+  els.handoffTranscriptLabel.textContent = t('handoff.transcript');
+  els.handoffButton.textContent = v ? t('handoff.revise') : t('handoff.offer');
+  let line = '';
+  if (v?.state === 'consented') line = t('handoff.state.consented', { scope: consentScope(v.consent) });
+  else if (v) line = t(`handoff.state.${v.state}`, { version: v.version });
+  els.handoffState.textContent = line;
+  els.handoffState.hidden = !line;
+  els.handoffBox.dataset.state = v?.state || 'none';
+  const consented = v?.state === 'consented';
+  els.handoffBooked.hidden = !consented;
+  if (consented) {
+    els.handoffBooked.textContent = v.booking
+      ? t('handoff.booked', { when: formatJapanRange(v.booking.slot.starts_at, v.booking.slot.ends_at), place: v.booking.slot.place })
+      : `${t('handoff.not_booked')} ${t('handoff.locked')}`;
+  }
+  // The conversation's own counsellor offers, while it goes on, and revises until the visitor agrees.
+  els.handoffForm.hidden = consented || c.state !== 'active' || Boolean(c.supervision);
+  els.handoffBox.hidden = !v && (c.state !== 'active' || Boolean(c.supervision));
+}
+
+function onHandoff(c, view) {
+  const first = !c.handoff;
+  c.handoff = view;
+  if (c.pendingHandoff) {
+    c.pendingHandoff = false;
+    c.els.handoffError.hidden = true;
+  }
+  // Revising starts from what the visitor was shown.
+  if (first && !c.els.handoffSummary.value) {
+    c.els.handoffSummary.value = view.summary;
+    c.els.handoffTranscript.checked = view.include_transcript;
+  }
+  renderHandoff(c);
+}
+
+function submitHandoff(ev, c) {
+  ev.preventDefault();
+  const { els } = c;
+  els.handoffError.hidden = true;
+  const summary = clean(els.handoffSummary.value).trim();
+  let problem = '';
+  if (!summary) problem = t('handoff.need_summary');
+  else if (charCount(summary) > SUMMARY_MAX_CHARS) problem = t('error.text_too_long', { max: SUMMARY_MAX_CHARS });
+  if (problem) {
+    els.handoffError.textContent = problem;
+    els.handoffError.hidden = false;
+    els.handoffSummary.focus();
+    return;
+  }
+  c.pendingHandoff = true;
+  const msg = { type: 'offer_handoff', conversation_id: c.id, summary, include_transcript: els.handoffTranscript.checked };
+  if (!conn?.send(msg)) {
+    c.pendingHandoff = false;
+    els.handoffError.textContent = t('conn.reconnecting');
+    els.handoffError.hidden = false;
+  }
+}
+
 // ---------------------------------------------------------------- floor
 
 function announceAlert(a) {
@@ -974,6 +1086,7 @@ function renderConversation(c) {
   renderRisk(c);
   renderTransfer(c);
   renderEnd(c);
+  renderHandoff(c);
   renderCount(c);
   for (const m of c.messages.values()) renderMessage(c, m);
 }
@@ -1294,6 +1407,7 @@ function onEnded(c, msg) {
   persistOutbox();
   renderConvHead(c);
   renderEnd(c);
+  renderHandoff(c);
   renderConvList();
 }
 
@@ -1326,6 +1440,12 @@ function onError(err, c) {
     c.pendingNote = null;
     c.els.noteError.textContent = errorText(err, { max: state.maxChars });
     c.els.noteError.hidden = false;
+    return;
+  }
+  if (c && c.pendingHandoff) {
+    c.pendingHandoff = false;
+    c.els.handoffError.textContent = errorText(err, { max: SUMMARY_MAX_CHARS, message: err.message || '' });
+    c.els.handoffError.hidden = false;
     return;
   }
   if (c && c.pendingTransfer) {
@@ -1433,6 +1553,7 @@ async function init() {
     for (const c of state.conversations.values()) renderConversation(c);
     renderConnection(conn ? conn.state : 'idle');
     renderLoginError();
+    renderOtherPage();
     renderNotices();
     renderAlerts();
     renderFloor();

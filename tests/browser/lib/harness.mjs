@@ -231,6 +231,17 @@ export async function screenshot(page, lang, name) {
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
+/**
+ * A test that provokes a refusal on purpose (the browser logs each failed
+ * request as a console error): there must be exactly `count` with this
+ * HTTP status; they are then no longer counted as problems.
+ */
+export function expectRefused(page, status, count) {
+  const refused = page.problems.filter((p) => p.includes(`status of ${status}`));
+  assert.equal(refused.length, count, JSON.stringify(page.problems));
+  page.problems = page.problems.filter((p) => !refused.includes(p));
+}
+
 /** Nothing the page did may be an error, a dialog, or a request to anyone else. */
 export function assertClean(page, context) {
   assert.deepEqual(page.dialogs, [], 'a dialog opened (injected script?)');
@@ -272,4 +283,72 @@ export async function counsellorEnds(page, outcome = 'listened') {
   await p.locator('.end-form button').click();
   await p.locator('.close-conv').waitFor();
   await p.locator('.close-conv').click();
+}
+
+/** A staff member on the admin (`/admin/`) or intake (`/intake/`) page, logged in through its form. */
+export async function staffPage(browser, pagePath, username, { viewport = { width: 1280, height: 800 }, beforeLogin } = {}) {
+  const context = await isolatedContext(browser, { viewport });
+  const page = watch(await context.newPage());
+  await page.goto(`${BASE}${pagePath}`);
+  await page.waitForSelector('#login:not([hidden]) #login-submit');
+  if (beforeLogin) await beforeLogin(page);
+  await page.fill('#login-username', username);
+  await page.fill('#login-password', PASSWORD);
+  await page.click('#login-submit');
+  await page.waitForSelector('#workspace:not([hidden])');
+  return { context, page };
+}
+
+/** The HTTP API as a logged-in staff member (a context's own request client keeps the cookie). */
+export async function staffApi(browser, username) {
+  const context = await browser.newContext();
+  const r = await context.request.post(`${BASE}/api/login`, { data: { username, password: PASSWORD } });
+  assert.equal(r.status(), 200, `login as ${username}`);
+  return context;
+}
+
+/** Tomorrow (Japan time) at `hour`:`minute`, as ms since the epoch, and its date and time strings. */
+export function tomorrowInJapan(hour, minute = 0) {
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo' }).format(new Date());
+  const d = new Date(`${today}T00:00:00+09:00`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  const date = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Tokyo' }).format(d);
+  const time = `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`;
+  return { date, time, ms: Date.parse(`${date}T${time}:00+09:00`) };
+}
+
+/** Admins: create a slot through the API; returns the slot as the server shows it. */
+export async function createSlot(api, { starts_at, place, capacity = 1, kind = 'centre', duration_mins = 60, staff = 2 }) {
+  const r = await api.request.post(`${BASE}/api/admin/slots`, { data: { starts_at, duration_mins, kind, place, capacity, staff } });
+  assert.equal(r.status(), 201, `create slot: ${await r.text()}`);
+  return r.json();
+}
+
+/** The counsellor offers (or revises) a first consultation in the selected conversation. */
+export async function counsellorOffers(page, summary, { transcript = false } = {}) {
+  const form = panel(page).locator('.handoff-form');
+  await form.locator('textarea').fill(summary);
+  await form.locator('input[type="checkbox"]').setChecked(transcript);
+  await form.locator('button[type="submit"]').click();
+}
+
+/** The visitor agrees to the offer on screen, with the scope given; the booking form follows. */
+export async function visitorConsents(page, { transcript = false, contact = false } = {}) {
+  await page.waitForSelector('#offer-form:not([hidden])');
+  if (transcript) await page.check('#offer-transcript');
+  if (contact) await page.check('#offer-contact');
+  await page.click('#offer-agree');
+  await page.waitForSelector('#booking-form:not([hidden])');
+}
+
+/** The visitor books the slot at `place`: contact `self`, or `phone`/`email` with a value. */
+export async function visitorBooks(page, place, { kind = 'self', value, name } = {}) {
+  await page.locator('#slot-list .slot', { hasText: place }).locator('input').check();
+  if (name) await page.fill('#booking-name', name);
+  if (kind !== 'self') {
+    await page.check(`#contact-${kind}`);
+    await page.fill('#contact-value', value);
+  }
+  await page.click('#booking-submit');
+  await page.waitForSelector('#booked:not([hidden])');
 }

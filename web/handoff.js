@@ -1,0 +1,363 @@
+// The visitor's side of the handoff to a first consultation, inside the
+// chat: the counsellor's offer (what would be passed on, to whom, why, for
+// how long), the visitor's answer, a booking, its confirmation, and
+// withdrawing the consent.
+//
+// Where the handoff stands comes from the server (`handoff` frames, and
+// POST /api/handoff after a reload), never from this tab. The PIN and the
+// calendar file of a booking are kept in memory only: the PIN is shown
+// once and never stored.
+
+import { t, lang, formatJapanRange, errorText, consentScope } from './i18n.js';
+import { h } from './common.js';
+
+const $ = (id) => document.getElementById(id);
+
+let auth = () => null;
+let announce = () => {};
+
+const hs = {
+  /** The server's HandoffView, or null. */
+  view: null,
+  /** Bookable slots (GET /api/slots), or null before they are loaded. */
+  slots: null,
+  /** The answer to our booking: {reference, slot, pin, calendarUrl}. In memory only. */
+  receipt: null,
+  /** A request is on its way (buttons are disabled). */
+  busy: false,
+  /** Messages as keys or error bodies, re-rendered on a language change. */
+  status: null,
+  errors: { offer: null, slot: null, contact: null, booking: null, withdraw: null },
+};
+
+/** Called once by the visitor page. */
+export function initHandoff(options) {
+  auth = options.auth;
+  announce = options.announce;
+  $('offer-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    answer('consent');
+  });
+  $('offer-change').addEventListener('click', () => answer('change'));
+  $('offer-decline').addEventListener('click', () => answer('decline'));
+  $('booking-form').addEventListener('submit', book);
+  $('slot-reload').addEventListener('click', loadSlots);
+  for (const r of document.querySelectorAll('input[name="contact-kind"]')) r.addEventListener('change', renderContact);
+  $('withdraw').addEventListener('click', () => {
+    $('withdraw-confirm').hidden = false;
+    $('withdraw-no').focus();
+  });
+  $('withdraw-no').addEventListener('click', () => {
+    $('withdraw-confirm').hidden = true;
+    $('withdraw').focus();
+  });
+  $('withdraw-yes').addEventListener('click', withdraw);
+}
+
+/** Forget everything (a new conversation, erased from this device). */
+export function resetHandoff() {
+  if (hs.receipt?.calendarUrl) URL.revokeObjectURL(hs.receipt.calendarUrl);
+  Object.assign(hs, { view: null, slots: null, receipt: null, busy: false, status: null });
+  for (const k of Object.keys(hs.errors)) hs.errors[k] = null;
+  $('offer-form').reset();
+  $('booking-form').reset();
+  renderHandoff();
+}
+
+/** A `handoff` frame, or the answer of an HTTP call: where it stands now. */
+export function onHandoff(view) {
+  const before = hs.view;
+  hs.view = view || null;
+  if (!view) return renderHandoff();
+  const newOffer = view.state === 'offered' && (!before || before.version !== view.version || before.state !== 'offered');
+  if (newOffer) {
+    // A new (or revised) offer starts unticked: the visitor widens nothing by default.
+    $('offer-transcript').checked = false;
+    $('offer-contact').checked = false;
+    hs.errors.offer = null;
+    if (!before) hs.status = null;
+    announce(t('consent.arrived'));
+  }
+  if (view.state !== 'offered' && hs.status?.key === 'consent.changed') hs.status = null;
+  if (view.state === 'consented' && !view.booking && hs.slots === null) loadSlots();
+  if (hs.receipt && view.booking?.reference !== hs.receipt.reference) {
+    URL.revokeObjectURL(hs.receipt.calendarUrl);
+    hs.receipt = null;
+  }
+  renderHandoff();
+  if (newOffer) $('handoff').scrollIntoView({ block: 'nearest' });
+  return undefined;
+}
+
+/** Ask the server where the handoff stands (after a reload of an ended chat, or an `offer_changed`). */
+export async function refreshHandoff() {
+  const who = auth();
+  if (!who) return;
+  const r = await post('/api/handoff', who);
+  if (r.ok) onHandoff(r.body.handoff);
+}
+
+async function post(url, body) {
+  try {
+    const r = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = await r.json().catch(() => ({}));
+    return { ok: r.ok, body: json };
+  } catch {
+    return { ok: false, body: { code: 'network' } };
+  }
+}
+
+function setBusy(busy) {
+  hs.busy = busy;
+  for (const id of ['offer-agree', 'offer-change', 'offer-decline', 'booking-submit', 'withdraw-yes']) $(id).disabled = busy;
+}
+
+// -------------------------------------------------------------- answer
+
+async function answer(kind) {
+  const v = hs.view;
+  const who = auth();
+  if (!v || !who || hs.busy) return;
+  hs.errors.offer = null;
+  setBusy(true);
+  renderHandoff();
+  const r = await post('/api/handoff/answer', {
+    ...who,
+    version: v.version,
+    wording_version: v.terms.wording_version,
+    lang: lang(),
+    answer: kind,
+    transcript: v.include_transcript && $('offer-transcript').checked,
+    contact: $('offer-contact').checked,
+  });
+  setBusy(false);
+  if (r.ok) {
+    hs.status = null;
+    onHandoff(r.body.handoff);
+    $('handoff-heading').focus();
+    return;
+  }
+  if (r.body.code === 'offer_changed') {
+    // The counsellor revised it while the visitor read: show the new text, ask again.
+    hs.status = { key: 'consent.changed' };
+    await refreshHandoff();
+    $('handoff-heading').focus();
+    return;
+  }
+  if (r.body.code === 'already_answered') await refreshHandoff();
+  hs.errors.offer = { err: r.body };
+  renderHandoff();
+}
+
+// ------------------------------------------------------------- booking
+
+async function loadSlots() {
+  try {
+    const r = await fetch('/api/slots', { credentials: 'same-origin' });
+    if (!r.ok) throw new Error(String(r.status));
+    hs.slots = await r.json();
+    if (hs.errors.slot?.key === 'error.network') hs.errors.slot = null;
+  } catch {
+    hs.slots = hs.slots || [];
+    hs.errors.slot = { key: 'error.network' };
+  }
+  renderHandoff();
+}
+
+function contactKind() {
+  if (!hs.view?.consent?.contact) return 'self';
+  return document.querySelector('input[name="contact-kind"]:checked')?.value || 'phone';
+}
+
+async function book(ev) {
+  ev.preventDefault();
+  const who = auth();
+  if (!who || hs.busy) return;
+  for (const k of ['slot', 'contact', 'booking']) hs.errors[k] = null;
+  const chosen = document.querySelector('input[name="slot"]:checked');
+  const kind = contactKind();
+  const value = $('contact-value').value.trim();
+  if (!chosen) hs.errors.slot = { key: 'booking.choose' };
+  if (kind !== 'self' && !value) hs.errors.contact = { key: 'booking.need_value' };
+  if (hs.errors.slot || hs.errors.contact) {
+    renderHandoff();
+    (hs.errors.slot ? $('slot-list').querySelector('input') || $('slot-reload') : $('contact-value')).focus();
+    return;
+  }
+  const contact = kind === 'self' ? { kind } : { kind, value };
+  const name = $('booking-name').value.trim();
+  setBusy(true);
+  $('booking-submit').textContent = t('booking.booking');
+  const r = await post('/api/handoff/book', { ...who, slot_id: chosen.value, name: name || null, contact });
+  setBusy(false);
+  if (r.ok) {
+    const { booking, pin, calendar } = r.body;
+    const calendarUrl = URL.createObjectURL(new Blob([calendar], { type: 'text/calendar' }));
+    hs.receipt = { reference: booking.reference, slot: booking.slot, pin, calendarUrl };
+    hs.view = { ...hs.view, booking };
+    renderHandoff();
+    $('booked-heading').focus();
+    return;
+  }
+  const code = r.body.code;
+  if (code === 'slot_full' || code === 'slot_unavailable') {
+    hs.errors.slot = { err: r.body };
+    hs.slots = null;
+    await loadSlots();
+    $('slot-list').querySelector('input')?.focus();
+    return;
+  }
+  if (code === 'invalid_contact' || code === 'outside_consent') {
+    hs.errors.contact = { err: r.body };
+    renderHandoff();
+    $('contact-value').focus();
+    return;
+  }
+  hs.errors.booking = { err: r.body };
+  if (code === 'no_consent' || code === 'already_booked') await refreshHandoff();
+  renderHandoff();
+}
+
+async function withdraw() {
+  const who = auth();
+  if (!who || hs.busy) return;
+  hs.errors.withdraw = null;
+  setBusy(true);
+  const r = await post('/api/handoff/withdraw', who);
+  setBusy(false);
+  $('withdraw-confirm').hidden = true;
+  if (r.ok) {
+    onHandoff(r.body.handoff);
+    $('handoff-heading').focus();
+    return;
+  }
+  hs.errors.withdraw = { err: r.body };
+  renderHandoff();
+  $('withdraw').focus();
+}
+
+// --------------------------------------------------------------- render
+
+function specText(spec) {
+  if (!spec) return '';
+  if (spec.err) return errorText(spec.err, { message: spec.err.message || '' });
+  return t(spec.key, spec.vars);
+}
+
+function showError(id, spec) {
+  const el = $(id);
+  el.textContent = specText(spec);
+  el.hidden = !spec;
+}
+
+function slotOption(slot) {
+  const id = `slot-${slot.slot_id}`;
+  const chosen = document.querySelector('input[name="slot"]:checked')?.value;
+  return h(
+    'div',
+    { class: 'radio slot' },
+    h('input', { id, type: 'radio', name: 'slot', value: slot.slot_id, checked: chosen === slot.slot_id }),
+    h(
+      'label',
+      { for: id },
+      h('span', { class: 'slot-when', text: formatJapanRange(slot.starts_at, slot.ends_at) }),
+      h('span', { class: 'slot-what', text: `${t(`slot.kind.${slot.kind}`)} · ${slot.place}` }),
+      h('span', { class: 'slot-free', text: t('booking.free', { free: slot.free }) }),
+    ),
+  );
+}
+
+function renderContact() {
+  const kind = contactKind();
+  $('contact-value-label').textContent = t(kind === 'email' ? 'booking.contact.value.email' : 'booking.contact.value.phone');
+  const input = $('contact-value');
+  input.type = kind === 'email' ? 'email' : 'tel';
+  input.autocomplete = kind === 'email' ? 'email' : 'tel';
+}
+
+export function renderHandoff() {
+  const v = hs.view;
+  const section = $('handoff');
+  section.hidden = !v;
+  document.body.classList.toggle('handoff-open', Boolean(v));
+  if (!v) return;
+  section.dataset.state = v.state;
+  const booked = v.state === 'consented' && Boolean(v.booking);
+
+  // One calm line for where it stands (and what the visitor agreed to).
+  let status = specText(hs.status);
+  if (!status) {
+    if (v.state === 'change_requested') status = t('consent.change_requested');
+    else if (v.state === 'declined') status = t('consent.declined');
+    else if (v.state === 'withdrawn') status = t('consent.withdrawn');
+    else if (v.state === 'consented') status = t('consent.given', { scope: consentScope(v.consent) });
+  }
+  $('handoff-status').textContent = status;
+  $('handoff-status').hidden = !status;
+
+  // The offer, word for word.
+  const offered = v.state === 'offered';
+  $('offer-form').hidden = !offered;
+  if (offered) {
+    $('offer-summary').textContent = v.summary;
+    const ja = lang() === 'ja';
+    $('offer-recipient').textContent = ja ? v.terms.recipient_ja : v.terms.recipient_en;
+    $('offer-purpose').textContent = ja ? v.terms.purpose_ja : v.terms.purpose_en;
+    $('offer-retention').textContent = t('consent.retention.days', { days: v.terms.retention_days });
+    $('offer-transcript-field').hidden = !v.include_transcript;
+    $('offer-no-transcript').hidden = v.include_transcript;
+    if (!v.include_transcript) $('offer-transcript').checked = false;
+    $('offer-agree').textContent = hs.busy ? t('consent.sending') : t('consent.agree');
+  }
+  showError('offer-error', hs.errors.offer);
+
+  // The booking form, once consented.
+  const booking = v.state === 'consented' && !booked;
+  $('booking-form').hidden = !booking;
+  if (booking) {
+    const slots = hs.slots || [];
+    const focused = document.activeElement?.name === 'slot' ? document.activeElement.id : null;
+    $('slot-list').replaceChildren(...slots.map(slotOption));
+    if (focused) $(focused)?.focus();
+    $('slot-none').hidden = hs.slots === null || slots.length > 0;
+    const withContact = Boolean(v.consent?.contact);
+    $('contact-choice').hidden = !withContact;
+    $('contact-only-self').hidden = withContact;
+    renderContact();
+    $('booking-submit').textContent = hs.busy ? t('booking.booking') : t('booking.submit');
+  }
+  showError('slot-error', hs.errors.slot);
+  showError('contact-error', hs.errors.contact);
+  showError('booking-error', hs.errors.booking);
+
+  // The confirmation.
+  $('booked').hidden = !booked;
+  if (booked) {
+    const slot = v.booking.slot;
+    const receipt = hs.receipt?.reference === v.booking.reference ? hs.receipt : null;
+    $('booked-when').textContent = formatJapanRange(slot.starts_at, slot.ends_at);
+    $('booked-kind').textContent = t(`slot.kind.${slot.kind}`);
+    $('booked-place').textContent = slot.place;
+    $('booked-reference').textContent = v.booking.reference || '';
+    $('booked-pin-label').hidden = !receipt;
+    $('booked-pin').hidden = !receipt;
+    $('booked-pin').textContent = receipt?.pin || '';
+    $('booked-pin-note').textContent = receipt ? t('booking.pin.once') : t('booking.pin.gone');
+    const link = $('booked-calendar');
+    link.hidden = !receipt;
+    if (receipt) {
+      link.href = receipt.calendarUrl;
+      link.download = `${v.booking.reference}.ics`;
+    }
+  }
+
+  // Withdrawing, while a consent stands.
+  $('withdraw-area').hidden = v.state !== 'consented';
+  if (v.state !== 'consented') $('withdraw-confirm').hidden = true;
+  showError('withdraw-error', hs.errors.withdraw);
+}
