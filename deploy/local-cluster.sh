@@ -46,16 +46,8 @@ case ${lb%:*} in
   *) die "LOCAL_CLUSTER_LB must be a loopback address (127.0.0.0/8), not $lb" ;;
 esac
 
-# Install a Debian package when its command is missing (a fresh machine).
-need_pkg() {
-  command -v "$1" >/dev/null 2>&1 && return
-  say "installing $2 (Debian package)"
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
-  command -v "$1" >/dev/null 2>&1 || die "$2 did not install"
-}
+# shellcheck source=deploy/need-pkg.sh
+. "$here/need-pkg.sh"
 
 tsunagu_bin() {
   if [ -n "${LOCAL_CLUSTER_BIN:-}" ]; then
@@ -164,8 +156,8 @@ wait_node() { wait_until "node $1" "node$1.log" ready "${node_hosts[$(($1 - 1))]
 redis_up() { redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
 
 start() {
-  need_pkg redis-server redis-server
-  need_pkg haproxy haproxy
+  need_pkg redis-server redis-server || die "redis-server did not install"
+  need_pkg haproxy haproxy || die "haproxy did not install"
   mkdir -p "$dir/redis"
   for name in redis node1 node2 node3 haproxy; do
     alive "$name" && die "already running ($name); run: $0 stop"

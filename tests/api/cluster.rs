@@ -487,3 +487,16 @@ async fn a_node_stopped_behind_the_balancer_loses_no_message() {
         "the balancer still listens"
     );
 }
+
+/// The settings file the deployment starts from is one the server accepts
+/// (unknown keys stop a node at start).
+#[test]
+fn the_deployment_example_settings_load() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/config/tsunagu.example.toml"
+    );
+    let s = tsunagu::config::Settings::load(Some(path.as_ref()), std::iter::empty())
+        .expect("deploy/config/tsunagu.example.toml loads");
+    assert!(s.cookie_secure && s.trust_forwarded_for);
+}
