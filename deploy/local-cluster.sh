@@ -20,7 +20,7 @@
 #   LOCAL_CLUSTER_CONFIG   a tsunagu.toml every node reads (accounts, hours, ...)
 # Every TSUNAGU_* variable in the environment reaches the nodes, e.g.
 # TSUNAGU_HOURS__ALWAYS_OPEN=true to try it out of office hours.
-set -euo pipefail
+set -Eeuo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -101,15 +101,18 @@ ready() {
   ) 2>/dev/null
 }
 
+# wait_until NAME CHECK...: until CHECK succeeds (30 s at most), or the
+# process NAME has exited; then show the end of its log.
 wait_until() {
-  local what=$1 log=$2
-  shift 2
+  local name=$1
+  shift
   for _ in $(seq 150); do
     "$@" && return 0
+    alive "$name" || break
     sleep 0.2
   done
-  echo "local-cluster: $what did not come up; the end of $log:" >&2
-  tail -n 20 "$dir/$log" >&2 || true
+  echo "local-cluster: $name did not come up; the end of $name.log:" >&2
+  tail -n 20 "$dir/$name.log" >&2 || true
   return 1
 }
 
@@ -151,7 +154,7 @@ start_node() {
     "$bin" "${args[@]}")
 }
 
-wait_node() { wait_until "node $1" "node$1.log" ready "${node_hosts[$(($1 - 1))]}:$node_port"; }
+wait_node() { wait_until "node$1" ready "${node_hosts[$(($1 - 1))]}:$node_port"; }
 
 redis_up() { redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
 
@@ -168,7 +171,7 @@ start() {
   launch redis redis-server --bind "$redis_host" --port "$redis_port" \
     --dir "$dir/redis" --appendonly yes --appendfsync everysec \
     --maxmemory-policy noeviction --save ""
-  wait_until redis redis.log redis_up
+  wait_until redis redis_up
   for n in 1 2 3; do start_node "$n"; done
   for n in 1 2 3; do wait_node "$n"; done
   launch haproxy env LB_BIND="$lb" \
@@ -176,7 +179,7 @@ start() {
     LB_NODE2="${node_hosts[1]}:$node_port" \
     LB_NODE3="${node_hosts[2]}:$node_port" \
     haproxy -db -f "$here/haproxy.cfg"
-  wait_until haproxy haproxy.log ready "$lb"
+  wait_until haproxy ready "$lb"
   trap - ERR
   say "up: http://$lb/ (visitor page), http://$lb/console"
   say "nodes ${node_hosts[*]} on port $node_port; redis $redis_host:$redis_port; logs in $dir"
