@@ -464,6 +464,17 @@ impl Settings {
         if t.silence_secs == 0 {
             return bad("timing.silence_secs must be at least 1");
         }
+        // `TSUNAGU_METRICS_TOKEN=$UNSET_VAR` in a unit or compose file gives
+        // an empty token, which an empty `Bearer ` would match.
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().is_empty())
+        {
+            return bad(
+                "metrics_token must not be empty (leave it unset for loopback-only metrics)",
+            );
+        }
         self.schedule()?;
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
@@ -633,6 +644,7 @@ mod tests {
     #[test]
     fn unknown_and_invalid_settings_are_refused() {
         assert!(Settings::load(None, env(&[("TSUNAGU_NO_SUCH", "1")])).is_err());
+        assert!(Settings::load(None, env(&[("TSUNAGU_METRICS_TOKEN", "")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__FRAMES_PER_SEC", "0")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__OUTBOX_MESSAGES", "0")])).is_err());
         assert!(Settings::load(None, env(&[("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "10")])).is_err());

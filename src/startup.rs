@@ -376,14 +376,21 @@ async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartE
             role: u.role,
             password_hash: u.password_hash.expose().to_owned(),
         };
-        store
-            .create_account(account)
-            .await
-            .map_err(|source| StartError::Seed {
-                username: u.username.clone(),
-                source,
-            })?;
-        tracing::info!(username = %u.username, role = ?u.role, "created configured user");
+        match store.create_account(account).await {
+            Ok(()) => {
+                tracing::info!(username = %u.username, role = ?u.role, "created configured user")
+            }
+            // Several nodes sharing Redis start at once with the same
+            // `[[users]]` (compose, a Deployment): another node created it
+            // between our look-up and our write. Not an error.
+            Err(StoreError::UsernameTaken) => {}
+            Err(source) => {
+                return Err(StartError::Seed {
+                    username: u.username.clone(),
+                    source,
+                })
+            }
+        }
     }
     Ok(())
 }

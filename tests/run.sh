@@ -53,5 +53,22 @@ echo "== the API suite again on the durable embedded store (TSUNAGU_TEST_STORE=e
 TSUNAGU_TEST_STORE=embedded cargo test --quiet --test api
 echo "== cargo test --test api on the Redis store"
 TSUNAGU_TEST_STORE=redis cargo test --test api --quiet
+# --- deploy (issue 9): the deployment files' lint, then a real cluster ----
+# deploy/lint.sh installs its linters if missing. The cluster test starts
+# deploy/local-cluster.sh (Redis, three nodes, HAProxy on loopback), stops
+# the visitor's node mid-chat and counts what arrived; it must have run.
+echo "== deploy: lint the Dockerfile, compose file, HAProxy config and scripts"
+bash deploy/lint.sh
+echo "== deploy: local cluster behind HAProxy, the visitor's node stopped mid-chat"
+export TSUNAGU_TEST_CLUSTER_DIR="${TMPDIR:-/tmp}/tsunagu-test-cluster-$$"
+cluster_log="$TSUNAGU_TEST_CLUSTER_DIR.log"
+stop_test_cluster() {
+  LOCAL_CLUSTER_DIR="$TSUNAGU_TEST_CLUSTER_DIR" bash deploy/local-cluster.sh stop >/dev/null || true
+  rm -rf "$TSUNAGU_TEST_CLUSTER_DIR" "$cluster_log"
+}
+trap 'stop_test_cluster; cleanup' EXIT
+TSUNAGU_TEST_CLUSTER=1 cargo test --test api --quiet -- cluster::a_node_stopped --nocapture 2>&1 | tee "$cluster_log"
+grep -q "test result: ok. 1 passed" "$cluster_log" || { echo "the cluster test did not run" >&2; exit 1; }
+# --- end deploy -----------------------------------------------------------
 echo "== browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
 bash tests/browser/run.sh

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod cluster;
 mod conversation;
 mod durability;
 mod grace;
