@@ -212,6 +212,10 @@ impl Application {
                         .route("/booking", web::post().to(http::handoff::lookup))
                         .route("/booking/cancel", web::post().to(http::handoff::cancel))
                         .route("/booking/calendar", web::post().to(http::handoff::calendar))
+                        .route(
+                            "/booking/withdraw",
+                            web::post().to(http::handoff::withdraw_by_pin),
+                        )
                         .route("/admin/slots", web::get().to(http::handoff::admin_slots))
                         .route("/admin/slots", web::post().to(http::handoff::create_slot))
                         .route(

@@ -251,6 +251,18 @@ pub async fn cancel(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "state": "cancelled" })))
 }
 
+/// `POST /api/booking/withdraw`: the visitor withdraws their consent with
+/// the booking's reference and PIN (the booking is cancelled with it).
+pub async fn withdraw_by_pin(
+    req: HttpRequest,
+    body: web::Json<PinBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (b, _) = by_pin(&req, &app, &body).await?;
+    let handoff = app.service.withdraw_with_booking(&b).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
+}
+
 /// `POST /api/booking/calendar`: the booking as an `.ics` file.
 pub async fn calendar(
     req: HttpRequest,

@@ -400,6 +400,17 @@ impl Service {
         token: &str,
     ) -> Result<HandoffView, Refusal> {
         self.resume(id, token).await?;
+        self.withdraw(id).await
+    }
+
+    /// The same for a visitor who has only their booking's reference and
+    /// PIN (the chat tab is long closed), checked by the caller through
+    /// `booking_with_pin`.
+    pub async fn withdraw_with_booking(&self, booking: &Booking) -> Result<HandoffView, Refusal> {
+        self.withdraw(booking.conversation).await
+    }
+
+    async fn withdraw(&self, id: ConversationId) -> Result<HandoffView, Refusal> {
         let now = now_ms();
         let rec = self
             .change_handoff(id, |cur| {

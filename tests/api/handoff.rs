@@ -845,9 +845,12 @@ async fn slots_outside_the_opening_hours_are_refused() {
 #[tokio::test]
 async fn a_guessed_reference_or_pin_is_refused_and_rate_limited() {
     let app = spawn_app_with(|s| {
-        s.limits.booking_lookups_per_ip_per_min = 1000;
-        s.limits.booking_lookups_per_ref_per_min = 3;
-        s.limits.booking_lookups_burst = 3;
+        // (The burst is shared with the per-address limit: make that one
+        // refill faster than the test can ask.)
+        s.limits.booking_lookups_per_ip_per_min = 1_000_000;
+        // Two tries per reference at once, then one every 30 s.
+        s.limits.booking_lookups_per_ref_per_min = 2;
+        s.limits.booking_lookups_burst = 2;
     })
     .await;
     let admin = staff_cookie(&app, "admin9", Role::Admin).await;
@@ -929,4 +932,71 @@ async fn the_handoff_is_told_again_after_a_reconnect_on_both_sides() {
     let h = k.recv_type("handoff").await;
     assert_eq!(h["conversation_id"], c.id.as_str());
     assert_eq!(h["handoff"]["booking"]["slot"]["slot_id"], slot_id.as_str());
+}
+
+#[tokio::test]
+async fn consent_can_be_withdrawn_with_the_reference_and_pin_alone() {
+    let app = spawn_app().await;
+    let admin = staff_cookie(&app, "admin11", Role::Admin).await;
+    let intake = staff_cookie(&app, "intake11", Role::Intake).await;
+    let slot_id = slot(&app, &admin, 2, 1).await;
+    let mut c = chat(&app, "couns11").await;
+    consent(&app, &mut c, false, true).await;
+    let (_, receipt) = book(
+        &app,
+        &c,
+        &slot_id,
+        json!({"kind": "phone", "value": "0312345678"}),
+    )
+    .await;
+    let (reference, pin) = (
+        receipt["booking"]["reference"].clone(),
+        receipt["pin"].clone(),
+    );
+    // The chat tab is gone: only the reference and the PIN are left.
+    c.visitor.drop_connection();
+    let (status, e) = post(
+        &app,
+        "/api/booking/withdraw",
+        None,
+        json!({"reference": reference, "pin": "999999"}),
+    )
+    .await;
+    if pin != "999999" {
+        assert_eq!(
+            (status, e["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("booking_not_found"))
+        );
+    }
+    let (status, body) = post(
+        &app,
+        "/api/booking/withdraw",
+        None,
+        json!({"reference": reference, "pin": pin}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["handoff"]["state"], "withdrawn");
+    assert_eq!(
+        get(&app, "/api/intake/bookings", Some(&intake)).await.1,
+        json!([])
+    );
+    let (_, slots) = get(&app, "/api/slots", None).await;
+    assert_eq!(free_of(&slots, &slot_id), Some(1));
+    let (_, e) = post(
+        &app,
+        "/api/booking/withdraw",
+        None,
+        json!({"reference": reference, "pin": pin}),
+    )
+    .await;
+    assert_eq!(e["code"], "no_consent");
+    // The counsellor is told too.
+    loop {
+        let h = c.counsellor.ws.recv_type("handoff").await;
+        if h["handoff"]["state"] == "withdrawn" {
+            assert!(h["handoff"].get("booking").is_none());
+            break;
+        }
+    }
 }
