@@ -1,6 +1,7 @@
-// What both pages share: building elements (text only, never HTML), the
-// ids clients choose for their messages, sequence tracking, and a
-// WebSocket connection that reconnects with backoff.
+// What the pages share: building elements (text only, never HTML), JSON
+// POSTs, the quick exit, the ids clients choose for their messages,
+// sequence tracking, and a WebSocket connection that reconnects with
+// backoff.
 
 /**
  * Create an element. Props: `class`, `text` (textContent), `on<event>`
@@ -21,6 +22,63 @@ export function h(tag, props = {}, ...children) {
     e.append(typeof c === 'string' ? document.createTextNode(c) : c);
   }
   return e;
+}
+
+/**
+ * POST a JSON body to this site. Returns {ok, status, body}: the answer's
+ * JSON (an error body on refusal), or {code: 'network'} when nothing came
+ * back. With `blob`, a successful answer's body is a Blob (a file).
+ */
+export async function postJson(url, body, { blob = false } = {}) {
+  let r;
+  try {
+    r = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    return { ok: false, status: 0, body: { code: 'network' } };
+  }
+  if (blob && r.ok) {
+    const file = await r.blob().catch(() => null);
+    if (file) return { ok: true, status: r.status, body: file };
+    return { ok: false, status: 0, body: { code: 'network' } };
+  }
+  const json = await r.json().catch(() => ({}));
+  return { ok: r.ok, status: r.status, body: json };
+}
+
+/** Where "Quick exit" goes: the server's `site.quick_exit_url`, else the page's meta tag. */
+export function quickExitUrl(site) {
+  const fromInfo = site?.quick_exit_url;
+  if (typeof fromInfo === 'string' && /^https?:\/\//.test(fromInfo)) return fromInfo;
+  const meta = document.querySelector('meta[name="tsunagu-quick-exit"]');
+  return meta?.content || 'https://www.google.co.jp/';
+}
+
+/**
+ * Leave at once for a neutral page, leaving nothing behind in this tab:
+ * `beforeLeaving` (the page's own last step) runs first, then this tab's
+ * storage is cleared, the page emptied, and the neutral page replaces
+ * this one in the history.
+ */
+export function quickExit(site, beforeLeaving) {
+  const url = quickExitUrl(site);
+  try {
+    beforeLeaving?.();
+  } catch {
+    // leaving matters more
+  }
+  try {
+    sessionStorage.clear();
+  } catch {
+    // nothing kept
+  }
+  document.title = '';
+  document.getElementById('main')?.replaceChildren();
+  location.replace(url);
 }
 
 /** A fresh message id: 32 hex characters, inside the protocol's [A-Za-z0-9_-]{1,64}. */

@@ -8,8 +8,8 @@
 // calendar file of a booking are kept in memory only: the PIN is shown
 // once and never stored.
 
-import { t, lang, formatJapanRange, errorText, consentScope } from './i18n.js';
-import { h } from './common.js';
+import { t, lang, formatJapanRange, consentScope, specText, showSpec } from './i18n.js';
+import { h, postJson } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -93,23 +93,8 @@ export function onHandoff(view) {
 export async function refreshHandoff() {
   const who = auth();
   if (!who) return;
-  const r = await post('/api/handoff', who);
+  const r = await postJson('/api/handoff', who);
   if (r.ok) onHandoff(r.body.handoff);
-}
-
-async function post(url, body) {
-  try {
-    const r = await fetch(url, {
-      method: 'POST',
-      credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const json = await r.json().catch(() => ({}));
-    return { ok: r.ok, body: json };
-  } catch {
-    return { ok: false, body: { code: 'network' } };
-  }
 }
 
 function setBusy(busy) {
@@ -126,7 +111,7 @@ async function answer(kind) {
   hs.errors.offer = null;
   setBusy(true);
   renderHandoff();
-  const r = await post('/api/handoff/answer', {
+  const r = await postJson('/api/handoff/answer', {
     ...who,
     version: v.version,
     wording_version: v.terms.wording_version,
@@ -193,7 +178,7 @@ async function book(ev) {
   const name = $('booking-name').value.trim();
   setBusy(true);
   $('booking-submit').textContent = t('booking.booking');
-  const r = await post('/api/handoff/book', { ...who, slot_id: chosen.value, name: name || null, contact });
+  const r = await postJson('/api/handoff/book', { ...who, slot_id: chosen.value, name: name || null, contact });
   setBusy(false);
   if (r.ok) {
     const { booking, pin, calendar } = r.body;
@@ -228,7 +213,7 @@ async function withdraw() {
   if (!who || hs.busy) return;
   hs.errors.withdraw = null;
   setBusy(true);
-  const r = await post('/api/handoff/withdraw', who);
+  const r = await postJson('/api/handoff/withdraw', who);
   setBusy(false);
   $('withdraw-confirm').hidden = true;
   if (r.ok) {
@@ -242,18 +227,6 @@ async function withdraw() {
 }
 
 // --------------------------------------------------------------- render
-
-function specText(spec) {
-  if (!spec) return '';
-  if (spec.err) return errorText(spec.err, { message: spec.err.message || '' });
-  return t(spec.key, spec.vars);
-}
-
-function showError(id, spec) {
-  const el = $(id);
-  el.textContent = specText(spec);
-  el.hidden = !spec;
-}
 
 function slotOption(slot) {
   const id = `slot-${slot.slot_id}`;
@@ -314,7 +287,7 @@ export function renderHandoff() {
     if (!v.include_transcript) $('offer-transcript').checked = false;
     $('offer-agree').textContent = hs.busy ? t('consent.sending') : t('consent.agree');
   }
-  showError('offer-error', hs.errors.offer);
+  showSpec('offer-error', hs.errors.offer);
 
   // The booking form, once consented.
   const booking = v.state === 'consented' && !booked;
@@ -331,9 +304,9 @@ export function renderHandoff() {
     renderContact();
     $('booking-submit').textContent = hs.busy ? t('booking.booking') : t('booking.submit');
   }
-  showError('slot-error', hs.errors.slot);
-  showError('contact-error', hs.errors.contact);
-  showError('booking-error', hs.errors.booking);
+  showSpec('slot-error', hs.errors.slot);
+  showSpec('contact-error', hs.errors.contact);
+  showSpec('booking-error', hs.errors.booking);
 
   // The confirmation.
   $('booked').hidden = !booked;
@@ -348,6 +321,8 @@ export function renderHandoff() {
     $('booked-pin').hidden = !receipt;
     $('booked-pin').textContent = receipt?.pin || '';
     $('booked-pin-note').textContent = receipt ? t('booking.pin.once') : t('booking.pin.gone');
+    // The whole address, to write down with the reference and PIN.
+    $('booked-lookup-link').textContent = `${location.origin}/booking/`;
     const link = $('booked-calendar');
     link.hidden = !receipt;
     if (receipt) {
@@ -359,5 +334,5 @@ export function renderHandoff() {
   // Withdrawing, while a consent stands.
   $('withdraw-area').hidden = v.state !== 'consented';
   if (v.state !== 'consented') $('withdraw-confirm').hidden = true;
-  showError('withdraw-error', hs.errors.withdraw);
+  showSpec('withdraw-error', hs.errors.withdraw);
 }

@@ -1,4 +1,4 @@
-// Every string the two pages show, in Japanese (the default) and English.
+// Every string the pages show, in Japanese (the default) and English.
 // Text is always inserted with textContent, never as HTML.
 //
 // The chosen language is kept in sessionStorage (this tab only), like
@@ -372,8 +372,9 @@ const STRINGS = {
     'booking.reference': '予約番号',
     'booking.pin': '暗証番号（PIN）',
     'booking.pin.once':
-      'PINはこの画面に一度だけ表示されます。予約番号と一緒に書き留めてください。予約の確認や取り消しに使います。',
+      'PINはこの画面に一度だけ表示されます。予約番号と一緒に書き留めてください。下のページで予約を確認したり取り消したりするときに使います。',
     'booking.pin.gone': 'PINは予約したときに一度だけ表示しました。',
+    'booking.lookup': 'あとで予約を確認・取り消すときは、このページで予約番号とPINを入力してください：',
     'booking.calendar': 'カレンダーに追加する（.icsファイル）',
     'booking.withdraw': '同意を取り消す',
     'booking.withdraw.confirm':
@@ -384,6 +385,34 @@ const STRINGS = {
     'slot.kind.home_visit': 'ご自宅へ訪問',
     'slot.kind.online': 'オンライン',
     'slot.range': '{start}〜{end}',
+
+    // Visitor: a booking looked up later (/booking/)
+    'lookup.title': '予約の確認',
+    'lookup.heading': '初回相談の予約を確認する・取り消す',
+    'lookup.intro': '予約したときに表示された予約番号とPIN（6桁の数字）を入力してください。',
+    'lookup.reference': '予約番号',
+    'lookup.reference.hint': '例：K7QP-M3XW（大文字・小文字やハイフンはどちらでもかまいません）',
+    'lookup.pin': 'PIN（6桁の数字）',
+    'lookup.submit': '予約を表示する',
+    'lookup.searching': '確認しています…',
+    'lookup.need_both': '予約番号とPINを入力してください。',
+    'lookup.pin_digits': 'PINは6桁の数字です。',
+    'lookup.not_found': '予約が見つかりません。予約番号とPINを、書き留めたものと見比べてください。',
+    'lookup.rate_limited': '試した回数が多すぎます。{seconds}秒ほど待ってから、もう一度お試しください。',
+    'lookup.found': '予約の内容',
+    'lookup.state.booked': 'この予約は有効です。',
+    'lookup.state.cancelled': 'この予約は取り消されています。',
+    'lookup.cancelled.now': '予約を取り消しました。センターへの連絡は必要ありません。',
+    'lookup.name': '呼ばれたい名前',
+    'lookup.name.none': 'なし',
+    'lookup.calendar': 'カレンダーのファイルをダウンロードする（.ics）',
+    'lookup.calendar.done': 'カレンダーのファイルをダウンロードしました。',
+    'lookup.cancel': 'この予約を取り消す',
+    'lookup.cancel.confirm': 'この予約を取り消しますか？取り消すと元に戻せません。',
+    'lookup.cancel.yes': '予約を取り消す',
+    'lookup.cancelling': '取り消しています…',
+    'lookup.again': '別の予約を確認する',
+    'lookup.exit.hint': 'この画面をすぐに別のページに切り替え、表示した内容を消します',
 
     // Handoff errors
     'error.no_offer': 'まだ提案はありません。',
@@ -844,8 +873,9 @@ const STRINGS = {
     'booking.reference': 'Booking reference',
     'booking.pin': 'PIN',
     'booking.pin.once':
-      'The PIN is shown only this once. Write it down with the booking reference: you need both to check or cancel the booking.',
+      'The PIN is shown only this once. Write it down with the booking reference: you need both to view or cancel the booking on the page below.',
     'booking.pin.gone': 'The PIN was shown once, when you booked.',
+    'booking.lookup': 'To view or cancel the booking later, enter the reference and PIN on this page:',
     'booking.calendar': 'Add to my calendar (.ics file)',
     'booking.withdraw': 'Withdraw my consent',
     'booking.withdraw.confirm':
@@ -856,6 +886,34 @@ const STRINGS = {
     'slot.kind.home_visit': 'Home visit',
     'slot.kind.online': 'Online',
     'slot.range': '{start}–{end}',
+
+    // Visitor: a booking looked up later (/booking/)
+    'lookup.title': 'Your booking',
+    'lookup.heading': 'View or cancel your first-consultation booking',
+    'lookup.intro': 'Enter the booking reference and the PIN (6 digits) you were shown when you booked.',
+    'lookup.reference': 'Booking reference',
+    'lookup.reference.hint': 'For example K7QP-M3XW (capitals and dashes do not matter)',
+    'lookup.pin': 'PIN (6 digits)',
+    'lookup.submit': 'Show my booking',
+    'lookup.searching': 'Checking…',
+    'lookup.need_both': 'Please enter the booking reference and the PIN.',
+    'lookup.pin_digits': 'The PIN is 6 digits.',
+    'lookup.not_found': 'No booking matches this reference and PIN. Please compare them with what you wrote down.',
+    'lookup.rate_limited': 'Too many tries. Please wait about {seconds} seconds and try again.',
+    'lookup.found': 'Your booking',
+    'lookup.state.booked': 'This booking is in place.',
+    'lookup.state.cancelled': 'This booking has been cancelled.',
+    'lookup.cancelled.now': 'The booking is cancelled. You do not need to tell the centre.',
+    'lookup.name': 'Name to be called',
+    'lookup.name.none': 'None',
+    'lookup.calendar': 'Download the calendar file (.ics)',
+    'lookup.calendar.done': 'The calendar file was downloaded.',
+    'lookup.cancel': 'Cancel this booking',
+    'lookup.cancel.confirm': 'Cancel this booking? This cannot be undone.',
+    'lookup.cancel.yes': 'Cancel the booking',
+    'lookup.cancelling': 'Cancelling…',
+    'lookup.again': 'Look up another booking',
+    'lookup.exit.hint': 'Switches to another page at once and clears what this page showed',
 
     'error.no_offer': 'Nothing has been offered yet.',
     'error.offer_changed': 'The proposal has changed. Please read the new version and choose again.',
@@ -1115,6 +1173,11 @@ export function formatJapanRange(start, end) {
   return current === 'ja' ? `${a.date} ${range}` : `${a.date}, ${range} (Japan time)`;
 }
 
+/** The site's name from /api/info (`site`) in the current language; '' when unknown. */
+export function siteName(site) {
+  return (site && (current === 'ja' ? site.name_ja : site.name_en)) || '';
+}
+
 /** What a consent covers, in words: "まとめ・チャットの記録・連絡先", "the summary, contact details". */
 export function consentScope(consent) {
   const parts = [t('consent.scope.summary')];
@@ -1129,4 +1192,22 @@ export function errorText(err, vars = {}) {
   const key = `error.${code}`;
   if (STRINGS.ja[key] !== undefined) return t(key, vars);
   return t('error.generic', { code });
+}
+
+/**
+ * A message kept as a key (`{key, vars}`) or an error body (`{err}`)
+ * rather than as text, so that a language change renders it again; ''
+ * for none. The server's message fills `{message}` (bad_request).
+ */
+export function specText(spec) {
+  if (!spec) return '';
+  if (spec.err) return errorText(spec.err, { message: spec.err.message || '' });
+  return t(spec.key, spec.vars);
+}
+
+/** Show a message (see specText) in the element with this id; hidden when there is none. */
+export function showSpec(id, spec) {
+  const el = document.getElementById(id);
+  el.textContent = specText(spec);
+  el.hidden = !spec;
 }

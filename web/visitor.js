@@ -16,11 +16,12 @@ import {
   formatTime,
   formatJapanDateTime,
   errorText,
+  siteName,
   WHO,
   AGE_BANDS,
   TOPICS,
 } from './i18n.js';
-import { h, newClientId, SeqTracker, Connection } from './common.js';
+import { h, newClientId, SeqTracker, Connection, quickExit } from './common.js';
 import { initHandoff, onHandoff, refreshHandoff, resetHandoff, renderHandoff } from './handoff.js';
 
 const STORE_KEY = 'tsunagu.visitor';
@@ -168,8 +169,7 @@ async function checkHoursAgain() {
 
 function renderInfo() {
   const site = state.info?.site;
-  const name = site ? (lang() === 'ja' ? site.name_ja : site.name_en) : '';
-  $('site-name').textContent = name || t('app.name');
+  $('site-name').textContent = siteName(site) || t('app.name');
   const hours = site ? (lang() === 'ja' ? site.hours_ja : site.hours_en) : '';
   $('hours').textContent = hours || '';
   const alternatives = state.info?.alternatives ?? [];
@@ -204,13 +204,6 @@ function alternativeItem(a) {
       ? h('span', { class: 'alt-hours', text: ` (${(lang() === 'en' && a.hours_en) || a.hours})` })
       : null,
   );
-}
-
-function quickExitUrl() {
-  const fromInfo = state.info?.site?.quick_exit_url;
-  if (typeof fromInfo === 'string' && /^https?:\/\//.test(fromInfo)) return fromInfo;
-  const meta = document.querySelector('meta[name="tsunagu-quick-exit"]');
-  return meta?.content || 'https://www.google.co.jp/';
 }
 
 // ------------------------------------------------------------ screens
@@ -909,24 +902,6 @@ function eraseFromDevice() {
   notice('erase.done');
 }
 
-/** Leave at once for a neutral page, leaving nothing behind in this tab. */
-function quickExit() {
-  const url = quickExitUrl();
-  try {
-    endConversation();
-  } catch {
-    // leaving matters more
-  }
-  try {
-    sessionStorage.clear();
-  } catch {
-    // nothing kept
-  }
-  document.title = '';
-  $('main').replaceChildren();
-  location.replace(url);
-}
-
 // --------------------------------------------------------------- start
 
 function init() {
@@ -957,7 +932,7 @@ function init() {
     auth: () => (state.conversationId ? { conversation_id: state.conversationId, token: state.token } : null),
     announce,
   });
-  $('quick-exit').addEventListener('click', quickExit);
+  $('quick-exit').addEventListener('click', () => quickExit(state.info?.site, endConversation));
   $('closed-check').addEventListener('click', checkHoursAgain);
   $('start-form').addEventListener('submit', startChat);
   $('composer').addEventListener('submit', submitComposer);

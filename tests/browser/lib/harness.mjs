@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
@@ -91,14 +92,20 @@ function watch(page) {
   return page;
 }
 
-/** A visitor on a phone: 360 x 740. */
-export async function visitorPage(browser, { viewport = { width: 360, height: 740 }, beforeGoto } = {}) {
+/** A visitor on a phone (360 x 740) on one of the visitor's pages, as it loads. */
+export async function phonePage(browser, pagePath, { viewport = { width: 360, height: 740 }, beforeGoto } = {}) {
   const context = await isolatedContext(browser, { viewport, isMobile: true, hasTouch: true });
   const page = watch(await context.newPage());
   if (beforeGoto) await beforeGoto(page);
-  await page.goto(`${BASE}/`);
-  await page.waitForSelector('#start-button:not([disabled])');
+  await page.goto(`${BASE}${pagePath}`);
   return { context, page };
+}
+
+/** A visitor on a phone on the chat page, ready to start. */
+export async function visitorPage(browser, options = {}) {
+  const visitor = await phonePage(browser, '/', options);
+  await visitor.page.waitForSelector('#start-button:not([disabled])');
+  return visitor;
 }
 
 /** A visitor on a phone on the closed-hours server: the page as it loads, no start form to wait for. */
@@ -231,6 +238,15 @@ export async function screenshot(page, lang, name) {
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
 }
 
+/** A page in one state, at the top: axe, no horizontal scroll, a screenshot. */
+export async function checkState(page, lang, label, shot) {
+  // A full-page screenshot of a scrolled page would show the sticky top bar mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await axeScan(page, `${lang} ${label}`);
+  await assertNoHorizontalScroll(page, `${lang} ${label}`);
+  await screenshot(page, lang, shot);
+}
+
 /**
  * A test that provokes a refusal on purpose (the browser logs each failed
  * request as a console error): there must be exactly `count` with this
@@ -305,6 +321,33 @@ export async function staffApi(browser, username) {
   const r = await context.request.post(`${BASE}/api/login`, { data: { username, password: PASSWORD } });
   assert.equal(r.status(), 200, `login as ${username}`);
   return context;
+}
+
+/**
+ * For a handoff test file: one browser, and the API clients of the admin
+ * (`mori`) and of intake (`noda`), opened before its tests and closed
+ * after them. The fields are set once `before` has run.
+ */
+export function handoffFixture() {
+  const f = { browser: null, admin: null, intake: null };
+  before(async () => {
+    f.browser = await launch();
+    f.admin = await staffApi(f.browser, 'mori');
+    f.intake = await staffApi(f.browser, 'noda');
+  });
+  after(async () => {
+    await f.admin?.close();
+    await f.intake?.close();
+    await f.browser?.close();
+  });
+  return f;
+}
+
+/** The bookings intake sees now (GET /api/intake/bookings). */
+export async function intakeBookings(intake) {
+  const r = await intake.request.get(`${BASE}/api/intake/bookings`);
+  assert.equal(r.status(), 200);
+  return r.json();
 }
 
 /** Tomorrow (Japan time) at `hour`:`minute`, as ms since the epoch, and its date and time strings. */

@@ -6,22 +6,21 @@
 // file downloads; withdrawing takes it all back. Declining leaves nothing
 // for intake. Each state is scanned with axe and screenshotted.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  BASE,
-  launch,
   chattingPair,
   switchLang,
   panel,
   waitText,
   axeScan,
-  assertNoHorizontalScroll,
+  checkState,
   screenshot,
   assertClean,
   counsellorEnds,
-  staffApi,
+  handoffFixture,
+  intakeBookings,
   createSlot,
   tomorrowInJapan,
   counsellorOffers,
@@ -85,25 +84,11 @@ const COPY = {
   },
 };
 
-let browser;
-let admin;
-let intake;
-before(async () => {
-  browser = await launch();
-  admin = await staffApi(browser, 'mori');
-  intake = await staffApi(browser, 'noda');
-});
-after(async () => {
-  await admin?.close();
-  await intake?.close();
-  await browser?.close();
-});
+const f = handoffFixture();
 
 /** The summaries intake can see now. */
 async function intakeSummaries() {
-  const r = await intake.request.get(`${BASE}/api/intake/bookings`);
-  assert.equal(r.status(), 200);
-  return (await r.json()).map((b) => b.summary);
+  return (await intakeBookings(f.intake)).map((b) => b.summary);
 }
 
 /** Both pages in `lang` (a chat always starts on the Japanese page). */
@@ -112,21 +97,13 @@ async function inLanguage(pair, lang) {
   await switchLang(pair.v.page, lang);
 }
 
-async function checkState(page, lang, label, shot) {
-  // A full-page screenshot of a scrolled page would show the sticky top bar mid-page.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await axeScan(page, `${lang} ${label}`);
-  await assertNoHorizontalScroll(page, `${lang} ${label}`);
-  await screenshot(page, lang, shot);
-}
-
 for (const lang of ['ja', 'en']) {
   const copy = COPY[lang];
 
   test(`a counsellor offers, the visitor consents, books, and withdraws (${lang})`, async () => {
     const { ms } = tomorrowInJapan(copy.hour);
-    await createSlot(admin, { starts_at: ms, place: copy.place, capacity: 2 });
-    const pair = await chattingPair(browser, copy.username);
+    await createSlot(f.admin, { starts_at: ms, place: copy.place, capacity: 2 });
+    const pair = await chattingPair(f.browser, copy.username);
     const { c, v } = pair;
     try {
       await inLanguage(pair, lang);
@@ -231,7 +208,7 @@ for (const lang of ['ja', 'en']) {
   });
 
   test(`declining passes nothing on (${lang})`, async () => {
-    const pair = await chattingPair(browser, copy.username);
+    const pair = await chattingPair(f.browser, copy.username);
     const { c, v } = pair;
     try {
       await inLanguage(pair, lang);

@@ -1,0 +1,217 @@
+// A booked first consultation, looked up later (/booking/) by its
+// reference and PIN: what was booked, the calendar file, and cancelling it
+// after a confirm step.
+//
+// The reference and PIN live in this page's memory only, while the
+// booking is shown (the calendar file and the cancel need them again):
+// never in storage, never in a URL. The server limits the tries per
+// reference and per address; a refusal says how long to wait.
+
+import { t, applyI18n, bindLangSwitch, onLangChange, formatJapanRange, siteName, showSpec } from '../i18n.js';
+import { h, postJson, quickExit } from '../common.js';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  /** GET /api/info, for the site's name and the quick exit. */
+  info: null,
+  /** {reference, pin} as they found the booking shown; null otherwise. */
+  auth: null,
+  /** The answer of POST /api/booking: {reference, state, slot, name, contact}. */
+  booking: null,
+  /** Cancelled from this page just now (said rather than "has been cancelled"). */
+  cancelledHere: false,
+  /** '' or the request on its way: 'lookup', 'calendar', 'cancel'. */
+  busy: '',
+  /** Messages as keys or error bodies, re-rendered on a language change. */
+  formError: null,
+  actionError: null,
+  done: null,
+};
+
+/** Full-width letters and digits (a Japanese keyboard) as plain ones; no outer spaces. */
+const clean = (s) => s.normalize('NFKC').trim();
+
+/** What a refusal says: the two the page expects in its own words, any other by its code. */
+function refusal(body) {
+  if (body?.code === 'booking_not_found') return { key: 'lookup.not_found' };
+  if (body?.code === 'rate_limited') {
+    const seconds = Math.max(1, Math.ceil((Number(body.retry_after_ms) || 1000) / 1000));
+    return { key: 'lookup.rate_limited', vars: { seconds } };
+  }
+  return { err: body };
+}
+
+function contactText(contact) {
+  const kind = contact?.kind;
+  if (kind === 'phone' || kind === 'email') return t(`booking.contact.${kind}`);
+  return t('booking.contact.self');
+}
+
+function setBusy(what) {
+  state.busy = what;
+  for (const id of ['lookup-submit', 'booking-calendar', 'booking-cancel', 'cancel-yes']) $(id).disabled = Boolean(what);
+  render();
+}
+
+// -------------------------------------------------------------- actions
+
+async function lookUp(ev) {
+  ev.preventDefault();
+  if (state.busy) return;
+  const reference = clean($('lookup-reference').value).toUpperCase();
+  const pin = clean($('lookup-pin').value).replace(/\s+/g, '');
+  state.formError = null;
+  if (!reference || !pin) {
+    state.formError = { key: 'lookup.need_both' };
+    render();
+    $(reference ? 'lookup-pin' : 'lookup-reference').focus();
+    return;
+  }
+  if (!/^\d{6}$/.test(pin)) {
+    // Said here: a try the server would refuse anyway need not count against the limit.
+    state.formError = { key: 'lookup.pin_digits' };
+    render();
+    $('lookup-pin').focus();
+    return;
+  }
+  setBusy('lookup');
+  const r = await postJson('/api/booking', { reference, pin });
+  setBusy('');
+  if (!r.ok) {
+    state.formError = refusal(r.body);
+    render();
+    if (r.body.code === 'booking_not_found') $('lookup-reference').focus();
+    return;
+  }
+  Object.assign(state, { auth: { reference, pin }, booking: r.body, cancelledHere: false, actionError: null, done: null });
+  // The PIN does not stay in the form behind the booking.
+  $('lookup-form').reset();
+  render();
+  $('booking-heading').focus();
+}
+
+async function downloadCalendar() {
+  if (!state.auth || state.busy) return;
+  state.actionError = null;
+  state.done = null;
+  setBusy('calendar');
+  const r = await postJson('/api/booking/calendar', state.auth, { blob: true });
+  setBusy('');
+  if (r.ok) {
+    const url = URL.createObjectURL(r.body);
+    const link = h('a', { href: url, download: `${state.booking.reference}.ics`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    state.done = { key: 'lookup.calendar.done' };
+  } else {
+    state.actionError = refusal(r.body);
+  }
+  render();
+  $('booking-calendar').focus();
+}
+
+function askCancel() {
+  state.actionError = null;
+  state.done = null;
+  render();
+  $('cancel-confirm').hidden = false;
+  $('cancel-no').focus();
+}
+
+function keepBooking() {
+  $('cancel-confirm').hidden = true;
+  $('booking-cancel').focus();
+}
+
+async function cancelBooking() {
+  if (!state.auth || state.busy) return;
+  setBusy('cancel');
+  const r = await postJson('/api/booking/cancel', state.auth);
+  setBusy('');
+  // The confirm step closes: put the focus somewhere that stays first.
+  $('booking-heading').focus();
+  $('cancel-confirm').hidden = true;
+  if (r.ok) {
+    Object.assign(state, { booking: { ...state.booking, state: 'cancelled' }, cancelledHere: true });
+  } else if (r.body.code === 'booking_not_found') {
+    // The reference and PIN were right a moment ago: it is no longer in
+    // force (cancelled by the centre, or the consent was withdrawn).
+    state.booking = { ...state.booking, state: 'cancelled' };
+  } else {
+    state.actionError = refusal(r.body);
+  }
+  render();
+  if (state.booking.state === 'booked') $('booking-cancel').focus();
+}
+
+function lookUpAnother() {
+  Object.assign(state, { auth: null, booking: null, cancelledHere: false, formError: null, actionError: null, done: null });
+  render();
+  $('lookup-reference').focus();
+}
+
+// --------------------------------------------------------------- render
+
+function render() {
+  document.title = `${t('lookup.title')} | ${t('app.name')}`;
+  $('site-name').textContent = siteName(state.info?.site) || t('app.name');
+  const b = state.booking;
+  $('lookup-form').hidden = Boolean(b);
+  $('lookup-submit').textContent = t(state.busy === 'lookup' ? 'lookup.searching' : 'lookup.submit');
+  showSpec('lookup-error', state.formError);
+
+  $('booking').hidden = !b;
+  if (b) {
+    const cancelled = b.state !== 'booked';
+    $('booking').dataset.state = b.state;
+    let said = 'lookup.state.booked';
+    if (cancelled) said = state.cancelledHere ? 'lookup.cancelled.now' : 'lookup.state.cancelled';
+    $('booking-state').textContent = t(said);
+    $('booking-reference').textContent = b.reference;
+    $('booking-when').textContent = formatJapanRange(b.slot.starts_at, b.slot.ends_at);
+    $('booking-kind').textContent = t(`slot.kind.${b.slot.kind}`);
+    $('booking-place').textContent = b.slot.place;
+    $('booking-name').textContent = b.name || t('lookup.name.none');
+    $('booking-contact').textContent = contactText(b.contact);
+    $('booking-actions').hidden = cancelled;
+    if (cancelled) $('cancel-confirm').hidden = true;
+    $('cancel-yes').textContent = t(state.busy === 'cancel' ? 'lookup.cancelling' : 'lookup.cancel.yes');
+  }
+  showSpec('booking-done', state.done);
+  showSpec('booking-error', state.actionError);
+}
+
+async function loadInfo() {
+  try {
+    const r = await fetch('/api/info', { credentials: 'same-origin' });
+    if (r.ok) state.info = await r.json();
+  } catch {
+    // No site name: the app's name shows; the quick exit uses the meta tag.
+  }
+  render();
+}
+
+function init() {
+  applyI18n();
+  bindLangSwitch($('lang-switch'));
+  onLangChange(render);
+  $('quick-exit').addEventListener('click', () =>
+    quickExit(state.info?.site, () => {
+      state.auth = null;
+      state.booking = null;
+    }),
+  );
+  $('lookup-form').addEventListener('submit', lookUp);
+  $('booking-calendar').addEventListener('click', downloadCalendar);
+  $('booking-cancel').addEventListener('click', askCancel);
+  $('cancel-no').addEventListener('click', keepBooking);
+  $('cancel-yes').addEventListener('click', cancelBooking);
+  $('lookup-again').addEventListener('click', lookUpAnother);
+  render();
+  loadInfo();
+}
+
+init();
