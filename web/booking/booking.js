@@ -1,6 +1,7 @@
 // A booked first consultation, looked up later (/booking/) by its
-// reference and PIN: what was booked, the calendar file, and cancelling it
-// after a confirm step.
+// reference and PIN: what was booked, the calendar file, and, each after a
+// confirm step, cancelling it or withdrawing the consent behind it (then
+// the centre sees nothing of what was agreed, and the booking goes too).
 //
 // The reference and PIN live in this page's memory only, while the
 // booking is shown (the calendar file and the cancel need them again):
@@ -21,7 +22,11 @@ const state = {
   booking: null,
   /** Cancelled from this page just now (said rather than "has been cancelled"). */
   cancelledHere: false,
-  /** '' or the request on its way: 'lookup', 'calendar', 'cancel'. */
+  /** The consent was withdrawn from this page just now. */
+  withdrawnHere: false,
+  /** The step being confirmed: 'cancel', 'withdraw' or null. */
+  confirming: null,
+  /** '' or the request on its way: 'lookup', 'calendar', 'cancel', 'withdraw'. */
   busy: '',
   /** Messages as keys or error bodies, re-rendered on a language change. */
   formError: null,
@@ -50,7 +55,9 @@ function contactText(contact) {
 
 function setBusy(what) {
   state.busy = what;
-  for (const id of ['lookup-submit', 'booking-calendar', 'booking-cancel', 'cancel-yes']) $(id).disabled = Boolean(what);
+  for (const id of ['lookup-submit', 'booking-calendar', 'booking-cancel', 'booking-withdraw', 'cancel-yes']) {
+    $(id).disabled = Boolean(what);
+  }
   render();
 }
 
@@ -113,30 +120,36 @@ async function downloadCalendar() {
   $('booking-calendar').focus();
 }
 
-function askCancel() {
-  state.actionError = null;
-  state.done = null;
+/** Open the confirm step for `what` ('cancel' or 'withdraw'). */
+function ask(what) {
+  Object.assign(state, { actionError: null, done: null, confirming: what });
   render();
   $('cancel-confirm').hidden = false;
   $('cancel-no').focus();
 }
 
 function keepBooking() {
+  const from = state.confirming === 'withdraw' ? 'booking-withdraw' : 'booking-cancel';
+  state.confirming = null;
   $('cancel-confirm').hidden = true;
-  $('booking-cancel').focus();
+  $(from).focus();
 }
 
-async function cancelBooking() {
-  if (!state.auth || state.busy) return;
-  setBusy('cancel');
-  const r = await postJson('/api/booking/cancel', state.auth);
+/** Carry out the confirmed step: cancel the booking, or withdraw the consent. */
+async function confirmed() {
+  if (!state.auth || state.busy || !state.confirming) return;
+  const what = state.confirming;
+  setBusy(what);
+  const r = await postJson(what === 'withdraw' ? '/api/booking/withdraw' : '/api/booking/cancel', state.auth);
   setBusy('');
   // The confirm step closes: put the focus somewhere that stays first.
+  state.confirming = null;
   $('booking-heading').focus();
   $('cancel-confirm').hidden = true;
   if (r.ok) {
-    Object.assign(state, { booking: { ...state.booking, state: 'cancelled' }, cancelledHere: true });
-  } else if (r.body.code === 'booking_not_found') {
+    const here = what === 'withdraw' ? { withdrawnHere: true } : { cancelledHere: true };
+    Object.assign(state, { booking: { ...state.booking, state: 'cancelled' }, ...here });
+  } else if (r.body.code === 'booking_not_found' || r.body.code === 'no_consent') {
     // The reference and PIN were right a moment ago: it is no longer in
     // force (cancelled by the centre, or the consent was withdrawn).
     state.booking = { ...state.booking, state: 'cancelled' };
@@ -148,7 +161,16 @@ async function cancelBooking() {
 }
 
 function lookUpAnother() {
-  Object.assign(state, { auth: null, booking: null, cancelledHere: false, formError: null, actionError: null, done: null });
+  Object.assign(state, {
+    auth: null,
+    booking: null,
+    cancelledHere: false,
+    withdrawnHere: false,
+    confirming: null,
+    formError: null,
+    actionError: null,
+    done: null,
+  });
   render();
   $('lookup-reference').focus();
 }
@@ -169,6 +191,7 @@ function render() {
     $('booking').dataset.state = b.state;
     let said = 'lookup.state.booked';
     if (cancelled) said = state.cancelledHere ? 'lookup.cancelled.now' : 'lookup.state.cancelled';
+    if (cancelled && state.withdrawnHere) said = 'lookup.withdrawn.now';
     $('booking-state').textContent = t(said);
     $('booking-reference').textContent = b.reference;
     $('booking-when').textContent = formatJapanRange(b.slot.starts_at, b.slot.ends_at);
@@ -178,7 +201,9 @@ function render() {
     $('booking-contact').textContent = contactText(b.contact);
     $('booking-actions').hidden = cancelled;
     if (cancelled) $('cancel-confirm').hidden = true;
-    $('cancel-yes').textContent = t(state.busy === 'cancel' ? 'lookup.cancelling' : 'lookup.cancel.yes');
+    const step = state.confirming === 'withdraw' || state.busy === 'withdraw' ? 'withdraw' : 'cancel';
+    $('cancel-confirm-text').textContent = t(`lookup.${step}.confirm`);
+    $('cancel-yes').textContent = t(state.busy ? `lookup.${step}.busy` : `lookup.${step}.yes`);
   }
   showSpec('booking-done', state.done);
   showSpec('booking-error', state.actionError);
@@ -206,9 +231,10 @@ function init() {
   );
   $('lookup-form').addEventListener('submit', lookUp);
   $('booking-calendar').addEventListener('click', downloadCalendar);
-  $('booking-cancel').addEventListener('click', askCancel);
+  $('booking-cancel').addEventListener('click', () => ask('cancel'));
+  $('booking-withdraw').addEventListener('click', () => ask('withdraw'));
   $('cancel-no').addEventListener('click', keepBooking);
-  $('cancel-yes').addEventListener('click', cancelBooking);
+  $('cancel-yes').addEventListener('click', confirmed);
   $('lookup-again').addEventListener('click', lookUpAnother);
   render();
   loadInfo();

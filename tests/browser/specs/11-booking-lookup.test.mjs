@@ -49,6 +49,7 @@ const COPY = {
     calendarDone: 'カレンダーのファイルをダウンロードしました。',
     cancelledNow: '予約を取り消しました。',
     cancelled: 'この予約は取り消されています。',
+    withdrawnNow: '同意を取り消しました。センターには何も渡りません。',
     rateLimited: /試した回数が多すぎます。\d+秒ほど待って/,
   },
   en: {
@@ -64,6 +65,7 @@ const COPY = {
     calendarDone: 'The calendar file was downloaded.',
     cancelledNow: 'The booking is cancelled.',
     cancelled: 'This booking has been cancelled.',
+    withdrawnNow: 'Your consent is withdrawn: nothing goes to the centre',
     rateLimited: /Too many tries\. Please wait about \d+ seconds/,
   },
 };
@@ -222,6 +224,30 @@ for (const lang of ['ja', 'en']) {
       await waitText(page, '#booking-state', copy.cancelled);
 
       expectRefused(page, 404, 1);
+      assertClean(page, context);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test(`the consent behind a booking is withdrawn from the look-up page (${lang})`, async () => {
+    const { reference, pin } = await bookThroughApi(lang, { ...copy, hour: copy.hour + 2 });
+    assert.ok((await intakeReferences()).includes(reference));
+    const { context, page } = await lookupPage(lang);
+    try {
+      await page.fill('#lookup-reference', reference);
+      await page.fill('#lookup-pin', pin);
+      assert.equal(await submitted(page, () => page.click('#lookup-submit')), 200);
+      await page.waitForSelector('#booking[data-state="booked"]');
+      await page.click('#booking-withdraw');
+      await page.waitForSelector('#cancel-confirm:not([hidden])');
+      assert.equal((await focused(page)).id, 'cancel-no');
+      await checkState(page, lang, 'withdraw consent, confirm step', 'booking-5-withdraw-confirm');
+      await page.click('#cancel-yes');
+      await page.waitForSelector('#booking[data-state="cancelled"]');
+      await waitText(page, '#booking-state', copy.withdrawnNow);
+      assert.ok(!(await intakeReferences()).includes(reference), 'intake no longer sees it');
+      await checkState(page, lang, 'consent withdrawn', 'booking-6-withdrawn');
       assertClean(page, context);
     } finally {
       await context.close();
