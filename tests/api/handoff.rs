@@ -137,6 +137,40 @@ async fn book(app: &TestApp, c: &Chat, slot_id: &str, contact: Value) -> (Status
     .await
 }
 
+/// What most tests start from: an admin, an intake account, a slot of
+/// `capacity` in two days, and a chat in progress (accounts numbered `n`).
+struct Scene {
+    admin: String,
+    intake: String,
+    slot_id: String,
+    c: Chat,
+}
+
+async fn scene(app: &TestApp, n: u32, capacity: u32) -> Scene {
+    let admin = staff_cookie(app, &format!("admin{n}"), Role::Admin).await;
+    let intake = staff_cookie(app, &format!("intake{n}"), Role::Intake).await;
+    let slot_id = slot(app, &admin, 2, capacity).await;
+    let c = chat(app, &format!("couns{n}")).await;
+    Scene {
+        admin,
+        intake,
+        slot_id,
+        c,
+    }
+}
+
+/// The scene's visitor consents (contact details included if `contact`
+/// is not `self`) and books its slot; returns the reference and the PIN.
+async fn booked(app: &TestApp, s: &mut Scene, contact: Value) -> (String, String) {
+    consent(app, &mut s.c, false, contact["kind"] != "self").await;
+    let (status, receipt) = book(app, &s.c, &s.slot_id, contact).await;
+    assert_eq!(status, StatusCode::CREATED, "{receipt}");
+    (
+        receipt["booking"]["reference"].as_str().unwrap().to_owned(),
+        receipt["pin"].as_str().unwrap().to_owned(),
+    )
+}
+
 fn free_of(slots: &Value, id: &str) -> Option<u64> {
     slots
         .as_array()
@@ -491,21 +525,19 @@ async fn a_change_request_then_a_revised_offer_and_a_stale_answer_is_refused() {
 #[tokio::test]
 async fn withdrawing_consent_hides_everything_and_frees_the_place() {
     let app = spawn_app().await;
-    let admin = staff_cookie(&app, "admin5", Role::Admin).await;
-    let intake = staff_cookie(&app, "intake5", Role::Intake).await;
-    let slot_id = slot(&app, &admin, 2, 1).await;
-    let mut c = chat(&app, "couns5").await;
-    consent(&app, &mut c, false, true).await;
-    let (status, receipt) = book(
+    let mut sc = scene(&app, 5, 1).await;
+    let (reference, pin) = booked(
         &app,
-        &c,
-        &slot_id,
+        &mut sc,
         json!({"kind": "email", "value": "midori@example.jp"}),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let reference = receipt["booking"]["reference"].as_str().unwrap().to_owned();
-    let pin = receipt["pin"].as_str().unwrap().to_owned();
+    let Scene {
+        admin,
+        intake,
+        slot_id,
+        c,
+    } = sc;
     let (_, list) = get(&app, "/api/intake/bookings", Some(&intake)).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     // The slot cannot be cancelled under a booking.
@@ -853,13 +885,9 @@ async fn a_guessed_reference_or_pin_is_refused_and_rate_limited() {
         s.limits.booking_lookups_burst = 2;
     })
     .await;
-    let admin = staff_cookie(&app, "admin9", Role::Admin).await;
-    let slot_id = slot(&app, &admin, 2, 2).await;
-    let mut c = chat(&app, "couns9").await;
-    consent(&app, &mut c, false, false).await;
-    let (_, receipt) = book(&app, &c, &slot_id, json!({"kind": "self"})).await;
-    let reference = receipt["booking"]["reference"].as_str().unwrap().to_owned();
-    let pin = receipt["pin"].as_str().unwrap();
+    let mut sc = scene(&app, 9, 2).await;
+    let (reference, pin) = booked(&app, &mut sc, json!({"kind": "self"})).await;
+    let (pin, slot_id) = (pin.as_str(), sc.slot_id);
     let wrong = if pin == "000000" { "000001" } else { "000000" };
     // Wrong PIN and unknown reference answer the same.
     let (status, e) = post(
@@ -913,12 +941,9 @@ async fn a_guessed_reference_or_pin_is_refused_and_rate_limited() {
 #[tokio::test]
 async fn the_handoff_is_told_again_after_a_reconnect_on_both_sides() {
     let app = spawn_app().await;
-    let admin = staff_cookie(&app, "admin10", Role::Admin).await;
-    let slot_id = slot(&app, &admin, 2, 2).await;
-    let mut c = chat(&app, "couns10").await;
-    consent(&app, &mut c, false, false).await;
-    let (status, _) = book(&app, &c, &slot_id, json!({"kind": "self"})).await;
-    assert_eq!(status, StatusCode::CREATED);
+    let mut sc = scene(&app, 10, 2).await;
+    booked(&app, &mut sc, json!({"kind": "self"})).await;
+    let Scene { slot_id, c, .. } = sc;
     c.visitor.drop_connection();
     let mut v = app.visitor().await;
     v.send(json!({"type": "resume", "conversation_id": c.id, "token": c.token, "last_seq": 0}))
@@ -937,22 +962,19 @@ async fn the_handoff_is_told_again_after_a_reconnect_on_both_sides() {
 #[tokio::test]
 async fn consent_can_be_withdrawn_with_the_reference_and_pin_alone() {
     let app = spawn_app().await;
-    let admin = staff_cookie(&app, "admin11", Role::Admin).await;
-    let intake = staff_cookie(&app, "intake11", Role::Intake).await;
-    let slot_id = slot(&app, &admin, 2, 1).await;
-    let mut c = chat(&app, "couns11").await;
-    consent(&app, &mut c, false, true).await;
-    let (_, receipt) = book(
+    let mut sc = scene(&app, 11, 1).await;
+    let (reference, pin) = booked(
         &app,
-        &c,
-        &slot_id,
+        &mut sc,
         json!({"kind": "phone", "value": "0312345678"}),
     )
     .await;
-    let (reference, pin) = (
-        receipt["booking"]["reference"].clone(),
-        receipt["pin"].clone(),
-    );
+    let Scene {
+        intake,
+        slot_id,
+        mut c,
+        ..
+    } = sc;
     // The chat tab is gone: only the reference and the PIN are left.
     c.visitor.drop_connection();
     let (status, e) = post(
