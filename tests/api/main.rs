@@ -22,4 +22,5 @@ mod safety;
 #[macro_use]
 mod store_conformance;
 mod handoff_store;
+mod retention_store;
 mod supervision;
