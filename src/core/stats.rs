@@ -35,9 +35,13 @@ pub enum WithdrawalBand {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    #[serde(rename = "state_1")]
     State1,
+    #[serde(rename = "state_2")]
     State2,
+    #[serde(rename = "state_3")]
     State3,
+    #[serde(rename = "state_4")]
     State4,
     Unknown,
 }

@@ -294,7 +294,12 @@ impl Service {
         id: ConversationId,
         token: &str,
     ) -> Result<ConversationRecord, Refusal> {
-        let failed = || refuse(ErrorCode::ResumeFailed, "cannot resume that conversation");
+        let failed = || {
+            refuse(
+                ErrorCode::ResumeFailed,
+                "cannot resume that conversation: the link is wrong, or the conversation expired under the retention period",
+            )
+        };
         let rec = self.store.conversation(id).await?.ok_or_else(failed)?;
         if !auth::same_hash(&rec.token_hash, &auth::hash_token(token)) {
             return Err(failed());

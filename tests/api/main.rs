@@ -17,6 +17,7 @@ mod privacy;
 mod redis_failures;
 mod redis_restart;
 mod resume;
+mod retention;
 mod safety;
 // Before the modules that use its `conformance!` macro.
 #[macro_use]
