@@ -634,6 +634,18 @@ impl RedisStore {
         Ok(false)
     }
 
+    /// Members of a sorted set scored at most `max`, lowest first.
+    async fn scored_up_to(&self, key: String, max: u64) -> StoreResult<Vec<String>> {
+        self.query(
+            ::redis::cmd("ZRANGE")
+                .arg(key)
+                .arg("-inf")
+                .arg(max)
+                .arg("BYSCORE"),
+        )
+        .await
+    }
+
     async fn conversation_field(&self, id: ConversationId, field: &str) -> StoreResult<String> {
         let v: Option<String> = self
             .query(::redis::cmd("HGET").arg(self.keys.meta(id)).arg(field))
@@ -1589,15 +1601,7 @@ impl Store for RedisStore {
     async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged> {
         let mut purged = Purged::default();
         let due = now_ms.saturating_sub(retention.conversation_ms);
-        let ids: Vec<String> = self
-            .query(
-                ::redis::cmd("ZRANGE")
-                    .arg(self.keys.ended())
-                    .arg("-inf")
-                    .arg(due)
-                    .arg("BYSCORE"),
-            )
-            .await?;
+        let ids: Vec<String> = self.scored_up_to(self.keys.ended(), due).await?;
         for id in ids {
             let id = ConversationId(uuid_of(&id)?);
             if self.purge_one(id, now_ms, retention).await? {
@@ -1605,13 +1609,7 @@ impl Store for RedisStore {
             }
         }
         let expired: Vec<String> = self
-            .query(
-                ::redis::cmd("ZRANGE")
-                    .arg(self.keys.handoff_expiry())
-                    .arg("-inf")
-                    .arg(now_ms)
-                    .arg("BYSCORE"),
-            )
+            .scored_up_to(self.keys.handoff_expiry(), now_ms)
             .await?;
         for id in expired {
             let conv = ConversationId(uuid_of(&id)?);
@@ -1622,15 +1620,7 @@ impl Store for RedisStore {
             purged.handoffs += codec::int(Some(&v))? as u32;
         }
         let slot_due = now_ms.saturating_sub(retention.booking_ms);
-        let slots: Vec<String> = self
-            .query(
-                ::redis::cmd("ZRANGE")
-                    .arg(self.keys.slot_order())
-                    .arg("-inf")
-                    .arg(slot_due)
-                    .arg("BYSCORE"),
-            )
-            .await?;
+        let slots: Vec<String> = self.scored_up_to(self.keys.slot_order(), slot_due).await?;
         for id in slots {
             let slot = SlotId(uuid_of(&id)?);
             let refs: Vec<String> = self
