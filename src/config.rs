@@ -94,6 +94,8 @@ pub struct Settings {
     /// The consented handoff to a first consultation: what the visitor is
     /// told before agreeing (see docs/PROTOCOL.md, "Handoff").
     pub handoff: Handoff,
+    /// How long data is kept (promise 7).
+    pub retention: RetentionSettings,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
 }
@@ -111,9 +113,6 @@ pub struct Handoff {
     /// Why it is passed on.
     pub purpose_ja: String,
     pub purpose_en: String,
-    /// How long the consented summary, contact details and booking are
-    /// kept after the appointment (days).
-    pub retention_days: u32,
     pub wording_version: String,
 }
 
@@ -127,8 +126,48 @@ impl Default for Handoff {
             purpose_en:
                 "to prepare your first consultation (so you do not have to tell everything again)"
                     .into(),
-            retention_days: 365,
             wording_version: "2026-12".into(),
+        }
+    }
+}
+
+/// How long data is kept (promise 7; see README, "Retention").
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// A conversation's record, transcript and notes are deleted this many
+    /// days after it ended; its anonymous facts stay for the report.
+    pub conversation_days: u32,
+    /// The handoff record (consented summary and consent records) is
+    /// deleted this many days after the later of the conversation's end
+    /// and the booked appointment; a slot and its bookings (names,
+    /// contact details) this many days after the appointment. It is also
+    /// what the visitor is told with an offer (`retention_days`).
+    pub booking_days: u32,
+    /// "Erase my chat" keeps the counsellors' private notes (until the
+    /// conversation is purged) instead of deleting them with the messages.
+    pub keep_notes_on_erase: bool,
+    /// How often the purge runs (seconds).
+    pub purge_interval_secs: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            conversation_days: 30,
+            booking_days: 365,
+            keep_notes_on_erase: false,
+            purge_interval_secs: 300,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn retention(&self) -> crate::store::Retention {
+        const DAY_MS: u64 = 86_400_000;
+        crate::store::Retention {
+            conversation_ms: u64::from(self.conversation_days) * DAY_MS,
+            booking_ms: u64::from(self.booking_days) * DAY_MS,
         }
     }
 }
@@ -268,6 +307,7 @@ impl Default for Settings {
             triage: Triage::default(),
             supervision: Supervision::default(),
             handoff: Handoff::default(),
+            retention: RetentionSettings::default(),
             users: Vec::new(),
         }
     }
@@ -430,9 +470,15 @@ impl Settings {
         if h.wording_version.trim().is_empty()
             || h.recipient_ja.trim().is_empty()
             || h.purpose_ja.trim().is_empty()
-            || h.retention_days == 0
         {
-            return bad("handoff: recipient_ja, purpose_ja, wording_version and retention_days (>= 1) are required");
+            return bad("handoff: recipient_ja, purpose_ja and wording_version are required");
+        }
+        let r = &self.retention;
+        if r.conversation_days == 0 || r.booking_days < r.conversation_days {
+            return bad("retention: conversation_days >= 1 and booking_days >= conversation_days");
+        }
+        if r.purge_interval_secs == 0 {
+            return bad("retention.purge_interval_secs must be at least 1");
         }
         if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
             return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");

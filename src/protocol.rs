@@ -19,6 +19,7 @@ use crate::core::hours::{ClosedReason, HoursSpec, Status};
 use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
+use crate::core::stats::{Severity, WithdrawalBand};
 use crate::core::triage::RiskLevel;
 use crate::store::{
     Alert, ReleaseReason, RiskReason, RiskSource, SlotRecord, Stats, SupervisionMode,
@@ -55,8 +56,13 @@ pub enum ErrorCode {
     NotStarted,
     /// `start`, `resume` or `hello` sent twice on one socket.
     AlreadyStarted,
-    /// Unknown conversation or wrong resume token (the two are not told apart).
+    /// Unknown conversation or wrong resume token (the two are not told
+    /// apart), or a conversation purged after the retention period: it no
+    /// longer exists anywhere, so it cannot be told apart either.
     ResumeFailed,
+    /// `resume` of a conversation its visitor erased ("erase my chat"):
+    /// the right token, but nothing is left to show. Start a new chat.
+    ConversationErased,
     /// The conversation does not exist or is not assigned to you.
     NotYourConversation,
     /// The conversation has ended; nothing more can be written.
@@ -142,6 +148,7 @@ impl ErrorCode {
             | AlreadyConsented | NoConsent | AlreadyBooked | SlotFull | SlotUnavailable
             | SlotBooked => 409,
             RateLimited => 429,
+            ConversationErased => 410,
             QueueFull | Unavailable | Closed => 503,
             Internal => 500,
         }
@@ -163,6 +170,7 @@ impl ErrorCode {
             NotStarted => "not_started",
             AlreadyStarted => "already_started",
             ResumeFailed => "resume_failed",
+            ConversationErased => "conversation_erased",
             NotYourConversation => "not_your_conversation",
             ConversationEnded => "conversation_ended",
             NotWaiting => "not_waiting",
@@ -288,10 +296,14 @@ pub enum VisitorIn {
     },
     /// Leave the queue, or end the chat.
     End,
+    /// "Erase my chat": end it if it is live and delete its messages from
+    /// the server at once, for everyone (the page asks to confirm first).
+    Erase,
 }
 
 impl VisitorIn {
-    pub const TYPES: &'static [&'static str] = &["start", "resume", "send", "ack", "typing", "end"];
+    pub const TYPES: &'static [&'static str] =
+        &["start", "resume", "send", "ack", "typing", "end", "erase"];
 }
 
 /// Counsellor -> server.
@@ -333,9 +345,17 @@ pub enum CounsellorIn {
         text: String,
     },
     /// End an active conversation, or record the outcome of one the visitor ended.
+    /// Optional, for the statistics: the length-of-withdrawal band, the
+    /// severity state, and whether a referral was made.
     End {
         conversation_id: ConversationId,
         outcome: Outcome,
+        #[serde(default)]
+        withdrawal: Option<WithdrawalBand>,
+        #[serde(default)]
+        severity: Option<Severity>,
+        #[serde(default)]
+        referral: bool,
     },
     /// Raise or lower a conversation's risk level by hand.
     SetRisk {
@@ -512,6 +532,9 @@ pub enum VisitorOut<'a> {
     Ended {
         by: EndedBy,
     },
+    /// Answer to `erase`: the conversation's messages are deleted from
+    /// the server (and it has ended). The page forgets it too.
+    Erased,
     /// A second counsellor (a supervisor) joined the conversation.
     CounsellorJoined {
         name: &'a str,

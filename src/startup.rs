@@ -151,6 +151,7 @@ impl Application {
         tokio::spawn(hub.clone().run(store.subscribe()));
         tokio::spawn(service.clone().run_matcher());
         tokio::spawn(service.clone().run_sweeper());
+        tokio::spawn(service.clone().run_purger());
         tokio::spawn(run_queue_broadcaster(state.clone()));
         tokio::spawn(run_closing_notices(state.clone()));
         tokio::spawn(forget_idle_limits(state.clone()));

@@ -458,6 +458,10 @@ pub struct HandoffRecord {
     #[serde(default)]
     pub bookings_made: u32,
     pub answered_at_ms: Option<u64>,
+    /// Set when the conversation's transcript was purged: when this record
+    /// (with its consent records) is removed too (see `Store::purge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
 /// The visitor's answer to an offer.
@@ -512,6 +516,7 @@ pub fn offer(
             booking: None,
             bookings_made: 0,
             answered_at_ms: None,
+            expires_at_ms: None,
         },
         Some(p) if p.state == HandoffState::Consented => {
             return Err(HandoffError::AlreadyConsented)

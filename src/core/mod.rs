@@ -13,4 +13,5 @@ pub mod ids;
 pub mod matching;
 pub mod prechat;
 pub mod queue;
+pub mod stats;
 pub mod triage;

@@ -35,6 +35,16 @@ pub enum AgeBand {
     RatherNotSay,
 }
 
+/// Gender, only if the visitor chooses to say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gender {
+    Female,
+    Male,
+    Other,
+    RatherNotSay,
+}
+
 /// What the visitor would like to talk about, in broad strokes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +70,8 @@ pub struct PreChat {
     pub age_band: Option<AgeBand>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<Topic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<Gender>,
 }
 
 #[cfg(test)]
@@ -72,6 +84,7 @@ mod tests {
             who: Some(WhoIsWriting::Myself),
             age_band: Some(AgeBand::FiftyPlus),
             topic: None,
+            gender: None,
         };
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(json, r#"{"who":"self","age_band":"fifty_plus"}"#);

@@ -141,7 +141,7 @@ impl Service {
         Terms {
             recipient: recipient.clone(),
             purpose: purpose.clone(),
-            retention_days: h.retention_days,
+            retention_days: self.settings.retention.booking_days,
             wording_version: format!("{}/{}", h.wording_version, lang.tag()),
         }
     }
@@ -174,7 +174,7 @@ impl Service {
                 recipient_en: h.recipient_en.clone(),
                 purpose_ja: h.purpose_ja.clone(),
                 purpose_en: h.purpose_en.clone(),
-                retention_days: h.retention_days,
+                retention_days: self.settings.retention.booking_days,
                 wording_version: h.wording_version.clone(),
             },
             consent: rec.consents.last().map(|c| ConsentView {

@@ -4,6 +4,7 @@
 //! tells the store, and publishes the event. It never touches a socket.
 
 pub mod handoff;
+mod retention;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,9 +29,9 @@ use crate::protocol::{
     FloorCounsellor, FloorQueue, FloorView, HoursView, MatchingMode, StaffRef, SupervisorView,
 };
 use crate::store::{
-    Account, Alert, Appended, ConversationRecord, CounsellorRecord, Event, NewConversation,
-    NewMessage, Note, ReleaseReason, RiskChange, RiskReason, RiskSource, Store, StoreError,
-    SupervisionMode, Swept,
+    Account, Alert, Appended, Closing, ConversationRecord, CounsellorRecord, Event,
+    NewConversation, NewMessage, Note, ReleaseReason, RiskChange, RiskReason, RiskSource, Store,
+    StoreError, SupervisionMode, Swept,
 };
 
 /// Milliseconds since the Unix epoch.
@@ -286,16 +287,25 @@ impl Service {
     }
 
     /// Check a resume token. Unknown conversation and wrong token give the
-    /// same answer, so ids cannot be probed.
+    /// same answer, so ids cannot be probed; a conversation purged after
+    /// the retention period no longer exists, so it answers the same.
     pub async fn resume(
         &self,
         id: ConversationId,
         token: &str,
     ) -> Result<ConversationRecord, Refusal> {
-        let failed = || refuse(ErrorCode::ResumeFailed, "cannot resume that conversation");
+        let failed = || {
+            refuse(
+                ErrorCode::ResumeFailed,
+                "cannot resume that conversation: the link is wrong, or the conversation expired under the retention period",
+            )
+        };
         let rec = self.store.conversation(id).await?.ok_or_else(failed)?;
         if !auth::same_hash(&rec.token_hash, &auth::hash_token(token)) {
             return Err(failed());
+        }
+        if rec.erased_at_ms.is_some() {
+            return Err(Self::erased_refusal());
         }
         Ok(rec)
     }
@@ -628,14 +638,14 @@ impl Service {
         &self,
         id: ConversationId,
         counsellor: AccountId,
-        outcome: Outcome,
+        closing: Closing,
     ) -> Result<(), Refusal> {
         let rec = self.authorise(id, counsellor).await?;
         if rec.state == ConversationState::Ended {
             if rec.outcome.is_some() {
                 return Err(StoreError::Transition(TransitionError::AlreadyEnded).into());
             }
-            let rec = self.store.set_outcome(id, counsellor, outcome).await?;
+            let rec = self.store.set_outcome(id, counsellor, closing).await?;
             self.publish(Event::Ended {
                 conversation: id,
                 by: rec.ended_by.unwrap_or(EndedBy::Visitor),
@@ -648,7 +658,7 @@ impl Service {
         self.authorise_active(id, counsellor).await?;
         let ended = self
             .store
-            .end(id, EndedBy::Counsellor, Some(outcome), now_ms())
+            .end(id, EndedBy::Counsellor, Some(closing), now_ms())
             .await?;
         self.after_end(&ended.record, ended.was, EndedBy::Counsellor)
             .await;

@@ -57,6 +57,21 @@ pub enum Change {
     Booking(Booking),
     /// One line of the audit log (append only).
     Audit(AuditEntry),
+    /// A purged conversation's anonymous facts (append only).
+    Facts(ConversationFacts),
+    /// A conversation purged: its row, messages and notes deleted.
+    ConversationDeleted(ConversationId),
+    /// A conversation erased by its visitor: its messages deleted (and its
+    /// notes, when `notes`); the record row is written by a
+    /// `Conversation` change in the same commit.
+    Erased {
+        conversation: ConversationId,
+        notes: bool,
+    },
+    /// A handoff record (with its consent records) deleted.
+    HandoffDeleted(ConversationId),
+    /// A slot deleted with all its bookings.
+    SlotDeleted(SlotId),
 }
 
 /// Resolves when the changes are committed (or the journal failed).
@@ -92,6 +107,8 @@ pub struct Snapshot {
     pub bookings: Vec<Booking>,
     /// Oldest first.
     pub audit: Vec<AuditEntry>,
+    /// In the order purged.
+    pub facts: Vec<ConversationFacts>,
 }
 
 #[derive(Debug)]

@@ -64,6 +64,8 @@ struct State {
     slot_bookings: HashMap<SlotId, Vec<BookingRef>>,
     /// Oldest first.
     audit: Vec<AuditEntry>,
+    /// Facts of purged conversations, in the order purged.
+    facts: Vec<ConversationFacts>,
 }
 
 struct Conv {
@@ -301,10 +303,54 @@ impl State {
     }
 
     /// The state a durable backend read back; see [`MemoryStore::restore`].
+    /// Purge one ended conversation (see `Store::purge`): its facts kept,
+    /// everything else gone; its handoff stamped with its expiry, or gone
+    /// too once that passed.
+    fn purge_conversation(
+        &mut self,
+        id: ConversationId,
+        now_ms: u64,
+        r: &Retention,
+    ) -> Vec<Change> {
+        let Some(conv) = self.conversations.remove(&id) else {
+            return Vec::new();
+        };
+        let handoff = self.handoffs.get(&id);
+        let booking = handoff
+            .and_then(|h| h.booking.as_ref())
+            .and_then(|b| self.bookings.get(b));
+        let attended = booking.is_some_and(|b| b.attended == Some(true));
+        let facts = conv.rec.facts(handoff_facts(handoff, attended));
+        let appointment = booking
+            .and_then(|b| self.slots.get(&b.slot))
+            .map(|s| s.slot.starts_at_ms);
+        self.facts.push(facts);
+        if let Some(c) = conv.rec.counsellor {
+            if let Some(h) = self.held.get_mut(&c) {
+                h.remove(&id);
+            }
+        }
+        let mut changes = vec![Change::Facts(facts), Change::ConversationDeleted(id)];
+        if let Some(h) = self.handoffs.get_mut(&id) {
+            let ended = conv.rec.ended_at_ms.unwrap_or(now_ms);
+            let expires = handoff_expiry(ended, appointment, r);
+            if expires <= now_ms {
+                self.handoffs.remove(&id);
+                changes.push(Change::HandoffDeleted(id));
+            } else {
+                h.rev += 1;
+                h.expires_at_ms = Some(expires);
+                changes.push(Change::Handoff(h.clone()));
+            }
+        }
+        changes
+    }
+
     fn restore(snapshot: Snapshot, now_ms: u64, policy: QueuePolicy) -> Result<State, String> {
         let mut s = State {
             policy,
             stats: snapshot.stats,
+            facts: snapshot.facts,
             ..State::default()
         };
         for alert in snapshot.alerts {
@@ -540,6 +586,8 @@ impl Store for MemoryStore {
                 last_visitor_msg_ms: None,
                 last_counsellor_msg_ms: None,
                 silent_since_ms: None,
+                assessment: Default::default(),
+                erased_at_ms: None,
             };
             let key = s.key(&rec);
             s.queue.insert(key, id);
@@ -659,9 +707,10 @@ impl Store for MemoryStore {
         &self,
         conversation: ConversationId,
         by: EndedBy,
-        outcome: Option<Outcome>,
+        closing: Option<Closing>,
         now_ms: u64,
     ) -> StoreResult<Ended> {
+        let outcome = closing.map(|c| c.outcome);
         let (commit, ended) = {
             let mut s = self.state()?;
             let policy = s.policy;
@@ -673,6 +722,9 @@ impl Store for MemoryStore {
             conv.rec.ended_at_ms = Some(now_ms);
             conv.rec.ended_by = Some(by);
             conv.rec.outcome = outcome;
+            if let Some(c) = closing {
+                conv.rec.assessment = c.assessment;
+            }
             let record = conv.rec.clone();
             let mut changes = vec![Change::Conversation(record.clone())];
             if was == ConversationState::Queued {
@@ -701,7 +753,7 @@ impl Store for MemoryStore {
         &self,
         conversation: ConversationId,
         counsellor: AccountId,
-        outcome: Outcome,
+        closing: Closing,
     ) -> StoreResult<ConversationRecord> {
         let (commit, rec) = {
             let mut s = self.state()?;
@@ -712,7 +764,8 @@ impl Store for MemoryStore {
             if conv.rec.state != ConversationState::Ended {
                 return Err(TransitionError::NotActive.into());
             }
-            conv.rec.outcome = Some(outcome);
+            conv.rec.outcome = Some(closing.outcome);
+            conv.rec.assessment = closing.assessment;
             let rec = conv.rec.clone();
             if let Some(h) = s.held.get_mut(&counsellor) {
                 h.remove(&conversation);
@@ -1474,6 +1527,120 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
+    async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged> {
+        let (commit, purged) = {
+            let mut s = self.state()?;
+            let mut purged = Purged::default();
+            let mut changes = Vec::new();
+            let due: Vec<ConversationId> = s
+                .conversations
+                .values()
+                .filter(|c| c.rec.state == ConversationState::Ended)
+                .filter(|c| {
+                    c.rec
+                        .ended_at_ms
+                        .is_some_and(|e| e.saturating_add(retention.conversation_ms) <= now_ms)
+                })
+                .map(|c| c.rec.id)
+                .collect();
+            for id in due {
+                changes.extend(s.purge_conversation(id, now_ms, retention));
+                purged.conversations.push(id);
+            }
+            let expired: Vec<ConversationId> = s
+                .handoffs
+                .values()
+                .filter(|h| h.expires_at_ms.is_some_and(|e| e <= now_ms))
+                .map(|h| h.conversation)
+                .collect();
+            for id in expired {
+                s.handoffs.remove(&id);
+                changes.push(Change::HandoffDeleted(id));
+            }
+            purged.handoffs = changes
+                .iter()
+                .filter(|c| matches!(c, Change::HandoffDeleted(_)))
+                .count() as u32;
+            let old_slots: Vec<SlotId> = s
+                .slots
+                .values()
+                .filter(|r| r.slot.starts_at_ms.saturating_add(retention.booking_ms) <= now_ms)
+                .map(|r| r.slot.id)
+                .collect();
+            for id in old_slots {
+                s.slots.remove(&id);
+                for reference in s.slot_bookings.remove(&id).unwrap_or_default() {
+                    s.bookings.remove(&reference);
+                }
+                changes.push(Change::SlotDeleted(id));
+                purged.slots += 1;
+            }
+            let commit = (!changes.is_empty())
+                .then(|| self.record(changes))
+                .flatten();
+            (commit, purged)
+        };
+        settle(commit).await?;
+        Ok(purged)
+    }
+
+    async fn erase(
+        &self,
+        conversation: ConversationId,
+        keep_notes: bool,
+        now_ms: u64,
+    ) -> StoreResult<Ended> {
+        let (commit, ended) = {
+            let mut s = self.state()?;
+            let policy = s.policy;
+            let conv = s.conv(conversation)?;
+            let was = conv.rec.state;
+            if conv.rec.erased_at_ms.is_some() {
+                return Ok(Ended {
+                    record: conv.rec.clone(),
+                    was,
+                });
+            }
+            let key = conv.rec.queue_entry().key(policy);
+            if was != ConversationState::Ended {
+                conv.rec.state = ConversationState::Ended;
+                conv.rec.ended_at_ms = Some(now_ms);
+                conv.rec.ended_by = Some(EndedBy::Visitor);
+            }
+            conv.rec.erased_at_ms = Some(now_ms);
+            conv.rec.first_message = None;
+            conv.log.clear();
+            conv.seen.clear();
+            if !keep_notes {
+                conv.notes.clear();
+            }
+            let record = conv.rec.clone();
+            let mut changes = vec![
+                Change::Conversation(record.clone()),
+                Change::Erased {
+                    conversation,
+                    notes: !keep_notes,
+                },
+            ];
+            if was == ConversationState::Queued {
+                s.queue.remove(&key);
+                s.stats.left_queue += 1;
+                changes.push(Change::Stats(s.stats));
+            }
+            if was != ConversationState::Ended {
+                s.release(was);
+                s.retire(conversation);
+            }
+            (self.record(changes), Ended { record, was })
+        };
+        settle(commit).await?;
+        Ok(ended)
+    }
+
+    async fn facts(&self) -> StoreResult<Vec<ConversationFacts>> {
+        Ok(self.state()?.facts.clone())
+    }
+
     async fn close(&self) -> StoreResult<()> {
         self.close_journal().await
     }
@@ -1655,6 +1822,8 @@ mod tests {
             last_visitor_msg_ms: None,
             last_counsellor_msg_ms: None,
             silent_since_ms: None,
+            assessment: Default::default(),
+            erased_at_ms: None,
         };
         let m = |seq| StoredMessage {
             seq,

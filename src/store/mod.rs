@@ -44,6 +44,7 @@ use crate::core::handoff::{
 use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueueEntry};
+use crate::core::stats::{Assessment, ConversationFacts, FactsInput, HandoffFacts};
 use crate::core::triage::RiskLevel;
 use crate::protocol::Availability;
 
@@ -233,9 +234,33 @@ pub struct ConversationRecord {
     /// counsellor. Cleared by the visitor's next message.
     #[serde(default)]
     pub silent_since_ms: Option<u64>,
+    /// What the counsellor recorded with the outcome (withdrawal band,
+    /// severity, referral); all optional.
+    #[serde(default)]
+    pub assessment: Assessment,
+    /// Set by [`Store::erase`]: the visitor erased it. The log (and the
+    /// first message) are gone; the record stays, without any text, until
+    /// the retention period purges it.
+    #[serde(default)]
+    pub erased_at_ms: Option<u64>,
 }
 
 impl ConversationRecord {
+    /// The anonymous facts this conversation contributes to the report,
+    /// given how far its handoff went.
+    pub fn facts(&self, handoff: HandoffFacts) -> ConversationFacts {
+        ConversationFacts::of(FactsInput {
+            started_at_ms: self.started_at_ms,
+            queued_since_ms: self.queued_since_ms,
+            assigned_at_ms: self.assigned_at_ms,
+            ended_at_ms: self.ended_at_ms,
+            pre_chat: self.pre_chat,
+            outcome: self.outcome,
+            assessment: self.assessment,
+            handoff,
+        })
+    }
+
     /// The supervisor's mode on this conversation, if any.
     pub fn supervision_of(&self, supervisor: AccountId) -> Option<SupervisionMode> {
         self.supervisors
@@ -492,6 +517,66 @@ pub struct HandoffWrite {
     pub booking: BookingOp,
 }
 
+/// What the counsellor records when a conversation ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Closing {
+    pub outcome: Outcome,
+    pub assessment: Assessment,
+}
+
+impl From<Outcome> for Closing {
+    fn from(outcome: Outcome) -> Self {
+        Closing {
+            outcome,
+            assessment: Assessment::default(),
+        }
+    }
+}
+
+/// How long data is kept (`retention.*` in the settings), in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// After a conversation ended: its record, log and notes.
+    pub conversation_ms: u64,
+    /// After the conversation ended or its booked appointment, whichever
+    /// is later: the handoff record with its consents; after an
+    /// appointment slot's start: the slot and its bookings.
+    pub booking_ms: u64,
+}
+
+/// What a [`Store::purge`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Conversations whose record, log and notes are gone (their facts
+    /// are kept).
+    pub conversations: Vec<ConversationId>,
+    /// Handoff records (with their consent records) removed.
+    pub handoffs: u32,
+    /// Slots removed with their bookings.
+    pub slots: u32,
+}
+
+/// How far a handoff went, for the facts (reads the bookings it made).
+pub fn handoff_facts(h: Option<&HandoffRecord>, attended: bool) -> HandoffFacts {
+    match h {
+        None => HandoffFacts::default(),
+        Some(h) => HandoffFacts {
+            offered: true,
+            consented: !h.consents.is_empty(),
+            booked: h.bookings_made > 0,
+            attended,
+        },
+    }
+}
+
+/// When a purged conversation's handoff record is removed: `booking_ms`
+/// after the later of the conversation's end and the booked appointment.
+pub fn handoff_expiry(ended_at_ms: u64, appointment_ms: Option<u64>, r: &Retention) -> u64 {
+    ended_at_ms
+        .max(appointment_ms.unwrap_or(0))
+        .saturating_add(r.booking_ms)
+}
+
 /// What a backend says about its durability.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Persistence {
@@ -589,19 +674,21 @@ pub trait Store: Send + Sync + 'static {
     /// End a queued or active conversation (freeing the counsellor's place).
     /// A queued conversation ended by its visitor counts in
     /// `Stats::left_queue` (same step).
+    /// A `closing` sets `outcome` and `assessment` in the same step.
     async fn end(
         &self,
         conversation: ConversationId,
         by: EndedBy,
-        outcome: Option<Outcome>,
+        closing: Option<Closing>,
         now_ms: u64,
     ) -> StoreResult<Ended>;
-    /// Record the outcome of an ended conversation this counsellor had.
+    /// Record the outcome (and assessment) of an ended conversation this
+    /// counsellor had.
     async fn set_outcome(
         &self,
         conversation: ConversationId,
         counsellor: AccountId,
-        outcome: Outcome,
+        closing: Closing,
     ) -> StoreResult<ConversationRecord>;
     /// Append to the log. Refused on an ended conversation, and as
     /// `NotYours` when `require_counsellor` does not hold. Idempotent per
@@ -801,6 +888,40 @@ pub trait Store: Send + Sync + 'static {
         visitor_grace_ms: u64,
         counsellor_grace_ms: u64,
     ) -> StoreResult<Vec<Swept>>;
+
+    // ---- retention (promise 7)
+    /// Apply the retention periods at `now_ms`. Each conversation is one
+    /// atomic step: an ended conversation whose end is at least
+    /// `conversation_ms` ago loses its record, log, de-duplication map and
+    /// notes, and in the same step its [`ConversationFacts`] (with its
+    /// handoff's progress) are added to [`Store::facts`], so the report
+    /// survives and nothing is counted twice (a conversation is counted
+    /// from its record while it has one, from its facts after). Its
+    /// handoff record, if any, stays (the consented summary, never the
+    /// transcript) until [`handoff_expiry`], or goes in the same step if
+    /// that has passed. Then handoff records past their expiry are
+    /// removed, and slots that started at least `booking_ms` ago are
+    /// removed with all their bookings (each slot one step). Queued and
+    /// active conversations are never touched. Returns what went.
+    async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged>;
+    /// "Erase my chat": end the conversation if it is live (ended by the
+    /// visitor, as [`Store::end`], freeing the counsellor's place), then,
+    /// in one atomic step, delete its log, its first message and its
+    /// de-duplication map, delete its notes unless `keep_notes`, and set
+    /// `erased_at_ms`. The record (with no text) stays until the purge,
+    /// so the visitor's resume is told it was erased and the report still
+    /// counts it. On a backend where ending and erasing are two steps, a
+    /// crash between leaves it ended, and erasing again completes it.
+    /// Erasing an erased conversation changes nothing and returns it.
+    /// `NotFound` if unknown.
+    async fn erase(
+        &self,
+        conversation: ConversationId,
+        keep_notes: bool,
+        now_ms: u64,
+    ) -> StoreResult<Ended>;
+    /// The facts of every purged conversation, in the order purged.
+    async fn facts(&self) -> StoreResult<Vec<ConversationFacts>>;
 
     // ---- lifecycle
     /// Clean shutdown: finish writes in flight and release the backend.

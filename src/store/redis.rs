@@ -107,6 +107,10 @@ struct Scripts {
     cancel_slot: Script,
     write_handoff: Script,
     set_attended: Script,
+    purge_conversation: Script,
+    purge_handoff: Script,
+    purge_slot: Script,
+    erase: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -138,6 +142,10 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         cancel_slot: s(include_str!("scripts/cancel_slot.lua")),
         write_handoff: s(include_str!("scripts/write_handoff.lua")),
         set_attended: s(include_str!("scripts/set_attended.lua")),
+        purge_conversation: s(include_str!("scripts/purge_conversation.lua")),
+        purge_handoff: s(include_str!("scripts/purge_handoff.lua")),
+        purge_slot: s(include_str!("scripts/purge_slot.lua")),
+        erase: s(include_str!("scripts/erase.lua")),
     }
 });
 
@@ -538,6 +546,114 @@ async fn has_waitaof(conn: &mut ConnectionManager) -> StoreResult<bool> {
     }
 }
 
+/// The meta field `assess`: the assessment as JSON (`{}` when empty).
+fn assess_json(a: &Assessment) -> String {
+    serde_json::to_string(a).unwrap_or_else(|_| "{}".into())
+}
+
+/// How many times a purge or erase step re-reads a conversation that
+/// changed under it before leaving it for the next round.
+const PURGE_ATTEMPTS: usize = 4;
+
+impl RedisStore {
+    /// Purge one ended conversation (see `purge_conversation.lua`): reads
+    /// the record and its handoff, computes the facts, and lets the script
+    /// check nothing changed before it writes. `true` if purged.
+    async fn purge_one(&self, id: ConversationId, now_ms: u64, r: &Retention) -> StoreResult<bool> {
+        for _ in 0..PURGE_ATTEMPTS {
+            let Some(rec) = self.conversation(id).await? else {
+                let _: i64 = self
+                    .query(
+                        ::redis::cmd("ZREM")
+                            .arg(self.keys.ended())
+                            .arg(id.to_string()),
+                    )
+                    .await?;
+                return Ok(false);
+            };
+            let Some(ended_at) = rec.ended_at_ms else {
+                return Ok(false);
+            };
+            let handoff = self.handoff(id).await?;
+            let booking = match handoff.as_ref().and_then(|h| h.booking.as_ref()) {
+                Some(b) => self.booking(b).await?,
+                None => None,
+            };
+            let appointment = match &booking {
+                Some(b) => self.slot(b.slot).await?.map(|s| s.slot.starts_at_ms),
+                None => None,
+            };
+            let attended = booking.as_ref().is_some_and(|b| b.attended == Some(true));
+            let facts = rec.facts(handoff_facts(handoff.as_ref(), attended));
+            let facts = serde_json::to_string(&facts).map_err(|_| codec::corrupt("facts"))?;
+            let (rev, op, json, new_rev, expires) = match &handoff {
+                None => (String::new(), "keep", String::new(), 0, 0),
+                Some(h) => {
+                    let expires = handoff_expiry(ended_at, appointment, r);
+                    let mut stamped = h.clone();
+                    stamped.rev += 1;
+                    stamped.expires_at_ms = Some(expires);
+                    let json =
+                        serde_json::to_string(&stamped).map_err(|_| codec::corrupt("handoff"))?;
+                    let op = if expires <= now_ms { "delete" } else { "keep" };
+                    (h.rev.to_string(), op, json, stamped.rev, expires)
+                }
+            };
+            let keys = [
+                self.keys.meta(id),
+                self.keys.log(id),
+                self.keys.seen(id),
+                self.keys.notes(id),
+                self.keys.ended(),
+                self.keys.facts(),
+                rec.counsellor
+                    .map_or_else(|| self.keys.no_held(), |c| self.keys.held(c)),
+                self.keys.handoff(id),
+                self.keys.handoff_expiry(),
+            ];
+            let argv = args![
+                id.to_string(),
+                ended_at,
+                rec.outcome.map(|o| enum_name(&o)).unwrap_or_default(),
+                self.conversation_field(id, "assess").await?,
+                facts,
+                rev,
+                op,
+                json,
+                new_rev,
+                expires
+            ];
+            match reply(self.run(&SCRIPTS.purge_conversation, &keys, &argv).await?) {
+                Ok(Reply::Ok(_)) => return Ok(true),
+                Ok(Reply::Retry) => continue,
+                Err(StoreError::NotFound) => return Ok(false),
+                Ok(Reply::Dup(_)) => return Err(codec::corrupt("purge reply")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Members of a sorted set scored at most `max`, lowest first.
+    async fn scored_up_to(&self, key: String, max: u64) -> StoreResult<Vec<String>> {
+        self.query(
+            ::redis::cmd("ZRANGE")
+                .arg(key)
+                .arg("-inf")
+                .arg(max)
+                .arg("BYSCORE"),
+        )
+        .await
+    }
+
+    async fn conversation_field(&self, id: ConversationId, field: &str) -> StoreResult<String> {
+        let v: Option<String> = self
+            .query(::redis::cmd("HGET").arg(self.keys.meta(id)).arg(field))
+            .await?;
+        Ok(v.unwrap_or_default())
+    }
+}
+
 fn first(v: &[Value]) -> StoreResult<&Value> {
     v.first().ok_or_else(|| codec::corrupt("missing value"))
 }
@@ -811,11 +927,14 @@ impl Store for RedisStore {
         &self,
         conversation: ConversationId,
         by: EndedBy,
-        outcome: Option<Outcome>,
+        closing: Option<Closing>,
         now_ms: u64,
     ) -> StoreResult<Ended> {
         let by = enum_name(&by);
-        let outcome = outcome.map(|o| enum_name(&o)).unwrap_or_default();
+        let outcome = closing.map(|c| enum_name(&c.outcome)).unwrap_or_default();
+        let assess = closing
+            .map(|c| assess_json(&c.assessment))
+            .unwrap_or_default();
         for _ in 0..END_ATTEMPTS {
             let current: Option<String> = self
                 .query(
@@ -836,6 +955,7 @@ impl Store for RedisStore {
                 counsellor.map_or_else(|| self.keys.no_held(), |c| self.keys.held(c)),
                 self.keys.live(),
                 self.keys.stats(),
+                self.keys.ended(),
             ];
             let v = self
                 .run(
@@ -846,7 +966,8 @@ impl Store for RedisStore {
                         opt_id(counsellor),
                         by,
                         outcome,
-                        now_ms
+                        now_ms,
+                        assess
                     ],
                 )
                 .await?;
@@ -876,7 +997,7 @@ impl Store for RedisStore {
         &self,
         conversation: ConversationId,
         counsellor: AccountId,
-        outcome: Outcome,
+        closing: Closing,
     ) -> StoreResult<ConversationRecord> {
         let keys = [self.keys.meta(conversation), self.keys.held(counsellor)];
         self.run_record(
@@ -885,7 +1006,8 @@ impl Store for RedisStore {
             &args![
                 conversation.to_string(),
                 counsellor.to_string(),
-                enum_name(&outcome)
+                enum_name(&closing.outcome),
+                assess_json(&closing.assessment)
             ],
         )
         .await
@@ -1476,6 +1598,119 @@ impl Store for RedisStore {
         self.hashes(&keys, codec::booking).await
     }
 
+    async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged> {
+        let mut purged = Purged::default();
+        let due = now_ms.saturating_sub(retention.conversation_ms);
+        let ids: Vec<String> = self.scored_up_to(self.keys.ended(), due).await?;
+        for id in ids {
+            let id = ConversationId(uuid_of(&id)?);
+            if self.purge_one(id, now_ms, retention).await? {
+                purged.conversations.push(id);
+            }
+        }
+        let expired: Vec<String> = self
+            .scored_up_to(self.keys.handoff_expiry(), now_ms)
+            .await?;
+        for id in expired {
+            let conv = ConversationId(uuid_of(&id)?);
+            let keys = [self.keys.handoff(conv), self.keys.handoff_expiry()];
+            let v = self
+                .run(&SCRIPTS.purge_handoff, &keys, &args![id, now_ms])
+                .await?;
+            purged.handoffs += codec::int(Some(&v))? as u32;
+        }
+        let slot_due = now_ms.saturating_sub(retention.booking_ms);
+        let slots: Vec<String> = self.scored_up_to(self.keys.slot_order(), slot_due).await?;
+        for id in slots {
+            let slot = SlotId(uuid_of(&id)?);
+            let refs: Vec<String> = self
+                .query(
+                    ::redis::cmd("LRANGE")
+                        .arg(self.keys.slot_bookings(slot))
+                        .arg(0)
+                        .arg(-1),
+                )
+                .await?;
+            let mut keys = vec![
+                self.keys.slot(slot),
+                self.keys.slot_order(),
+                self.keys.slot_bookings(slot),
+            ];
+            for r in &refs {
+                let reference = BookingRef::parse(r).map_err(|_| codec::corrupt("booking ref"))?;
+                keys.push(self.keys.booking(&reference));
+            }
+            let v = self
+                .run(&SCRIPTS.purge_slot, &keys, &args![id, slot_due, refs.len()])
+                .await?;
+            purged.slots += codec::int(Some(&v))? as u32;
+        }
+        Ok(purged)
+    }
+
+    async fn erase(
+        &self,
+        conversation: ConversationId,
+        keep_notes: bool,
+        now_ms: u64,
+    ) -> StoreResult<Ended> {
+        let mut was = None;
+        for _ in 0..PURGE_ATTEMPTS {
+            let rec = self
+                .conversation(conversation)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            if rec.state != ConversationState::Ended {
+                match self.end(conversation, EndedBy::Visitor, None, now_ms).await {
+                    Ok(e) => was = was.or(Some(e.was)),
+                    Err(StoreError::Transition(TransitionError::AlreadyEnded)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let fixed: String = self.conversation_field(conversation, "static").await?;
+            let mut fixed: codec::Static =
+                serde_json::from_str(&fixed).map_err(|_| codec::corrupt("static"))?;
+            fixed.first_message = None;
+            let fixed = serde_json::to_string(&fixed).map_err(|_| codec::corrupt("static"))?;
+            let keys = [
+                self.keys.meta(conversation),
+                self.keys.log(conversation),
+                self.keys.seen(conversation),
+                self.keys.notes(conversation),
+            ];
+            let v = self
+                .run(
+                    &SCRIPTS.erase,
+                    &keys,
+                    &args![now_ms, fixed, if keep_notes { "0" } else { "1" }],
+                )
+                .await?;
+            match reply(v)? {
+                Reply::Ok(v) => {
+                    let record = codec::conversation(&codec::hash(first(&v)?)?)?;
+                    return Ok(Ended {
+                        record,
+                        was: was.unwrap_or(ConversationState::Ended),
+                    });
+                }
+                Reply::Retry => continue,
+                Reply::Dup(_) => return Err(codec::corrupt("erase reply")),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "redis: the conversation kept changing; try again".into(),
+        ))
+    }
+
+    async fn facts(&self) -> StoreResult<Vec<ConversationFacts>> {
+        let all: Vec<String> = self
+            .query(::redis::cmd("LRANGE").arg(self.keys.facts()).arg(0).arg(-1))
+            .await?;
+        all.iter()
+            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("facts")))
+            .collect()
+    }
+
     async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
         let keys = [self.keys.booking(reference)];
         let flag = codec::attended_field(Some(attended));
@@ -1607,6 +1842,7 @@ impl Store for RedisStore {
                 self.keys.queue(),
                 self.keys.live(),
                 self.keys.stats(),
+                self.keys.ended(),
             ];
             let v = self
                 .run(

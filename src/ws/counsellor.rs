@@ -20,6 +20,7 @@ use super::{origin_allowed, run, Cursor, Handler, Io, Socket};
 use crate::auth::Role;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ConversationId, Party};
+use crate::core::stats::Assessment;
 use crate::http::{current_account, ApiError};
 use crate::hub::{ConnId, ConnKind, Outbound};
 use crate::protocol::{
@@ -29,8 +30,8 @@ use crate::protocol::{
 };
 use crate::startup::AppState;
 use crate::store::{
-    Account, ConversationRecord, Event, Note, ReleaseReason, StoredMessage, SupervisionMode,
-    TokenHash,
+    Account, Closing, ConversationRecord, Event, Note, ReleaseReason, StoredMessage,
+    SupervisionMode, TokenHash,
 };
 
 pub async fn upgrade(
@@ -439,8 +440,22 @@ impl Counsellor {
             CounsellorIn::End {
                 conversation_id,
                 outcome,
+                withdrawal,
+                severity,
+                referral,
             } => service
-                .counsellor_end(conversation_id, me, outcome)
+                .counsellor_end(
+                    conversation_id,
+                    me,
+                    Closing {
+                        outcome,
+                        assessment: Assessment {
+                            withdrawal,
+                            severity,
+                            referral,
+                        },
+                    },
+                )
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::SetRisk {

@@ -360,6 +360,13 @@ impl Handler for Visitor {
                 Ok(())
             }
             VisitorIn::End => service.visitor_end(chat.id).await,
+            VisitorIn::Erase => match service.visitor_erase(chat.id).await {
+                Ok(()) => {
+                    io.send(&VisitorOut::Erased).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = result {
             io.error(&e).await;

@@ -172,7 +172,10 @@ async fn guessed_conversation_ids_and_tokens_cannot_resume() {
             .await;
         let e = attacker.expect_error("resume_failed").await;
         // The same words whether the conversation exists or not.
-        assert_eq!(e["message"], "cannot resume that conversation");
+        assert_eq!(
+            e["message"],
+            "cannot resume that conversation: the link is wrong, or the conversation expired under the retention period"
+        );
     }
     // The attacker's socket is still unbound: it cannot write anywhere.
     attacker

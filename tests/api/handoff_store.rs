@@ -34,7 +34,7 @@ fn staff() -> AccountId {
     AccountId(Uuid::from_u128(42))
 }
 
-fn slot_at(starts_at_ms: u64, capacity: u32) -> Slot {
+pub(crate) fn slot_at(starts_at_ms: u64, capacity: u32) -> Slot {
     Slot {
         id: SlotId(Uuid::new_v4()),
         starts_at_ms,
@@ -63,7 +63,7 @@ fn reference() -> BookingRef {
 }
 
 /// A conversation with a consented handoff (rev 2) in the store.
-async fn consented(s: &Arc<dyn Store>) -> HandoffRecord {
+pub(crate) async fn consented(s: &Arc<dyn Store>) -> HandoffRecord {
     let id = create(s, conv_at(T0)).await;
     let offered = handoff::offer(None, id, "学校に行けていない", true, staff(), T0).unwrap();
     s.write_handoff(HandoffWrite {
@@ -115,7 +115,7 @@ fn booking_for(rec: &HandoffRecord, slot: SlotId, now_ms: u64) -> (HandoffRecord
     (next, booking)
 }
 
-async fn book(
+pub(crate) async fn book(
     s: &Arc<dyn Store>,
     rec: &HandoffRecord,
     slot: SlotId,

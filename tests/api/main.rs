@@ -17,9 +17,11 @@ mod privacy;
 mod redis_failures;
 mod redis_restart;
 mod resume;
+mod retention;
 mod safety;
 // Before the modules that use its `conformance!` macro.
 #[macro_use]
 mod store_conformance;
 mod handoff_store;
+mod retention_store;
 mod supervision;

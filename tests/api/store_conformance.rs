@@ -168,7 +168,7 @@ pub(crate) async fn create(store: &Arc<dyn Store>, new: NewConversation) -> Conv
     store.create_conversation(new, 1_000).await.unwrap().id
 }
 
-fn message(from: Party, client_id: &str, text: &str) -> NewMessage {
+pub(crate) fn message(from: Party, client_id: &str, text: &str) -> NewMessage {
     NewMessage {
         from,
         author: None,
@@ -193,7 +193,7 @@ fn counsellor_message(c: AccountId, client_id: &str, require: bool) -> NewMessag
 }
 
 /// A connected, available counsellor with `capacity` places.
-async fn counsellor(store: &Arc<dyn Store>, capacity: u32) -> AccountId {
+pub(crate) async fn counsellor(store: &Arc<dyn Store>, capacity: u32) -> AccountId {
     let id = AccountId::new_random();
     store
         .counsellor_connections(id, 1, capacity, T0)
@@ -203,7 +203,7 @@ async fn counsellor(store: &Arc<dyn Store>, capacity: u32) -> AccountId {
     id
 }
 
-async fn active_of(store: &Arc<dyn Store>, id: AccountId) -> u32 {
+pub(crate) async fn active_of(store: &Arc<dyn Store>, id: AccountId) -> u32 {
     store
         .counsellors()
         .await
@@ -718,7 +718,12 @@ async fn end_frees_the_counsellors_place(b: Backend) {
     s.assign(second, c, T0 + 6).await.unwrap();
     // Ended by the counsellor with an outcome: off the list at once.
     let ended = s
-        .end(second, EndedBy::Counsellor, Some(Outcome::Listened), T0 + 7)
+        .end(
+            second,
+            EndedBy::Counsellor,
+            Some(Outcome::Listened.into()),
+            T0 + 7,
+        )
         .await
         .unwrap();
     assert_eq!(ended.record.outcome, Some(Outcome::Listened));
@@ -751,16 +756,19 @@ async fn set_outcome_only_for_the_counsellor_of_an_ended_conversation(b: Backend
     let conv = create(s, conv_at(T0)).await;
     s.assign(conv, c, T0).await.unwrap();
     assert_eq!(
-        s.set_outcome(conv, c, Outcome::Referred).await,
+        s.set_outcome(conv, c, Outcome::Referred.into()).await,
         Err(TransitionError::NotActive.into()),
         "not before it ended"
     );
     s.end(conv, EndedBy::Visitor, None, T0 + 1).await.unwrap();
     assert_eq!(
-        s.set_outcome(conv, other, Outcome::Referred).await,
+        s.set_outcome(conv, other, Outcome::Referred.into()).await,
         Err(StoreError::NotYours)
     );
-    let rec = s.set_outcome(conv, c, Outcome::Referred).await.unwrap();
+    let rec = s
+        .set_outcome(conv, c, Outcome::Referred.into())
+        .await
+        .unwrap();
     assert_eq!(rec.outcome, Some(Outcome::Referred));
     assert!(s.conversations_of(c).await.unwrap().is_empty());
     assert_eq!(
@@ -768,7 +776,7 @@ async fn set_outcome_only_for_the_counsellor_of_an_ended_conversation(b: Backend
         Some(Outcome::Referred)
     );
     assert_eq!(
-        s.set_outcome(ConversationId::new_random(), c, Outcome::Other)
+        s.set_outcome(ConversationId::new_random(), c, Outcome::Other.into())
             .await,
         Err(StoreError::NotFound)
     );
@@ -1225,9 +1233,14 @@ async fn supervision_rules_and_writers(b: Backend) {
         Ok(Appended::New(_))
     ));
     assert_eq!(s.supervised_by(sup).await.unwrap().len(), 1);
-    s.end(conv.id, EndedBy::Counsellor, Some(Outcome::Listened), 4)
-        .await
-        .unwrap();
+    s.end(
+        conv.id,
+        EndedBy::Counsellor,
+        Some(Outcome::Listened.into()),
+        4,
+    )
+    .await
+    .unwrap();
     assert!(s.supervised_by(sup).await.unwrap().is_empty());
     assert!(s.live_conversations().await.unwrap().is_empty());
 }

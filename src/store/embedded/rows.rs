@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
+use crate::core::stats::Assessment;
 use crate::store::journal::{Change, SavedConversation, Snapshot};
 use crate::store::{
     Account, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage, TokenHash,
@@ -216,6 +217,43 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             conn.prepare_cached("INSERT INTO audit (at_ms, body) VALUES (?1, ?2)")?
                 .execute(params![i(a.at_ms), json(a)])?;
         }
+        Change::Facts(f) => {
+            conn.prepare_cached("INSERT INTO facts (body) VALUES (?1)")?
+                .execute(params![json(f)])?;
+        }
+        Change::ConversationDeleted(id) => {
+            let id = id.to_string();
+            for sql in [
+                "DELETE FROM messages WHERE conversation = ?1",
+                "DELETE FROM notes WHERE conversation = ?1",
+                "DELETE FROM conversations WHERE id = ?1",
+            ] {
+                conn.prepare_cached(sql)?.execute(params![id])?;
+            }
+        }
+        Change::Erased {
+            conversation,
+            notes,
+        } => {
+            let id = conversation.to_string();
+            conn.prepare_cached("DELETE FROM messages WHERE conversation = ?1")?
+                .execute(params![id])?;
+            if *notes {
+                conn.prepare_cached("DELETE FROM notes WHERE conversation = ?1")?
+                    .execute(params![id])?;
+            }
+        }
+        Change::HandoffDeleted(id) => {
+            conn.prepare_cached("DELETE FROM handoffs WHERE conversation = ?1")?
+                .execute(params![id.to_string()])?;
+        }
+        Change::SlotDeleted(id) => {
+            let id = id.to_string();
+            conn.prepare_cached("DELETE FROM bookings WHERE slot = ?1")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM slots WHERE id = ?1")?
+                .execute(params![id])?;
+        }
     }
     Ok(())
 }
@@ -251,6 +289,12 @@ struct Safety {
     supervisors: Vec<Supervision>,
     #[serde(default)]
     transfers: u32,
+    /// Not safety, but the same kind of whole-read extra (v5 needs no
+    /// column for them): the counsellor's assessment, the erasure time.
+    #[serde(default)]
+    assessment: Assessment,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    erased_at_ms: Option<u64>,
 }
 
 impl Safety {
@@ -260,6 +304,8 @@ impl Safety {
             risk_reasons: r.risk_reasons.clone(),
             supervisors: r.supervisors.clone(),
             transfers: r.transfers,
+            assessment: r.assessment,
+            erased_at_ms: r.erased_at_ms,
         }
     }
 }
@@ -401,6 +447,7 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     snap.handoffs = bodies(conn, "handoffs", "conversation")?;
     snap.bookings = bodies(conn, "bookings", "created_at_ms, reference")?;
     snap.audit = bodies(conn, "audit", "seq")?;
+    snap.facts = bodies(conn, "facts", "seq")?;
     if let Some(stats) = meta(conn, "stats")? {
         snap.stats = serde_json::from_str(&stats).map_err(|e| bad("meta", e))?;
     }
@@ -458,5 +505,7 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         last_visitor_msg_ms: None,
         last_counsellor_msg_ms: None,
         silent_since_ms: None,
+        assessment: safety.assessment,
+        erased_at_ms: safety.erased_at_ms,
     })
 }

@@ -41,10 +41,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "handoff: appointment slots, handoff records with their consents, bookings, the audit log",
         sql: V4,
     },
+    Migration {
+        version: 5,
+        why: "retention: the anonymous facts of purged conversations, so the report survives the purge",
+        sql: V5,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 4;
+pub const LATEST: u32 = 5;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -166,6 +171,18 @@ CREATE TABLE bookings (
 CREATE TABLE audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+";
+
+/// One anonymous facts record per purged conversation (month, hour, wait,
+/// pre-chat answers, outcome, assessment, handoff progress; no id, no
+/// text), append only, as JSON. The counsellor's assessment and the
+/// erasure time go into the conversation's `safety` JSON (read whole,
+/// absent in older rows = none), so no column changes.
+const V5: &str = "
+CREATE TABLE facts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
 );
 ";

@@ -222,6 +222,11 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         last_visitor_msg_ms: maybe("lvmsg")?,
         last_counsellor_msg_ms: maybe("lcmsg")?,
         silent_since_ms: maybe("silent")?,
+        assessment: match m.get("assess").map(String::as_str) {
+            None | Some("") => Default::default(),
+            Some(s) => serde_json::from_str(s).map_err(|_| corrupt("assess"))?,
+        },
+        erased_at_ms: maybe("erased")?,
     })
 }
 

@@ -153,6 +153,18 @@ impl Keys {
     pub fn no_booking(&self) -> String {
         self.global("booking:-")
     }
+    /// Ended conversations scored by their end (ms): the purge's index.
+    pub fn ended(&self) -> String {
+        self.global("ended")
+    }
+    /// Facts of purged conversations (JSON), in the order purged.
+    pub fn facts(&self) -> String {
+        self.global("facts")
+    }
+    /// Handoffs of purged conversations scored by their expiry (ms).
+    pub fn handoff_expiry(&self) -> String {
+        self.global("handoff_expiry")
+    }
     /// The audit log: entry JSON, newest first.
     pub fn audit(&self) -> String {
         self.global("audit")

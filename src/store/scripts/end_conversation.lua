@@ -1,9 +1,9 @@
 -- End a queued or active conversation, freeing the counsellor's place.
 -- KEYS: 1 meta (hash), 2 queue (zset), 3 counsellor (hash) and 4 held (set)
 --       of the counsellor the caller read from the record (unused if none),
---       5 live (set), 6 stats (hash)
+--       5 live (set), 6 stats (hash), 7 ended (zset: the purge's index)
 -- ARGV: 1 conversation id, 2 that counsellor id ('' = none), 3 ended_by,
---       4 outcome ('' = none), 5 now_ms
+--       4 outcome ('' = none), 5 now_ms, 6 assessment JSON ('' = none)
 -- The counsellor keys must be named up front (every key in KEYS), so the
 -- caller reads the record's counsellor first; if it changed since (a
 -- concurrent assign), nothing is written and the caller retries. A queued
@@ -15,6 +15,8 @@ if m[2] ~= ARGV[2] then return {'retry'} end
 if m[1] == 'ended' then return {'err', 'ended'} end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[5],
   'ended_by', ARGV[3], 'outcome', ARGV[4])
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'assess', ARGV[6]) end
+redis.call('ZADD', KEYS[7], ARGV[5], ARGV[1])
 redis.call('SREM', KEYS[5], ARGV[1])
 if m[1] == 'queued' then
   redis.call('ZREM', KEYS[2], ARGV[1])

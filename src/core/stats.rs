@@ -1,0 +1,686 @@
+//! The statistics a support centre publishes, pure: one anonymous facts
+//! record per conversation, the reporting periods (month, quarter, fiscal
+//! year April-March, all in Japan time) and the aggregation with
+//! small-cell suppression.
+//!
+//! A [`ConversationFacts`] has no id, no text and no time finer than the
+//! month and hour of the start, so it may be kept after the conversation
+//! itself is purged (promise 7) and the yearly report survives the purge.
+//! Everything in it is either what the visitor chose to answer before the
+//! chat, or what the counsellor recorded when it ended (`shared/DOMAIN.md`,
+//! "Statistics the centres publish").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::conversation::Outcome;
+use super::hours::jst_date_minute;
+use super::prechat::{AgeBand, Gender, PreChat, WhoIsWriting};
+
+/// How long the person has been withdrawn (the centres' table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalBand {
+    UnderSixMonths,
+    UnderOneYear,
+    UnderThreeYears,
+    UnderFiveYears,
+    UnderTenYears,
+    TenYearsPlus,
+    Unknown,
+}
+
+/// State 1 (mild) to state 4 (severe), as in the centres' table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    #[serde(rename = "state_1")]
+    State1,
+    #[serde(rename = "state_2")]
+    State2,
+    #[serde(rename = "state_3")]
+    State3,
+    #[serde(rename = "state_4")]
+    State4,
+    Unknown,
+}
+
+/// What the counsellor may record with the outcome; all optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assessment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<WithdrawalBand>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// Referred to another agency.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub referral: bool,
+}
+
+/// How far a conversation's handoff went (for the statistics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffFacts {
+    pub offered: bool,
+    pub consented: bool,
+    pub booked: bool,
+    pub attended: bool,
+}
+
+/// A Japan-time calendar month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Month {
+    pub year: i32,
+    /// 1-12.
+    pub month: u8,
+}
+
+/// One conversation, anonymously: no id, no text, month and hour only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationFacts {
+    /// When it started (Japan time).
+    pub month: Month,
+    /// 0-23, Japan time.
+    pub hour: u8,
+    /// Seconds in the queue: until a counsellor took it (served) or until
+    /// it left the queue (abandoned).
+    pub wait_secs: u32,
+    /// A counsellor took it.
+    pub served: bool,
+    /// It left the queue before anyone took it.
+    pub abandoned: bool,
+    #[serde(default)]
+    pub who: Option<WhoIsWriting>,
+    #[serde(default)]
+    pub age_band: Option<AgeBand>,
+    #[serde(default)]
+    pub gender: Option<Gender>,
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    #[serde(default)]
+    pub assessment: Assessment,
+    #[serde(default)]
+    pub handoff: HandoffFacts,
+}
+
+/// What a conversation's record says, for [`ConversationFacts::of`].
+#[derive(Clone, Copy, Debug)]
+pub struct FactsInput {
+    pub started_at_ms: u64,
+    pub queued_since_ms: u64,
+    /// When a counsellor first took it.
+    pub assigned_at_ms: Option<u64>,
+    pub ended_at_ms: Option<u64>,
+    pub pre_chat: PreChat,
+    pub outcome: Option<Outcome>,
+    pub assessment: Assessment,
+    pub handoff: HandoffFacts,
+}
+
+impl ConversationFacts {
+    /// The facts of one conversation. A conversation still waiting counts
+    /// neither as served nor abandoned.
+    pub fn of(i: FactsInput) -> ConversationFacts {
+        let (date, minute) = jst_date_minute(i.started_at_ms);
+        let served = i.assigned_at_ms.is_some();
+        let abandoned = !served && i.ended_at_ms.is_some();
+        let left = if served {
+            i.assigned_at_ms
+        } else {
+            i.ended_at_ms
+        };
+        let wait_ms = left.map_or(0, |t| t.saturating_sub(i.queued_since_ms));
+        ConversationFacts {
+            month: Month {
+                year: date.year(),
+                month: u8::from(date.month()),
+            },
+            hour: (minute / 60) as u8,
+            wait_secs: u32::try_from(wait_ms / 1000).unwrap_or(u32::MAX),
+            served,
+            abandoned,
+            who: i.pre_chat.who,
+            age_band: i.pre_chat.age_band,
+            gender: i.pre_chat.gender,
+            outcome: i.outcome,
+            assessment: i.assessment,
+            handoff: i.handoff,
+        }
+    }
+}
+
+// -------------------------------------------------------------- periods
+
+/// A reporting period: a month, a quarter, or a fiscal year (April to
+/// March, as Japanese public bodies report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Period {
+    Month {
+        year: i32,
+        month: u8,
+    },
+    /// Calendar quarter 1-4 (Q1 = January-March).
+    Quarter {
+        year: i32,
+        quarter: u8,
+    },
+    /// FY2026 = April 2026 to March 2027.
+    FiscalYear {
+        year: i32,
+    },
+}
+
+impl Period {
+    /// `2026-11`, `2026-Q3` or `FY2026`.
+    pub fn parse(s: &str) -> Option<Period> {
+        let s = s.trim();
+        if let Some(y) = s.strip_prefix("FY").or_else(|| s.strip_prefix("fy")) {
+            return year(y).map(|year| Period::FiscalYear { year });
+        }
+        let (y, rest) = s.split_once('-')?;
+        let year = year(y)?;
+        if let Some(q) = rest.strip_prefix('Q').or_else(|| rest.strip_prefix('q')) {
+            let quarter: u8 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
+            return (q.len() == 1).then_some(Period::Quarter { year, quarter });
+        }
+        let month: u8 = rest.parse().ok().filter(|m| (1..=12).contains(m))?;
+        (rest.len() == 2).then_some(Period::Month { year, month })
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Period::Month { year, month } => format!("{year}-{month:02}"),
+            Period::Quarter { year, quarter } => format!("{year}-Q{quarter}"),
+            Period::FiscalYear { year } => format!("FY{year}"),
+        }
+    }
+
+    /// The months in it, in order.
+    pub fn months(&self) -> Vec<Month> {
+        let (start, n) = match *self {
+            Period::Month { year, month } => (Month { year, month }, 1),
+            Period::Quarter { year, quarter } => (
+                Month {
+                    year,
+                    month: (quarter - 1) * 3 + 1,
+                },
+                3,
+            ),
+            Period::FiscalYear { year } => (Month { year, month: 4 }, 12),
+        };
+        (0..n).map(|k| start.plus(k)).collect()
+    }
+
+    pub fn contains(&self, m: Month) -> bool {
+        self.months().contains(&m)
+    }
+}
+
+fn year(s: &str) -> Option<i32> {
+    (s.len() == 4)
+        .then(|| s.parse().ok())
+        .flatten()
+        .filter(|y| (2000..=2099).contains(y))
+}
+
+impl Month {
+    fn plus(self, k: u8) -> Month {
+        let idx = i32::from(self.month - 1) + i32::from(k);
+        Month {
+            year: self.year + idx / 12,
+            month: (idx % 12) as u8 + 1,
+        }
+    }
+}
+
+// ---------------------------------------------------------- aggregation
+
+/// A count as published: exact, or hidden because it is below the
+/// threshold (but not zero), so that nobody is recognisable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Count(u64),
+    /// Fewer than the threshold (and more than zero).
+    Below(u64),
+}
+
+impl Cell {
+    /// Suppress `n` below `min` (zero is shown: it identifies nobody).
+    pub fn of(n: u64, min: u64) -> Cell {
+        if n > 0 && n < min {
+            Cell::Below(min)
+        } else {
+            Cell::Count(n)
+        }
+    }
+
+    /// `"12"` or `"<3"`.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Count(n) => n.to_string(),
+            Cell::Below(min) => format!("<{min}"),
+        }
+    }
+}
+
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Count(n) => s.serialize_u64(*n),
+            Cell::Below(_) => s.serialize_str(&self.text()),
+        }
+    }
+}
+
+/// Exact counts per category, before suppression.
+pub type Counts = BTreeMap<String, u64>;
+
+/// The raw (unsuppressed) figures of one period. Only [`Raw::publish`]'s
+/// output leaves the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Raw {
+    pub started: u64,
+    pub served: u64,
+    pub abandoned: u64,
+    /// Each table: category -> count, over every conversation in the
+    /// period (so each table's counts sum to `started`).
+    pub tables: BTreeMap<&'static str, Counts>,
+    /// Waits of served conversations, seconds, sorted.
+    pub waits: Vec<u32>,
+}
+
+/// The tables of the report, in the order shown.
+pub const TABLES: &[&str] = &[
+    "who",
+    "age_band",
+    "gender",
+    "withdrawal",
+    "severity",
+    "outcome",
+    "referral",
+    "handoff",
+    "hour",
+];
+
+fn wire<T: Serialize>(v: &Option<T>) -> String {
+    match v {
+        None => "not_answered".into(),
+        Some(v) => serde_json::to_value(v)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// Add up the facts of conversations that started in `period`.
+pub fn aggregate<'a>(
+    period: &Period,
+    facts: impl IntoIterator<Item = &'a ConversationFacts>,
+) -> Raw {
+    let mut raw = Raw::default();
+    for t in TABLES {
+        raw.tables.insert(t, Counts::new());
+    }
+    let months = period.months();
+    for f in facts.into_iter().filter(|f| months.contains(&f.month)) {
+        raw.started += 1;
+        raw.served += u64::from(f.served);
+        raw.abandoned += u64::from(f.abandoned);
+        if f.served {
+            raw.waits.push(f.wait_secs);
+        }
+        let mut add = |table: &'static str, key: String| {
+            *raw.tables.entry(table).or_default().entry(key).or_default() += 1;
+        };
+        add("who", wire(&f.who));
+        add("age_band", wire(&f.age_band));
+        add("gender", wire(&f.gender));
+        add("withdrawal", wire(&f.assessment.withdrawal));
+        add("severity", wire(&f.assessment.severity));
+        add("outcome", wire(&f.outcome));
+        add(
+            "referral",
+            if f.assessment.referral { "yes" } else { "no" }.into(),
+        );
+        let h = f.handoff;
+        let stage = if h.attended {
+            "attended"
+        } else if h.booked {
+            "booked"
+        } else if h.consented {
+            "consented"
+        } else if h.offered {
+            "offered"
+        } else {
+            "none"
+        };
+        add("handoff", stage.into());
+        add("hour", format!("{:02}", f.hour));
+    }
+    raw.waits.sort_unstable();
+    raw
+}
+
+/// The `q`-quantile (0..=1) of sorted values, nearest rank; `None` if empty.
+pub fn quantile(sorted: &[u32], q: f64) -> Option<u32> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted.get(rank.min(sorted.len()) - 1).copied()
+}
+
+/// The published report: every count suppressed below `min_cell`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub period: String,
+    pub min_cell: u64,
+    pub started: Cell,
+    pub served: Cell,
+    pub abandoned: Cell,
+    pub tables: BTreeMap<&'static str, BTreeMap<String, Cell>>,
+    /// Handoffs that reached at least each stage (offered >= consented >=
+    /// booked >= attended).
+    pub handoffs: BTreeMap<&'static str, Cell>,
+    /// Wait of served conversations, seconds; `None` when fewer than
+    /// `min_cell` were served (a median of two is someone's wait).
+    pub wait_median_secs: Option<u32>,
+    pub wait_p90_secs: Option<u32>,
+    /// The busiest hours (Japan time, by conversations started), most
+    /// first, at most three; only hours with at least `min_cell`.
+    pub busiest_hours: Vec<u8>,
+}
+
+impl Raw {
+    pub fn publish(&self, period: &Period, min_cell: u64) -> Report {
+        let cell = |n| Cell::of(n, min_cell);
+        let tables = self
+            .tables
+            .iter()
+            .map(|(t, counts)| {
+                (
+                    *t,
+                    counts.iter().map(|(k, n)| (k.clone(), cell(*n))).collect(),
+                )
+            })
+            .collect();
+        let stage = self.tables.get("handoff");
+        let at_least = |stages: &[&str]| {
+            stages
+                .iter()
+                .map(|s| stage.and_then(|c| c.get(*s)).copied().unwrap_or(0))
+                .sum::<u64>()
+        };
+        let mut handoffs = BTreeMap::new();
+        handoffs.insert(
+            "offered",
+            cell(at_least(&["offered", "consented", "booked", "attended"])),
+        );
+        handoffs.insert(
+            "consented",
+            cell(at_least(&["consented", "booked", "attended"])),
+        );
+        handoffs.insert("booked", cell(at_least(&["booked", "attended"])));
+        handoffs.insert("attended", cell(at_least(&["attended"])));
+        let enough = self.waits.len() as u64 >= min_cell.max(1);
+        let mut hours: Vec<(u64, u8)> = self
+            .tables
+            .get("hour")
+            .into_iter()
+            .flatten()
+            .filter(|(_, n)| **n >= min_cell.max(1))
+            .filter_map(|(h, n)| h.parse().ok().map(|h| (*n, h)))
+            .collect();
+        hours.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        Report {
+            period: period.label(),
+            min_cell,
+            started: cell(self.started),
+            served: cell(self.served),
+            abandoned: cell(self.abandoned),
+            tables,
+            handoffs,
+            wait_median_secs: enough.then(|| quantile(&self.waits, 0.5)).flatten(),
+            wait_p90_secs: enough.then(|| quantile(&self.waits, 0.9)).flatten(),
+            busiest_hours: hours.into_iter().take(3).map(|(_, h)| h).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// 2026-11-03 10:15 JST.
+    const NOV3_1015: u64 = 1_793_668_500_000;
+
+    fn input() -> FactsInput {
+        FactsInput {
+            started_at_ms: NOV3_1015,
+            queued_since_ms: NOV3_1015,
+            assigned_at_ms: Some(NOV3_1015 + 95_000),
+            ended_at_ms: Some(NOV3_1015 + 900_000),
+            pre_chat: PreChat::default(),
+            outcome: Some(Outcome::Listened),
+            assessment: Assessment::default(),
+            handoff: HandoffFacts::default(),
+        }
+    }
+
+    #[test]
+    fn facts_keep_month_hour_and_wait_only() {
+        let f = ConversationFacts::of(input());
+        assert_eq!(
+            f.month,
+            Month {
+                year: 2026,
+                month: 11
+            }
+        );
+        assert_eq!(f.hour, 10);
+        assert_eq!(f.wait_secs, 95);
+        assert!(f.served && !f.abandoned);
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(!json.contains("1793"), "no timestamps: {json}");
+    }
+
+    #[test]
+    fn leaving_the_queue_is_an_abandonment_with_its_wait() {
+        let f = ConversationFacts::of(FactsInput {
+            assigned_at_ms: None,
+            ended_at_ms: Some(NOV3_1015 + 30_000),
+            outcome: None,
+            ..input()
+        });
+        assert!(!f.served && f.abandoned);
+        assert_eq!(f.wait_secs, 30);
+    }
+
+    #[test]
+    fn periods_parse_and_the_fiscal_year_runs_april_to_march() {
+        let fy = Period::parse("FY2026").unwrap();
+        let m = fy.months();
+        assert_eq!(m.len(), 12);
+        assert_eq!(
+            m[0],
+            Month {
+                year: 2026,
+                month: 4
+            }
+        );
+        assert_eq!(
+            m[11],
+            Month {
+                year: 2027,
+                month: 3
+            }
+        );
+        assert!(!fy.contains(Month {
+            year: 2026,
+            month: 3
+        }));
+        assert_eq!(
+            Period::parse("2026-Q3").unwrap().months(),
+            vec![
+                Month {
+                    year: 2026,
+                    month: 7
+                },
+                Month {
+                    year: 2026,
+                    month: 8
+                },
+                Month {
+                    year: 2026,
+                    month: 9
+                }
+            ]
+        );
+        assert_eq!(
+            Period::parse("2026-11"),
+            Some(Period::Month {
+                year: 2026,
+                month: 11
+            })
+        );
+        for bad in ["2026-13", "2026-Q5", "FY26", "2026-1", "x", "2026-Q03", ""] {
+            assert_eq!(Period::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Period::parse("2026-Q3").unwrap().label(), "2026-Q3");
+    }
+
+    #[test]
+    fn a_start_at_midnight_jst_counts_in_the_japanese_month() {
+        // 2026-03-31 15:00 UTC = 2026-04-01 00:00 JST: FY2026, not FY2025.
+        let f = ConversationFacts::of(FactsInput {
+            started_at_ms: 1_774_969_200_000,
+            queued_since_ms: 1_774_969_200_000,
+            ..input()
+        });
+        assert_eq!(
+            f.month,
+            Month {
+                year: 2026,
+                month: 4
+            }
+        );
+        assert_eq!(f.hour, 0);
+    }
+
+    #[test]
+    fn small_cells_read_below_the_threshold_and_zero_stays_zero() {
+        assert_eq!(Cell::of(0, 3).text(), "0");
+        assert_eq!(Cell::of(2, 3).text(), "<3");
+        assert_eq!(Cell::of(3, 3).text(), "3");
+        assert_eq!(serde_json::to_string(&Cell::of(1, 5)).unwrap(), "\"<5\"");
+        assert_eq!(serde_json::to_string(&Cell::of(7, 5)).unwrap(), "7");
+    }
+
+    #[test]
+    fn quantiles_use_the_nearest_rank() {
+        let w = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        assert_eq!(quantile(&w, 0.5), Some(50));
+        assert_eq!(quantile(&w, 0.9), Some(90));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    fn arb_facts() -> impl Strategy<Value = ConversationFacts> {
+        (
+            0u8..24,
+            1u8..=12,
+            any::<bool>(),
+            0u32..3600,
+            0usize..6,
+            0usize..7,
+            0usize..4,
+        )
+            .prop_map(|(hour, month, served, wait, who, sev, stage)| {
+                let whos = [
+                    None,
+                    Some(WhoIsWriting::Myself),
+                    Some(WhoIsWriting::FamilyTogether),
+                    Some(WhoIsWriting::FamilyApart),
+                    Some(WhoIsWriting::Supporter),
+                    Some(WhoIsWriting::RatherNotSay),
+                ];
+                let sevs = [
+                    None,
+                    Some(Severity::State1),
+                    Some(Severity::State2),
+                    Some(Severity::State3),
+                    Some(Severity::State4),
+                    Some(Severity::Unknown),
+                    None,
+                ];
+                ConversationFacts {
+                    month: Month { year: 2026, month },
+                    hour,
+                    wait_secs: wait,
+                    served,
+                    abandoned: !served,
+                    who: whos[who],
+                    age_band: None,
+                    gender: None,
+                    outcome: served.then_some(Outcome::Listened),
+                    assessment: Assessment {
+                        severity: sevs[sev],
+                        ..Assessment::default()
+                    },
+                    handoff: HandoffFacts {
+                        offered: stage >= 1,
+                        consented: stage >= 2,
+                        booked: stage >= 3,
+                        attended: false,
+                    },
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_table_sums_to_the_conversations_started(
+            facts in proptest::collection::vec(arb_facts(), 0..200),
+        ) {
+            let p = Period::Quarter { year: 2026, quarter: 2 };
+            let raw = aggregate(&p, &facts);
+            let in_period = facts.iter().filter(|f| p.contains(f.month)).count() as u64;
+            prop_assert_eq!(raw.started, in_period);
+            prop_assert_eq!(raw.served + raw.abandoned, raw.started);
+            for t in TABLES {
+                let sum: u64 = raw.tables[t].values().sum();
+                prop_assert_eq!(sum, raw.started, "table {}", t);
+            }
+            prop_assert_eq!(raw.waits.len() as u64, raw.served);
+        }
+
+        #[test]
+        fn suppression_never_reveals_a_count_below_the_threshold(
+            facts in proptest::collection::vec(arb_facts(), 0..120),
+            min in 1u64..8,
+        ) {
+            let p = Period::FiscalYear { year: 2025 };
+            let raw = aggregate(&p, &facts);
+            let report = raw.publish(&p, min);
+            let json = serde_json::to_value(&report).unwrap();
+            fn walk(v: &serde_json::Value, min: u64, key: &str) -> Result<(), String> {
+                match v {
+                    serde_json::Value::Number(n) if key != "min_cell" && !key.starts_with("wait") => {
+                        let n = n.as_u64().unwrap_or(0);
+                        if n != 0 && n < min { return Err(format!("{key}: {n} < {min}")); }
+                        Ok(())
+                    }
+                    serde_json::Value::Object(m) => m.iter().try_for_each(|(k, v)| walk(v, min, k)),
+                    serde_json::Value::Array(a) if key == "busiest_hours" => { let _ = a; Ok(()) }
+                    serde_json::Value::Array(a) => a.iter().try_for_each(|v| walk(v, min, key)),
+                    _ => Ok(()),
+                }
+            }
+            prop_assert!(walk(&json, min, "").is_ok(), "{:?}", walk(&json, min, ""));
+            if raw.served < min {
+                prop_assert!(report.wait_median_secs.is_none());
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+-- "Erase my chat": delete an ended conversation's text at once.
+-- KEYS: 1 meta (hash), 2 log (stream), 3 seen (hash), 4 notes (list)
+-- ARGV: 1 now_ms, 2 the static JSON without the first message,
+--       3 '1' to delete the notes too
+-- The node ends a live conversation first (end_conversation); this only
+-- erases an ended one. Erasing twice changes nothing.
+-- Returns {"ok", HGETALL meta}, {"retry"} (not ended: the node ends it
+-- and tries again) or {"err", code}.
+local m = redis.call('HMGET', KEYS[1], 'state', 'erased')
+if not m[1] then return {'err', 'not_found'} end
+if m[1] ~= 'ended' then return {'retry'} end
+if not m[2] or m[2] == '' then
+  redis.call('HSET', KEYS[1], 'erased', ARGV[1], 'static', ARGV[2])
+  redis.call('DEL', KEYS[2], KEYS[3])
+  if ARGV[3] == '1' then redis.call('DEL', KEYS[4]) end
+end
+return {'ok', redis.call('HGETALL', KEYS[1])}

@@ -1,0 +1,38 @@
+-- Purge one ended conversation past its retention: keep its anonymous
+-- facts, delete everything else, and stamp (or delete) its handoff.
+-- KEYS: 1 meta (hash), 2 log (stream), 3 seen (hash), 4 notes (list),
+--       5 ended (zset), 6 facts (list), 7 held (set) of its counsellor
+--       (a placeholder if none), 8 handoff (hash), 9 handoff expiry (zset)
+-- ARGV: 1 conversation id, 2 ended_at the node read, 3 outcome read,
+--       4 assessment read, 5 facts JSON (computed by the node from what
+--       it read), 6 handoff rev read ('' = none), 7 handoff: 'keep' or
+--       'delete', 8 stamped handoff JSON, 9 its rev, 10 its expiry (ms)
+-- The node computed the facts from the record and handoff it read; if
+-- either changed since (an outcome recorded, a handoff step), nothing is
+-- written and it answers {"retry"}, and the node reads again.
+-- Returns {"ok"}, {"retry"} or {"err", "not_found"}.
+local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'outcome', 'assess')
+if not m[1] then
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return {'err', 'not_found'}
+end
+if m[1] ~= 'ended' or m[2] ~= ARGV[2] or (m[3] or '') ~= ARGV[3]
+  or (m[4] or '') ~= ARGV[4] then
+  return {'retry'}
+end
+local rev = redis.call('HGET', KEYS[8], 'rev')
+if (rev or '') ~= ARGV[6] then return {'retry'} end
+redis.call('RPUSH', KEYS[6], ARGV[5])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('SREM', KEYS[7], ARGV[1])
+if rev then
+  if ARGV[7] == 'delete' then
+    redis.call('DEL', KEYS[8])
+    redis.call('ZREM', KEYS[9], ARGV[1])
+  else
+    redis.call('HSET', KEYS[8], 'json', ARGV[8], 'rev', ARGV[9])
+    redis.call('ZADD', KEYS[9], ARGV[10], ARGV[1])
+  end
+end
+return {'ok'}
