@@ -103,7 +103,10 @@ tsunagu_env() {
   case "$STORE" in
     redis)
       : "${REDIS_URL:?STORE=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379/15}"
-      export TSUNAGU_REDIS_URL=$REDIS_URL ;;
+      export TSUNAGU_REDIS_URL=$REDIS_URL
+      # A fresh key prefix per run (as the embedded store gets a fresh
+      # directory): a run must not queue behind the last run's visitors.
+      export TSUNAGU_REDIS_PREFIX=$RUN_PREFIX ;;
     embedded)
       # The durable store (every message fsynced before it is confirmed),
       # in a fresh directory per run.
@@ -124,6 +127,7 @@ wait_port() {
 }
 
 start_server() { # target -> sets SERVER_PID, PORT, LG_TARGET
+  RUN_PREFIX="bench-$RANDOM$RANDOM"
   case $1 in
     tsunagu)
       (tsunagu_env; exec "$SERVER_BIN" serve) > "$WORK/server.log" 2>&1 &
@@ -143,6 +147,11 @@ stop_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
+  if [ "$STORE" = redis ]; then
+    # Only this run's keys: nothing else in that Redis is touched.
+    redis-cli -u "$REDIS_URL" --scan --pattern "$RUN_PREFIX:*" \
+      | xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink > /dev/null || true
+  fi
 }
 
 # run LABEL TARGET LOADGEN-ARGS...: one measured run on a fresh server.
