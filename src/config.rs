@@ -96,6 +96,8 @@ pub struct Settings {
     pub handoff: Handoff,
     /// How long data is kept (promise 7).
     pub retention: RetentionSettings,
+    /// The statistics report (`GET /api/admin/report`).
+    pub report: ReportSettings,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
 }
@@ -169,6 +171,21 @@ impl RetentionSettings {
             conversation_ms: u64::from(self.conversation_days) * DAY_MS,
             booking_ms: u64::from(self.booking_days) * DAY_MS,
         }
+    }
+}
+
+/// The statistics report.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportSettings {
+    /// Counts below this (and above zero) are published as `"<N>"`, so
+    /// that nobody is recognisable in a small cell.
+    pub min_cell: u64,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        Self { min_cell: 3 }
     }
 }
 
@@ -308,6 +325,7 @@ impl Default for Settings {
             supervision: Supervision::default(),
             handoff: Handoff::default(),
             retention: RetentionSettings::default(),
+            report: ReportSettings::default(),
             users: Vec::new(),
         }
     }
@@ -479,6 +497,9 @@ impl Settings {
         }
         if r.purge_interval_secs == 0 {
             return bad("retention.purge_interval_secs must be at least 1");
+        }
+        if self.report.min_cell == 0 {
+            return bad("report.min_cell must be at least 1");
         }
         if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
             return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");

@@ -224,6 +224,7 @@ impl Application {
                             web::post().to(http::handoff::cancel_slot),
                         )
                         .route("/admin/audit", web::get().to(http::handoff::audit))
+                        .route("/admin/report", web::get().to(http::report::report))
                         .route(
                             "/intake/bookings",
                             web::get().to(http::handoff::intake_bookings),

@@ -35,7 +35,11 @@ fn same_site(req: &HttpRequest, app: &AppState) -> Result<(), ApiError> {
 }
 
 /// The logged-in account, if its role is `role`.
-async fn staff(req: &HttpRequest, app: &AppState, role: Role) -> Result<Account, ApiError> {
+pub(super) async fn staff(
+    req: &HttpRequest,
+    app: &AppState,
+    role: Role,
+) -> Result<Account, ApiError> {
     let (account, _) = current_account(req, app).await?;
     if account.role != role {
         return Err(ApiError::new(

@@ -1,4 +1,4 @@
-//! HTTP edges: login and sessions, accounts, health. Every error is an
+//! HTTP edges: login and sessions, accounts, health, the admin report. Every error is an
 //! [`ApiError`]: the same body and codes as WebSocket error frames, with
 //! the status the code decides.
 
@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod handoff;
 pub mod health;
 pub mod metrics;
+pub mod report;
 pub mod session;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! tells the store, and publishes the event. It never touches a socket.
 
 pub mod handoff;
+pub mod report;
 mod retention;
 
 use std::sync::{Arc, Mutex};

@@ -302,6 +302,20 @@ impl State {
         }
     }
 
+    /// A stored conversation's facts (with its handoff's progress) and its
+    /// booked appointment's start.
+    fn facts_of(&self, rec: &ConversationRecord) -> (ConversationFacts, Option<u64>) {
+        let handoff = self.handoffs.get(&rec.id);
+        let booking = handoff
+            .and_then(|h| h.booking.as_ref())
+            .and_then(|b| self.bookings.get(b));
+        let attended = booking.is_some_and(|b| b.attended == Some(true));
+        let appointment = booking
+            .and_then(|b| self.slots.get(&b.slot))
+            .map(|s| s.slot.starts_at_ms);
+        (rec.facts(handoff_facts(handoff, attended)), appointment)
+    }
+
     /// The state a durable backend read back; see [`MemoryStore::restore`].
     /// Purge one ended conversation (see `Store::purge`): its facts kept,
     /// everything else gone; its handoff stamped with its expiry, or gone
@@ -315,15 +329,7 @@ impl State {
         let Some(conv) = self.conversations.remove(&id) else {
             return Vec::new();
         };
-        let handoff = self.handoffs.get(&id);
-        let booking = handoff
-            .and_then(|h| h.booking.as_ref())
-            .and_then(|b| self.bookings.get(b));
-        let attended = booking.is_some_and(|b| b.attended == Some(true));
-        let facts = conv.rec.facts(handoff_facts(handoff, attended));
-        let appointment = booking
-            .and_then(|b| self.slots.get(&b.slot))
-            .map(|s| s.slot.starts_at_ms);
+        let (facts, appointment) = self.facts_of(&conv.rec);
         self.facts.push(facts);
         if let Some(c) = conv.rec.counsellor {
             if let Some(h) = self.held.get_mut(&c) {
@@ -1639,6 +1645,13 @@ impl Store for MemoryStore {
 
     async fn facts(&self) -> StoreResult<Vec<ConversationFacts>> {
         Ok(self.state()?.facts.clone())
+    }
+
+    async fn report_facts(&self) -> StoreResult<Vec<ConversationFacts>> {
+        let s = self.state()?;
+        let mut all = s.facts.clone();
+        all.extend(s.conversations.values().map(|c| s.facts_of(&c.rec).0));
+        Ok(all)
     }
 
     async fn close(&self) -> StoreResult<()> {

@@ -922,6 +922,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Ended>;
     /// The facts of every purged conversation, in the order purged.
     async fn facts(&self) -> StoreResult<Vec<ConversationFacts>>;
+    /// What the report counts: the facts of every purged conversation and
+    /// those derived from every record still stored (any state, erased
+    /// ones too), each conversation exactly once, as of one moment (a
+    /// purge running alongside neither doubles nor drops one).
+    async fn report_facts(&self) -> StoreResult<Vec<ConversationFacts>>;
 
     // ---- lifecycle
     /// Clean shutdown: finish writes in flight and release the backend.

@@ -574,17 +574,7 @@ impl RedisStore {
             let Some(ended_at) = rec.ended_at_ms else {
                 return Ok(false);
             };
-            let handoff = self.handoff(id).await?;
-            let booking = match handoff.as_ref().and_then(|h| h.booking.as_ref()) {
-                Some(b) => self.booking(b).await?,
-                None => None,
-            };
-            let appointment = match &booking {
-                Some(b) => self.slot(b.slot).await?.map(|s| s.slot.starts_at_ms),
-                None => None,
-            };
-            let attended = booking.as_ref().is_some_and(|b| b.attended == Some(true));
-            let facts = rec.facts(handoff_facts(handoff.as_ref(), attended));
+            let (facts, handoff, appointment) = self.facts_of(&rec).await?;
             let facts = serde_json::to_string(&facts).map_err(|_| codec::corrupt("facts"))?;
             let (rev, op, json, new_rev, expires) = match &handoff {
                 None => (String::new(), "keep", String::new(), 0, 0),
@@ -635,6 +625,46 @@ impl RedisStore {
     }
 
     /// Members of a sorted set scored at most `max`, lowest first.
+    /// A stored conversation's facts (with its handoff's progress), its
+    /// handoff record and its booked appointment's start.
+    async fn facts_of(
+        &self,
+        rec: &ConversationRecord,
+    ) -> StoreResult<(ConversationFacts, Option<HandoffRecord>, Option<u64>)> {
+        let handoff = self.handoff(rec.id).await?;
+        let booking = match handoff.as_ref().and_then(|h| h.booking.as_ref()) {
+            Some(b) => self.booking(b).await?,
+            None => None,
+        };
+        let appointment = match &booking {
+            Some(b) => self.slot(b.slot).await?.map(|s| s.slot.starts_at_ms),
+            None => None,
+        };
+        let attended = booking.as_ref().is_some_and(|b| b.attended == Some(true));
+        let facts = rec.facts(handoff_facts(handoff.as_ref(), attended));
+        Ok((facts, handoff, appointment))
+    }
+
+    /// The facts of every record still stored (live and ended).
+    async fn stored_facts(&self) -> StoreResult<Vec<ConversationFacts>> {
+        let mut ids: Vec<String> = self.scored_up_to(self.keys.ended(), u64::MAX).await?;
+        let live: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.live()))
+            .await?;
+        ids.extend(live);
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = ids
+            .iter()
+            .map(|s| uuid_of(s).map(ConversationId))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for rec in self.records(&ids).await? {
+            out.push(self.facts_of(&rec).await?.0);
+        }
+        Ok(out)
+    }
+
     async fn scored_up_to(&self, key: String, max: u64) -> StoreResult<Vec<String>> {
         self.query(
             ::redis::cmd("ZRANGE")
@@ -1709,6 +1739,27 @@ impl Store for RedisStore {
         all.iter()
             .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("facts")))
             .collect()
+    }
+
+    async fn report_facts(&self) -> StoreResult<Vec<ConversationFacts>> {
+        // A purge moves a conversation from its record to the facts list in
+        // one script; if the list grew while the records were read, read
+        // again, so nothing is counted twice or missed.
+        for _ in 0..PURGE_ATTEMPTS {
+            let before = self.facts().await?;
+            let stored = self.stored_facts().await?;
+            let len: u64 = self
+                .query(::redis::cmd("LLEN").arg(self.keys.facts()))
+                .await?;
+            if len == before.len() as u64 {
+                let mut all = before;
+                all.extend(stored);
+                return Ok(all);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the report's facts kept changing".into(),
+        ))
     }
 
     async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {

@@ -20,11 +20,11 @@ fn now_ms() -> u64 {
 }
 
 /// A chat in progress: the visitor (socket, id, token) and its counsellor.
-struct Chat {
-    visitor: Ws,
-    id: String,
-    token: String,
-    counsellor: Counsellor,
+pub(crate) struct Chat {
+    pub(crate) visitor: Ws,
+    pub(crate) id: String,
+    pub(crate) token: String,
+    pub(crate) counsellor: Counsellor,
 }
 
 async fn chat(app: &TestApp, name: &str) -> Chat {
@@ -55,7 +55,7 @@ async fn post(app: &TestApp, path: &str, cookie: Option<&str>, body: Value) -> (
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> (StatusCode, Value) {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> (StatusCode, Value) {
     let mut r = reqwest::Client::new().get(app.url(path));
     if let Some(c) = cookie {
         r = r.header("cookie", c);
@@ -65,13 +65,13 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> (StatusCode, Va
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
-async fn staff_cookie(app: &TestApp, name: &str, role: Role) -> String {
+pub(crate) async fn staff_cookie(app: &TestApp, name: &str, role: Role) -> String {
     app.add_account(name, &format!("{name}-san"), role).await;
     app.login(name).await
 }
 
 /// An admin creates a slot starting in `days` days; returns its id.
-async fn slot(app: &TestApp, admin: &str, days: u64, capacity: u32) -> String {
+pub(crate) async fn slot(app: &TestApp, admin: &str, days: u64, capacity: u32) -> String {
     let (status, body) = post(
         app,
         "/api/admin/slots",
@@ -113,7 +113,7 @@ async fn answer(app: &TestApp, c: &Chat, offered: &Value, body: Value) -> (Statu
     post(app, "/api/handoff/answer", None, b).await
 }
 
-async fn consent(app: &TestApp, c: &mut Chat, transcript: bool, contact: bool) -> Value {
+pub(crate) async fn consent(app: &TestApp, c: &mut Chat, transcript: bool, contact: bool) -> Value {
     let offered = offer(c, transcript).await;
     let (status, body) = answer(
         app,
@@ -126,7 +126,12 @@ async fn consent(app: &TestApp, c: &mut Chat, transcript: bool, contact: bool) -
     body["handoff"].clone()
 }
 
-async fn book(app: &TestApp, c: &Chat, slot_id: &str, contact: Value) -> (StatusCode, Value) {
+pub(crate) async fn book(
+    app: &TestApp,
+    c: &Chat,
+    slot_id: &str,
+    contact: Value,
+) -> (StatusCode, Value) {
     post(
         app,
         "/api/handoff/book",

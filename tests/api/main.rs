@@ -16,6 +16,7 @@ mod multi_node;
 mod privacy;
 mod redis_failures;
 mod redis_restart;
+mod report;
 mod resume;
 mod retention;
 mod safety;

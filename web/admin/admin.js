@@ -1,10 +1,12 @@
 // The admin page: appointment slots for first consultations (list,
 // create in Japan time, cancel) and the audit log of what staff did with
-// handoff data. Never a transcript, never a visitor's details.
+// handoff data, and the statistics (./stats.js). Never a transcript,
+// never a visitor's details.
 
 import { t, fillSelect, formatJapanRange, formatJapanDateTime } from '../i18n.js';
 import { h } from '../common.js';
 import { api, problemText, startStaffPage } from '../staff.js';
+import { initStats, loadStats, renderStats, resetStats } from './stats.js';
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ['centre', 'ward_office', 'home_visit', 'online'];
@@ -135,15 +137,18 @@ function render() {
   $('slots-none').hidden = slots.length > 0;
   $('audit-body').replaceChildren(...state.audit.map(auditRow));
   $('audit-none').hidden = state.audit.length > 0;
+  renderStats();
 }
 
 $('slot-form').addEventListener('submit', createSlot);
+initStats();
 startStaffPage({
   role: 'admin',
   titleKey: 'admin.title',
-  onEnter: load,
+  onEnter: () => Promise.all([load(), loadStats()]),
   onLeave: () => {
     Object.assign(state, { slots: [], audit: [], status: null, slotError: null, slotsError: null });
+    resetStats();
     render();
   },
   render,

@@ -1,0 +1,158 @@
+// The admin page's statistics: a period picker (month, quarter, fiscal
+// year April-March), the report's tables with a bar plot each (SVG built
+// with DOM APIs), "<3" shown as such, and the CSV download. Only the
+// published (suppressed) figures ever reach the page.
+
+import { t } from '../i18n.js';
+import { h } from '../common.js';
+import { api, problemText } from '../staff.js';
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+const KINDS = ['month', 'quarter', 'fy'];
+const TABLES = ['who', 'age_band', 'gender', 'withdrawal', 'severity', 'outcome', 'referral', 'hour'];
+const state = { report: null, error: null };
+
+/** The current Japan-time year and month. */
+function japanNow() {
+  const d = new Date(Date.now() + 9 * 3600 * 1000);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1 };
+}
+
+function period() {
+  const year = $('stats-year').value;
+  const kind = $('stats-kind').value;
+  if (kind === 'fy') return `FY${year}`;
+  if (kind === 'quarter') return `${year}-Q${$('stats-sub').value}`;
+  return `${year}-${String($('stats-sub').value).padStart(2, '0')}`;
+}
+
+function fillSub() {
+  const kind = $('stats-kind').value;
+  const sub = $('stats-sub');
+  const chosen = sub.value;
+  const n = kind === 'quarter' ? 4 : 12;
+  sub.replaceChildren(...Array.from({ length: n }, (_, i) => h('option', { value: String(i + 1), text: kind === 'quarter' ? `Q${i + 1}` : String(i + 1) })));
+  if (chosen && Number(chosen) <= n) sub.value = chosen;
+  $('stats-sub-field').hidden = kind === 'fy';
+  $('stats-sub-label').textContent = t(kind === 'quarter' ? 'stats.quarter' : 'stats.month');
+}
+
+function label(table, key) {
+  if (key === 'not_answered') return t('stats.not_answered');
+  if (table === 'who' || table === 'age_band' || table === 'outcome') return t(`${table}.${key}`);
+  if (table === 'referral') return t(`stats.${key}`);
+  if (table === 'hour') return `${key}:00`;
+  return t(`stats.${table}.${key}`);
+}
+
+/** A bar plot of cells; a suppressed cell is drawn as a hatched stub. */
+function chart(title, rows) {
+  const nums = rows.map(([, c]) => (typeof c === 'number' ? c : 0));
+  const max = Math.max(1, ...nums);
+  const barH = 18;
+  const gap = 6;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 100 ${rows.length * (barH + gap)}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('class', 'stats-chart');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', t('stats.chart', { table: title }));
+  rows.forEach(([, c], i) => {
+    const r = document.createElementNS(SVG, 'rect');
+    const w = typeof c === 'number' ? (c / max) * 100 : 2;
+    r.setAttribute('x', '0');
+    r.setAttribute('y', String(i * (barH + gap)));
+    r.setAttribute('width', String(Math.max(w, c === 0 ? 0 : 1)));
+    r.setAttribute('height', String(barH));
+    r.setAttribute('class', typeof c === 'number' ? 'bar' : 'bar suppressed');
+    svg.append(r);
+  });
+  return svg;
+}
+
+function table(id, title, rows) {
+  const headId = `stats-${id}-heading`;
+  return h(
+    'div',
+    { class: 'stats-table', 'data-table': id },
+    h('h3', { id: headId, text: title }),
+    h(
+      'div',
+      { class: 'table-wrap', role: 'region', tabindex: '0', 'aria-labelledby': headId },
+      h(
+        'table',
+        { class: 'data' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('stats.col.category') }), h('th', { scope: 'col', text: t('stats.col.count') }))),
+        h('tbody', {}, rows.map(([k, c]) => h('tr', {}, h('th', { scope: 'row', text: k }), h('td', { class: 'num', text: String(c) })))),
+      ),
+    ),
+    chart(title, rows),
+  );
+}
+
+export function renderStats() {
+  if (!$('stats-kind')) return;
+  const kind = $('stats-kind').value || 'month';
+  $('stats-kind').replaceChildren(...KINDS.map((k) => h('option', { value: k, text: t(`stats.kind.${k}`) })));
+  $('stats-kind').value = kind;
+  fillSub();
+  $('stats-csv').href = `/api/admin/report?period=${encodeURIComponent(period())}&format=csv`;
+  $('stats-error').textContent = problemText(state.error);
+  $('stats-error').hidden = !state.error;
+  const r = state.report;
+  $('stats-note').textContent = r ? t('stats.note', { period: r.period, min: r.min_cell }) : '';
+  if (!r) {
+    $('stats-body').replaceChildren();
+    return;
+  }
+  const secs = (n) => t('stats.secs', { n });
+  const parts = [
+    table('totals', t('stats.totals'), [
+      [t('stats.started'), r.started],
+      [t('stats.served'), r.served],
+      [t('stats.abandoned'), r.abandoned],
+    ]),
+    h('p', { class: 'hint', text: r.wait_median_secs == null ? t('stats.wait.hidden') : t('stats.wait', { median: secs(r.wait_median_secs), p90: secs(r.wait_p90_secs) }) }),
+    h('p', { class: 'hint', text: r.busiest_hours.length ? t('stats.busiest', { hours: r.busiest_hours.map((x) => `${String(x).padStart(2, '0')}:00`).join(', ') }) : t('stats.busiest.none') }),
+  ];
+  if (r.started === 0) parts.push(h('p', { class: 'hint', text: t('stats.none') }));
+  for (const name of TABLES) {
+    const rows = Object.entries(r.tables[name] || {}).map(([k, c]) => [label(name, k), c]);
+    if (rows.length) parts.push(table(name, t(`stats.table.${name}`), rows));
+  }
+  parts.push(
+    table(
+      'handoffs',
+      t('stats.table.handoffs'),
+      ['offered', 'consented', 'booked', 'attended'].map((s) => [t(`stats.handoffs.${s}`), r.handoffs[s]]),
+    ),
+  );
+  $('stats-body').replaceChildren(...parts);
+}
+
+export async function loadStats() {
+  const res = await api('GET', `/api/admin/report?period=${encodeURIComponent(period())}`);
+  state.report = res.ok ? res.body : null;
+  state.error = res.ok ? null : res.body;
+  renderStats();
+}
+
+export function resetStats() {
+  state.report = null;
+  state.error = null;
+}
+
+export function initStats() {
+  const now = japanNow();
+  $('stats-year').value = String(now.year);
+  renderStats();
+  $('stats-sub').value = String(now.month);
+  $('stats-kind').addEventListener('change', renderStats);
+  $('stats-sub').addEventListener('change', renderStats);
+  $('stats-year').addEventListener('input', renderStats);
+  $('stats-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    loadStats();
+  });
+}
