@@ -130,11 +130,13 @@ const STRINGS = {
     'confirm.end': 'チャットを終えますか？',
     'confirm.end.yes': '終える',
     'confirm.back': 'もどる',
-    'erase.button': 'この端末から会話を消す',
+    'erase.button': 'この会話を消す',
     'confirm.erase':
-      'このタブから会話を消します。続いている相談は終了します。よろしいですか？',
+      'この会話の記録を、相談員の画面も含めてすべて消します。消すと元に戻せません。続いている相談は終了します。よろしいですか？',
     'confirm.erase.yes': '消す',
-    'erase.done': '会話をこの端末から消しました。',
+    'erase.done': '会話を消しました。相談員の画面からも、この端末からも消えています。',
+    'erase.device_only':
+      '会話をこの端末から消しました。サーバーにつながらなかったため、記録は保存期間が過ぎると自動で消えます。',
     'alternatives.heading': '24時間の窓口',
     'alternatives.none': '（設定されていません）',
 
@@ -697,11 +699,13 @@ const STRINGS = {
     'confirm.end': 'End the chat now?',
     'confirm.end.yes': 'End the chat',
     'confirm.back': 'Go back',
-    'erase.button': 'Erase this chat from this device',
+    'erase.button': 'Erase this chat',
     'confirm.erase':
-      'This removes the chat from this tab, and a chat still going on is ended. Continue?',
+      'This erases the whole chat, for the counsellor too. It cannot be undone, and a chat still going on is ended. Continue?',
     'confirm.erase.yes': 'Erase',
-    'erase.done': 'The chat has been erased from this device.',
+    'erase.done': 'The chat is erased: it is gone from the counsellor\'s screen and from this device.',
+    'erase.device_only':
+      'The chat is erased from this device. The server could not be reached, so its record goes when the retention period ends.',
     'alternatives.heading': 'Round-the-clock services',
     'alternatives.none': '(none configured)',
 

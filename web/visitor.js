@@ -680,6 +680,8 @@ function onServerMessage(msg) {
       return onEnded();
     case 'handoff':
       return onHandoff(msg.handoff);
+    case 'erased':
+      return forgetHere('erase.done');
     case 'error':
       return onError(msg);
     default:
@@ -895,11 +897,31 @@ function endConversation() {
   return false;
 }
 
-function eraseFromDevice() {
-  endConversation();
+/** How long to wait for the server's `erased` before clearing the device anyway. */
+const ERASE_WAIT_MS = 5000;
+let eraseTimer = null;
+
+/**
+ * Erase the conversation on the server (for everyone: the transcript is
+ * deleted at once), then from this device. Without a connection, or if
+ * the server does not answer in time, only the device is cleared, and
+ * the notice says so.
+ */
+function eraseChat() {
+  if (conn?.send({ type: 'erase' })) {
+    clearTimeout(eraseTimer);
+    eraseTimer = setTimeout(() => forgetHere('erase.device_only'), ERASE_WAIT_MS);
+    return;
+  }
+  forgetHere('erase.device_only');
+}
+
+function forgetHere(said) {
+  clearTimeout(eraseTimer);
+  eraseTimer = null;
   resetConversation();
   showWelcome({ focus: true });
-  notice('erase.done');
+  notice(said);
 }
 
 // --------------------------------------------------------------- start
@@ -947,7 +969,7 @@ function init() {
       : askConfirm('confirm.end', 'confirm.end.yes', () => endConversation()),
   );
   $('erase').addEventListener('click', () =>
-    state.phase === 'ended' ? eraseFromDevice() : askConfirm('confirm.erase', 'confirm.erase.yes', eraseFromDevice),
+    askConfirm('confirm.erase', 'confirm.erase.yes', eraseChat),
   );
   $('confirm-yes').addEventListener('click', () => {
     const action = state.confirmAction?.action;

@@ -1,6 +1,6 @@
 // Leaving without a trace: "Quick exit" replaces the page with a neutral
 // one (no chat in view, none in the tab's history or storage), and
-// "erase this chat from this device" clears the tab.
+// "erase this chat" erases it on the server, then clears the tab.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +16,7 @@ import {
   counsellorSend,
   waitText,
   assertClean,
+  visitorSession,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -64,20 +65,39 @@ test('quick exit leaves no chat in view, in the history or in the tab', async ()
   }
 });
 
-test('erase this chat from this device clears the view and the tab', async () => {
+test('erase this chat erases it on the server, then clears the view and the tab', async () => {
   const v = await visitorPage(browser);
   try {
     await startChat(v.page, { first_message: '消したい会話' });
     await waitText(v.page, '#messages .msg-text', '消したい会話');
+    const session = await visitorSession(v.page);
     await v.page.click('#erase');
-    // It asks first, because it also ends the chat.
+    // It asks first: it cannot be undone, and it ends the chat.
     await v.page.waitForSelector('#confirm:not([hidden])');
+    await waitText(v.page, '#confirm', '相談員の画面も含めて');
     await v.page.click('#confirm-yes');
     await v.page.waitForSelector('#screen-welcome:not([hidden])');
-    await waitText(v.page, '#notice', '会話をこの端末から消しました');
+    await waitText(v.page, '#notice', '相談員の画面からも');
     assert.equal(await v.page.evaluate(() => sessionStorage.getItem('tsunagu.visitor')), null);
     assert.equal(await v.page.locator('#messages .msg').count(), 0);
     assert.ok(!(await v.page.content()).includes('消したい会話'));
+    // The server erased it: resuming with the old token is refused as erased.
+    const code = await v.page.evaluate(
+      ({ conversation_id, token }) =>
+        new Promise((resolve) => {
+          const ws = new WebSocket(`${location.origin.replace('http', 'ws')}/ws/visitor`);
+          ws.onopen = () => ws.send(JSON.stringify({ type: 'resume', conversation_id, token, last_seq: 0 }));
+          ws.onmessage = (e) => {
+            const m = JSON.parse(e.data);
+            if (m.type === 'error' || m.type === 'welcome') {
+              ws.close();
+              resolve(m.code || m.type);
+            }
+          };
+        }),
+      session,
+    );
+    assert.equal(code, 'conversation_erased');
     await v.page.reload();
     await v.page.waitForSelector('#screen-welcome:not([hidden])');
     assert.equal(await v.page.locator('#messages .msg').count(), 0);
