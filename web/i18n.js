@@ -58,6 +58,11 @@ const STRINGS = {
     'age_band.forties': '40代',
     'age_band.fifty_plus': '50代以上',
     'age_band.rather_not_say': '答えない',
+    'prechat.gender': '相談したい方（ご本人）の性別',
+    'gender.female': '女性',
+    'gender.male': '男性',
+    'gender.other': 'そのほか',
+    'gender.rather_not_say': '答えない',
     'topic.daily_life': '毎日の生活',
     'topic.school': '学校',
     'topic.work': '仕事',
@@ -630,6 +635,11 @@ const STRINGS = {
     'age_band.forties': '40s',
     'age_band.fifty_plus': '50 or over',
     'age_band.rather_not_say': 'Rather not say',
+    'prechat.gender': 'Gender of the person this is about',
+    'gender.female': 'Female',
+    'gender.male': 'Male',
+    'gender.other': 'Another gender',
+    'gender.rather_not_say': 'Rather not say',
     'topic.daily_life': 'Daily life',
     'topic.school': 'School',
     'topic.work': 'Work',
@@ -1147,6 +1157,7 @@ const STRINGS = {
 /** The pre-chat answers and outcomes, in the protocol's own names. */
 export const WHO = ['self', 'family_together', 'family_apart', 'supporter', 'rather_not_say'];
 export const AGE_BANDS = ['teens', 'twenties', 'thirties', 'forties', 'fifty_plus', 'rather_not_say'];
+export const GENDERS = ['female', 'male', 'other', 'rather_not_say'];
 export const TOPICS = ['daily_life', 'school', 'work', 'family', 'health', 'other', 'rather_not_say'];
 export const OUTCOMES = [
   'listened',

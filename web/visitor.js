@@ -19,6 +19,7 @@ import {
   siteName,
   WHO,
   AGE_BANDS,
+  GENDERS,
   TOPICS,
 } from './i18n.js';
 import { h, newClientId, SeqTracker, Connection, quickExit } from './common.js';
@@ -211,6 +212,7 @@ function alternativeItem(a) {
 function fillPrechat() {
   fillSelect($('pc-who'), WHO, 'who', 'prechat.skip', { self: 'who.self.visitor' });
   fillSelect($('pc-age'), AGE_BANDS, 'age_band', 'prechat.skip');
+  fillSelect($('pc-gender'), GENDERS, 'gender', 'prechat.skip');
   fillSelect($('pc-topic'), TOPICS, 'topic', 'prechat.skip');
 }
 
@@ -813,7 +815,7 @@ function startChat(ev) {
   ev.preventDefault();
   if (state.pendingStart) return;
   const preChat = {};
-  for (const [field, id] of [['who', 'pc-who'], ['age_band', 'pc-age'], ['topic', 'pc-topic']]) {
+  for (const [field, id] of [['who', 'pc-who'], ['age_band', 'pc-age'], ['gender', 'pc-gender'], ['topic', 'pc-topic']]) {
     const v = $(id).value;
     if (v) preChat[field] = v;
   }
