@@ -94,6 +94,8 @@ pub struct Settings {
     /// The consented handoff to a first consultation: what the visitor is
     /// told before agreeing (see docs/PROTOCOL.md, "Handoff").
     pub handoff: Handoff,
+    /// The LINE channel (off unless both secrets are set).
+    pub line: Line,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
 }
@@ -129,6 +131,51 @@ impl Default for Handoff {
                     .into(),
             retention_days: 365,
             wording_version: "2026-12".into(),
+        }
+    }
+}
+
+/// A LINE official account as a channel (`src/channels/line`). The
+/// webhook answers only when both `channel_secret` and `access_token` are
+/// set.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Line {
+    /// The channel secret: checks each webhook's `x-line-signature`.
+    pub channel_secret: Option<Secret>,
+    /// A (long-lived) channel access token for the Messaging API.
+    pub access_token: Option<Secret>,
+    /// The Messaging API's base URL (a stand-in in tests).
+    pub api_base: String,
+    /// Tries per outgoing message on 429, 5xx or no answer.
+    pub max_attempts: u32,
+    /// First back-off between tries; doubled each time, at most 30 s.
+    pub retry_base_ms: u64,
+    /// Time-out of one call to the Messaging API.
+    pub request_timeout_ms: u64,
+    /// Queue position and wait estimate are pushed at most this often
+    /// (pushes count against the account's quota).
+    pub queue_notice_secs: u64,
+    /// A reply token is used only this long after its event (LINE lets it
+    /// be used once, for a short time); later messages are pushed.
+    pub reply_token_secs: u64,
+    /// How often each node looks for LINE messages not yet sent (events
+    /// are the fast path; this bounds the latency of a lost one).
+    pub catch_up_ms: u64,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self {
+            channel_secret: None,
+            access_token: None,
+            api_base: "https://api.line.me".into(),
+            max_attempts: 5,
+            retry_base_ms: 500,
+            request_timeout_ms: 10_000,
+            queue_notice_secs: 300,
+            reply_token_secs: 50,
+            catch_up_ms: 2_000,
         }
     }
 }
@@ -268,6 +315,7 @@ impl Default for Settings {
             triage: Triage::default(),
             supervision: Supervision::default(),
             handoff: Handoff::default(),
+            line: Line::default(),
             users: Vec::new(),
         }
     }

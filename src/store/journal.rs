@@ -57,6 +57,12 @@ pub enum Change {
     Booking(Booking),
     /// One line of the audit log (append only).
     Audit(AuditEntry),
+    /// A LINE conversation's link, new or with its user forgotten.
+    LineLink(LineLink),
+    LineDelivery {
+        conversation: ConversationId,
+        delivery: LineDelivery,
+    },
 }
 
 /// Resolves when the changes are committed (or the journal failed).
@@ -92,6 +98,8 @@ pub struct Snapshot {
     pub bookings: Vec<Booking>,
     /// Oldest first.
     pub audit: Vec<AuditEntry>,
+    pub line_links: Vec<LineLink>,
+    pub line_deliveries: Vec<(ConversationId, LineDelivery)>,
 }
 
 #[derive(Debug)]

@@ -10,7 +10,8 @@ use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
 use crate::store::journal::{Change, SavedConversation, Snapshot};
 use crate::store::{
-    Account, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage, TokenHash,
+    Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage,
+    TokenHash,
 };
 use crate::store::{RiskLevel, RiskReason, Supervision};
 
@@ -216,6 +217,21 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             conn.prepare_cached("INSERT INTO audit (at_ms, body) VALUES (?1, ?2)")?
                 .execute(params![i(a.at_ms), json(a)])?;
         }
+        Change::LineLink(l) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO line_links (conversation, body) VALUES (?1, ?2)",
+            )?
+            .execute(params![l.conversation.to_string(), json(l)])?;
+        }
+        Change::LineDelivery {
+            conversation,
+            delivery,
+        } => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO line_deliveries (conversation, seq, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![conversation.to_string(), i(delivery.seq), json(delivery)])?;
+        }
     }
     Ok(())
 }
@@ -251,6 +267,9 @@ struct Safety {
     supervisors: Vec<Supervision>,
     #[serde(default)]
     transfers: u32,
+    /// v5: how the visitor reaches us (absent: web).
+    #[serde(default)]
+    channel: Channel,
 }
 
 impl Safety {
@@ -260,6 +279,7 @@ impl Safety {
             risk_reasons: r.risk_reasons.clone(),
             supervisors: r.supervisors.clone(),
             transfers: r.transfers,
+            channel: r.channel,
         }
     }
 }
@@ -401,6 +421,16 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     snap.handoffs = bodies(conn, "handoffs", "conversation")?;
     snap.bookings = bodies(conn, "bookings", "created_at_ms, reference")?;
     snap.audit = bodies(conn, "audit", "seq")?;
+    snap.line_links = bodies(conn, "line_links", "conversation")?;
+    let mut st =
+        conn.prepare("SELECT conversation, body FROM line_deliveries ORDER BY conversation, seq")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let conv: ConversationId = id("line_deliveries", &r.get::<_, String>(0)?)?;
+        let d =
+            serde_json::from_str(&r.get::<_, String>(1)?).map_err(|e| bad("line_deliveries", e))?;
+        snap.line_deliveries.push((conv, d));
+    }
     if let Some(stats) = meta(conn, "stats")? {
         snap.stats = serde_json::from_str(&stats).map_err(|e| bad("meta", e))?;
     }
@@ -458,5 +488,6 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         last_visitor_msg_ms: None,
         last_counsellor_msg_ms: None,
         silent_since_ms: None,
+        channel: safety.channel,
     })
 }

@@ -41,10 +41,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "handoff: appointment slots, handoff records with their consents, bookings, the audit log",
         sql: V4,
     },
+    Migration {
+        version: 5,
+        why: "the LINE channel: a LINE conversation's link to its user, and the delivery state of the messages sent to them",
+        sql: V5,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 4;
+pub const LATEST: u32 = 5;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -168,6 +173,22 @@ CREATE TABLE audit (
     at_ms INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+";
+
+/// A conversation's channel lives in its `safety` JSON (absent: `web`).
+/// The LINE user id is only in `line_links.body`; the table belongs to the
+/// conversation and goes with it.
+const V5: &str = "
+CREATE TABLE line_links (
+    conversation TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE line_deliveries (
+    conversation TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (conversation, seq)
+) WITHOUT ROWID;
 ";
 
 #[derive(Debug, thiserror::Error)]
