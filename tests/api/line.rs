@@ -187,6 +187,29 @@ pub async fn post_webhook(addr: &str, events: Vec<Value>, signature: Option<&str
     req.body(body).send().await.unwrap().status().as_u16()
 }
 
+/// A stand-in and an app pointed at it.
+async fn line_app() -> (StandIn, TestApp) {
+    let line = StandIn::start().await;
+    let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
+    (line, app)
+}
+
+/// The user sends one text (signed); returns the webhook's status.
+async fn say(app: &TestApp, user: &str, event_id: &str, text: &str, redelivery: bool) -> u16 {
+    post_webhook(
+        &app.addr,
+        vec![text_event(user, event_id, text, redelivery)],
+        None,
+    )
+    .await
+}
+
+async fn texts_of(app: &TestApp, conv: tsunagu::core::ids::ConversationId) -> Vec<String> {
+    let store = &app.state.service.store;
+    let log = store.messages_after(conv, 0, 100).await.unwrap();
+    log.iter().map(|m| m.text.clone()).collect()
+}
+
 fn user_id() -> String {
     format!("U{}", uuid::Uuid::new_v4().simple())
 }
@@ -210,8 +233,7 @@ async fn conversation_of(app: &TestApp, user: &str) -> tsunagu::core::ids::Conve
 
 #[tokio::test]
 async fn a_signed_text_event_is_matched_and_the_replies_reach_line_once_each_in_order() {
-    let line = StandIn::start().await;
-    let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
+    let (line, app) = line_app().await;
     let mut c = app.counsellor("line-aoki").await;
     c.available(2).await;
     let user = user_id();
@@ -245,13 +267,20 @@ async fn a_signed_text_event_is_matched_and_the_replies_reach_line_once_each_in_
     for (i, text) in replies.iter().enumerate() {
         c.ws.send(json!({"type": "send", "conversation_id": conv, "client_id": format!("l{i}"), "text": text}))
             .await;
-        c.ws.recv_type("sent").await;
     }
-    let mut states = Vec::new();
-    while states.len() < replies.len() {
-        let d = c.ws.recv_type("line_delivery").await;
-        assert_eq!(d["state"], "sent", "{d}");
-        states.push(d["seq"].as_u64().unwrap());
+    // `sent` and `line_delivery` frames interleave: read both kinds.
+    let (mut sent, mut states) = (0, Vec::new());
+    while sent < replies.len() || states.len() < replies.len() {
+        let f = c.ws.recv().await;
+        match f["type"].as_str() {
+            Some("sent") => sent += 1,
+            Some("line_delivery") => {
+                assert_eq!(f["state"], "sent", "{f}");
+                states.push(f["seq"].as_u64().unwrap());
+            }
+            Some("error") => panic!("{f}"),
+            _ => {}
+        }
     }
     assert_eq!(states, vec![2, 3, 4]);
     let delivered: Vec<String> = line
@@ -270,29 +299,13 @@ async fn a_signed_text_event_is_matched_and_the_replies_reach_line_once_each_in_
 
 #[tokio::test]
 async fn a_redelivered_event_adds_nothing() {
-    let line = StandIn::start().await;
-    let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
+    let (_line, app) = line_app().await;
     let user = user_id();
-    post_webhook(
-        &app.addr,
-        vec![text_event(&user, "01RD1", "一通目", false)],
-        None,
-    )
-    .await;
+    say(&app, &user, "01RD1", "一通目", false).await;
     let conv = conversation_of(&app, &user).await;
-    post_webhook(
-        &app.addr,
-        vec![text_event(&user, "01RD2", "二通目", false)],
-        None,
-    )
-    .await;
+    say(&app, &user, "01RD2", "二通目", false).await;
     // LINE redelivers both (one of them in a batch with a new one).
-    post_webhook(
-        &app.addr,
-        vec![text_event(&user, "01RD1", "一通目", true)],
-        None,
-    )
-    .await;
+    say(&app, &user, "01RD1", "一通目", true).await;
     post_webhook(
         &app.addr,
         vec![
@@ -303,28 +316,16 @@ async fn a_redelivered_event_adds_nothing() {
         None,
     )
     .await;
-    let store = &app.state.service.store;
     for _ in 0..200 {
-        let texts = store
-            .messages_after(conv, 0, 100)
-            .await
-            .unwrap()
-            .iter()
-            .map(|m| m.text.clone())
-            .collect::<Vec<_>>();
-        if texts.len() >= 3 {
+        if texts_of(&app, conv).await.len() >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    // Time for a late double to show up, if there were one.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let texts: Vec<String> = store
-        .messages_after(conv, 0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|m| m.text.clone())
-        .collect();
+    let texts = texts_of(&app, conv).await;
+    let store = &app.state.service.store;
     assert_eq!(texts, vec!["一通目", "二通目", "(sticker)"]);
     assert_eq!(
         store.line_conversation_of(&user).await.unwrap(),
@@ -335,8 +336,7 @@ async fn a_redelivered_event_adds_nothing() {
 
 #[tokio::test]
 async fn a_bad_signature_is_refused_and_nothing_is_stored() {
-    let line = StandIn::start().await;
-    let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
+    let (line, app) = line_app().await;
     let user = user_id();
     let ev = || vec![text_event(&user, "01BAD", "偽物", false)];
     let wrong = sign(b"another body");
@@ -360,17 +360,11 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_429_is_retried_with_the_same_retry_key_and_delivered_once() {
-    let line = StandIn::start().await;
-    let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
+    let (line, app) = line_app().await;
     let mut c = app.counsellor("line-ito").await;
     c.available(1).await;
     let user = user_id();
-    post_webhook(
-        &app.addr,
-        vec![text_event(&user, "01RT1", "こんばんは", false)],
-        None,
-    )
-    .await;
+    say(&app, &user, "01RT1", "こんばんは", false).await;
     let assigned = c.ws.recv_type("assigned").await;
     let conv = assigned["conversation"]["conversation_id"]
         .as_str()
@@ -398,15 +392,9 @@ async fn a_429_is_retried_with_the_same_retry_key_and_delivered_once() {
 
 #[tokio::test]
 async fn unfollow_ends_the_conversation_and_forgets_the_line_user() {
-    let line = StandIn::start().await;
-    let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
+    let (_line, app) = line_app().await;
     let user = user_id();
-    post_webhook(
-        &app.addr,
-        vec![text_event(&user, "01UF1", "やっぱりいいです", false)],
-        None,
-    )
-    .await;
+    say(&app, &user, "01UF1", "やっぱりいいです", false).await;
     let conv = conversation_of(&app, &user).await;
     post_webhook(
         &app.addr,
