@@ -35,6 +35,7 @@ async fn run(store: Arc<dyn Store>, writers: usize, each: usize) -> Figures {
         store
             .create_conversation(
                 NewConversation {
+                    channel: Default::default(),
                     id,
                     token_hash: [7; 32],
                     pre_chat: PreChat::default(),

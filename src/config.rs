@@ -98,6 +98,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// The statistics report (`GET /api/admin/report`).
     pub report: ReportSettings,
+    /// The LINE channel (off unless both secrets are set).
+    pub line: Line,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
 }
@@ -160,6 +162,51 @@ impl Default for RetentionSettings {
             booking_days: 365,
             keep_notes_on_erase: false,
             purge_interval_secs: 300,
+        }
+    }
+}
+
+/// A LINE official account as a channel (`src/channels/line`). The
+/// webhook answers only when both `channel_secret` and `access_token` are
+/// set.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Line {
+    /// The channel secret: checks each webhook's `x-line-signature`.
+    pub channel_secret: Option<Secret>,
+    /// A (long-lived) channel access token for the Messaging API.
+    pub access_token: Option<Secret>,
+    /// The Messaging API's base URL (a stand-in in tests).
+    pub api_base: String,
+    /// Tries per outgoing message on 429, 5xx or no answer.
+    pub max_attempts: u32,
+    /// First back-off between tries; doubled each time, at most 30 s.
+    pub retry_base_ms: u64,
+    /// Time-out of one call to the Messaging API.
+    pub request_timeout_ms: u64,
+    /// Queue position and wait estimate are pushed at most this often
+    /// (pushes count against the account's quota).
+    pub queue_notice_secs: u64,
+    /// A reply token is used only this long after its event (LINE lets it
+    /// be used once, for a short time); later messages are pushed.
+    pub reply_token_secs: u64,
+    /// How often each node looks for LINE messages not yet sent (events
+    /// are the fast path; this bounds the latency of a lost one).
+    pub catch_up_ms: u64,
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self {
+            channel_secret: None,
+            access_token: None,
+            api_base: "https://api.line.me".into(),
+            max_attempts: 5,
+            retry_base_ms: 500,
+            request_timeout_ms: 10_000,
+            queue_notice_secs: 300,
+            reply_token_secs: 50,
+            catch_up_ms: 2_000,
         }
     }
 }
@@ -326,6 +373,7 @@ impl Default for Settings {
             handoff: Handoff::default(),
             retention: RetentionSettings::default(),
             report: ReportSettings::default(),
+            line: Line::default(),
             users: Vec::new(),
         }
     }

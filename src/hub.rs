@@ -327,8 +327,10 @@ impl Hub {
             }
             Event::NoteSaved { conversation, .. }
             | Event::RiskChanged { conversation, .. }
-            | Event::Silent { conversation, .. } => {
-                // Notes, risk and silence never reach a visitor's socket.
+            | Event::Silent { conversation, .. }
+            | Event::LineDelivery { conversation, .. } => {
+                // Notes, risk, silence and LINE delivery never reach a
+                // visitor's socket.
                 let c = *conversation;
                 self.to_conversation(c, staff_only, Outbound::Event(event));
             }

@@ -7,7 +7,8 @@
 //! Layout (data flows down; nothing below imports anything above):
 //! - `main.rs`, `startup`: configuration in, server out; background tasks.
 //! - `ws` (visitor, counsellor sockets), `http` (login, accounts, health):
-//!   edges that translate the wire into service calls.
+//!   edges that translate the wire into service calls; `channels::line`
+//!   (the LINE webhook and Messaging API) is one more such edge.
 //! - `protocol`: every wire message and the error-code table.
 //! - `service`: the use cases every edge goes through.
 //! - `hub`: the sockets on this node and delivery to them.
@@ -17,6 +18,7 @@
 //!   secrets, rate limits, Prometheus metrics, logs.
 
 pub mod auth;
+pub mod channels;
 pub mod config;
 pub mod core;
 pub mod http;

@@ -125,6 +125,9 @@ pub enum ErrorCode {
     /// booking in force.
     BookingNotFound,
     NotFound,
+    /// LINE webhook: the `x-line-signature` is missing or does not match
+    /// the body; nothing was stored.
+    InvalidSignature,
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
@@ -138,7 +141,7 @@ impl ErrorCode {
             | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted
             | InvalidContact => 400,
             FrameTooLarge => 413,
-            Unauthorized | LoginFailed => 401,
+            Unauthorized | LoginFailed | InvalidSignature => 401,
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
                 403
             }
@@ -199,6 +202,7 @@ impl ErrorCode {
             InvalidContact => "invalid_contact",
             BookingNotFound => "booking_not_found",
             NotFound => "not_found",
+            InvalidSignature => "invalid_signature",
             Unavailable => "unavailable",
             Internal => "internal",
         }
@@ -717,6 +721,12 @@ impl HoursView {
 pub struct ConversationView {
     pub conversation_id: ConversationId,
     pub state: &'static str,
+    /// `web` or `line`.
+    pub channel: crate::store::Channel,
+    /// What to call the visitor: a pseudonym for a LINE visitor
+    /// ("LINE-3F2A", from the conversation id, never from the LINE user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_name: Option<String>,
     pub pre_chat: PreChat,
     pub started_at: u64,
     pub last_seq: u64,
@@ -757,6 +767,8 @@ pub struct NoteView {
 #[derive(Clone, Debug, Serialize)]
 pub struct QueueItem {
     pub conversation_id: ConversationId,
+    /// `web` or `line`.
+    pub channel: crate::store::Channel,
     pub priority: Priority,
     pub requeued: bool,
     pub queued_at: u64,
@@ -1050,6 +1062,15 @@ pub enum CounsellorOut<'a> {
     Silent {
         conversation_id: ConversationId,
         since: u64,
+    },
+    /// A LINE conversation: your message `seq` reached LINE (`sent`), or
+    /// could not be delivered (`failed`, with `reason`).
+    LineDelivery {
+        conversation_id: ConversationId,
+        seq: u64,
+        #[serde(flatten)]
+        state: crate::store::LineDeliveryState,
+        attempts: u32,
     },
     /// Colleagues a conversation can be transferred to.
     Colleagues {

@@ -32,6 +32,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub limits: RateLimits,
     pub store_kind: &'static str,
+    /// The LINE channel, when it is configured.
+    pub line: Option<Arc<crate::channels::line::LineChannel>>,
     draining: AtomicBool,
 }
 
@@ -145,8 +147,12 @@ impl Application {
             service: service.clone(),
             hub: hub.clone(),
             store_kind,
+            line: crate::channels::line::LineChannel::new(service.clone()),
             draining: AtomicBool::new(false),
         });
+        if let Some(line) = &state.line {
+            tokio::spawn(line.clone().run());
+        }
 
         tokio::spawn(hub.clone().run(store.subscribe()));
         tokio::spawn(service.clone().run_matcher());
@@ -197,6 +203,13 @@ impl Application {
                 .route("/metrics", web::get().to(http::metrics::metrics))
                 .route("/ws/visitor", web::get().to(ws::visitor::upgrade))
                 .route("/ws/counsellor", web::get().to(ws::counsellor::upgrade))
+                .service(
+                    web::resource("/channels/line/webhook")
+                        .app_data(web::PayloadConfig::new(
+                            crate::channels::line::MAX_WEBHOOK_BYTES,
+                        ))
+                        .route(web::post().to(crate::channels::line::webhook)),
+                )
                 .service(
                     web::scope("/api")
                         .route("/info", web::get().to(http::health::info))
@@ -407,6 +420,7 @@ pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> ByteStri
         .iter()
         .take(settings.limits.queue_view_entries)
         .map(|r| QueueItem {
+            channel: r.channel,
             conversation_id: r.id,
             priority: r.priority,
             requeued: r.requeued,

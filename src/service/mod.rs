@@ -30,7 +30,7 @@ use crate::protocol::{
     FloorCounsellor, FloorQueue, FloorView, HoursView, MatchingMode, StaffRef, SupervisorView,
 };
 use crate::store::{
-    Account, Alert, Appended, Closing, ConversationRecord, CounsellorRecord, Event,
+    Account, Alert, Appended, Channel, Closing, ConversationRecord, CounsellorRecord, Event,
     NewConversation, NewMessage, Note, ReleaseReason, RiskChange, RiskReason, RiskSource, Store,
     StoreError, SupervisionMode, Swept,
 };
@@ -225,6 +225,17 @@ impl Service {
         pre_chat: PreChat,
         first_message: Option<String>,
     ) -> Result<(ConversationRecord, String), Refusal> {
+        self.start_on(Channel::Web, pre_chat, first_message).await
+    }
+
+    /// [`Service::start`] for a visitor on `channel` (the LINE edge starts
+    /// its conversations here: same hours, triage, queue and limits).
+    pub async fn start_on(
+        &self,
+        channel: Channel,
+        pre_chat: PreChat,
+        first_message: Option<String>,
+    ) -> Result<(ConversationRecord, String), Refusal> {
         let now = now_ms();
         let status = self.schedule.status(now);
         if !status.accepts_new_visitors() {
@@ -243,6 +254,7 @@ impl Service {
         let alert_id = (!hits.is_empty()).then(AlertId::new_random);
         let (token, token_hash) = auth::new_token();
         let new = NewConversation {
+            channel,
             id: ConversationId::new_random(),
             token_hash,
             pre_chat,

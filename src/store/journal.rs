@@ -72,6 +72,12 @@ pub enum Change {
     HandoffDeleted(ConversationId),
     /// A slot deleted with all its bookings.
     SlotDeleted(SlotId),
+    /// A LINE conversation's link, new or with its user forgotten.
+    LineLink(LineLink),
+    LineDelivery {
+        conversation: ConversationId,
+        delivery: LineDelivery,
+    },
 }
 
 /// Resolves when the changes are committed (or the journal failed).
@@ -109,6 +115,8 @@ pub struct Snapshot {
     pub audit: Vec<AuditEntry>,
     /// In the order purged.
     pub facts: Vec<ConversationFacts>,
+    pub line_links: Vec<LineLink>,
+    pub line_deliveries: Vec<(ConversationId, LineDelivery)>,
 }
 
 #[derive(Debug)]

@@ -66,6 +66,13 @@ struct State {
     audit: Vec<AuditEntry>,
     /// Facts of purged conversations, in the order purged.
     facts: Vec<ConversationFacts>,
+    line_links: HashMap<ConversationId, LineLink>,
+    /// `line_user_key(user id)` -> the user's current conversation.
+    line_users: HashMap<TokenHash, ConversationId>,
+    line_deliveries: HashMap<ConversationId, BTreeMap<u64, LineDelivery>>,
+    /// Conversation -> (holder, until ms). Not persisted: after a restart
+    /// the single node takes it again.
+    line_leases: HashMap<ConversationId, (String, u64)>,
 }
 
 struct Conv {
@@ -316,7 +323,6 @@ impl State {
         (rec.facts(handoff_facts(handoff, attended)), appointment)
     }
 
-    /// The state a durable backend read back; see [`MemoryStore::restore`].
     /// Purge one ended conversation (see `Store::purge`): its facts kept,
     /// everything else gone; its handoff stamped with its expiry, or gone
     /// too once that passed.
@@ -331,6 +337,11 @@ impl State {
         };
         let (facts, appointment) = self.facts_of(&conv.rec);
         self.facts.push(facts);
+        // A LINE conversation's link and delivery states go with it.
+        self.line_links.remove(&id);
+        self.line_users.retain(|_, c| *c != id);
+        self.line_deliveries.remove(&id);
+        self.line_leases.remove(&id);
         if let Some(c) = conv.rec.counsellor {
             if let Some(h) = self.held.get_mut(&c) {
                 h.remove(&id);
@@ -352,6 +363,7 @@ impl State {
         changes
     }
 
+    /// The state a durable backend read back; see [`MemoryStore::restore`].
     fn restore(snapshot: Snapshot, now_ms: u64, policy: QueuePolicy) -> Result<State, String> {
         let mut s = State {
             policy,
@@ -386,6 +398,27 @@ impl State {
             .map(|h| (h.conversation, h))
             .collect();
         s.audit = snapshot.audit;
+        for link in snapshot.line_links {
+            if let Some(user) = &link.user_id {
+                // The newest link of a user is their current conversation.
+                let key = line_user_key(user);
+                let newer = s
+                    .line_users
+                    .get(&key)
+                    .and_then(|c| s.line_links.get(c))
+                    .is_some_and(|l| l.created_at_ms > link.created_at_ms);
+                if !newer {
+                    s.line_users.insert(key, link.conversation);
+                }
+            }
+            s.line_links.insert(link.conversation, link);
+        }
+        for (conversation, d) in snapshot.line_deliveries {
+            s.line_deliveries
+                .entry(conversation)
+                .or_default()
+                .insert(d.seq, d);
+        }
         for a in snapshot.accounts {
             if s.usernames.insert(a.username.clone(), a.id).is_some() {
                 return Err(format!("username {} appears twice", a.username));
@@ -427,7 +460,7 @@ impl State {
             rec.visitor_acked = rec.visitor_acked.min(rec.last_seq);
             rec.counsellor_acked = rec.counsellor_acked.min(rec.last_seq);
             rec.visitor_connections = 0;
-            rec.visitor_offline_since_ms = Some(now_ms);
+            rec.visitor_offline_since_ms = (rec.channel == Channel::Web).then_some(now_ms);
             // Derived from the log rather than stored: who wrote last, when.
             rec.last_visitor_msg_ms = log
                 .iter()
@@ -584,7 +617,8 @@ impl Store for MemoryStore {
                 visitor_acked: 0,
                 counsellor_acked: 0,
                 visitor_connections: 0,
-                visitor_offline_since_ms: Some(new.now_ms),
+                // A LINE visitor has no socket to be away from.
+                visitor_offline_since_ms: (new.channel == Channel::Web).then_some(new.now_ms),
                 risk: new.risk,
                 risk_reasons: new.risk_reasons.clone(),
                 supervisors: Vec::new(),
@@ -594,6 +628,7 @@ impl Store for MemoryStore {
                 silent_since_ms: None,
                 assessment: Default::default(),
                 erased_at_ms: None,
+                channel: new.channel,
             };
             let key = s.key(&rec);
             s.queue.insert(key, id);
@@ -1309,6 +1344,105 @@ impl Store for MemoryStore {
         settle(commit).await
     }
 
+    async fn line_open(&self, link: LineLink) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            if !s.conversations.contains_key(&link.conversation) {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(user) = &link.user_id {
+                s.line_users.insert(line_user_key(user), link.conversation);
+            }
+            s.line_links.insert(link.conversation, link.clone());
+            self.record(vec![Change::LineLink(link)])
+        };
+        settle(commit).await
+    }
+
+    async fn line_link(&self, conversation: ConversationId) -> StoreResult<Option<LineLink>> {
+        Ok(self.state()?.line_links.get(&conversation).cloned())
+    }
+
+    async fn line_conversation_of(&self, user_id: &str) -> StoreResult<Option<ConversationId>> {
+        Ok(self
+            .state()?
+            .line_users
+            .get(&line_user_key(user_id))
+            .copied())
+    }
+
+    async fn line_forget_user(&self, conversation: ConversationId) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            let Some(link) = s.line_links.get_mut(&conversation) else {
+                return Ok(());
+            };
+            let Some(user) = link.user_id.take() else {
+                return Ok(());
+            };
+            let link = link.clone();
+            let key = line_user_key(&user);
+            if s.line_users.get(&key) == Some(&conversation) {
+                s.line_users.remove(&key);
+            }
+            self.record(vec![Change::LineLink(link)])
+        };
+        settle(commit).await
+    }
+
+    async fn line_lease(
+        &self,
+        conversation: ConversationId,
+        holder: &str,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<bool> {
+        let mut s = self.state()?;
+        let granted = match s.line_leases.get(&conversation) {
+            Some((h, until)) => h == holder || *until <= now_ms,
+            None => true,
+        };
+        if granted {
+            s.line_leases
+                .insert(conversation, (holder.to_owned(), now_ms + ttl_ms));
+        }
+        Ok(granted)
+    }
+
+    async fn line_delivered(
+        &self,
+        conversation: ConversationId,
+        delivery: LineDelivery,
+    ) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            if !s.line_links.contains_key(&conversation) {
+                return Err(StoreError::NotFound);
+            }
+            s.line_deliveries
+                .entry(conversation)
+                .or_default()
+                .insert(delivery.seq, delivery.clone());
+            self.record(vec![Change::LineDelivery {
+                conversation,
+                delivery,
+            }])
+        };
+        settle(commit).await
+    }
+
+    async fn line_deliveries(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<LineDelivery>> {
+        Ok(self
+            .state()?
+            .line_deliveries
+            .get(&conversation)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
     async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
         Ok(self.state()?.bookings.get(reference).cloned())
     }
@@ -1741,6 +1875,7 @@ mod tests {
     async fn conversation(store: &Arc<MemoryStore>, j: &HeldJournal) -> ConversationId {
         let id = ConversationId::new_random();
         let new = NewConversation {
+            channel: Default::default(),
             id,
             token_hash: [0; 32],
             pre_chat: PreChat::default(),
@@ -1837,6 +1972,7 @@ mod tests {
             silent_since_ms: None,
             assessment: Default::default(),
             erased_at_ms: None,
+            channel: Channel::Web,
         };
         let m = |seq| StoredMessage {
             seq,

@@ -68,10 +68,64 @@ pub struct SessionRecord {
     pub expires_at_ms: u64,
 }
 
+/// How the visitor reaches us. Fixed when the conversation is created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The visitor page and its socket.
+    #[default]
+    Web,
+    /// A LINE official account (`src/channels/line`). The visitor has no
+    /// socket: the channel itself is their connection, so the visitor grace
+    /// period never ends a LINE conversation.
+    Line,
+}
+
+/// A LINE conversation's link to its LINE user; see [`Store::line_open`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineLink {
+    pub conversation: ConversationId,
+    /// The LINE user id: personal data, kept only while the conversation
+    /// needs it to reply ([`Store::line_forget_user`] clears it), never
+    /// logged, never shown to staff.
+    pub user_id: Option<String>,
+    /// The `webhookEventId` of the event that opened the conversation (its
+    /// first message), so a redelivery of that event adds nothing.
+    pub opened_by_event: String,
+    pub created_at_ms: u64,
+}
+
+/// What happened to one counsellor message sent to a LINE user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineDelivery {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub state: LineDeliveryState,
+    pub attempts: u32,
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LineDeliveryState {
+    Sent,
+    /// Given up; `reason` is the API's status or error kind, never text.
+    Failed {
+        reason: String,
+    },
+}
+
+/// The key a LINE user id is indexed under: its SHA-256, so the index
+/// (a Redis key name, a SQLite column) does not spell the id out.
+pub fn line_user_key(user_id: &str) -> TokenHash {
+    crate::auth::hash_token(user_id)
+}
+
 /// What `create_conversation` needs.
 #[derive(Clone, Debug)]
 pub struct NewConversation {
     pub id: ConversationId,
+    pub channel: Channel,
     pub token_hash: TokenHash,
     pub pre_chat: PreChat,
     /// From triage of the first message; the queue priority follows from it
@@ -243,6 +297,8 @@ pub struct ConversationRecord {
     /// the retention period purges it.
     #[serde(default)]
     pub erased_at_ms: Option<u64>,
+    #[serde(default)]
+    pub channel: Channel,
 }
 
 impl ConversationRecord {
@@ -465,6 +521,11 @@ pub enum Event {
     /// changed: read it again with `Store::handoff`.
     Handoff {
         conversation: ConversationId,
+    },
+    /// A counsellor message reached the LINE user, or was given up on.
+    LineDelivery {
+        conversation: ConversationId,
+        delivery: LineDelivery,
     },
     /// Status, capacity or load of a counsellor changed.
     CounsellorChanged {
@@ -850,6 +911,42 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;
     /// The audit log, newest first, at most `limit` entries.
     async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
+    // ---- the LINE channel
+    //
+    // A LINE conversation's link to its user, and the delivery state of
+    // the counsellor messages sent to them. Everything here belongs to the
+    // conversation: erasing or expiring the conversation erases it too.
+
+    /// Store a new LINE conversation's link, and index the conversation as
+    /// the user's current one (replacing an earlier conversation's entry).
+    async fn line_open(&self, link: LineLink) -> StoreResult<()>;
+    async fn line_link(&self, conversation: ConversationId) -> StoreResult<Option<LineLink>>;
+    /// The user's current conversation (the last opened, until forgotten).
+    async fn line_conversation_of(&self, user_id: &str) -> StoreResult<Option<ConversationId>>;
+    /// Drop the LINE user id from the link, and the user's index entry if
+    /// it still names this conversation. Nothing can be sent afterwards.
+    async fn line_forget_user(&self, conversation: ConversationId) -> StoreResult<()>;
+    /// Atomically take or renew the right to send this conversation's
+    /// messages to LINE for `ttl_ms`: granted when nobody holds it, it
+    /// expired, or `holder` holds it. With several nodes, only the holder
+    /// sends, so messages leave in order and once.
+    async fn line_lease(
+        &self,
+        conversation: ConversationId,
+        holder: &str,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<bool>;
+    /// Record (or overwrite) the delivery state of one message.
+    async fn line_delivered(
+        &self,
+        conversation: ConversationId,
+        delivery: LineDelivery,
+    ) -> StoreResult<()>;
+    /// Every recorded delivery, by sequence number.
+    async fn line_deliveries(&self, conversation: ConversationId)
+        -> StoreResult<Vec<LineDelivery>>;
 
     // ---- counsellors
     /// A counsellor socket opened (+1) or closed (-1); creates the record

@@ -111,6 +111,10 @@ struct Scripts {
     purge_handoff: Script,
     purge_slot: Script,
     erase: Script,
+    line_open: Script,
+    line_forget: Script,
+    line_lease: Script,
+    line_delivered: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -146,6 +150,10 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         purge_handoff: s(include_str!("scripts/purge_handoff.lua")),
         purge_slot: s(include_str!("scripts/purge_slot.lua")),
         erase: s(include_str!("scripts/erase.lua")),
+        line_open: s(include_str!("scripts/line_open.lua")),
+        line_forget: s(include_str!("scripts/line_forget.lua")),
+        line_lease: s(include_str!("scripts/line_lease.lua")),
+        line_delivered: s(include_str!("scripts/line_delivered.lua")),
     }
 });
 
@@ -860,6 +868,7 @@ impl Store for RedisStore {
             started_at_ms: new.now_ms,
             queued_since_ms: new.now_ms,
             first_message: new.first_message.clone(),
+            channel: new.channel,
         };
         let fixed = serde_json::to_string(&fixed).map_err(|_| codec::corrupt("static"))?;
         let id = new.id;
@@ -907,7 +916,11 @@ impl Store for RedisStore {
             enum_name(&new.risk.priority()),
             reasons,
             alert_id,
-            alert_json
+            alert_json,
+            match new.channel {
+                Channel::Web => new.now_ms.to_string(),
+                Channel::Line => String::new(),
+            }
         ]
         .to_vec();
         for (field, score) in queue_scores(self.policy, new.now_ms) {
@@ -1516,6 +1529,125 @@ impl Store for RedisStore {
         let mut v = self.hashes(&keys, codec::slot).await?;
         v.sort_by_key(|r| (r.slot.starts_at_ms, r.slot.id));
         Ok(v)
+    }
+
+    async fn line_open(&self, link: LineLink) -> StoreResult<()> {
+        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("line link"))?;
+        let id = link.conversation;
+        let index = match &link.user_id {
+            Some(u) => self.keys.line_user(&hex(&line_user_key(u))),
+            None => self.keys.line_user("-"),
+        };
+        let keys = [self.keys.meta(id), self.keys.line(id), index];
+        let has_user = if link.user_id.is_some() { "1" } else { "0" };
+        match reply(
+            self.run(
+                &SCRIPTS.line_open,
+                &keys,
+                &args![json, id.to_string(), has_user],
+            )
+            .await?,
+        )? {
+            Reply::Ok(_) => Ok(()),
+            _ => Err(codec::corrupt("line_open reply")),
+        }
+    }
+
+    async fn line_link(&self, conversation: ConversationId) -> StoreResult<Option<LineLink>> {
+        let json: Option<String> = self
+            .query(
+                ::redis::cmd("HGET")
+                    .arg(self.keys.line(conversation))
+                    .arg("json"),
+            )
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("line link")))
+            .transpose()
+    }
+
+    async fn line_conversation_of(&self, user_id: &str) -> StoreResult<Option<ConversationId>> {
+        let id: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.line_user(&hex(&line_user_key(user_id)))))
+            .await?;
+        id.map(|s| {
+            uuid::Uuid::parse_str(&s)
+                .map(ConversationId)
+                .map_err(|_| codec::corrupt("line user index"))
+        })
+        .transpose()
+    }
+
+    async fn line_forget_user(&self, conversation: ConversationId) -> StoreResult<()> {
+        let Some(mut link) = self.line_link(conversation).await? else {
+            return Ok(());
+        };
+        let Some(user) = link.user_id.take() else {
+            return Ok(());
+        };
+        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("line link"))?;
+        let keys = [
+            self.keys.line(conversation),
+            self.keys.line_user(&hex(&line_user_key(&user))),
+        ];
+        reply(
+            self.run(
+                &SCRIPTS.line_forget,
+                &keys,
+                &args![json, conversation.to_string()],
+            )
+            .await?,
+        )
+        .map(drop)
+    }
+
+    async fn line_lease(
+        &self,
+        conversation: ConversationId,
+        holder: &str,
+        _now_ms: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<bool> {
+        // Redis's own clock expires the lease (PX), so nodes' clocks may differ.
+        let keys = [self.keys.line_lease(conversation)];
+        match reply(
+            self.run(&SCRIPTS.line_lease, &keys, &args![holder, ttl_ms.max(1)])
+                .await?,
+        )? {
+            Reply::Ok(v) => Ok(codec::int(v.first())? == 1),
+            _ => Err(codec::corrupt("line_lease reply")),
+        }
+    }
+
+    async fn line_delivered(
+        &self,
+        conversation: ConversationId,
+        delivery: LineDelivery,
+    ) -> StoreResult<()> {
+        let json = serde_json::to_string(&delivery).map_err(|_| codec::corrupt("delivery"))?;
+        let keys = [
+            self.keys.line(conversation),
+            self.keys.line_deliveries(conversation),
+        ];
+        reply(
+            self.run(&SCRIPTS.line_delivered, &keys, &args![delivery.seq, json])
+                .await?,
+        )
+        .map(drop)
+    }
+
+    async fn line_deliveries(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Vec<LineDelivery>> {
+        let all: HashMap<String, String> = self
+            .query(::redis::cmd("HGETALL").arg(self.keys.line_deliveries(conversation)))
+            .await?;
+        let mut out = all
+            .values()
+            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("delivery")))
+            .collect::<StoreResult<Vec<LineDelivery>>>()?;
+        out.sort_by_key(|d| d.seq);
+        Ok(out)
     }
 
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>> {

@@ -30,7 +30,7 @@ use crate::protocol::{
 };
 use crate::startup::AppState;
 use crate::store::{
-    Account, Closing, ConversationRecord, Event, Note, ReleaseReason, StoredMessage,
+    Account, Channel, Closing, ConversationRecord, Event, Note, ReleaseReason, StoredMessage,
     SupervisionMode, TokenHash,
 };
 
@@ -201,11 +201,14 @@ impl Counsellor {
         ConversationView {
             conversation_id: rec.id,
             state: rec.state.name(),
+            channel: rec.channel,
+            visitor_name: crate::channels::line::pseudonym(rec),
             pre_chat: rec.pre_chat,
             started_at: rec.started_at_ms,
             last_seq: rec.last_seq,
             delivered_seq: rec.visitor_acked,
-            visitor_online: rec.visitor_connections > 0,
+            // A LINE visitor is always reachable through LINE.
+            visitor_online: rec.visitor_connections > 0 || rec.channel == Channel::Line,
             notes,
             ended_by: rec.ended_by,
             outcome: rec.outcome,
@@ -857,6 +860,20 @@ impl Handler for Counsellor {
                     io.send(&CounsellorOut::Silent {
                         conversation_id: conversation,
                         since: since_ms,
+                    })
+                    .await
+                }
+            }
+            Outbound::Event(Event::LineDelivery {
+                conversation,
+                delivery,
+            }) => {
+                if self.access(conversation).is_some() {
+                    io.send(&CounsellorOut::LineDelivery {
+                        conversation_id: conversation,
+                        seq: delivery.seq,
+                        state: delivery.state,
+                        attempts: delivery.attempts,
                     })
                     .await
                 }

@@ -1171,6 +1171,7 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
         AccountId::new_random(),
     );
     let new = |id| NewConversation {
+        channel: Default::default(),
         id,
         token_hash: [1; 32],
         pre_chat: PreChat::default(),

@@ -10,6 +10,7 @@ mod conversation;
 mod durability;
 mod grace;
 mod handoff;
+mod line;
 mod load;
 mod metrics;
 mod multi_node;

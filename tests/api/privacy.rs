@@ -24,6 +24,7 @@ const MARK_SUMMARY: &str = "MARKER-SUMMARY-7f3a";
 const MARK_NAME: &str = "MARKER-NAME-7f3a";
 const MARK_PHONE: &str = "090-7373-3131";
 const MARK_EMAIL: &str = "marker-7f3a@example";
+const MARK_LINE_USER: &str = "U7f3a0000marker0000line0000user00";
 
 async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
     let socket = TcpSocket::new_v4().unwrap();
@@ -62,8 +63,12 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         ),
     )
     .unwrap();
+    let line = crate::line::StandIn::start().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
         .env_clear()
+        .env("TSUNAGU_LINE__CHANNEL_SECRET", crate::line::SECRET)
+        .env("TSUNAGU_LINE__ACCESS_TOKEN", crate::line::TOKEN)
+        .env("TSUNAGU_LINE__API_BASE", &line.base)
         .env("TSUNAGU_BIND", &addr)
         .env("TSUNAGU_LOG", "trace")
         // Opening hours are enforced by default; tests run at any hour.
@@ -161,6 +166,17 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     c.send(json!({"type": "end", "conversation_id": conv, "outcome": "listened"}))
         .await;
     v.recv_type("ended").await;
+    // A LINE visitor: their user id is personal data, like a phone number.
+    let ev = crate::line::text_event(MARK_LINE_USER, "01PRIV", MARK_FIRST, false);
+    assert_eq!(crate::line::post_webhook(&addr, vec![ev], None).await, 200);
+    let assigned = c.recv_type("assigned").await;
+    let line_conv = assigned["conversation"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.send(json!({"type": "send", "conversation_id": line_conv, "client_id": "p3", "text": MARK_MESSAGE}))
+        .await;
+    assert_eq!(c.recv_type("line_delivery").await["state"], "sent");
     let r = http
         .post(format!("http://{addr}/api/login"))
         .json(&json!({"username": "privacy", "password": MARK_NOTE}))
@@ -198,6 +214,9 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         MARK_PHONE,
         MARK_EMAIL,
         &pin,
+        MARK_LINE_USER,
+        crate::line::SECRET,
+        crate::line::TOKEN,
     ] {
         let hits: Vec<&str> = logs
             .lines()

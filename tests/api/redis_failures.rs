@@ -86,6 +86,7 @@ impl Drop for Proxy {
 
 fn new_conv() -> NewConversation {
     NewConversation {
+        channel: Default::default(),
         id: ConversationId::new_random(),
         token_hash: [1; 32],
         pre_chat: PreChat::default(),

@@ -305,6 +305,7 @@ async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_th
         .store
         .create_conversation(
             tsunagu::store::NewConversation {
+                channel: Default::default(),
                 id,
                 token_hash,
                 pre_chat: Default::default(),

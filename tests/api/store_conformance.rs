@@ -153,6 +153,7 @@ const T0: u64 = 1_700_000_000_000;
 
 pub(crate) fn conv_at(now_ms: u64) -> NewConversation {
     NewConversation {
+        channel: Default::default(),
         id: ConversationId::new_random(),
         token_hash: [7; 32],
         pre_chat: PreChat::default(),
@@ -1031,6 +1032,7 @@ async fn published_events_reach_every_subscriber(b: Backend) {
 
 fn risk_conv(risk: RiskLevel, now_ms: u64) -> NewConversation {
     NewConversation {
+        channel: Default::default(),
         id: ConversationId::new_random(),
         token_hash: [0; 32],
         pre_chat: PreChat::default(),

@@ -58,6 +58,8 @@ function shortId(id) {
 }
 
 function labelOf(c) {
+  // A LINE visitor is shown by pseudonym, never by anything from LINE.
+  if (c.channel === 'line' && c.visitorName) return t('conv.label.line', { name: c.visitorName });
   return t('conv.label', { short: shortId(c.id) });
 }
 
@@ -392,6 +394,16 @@ function onServerMessage(msg) {
         renderConvList();
       }
       return undefined;
+    case 'line_delivery':
+      // Delivery to LINE, per message: sent, or failed with the reason.
+      if (c) {
+        for (const m of c.messages.values()) {
+          if (m.seq !== msg.seq) continue;
+          m.line = msg.state === 'sent' ? t('line.sent') : t('line.failed', { reason: msg.reason || '' });
+          renderMsgStatus(c, m);
+        }
+      }
+      return undefined;
     case 'silent':
       if (c) {
         c.silentSince = msg.since;
@@ -476,6 +488,8 @@ function newConversation(view) {
   const c = {
     id: view.conversation_id,
     state: view.state,
+    channel: view.channel || 'web',
+    visitorName: view.visitor_name || null,
     preChat: view.pre_chat || {},
     startedAt: view.started_at,
     deliveredSeq: view.delivered_seq || 0,
@@ -1156,7 +1170,7 @@ function renderMsgStatus(c, m) {
   if (!m.own || !m.el) return;
   const s = statusOf(c, m);
   m.el.dataset.status = s;
-  m.stateEl.textContent = t(`msg.state.${s}`) + (m.failed && m.error ? `: ${m.error}` : '');
+  m.stateEl.textContent = t(`msg.state.${s}`) + (m.failed && m.error ? `: ${m.error}` : '') + (m.line ? ` · ${m.line}` : '');
 }
 
 function renderMessage(c, m) {

@@ -11,7 +11,8 @@ use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
 use crate::core::stats::Assessment;
 use crate::store::journal::{Change, SavedConversation, Snapshot};
 use crate::store::{
-    Account, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage, TokenHash,
+    Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage,
+    TokenHash,
 };
 use crate::store::{RiskLevel, RiskReason, Supervision};
 
@@ -226,6 +227,8 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             for sql in [
                 "DELETE FROM messages WHERE conversation = ?1",
                 "DELETE FROM notes WHERE conversation = ?1",
+                "DELETE FROM line_links WHERE conversation = ?1",
+                "DELETE FROM line_deliveries WHERE conversation = ?1",
                 "DELETE FROM conversations WHERE id = ?1",
             ] {
                 conn.prepare_cached(sql)?.execute(params![id])?;
@@ -253,6 +256,21 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 .execute(params![id])?;
             conn.prepare_cached("DELETE FROM slots WHERE id = ?1")?
                 .execute(params![id])?;
+        }
+        Change::LineLink(l) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO line_links (conversation, body) VALUES (?1, ?2)",
+            )?
+            .execute(params![l.conversation.to_string(), json(l)])?;
+        }
+        Change::LineDelivery {
+            conversation,
+            delivery,
+        } => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO line_deliveries (conversation, seq, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![conversation.to_string(), i(delivery.seq), json(delivery)])?;
         }
     }
     Ok(())
@@ -295,6 +313,9 @@ struct Safety {
     assessment: Assessment,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     erased_at_ms: Option<u64>,
+    /// v5: how the visitor reaches us (absent: web).
+    #[serde(default)]
+    channel: Channel,
 }
 
 impl Safety {
@@ -306,6 +327,7 @@ impl Safety {
             transfers: r.transfers,
             assessment: r.assessment,
             erased_at_ms: r.erased_at_ms,
+            channel: r.channel,
         }
     }
 }
@@ -448,6 +470,16 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     snap.bookings = bodies(conn, "bookings", "created_at_ms, reference")?;
     snap.audit = bodies(conn, "audit", "seq")?;
     snap.facts = bodies(conn, "facts", "seq")?;
+    snap.line_links = bodies(conn, "line_links", "conversation")?;
+    let mut st =
+        conn.prepare("SELECT conversation, body FROM line_deliveries ORDER BY conversation, seq")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let conv: ConversationId = id("line_deliveries", &r.get::<_, String>(0)?)?;
+        let d =
+            serde_json::from_str(&r.get::<_, String>(1)?).map_err(|e| bad("line_deliveries", e))?;
+        snap.line_deliveries.push((conv, d));
+    }
     if let Some(stats) = meta(conn, "stats")? {
         snap.stats = serde_json::from_str(&stats).map_err(|e| bad("meta", e))?;
     }
@@ -507,5 +539,6 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         silent_since_ms: None,
         assessment: safety.assessment,
         erased_at_ms: safety.erased_at_ms,
+        channel: safety.channel,
     })
 }

@@ -46,10 +46,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "retention: the anonymous facts of purged conversations, so the report survives the purge",
         sql: V5,
     },
+    Migration {
+        version: 6,
+        why: "the LINE channel: a LINE conversation's link to its user, and the delivery state of the messages sent to them",
+        sql: V6,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 5;
+pub const LATEST: u32 = 6;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -185,6 +190,22 @@ CREATE TABLE facts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL
 );
+";
+
+/// v6 (LINE): a conversation's channel lives in its `safety` JSON (absent: `web`).
+/// The LINE user id is only in `line_links.body`; the table belongs to the
+/// conversation and goes with it.
+const V6: &str = "
+CREATE TABLE line_links (
+    conversation TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE line_deliveries (
+    conversation TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (conversation, seq)
+) WITHOUT ROWID;
 ";
 
 #[derive(Debug, thiserror::Error)]

@@ -17,8 +17,8 @@ use crate::core::queue::{Priority, QueuePolicy};
 use crate::core::triage::RiskLevel;
 use crate::protocol::Availability;
 use crate::store::{
-    ConversationRecord, CounsellorRecord, SlotRecord, StoreError, StoreResult, StoredMessage,
-    TokenHash,
+    Channel, ConversationRecord, CounsellorRecord, SlotRecord, StoreError, StoreResult,
+    StoredMessage, TokenHash,
 };
 
 /// A stored value that does not parse: the data is not what this version
@@ -162,6 +162,9 @@ pub struct Static {
     pub started_at_ms: u64,
     pub queued_since_ms: u64,
     pub first_message: Option<String>,
+    /// Absent in a record written before channels existed: web.
+    #[serde(default)]
+    pub channel: Channel,
 }
 
 /// A conversation's meta hash as a record.
@@ -210,6 +213,7 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         outcome: opt_enum(m, "outcome")?,
         counsellor,
         first_message: fixed.first_message,
+        channel: fixed.channel,
         last_seq: num(m, "last_seq")?,
         visitor_acked: num(m, "vacked")?,
         counsellor_acked: num(m, "cacked")?,

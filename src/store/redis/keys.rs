@@ -183,6 +183,24 @@ impl Keys {
     pub fn notes(&self, id: ConversationId) -> String {
         self.conv(id, "notes")
     }
+    /// A LINE conversation's link: `json` (conversation, LINE user id until
+    /// forgotten, the opening event id, created).
+    pub fn line(&self, id: ConversationId) -> String {
+        self.conv(id, "line")
+    }
+    /// seq -> delivery JSON of the messages sent to LINE.
+    pub fn line_deliveries(&self, id: ConversationId) -> String {
+        self.conv(id, "line_delivery")
+    }
+    /// Who may send this conversation's messages to LINE (expiring).
+    pub fn line_lease(&self, id: ConversationId) -> String {
+        self.conv(id, "line_lease")
+    }
+    /// A LINE user's current conversation, under the SHA-256 of the user id
+    /// (hex), so no key name spells the id out. Tag `{prefix}`.
+    pub fn line_user(&self, user_key_hex: &str) -> String {
+        self.global(&format!("line_user:{user_key_hex}"))
+    }
 
     // ---- sessions (tag {token hash})
     pub fn session(&self, token_hex: &str) -> String {

@@ -6,7 +6,8 @@
 --       5 "1" if there is a first message, 6 first message text,
 --       7 its client id, 8 risk level, 9 priority, 10 risk reasons JSON,
 --       11 alert id ('' = none), 12 alert JSON,
---       13.. the four queue scores as (field, score) pairs
+--       13 visitor away since ('' for a LINE visitor, who has no socket),
+--       14.. the four queue scores as (field, score) pairs
 -- Returns {"ok", HGETALL meta} or {"err", code}. Validates before writing.
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   return {'err', 'queue_full'}
@@ -20,11 +21,11 @@ local fields = {'HSET', KEYS[2],
   'id', ARGV[2], 'static', ARGV[3], 'state', 'queued', 'counsellor', '',
   'requeued', '0', 'assigned_at', '', 'ended_at', '', 'ended_by', '',
   'outcome', '', 'last_seq', last_seq, 'vacked', '0', 'cacked', '0',
-  'vconn', '0', 'voff', ARGV[4], 'risk', ARGV[8], 'priority', ARGV[9],
+  'vconn', '0', 'voff', ARGV[13], 'risk', ARGV[8], 'priority', ARGV[9],
   'reasons', ARGV[10], 'sups', '[]', 'transfers', '0', 'lvmsg', '',
   'lcmsg', '', 'silent', ''}
 local score = nil
-for i = 13, #ARGV, 2 do
+for i = 14, #ARGV, 2 do
   table.insert(fields, ARGV[i]); table.insert(fields, ARGV[i + 1])
   if ARGV[i] == 'score_' .. ARGV[9] then score = ARGV[i + 1] end
 end
