@@ -229,6 +229,10 @@ const STRINGS = {
     'notes.empty': 'メモはまだありません。',
     'end.heading': '終了と結果',
     'end.outcome': '結果',
+    'end.optional': '（記録しない）',
+    'end.withdrawal': 'ひきこもりの期間（任意・統計用）',
+    'end.severity': '状態（任意・統計用）',
+    'end.referral': '他機関につないだ',
     'end.choose': '選んでください',
     'end.submit': '結果を記録して終了',
     'end.record': '結果を記録',
@@ -804,6 +808,10 @@ const STRINGS = {
     'notes.empty': 'No notes yet.',
     'end.heading': 'End and outcome',
     'end.outcome': 'Outcome',
+    'end.optional': '(not recorded)',
+    'end.withdrawal': 'Length of withdrawal (optional, for the statistics)',
+    'end.severity': 'State (optional, for the statistics)',
+    'end.referral': 'Referred to another agency',
     'end.choose': 'Choose…',
     'end.submit': 'Record outcome and end',
     'end.record': 'Record outcome',
@@ -1163,6 +1171,16 @@ const STRINGS = {
 /** The pre-chat answers and outcomes, in the protocol's own names. */
 export const WHO = ['self', 'family_together', 'family_apart', 'supporter', 'rather_not_say'];
 export const AGE_BANDS = ['teens', 'twenties', 'thirties', 'forties', 'fifty_plus', 'rather_not_say'];
+export const WITHDRAWAL_BANDS = [
+  'under_six_months',
+  'under_one_year',
+  'under_three_years',
+  'under_five_years',
+  'under_ten_years',
+  'ten_years_plus',
+  'unknown',
+];
+export const SEVERITIES = ['state_1', 'state_2', 'state_3', 'state_4', 'unknown'];
 export const GENDERS = ['female', 'male', 'other', 'rather_not_say'];
 export const TOPICS = ['daily_life', 'school', 'work', 'family', 'health', 'other', 'rather_not_say'];
 export const OUTCOMES = [

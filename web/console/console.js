@@ -17,6 +17,8 @@ import {
   formatJapanRange,
   consentScope,
   OUTCOMES,
+  WITHDRAWAL_BANDS,
+  SEVERITIES,
 } from '../i18n.js';
 import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } from '../common.js';
 
@@ -698,7 +700,14 @@ function buildPanel(c) {
   els.endHeading = h('h3', {});
   els.endState = h('p', { class: 'end-state' });
   els.outcomeLabel = h('label', { for: outcomeId });
-  els.outcome = h('select', { id: outcomeId });
+  els.outcome = h('select', { id: outcomeId, class: 'end-outcome' });
+  // Optional, for the centre's yearly statistics (never required).
+  els.withdrawalLabel = h('label', { for: `${outcomeId}-withdrawal` });
+  els.withdrawal = h('select', { id: `${outcomeId}-withdrawal`, class: 'end-withdrawal' });
+  els.severityLabel = h('label', { for: `${outcomeId}-severity` });
+  els.severity = h('select', { id: `${outcomeId}-severity`, class: 'end-severity' });
+  els.referral = h('input', { type: 'checkbox', id: `${outcomeId}-referral`, class: 'end-referral' });
+  els.referralLabel = h('label', { for: `${outcomeId}-referral` });
   els.endError = h('p', { class: 'error', role: 'alert', hidden: true });
   els.endButton = h('button', { type: 'submit', class: 'danger' });
   els.endForm = h(
@@ -706,6 +715,11 @@ function buildPanel(c) {
     { class: 'end-form', novalidate: true, onsubmit: (ev) => submitEnd(ev, c) },
     els.outcomeLabel,
     els.outcome,
+    els.withdrawalLabel,
+    els.withdrawal,
+    els.severityLabel,
+    els.severity,
+    h('div', { class: 'check' }, els.referral, els.referralLabel),
     els.endError,
     els.endButton,
   );
@@ -1094,6 +1108,11 @@ function renderConversation(c) {
   els.endHeading.textContent = t('end.heading');
   els.outcomeLabel.textContent = t('end.outcome');
   fillSelect(els.outcome, OUTCOMES, 'outcome', 'end.choose');
+  els.withdrawalLabel.textContent = t('end.withdrawal');
+  fillSelect(els.withdrawal, WITHDRAWAL_BANDS, 'stats.withdrawal', 'end.optional');
+  els.severityLabel.textContent = t('end.severity');
+  fillSelect(els.severity, SEVERITIES, 'stats.severity', 'end.optional');
+  els.referralLabel.textContent = t('end.referral');
   els.closeButton.textContent = t('end.close');
   if (c.typingActive) els.typing.textContent = t('typing.visitor');
   renderNotes(c);
@@ -1393,7 +1412,11 @@ function submitEnd(ev, c) {
     return;
   }
   c.pendingEnd = true;
-  if (!conn?.send({ type: 'end', conversation_id: c.id, outcome })) {
+  const frame = { type: 'end', conversation_id: c.id, outcome };
+  if (c.els.withdrawal.value) frame.withdrawal = c.els.withdrawal.value;
+  if (c.els.severity.value) frame.severity = c.els.severity.value;
+  if (c.els.referral.checked) frame.referral = true;
+  if (!conn?.send(frame)) {
     c.pendingEnd = false;
     c.els.endError.textContent = t('conn.reconnecting');
     c.els.endError.hidden = false;

@@ -292,10 +292,17 @@ export async function chattingPair(browser, username, { capacity, first_message 
   return { c, v, conversation };
 }
 
-/** End a conversation from the console with an outcome and close its tab. */
-export async function counsellorEnds(page, outcome = 'listened') {
+/**
+ * End a conversation from the console with an outcome (and, optionally,
+ * the statistics fields: `withdrawal`, `severity`, `referral`) and close
+ * its tab. The tab closes only once the server has taken the end.
+ */
+export async function counsellorEnds(page, outcome = 'listened', { withdrawal, severity, referral } = {}) {
   const p = panel(page);
-  await p.locator('.end-form select').selectOption(outcome);
+  await p.locator('.end-outcome').selectOption(outcome);
+  if (withdrawal) await p.locator('.end-withdrawal').selectOption(withdrawal);
+  if (severity) await p.locator('.end-severity').selectOption(severity);
+  if (referral) await p.locator('.end-referral').check();
   await p.locator('.end-form button').click();
   await p.locator('.close-conv').waitFor();
   await p.locator('.close-conv').click();

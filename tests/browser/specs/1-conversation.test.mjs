@@ -170,7 +170,7 @@ for (const [lang, username] of [
       await screenshot(c.page, lang, 'console-1-chatting');
 
       // ---- the counsellor ends with an outcome
-      await panel(c.page).locator('.end-form select').selectOption('listened');
+      await panel(c.page).locator('.end-outcome').selectOption('listened');
       await panel(c.page).locator('.end-form button').click();
       await waitText(c.page, '.conv-panel:not([hidden]) .end-state', copy.recorded);
       await waitText(v.page, '#chat-heading', copy.ended);

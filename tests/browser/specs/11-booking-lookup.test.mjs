@@ -100,7 +100,8 @@ async function bookThroughApi(lang, copy) {
     await waitText(v.page, '#booked-lookup', copy.linkNote);
     assert.equal(await v.page.locator('#booked-lookup-link').textContent(), `${BASE}/booking/`);
     assert.equal(await v.page.getAttribute('#booked-lookup-link', 'href'), '/booking/');
-    await counsellorEnds(c.page, 'handoff_agreed');
+    // With the optional statistics fields of the end dialog, once.
+    await counsellorEnds(c.page, 'handoff_agreed', { withdrawal: 'under_three_years', severity: 'state_2', referral: true });
     assertClean(v.page, v.context);
     return { reference: booking.reference, pin };
   } finally {

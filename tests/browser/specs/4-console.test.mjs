@@ -154,7 +154,7 @@ test('the console works a queue and two chats, and keeps them through reconnects
     await waitText(c.page, '#notices', '相談者がチャットを終えました');
     await c.page.click(`#conv-list button:has-text("${second}")`);
     await waitText(c.page, '.conv-panel:not([hidden]) .end-state', '結果を記録してください');
-    await panel(c.page).locator('.end-form select').selectOption('information_given');
+    await panel(c.page).locator('.end-outcome').selectOption('information_given');
     await panel(c.page).locator('.end-form button').click();
     await waitText(c.page, '.conv-panel:not([hidden]) .end-state', '記録した結果：情報提供');
     await panel(c.page).locator('.close-conv').click();
