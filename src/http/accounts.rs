@@ -4,13 +4,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::session::AccountView;
-use super::{current_account, ApiError};
+use super::session::{same_site, staff};
+use super::ApiError;
 use crate::auth::{self, Role};
 use crate::core::ids::AccountId;
 use crate::protocol::ErrorCode;
 use crate::startup::AppState;
 use crate::store::Account;
-use crate::ws::origin_allowed;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,14 +19,6 @@ pub struct NewAccount {
     pub display_name: String,
     pub role: Role,
     pub password: String,
-}
-
-async fn admin(req: &HttpRequest, app: &AppState) -> Result<Account, ApiError> {
-    let (account, _) = current_account(req, app).await?;
-    if account.role != Role::Admin {
-        return Err(ApiError::new(ErrorCode::Forbidden, "admins only"));
-    }
-    Ok(account)
 }
 
 /// Usernames: 3-32 characters of a-z, 0-9, '.', '_' or '-'.
@@ -38,7 +30,7 @@ pub fn valid_username(u: &str) -> bool {
 }
 
 pub async fn list(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    admin(&req, &app).await?;
+    staff(&req, &app, Role::Admin).await?;
     let accounts = app
         .service
         .store
@@ -54,13 +46,8 @@ pub async fn create(
     body: web::Json<NewAccount>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if !origin_allowed(&req, &app.settings) {
-        return Err(ApiError::new(
-            ErrorCode::OriginForbidden,
-            "this origin may not manage accounts",
-        ));
-    }
-    let by = admin(&req, &app).await?;
+    same_site(&req, &app)?;
+    let by = staff(&req, &app, Role::Admin).await?;
     let NewAccount {
         username,
         display_name,

@@ -11,7 +11,8 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{current_account, ApiError};
+use super::session::{same_site, staff};
+use super::ApiError;
 use crate::auth::Role;
 use crate::core::handoff::{Answer, CancelReason, Contact, SlotId, SlotInput};
 use crate::core::ids::ConversationId;
@@ -20,35 +21,7 @@ use crate::protocol::{ErrorCode, SlotView};
 use crate::service::handoff::Lang;
 use crate::service::now_ms;
 use crate::startup::AppState;
-use crate::store::Account;
-use crate::ws::{client_ip, origin_allowed};
-
-fn same_site(req: &HttpRequest, app: &AppState) -> Result<(), ApiError> {
-    if origin_allowed(req, &app.settings) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::OriginForbidden,
-            "this origin may not do this",
-        ))
-    }
-}
-
-/// The logged-in account, if its role is `role`.
-pub(super) async fn staff(
-    req: &HttpRequest,
-    app: &AppState,
-    role: Role,
-) -> Result<Account, ApiError> {
-    let (account, _) = current_account(req, app).await?;
-    if account.role != role {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("only for the {role:?} role").to_lowercase(),
-        ));
-    }
-    Ok(account)
-}
+use crate::ws::client_ip;
 
 // ------------------------------------------------------------ visitor
 

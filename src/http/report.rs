@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::handoff::staff;
+use super::session::staff;
 use super::ApiError;
 use crate::auth::Role;
 use crate::protocol::ErrorCode;

@@ -164,3 +164,30 @@ pub async fn me(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpRespon
     let (account, _) = current_account(&req, &app).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&account)))
 }
+
+/// Refuse a request whose `Origin` is another site's (see
+/// `ws::origin_allowed`): every state-changing `POST` of the staff and
+/// visitor APIs goes through this.
+pub fn same_site(req: &HttpRequest, app: &AppState) -> Result<(), ApiError> {
+    if origin_allowed(req, &app.settings) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::OriginForbidden,
+            "this origin may not do this",
+        ))
+    }
+}
+
+/// The logged-in account, if its role is `role` (`unauthorized` without a
+/// session, `forbidden` for another role).
+pub async fn staff(req: &HttpRequest, app: &AppState, role: Role) -> Result<Account, ApiError> {
+    let (account, _) = current_account(req, app).await?;
+    if account.role != role {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("only for the {role:?} role").to_lowercase(),
+        ));
+    }
+    Ok(account)
+}

@@ -148,7 +148,12 @@ impl Visitor {
         chat.cursor
             .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
             .await;
-        send_handoff(io, &app, rec.id).await;
+        // Only a conversation that has been with a counsellor can have a
+        // handoff (an offer needs an active chat): a new visitor joining
+        // the queue costs no extra store read.
+        if rec.state != ConversationState::Queued || rec.requeued {
+            send_handoff(io, &app, rec.id).await;
+        }
         if rec.state == ConversationState::Queued {
             // The broadcaster computes every place in one pass; asking it
             // (coalesced) keeps a burst of joins O(n), not O(n^2).
