@@ -316,22 +316,23 @@ impl Service {
             None | Some("") => None,
             Some(n) => Some(handoff::form_text(n, "name", NAME_MAX_CHARS)?),
         };
-        for _ in 0..CAS_ATTEMPTS {
+        let slot = self
+            .store
+            .slot(slot_id)
+            .await?
+            .ok_or(HandoffError::SlotUnavailable)?;
+        // The capacity is checked again by the store in the same step as
+        // the write; the slot read here only gives the early, clear answer.
+        let mut made = None;
+        self.change_handoff(id, |cur| {
+            let cur = cur.ok_or(HandoffError::NoConsent)?;
             let now = now_ms();
-            let current = self
-                .store
-                .handoff(id)
-                .await?
-                .ok_or(HandoffError::NoConsent)?;
-            let slot = self
-                .store
-                .slot(slot_id)
-                .await?
-                .ok_or(HandoffError::SlotUnavailable)?;
+            // Fresh on every attempt: a `Conflict` may also mean that this
+            // reference (40 random bits) was taken.
             let reference = BookingRef::from_random(random());
             let pin = handoff::pin_from_random(random());
             let next = handoff::book(
-                &current,
+                cur,
                 &slot.slot,
                 slot.booked,
                 &contact,
@@ -350,35 +351,25 @@ impl Service {
                 cancel_reason: None,
                 attended: None,
             };
-            let write = HandoffWrite {
-                expected_rev: current.rev,
-                record: next,
-                booking: BookingOp::Create(booking),
-            };
-            match self.store.write_handoff(write).await {
-                Ok(()) => {
-                    self.publish(Event::Handoff { conversation: id }).await;
-                    self.metrics.handoff("booked");
-                    tracing::info!(conversation = %id, slot = %slot_id, "booked");
-                    let mut held = slot.clone();
-                    held.booked += 1;
-                    let calendar = self.calendar(&reference, &held);
-                    return Ok(Receipt {
-                        booking: BookedView {
-                            reference: Some(reference.as_str().to_owned()),
-                            slot: SlotView::from(&held),
-                        },
-                        pin,
-                        calendar,
-                    });
-                }
-                // The record changed, or (40 random bits) the reference was
-                // taken: compute again.
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict.into())
+            made = Some((reference, pin));
+            Ok((next, BookingOp::Create(booking)))
+        })
+        .await?;
+        let (reference, pin) =
+            made.ok_or_else(|| refuse(ErrorCode::Internal, "no booking made"))?;
+        self.metrics.handoff("booked");
+        tracing::info!(conversation = %id, slot = %slot_id, "booked");
+        let mut held = slot;
+        held.booked += 1;
+        let calendar = self.calendar(&reference, &held);
+        Ok(Receipt {
+            booking: BookedView {
+                reference: Some(reference.as_str().to_owned()),
+                slot: SlotView::from(&held),
+            },
+            pin,
+            calendar,
+        })
     }
 
     fn calendar(&self, reference: &BookingRef, slot: &SlotRecord) -> String {
