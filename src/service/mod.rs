@@ -369,14 +369,10 @@ impl Service {
         };
         match self.store.append(id, msg).await? {
             Appended::New(message) => {
+                // The store has published it (see `Store::append`).
                 self.metrics.message_stored();
                 let seq = message.seq;
                 let at = message.at_ms;
-                self.publish(Event::Message {
-                    conversation: id,
-                    message,
-                })
-                .await;
                 if !hits.is_empty() {
                     self.apply_triage(id, &hits, at).await;
                 }

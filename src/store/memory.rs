@@ -104,6 +104,17 @@ impl Default for MemoryStore {
 }
 
 impl MemoryStore {
+    /// A new message is announced once it is stored (see `Store::append`).
+    fn tell_appended(&self, conversation: ConversationId, appended: &Appended) {
+        if let Appended::New(message) = appended {
+            // No receiver (no hub yet) is fine: nobody to tell.
+            let _ = self.events.send(Event::Message {
+                conversation,
+                message: message.clone(),
+            });
+        }
+    }
+
     /// Purely in memory: nothing survives the process.
     pub fn new() -> Self {
         Self::with_queue_policy(QueuePolicy::default())
@@ -829,6 +840,8 @@ impl Store for MemoryStore {
             if self.journal.is_none() {
                 // In memory: stored is as stored as it gets.
                 rec.last_seq = rec.last_seq.max(seq);
+                // Under the lock: events leave in sequence order.
+                self.tell_appended(conversation, &appended);
                 return Ok(appended);
             }
             if rec.last_seq >= seq {
@@ -852,6 +865,7 @@ impl Store for MemoryStore {
             Appended::Duplicate(seq) => *seq,
         };
         self.mark_durable(conversation, seq)?;
+        self.tell_appended(conversation, &appended);
         Ok(appended)
     }
 

@@ -757,6 +757,10 @@ pub trait Store: Send + Sync + 'static {
     /// `Duplicate` with the first sequence number, even after the end.
     /// A new message also sets `last_visitor_msg_ms` or
     /// `last_counsellor_msg_ms`; a visitor's clears `silent_since_ms`.
+    /// A new message is also published (`Event::Message`), in the same
+    /// step where the backend allows (on Redis, one script does both: one
+    /// round trip per message); a duplicate is not. The event may reach
+    /// the hub before this call returns.
     async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended>;
     /// Messages with `seq > after`, in order, at most `limit`.
     async fn messages_after(

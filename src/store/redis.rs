@@ -1067,6 +1067,22 @@ impl Store for RedisStore {
             Some(n) => ("1", n.as_str()),
             None => ("0", ""),
         };
+        // The event is encoded here, with a placeholder where the sequence
+        // number goes; the script fills it in once it has taken one.
+        let mut message = StoredMessage {
+            seq: SEQ_PLACEHOLDER,
+            from: msg.from,
+            author: msg.author,
+            author_name: msg.author_name.clone(),
+            client_id: msg.client_id.clone(),
+            text: msg.text,
+            at_ms: msg.now_ms,
+        };
+        let event = Event::Message {
+            conversation,
+            message: Arc::new(message.clone()),
+        };
+        let (before, after) = split_at_seq(&event)?;
         let v = self
             .run(
                 &SCRIPTS.append,
@@ -1077,24 +1093,19 @@ impl Store for RedisStore {
                     has_name,
                     name,
                     msg.client_id.as_str(),
-                    msg.text,
+                    message.text.as_str(),
                     msg.now_ms,
-                    opt_id(msg.require_counsellor)
+                    opt_id(msg.require_counsellor),
+                    before,
+                    after,
+                    self.keys.events_channel()
                 ],
             )
             .await?;
         match reply(v)? {
             Reply::Ok(v) => {
-                let seq = codec::int(v.first())?;
-                Ok(Appended::New(Arc::new(StoredMessage {
-                    seq,
-                    from: msg.from,
-                    author: msg.author,
-                    author_name: msg.author_name,
-                    client_id: msg.client_id,
-                    text: msg.text,
-                    at_ms: msg.now_ms,
-                })))
+                message.seq = codec::int(v.first())?;
+                Ok(Appended::New(Arc::new(message)))
             }
             Reply::Dup(seq) => Ok(Appended::Duplicate(seq)),
             Reply::Retry => Err(codec::corrupt("append reply")),
@@ -2088,5 +2099,55 @@ impl Store for RedisStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+}
+
+/// Stands for the sequence number in an event encoded before the store
+/// has taken one (no real sequence number is this large).
+const SEQ_PLACEHOLDER: u64 = u64::MAX;
+
+/// A message event's JSON, split where its sequence number goes. A text
+/// or name cannot contain the pattern: inside a JSON string every `"` is
+/// escaped.
+fn split_at_seq(event: &Event) -> StoreResult<(String, String)> {
+    let json = serde_json::to_string(event).map_err(|_| codec::corrupt("event"))?;
+    let mark = format!("\"seq\":{SEQ_PLACEHOLDER}");
+    let at = json.find(&mark).ok_or_else(|| codec::corrupt("event"))?;
+    let cut = at + "\"seq\":".len();
+    Ok((json[..cut].to_owned(), json[at + mark.len()..].to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_event_splits_where_its_sequence_number_goes() {
+        let tricky = format!(r#"say "seq":{SEQ_PLACEHOLDER} and \"seq\":{SEQ_PLACEHOLDER}"#);
+        let message = StoredMessage {
+            seq: SEQ_PLACEHOLDER,
+            from: Party::Visitor,
+            author: None,
+            author_name: Some(tricky.clone()),
+            client_id: ClientMsgId::parse("c-1").unwrap(),
+            text: tricky,
+            at_ms: 7,
+        };
+        let conversation = ConversationId::new_random();
+        let event = Event::Message {
+            conversation,
+            message: Arc::new(message.clone()),
+        };
+        let (before, after) = split_at_seq(&event).unwrap();
+        let filled: Event = serde_json::from_str(&format!("{before}42{after}")).unwrap();
+        let Event::Message {
+            conversation: c,
+            message: m,
+        } = filled
+        else {
+            panic!("not a message event");
+        };
+        assert_eq!(c, conversation);
+        assert_eq!(*m, StoredMessage { seq: 42, ..message });
     }
 }

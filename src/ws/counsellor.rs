@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 
-use super::{origin_allowed, run, Cursor, Handler, Io, Socket};
+use super::{origin_allowed, run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket};
 use crate::auth::Role;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ConversationId, Party};
@@ -86,7 +87,7 @@ pub async fn upgrade(
                 display_name: account.display_name.clone(),
                 role: account.role,
             },
-            account,
+            account: Arc::new(account),
             session: session_hash,
             app: app.clone(),
             conn,
@@ -98,7 +99,8 @@ pub async fn upgrade(
 }
 
 struct Counsellor {
-    account: Account,
+    /// Shared with the socket's writes in flight.
+    account: Arc<Account>,
     /// The session this socket was opened with; checked again on every
     /// heartbeat so that logging out (anywhere) or expiry closes the socket.
     session: TokenHash,
@@ -350,17 +352,113 @@ impl Counsellor {
         }
     }
 
+    /// A message, ack or typing signal as a store write that can run while
+    /// the socket goes on (`None` for any other frame).
+    fn write(
+        &mut self,
+        msg: CounsellorIn,
+    ) -> Option<(ConversationId, LocalBoxFuture<'static, Done>)> {
+        let app = self.app.clone();
+        let me = self.account.id;
+        let with_conv = move |mut e: ErrorBody, id: ConversationId| {
+            e.conversation_id = Some(id);
+            e
+        };
+        match msg {
+            CounsellorIn::Send {
+                conversation_id,
+                client_id,
+                text,
+            } => {
+                let cid = client_id.as_str().to_owned();
+                if let Some(w) = self
+                    .watched
+                    .as_mut()
+                    .and_then(|w| w.get_mut(&conversation_id))
+                {
+                    w.cursor.writing(OwnWrite {
+                        from: Party::Counsellor,
+                        author: Some(me),
+                        client_id: cid.clone(),
+                    });
+                }
+                let account = self.account.clone();
+                Some((
+                    conversation_id,
+                    Box::pin(async move {
+                        let result = app
+                            .service
+                            .send(
+                                conversation_id,
+                                Party::Counsellor,
+                                Some(&account),
+                                client_id,
+                                text,
+                            )
+                            .await
+                            .map_err(|mut e| {
+                                e.client_id = Some(cid.clone());
+                                with_conv(e, conversation_id)
+                            });
+                        Done::Sent {
+                            conversation_id,
+                            client_id: cid,
+                            result,
+                        }
+                    }),
+                ))
+            }
+            CounsellorIn::Ack {
+                conversation_id,
+                seq,
+            } => Some((
+                conversation_id,
+                Box::pin(async move {
+                    let service = &app.service;
+                    let result = match service
+                        .authorise_holder_or_writer(conversation_id, me)
+                        .await
+                    {
+                        Ok(_) => service.ack(conversation_id, Party::Counsellor, seq).await,
+                        Err(e) => Err(e),
+                    };
+                    Done::Other(result.map_err(|e| with_conv(e, conversation_id)))
+                }),
+            )),
+            CounsellorIn::Typing {
+                conversation_id,
+                active,
+            } => Some((
+                conversation_id,
+                Box::pin(async move {
+                    let service = &app.service;
+                    let result = match service.authorise_writer(conversation_id, me).await {
+                        Ok(_) => {
+                            service
+                                .typing(conversation_id, Party::Counsellor, active)
+                                .await;
+                            Ok(())
+                        }
+                        Err(e) => Err(with_conv(e, conversation_id)),
+                    };
+                    Done::Other(result)
+                }),
+            )),
+            _ => None,
+        }
+    }
+
     async fn command(&mut self, io: &mut Io, msg: CounsellorIn) -> Result<(), ErrorBody> {
         let app = self.app.clone();
         let service = &app.service;
         let me = self.account.id;
         let supervisor = self.is_supervisor();
-        let Some(watched) = self.watched.as_mut() else {
+        if self.watched.is_none() {
             return match msg {
                 CounsellorIn::Hello { last_seq } => self.hello(io, last_seq).await,
                 _ => Err(ErrorBody::new(ErrorCode::NotStarted, "send `hello` first")),
             };
-        };
+        }
         let with_conv = |mut e: ErrorBody, id: ConversationId| {
             e.conversation_id = Some(id);
             e
@@ -376,63 +474,17 @@ impl Counsellor {
                 .pick(conversation_id, me)
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
-            CounsellorIn::Send {
-                conversation_id,
-                client_id,
-                text,
-            } => {
-                let cid = client_id.as_str().to_owned();
-                match service
-                    .send(
-                        conversation_id,
-                        Party::Counsellor,
-                        Some(&self.account),
-                        client_id,
-                        text,
-                    )
-                    .await
-                {
-                    Ok(seq) => {
-                        if let Some(w) = watched.get_mut(&conversation_id) {
-                            w.cursor.own(seq);
-                        }
-                        io.send(&CounsellorOut::Sent {
-                            conversation_id,
-                            client_id: &cid,
-                            seq,
-                        })
-                        .await;
-                        Ok(())
-                    }
-                    Err(mut e) => {
-                        e.client_id = Some(cid);
-                        Err(with_conv(e, conversation_id))
-                    }
+            // Started by `on_frame` without waiting (see `ws` on
+            // pipelining); this path only runs them in line.
+            msg @ (CounsellorIn::Send { .. }
+            | CounsellorIn::Ack { .. }
+            | CounsellorIn::Typing { .. }) => {
+                if let Some((_, work)) = self.write(msg) {
+                    let done = work.await;
+                    self.on_done(io, done).await;
                 }
+                Ok(())
             }
-            CounsellorIn::Ack {
-                conversation_id,
-                seq,
-            } => match service
-                .authorise_holder_or_writer(conversation_id, me)
-                .await
-            {
-                Ok(_) => service.ack(conversation_id, Party::Counsellor, seq).await,
-                Err(e) => Err(e),
-            }
-            .map_err(|e| with_conv(e, conversation_id)),
-            CounsellorIn::Typing {
-                conversation_id,
-                active,
-            } => match service.authorise_writer(conversation_id, me).await {
-                Ok(_) => {
-                    service
-                        .typing(conversation_id, Party::Counsellor, active)
-                        .await;
-                    Ok(())
-                }
-                Err(e) => Err(with_conv(e, conversation_id)),
-            },
             CounsellorIn::Note {
                 conversation_id,
                 text,
@@ -700,14 +752,85 @@ impl Counsellor {
     }
 }
 
+/// A counsellor's store write, finished.
+enum Done {
+    Sent {
+        conversation_id: ConversationId,
+        client_id: String,
+        result: Result<u64, ErrorBody>,
+    },
+    Other(Result<(), ErrorBody>),
+}
+
+fn is_write(msg: &CounsellorIn) -> Option<ConversationId> {
+    match msg {
+        CounsellorIn::Send {
+            conversation_id, ..
+        }
+        | CounsellorIn::Ack {
+            conversation_id, ..
+        }
+        | CounsellorIn::Typing {
+            conversation_id, ..
+        } => Some(*conversation_id),
+        _ => None,
+    }
+}
+
 impl Handler for Counsellor {
-    async fn on_frame(&mut self, io: &mut Io, text: &str) {
-        let result = match parse_inbound::<CounsellorIn>(text, CounsellorIn::TYPES) {
-            Ok(msg) => self.command(io, msg).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
+    type In = CounsellorIn;
+    type Done = Done;
+
+    fn parse(&self, text: &str) -> Result<CounsellorIn, ErrorBody> {
+        parse_inbound::<CounsellorIn>(text, CounsellorIn::TYPES)
+    }
+
+    fn order(&self, msg: &CounsellorIn) -> Order {
+        match is_write(msg) {
+            Some(id) if self.watched.is_some() => Order::Conversation(id),
+            _ => Order::Barrier,
+        }
+    }
+
+    async fn on_frame(&mut self, io: &mut Io, msg: CounsellorIn) -> Option<Pending<Done>> {
+        if self.watched.is_some() && is_write(&msg).is_some() {
+            let (conversation, work) = self.write(msg)?;
+            return Some(Pending { conversation, work });
+        }
+        if let Err(e) = self.command(io, msg).await {
             io.error(&e).await;
+        }
+        None
+    }
+
+    async fn on_done(&mut self, io: &mut Io, done: Done) {
+        match done {
+            Done::Sent {
+                conversation_id,
+                client_id,
+                result,
+            } => {
+                if let Some(w) = self
+                    .watched
+                    .as_mut()
+                    .and_then(|w| w.get_mut(&conversation_id))
+                {
+                    w.cursor.own(result.as_ref().ok().copied());
+                }
+                match result {
+                    Ok(seq) => {
+                        io.send(&CounsellorOut::Sent {
+                            conversation_id,
+                            client_id: &client_id,
+                            seq,
+                        })
+                        .await
+                    }
+                    Err(e) => io.error(&e).await,
+                }
+            }
+            Done::Other(Err(e)) => io.error(&e).await,
+            Done::Other(Ok(())) => {}
         }
     }
 

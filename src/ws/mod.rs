@@ -1,8 +1,20 @@
 //! WebSocket edges. Each socket is one task running [`run`]: a `select!`
-//! over the client's frames, the hub's outbox, a heartbeat tick and a kill
-//! switch. The loop owns the limits every socket shares (frame size, frame
-//! rate, heartbeats, slow-client drop); the role handlers (`visitor`,
-//! `counsellor`) only translate between the wire and service calls.
+//! over the client's frames, the hub's outbox, the socket's store writes in
+//! flight, a heartbeat tick and a kill switch. The loop owns the limits
+//! every socket shares (frame size, frame rate, heartbeats, slow-client
+//! drop); the role handlers (`visitor`, `counsellor`) only translate
+//! between the wire and service calls.
+//!
+//! **Pipelining.** A message, an ack or a typing signal is a store write
+//! that may take milliseconds (an fsync, a Redis round trip). The loop does
+//! not wait for it: it keeps delivering the outbox and reading other
+//! frames, so a counsellor socket with eight busy conversations never
+//! backs up while its own writes commit. Order is kept where it matters:
+//! one write in flight per conversation (the next frame for that
+//! conversation waits, and reading stops until it can start, which is the
+//! back-pressure a fast client feels), at most [`MAX_IN_FLIGHT`] per
+//! socket, and every other command (`end`, `pick`, `offer_handoff`, …)
+//! waits until the socket's writes are done, so it sees them.
 
 pub mod counsellor;
 pub mod visitor;
@@ -17,12 +29,14 @@ use actix_ws::{
     AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
 };
 use bytestring::ByteString;
+use futures_util::future::LocalBoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use governor::DefaultDirectRateLimiter;
 use serde::Serialize;
 use tokio::sync::{mpsc, Notify};
 
 use crate::config::Settings;
-use crate::core::ids::ConversationId;
+use crate::core::ids::{AccountId, ConversationId, Party};
 use crate::hub::{ConnId, Outbound};
 use crate::limits::check_direct;
 use crate::protocol::{encode, ErrorBody, ErrorCode};
@@ -65,13 +79,45 @@ impl Io {
     }
 }
 
+/// How many store writes one socket may have in flight.
+pub const MAX_IN_FLIGHT: usize = 16;
+
+/// When a parsed frame may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// A write about this conversation: after the socket's previous write
+    /// about it has finished, alongside writes about others.
+    Conversation(ConversationId),
+    /// Anything else: after every write of this socket has finished.
+    Barrier,
+}
+
+/// A store write started by [`Handler::on_frame`], finished by the loop
+/// while it goes on; its result comes back to [`Handler::on_done`].
+pub struct Pending<D> {
+    pub conversation: ConversationId,
+    pub work: LocalBoxFuture<'static, D>,
+}
+
 /// What a role handler does with the socket's traffic. Socket tasks run on
 /// the worker's local executor (the WebSocket stream is not `Send`), so no
 /// `Send` bound is wanted on these futures.
 #[allow(async_fn_in_trait)]
 pub trait Handler {
-    /// One text frame from the client (already size- and rate-checked).
-    async fn on_frame(&mut self, io: &mut Io, text: &str);
+    /// A parsed client frame.
+    type In;
+    /// The result of a [`Pending`] write.
+    type Done: 'static;
+    /// Parse one text frame (already size- and rate-checked).
+    fn parse(&self, text: &str) -> Result<Self::In, ErrorBody>;
+    /// When the frame may run.
+    fn order(&self, msg: &Self::In) -> Order;
+    /// Run one frame. A write that may take a while is returned as a
+    /// [`Pending`] (its conversation is the one [`Handler::order`] named)
+    /// instead of being awaited here.
+    async fn on_frame(&mut self, io: &mut Io, msg: Self::In) -> Option<Pending<Self::Done>>;
+    /// A [`Pending`] write has finished.
+    async fn on_done(&mut self, io: &mut Io, done: Self::Done);
     /// One item from the hub.
     async fn on_outbound(&mut self, io: &mut Io, msg: Outbound);
     /// Checked on every heartbeat: may this socket stay open?
@@ -80,6 +126,68 @@ pub trait Handler {
     }
     /// The socket has closed (for presence).
     async fn on_close(&mut self);
+}
+
+/// The socket's writes in flight and the one frame waiting for its turn.
+struct Pipeline<H: Handler> {
+    in_flight: FuturesUnordered<LocalBoxFuture<'static, (ConversationId, H::Done)>>,
+    /// The conversations of `in_flight` (at most [`MAX_IN_FLIGHT`]).
+    busy: Vec<ConversationId>,
+    /// A frame that may not run yet; while there is one, nothing more is
+    /// read from the client.
+    parked: Option<(Order, H::In)>,
+}
+
+impl<H: Handler> Pipeline<H> {
+    fn new() -> Self {
+        Self {
+            in_flight: FuturesUnordered::new(),
+            busy: Vec::new(),
+            parked: None,
+        }
+    }
+
+    fn may_run(&self, order: Order) -> bool {
+        match order {
+            Order::Barrier => self.in_flight.is_empty(),
+            Order::Conversation(c) => self.busy.len() < MAX_IN_FLIGHT && !self.busy.contains(&c),
+        }
+    }
+
+    /// Run `msg` now if its turn has come, else keep it for later.
+    async fn offer(&mut self, handler: &mut H, io: &mut Io, order: Order, msg: H::In) {
+        if !self.may_run(order) {
+            self.parked = Some((order, msg));
+            return;
+        }
+        if let Some(p) = handler.on_frame(io, msg).await {
+            let Pending { conversation, work } = p;
+            self.busy.push(conversation);
+            self.in_flight
+                .push(Box::pin(async move { (conversation, work.await) }));
+        }
+    }
+
+    /// A write finished: hand its result over, then run the parked frame
+    /// if that has become possible.
+    async fn finished(
+        &mut self,
+        handler: &mut H,
+        io: &mut Io,
+        conversation: ConversationId,
+        done: H::Done,
+    ) {
+        if let Some(i) = self.busy.iter().position(|c| *c == conversation) {
+            self.busy.swap_remove(i);
+        }
+        handler.on_done(io, done).await;
+        if let Some((order, _)) = &self.parked {
+            if self.may_run(*order) {
+                let (order, msg) = self.parked.take().expect("checked");
+                self.offer(handler, io, order, msg).await;
+            }
+        }
+    }
 }
 
 /// Everything [`run`] needs besides the handler.
@@ -117,10 +225,14 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     let mut last_seen = Instant::now();
     let mut refused_in_row = 0u32;
     let mut close: Option<CloseReason> = None;
+    let mut pipeline = Pipeline::<H>::new();
 
     while io.open {
         tokio::select! {
-            frame = stream.recv() => {
+            Some((conversation, done)) = pipeline.in_flight.next(), if !pipeline.in_flight.is_empty() => {
+                pipeline.finished(&mut handler, &mut io, conversation, done).await;
+            }
+            frame = stream.recv(), if pipeline.parked.is_none() => {
                 let Some(frame) = frame else { break };
                 last_seen = Instant::now();
                 match frame {
@@ -138,7 +250,13 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                         } else {
                             refused_in_row = 0;
                             match data {
-                                AggregatedMessage::Text(text) => handler.on_frame(&mut io, &text).await,
+                                AggregatedMessage::Text(text) => match handler.parse(&text) {
+                                    Ok(msg) => {
+                                        let order = handler.order(&msg);
+                                        pipeline.offer(&mut handler, &mut io, order, msg).await;
+                                    }
+                                    Err(e) => io.error(&e).await,
+                                },
                                 _ => io.error(&ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the protocol; send JSON text")).await,
                             }
                         }
@@ -189,6 +307,17 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
             }
         }
     }
+    // Writes already started finish (a client told `sent` need not resend);
+    // a write cut off here is safe too: the resend is de-duplicated.
+    let finish = async {
+        while let Some((conversation, done)) = pipeline.in_flight.next().await {
+            if let Some(i) = pipeline.busy.iter().position(|c| *c == conversation) {
+                pipeline.busy.swap_remove(i);
+            }
+            handler.on_done(&mut io, done).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(t.send_timeout_ms), finish).await;
     hub.disconnect(conn);
     handler.on_close().await;
     let _ = session.close(close).await;
@@ -208,6 +337,18 @@ fn reason(code: CloseCode, description: &str) -> CloseReason {
 pub struct Cursor {
     pub seq: u64,
     own: HashSet<u64>,
+    /// The message this socket is storing right now (one at a time per
+    /// conversation): its live event may arrive before the store's answer,
+    /// and is not echoed either.
+    writing: Option<OwnWrite>,
+}
+
+/// Who wrote a message, and with which client id.
+#[derive(Debug)]
+pub struct OwnWrite {
+    pub from: Party,
+    pub author: Option<AccountId>,
+    pub client_id: String,
 }
 
 /// How many messages one catch-up read fetches.
@@ -218,14 +359,28 @@ impl Cursor {
         Self {
             seq,
             own: HashSet::new(),
+            writing: None,
         }
     }
 
-    /// Remember a message this socket just stored.
-    pub fn own(&mut self, seq: u64) {
-        if seq > self.seq {
+    /// This socket is storing a message (until [`Cursor::own`]).
+    pub fn writing(&mut self, w: OwnWrite) {
+        self.writing = Some(w);
+    }
+
+    /// The write has finished: remember the message it stored, if any.
+    pub fn own(&mut self, seq: Option<u64>) {
+        self.writing = None;
+        if let Some(seq) = seq.filter(|s| *s > self.seq) {
             self.own.insert(seq);
         }
+    }
+
+    fn is_own(&mut self, msg: &StoredMessage) -> bool {
+        if self.own.remove(&msg.seq) {
+            return true;
+        }
+        matches!(&self.writing, Some(w) if w.from == msg.from && w.author == msg.author && w.client_id == msg.client_id.as_str())
     }
 
     /// Deliver `msg` (from a live event) in order: send it if it is the
@@ -284,7 +439,7 @@ impl Cursor {
         msg: &StoredMessage,
         encode: &impl Fn(&StoredMessage) -> String,
     ) {
-        if !self.own.remove(&msg.seq) {
+        if !self.is_own(msg) {
             io.send_text(encode(msg)).await;
         }
         self.seq = msg.seq;

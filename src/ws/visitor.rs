@@ -7,8 +7,11 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 
-use super::{client_ip, origin_allowed, run, Cursor, Handler, Io, Socket};
+use super::{
+    client_ip, origin_allowed, run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket,
+};
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{ConversationId, Party};
 use crate::http::ApiError;
@@ -286,12 +289,34 @@ async fn send_place(io: &mut Io, chat: &mut Chat, place: QueuePlace) {
     .await;
 }
 
+/// A visitor's store write, finished.
+enum Done {
+    Sent {
+        client_id: String,
+        result: Result<u64, ErrorBody>,
+    },
+    Other(Result<(), ErrorBody>),
+}
+
 impl Handler for Visitor {
-    async fn on_frame(&mut self, io: &mut Io, text: &str) {
-        let msg = match parse_inbound::<VisitorIn>(text, VisitorIn::TYPES) {
-            Ok(m) => m,
-            Err(e) => return io.error(&e).await,
-        };
+    type In = VisitorIn;
+    type Done = Done;
+
+    fn parse(&self, text: &str) -> Result<VisitorIn, ErrorBody> {
+        parse_inbound::<VisitorIn>(text, VisitorIn::TYPES)
+    }
+
+    fn order(&self, msg: &VisitorIn) -> Order {
+        match (&self.chat, msg) {
+            (
+                Some(chat),
+                VisitorIn::Send { .. } | VisitorIn::Ack { .. } | VisitorIn::Typing { .. },
+            ) => Order::Conversation(chat.id),
+            _ => Order::Barrier,
+        }
+    }
+
+    async fn on_frame(&mut self, io: &mut Io, msg: VisitorIn) -> Option<Pending<Done>> {
         let app = self.app.clone();
         let service = &app.service;
         let Some(chat) = self.chat.as_mut() else {
@@ -329,52 +354,90 @@ impl Handler for Visitor {
                 Ok((rec, token, seq)) => self.bind(io, rec.id, token.as_deref(), seq).await,
                 Err(e) => io.error(&e).await,
             }
-            return;
+            return None;
         };
-        let result = match msg {
-            VisitorIn::Start { .. } | VisitorIn::Resume { .. } => Err(ErrorBody::new(
-                ErrorCode::AlreadyStarted,
-                "this socket already has a conversation",
-            )),
+        let id = chat.id;
+        let work: LocalBoxFuture<'static, Done> = match msg {
             VisitorIn::Send { client_id, text } => {
                 let cid = client_id.as_str().to_owned();
-                match service
-                    .send(chat.id, Party::Visitor, None, client_id, text)
-                    .await
-                {
+                chat.cursor.writing(OwnWrite {
+                    from: Party::Visitor,
+                    author: None,
+                    client_id: cid.clone(),
+                });
+                Box::pin(async move {
+                    let result = app
+                        .service
+                        .send(id, Party::Visitor, None, client_id, text)
+                        .await;
+                    Done::Sent {
+                        client_id: cid,
+                        result,
+                    }
+                })
+            }
+            VisitorIn::Ack { seq } => {
+                Box::pin(async move { Done::Other(app.service.ack(id, Party::Visitor, seq).await) })
+            }
+            VisitorIn::Typing { active } => {
+                if !matches!(chat.state, ConversationState::Active { .. }) {
+                    return None;
+                }
+                Box::pin(async move {
+                    app.service.typing(id, Party::Visitor, active).await;
+                    Done::Other(Ok(()))
+                })
+            }
+            VisitorIn::Start { .. } | VisitorIn::Resume { .. } => {
+                io.error(&ErrorBody::new(
+                    ErrorCode::AlreadyStarted,
+                    "this socket already has a conversation",
+                ))
+                .await;
+                return None;
+            }
+            VisitorIn::End => {
+                if let Err(e) = service.visitor_end(id).await {
+                    io.error(&e).await;
+                }
+                return None;
+            }
+            VisitorIn::Erase => {
+                match service.visitor_erase(id).await {
+                    Ok(()) => io.send(&VisitorOut::Erased).await,
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
+        };
+        Some(Pending {
+            conversation: id,
+            work,
+        })
+    }
+
+    async fn on_done(&mut self, io: &mut Io, done: Done) {
+        match done {
+            Done::Sent { client_id, result } => {
+                if let Some(chat) = self.chat.as_mut() {
+                    chat.cursor.own(result.as_ref().ok().copied());
+                }
+                match result {
                     Ok(seq) => {
-                        chat.cursor.own(seq);
                         io.send(&VisitorOut::Sent {
-                            client_id: &cid,
+                            client_id: &client_id,
                             seq,
                         })
-                        .await;
-                        Ok(())
+                        .await
                     }
                     Err(mut e) => {
-                        e.client_id = Some(cid);
-                        Err(e)
+                        e.client_id = Some(client_id);
+                        io.error(&e).await
                     }
                 }
             }
-            VisitorIn::Ack { seq } => service.ack(chat.id, Party::Visitor, seq).await,
-            VisitorIn::Typing { active } => {
-                if matches!(chat.state, ConversationState::Active { .. }) {
-                    service.typing(chat.id, Party::Visitor, active).await;
-                }
-                Ok(())
-            }
-            VisitorIn::End => service.visitor_end(chat.id).await,
-            VisitorIn::Erase => match service.visitor_erase(chat.id).await {
-                Ok(()) => {
-                    io.send(&VisitorOut::Erased).await;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            },
-        };
-        if let Err(e) = result {
-            io.error(&e).await;
+            Done::Other(Err(e)) => io.error(&e).await,
+            Done::Other(Ok(())) => {}
         }
     }
 

@@ -14,6 +14,7 @@ mod line;
 mod load;
 mod metrics;
 mod multi_node;
+mod pipelining;
 mod privacy;
 mod redis_failures;
 mod redis_restart;

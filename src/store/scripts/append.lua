@@ -4,13 +4,17 @@
 --       empty for the visitor, so one counsellor never collides with another)
 -- ARGV: 1 from party, 2 author id ('' = none), 3 "1" if there is an author
 --       name, 4 author name, 5 client id, 6 text, 7 now_ms,
---       8 required writer id ('' = no requirement)
+--       8 required writer id ('' = no requirement),
+--       9, 10 the message's event JSON before and after its sequence number,
+--       11 the events channel
 -- A resend is answered first (even after the end): {"dup", seq}. Then the
 -- end and the writer requirement are checked (the conversation is active
 -- and the writer is its counsellor or a supervisor who joined:
 -- ConversationRecord::writable_by); then the next sequence number is taken,
 -- the entry written with the stream id "<seq>-0", and the last message time
--- of its side set (a visitor's message also clears the silence mark).
+-- of its side set (a visitor's message also clears the silence mark),
+-- and the event published: one round trip per message, and no event for a
+-- message that was not stored.
 -- Returns {"ok", seq}, {"dup", seq} or {"err", code}.
 local m = redis.call('HMGET', KEYS[1], 'state', 'counsellor', 'last_seq', 'sups')
 if not m[1] then return {'err', 'not_found'} end
@@ -45,4 +49,5 @@ if ARGV[1] == 'visitor' then
 else
   redis.call('HSET', KEYS[1], 'lcmsg', ARGV[7])
 end
+redis.call('PUBLISH', ARGV[11], ARGV[9] .. string.format('%d', seq) .. ARGV[10])
 return {'ok', seq}
