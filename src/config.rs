@@ -75,6 +75,12 @@ pub struct Settings {
     /// Extra browser origins allowed to open sockets and post to the API
     /// (the site's own origin is always allowed), e.g. `https://chat.example.jp`.
     pub allowed_origins: Vec<String>,
+    /// Where visitors reach the site from outside, e.g.
+    /// `https://chat.example.jp` (no path, query or fragment). Links the
+    /// server sends out of the site (the handoff link to a LINE visitor)
+    /// start with it. Unset: no such link can be made, and offering a
+    /// handoff in a LINE conversation is refused (`handoff_link_unavailable`).
+    pub public_url: Option<String>,
     /// Bearer token for `GET /metrics`. Unset: metrics only from loopback.
     pub metrics_token: Option<Secret>,
     /// Mark the session cookie `Secure` (set when TLS terminates in front).
@@ -118,6 +124,10 @@ pub struct Handoff {
     pub purpose_ja: String,
     pub purpose_en: String,
     pub wording_version: String,
+    /// How long the one-time link sent to a LINE visitor with an offer
+    /// works (seconds; default 7 days). A booking, a decline or a
+    /// withdrawal ends it sooner.
+    pub link_valid_secs: u64,
 }
 
 impl Default for Handoff {
@@ -131,6 +141,7 @@ impl Default for Handoff {
                 "to prepare your first consultation (so you do not have to tell everything again)"
                     .into(),
             wording_version: "2026-12".into(),
+            link_valid_secs: crate::core::handoff::LINK_VALID_SECS,
         }
     }
 }
@@ -303,6 +314,10 @@ pub struct Limits {
     pub booking_lookups_per_ip_per_min: u32,
     pub booking_lookups_per_ref_per_min: u32,
     pub booking_lookups_burst: u32,
+    /// Requests made with a one-time handoff link (`{"link": ..}`), per
+    /// client address: a page visit makes a handful.
+    pub handoff_links_per_ip_per_min: u32,
+    pub handoff_links_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -360,6 +375,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             trust_forwarded_for: false,
             allowed_origins: Vec::new(),
+            public_url: None,
             metrics_token: None,
             cookie_secure: false,
             session_ttl_secs: 12 * 3600,
@@ -430,6 +446,8 @@ impl Default for Limits {
             booking_lookups_per_ip_per_min: 10,
             booking_lookups_per_ref_per_min: 5,
             booking_lookups_burst: 5,
+            handoff_links_per_ip_per_min: 30,
+            handoff_links_burst: 10,
         }
     }
 }
@@ -527,6 +545,8 @@ impl Settings {
             l.booking_lookups_per_ip_per_min,
             l.booking_lookups_per_ref_per_min,
             l.booking_lookups_burst,
+            l.handoff_links_per_ip_per_min,
+            l.handoff_links_burst,
         ] {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");
@@ -538,6 +558,20 @@ impl Settings {
             || h.purpose_ja.trim().is_empty()
         {
             return bad("handoff: recipient_ja, purpose_ja and wording_version are required");
+        }
+        if h.link_valid_secs == 0 {
+            return bad("handoff.link_valid_secs must be at least 1");
+        }
+        if let Some(u) = &self.public_url {
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            let host = rest.map(|r| r.trim_end_matches('/'));
+            if !host.is_some_and(|h| !h.is_empty() && !h.contains(['/', '?', '#', ' '])) {
+                return bad(
+                    "public_url must be like https://chat.example.jp (no path, query or fragment)",
+                );
+            }
         }
         let r = &self.retention;
         if r.conversation_days == 0 || r.booking_days < r.conversation_days {
@@ -617,6 +651,11 @@ impl Settings {
 }
 
 impl Settings {
+    /// `public_url` without a trailing slash, if set.
+    pub fn public_base(&self) -> Option<&str> {
+        self.public_url.as_deref().map(|u| u.trim_end_matches('/'))
+    }
+
     /// The opening-hours schedule (checked by `load`).
     pub fn schedule(&self) -> Result<Schedule, ConfigError> {
         Schedule::new(&self.hours).map_err(|e| ConfigError::Invalid(e.to_string()))

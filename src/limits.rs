@@ -19,6 +19,9 @@ pub struct RateLimits {
     /// Keyed by the reference as typed (normalised), whether or not it
     /// exists, so probing unknown references costs the same.
     pub bookings_by_ref: DefaultKeyedRateLimiter<String>,
+    /// Requests made with a one-time handoff link, per address, whether
+    /// the link exists or not.
+    pub handoff_links_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     frames: Quota,
 }
 
@@ -49,6 +52,10 @@ impl RateLimits {
                 l.booking_lookups_per_ref_per_min,
                 l.booking_lookups_burst,
             )),
+            handoff_links_by_ip: RateLimiter::keyed(per_minute(
+                l.handoff_links_per_ip_per_min,
+                l.handoff_links_burst,
+            )),
             frames: Quota::per_second(nz(l.frames_per_sec)).allow_burst(nz(l.frames_burst)),
         }
     }
@@ -67,6 +74,8 @@ impl RateLimits {
         self.logins_by_account.retain_recent();
         self.bookings_by_ip.retain_recent();
         self.bookings_by_ref.retain_recent();
+        self.handoff_links_by_ip.retain_recent();
+        self.handoff_links_by_ip.shrink_to_fit();
         self.bookings_by_ip.shrink_to_fit();
         self.bookings_by_ref.shrink_to_fit();
         self.upgrades.shrink_to_fit();

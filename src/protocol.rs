@@ -128,6 +128,16 @@ pub enum ErrorCode {
     /// LINE webhook: the `x-line-signature` is missing or does not match
     /// the body; nothing was stored.
     InvalidSignature,
+    /// A one-time handoff link that was used: a booking was made with it,
+    /// or the offer it came with was declined or the consent withdrawn.
+    /// (An unknown link answers `resume_failed`, like a wrong token.)
+    LinkSpent,
+    /// A one-time handoff link past its validity (`handoff.link_valid_secs`).
+    LinkExpired,
+    /// `offer_handoff` in a LINE conversation on a server without
+    /// `public_url`: the visitor could not be sent a working link, so
+    /// nothing was offered.
+    HandoffLinkUnavailable,
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
@@ -146,12 +156,25 @@ impl ErrorCode {
                 403
             }
             NotFound | BookingNotFound => 404,
-            ConversationEnded | NotWaiting | CapacityReached | NotAvailable | PickingDisabled
-            | Conflict | NotActive | NoOffer | OfferChanged | AlreadyAnswered
-            | AlreadyConsented | NoConsent | AlreadyBooked | SlotFull | SlotUnavailable
-            | SlotBooked => 409,
+            ConversationEnded
+            | NotWaiting
+            | CapacityReached
+            | NotAvailable
+            | PickingDisabled
+            | Conflict
+            | NotActive
+            | NoOffer
+            | OfferChanged
+            | AlreadyAnswered
+            | AlreadyConsented
+            | NoConsent
+            | AlreadyBooked
+            | SlotFull
+            | SlotUnavailable
+            | SlotBooked
+            | HandoffLinkUnavailable => 409,
             RateLimited => 429,
-            ConversationErased => 410,
+            ConversationErased | LinkSpent | LinkExpired => 410,
             QueueFull | Unavailable | Closed => 503,
             Internal => 500,
         }
@@ -203,6 +226,9 @@ impl ErrorCode {
             BookingNotFound => "booking_not_found",
             NotFound => "not_found",
             InvalidSignature => "invalid_signature",
+            LinkSpent => "link_spent",
+            LinkExpired => "link_expired",
+            HandoffLinkUnavailable => "handoff_link_unavailable",
             Unavailable => "unavailable",
             Internal => "internal",
         }

@@ -3,6 +3,12 @@
 // how long), the visitor's answer, a booking, its confirmation, and
 // withdrawing the consent.
 //
+// Used by two pages: the web chat (web/visitor.js, who = the conversation
+// and its resume token) and the page of a LINE visitor's one-time link
+// (web/handoff/link.js, who = the link). The page passes `auth`, a
+// function giving the proof to put in every request; this file never
+// knows which kind it is.
+//
 // Where the handoff stands comes from the server (`handoff` frames, and
 // POST /api/handoff after a reload), never from this tab. The PIN and the
 // calendar file of a booking are kept in memory only: the PIN is shown
@@ -15,6 +21,8 @@ const $ = (id) => document.getElementById(id);
 
 let auth = () => null;
 let announce = () => {};
+/** Offer "withdraw consent" under a booking (the link page: no, the booking page does it). */
+let withdrawWhenBooked = true;
 
 const hs = {
   /** The server's HandoffView, or null. */
@@ -30,10 +38,15 @@ const hs = {
   errors: { offer: null, slot: null, contact: null, booking: null, withdraw: null },
 };
 
-/** Called once by the visitor page. */
+/**
+ * Called once by the page: `auth()` gives the visitor's proof for a
+ * request body (`{conversation_id, token}` or `{link}`), or null;
+ * `announce(text)` tells a screen reader.
+ */
 export function initHandoff(options) {
   auth = options.auth;
   announce = options.announce;
+  withdrawWhenBooked = options.withdrawWhenBooked ?? true;
   $('offer-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     answer('consent');
@@ -332,7 +345,8 @@ export function renderHandoff() {
   }
 
   // Withdrawing, while a consent stands.
-  $('withdraw-area').hidden = v.state !== 'consented';
-  if (v.state !== 'consented') $('withdraw-confirm').hidden = true;
+  const canWithdraw = v.state === 'consented' && (withdrawWhenBooked || !booked);
+  $('withdraw-area').hidden = !canWithdraw;
+  if (!canWithdraw) $('withdraw-confirm').hidden = true;
   showSpec('withdraw-error', hs.errors.withdraw);
 }

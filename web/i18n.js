@@ -433,6 +433,20 @@ const STRINGS = {
     'lookup.again': '別の予約を確認する',
     'lookup.exit.hint': 'この画面をすぐに別のページに切り替え、表示した内容を消します',
 
+    // The page of a LINE visitor's one-time link (/handoff/#...)
+    'link.heading': 'LINEでのご相談から',
+    'link.intro': 'LINEで相談員から届いたリンクから開いたページです。チャットはLINEでそのまま続けられます。',
+    'link.loading': '読み込んでいます…',
+    'link.none': 'このページは、LINEで届いたリンクから開いてください。',
+    'link.unknown': 'このリンクは使えません。LINEに新しいリンクが届いていれば、そちらを開いてください。',
+    'link.spent': 'このリンクはもう使えません（予約に使ったか、ご提案への回答が終わっています）。予約の確認・取り消しは、予約番号とPINで次のページからできます。',
+    'link.expired': 'このリンクは有効期限が過ぎました。初回相談を希望するときは、LINEで相談員に伝えてください。',
+    'link.lookup': '予約を確認・取り消すページへ',
+    'link.retry': 'もう一度読み込む',
+    'error.link_spent': 'このリンクはもう使えません。予約の確認・取り消しは予約番号とPINでできます。',
+    'error.link_expired': 'このリンクは有効期限が過ぎました。LINEで相談員に伝えてください。',
+    'error.handoff_link_unavailable': 'LINEの相談者にはリンクを送れない設定です（public_url が未設定）。管理者に連絡してください。',
+
     // Handoff errors
     'error.no_offer': 'まだ提案はありません。',
     'error.offer_changed': '提案の内容が変わりました。新しい内容を読んでから、もう一度選んでください。',
@@ -1008,6 +1022,19 @@ const STRINGS = {
     'lookup.withdrawn.now': 'Your consent is withdrawn: nothing goes to the centre, and the booking is cancelled.',
     'lookup.again': 'Look up another booking',
     'lookup.exit.hint': 'Switches to another page at once and clears what this page showed',
+
+    'link.heading': 'From your LINE chat',
+    'link.intro': 'You opened this page from the link your counsellor sent you in LINE. You can keep chatting in LINE.',
+    'link.loading': 'Loading…',
+    'link.none': 'Please open this page from the link you received in LINE.',
+    'link.unknown': 'This link does not work. If a newer link arrived in LINE, please open that one.',
+    'link.spent': 'This link can no longer be used (you booked with it, or the proposal has been answered). You can view or cancel a booking with its reference and PIN on the booking page.',
+    'link.expired': 'This link has expired. If you would like a first consultation, tell your counsellor in LINE.',
+    'link.lookup': 'Go to the booking page',
+    'link.retry': 'Try again',
+    'error.link_spent': 'This link can no longer be used. You can view or cancel your booking with its reference and PIN.',
+    'error.link_expired': 'This link has expired. Please tell your counsellor in LINE.',
+    'error.handoff_link_unavailable': 'A LINE visitor cannot be sent the link: public_url is not set on the server. Please contact the administrator.',
 
     'error.no_offer': 'Nothing has been offered yet.',
     'error.offer_changed': 'The proposal has changed. Please read the new version and choose again.',

@@ -15,7 +15,16 @@
 //! from (conversation, seq), so a retry by any node is never delivered
 //! twice.
 //!
-//! Never logged: message text, LINE user ids, reply tokens, the secrets.
+//! A handoff offer cannot be shown in LINE, so the sender also sends the
+//! visitor a one-time link to the handoff page (`/handoff/#<token>`) for
+//! each offer version: made and stored (hashed) by
+//! `Service::issue_handoff_link`, pushed with a retry key derived from the
+//! token, then marked sent. A link whose push was never confirmed is
+//! replaced by a fresh one on a later pass (its token exists nowhere
+//! else), at most every `LINK_RETRY_MS`.
+//!
+//! Never logged: message text, LINE user ids, reply tokens, handoff link
+//! tokens, the secrets.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +41,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::Line as LineSettings;
 use crate::core::conversation::ConversationState;
+use crate::core::handoff::{HandoffLink, HandoffState};
+use crate::core::hours::iso_jst;
 use crate::core::ids::{ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::http::ApiError;
@@ -47,6 +58,9 @@ pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 /// How long a node holds a conversation's sending lease without renewing.
 const LEASE_MS: u64 = 30_000;
 const MAX_BACKOFF_MS: u64 = 30_000;
+/// A handoff link whose push failed is tried again (as a fresh link) at
+/// most this often per conversation.
+const LINK_RETRY_MS: u64 = 30_000;
 
 /// What staff call a LINE visitor: from the conversation id, so it says
 /// nothing about the LINE user and differs in every conversation.
@@ -170,6 +184,8 @@ pub struct LineChannel {
     notices: Mutex<HashMap<ConversationId, (u32, u64)>>,
     /// Finding or opening a user's conversation is one step per node.
     opening: tokio::sync::Mutex<()>,
+    /// When this node last tried to send a conversation's handoff link.
+    link_tries: Mutex<HashMap<ConversationId, u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -205,6 +221,7 @@ impl LineChannel {
             is_line: Mutex::default(),
             notices: Mutex::default(),
             opening: tokio::sync::Mutex::new(()),
+            link_tries: Mutex::default(),
         }))
     }
 
@@ -529,6 +546,9 @@ impl LineChannel {
                 }
             }
         }
+        // Before the end's goodbye: an offer made just before the end
+        // still reaches the visitor, who can answer it afterwards.
+        self.send_handoff_link(conv, &user).await?;
         let ended = store
             .conversation(conv)
             .await?
@@ -541,6 +561,70 @@ impl LineChannel {
             store.line_forget_user(conv).await?;
             lock(&self.notices).remove(&conv);
             lock(&self.replies).remove(&conv);
+            lock(&self.link_tries).remove(&conv);
+        }
+        Ok(())
+    }
+
+    /// Send the visitor a link to the handoff page if the offer awaiting
+    /// their answer has none that was confirmed sent (see the module doc).
+    async fn send_handoff_link(
+        &self,
+        conv: ConversationId,
+        user: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let store = &self.service.store;
+        let Some(rec) = store.handoff(conv).await? else {
+            return Ok(());
+        };
+        if rec.state != HandoffState::Offered {
+            return Ok(());
+        }
+        let current = store.handoff_link_of(conv).await?;
+        if !HandoffLink::stale_for(current.as_ref(), &rec) {
+            return Ok(());
+        }
+        let now = now_ms();
+        // A first try for this offer goes at once; a failed one waits.
+        let retrying = current
+            .as_ref()
+            .is_some_and(|l| l.offer_version == rec.offer.version);
+        if retrying
+            && lock(&self.link_tries)
+                .get(&conv)
+                .is_some_and(|at| now.saturating_sub(*at) < LINK_RETRY_MS)
+        {
+            return Ok(());
+        }
+        lock(&self.link_tries).insert(conv, now);
+        let made = match self.service.issue_handoff_link(&rec).await {
+            Ok(Some(made)) => made,
+            Ok(None) => {
+                tracing::warn!(conversation = %conv, "no handoff link sent to the LINE visitor: public_url is not set");
+                return Ok(());
+            }
+            Err(e) => {
+                tracing::warn!(conversation = %conv, code = e.code.as_str(), "handoff link not made");
+                return Ok(());
+            }
+        };
+        let text = handoff_link_text(&made.url, made.link.expires_at_ms);
+        let h = Sha256::digest(made.link.token_hash);
+        let key = retry_key(
+            conv,
+            &format!(
+                "handoff-link:{:02x}{:02x}{:02x}{:02x}",
+                h[0], h[1], h[2], h[3]
+            ),
+        );
+        match self.push(user, vec![text], &key).await {
+            Ok(_) => {
+                store.handoff_link_sent(conv, &made.link.token_hash).await?;
+                tracing::info!(conversation = %conv, version = rec.offer.version, "handoff link sent to the LINE visitor");
+            }
+            Err((reason, _)) => {
+                tracing::warn!(conversation = %conv, reason = %reason, "handoff link not delivered; a fresh one is tried later");
+            }
         }
         Ok(())
     }
@@ -722,6 +806,10 @@ impl LineChannel {
                         let me = self.clone();
                         tokio::spawn(async move { me.deliver(conversation).await });
                     }
+                    Ok(Event::Handoff { conversation }) => {
+                        let me = self.clone();
+                        tokio::spawn(async move { me.deliver(conversation).await });
+                    }
                     Ok(Event::Ended { conversation, .. }) => {
                         let me = self.clone();
                         tokio::spawn(async move { me.deliver(conversation).await });
@@ -737,6 +825,15 @@ impl LineChannel {
             }
         }
     }
+}
+
+/// The message carrying a handoff link: Japanese first, then English.
+fn handoff_link_text(url: &str, expires_at_ms: u64) -> String {
+    let iso = iso_jst(expires_at_ms);
+    let until = format!("{} {}", &iso[..10], &iso[11..16]);
+    format!(
+        "相談員から初回相談のご提案が届きました。\n下のリンクを開くと、センターに渡す内容を読んで、同意するかどうかを選べます。同意したら、そのまま予約もできます。\n{url}\nこのリンクはあなた専用です。ほかの人には送らないでください。{until}（日本時間）まで使えます。予約をすると使えなくなります。\n\nThe counsellor has proposed a first consultation. Open the link to read what would be passed on to the centre and choose whether to agree; then you can book.\n{url}\nThis link is for you only; please do not share it. It works until {until} Japan time, or until you book."
+    )
 }
 
 fn text_messages(texts: &[String]) -> Vec<serde_json::Value> {

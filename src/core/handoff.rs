@@ -679,6 +679,78 @@ impl Booking {
     }
 }
 
+// ------------------------------------------------------ one-time links
+
+/// How long a handoff link works after it was sent, unless configured
+/// (`handoff.link_valid_secs`).
+pub const LINK_VALID_SECS: u64 = 7 * 86_400;
+
+/// A one-time link to a conversation's handoff page, for a visitor whose
+/// channel cannot show the consent and booking screens (LINE). The link
+/// carries only a random token; the store keeps its SHA-256 and the one
+/// conversation it opens, so a link can never name another conversation.
+///
+/// At most one link per conversation is in force: a revised offer gets a
+/// fresh link and the earlier one stops working. "Spent" is not a flag
+/// written after the fact but read from the handoff record itself, so it
+/// is exactly as atomic as the booking: see [`HandoffLink::check`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffLink {
+    pub conversation: ConversationId,
+    /// SHA-256 of the token (`auth::hash_token`); the token itself is only
+    /// ever in the message sent to the visitor.
+    pub token_hash: [u8; 32],
+    /// The offer version the link was sent for.
+    pub offer_version: u32,
+    /// The handoff's `bookings_made` when the link was made: a booking
+    /// made after it spends the link.
+    pub bookings_at_issue: u32,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// The message carrying it was accepted by the channel. A link never
+    /// confirmed sent is replaced by a fresh one (its token is gone).
+    #[serde(default)]
+    pub sent: bool,
+}
+
+/// Why a link that exists authorises nothing any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("this link has been used: a booking was made with it, or the offer was declined or withdrawn")]
+    Spent,
+    #[error("this link has expired")]
+    Expired,
+}
+
+impl HandoffLink {
+    /// May this link act on its conversation's handoff `rec` at `now_ms`?
+    /// Spent once a booking was made after it was issued (cancelling that
+    /// booking later does not revive it), or once the visitor declined or
+    /// withdrew (a new offer comes with a new link); otherwise expired
+    /// at `expires_at_ms`.
+    pub fn check(&self, rec: Option<&HandoffRecord>, now_ms: u64) -> Result<(), LinkError> {
+        let Some(rec) = rec else {
+            return Err(LinkError::Spent);
+        };
+        if rec.bookings_made > self.bookings_at_issue
+            || matches!(rec.state, HandoffState::Declined | HandoffState::Withdrawn)
+        {
+            return Err(LinkError::Spent);
+        }
+        if now_ms >= self.expires_at_ms {
+            return Err(LinkError::Expired);
+        }
+        Ok(())
+    }
+
+    /// Does this link need (re)sending for `rec`: a link for an older
+    /// offer, or one never confirmed sent, while the offer awaits an answer?
+    pub fn stale_for(link: Option<&HandoffLink>, rec: &HandoffRecord) -> bool {
+        rec.state == HandoffState::Offered
+            && link.is_none_or(|l| l.offer_version != rec.offer.version || !l.sent)
+    }
+}
+
 // ---------------------------------------------------------------- audit
 
 /// What a staff member did with handoff data.
@@ -1043,6 +1115,92 @@ mod tests {
         assert!(f.contains("DTEND:20270116T090000Z"), "{f}");
         assert!(f.contains("センター\\, 受付"));
         assert!(f.ends_with("END:VCALENDAR\r\n"));
+    }
+
+    fn link(rec: &HandoffRecord) -> HandoffLink {
+        HandoffLink {
+            conversation: conv(),
+            token_hash: [1; 32],
+            offer_version: rec.offer.version,
+            bookings_at_issue: rec.bookings_made,
+            created_at_ms: NOW,
+            expires_at_ms: NOW + 1_000,
+            sent: true,
+        }
+    }
+
+    #[test]
+    fn a_link_works_until_a_booking_then_never_again() {
+        let offered = offer(None, conv(), "s", false, acct(), NOW).unwrap();
+        let l = link(&offered);
+        assert_eq!(l.check(Some(&offered), NOW), Ok(()));
+        let yes = Answer::Consent {
+            transcript: false,
+            contact: false,
+        };
+        let consented = answer(&offered, 1, "w1", yes, &terms(), NOW).unwrap();
+        assert_eq!(
+            l.check(Some(&consented), NOW + 1),
+            Ok(()),
+            "still needed to book"
+        );
+        let booked = book(
+            &consented,
+            &slot(1),
+            0,
+            &Contact::SelfCall,
+            reference(1),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(l.check(Some(&booked), NOW + 2), Err(LinkError::Spent));
+        // Cancelling the booking (with the PIN) does not revive the link.
+        let cancelled = cancel_booking(&booked).unwrap();
+        assert_eq!(l.check(Some(&cancelled), NOW + 3), Err(LinkError::Spent));
+        assert_eq!(l.check(None, NOW), Err(LinkError::Spent));
+    }
+
+    #[test]
+    fn a_link_ends_with_a_decline_or_withdrawal_and_expires_on_time() {
+        let offered = offer(None, conv(), "s", false, acct(), NOW).unwrap();
+        let l = link(&offered);
+        assert_eq!(l.check(Some(&offered), NOW + 999), Ok(()));
+        assert_eq!(
+            l.check(Some(&offered), NOW + 1_000),
+            Err(LinkError::Expired)
+        );
+        let declined = answer(&offered, 1, "w1", Answer::Decline, &terms(), NOW).unwrap();
+        assert_eq!(l.check(Some(&declined), NOW), Err(LinkError::Spent));
+        let yes = Answer::Consent {
+            transcript: false,
+            contact: false,
+        };
+        let consented = answer(&offered, 1, "w1", yes, &terms(), NOW).unwrap();
+        let (withdrawn, _) = withdraw(&consented, NOW).unwrap();
+        assert_eq!(l.check(Some(&withdrawn), NOW), Err(LinkError::Spent));
+        // A new offer after the withdrawal wants a new link, made then.
+        let again = offer(Some(&withdrawn), conv(), "s2", false, acct(), NOW).unwrap();
+        assert!(HandoffLink::stale_for(Some(&l), &again));
+        let fresh = link(&again);
+        assert!(!HandoffLink::stale_for(Some(&fresh), &again));
+        assert_eq!(fresh.check(Some(&again), NOW), Ok(()));
+    }
+
+    #[test]
+    fn a_link_is_sent_once_per_offer_version_until_confirmed() {
+        let offered = offer(None, conv(), "s", false, acct(), NOW).unwrap();
+        assert!(HandoffLink::stale_for(None, &offered));
+        let mut l = link(&offered);
+        assert!(!HandoffLink::stale_for(Some(&l), &offered));
+        l.sent = false;
+        assert!(HandoffLink::stale_for(Some(&l), &offered));
+        let changed = answer(&offered, 1, "w1", Answer::RequestChange, &terms(), NOW).unwrap();
+        assert!(
+            !HandoffLink::stale_for(None, &changed),
+            "nothing to answer yet"
+        );
+        let revised = offer(Some(&changed), conv(), "s2", false, acct(), NOW).unwrap();
+        assert!(HandoffLink::stale_for(Some(&link(&offered)), &revised));
     }
 
     #[derive(Clone, Debug)]

@@ -1,5 +1,6 @@
 //! HTTP edges of the handoff: the visitor's consent and booking (their
-//! conversation id and resume token in the body), a booking looked up
+//! conversation id and resume token in the body, or the one-time link
+//! sent to a LINE visitor: [`VisitorAuth`]), a booking looked up
 //! later by reference and PIN (rate-limited), admins' slots and audit log,
 //! and intake's view of consented bookings. Every endpoint only parses and
 //! calls `service::handoff`; every error is an [`ApiError`].
@@ -15,21 +16,26 @@ use super::session::{same_site, staff};
 use super::ApiError;
 use crate::auth::Role;
 use crate::core::handoff::{Answer, CancelReason, Contact, SlotId, SlotInput};
-use crate::core::ids::ConversationId;
 use crate::limits::check_keyed;
 use crate::protocol::{ErrorCode, SlotView};
-use crate::service::handoff::Lang;
+use crate::service::handoff::{Lang, VisitorAuth};
 use crate::service::now_ms;
 use crate::startup::AppState;
 use crate::ws::client_ip;
 
 // ------------------------------------------------------------ visitor
 
-/// Who the visitor is: the conversation and its resume token.
-#[derive(Deserialize)]
-pub struct VisitorAuth {
-    pub conversation_id: ConversationId,
-    pub token: String,
+/// The checks before any visitor request: `Origin`, and for the link form
+/// a rate limit per address (whether or not the link exists, so guessing
+/// costs as much as using one).
+fn visitor_checks(req: &HttpRequest, app: &AppState, who: &VisitorAuth) -> Result<(), ApiError> {
+    same_site(req, app)?;
+    if let VisitorAuth::Link { .. } = who {
+        if let Some(ip) = client_ip(req, &app.settings) {
+            check_keyed(&app.limits.handoff_links_by_ip, &ip).map_err(ApiError::rate_limited)?;
+        }
+    }
+    Ok(())
 }
 
 /// `POST /api/handoff`: where this conversation's handoff stands.
@@ -38,11 +44,8 @@ pub async fn show(
     body: web::Json<VisitorAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
-    let handoff = app
-        .service
-        .visitor_handoff(body.conversation_id, &body.token)
-        .await?;
+    visitor_checks(&req, &app, &body)?;
+    let handoff = app.service.visitor_handoff(&body).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
 }
 
@@ -56,8 +59,8 @@ pub enum AnswerKind {
 
 #[derive(Deserialize)]
 pub struct AnswerBody {
-    pub conversation_id: ConversationId,
-    pub token: String,
+    #[serde(flatten)]
+    pub who: VisitorAuth,
     /// The offer version shown.
     pub version: u32,
     /// The consent wording version shown.
@@ -79,7 +82,7 @@ pub async fn answer(
     body: web::Json<AnswerBody>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
+    visitor_checks(&req, &app, &body.who)?;
     let b = body.into_inner();
     let answer = match b.answer {
         AnswerKind::Consent => Answer::Consent {
@@ -91,14 +94,7 @@ pub async fn answer(
     };
     let handoff = app
         .service
-        .answer_handoff(
-            b.conversation_id,
-            &b.token,
-            b.version,
-            &b.wording_version,
-            b.lang,
-            answer,
-        )
+        .answer_handoff(&b.who, b.version, &b.wording_version, b.lang, answer)
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
 }
@@ -114,8 +110,8 @@ pub struct ContactBody {
 
 #[derive(Deserialize)]
 pub struct BookBody {
-    pub conversation_id: ConversationId,
-    pub token: String,
+    #[serde(flatten)]
+    pub who: VisitorAuth,
     pub slot_id: SlotId,
     /// What they want to be called (optional).
     #[serde(default)]
@@ -130,14 +126,11 @@ pub async fn book(
     body: web::Json<BookBody>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
+    visitor_checks(&req, &app, &body.who)?;
     let b = body.into_inner();
     let contact = Contact::parse(&b.contact.kind, b.contact.value.as_deref())
         .map_err(|e| ApiError(e.into()))?;
-    let receipt = app
-        .service
-        .book(b.conversation_id, &b.token, b.slot_id, b.name, contact)
-        .await?;
+    let receipt = app.service.book(&b.who, b.slot_id, b.name, contact).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "booking": receipt.booking,
         "pin": receipt.pin,
@@ -152,11 +145,8 @@ pub async fn withdraw(
     body: web::Json<VisitorAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
-    let handoff = app
-        .service
-        .withdraw_consent(body.conversation_id, &body.token)
-        .await?;
+    visitor_checks(&req, &app, &body)?;
+    let handoff = app.service.withdraw_consent(&body).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
 }
 

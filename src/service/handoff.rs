@@ -11,16 +11,17 @@
 
 use rand::RngCore;
 
-use super::{now_ms, refuse, Refusal, Service};
+use super::{now_ms, refuse, resume_failed, Refusal, Service};
 use crate::auth;
 use crate::core::handoff::{
     self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact,
-    HandoffError, HandoffRecord, SlotId, SlotInput, Terms, NAME_MAX_CHARS, SUMMARY_MAX_CHARS,
+    HandoffError, HandoffLink, HandoffRecord, LinkError, SlotId, SlotInput, Terms, NAME_MAX_CHARS,
+    SUMMARY_MAX_CHARS,
 };
 use crate::core::ids::{AccountId, ConversationId, MessageText};
 use crate::protocol::{BookedView, ConsentView, ErrorCode, HandoffView, SlotView, TermsView};
 use crate::store::{
-    Account, BookingOp, Event, HandoffWrite, SlotRecord, StoreError, StoredMessage,
+    Account, BookingOp, Channel, Event, HandoffWrite, SlotRecord, StoreError, StoredMessage,
 };
 
 /// Attempts at a compare-and-set before giving up with `conflict`. Two
@@ -50,6 +51,39 @@ impl From<HandoffError> for Refusal {
         };
         refuse(code, e.to_string())
     }
+}
+
+impl From<LinkError> for Refusal {
+    fn from(e: LinkError) -> Self {
+        let code = match e {
+            LinkError::Spent => ErrorCode::LinkSpent,
+            LinkError::Expired => ErrorCode::LinkExpired,
+        };
+        refuse(code, e.to_string())
+    }
+}
+
+/// Who the visitor is, on the handoff's HTTP edges: one of two proofs,
+/// resolved to a conversation by [`Service::visitor_conversation`] and
+/// then the same use cases. No `Debug`: both hold a secret.
+#[derive(Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum VisitorAuth {
+    /// The web visitor page: the conversation and its resume token.
+    Resume {
+        conversation_id: ConversationId,
+        token: String,
+    },
+    /// The one-time link sent to a LINE visitor: the token only. It names
+    /// no conversation; the store says which one it opens.
+    Link { link: String },
+}
+
+/// A freshly made handoff link: the address to send (with the token in
+/// its fragment) and what the store keeps.
+pub struct NewLink {
+    pub url: String,
+    pub link: HandoffLink,
 }
 
 /// The language the visitor read the offer in; it decides which wording is
@@ -237,7 +271,15 @@ impl Service {
         include_transcript: bool,
     ) -> Result<(), Refusal> {
         let summary = MessageText::parse(summary, SUMMARY_MAX_CHARS)?;
-        self.authorise_active(id, counsellor).await?;
+        let conv = self.authorise_active(id, counsellor).await?;
+        if conv.channel == Channel::Line && self.settings.public_base().is_none() {
+            // The LINE visitor would get no working link: offer nothing.
+            tracing::warn!(conversation = %id, "handoff not offered: a LINE visitor needs public_url set for the handoff link");
+            return Err(refuse(
+                ErrorCode::HandoffLinkUnavailable,
+                "this visitor is on LINE and the server has no public_url, so no link to the handoff page can be sent; ask the administrator to set public_url",
+            ));
+        }
         let now = now_ms();
         self.change_handoff(id, |cur| {
             let next = handoff::offer(
@@ -256,29 +298,78 @@ impl Service {
         Ok(())
     }
 
-    /// The visitor's own handoff (resume token checked like `resume`).
-    pub async fn visitor_handoff(
+    /// The conversation a visitor's proof opens. A resume token is checked
+    /// like `resume`. A link is looked up by its hash: unknown (never
+    /// made, replaced by a newer one, purged) answers exactly like a wrong
+    /// token; a known one must not be spent or expired
+    /// ([`HandoffLink::check`]) and opens only its own conversation.
+    pub async fn visitor_conversation(&self, who: &VisitorAuth) -> Result<ConversationId, Refusal> {
+        match who {
+            VisitorAuth::Resume {
+                conversation_id,
+                token,
+            } => Ok(self.resume(*conversation_id, token).await?.id),
+            VisitorAuth::Link { link } => {
+                let link = self
+                    .store
+                    .handoff_link(&auth::hash_token(link))
+                    .await?
+                    .ok_or_else(resume_failed)?;
+                let rec = self.store.handoff(link.conversation).await?;
+                link.check(rec.as_ref(), now_ms())?;
+                Ok(link.conversation)
+            }
+        }
+    }
+
+    /// Make and store a fresh link to the handoff page for `rec`'s offer,
+    /// replacing the conversation's earlier one. `None` without
+    /// `public_url` (the offer was refused for LINE conversations then).
+    pub async fn issue_handoff_link(
         &self,
-        id: ConversationId,
-        token: &str,
-    ) -> Result<Option<HandoffView>, Refusal> {
-        self.resume(id, token).await?;
+        rec: &HandoffRecord,
+    ) -> Result<Option<NewLink>, Refusal> {
+        let Some(base) = self.settings.public_base() else {
+            return Ok(None);
+        };
+        let (token, token_hash) = auth::new_token();
+        let now = now_ms();
+        let link = HandoffLink {
+            conversation: rec.conversation,
+            token_hash,
+            offer_version: rec.offer.version,
+            bookings_at_issue: rec.bookings_made,
+            created_at_ms: now,
+            expires_at_ms: now
+                .saturating_add(self.settings.handoff.link_valid_secs.saturating_mul(1000)),
+            sent: false,
+        };
+        self.store.put_handoff_link(link.clone()).await?;
+        // The token in the fragment: browsers never send it to a server,
+        // so no access log, proxy or Referer keeps it.
+        Ok(Some(NewLink {
+            url: format!("{base}/handoff/#{token}"),
+            link,
+        }))
+    }
+
+    /// The visitor's own handoff.
+    pub async fn visitor_handoff(&self, who: &VisitorAuth) -> Result<Option<HandoffView>, Refusal> {
+        let id = self.visitor_conversation(who).await?;
         self.handoff_of(id, true).await
     }
 
     /// The visitor answers: consent (with its scope), decline, or ask for a
     /// change. `wording_version` is what their screen showed.
-    #[allow(clippy::too_many_arguments)]
     pub async fn answer_handoff(
         &self,
-        id: ConversationId,
-        token: &str,
+        who: &VisitorAuth,
         version: u32,
         wording_version: &str,
         lang: Lang,
         answer: Answer,
     ) -> Result<HandoffView, Refusal> {
-        self.resume(id, token).await?;
+        let id = self.visitor_conversation(who).await?;
         let terms = self.terms(lang);
         // The screen shows the deployment's version; the record keeps it
         // with the language it was read in.
@@ -305,13 +396,12 @@ impl Service {
     /// checked by the store in the same step as the write.
     pub async fn book(
         &self,
-        id: ConversationId,
-        token: &str,
+        who: &VisitorAuth,
         slot_id: SlotId,
         name: Option<String>,
         contact: Contact,
     ) -> Result<Receipt, Refusal> {
-        self.resume(id, token).await?;
+        let id = self.visitor_conversation(who).await?;
         let name = match name.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(n) => Some(handoff::form_text(n, "name", NAME_MAX_CHARS)?),
@@ -385,12 +475,8 @@ impl Service {
 
     /// The visitor withdraws their consent: intake sees nothing from now
     /// on, and the booking (if any) is cancelled in the same step.
-    pub async fn withdraw_consent(
-        &self,
-        id: ConversationId,
-        token: &str,
-    ) -> Result<HandoffView, Refusal> {
-        self.resume(id, token).await?;
+    pub async fn withdraw_consent(&self, who: &VisitorAuth) -> Result<HandoffView, Refusal> {
+        let id = self.visitor_conversation(who).await?;
         self.withdraw(id).await
     }
 

@@ -121,6 +121,15 @@ impl From<InvalidInput> for Refusal {
     }
 }
 
+/// A wrong resume token, an unknown conversation and an unknown handoff
+/// link all get this one answer, so none of them can be probed.
+pub(crate) fn resume_failed() -> Refusal {
+    refuse(
+        ErrorCode::ResumeFailed,
+        "cannot resume that conversation: the link is wrong, or the conversation expired under the retention period",
+    )
+}
+
 /// What a visitor learns about their place in the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueuePlace {
@@ -307,12 +316,7 @@ impl Service {
         id: ConversationId,
         token: &str,
     ) -> Result<ConversationRecord, Refusal> {
-        let failed = || {
-            refuse(
-                ErrorCode::ResumeFailed,
-                "cannot resume that conversation: the link is wrong, or the conversation expired under the retention period",
-            )
-        };
+        let failed = resume_failed;
         let rec = self.store.conversation(id).await?.ok_or_else(failed)?;
         if !auth::same_hash(&rec.token_hash, &auth::hash_token(token)) {
             return Err(failed());

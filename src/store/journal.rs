@@ -78,6 +78,10 @@ pub enum Change {
         conversation: ConversationId,
         delivery: LineDelivery,
     },
+    /// A conversation's handoff link, new (replacing the earlier one) or
+    /// confirmed sent. Deleted with the conversation (`ConversationDeleted`,
+    /// `Erased`).
+    HandoffLink(HandoffLink),
 }
 
 /// Resolves when the changes are committed (or the journal failed).
@@ -117,6 +121,7 @@ pub struct Snapshot {
     pub facts: Vec<ConversationFacts>,
     pub line_links: Vec<LineLink>,
     pub line_deliveries: Vec<(ConversationId, LineDelivery)>,
+    pub handoff_links: Vec<HandoffLink>,
 }
 
 #[derive(Debug)]

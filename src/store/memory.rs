@@ -73,6 +73,10 @@ struct State {
     /// Conversation -> (holder, until ms). Not persisted: after a restart
     /// the single node takes it again.
     line_leases: HashMap<ConversationId, (String, u64)>,
+    /// A conversation's handoff link in force.
+    handoff_links: HashMap<ConversationId, HandoffLink>,
+    /// The token hash of each link in `handoff_links` -> its conversation.
+    handoff_link_index: HashMap<TokenHash, ConversationId>,
 }
 
 struct Conv {
@@ -353,6 +357,7 @@ impl State {
         self.line_users.retain(|_, c| *c != id);
         self.line_deliveries.remove(&id);
         self.line_leases.remove(&id);
+        self.drop_handoff_link(id);
         if let Some(c) = conv.rec.counsellor {
             if let Some(h) = self.held.get_mut(&c) {
                 h.remove(&id);
@@ -372,6 +377,14 @@ impl State {
             }
         }
         changes
+    }
+
+    /// Forget a conversation's handoff link (the rows go with the
+    /// conversation's own deletion).
+    fn drop_handoff_link(&mut self, id: ConversationId) {
+        if let Some(l) = self.handoff_links.remove(&id) {
+            self.handoff_link_index.remove(&l.token_hash);
+        }
     }
 
     /// The state a durable backend read back; see [`MemoryStore::restore`].
@@ -423,6 +436,11 @@ impl State {
                 }
             }
             s.line_links.insert(link.conversation, link);
+        }
+        for link in snapshot.handoff_links {
+            s.handoff_link_index
+                .insert(link.token_hash, link.conversation);
+            s.handoff_links.insert(link.conversation, link);
         }
         for (conversation, d) in snapshot.line_deliveries {
             s.line_deliveries
@@ -1457,6 +1475,58 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            if !s.handoffs.contains_key(&link.conversation) {
+                return Err(StoreError::NotFound);
+            }
+            s.drop_handoff_link(link.conversation);
+            s.handoff_link_index
+                .insert(link.token_hash, link.conversation);
+            s.handoff_links.insert(link.conversation, link.clone());
+            self.record(vec![Change::HandoffLink(link)])
+        };
+        settle(commit).await
+    }
+
+    async fn handoff_link_sent(
+        &self,
+        conversation: ConversationId,
+        token_hash: &TokenHash,
+    ) -> StoreResult<bool> {
+        let commit = {
+            let mut s = self.state()?;
+            let Some(link) = s
+                .handoff_links
+                .get_mut(&conversation)
+                .filter(|l| l.token_hash == *token_hash)
+            else {
+                return Ok(false);
+            };
+            link.sent = true;
+            let link = link.clone();
+            self.record(vec![Change::HandoffLink(link)])
+        };
+        settle(commit).await?;
+        Ok(true)
+    }
+
+    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>> {
+        let s = self.state()?;
+        Ok(s.handoff_link_index
+            .get(token_hash)
+            .and_then(|c| s.handoff_links.get(c))
+            .cloned())
+    }
+
+    async fn handoff_link_of(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<HandoffLink>> {
+        Ok(self.state()?.handoff_links.get(&conversation).cloned())
+    }
+
     async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
         Ok(self.state()?.bookings.get(reference).cloned())
     }
@@ -1769,6 +1839,7 @@ impl Store for MemoryStore {
                 conv.notes.clear();
             }
             let record = conv.rec.clone();
+            s.drop_handoff_link(conversation);
             let mut changes = vec![
                 Change::Conversation(record.clone()),
                 Change::Erased {

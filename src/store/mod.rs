@@ -39,7 +39,7 @@ use tokio::sync::broadcast;
 use crate::auth::Role;
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
 use crate::core::handoff::{
-    AuditEntry, Booking, BookingRef, CancelReason, HandoffRecord, Slot, SlotId,
+    AuditEntry, Booking, BookingRef, CancelReason, HandoffLink, HandoffRecord, Slot, SlotId,
 };
 use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
@@ -952,6 +952,32 @@ pub trait Store: Send + Sync + 'static {
     async fn line_deliveries(&self, conversation: ConversationId)
         -> StoreResult<Vec<LineDelivery>>;
 
+    // ---- one-time handoff links (a LINE visitor's way to the handoff page)
+    //
+    // A link belongs to its conversation: purging or erasing the
+    // conversation deletes it in the same step. Durable like the handoff.
+
+    /// Store `link` as its conversation's one link, atomically replacing
+    /// (and so revoking) any earlier one; storing the same token again
+    /// updates it (`sent`). `NotFound` unless the conversation has a
+    /// handoff record.
+    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()>;
+    /// Mark the link with this token hash sent, if it is still its
+    /// conversation's link in force (`false`, changing nothing, if a newer
+    /// one replaced it or it is gone).
+    async fn handoff_link_sent(
+        &self,
+        conversation: ConversationId,
+        token_hash: &TokenHash,
+    ) -> StoreResult<bool>;
+    /// The link whose token hashes to `token_hash`, if it is in force.
+    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>>;
+    /// The conversation's link in force, if any.
+    async fn handoff_link_of(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<HandoffLink>>;
+
     // ---- counsellors
     /// A counsellor socket opened (+1) or closed (-1); creates the record
     /// (away, `default_capacity`) on first sight.
@@ -1002,14 +1028,16 @@ pub trait Store: Send + Sync + 'static {
     /// transcript) until [`handoff_expiry`], or goes in the same step if
     /// that has passed. Then handoff records past their expiry are
     /// removed, and slots that started at least `booking_ms` ago are
-    /// removed with all their bookings (each slot one step). Queued and
-    /// active conversations are never touched. Returns what went.
+    /// removed with all their bookings (each slot one step). A purged
+    /// conversation's LINE link, deliveries, lease and user index entry
+    /// and its handoff link go in its step. Queued and active
+    /// conversations are never touched. Returns what went.
     async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged>;
     /// "Erase my chat": end the conversation if it is live (ended by the
     /// visitor, as [`Store::end`], freeing the counsellor's place), then,
     /// in one atomic step, delete its log, its first message and its
-    /// de-duplication map, delete its notes unless `keep_notes`, and set
-    /// `erased_at_ms`. The record (with no text) stays until the purge,
+    /// de-duplication map and its handoff link, delete its notes unless
+    /// `keep_notes`, and set `erased_at_ms`. The record (with no text) stays until the purge,
     /// so the visitor's resume is told it was erased and the report still
     /// counts it. On a backend where ending and erasing are two steps, a
     /// crash between leaves it ended, and erasing again completes it.

@@ -115,6 +115,8 @@ struct Scripts {
     line_forget: Script,
     line_lease: Script,
     line_delivered: Script,
+    put_handoff_link: Script,
+    handoff_link_sent: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -154,6 +156,8 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         line_forget: s(include_str!("scripts/line_forget.lua")),
         line_lease: s(include_str!("scripts/line_lease.lua")),
         line_delivered: s(include_str!("scripts/line_delivered.lua")),
+        put_handoff_link: s(include_str!("scripts/put_handoff_link.lua")),
+        handoff_link_sent: s(include_str!("scripts/handoff_link_sent.lua")),
     }
 });
 
@@ -563,6 +567,10 @@ fn assess_json(a: &Assessment) -> String {
 /// changed under it before leaving it for the next round.
 const PURGE_ATTEMPTS: usize = 4;
 
+/// How many times `put_handoff_link` re-reads a link index that changed
+/// under it.
+const LINK_PUT_ATTEMPTS: usize = 8;
+
 impl RedisStore {
     /// Purge one ended conversation (see `purge_conversation.lua`): reads
     /// the record and its handoff, computes the facts, and lets the script
@@ -597,6 +605,11 @@ impl RedisStore {
                     (h.rev.to_string(), op, json, stamped.rev, expires)
                 }
             };
+            let user_index = match self.line_link(id).await?.and_then(|l| l.user_id) {
+                Some(u) => self.keys.line_user(&hex(&line_user_key(&u))),
+                None => self.keys.line_user("-"),
+            };
+            let (link_hex, link_key) = self.handoff_link_key_of(id).await?;
             let keys = [
                 self.keys.meta(id),
                 self.keys.log(id),
@@ -608,6 +621,12 @@ impl RedisStore {
                     .map_or_else(|| self.keys.no_held(), |c| self.keys.held(c)),
                 self.keys.handoff(id),
                 self.keys.handoff_expiry(),
+                self.keys.line(id),
+                self.keys.line_deliveries(id),
+                self.keys.line_lease(id),
+                user_index,
+                self.keys.handoff_link_of(id),
+                link_key,
             ];
             let argv = args![
                 id.to_string(),
@@ -619,7 +638,8 @@ impl RedisStore {
                 op,
                 json,
                 new_rev,
-                expires
+                expires,
+                link_hex
             ];
             match reply(self.run(&SCRIPTS.purge_conversation, &keys, &argv).await?) {
                 Ok(Reply::Ok(_)) => return Ok(true),
@@ -630,6 +650,21 @@ impl RedisStore {
             }
         }
         Ok(false)
+    }
+
+    /// The token hash (hex, '' if none) of a conversation's handoff link
+    /// and the key to delete it by (a placeholder if none).
+    async fn handoff_link_key_of(&self, id: ConversationId) -> StoreResult<(String, String)> {
+        let cur: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.handoff_link_of(id)))
+            .await?;
+        Ok(match cur {
+            Some(h) => {
+                let key = self.keys.handoff_link(&h);
+                (h, key)
+            }
+            None => (String::new(), self.keys.no_handoff_link()),
+        })
     }
 
     /// Members of a sorted set scored at most `max`, lowest first.
@@ -1661,6 +1696,88 @@ impl Store for RedisStore {
         Ok(out)
     }
 
+    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
+        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("handoff link"))?;
+        let id = link.conversation;
+        let new_hex = hex(&link.token_hash);
+        // A retry means another writer replaced the link in between. The
+        // only writer is a conversation's LINE sender, holding its lease,
+        // so it is rare; each round lets at least one writer through.
+        for _ in 0..LINK_PUT_ATTEMPTS {
+            let (cur_hex, cur_key) = self.handoff_link_key_of(id).await?;
+            let keys = [
+                self.keys.handoff(id),
+                self.keys.handoff_link_of(id),
+                self.keys.handoff_link(&new_hex),
+                cur_key,
+            ];
+            // On the handoff's connection, and on disk before `Ok`: the
+            // link is sent to the visitor only once it is stored.
+            let mut conn = self.durable_conn();
+            let argv = args![new_hex.clone(), json.clone(), cur_hex];
+            match reply(invoke(&mut conn, &SCRIPTS.put_handoff_link, &keys, &argv).await?)? {
+                Reply::Ok(_) => return self.wait_aof(&mut conn).await,
+                Reply::Retry => continue,
+                Reply::Dup(_) => return Err(codec::corrupt("put_handoff_link reply")),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn handoff_link_sent(
+        &self,
+        conversation: ConversationId,
+        token_hash: &TokenHash,
+    ) -> StoreResult<bool> {
+        let Some(mut link) = self.handoff_link(token_hash).await? else {
+            return Ok(false);
+        };
+        if link.conversation != conversation {
+            return Ok(false);
+        }
+        link.sent = true;
+        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("handoff link"))?;
+        let h = hex(token_hash);
+        let keys = [
+            self.keys.handoff_link_of(conversation),
+            self.keys.handoff_link(&h),
+        ];
+        let v = self
+            .run(&SCRIPTS.handoff_link_sent, &keys, &args![h, json])
+            .await?;
+        match reply(v)? {
+            Reply::Ok(v) => Ok(codec::int(v.first())? == 1),
+            _ => Err(codec::corrupt("handoff_link_sent reply")),
+        }
+    }
+
+    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>> {
+        let json: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.handoff_link(&hex(token_hash))))
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff link")))
+            .transpose()
+    }
+
+    async fn handoff_link_of(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<HandoffLink>> {
+        let Some(h) = self
+            .query::<Option<String>>(
+                ::redis::cmd("GET").arg(self.keys.handoff_link_of(conversation)),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let json: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.handoff_link(&h)))
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff link")))
+            .transpose()
+    }
+
     async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>> {
         let json: Option<String> = self
             .query(
@@ -1845,17 +1962,20 @@ impl Store for RedisStore {
                 serde_json::from_str(&fixed).map_err(|_| codec::corrupt("static"))?;
             fixed.first_message = None;
             let fixed = serde_json::to_string(&fixed).map_err(|_| codec::corrupt("static"))?;
+            let (link_hex, link_key) = self.handoff_link_key_of(conversation).await?;
             let keys = [
                 self.keys.meta(conversation),
                 self.keys.log(conversation),
                 self.keys.seen(conversation),
                 self.keys.notes(conversation),
+                self.keys.handoff_link_of(conversation),
+                link_key,
             ];
             let v = self
                 .run(
                     &SCRIPTS.erase,
                     &keys,
-                    &args![now_ms, fixed, if keep_notes { "0" } else { "1" }],
+                    &args![now_ms, fixed, if keep_notes { "0" } else { "1" }, link_hex],
                 )
                 .await?;
             match reply(v)? {

@@ -1253,6 +1253,82 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Schema v7: a conversation's handoff link survives a restart (found by
+/// its hash, with its `sent` mark), a newer link replaces it on disk too,
+/// and erasing the conversation deletes it for good.
+#[tokio::test]
+async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
+    use tsunagu::core::handoff::{self as h, HandoffLink};
+    use tsunagu::core::ids::{AccountId, ConversationId};
+    use tsunagu::core::queue::QueuePolicy;
+    use tsunagu::store::{BookingOp, HandoffWrite, NewConversation, Store};
+
+    let dir = TempDir::new("handoff-links");
+    let open = |dir: &std::path::Path| {
+        tsunagu::store::embedded::open(dir, 1_000, QueuePolicy::default())
+            .unwrap()
+            .0
+    };
+    let id = ConversationId::new_random();
+    let link = |byte: u8| HandoffLink {
+        conversation: id,
+        token_hash: [byte; 32],
+        offer_version: 1,
+        bookings_at_issue: 0,
+        created_at_ms: 1_000,
+        expires_at_ms: 9_000,
+        sent: false,
+    };
+    {
+        let s = open(dir.path());
+        s.create_conversation(
+            NewConversation {
+                channel: tsunagu::store::Channel::Line,
+                id,
+                token_hash: [1; 32],
+                pre_chat: Default::default(),
+                risk: Default::default(),
+                risk_reasons: Vec::new(),
+                alert: None,
+                first_message: None,
+                now_ms: 1_000,
+            },
+            10,
+        )
+        .await
+        .unwrap();
+        let offered = h::offer(None, id, "まとめ", false, AccountId::new_random(), 1_000).unwrap();
+        s.write_handoff(HandoffWrite {
+            expected_rev: 0,
+            record: offered,
+            booking: BookingOp::Keep,
+        })
+        .await
+        .unwrap();
+        s.put_handoff_link(link(1)).await.unwrap();
+        s.put_handoff_link(link(2)).await.unwrap();
+        assert!(s.handoff_link_sent(id, &[2; 32]).await.unwrap());
+        s.close().await.unwrap();
+    }
+    {
+        let s = open(dir.path());
+        assert_eq!(
+            s.handoff_link(&[1; 32]).await.unwrap(),
+            None,
+            "replaced on disk too"
+        );
+        let back = s.handoff_link(&[2; 32]).await.unwrap().unwrap();
+        assert!(back.sent);
+        assert_eq!(back.conversation, id);
+        s.erase(id, false, 2_000).await.unwrap();
+        s.close().await.unwrap();
+    }
+    let s = open(dir.path());
+    assert_eq!(s.handoff_link(&[2; 32]).await.unwrap(), None);
+    assert_eq!(s.handoff_link_of(id).await.unwrap(), None);
+    s.close().await.unwrap();
+}
+
 // ------------------------------------------- upgrade from the last release
 
 /// Where the previous release's data directory is kept: a real

@@ -45,7 +45,12 @@ async fn chat(app: &TestApp, name: &str) -> Chat {
     }
 }
 
-async fn post(app: &TestApp, path: &str, cookie: Option<&str>, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
     let mut r = reqwest::Client::new().post(app.url(path)).json(&body);
     if let Some(c) = cookie {
         r = r.header("cookie", c);

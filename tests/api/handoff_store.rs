@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use uuid::Uuid;
 
 use tsunagu::core::handoff::{
-    self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact,
+    self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact, HandoffLink,
     HandoffRecord, Slot, SlotId, SlotKind, Terms,
 };
 use tsunagu::core::ids::{AccountId, ConversationId};
@@ -25,6 +25,8 @@ conformance!(
     past_cancelled_and_unknown_slots_refuse_bookings,
     a_refused_write_changes_nothing,
     attendance_and_the_audit_log,
+    a_handoff_link_is_one_per_conversation_found_by_its_hash_only,
+    concurrent_links_leave_exactly_one_in_force,
 );
 
 const T0: u64 = 1_700_000_000_000;
@@ -469,4 +471,102 @@ async fn attendance_and_the_audit_log(b: Backend) {
     assert_eq!(log[0].action, AuditAction::ViewTranscript, "newest first");
     assert_eq!(log[1].references, vec![booking.reference.clone()]);
     assert_eq!(s.audit_log(1).await.unwrap().len(), 1);
+}
+
+pub(crate) fn link_for(rec: &HandoffRecord, hash_byte: u8) -> HandoffLink {
+    HandoffLink {
+        conversation: rec.conversation,
+        token_hash: [hash_byte; 32],
+        offer_version: rec.offer.version,
+        bookings_at_issue: rec.bookings_made,
+        created_at_ms: T0,
+        expires_at_ms: T0 + 7 * DAY,
+        sent: false,
+    }
+}
+
+async fn a_handoff_link_is_one_per_conversation_found_by_its_hash_only(b: Backend) {
+    let s = b.store();
+    let a = consented(s).await;
+    let other = consented(s).await;
+    // No handoff record, no link.
+    let bare = create(s, conv_at(T0)).await;
+    let mut orphan = link_for(&a, 9);
+    orphan.conversation = bare;
+    assert_eq!(s.put_handoff_link(orphan).await, Err(StoreError::NotFound));
+    assert_eq!(s.handoff_link(&[9; 32]).await.unwrap(), None);
+
+    let first = link_for(&a, 1);
+    s.put_handoff_link(first.clone()).await.unwrap();
+    s.put_handoff_link(link_for(&other, 3)).await.unwrap();
+    assert_eq!(s.handoff_link(&[1; 32]).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        s.handoff_link_of(a.conversation).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        s.handoff_link(&[2; 32]).await.unwrap(),
+        None,
+        "by its hash only"
+    );
+
+    // A newer link replaces (revokes) the earlier one, and only that one.
+    let second = link_for(&a, 2);
+    s.put_handoff_link(second.clone()).await.unwrap();
+    assert_eq!(s.handoff_link(&[1; 32]).await.unwrap(), None);
+    assert_eq!(
+        s.handoff_link(&[2; 32]).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(
+        s.handoff_link_of(a.conversation).await.unwrap(),
+        Some(second)
+    );
+    assert_eq!(
+        s.handoff_link(&[3; 32])
+            .await
+            .unwrap()
+            .map(|l| l.conversation),
+        Some(other.conversation)
+    );
+
+    // Marking sent: only the link in force, only for its conversation.
+    assert!(!s.handoff_link_sent(a.conversation, &[1; 32]).await.unwrap());
+    assert!(!s
+        .handoff_link_sent(other.conversation, &[2; 32])
+        .await
+        .unwrap());
+    assert!(s.handoff_link_sent(a.conversation, &[2; 32]).await.unwrap());
+    assert!(s.handoff_link(&[2; 32]).await.unwrap().unwrap().sent);
+    assert!(!s.handoff_link(&[3; 32]).await.unwrap().unwrap().sent);
+
+    // Erasing the conversation deletes its link; the other keeps its own.
+    s.erase(a.conversation, false, T0 + 10).await.unwrap();
+    assert_eq!(s.handoff_link(&[2; 32]).await.unwrap(), None);
+    assert_eq!(s.handoff_link_of(a.conversation).await.unwrap(), None);
+    assert!(s.handoff_link(&[3; 32]).await.unwrap().is_some());
+}
+
+async fn concurrent_links_leave_exactly_one_in_force(b: Backend) {
+    let s = b.store();
+    let rec = consented(s).await;
+    // Four writers at once (in service there is one: the LINE sender
+    // holding the conversation's lease).
+    let puts = (1..=4u8).map(|i| {
+        let node = b.node(i as usize);
+        let link = link_for(&rec, i);
+        async move { node.put_handoff_link(link).await }
+    });
+    for r in join_all(puts).await {
+        r.unwrap();
+    }
+    let mut found = Vec::new();
+    for i in 1..=4u8 {
+        if s.handoff_link(&[i; 32]).await.unwrap().is_some() {
+            found.push(i);
+        }
+    }
+    assert_eq!(found.len(), 1, "one link in force: {found:?}");
+    let current = s.handoff_link_of(rec.conversation).await.unwrap().unwrap();
+    assert_eq!(current.token_hash, [found[0]; 32]);
 }

@@ -141,6 +141,8 @@ pub fn test_settings() -> Settings {
     s.limits.logins_per_account_per_min = 1_000;
     s.limits.frames_per_sec = 10_000;
     s.limits.frames_burst = 10_000;
+    s.limits.handoff_links_per_ip_per_min = 100_000;
+    s.limits.handoff_links_burst = 10_000;
     s.timing.queue_update_ms = 20;
     s.timing.sweep_interval_ms = 50;
     // Tests run at any hour; opening hours are tested on their own.

@@ -195,7 +195,13 @@ async fn line_app() -> (StandIn, TestApp) {
 }
 
 /// The user sends one text (signed); returns the webhook's status.
-async fn say(app: &TestApp, user: &str, event_id: &str, text: &str, redelivery: bool) -> u16 {
+pub(crate) async fn say(
+    app: &TestApp,
+    user: &str,
+    event_id: &str,
+    text: &str,
+    redelivery: bool,
+) -> u16 {
     post_webhook(
         &app.addr,
         vec![text_event(user, event_id, text, redelivery)],
@@ -210,11 +216,14 @@ async fn texts_of(app: &TestApp, conv: tsunagu::core::ids::ConversationId) -> Ve
     log.iter().map(|m| m.text.clone()).collect()
 }
 
-fn user_id() -> String {
+pub(crate) fn user_id() -> String {
     format!("U{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn conversation_of(app: &TestApp, user: &str) -> tsunagu::core::ids::ConversationId {
+pub(crate) async fn conversation_of(
+    app: &TestApp,
+    user: &str,
+) -> tsunagu::core::ids::ConversationId {
     for _ in 0..200 {
         if let Some(c) = app
             .state

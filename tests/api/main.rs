@@ -11,6 +11,7 @@ mod durability;
 mod grace;
 mod handoff;
 mod line;
+mod line_handoff;
 mod load;
 mod metrics;
 mod multi_node;

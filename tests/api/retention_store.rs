@@ -11,13 +11,14 @@ use tsunagu::core::prechat::{AgeBand, Gender, PreChat, WhoIsWriting};
 use tsunagu::core::stats::{Assessment, Severity, WithdrawalBand};
 use tsunagu::store::{Closing, Note, Retention, Store, StoreError};
 
-use crate::handoff_store::{book, consented, slot_at};
+use crate::handoff_store::{book, consented, link_for, slot_at};
 use crate::store_conformance::{active_of, conv_at, counsellor, create, message, Backend};
 
 conformance!(
     purge_keeps_the_facts_and_deletes_what_ended_long_enough_ago,
     erase_deletes_the_text_at_once_and_frees_the_counsellor,
     a_handoff_outlives_its_transcript_until_its_own_period,
+    purge_deletes_the_line_keys_and_the_handoff_link_with_the_conversation,
 );
 
 const T0: u64 = 1_700_000_000_000;
@@ -205,4 +206,65 @@ async fn a_handoff_outlives_its_transcript_until_its_own_period(b: Backend) {
     assert_eq!(s.booking(&booking.reference).await.unwrap(), None);
     assert_eq!(s.slot(slot.id).await.unwrap(), None);
     assert_eq!(s.facts().await.unwrap().len(), 1);
+}
+
+async fn purge_deletes_the_line_keys_and_the_handoff_link_with_the_conversation(b: Backend) {
+    use tsunagu::store::{LineDelivery, LineDeliveryState, LineLink};
+    let s = b.store();
+    let rec = consented(s).await;
+    let id = rec.conversation;
+    let user = format!("U{}", uuid::Uuid::new_v4().simple());
+    s.line_open(LineLink {
+        conversation: id,
+        user_id: Some(user.clone()),
+        opened_by_event: "01P".into(),
+        created_at_ms: T0,
+    })
+    .await
+    .unwrap();
+    s.line_delivered(
+        id,
+        LineDelivery {
+            seq: 1,
+            state: LineDeliveryState::Sent,
+            attempts: 1,
+            at_ms: T0,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s.line_lease(id, "node-a", T0, 60 * DAY).await.unwrap());
+    s.put_handoff_link(link_for(&rec, 5)).await.unwrap();
+    // A newer conversation of the same user keeps its own index entry.
+    let kept = create(s, conv_at(T0)).await;
+    let other_user = format!("U{}", uuid::Uuid::new_v4().simple());
+    s.line_open(LineLink {
+        conversation: kept,
+        user_id: Some(other_user.clone()),
+        opened_by_event: "01Q".into(),
+        created_at_ms: T0,
+    })
+    .await
+    .unwrap();
+
+    s.end(id, EndedBy::Visitor, None, T0 + 1).await.unwrap();
+    let p = s.purge(T0 + 31 * DAY, &RETENTION).await.unwrap();
+    assert_eq!(p.conversations, vec![id]);
+    assert_eq!(s.line_link(id).await.unwrap(), None);
+    assert_eq!(s.line_conversation_of(&user).await.unwrap(), None);
+    assert!(s.line_deliveries(id).await.unwrap().is_empty());
+    assert!(
+        s.line_lease(id, "node-b", T0 + 31 * DAY, 1_000)
+            .await
+            .unwrap(),
+        "the lease went too"
+    );
+    assert_eq!(s.handoff_link(&[5; 32]).await.unwrap(), None);
+    assert_eq!(s.handoff_link_of(id).await.unwrap(), None);
+    // The handoff record itself stays for its own period.
+    assert!(s.handoff(id).await.unwrap().is_some());
+    assert_eq!(
+        s.line_conversation_of(&other_user).await.unwrap(),
+        Some(kept)
+    );
 }

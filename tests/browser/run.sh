@@ -79,6 +79,10 @@ trap cleanup EXIT INT TERM
 
 PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
 PASSWORD="browser-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+# The LINE channel, for the handoff-over-LINE test: its Messaging API is a
+# stand-in the test itself serves on this port (nothing leaves 127.0.0.1).
+LINE_PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+LINE_SECRET="line-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 HASH="$(printf '%s\n' "$PASSWORD" | "$BIN" hash-password 2>/dev/null)"
 [ -n "$HASH" ] || die "tsunagu hash-password printed nothing"
 
@@ -92,6 +96,8 @@ web_dir = "$ROOT/web"
 data_dir = "$WORK/data"
 log = "warn"
 matching = "auto"
+# The handoff link sent to a LINE visitor starts with it.
+public_url = "http://127.0.0.1:$PORT"
 
 [limits]
 upgrades_per_ip_per_min = 100000
@@ -125,6 +131,13 @@ counsellor_grace_secs = 3
 [hours]
 always_open = true
 
+[line]
+channel_secret = "$LINE_SECRET"
+access_token = "browser-test-line-token"
+api_base = "http://127.0.0.1:$LINE_PORT"
+retry_base_ms = 100
+catch_up_ms = 300
+
 [site]
 name_ja = "ひきこもり地域支援センター チャット相談（テスト）"
 name_en = "Hikikomori Support Centre chat (test)"
@@ -146,8 +159,8 @@ EOF
   # One counsellor per test file, so no test sees another's chats.
   # ishii: the floor test's counsellor; kudo: its supervisor. joh, kondo,
   # ota: the handoff tests' counsellors; sato: the booking look-up test's;
-  # mori: admin; noda: intake.
-  for u in aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor sato:佐藤:counsellor mori:森:admin noda:野田:intake; do
+  # mori: admin; noda: intake; ueda: the LINE handoff test's counsellor.
+  for u in ueda:上田:counsellor aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor sato:佐藤:counsellor mori:森:admin noda:野田:intake; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 
@@ -244,6 +257,8 @@ status=0
   TSUNAGU_URL="$BASE" \
   TSUNAGU_CLOSED_URL="$CLOSED_BASE" \
   TSUNAGU_PASSWORD="$PASSWORD" \
+  TSUNAGU_LINE_SECRET="$LINE_SECRET" \
+  TSUNAGU_LINE_API_PORT="$LINE_PORT" \
   TSUNAGU_TEST_CHROMIUM="$CHROMIUM" \
   TSUNAGU_SCREENSHOTS="$ROOT/test-artifacts/screenshots" \
     node --test --test-concurrency=1 --test-reporter=spec ${BROWSER_TEST_SPECS:-specs/*.test.mjs}

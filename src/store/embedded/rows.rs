@@ -229,6 +229,7 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 "DELETE FROM notes WHERE conversation = ?1",
                 "DELETE FROM line_links WHERE conversation = ?1",
                 "DELETE FROM line_deliveries WHERE conversation = ?1",
+                "DELETE FROM handoff_links WHERE conversation = ?1",
                 "DELETE FROM conversations WHERE id = ?1",
             ] {
                 conn.prepare_cached(sql)?.execute(params![id])?;
@@ -240,6 +241,8 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
         } => {
             let id = conversation.to_string();
             conn.prepare_cached("DELETE FROM messages WHERE conversation = ?1")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM handoff_links WHERE conversation = ?1")?
                 .execute(params![id])?;
             if *notes {
                 conn.prepare_cached("DELETE FROM notes WHERE conversation = ?1")?
@@ -271,6 +274,13 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 "INSERT OR REPLACE INTO line_deliveries (conversation, seq, body) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![conversation.to_string(), i(delivery.seq), json(delivery)])?;
+        }
+        Change::HandoffLink(l) => {
+            // One row per conversation: a new link replaces the earlier one.
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO handoff_links (conversation, token_hash, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![l.conversation.to_string(), &l.token_hash[..], json(l)])?;
         }
     }
     Ok(())
@@ -471,6 +481,7 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     snap.audit = bodies(conn, "audit", "seq")?;
     snap.facts = bodies(conn, "facts", "seq")?;
     snap.line_links = bodies(conn, "line_links", "conversation")?;
+    snap.handoff_links = bodies(conn, "handoff_links", "conversation")?;
     let mut st =
         conn.prepare("SELECT conversation, body FROM line_deliveries ORDER BY conversation, seq")?;
     let mut rows = st.query([])?;

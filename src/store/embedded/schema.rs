@@ -51,10 +51,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "the LINE channel: a LINE conversation's link to its user, and the delivery state of the messages sent to them",
         sql: V6,
     },
+    Migration {
+        version: 7,
+        why: "handoff over LINE: a conversation's one-time link to its handoff page (the token's hash only)",
+        sql: V7,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 6;
+pub const LATEST: u32 = 7;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -208,6 +213,19 @@ CREATE TABLE line_deliveries (
 ) WITHOUT ROWID;
 ";
 
+/// v7 (handoff over LINE): at most one link per conversation, so the
+/// conversation is the key and a new link replaces the row. The token is
+/// never stored, only its SHA-256 (also in `body`, which is what is read
+/// back; the column lets an operator see that a hash is unique). The row
+/// belongs to the conversation and goes with it (purge, erase).
+const V7: &str = "
+CREATE TABLE handoff_links (
+    conversation TEXT PRIMARY KEY,
+    token_hash BLOB NOT NULL UNIQUE,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("schema v{found} is newer than this version knows (v{known})")]
@@ -275,6 +293,32 @@ mod tests {
         assert!(insert(&conn, 2, None).is_err());
         // Another sender may use the same client id.
         insert(&conn, 2, Some("someone")).unwrap();
+    }
+
+    #[test]
+    fn v7_adds_handoff_links_next_to_v6_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 6).unwrap();
+        conn.execute("INSERT INTO line_links VALUES ('c', '{}')", [])
+            .unwrap();
+        assert_eq!(migrate(&mut conn, 7).unwrap(), 6);
+        assert_eq!(version(&conn).unwrap(), 7);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM line_links", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "v6 rows are kept");
+        let insert = |c: &Connection, conv: &str, hash: &[u8]| {
+            c.execute(
+                "INSERT INTO handoff_links VALUES (?1, ?2, '{}')",
+                rusqlite::params![conv, hash],
+            )
+        };
+        insert(&conn, "a", &[1; 32]).unwrap();
+        assert!(insert(&conn, "b", &[1; 32]).is_err(), "one hash, one link");
+        assert!(
+            insert(&conn, "a", &[2; 32]).is_err(),
+            "one link per conversation"
+        );
     }
 
     #[test]

@@ -169,6 +169,20 @@ impl Keys {
     pub fn audit(&self) -> String {
         self.global("audit")
     }
+    /// A one-time handoff link (JSON), under the SHA-256 of its token
+    /// (hex): the token itself is never stored. Tag `{prefix}`, with the
+    /// handoff records.
+    pub fn handoff_link(&self, token_hash_hex: &str) -> String {
+        self.global(&format!("handoff_link:{token_hash_hex}"))
+    }
+    /// The token hash (hex) of a conversation's link in force.
+    pub fn handoff_link_of(&self, id: ConversationId) -> String {
+        self.global(&format!("handoff_link_of:{id}"))
+    }
+    /// "No link": named in KEYS when there is none to delete, never written.
+    pub fn no_handoff_link(&self) -> String {
+        self.global("handoff_link:-")
+    }
 
     // ---- one conversation (tag {conversation id})
     pub fn meta(&self, id: ConversationId) -> String {

@@ -2,14 +2,22 @@
 -- facts, delete everything else, and stamp (or delete) its handoff.
 -- KEYS: 1 meta (hash), 2 log (stream), 3 seen (hash), 4 notes (list),
 --       5 ended (zset), 6 facts (list), 7 held (set) of its counsellor
---       (a placeholder if none), 8 handoff (hash), 9 handoff expiry (zset)
+--       (a placeholder if none), 8 handoff (hash), 9 handoff expiry (zset),
+--       10 line (hash), 11 line deliveries (hash), 12 line lease (string),
+--       13 the LINE user's index entry (string; a placeholder if the link
+--       has no user), 14 the handoff link index (string), 15 the handoff
+--       link (string; a placeholder if none)
 -- ARGV: 1 conversation id, 2 ended_at the node read, 3 outcome read,
 --       4 assessment read, 5 facts JSON (computed by the node from what
 --       it read), 6 handoff rev read ('' = none), 7 handoff: 'keep' or
---       'delete', 8 stamped handoff JSON, 9 its rev, 10 its expiry (ms)
+--       'delete', 8 stamped handoff JSON, 9 its rev, 10 its expiry (ms),
+--       11 the handoff link's token hash read ('' = none)
 -- The node computed the facts from the record and handoff it read; if
--- either changed since (an outcome recorded, a handoff step), nothing is
--- written and it answers {"retry"}, and the node reads again.
+-- either changed since (an outcome recorded, a handoff step, a new
+-- handoff link), nothing is written and it answers {"retry"}, and the
+-- node reads again. The LINE keys and the handoff link belong to the
+-- conversation and go with it; the user's index entry only if it still
+-- names this conversation (a newer one keeps its own).
 -- Returns {"ok"}, {"retry"} or {"err", "not_found"}.
 local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'outcome', 'assess')
 if not m[1] then
@@ -22,8 +30,11 @@ if m[1] ~= 'ended' or m[2] ~= ARGV[2] or (m[3] or '') ~= ARGV[3]
 end
 local rev = redis.call('HGET', KEYS[8], 'rev')
 if (rev or '') ~= ARGV[6] then return {'retry'} end
+if (redis.call('GET', KEYS[14]) or '') ~= ARGV[11] then return {'retry'} end
 redis.call('RPUSH', KEYS[6], ARGV[5])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[10], KEYS[11], KEYS[12], KEYS[14], KEYS[15])
+if redis.call('GET', KEYS[13]) == ARGV[1] then redis.call('DEL', KEYS[13]) end
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('SREM', KEYS[7], ARGV[1])
 if rev then
