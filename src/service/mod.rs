@@ -455,6 +455,9 @@ impl Service {
         {
             self.observe_handle_time(Duration::from_millis(end.saturating_sub(start)));
         }
+        // The matcher reads the freed place from the store, not from these
+        // events: it need not wait for their round trips.
+        self.wake_matcher();
         self.publish(Event::Ended {
             conversation: rec.id,
             by,
@@ -466,7 +469,6 @@ impl Service {
             self.publish(Event::CounsellorChanged { counsellor }).await;
         }
         self.publish(Event::QueueChanged).await;
-        self.wake_matcher();
     }
 
     fn observe_handle_time(&self, d: Duration) {
@@ -1127,11 +1129,21 @@ impl Service {
             .iter()
             .map(|r| r.id)
             .collect();
+        // The planned assignments run at once: each is one atomic store
+        // step that checks the counsellor's capacity itself, and one after
+        // another they cost a round trip each while freed places wait
+        // (tens of milliseconds a round on Redis at a busy moment).
+        let plan = matching::plan(&queue, &loads);
+        let results = futures_util::future::join_all(
+            plan.into_iter()
+                .map(|(conversation, counsellor)| self.assign(conversation, counsellor)),
+        )
+        .await;
         let mut assigned = 0;
-        for (conversation, counsellor) in matching::plan(&queue, &loads) {
+        for r in results {
             // A refusal means another node (or a visitor leaving) got there
             // first; the next round plans again from fresh data.
-            match self.assign(conversation, counsellor).await {
+            match r {
                 Ok(()) => assigned += 1,
                 Err(e) if e.code == ErrorCode::Unavailable => return Err(e),
                 Err(_) => {}

@@ -48,6 +48,8 @@ use crate::core::queue::QueuePolicy;
 macro_rules! args {
     ($($a:expr),* $(,)?) => { [$(($a).to_string()),*] };
 }
+/// A read of more hashes than this goes on the `bulk` connection.
+const BULK_READ: usize = 32;
 /// Events kept for a slow subscriber before it is told it lagged.
 const EVENT_BUFFER: usize = 16_384;
 /// How long one command may wait for its answer before it counts as failed.
@@ -169,6 +171,12 @@ pub struct RedisStore {
     /// only them, never the chat traffic pipelined on `conn`. Without it
     /// they use `conn` and are as durable as `appendfsync` makes them.
     durable: Option<ConnectionManager>,
+    /// Reads of many records at once (the queue broadcaster reads the whole
+    /// queue, hundreds of hashes, several times a second) go on their own
+    /// connection: on `conn` each would hold up every reply behind it on
+    /// the multiplexed connection, the chat's appends and the matcher's
+    /// assignments included.
+    bulk: ConnectionManager,
     keys: Keys,
     /// This process's id among the nodes (random per start).
     node: String,
@@ -210,6 +218,10 @@ impl RedisStore {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_min_delay(Duration::from_millis(50));
         let mut conn = client
+            .get_connection_manager_with_config(config.clone())
+            .await
+            .map_err(unavailable)?;
+        let bulk = client
             .get_connection_manager_with_config(config.clone())
             .await
             .map_err(unavailable)?;
@@ -264,6 +276,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             durable,
+            bulk,
             keys,
             node,
             events,
@@ -408,10 +421,13 @@ impl RedisStore {
         for k in keys {
             p.cmd("HGETALL").arg(k);
         }
-        let all: Vec<HashMap<String, String>> = p
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let mut conn = if keys.len() > BULK_READ {
+            self.bulk.clone()
+        } else {
+            self.conn.clone()
+        };
+        let all: Vec<HashMap<String, String>> =
+            p.query_async(&mut conn).await.map_err(unavailable)?;
         all.iter().filter(|m| !m.is_empty()).map(parse).collect()
     }
 

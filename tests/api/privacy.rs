@@ -69,6 +69,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .env("TSUNAGU_LINE__CHANNEL_SECRET", crate::line::SECRET)
         .env("TSUNAGU_LINE__ACCESS_TOKEN", crate::line::TOKEN)
         .env("TSUNAGU_LINE__API_BASE", &line.base)
+        .env("TSUNAGU_PUBLIC_URL", "https://chat.example.jp")
         .env("TSUNAGU_BIND", &addr)
         .env("TSUNAGU_LOG", "trace")
         // Opening hours are enforced by default; tests run at any hour.
@@ -177,6 +178,21 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     c.send(json!({"type": "send", "conversation_id": line_conv, "client_id": "p3", "text": MARK_MESSAGE}))
         .await;
     assert_eq!(c.recv_type("line_delivery").await["state"], "sent");
+    // The one-time handoff link sent to them is a secret like a resume
+    // token: sent, then used once.
+    c.send(
+        json!({"type": "offer_handoff", "conversation_id": line_conv,
+        "summary": MARK_SUMMARY, "include_transcript": false}),
+    )
+    .await;
+    let link = line_handoff_link(&line).await;
+    let r = http
+        .post(format!("http://{addr}/api/handoff"))
+        .json(&json!({ "link": link }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let r = http
         .post(format!("http://{addr}/api/login"))
         .json(&json!({"username": "privacy", "password": MARK_NOTE}))
@@ -215,6 +231,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         MARK_EMAIL,
         &pin,
         MARK_LINE_USER,
+        &link,
         crate::line::SECRET,
         crate::line::TOKEN,
     ] {
@@ -231,6 +248,29 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     // Cookies and resume tokens never appear either.
     let session = cookie.split_once('=').unwrap().1;
     assert!(!logs.contains(session), "the session token was logged");
+}
+
+/// The token of the first handoff link pushed to the LINE stand-in.
+async fn line_handoff_link(line: &crate::line::StandIn) -> String {
+    const AT: &str = "https://chat.example.jp/handoff/#";
+    for _ in 0..200 {
+        let texts: Vec<String> = line
+            .received()
+            .iter()
+            .filter(|r| r.accepted)
+            .flat_map(|r| r.body["messages"].as_array().cloned().unwrap_or_default())
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .collect();
+        if let Some(t) = texts.iter().find(|t| t.contains(AT)) {
+            let at = t.find(AT).unwrap() + AT.len();
+            return t[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no handoff link reached the LINE stand-in");
 }
 
 /// The handoff's personal data: a summary, a name, a phone number, a
