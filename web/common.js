@@ -51,6 +51,17 @@ export async function postJson(url, body, { blob = false } = {}) {
 }
 
 /** Where "Quick exit" goes: the server's `site.quick_exit_url`, else the page's meta tag. */
+/** GET /api/info (the site's name, hours, quick exit), or null if it fails. */
+export async function fetchInfo() {
+  try {
+    const r = await fetch('/api/info', { credentials: 'same-origin' });
+    if (r.ok) return await r.json();
+  } catch {
+    // Offline or refused: the caller shows what it can without it.
+  }
+  return null;
+}
+
 export function quickExitUrl(site) {
   const fromInfo = site?.quick_exit_url;
   if (typeof fromInfo === 'string' && /^https?:\/\//.test(fromInfo)) return fromInfo;

@@ -14,10 +14,114 @@
 // calendar file of a booking are kept in memory only: the PIN is shown
 // once and never stored.
 
-import { t, lang, formatJapanRange, consentScope, specText, showSpec } from './i18n.js';
+import { t, lang, formatJapanRange, consentScope, specText, showSpec, applyI18n } from './i18n.js';
 import { h, postJson } from './common.js';
 
 const $ = (id) => document.getElementById(id);
+
+// The section's markup, the same on both pages; put into their empty
+// <section id="handoff"> by initHandoff.
+const MARKUP = `
+<h2 id="handoff-heading" tabindex="-1" data-i18n="consent.heading"></h2>
+<p id="handoff-status" class="handoff-status" role="status" aria-live="polite"></p>
+
+<form id="offer-form" class="offer-form" novalidate hidden>
+  <p data-i18n="consent.intro"></p>
+  <h3 id="offer-summary-heading" data-i18n="consent.summary"></h3>
+  <p id="offer-summary" class="offer-summary quoted"></p>
+  <dl class="terms">
+    <dt data-i18n="consent.recipient"></dt>
+    <dd id="offer-recipient"></dd>
+    <dt data-i18n="consent.purpose"></dt>
+    <dd id="offer-purpose"></dd>
+    <dt data-i18n="consent.retention"></dt>
+    <dd id="offer-retention"></dd>
+  </dl>
+  <div id="offer-transcript-field" class="check">
+    <input id="offer-transcript" type="checkbox" aria-describedby="offer-transcript-hint">
+    <label for="offer-transcript" data-i18n="consent.transcript"></label>
+    <p id="offer-transcript-hint" class="hint" data-i18n="consent.transcript.hint"></p>
+  </div>
+  <p id="offer-no-transcript" class="hint" data-i18n="consent.transcript.not_offered"></p>
+  <div class="check">
+    <input id="offer-contact" type="checkbox" aria-describedby="offer-contact-hint">
+    <label for="offer-contact" data-i18n="consent.contact"></label>
+    <p id="offer-contact-hint" class="hint" data-i18n="consent.contact.hint"></p>
+  </div>
+  <p class="hint" data-i18n="consent.withdraw_note"></p>
+  <p id="offer-error" class="error" role="alert" hidden></p>
+  <div class="offer-buttons">
+    <button id="offer-agree" type="submit" class="primary" data-i18n="consent.agree"></button>
+    <button id="offer-change" type="button" class="secondary" data-i18n="consent.change"></button>
+    <button id="offer-decline" type="button" class="secondary" data-i18n="consent.decline"></button>
+  </div>
+</form>
+
+<form id="booking-form" class="booking-form" novalidate hidden>
+  <h3 id="booking-heading" tabindex="-1" data-i18n="booking.heading"></h3>
+  <fieldset class="slots" aria-describedby="slot-error">
+    <legend data-i18n="booking.slots"></legend>
+    <div id="slot-list" class="slot-list"></div>
+    <p id="slot-none" class="hint" data-i18n="booking.none" hidden></p>
+    <button id="slot-reload" type="button" class="button-quiet" data-i18n="booking.reload"></button>
+  </fieldset>
+  <p id="slot-error" class="error" role="alert" hidden></p>
+  <div class="field">
+    <label for="booking-name" data-i18n="booking.name"></label>
+    <input id="booking-name" type="text" maxlength="40" autocomplete="off">
+  </div>
+  <fieldset id="contact-choice" class="contact-choice">
+    <legend data-i18n="booking.contact"></legend>
+    <div class="radio">
+      <input id="contact-phone" type="radio" name="contact-kind" value="phone" checked>
+      <label for="contact-phone" data-i18n="booking.contact.phone"></label>
+    </div>
+    <div class="radio">
+      <input id="contact-email" type="radio" name="contact-kind" value="email">
+      <label for="contact-email" data-i18n="booking.contact.email"></label>
+    </div>
+    <div class="field">
+      <label id="contact-value-label" for="contact-value"></label>
+      <input id="contact-value" type="text" autocomplete="off" aria-describedby="contact-error">
+      <p id="contact-error" class="error" role="alert" hidden></p>
+    </div>
+  </fieldset>
+  <p id="contact-only-self" class="hint" data-i18n="booking.contact.only_self" hidden></p>
+  <p id="booking-error" class="error" role="alert" hidden></p>
+  <button id="booking-submit" type="submit" class="primary wide" data-i18n="booking.submit"></button>
+</form>
+
+<section id="booked" class="booked" aria-labelledby="booked-heading" hidden>
+  <h3 id="booked-heading" tabindex="-1" data-i18n="booking.done.heading"></h3>
+  <dl class="terms">
+    <dt data-i18n="booking.when"></dt>
+    <dd id="booked-when"></dd>
+    <dt data-i18n="booking.kind"></dt>
+    <dd id="booked-kind"></dd>
+    <dt data-i18n="booking.where"></dt>
+    <dd id="booked-place"></dd>
+    <dt data-i18n="booking.reference"></dt>
+    <dd id="booked-reference" class="code"></dd>
+    <dt id="booked-pin-label" data-i18n="booking.pin"></dt>
+    <dd id="booked-pin" class="code"></dd>
+  </dl>
+  <p id="booked-pin-note" class="notice"></p>
+  <p id="booked-lookup"><span data-i18n="booking.lookup"></span> <a id="booked-lookup-link" href="/booking/"></a></p>
+  <a id="booked-calendar" class="button-link secondary" data-i18n="booking.calendar" hidden></a>
+</section>
+
+<div id="withdraw-area" class="withdraw-area" hidden>
+  <button id="withdraw" type="button" class="secondary" data-i18n="booking.withdraw"></button>
+  <div id="withdraw-confirm" class="confirm" role="group" aria-labelledby="withdraw-confirm-text" hidden>
+    <p id="withdraw-confirm-text" data-i18n="booking.withdraw.confirm"></p>
+    <div class="confirm-buttons">
+      <button id="withdraw-yes" type="button" class="danger" data-i18n="booking.withdraw.yes"></button>
+      <button id="withdraw-no" type="button" class="secondary" data-i18n="confirm.back"></button>
+    </div>
+  </div>
+  <p id="withdraw-error" class="error" role="alert" hidden></p>
+</div>
+`;
 
 let auth = () => null;
 let announce = () => {};
@@ -44,6 +148,9 @@ const hs = {
  * `announce(text)` tells a screen reader.
  */
 export function initHandoff(options) {
+  const root = $('handoff');
+  root.innerHTML = MARKUP;
+  applyI18n(root);
   auth = options.auth;
   announce = options.announce;
   withdrawWhenBooked = options.withdrawWhenBooked ?? true;

@@ -9,7 +9,7 @@
 // reference and per address; a refusal says how long to wait.
 
 import { t, applyI18n, bindLangSwitch, onLangChange, formatJapanRange, siteName, showSpec } from '../i18n.js';
-import { h, postJson, quickExit } from '../common.js';
+import { h, postJson, quickExit, fetchInfo } from '../common.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -210,12 +210,8 @@ function render() {
 }
 
 async function loadInfo() {
-  try {
-    const r = await fetch('/api/info', { credentials: 'same-origin' });
-    if (r.ok) state.info = await r.json();
-  } catch {
-    // No site name: the app's name shows; the quick exit uses the meta tag.
-  }
+  // Without it the app's name shows; the quick exit uses the meta tag.
+  state.info = (await fetchInfo()) ?? state.info;
   render();
 }
 

@@ -11,7 +11,7 @@
 // link is spent: a later visit says so, and the booking page takes over.
 
 import { t, applyI18n, bindLangSwitch, onLangChange, siteName, errorText } from '../i18n.js';
-import { postJson, quickExit } from '../common.js';
+import { postJson, quickExit, fetchInfo } from '../common.js';
 import { initHandoff, onHandoff, renderHandoff, resetHandoff } from '../handoff.js';
 
 const $ = (id) => document.getElementById(id);
@@ -87,12 +87,8 @@ async function load() {
 }
 
 async function loadInfo() {
-  try {
-    const r = await fetch('/api/info', { credentials: 'same-origin' });
-    if (r.ok) state.info = await r.json();
-  } catch {
-    // No site name: the app's name shows; the quick exit uses the meta tag.
-  }
+  // Without it the app's name shows; the quick exit uses the meta tag.
+  state.info = (await fetchInfo()) ?? state.info;
   render();
 }
 
