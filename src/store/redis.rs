@@ -1120,20 +1120,22 @@ impl Store for RedisStore {
         };
         // The event is encoded here, with a placeholder where the sequence
         // number goes; the script fills it in once it has taken one.
-        let mut message = StoredMessage {
-            seq: SEQ_PLACEHOLDER,
-            from: msg.from,
-            author: msg.author,
-            author_name: msg.author_name.clone(),
-            client_id: msg.client_id.clone(),
-            text: msg.text,
-            at_ms: msg.now_ms,
-        };
         let event = Event::Message {
             conversation,
-            message: Arc::new(message.clone()),
+            message: Arc::new(StoredMessage {
+                seq: SEQ_PLACEHOLDER,
+                from: msg.from,
+                author: msg.author,
+                author_name: msg.author_name.clone(),
+                client_id: msg.client_id.clone(),
+                text: msg.text,
+                at_ms: msg.now_ms,
+            }),
         };
         let (before, after) = split_at_seq(&event)?;
+        let Event::Message { mut message, .. } = event else {
+            unreachable!("built as a message event above");
+        };
         let v = self
             .run(
                 &SCRIPTS.append,
@@ -1155,8 +1157,9 @@ impl Store for RedisStore {
             .await?;
         match reply(v)? {
             Reply::Ok(v) => {
-                message.seq = codec::int(v.first())?;
-                Ok(Appended::New(Arc::new(message)))
+                // The only reference (the event is gone): set in place, no copy.
+                Arc::make_mut(&mut message).seq = codec::int(v.first())?;
+                Ok(Appended::New(message))
             }
             Reply::Dup(seq) => Ok(Appended::Duplicate(seq)),
             Reply::Retry => Err(codec::corrupt("append reply")),

@@ -168,6 +168,13 @@ impl<H: Handler> Pipeline<H> {
         }
     }
 
+    /// `conversation` has no write in flight any more.
+    fn release(&mut self, conversation: ConversationId) {
+        if let Some(i) = self.busy.iter().position(|c| *c == conversation) {
+            self.busy.swap_remove(i);
+        }
+    }
+
     /// A write finished: hand its result over, then run the parked frame
     /// if that has become possible.
     async fn finished(
@@ -177,9 +184,7 @@ impl<H: Handler> Pipeline<H> {
         conversation: ConversationId,
         done: H::Done,
     ) {
-        if let Some(i) = self.busy.iter().position(|c| *c == conversation) {
-            self.busy.swap_remove(i);
-        }
+        self.release(conversation);
         handler.on_done(io, done).await;
         if let Some((order, _)) = &self.parked {
             if self.may_run(*order) {
@@ -311,9 +316,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     // a write cut off here is safe too: the resend is de-duplicated.
     let finish = async {
         while let Some((conversation, done)) = pipeline.in_flight.next().await {
-            if let Some(i) = pipeline.busy.iter().position(|c| *c == conversation) {
-                pipeline.busy.swap_remove(i);
-            }
+            pipeline.release(conversation);
             handler.on_done(&mut io, done).await;
         }
     };
