@@ -165,6 +165,12 @@ run() {
     tail -5 "$WORK/server.log" >&2 || true
   fi
   stop_server
+  # The server's warnings (the log level is `warn`: no message text, no
+  # addresses), kept beside the report: lagging events, refusals.
+  if [ "$target" = tsunagu ] && [ -s "$WORK/server.log" ]; then
+    cp "$WORK/server.log" "$OUT/$label-run$r.server.log"
+    echo "   server log: $(wc -l < "$WORK/server.log") lines, $OUT/$label-run$r.server.log"
+  fi
 }
 
 if [ -n "${IDLE_COUNTS:-}" ] || [ -n "${PAIR_COUNTS:-}" ]; then

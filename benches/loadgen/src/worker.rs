@@ -367,13 +367,38 @@ fn text_frame(ctx: &Ctx, conversation: Option<&str>, n: u64) -> String {
 struct Flow {
     sent: [AtomicU64; 2],
     received: [AtomicU64; 2],
+    /// After a refusal with `retry_after_ms`, that direction sends nothing
+    /// until then (ns, `now_ns`), as the web client does.
+    resume_at: [AtomicU64; 2],
 }
 
 impl Flow {
     fn may_send(&self, ctx: &Ctx, dir: usize) -> bool {
         let w = ctx.args.window;
-        w == 0 || self.sent[dir].load(Relaxed) - self.received[dir].load(Relaxed) < w
+        let in_window =
+            w == 0 || self.sent[dir].load(Relaxed) - self.received[dir].load(Relaxed) < w;
+        in_window && now_ns() >= self.resume_at[dir].load(Relaxed)
     }
+
+    /// A send in direction `dir` was refused (an error naming its
+    /// `client_id`): it will never be received, so it leaves the window,
+    /// and the direction waits the `retry_after_ms` the server asked for.
+    /// The refused message itself is not resent (it is counted as an
+    /// error); the offered rate resumes after the wait.
+    fn refused(&self, dir: usize, frame: &str) {
+        self.sent[dir].fetch_sub(1, Relaxed);
+        if let Some(ms) = serde_json::from_str::<Value>(frame)
+            .ok()
+            .and_then(|v| v["retry_after_ms"].as_u64())
+        {
+            self.resume_at[dir].fetch_max(now_ns() + ms * 1_000_000, Relaxed);
+        }
+    }
+}
+
+/// Is this error frame the answer to one of our sends?
+fn refuses_a_send(frame: &str) -> bool {
+    frame.contains("\"client_id\":\"")
 }
 
 fn flow(ctx: &Ctx, key: &str) -> Arc<Flow> {
@@ -565,6 +590,9 @@ async fn chat_as_visitor(
                         } else {
                             ctx.stats.error(code);
                         }
+                        if let Some(f) = pair_flow.as_ref().filter(|_| refuses_a_send(&text)) {
+                            f.refused(0, &text);
+                        }
                     }
                     _ => {}
                 }
@@ -678,7 +706,14 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                         let f = flow(ctx, &c);
                         convs.push((c, 0, f));
                     }
-                    "error" => ctx.stats.error(error_code(&text)),
+                    "error" => {
+                        ctx.stats.error(error_code(&text));
+                        if refuses_a_send(&text) {
+                            if let Some(c) = conversation_of(&text) {
+                                flow(ctx, c).refused(1, &text);
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
