@@ -524,10 +524,8 @@ impl Service {
 
     pub async fn counsellor_record(&self, id: AccountId) -> Result<CounsellorRecord, Refusal> {
         self.store
-            .counsellors()
+            .counsellor(id)
             .await?
-            .into_iter()
-            .find(|c| c.id == id)
             .ok_or_else(|| refuse(ErrorCode::Internal, "counsellor not registered"))
     }
 

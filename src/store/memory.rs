@@ -1645,6 +1645,10 @@ impl Store for MemoryStore {
         Ok(self.state()?.counsellors.values().cloned().collect())
     }
 
+    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>> {
+        Ok(self.state()?.counsellors.get(&id).cloned())
+    }
+
     async fn conversations_of(
         &self,
         counsellor: AccountId,

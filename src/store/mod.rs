@@ -999,6 +999,9 @@ pub trait Store: Send + Sync + 'static {
         capacity: u32,
     ) -> StoreResult<CounsellorRecord>;
     async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>>;
+    /// One counsellor's record (`None` before their first socket): one
+    /// read, where `counsellors` reads every one of them.
+    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>>;
     /// The counsellor's active conversations and the ended ones still
     /// waiting for an outcome.
     async fn conversations_of(&self, counsellor: AccountId)

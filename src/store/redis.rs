@@ -2137,6 +2137,11 @@ impl Store for RedisStore {
         self.hashes(&keys, codec::counsellor).await
     }
 
+    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>> {
+        self.hash_at(self.keys.counsellor(id), codec::counsellor)
+            .await
+    }
+
     async fn conversations_of(
         &self,
         counsellor: AccountId,

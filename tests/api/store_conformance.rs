@@ -897,6 +897,7 @@ async fn connection_counts_track_presence(b: Backend) {
 async fn counsellor_records_are_created_on_first_sight(b: Backend) {
     let s = b.store();
     let id = AccountId::new_random();
+    assert_eq!(s.counsellor(id).await, Ok(None));
     assert_eq!(
         s.set_status(id, Availability::Available).await,
         Err(StoreError::NotFound)
@@ -918,7 +919,10 @@ async fn counsellor_records_are_created_on_first_sight(b: Backend) {
     assert_eq!((rec.connections, rec.offline_since_ms), (0, Some(T0 + 3)));
     assert!(!rec.takes_chats());
     let listed = b.node(1).counsellors().await.unwrap();
-    assert_eq!(listed, vec![rec]);
+    assert_eq!(listed, vec![rec.clone()]);
+    // One record read on its own is the same record, on any node.
+    assert_eq!(b.node(1).counsellor(id).await, Ok(Some(rec)));
+    assert_eq!(s.counsellor(AccountId::new_random()).await, Ok(None));
 }
 
 async fn sessions_are_stored_and_deleted(b: Backend) {
