@@ -51,7 +51,20 @@ async fn fifty_visitors_five_counsellors_capacity_never_exceeded_nobody_assigned
             if w["state"] == "active" {
                 matched += 1;
             }
+            // Queue updates keep a waiting socket busy, so the receive
+            // time-out never fires: a liveness bound of its own, saying
+            // where this visitor's conversation stands.
+            let deadline = Instant::now() + Duration::from_secs(150);
             loop {
+                if Instant::now() >= deadline {
+                    let rec = app
+                        .state
+                        .service
+                        .store
+                        .conversation(conv.parse().unwrap())
+                        .await;
+                    panic!("visitor {i} never saw `ended` (matched {matched}x): {rec:?}");
+                }
                 let f = v.recv().await;
                 match f["type"].as_str().unwrap() {
                     "queue" => positions += 1,
