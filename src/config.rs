@@ -61,6 +61,13 @@ pub struct Settings {
     /// deployments (or test runs) can share one Redis. 1-64 characters of
     /// `A-Z a-z 0-9 _ . -`.
     pub redis_prefix: String,
+    /// With Redis: at most this many commands of this node wait for
+    /// Redis's answer at once; more wait for a place (see
+    /// `redis_admission_wait_ms`). Bounds the latency an overload adds.
+    pub redis_max_outstanding: usize,
+    /// With Redis: how long a command waits for a place before it is
+    /// refused as `unavailable` with `retry_after_ms` (nothing changed).
+    pub redis_admission_wait_ms: u64,
     /// Folder of the web pages served at `/`.
     pub web_dir: PathBuf,
     /// `auto`: the server assigns visitors. `manual`: counsellors pick.
@@ -369,6 +376,8 @@ impl Default for Settings {
             store: StoreMode::Embedded,
             data_dir: PathBuf::from("data"),
             redis_prefix: "tsunagu".into(),
+            redis_max_outstanding: crate::store::redis::DEFAULT_MAX_OUTSTANDING,
+            redis_admission_wait_ms: crate::store::redis::DEFAULT_ADMISSION_WAIT.as_millis() as u64,
             web_dir: PathBuf::from("web"),
             matching: MatchingMode::Auto,
             log: "info".into(),
@@ -585,6 +594,12 @@ impl Settings {
         }
         if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
             return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+        }
+        if self.redis_max_outstanding == 0 {
+            return bad("redis_max_outstanding must be at least 1");
+        }
+        if self.redis_admission_wait_ms > 4_000 {
+            return bad("redis_admission_wait_ms must be at most 4000 (below Redis's 5 s response time-out)");
         }
         if self.timing.node_ttl_ms < 300 {
             return bad("timing.node_ttl_ms must be at least 300");

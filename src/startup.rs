@@ -98,6 +98,8 @@ impl Application {
                     prefix: settings.redis_prefix.clone(),
                     node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
                     queue_policy: settings.queue_policy(),
+                    max_outstanding: settings.redis_max_outstanding,
+                    admission_wait: Duration::from_millis(settings.redis_admission_wait_ms),
                 })
                 .await
                 .map_err(StartError::Redis)?;
@@ -150,16 +152,21 @@ impl Application {
             line: crate::channels::line::LineChannel::new(service.clone()),
             draining: AtomicBool::new(false),
         });
+        // The node's own loops are exempt from the store's admission
+        // control (`store::background`): each runs one step at a time, and
+        // matching and grace periods must go on while visitors' sends are
+        // being refused in an overload.
+        use crate::store::background;
         if let Some(line) = &state.line {
-            tokio::spawn(line.clone().run());
+            tokio::spawn(background(line.clone().run()));
         }
 
         tokio::spawn(hub.clone().run(store.subscribe()));
-        tokio::spawn(service.clone().run_matcher());
-        tokio::spawn(service.clone().run_sweeper());
-        tokio::spawn(service.clone().run_purger());
-        tokio::spawn(run_queue_broadcaster(state.clone()));
-        tokio::spawn(run_closing_notices(state.clone()));
+        tokio::spawn(background(service.clone().run_matcher()));
+        tokio::spawn(background(service.clone().run_sweeper()));
+        tokio::spawn(background(service.clone().run_purger()));
+        tokio::spawn(background(run_queue_broadcaster(state.clone())));
+        tokio::spawn(background(run_closing_notices(state.clone())));
         tokio::spawn(forget_idle_limits(state.clone()));
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {

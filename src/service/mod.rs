@@ -105,6 +105,13 @@ impl From<StoreError> for Refusal {
                 ErrorCode::Unavailable,
                 "temporarily unavailable; nothing was changed, please try again",
             ),
+            StoreError::Busy { retry_after_ms } => ErrorBody {
+                retry_after_ms: Some(retry_after_ms),
+                ..refuse(
+                    ErrorCode::Unavailable,
+                    "busy; nothing was changed, please try again after retry_after_ms",
+                )
+            },
         }
     }
 }

@@ -676,9 +676,32 @@ pub enum StoreError {
     SlotBooked,
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store has as much work outstanding as it takes (Redis's
+    /// admission gate): refused before anything was sent, so nothing
+    /// changed. Try again after `retry_after_ms`.
+    #[error("store busy")]
+    Busy { retry_after_ms: u64 },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Run `f` as the node's own background work (matching, grace periods,
+/// queue updates): a store with admission control lets its commands past
+/// the gate, never refusing them as [`StoreError::Busy`]. They are few (each
+/// loop runs one step at a time), and in an overload they are what keeps
+/// visitors being matched while new sends are refused.
+pub fn background<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
+    BACKGROUND.scope((), f)
+}
+
+/// Is the running task inside [`background`]?
+pub(crate) fn in_background() -> bool {
+    BACKGROUND.try_with(|_| ()).is_ok()
+}
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

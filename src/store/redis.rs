@@ -27,6 +27,7 @@
 
 mod codec;
 mod events;
+mod gate;
 pub mod keys;
 
 use std::collections::HashMap;
@@ -40,6 +41,7 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
 use self::codec::{enum_name, hex, queue_scores, reply, risk_tables, Reply, Static};
+use self::gate::Gate;
 use self::keys::Keys;
 use super::*;
 use crate::core::queue::QueuePolicy;
@@ -48,6 +50,8 @@ use crate::core::queue::QueuePolicy;
 macro_rules! args {
     ($($a:expr),* $(,)?) => { [$(($a).to_string()),*] };
 }
+/// Connections the chat's commands are spread over (see `lanes`).
+const LANES: usize = 4;
 /// A read of more hashes than this goes on the `bulk` connection.
 const BULK_READ: usize = 32;
 /// Events kept for a slow subscriber before it is told it lagged.
@@ -80,6 +84,29 @@ pub struct RedisOptions {
     /// How the queue is ordered (the urgent head start). Every node sharing
     /// a Redis must use the same: the scores are computed at creation.
     pub queue_policy: QueuePolicy,
+    /// Admission control on `conn` (see [`gate`]): commands outstanding at
+    /// most, and how long one waits for a place before it is refused.
+    pub max_outstanding: usize,
+    pub admission_wait: Duration,
+}
+
+/// Defaults of [`RedisOptions`] (and of the settings that feed them).
+pub const DEFAULT_NODE_TTL: Duration = Duration::from_secs(15);
+pub const DEFAULT_MAX_OUTSTANDING: usize = 1024;
+pub const DEFAULT_ADMISSION_WAIT: Duration = Duration::from_millis(500);
+
+impl RedisOptions {
+    /// These URL and prefix, everything else the defaults.
+    pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: prefix.into(),
+            node_ttl: DEFAULT_NODE_TTL,
+            queue_policy: QueuePolicy::default(),
+            max_outstanding: DEFAULT_MAX_OUTSTANDING,
+            admission_wait: DEFAULT_ADMISSION_WAIT,
+        }
+    }
 }
 
 struct Scripts {
@@ -165,6 +192,17 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
 
 pub struct RedisStore {
     conn: ConnectionManager,
+    /// `conn` and more connections like it; commands take them in turn.
+    /// Each multiplexed connection has one task that writes the commands
+    /// and reads the replies, scheduled like any socket's task: with
+    /// thousands of sockets busy, one such task was the node's limit.
+    lanes: Box<[ConnectionManager]>,
+    next_lane: std::sync::atomic::AtomicUsize,
+    /// Every command on `conn` passes it (`run`, `query`, `pipe`, small
+    /// `hashes`): a bounded line instead of time-outs under overload.
+    /// The heartbeat, `bulk` and `durable` do not: they are few, and the
+    /// heartbeat must not be refused.
+    gate: Gate,
     /// Set when the server has `WAITAOF` (Redis 7.2+): the handoff's writes
     /// (consent, bookings, slots, audit) go on this connection of their
     /// own, each followed by `WAITAOF 1 0`, so a wait for the disk holds up
@@ -225,6 +263,15 @@ impl RedisStore {
             .get_connection_manager_with_config(config.clone())
             .await
             .map_err(unavailable)?;
+        let mut lanes = vec![conn.clone()];
+        for _ in 1..LANES {
+            lanes.push(
+                client
+                    .get_connection_manager_with_config(config.clone())
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
         let durable = if has_waitaof(&mut conn).await? {
             Some(
                 client
@@ -275,6 +322,9 @@ impl RedisStore {
         );
         Ok(Self {
             conn,
+            lanes: lanes.into(),
+            next_lane: Default::default(),
+            gate: Gate::new(opts.max_outstanding, opts.admission_wait),
             durable,
             bulk,
             keys,
@@ -320,8 +370,17 @@ impl RedisStore {
         }
     }
 
+    /// The next of the chat's connections, in turn.
+    fn lane(&self) -> ConnectionManager {
+        let i = self
+            .next_lane
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.lanes[i % self.lanes.len()].clone()
+    }
+
     async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> StoreResult<Value> {
-        invoke(&mut self.conn.clone(), script, keys, args).await
+        let _admitted = self.gate.admit().await?;
+        invoke(&mut self.lane(), script, keys, args).await
     }
 
     /// The connection for the handoff's writes (see `durable`).
@@ -402,9 +461,14 @@ impl RedisStore {
     }
 
     async fn query<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> StoreResult<T> {
-        cmd.query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)
+        let _admitted = self.gate.admit().await?;
+        cmd.query_async(&mut self.lane()).await.map_err(unavailable)
+    }
+
+    /// A pipeline on `conn`, through the gate like `query`.
+    async fn pipe<T: ::redis::FromRedisValue>(&self, p: &::redis::Pipeline) -> StoreResult<T> {
+        let _admitted = self.gate.admit().await?;
+        p.query_async(&mut self.lane()).await.map_err(unavailable)
     }
 
     /// Several hashes at once (one round trip), e.g. every queued record,
@@ -421,13 +485,13 @@ impl RedisStore {
         for k in keys {
             p.cmd("HGETALL").arg(k);
         }
-        let mut conn = if keys.len() > BULK_READ {
-            self.bulk.clone()
+        let all: Vec<HashMap<String, String>> = if keys.len() > BULK_READ {
+            p.query_async(&mut self.bulk.clone())
+                .await
+                .map_err(unavailable)?
         } else {
-            self.conn.clone()
+            self.pipe(&p).await?
         };
-        let all: Vec<HashMap<String, String>> =
-            p.query_async(&mut conn).await.map_err(unavailable)?;
         all.iter().filter(|m| !m.is_empty()).map(parse).collect()
     }
 
@@ -499,10 +563,7 @@ impl RedisStore {
         for n in &others {
             p.cmd("EXISTS").arg(self.keys.node_alive(n));
         }
-        let alive: Vec<bool> = p
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let alive: Vec<bool> = self.pipe(&p).await?;
         for (node, _) in others.into_iter().zip(alive).filter(|(_, a)| !a) {
             let alive_key = self.keys.node_alive(node);
             let ckey = self.keys.node_counsellors(node);
@@ -1176,18 +1237,16 @@ impl Store for RedisStore {
             return Ok(Vec::new());
         }
         // Stream ids are "<seq>-0": the range starts right after `after`.
-        let (exists, entries): (bool, Value) = ::redis::pipe()
-            .cmd("EXISTS")
+        let mut p = ::redis::pipe();
+        p.cmd("EXISTS")
             .arg(self.keys.meta(conversation))
             .cmd("XRANGE")
             .arg(self.keys.log(conversation))
             .arg(format!("{}-0", after.saturating_add(1)))
             .arg("+")
             .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(limit);
+        let (exists, entries): (bool, Value) = self.pipe(&p).await?;
         if !exists {
             return Err(StoreError::NotFound);
         }
@@ -1219,16 +1278,14 @@ impl Store for RedisStore {
     }
 
     async fn notes(&self, conversation: ConversationId) -> StoreResult<Vec<Note>> {
-        let (exists, notes): (bool, Vec<String>) = ::redis::pipe()
-            .cmd("EXISTS")
+        let mut p = ::redis::pipe();
+        p.cmd("EXISTS")
             .arg(self.keys.meta(conversation))
             .cmd("LRANGE")
             .arg(self.keys.notes(conversation))
             .arg(0)
-            .arg(-1)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(-1);
+        let (exists, notes): (bool, Vec<String>) = self.pipe(&p).await?;
         if !exists {
             return Err(StoreError::NotFound);
         }
@@ -1328,16 +1385,14 @@ impl Store for RedisStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let (alerts, acks): (Vec<Option<String>>, Vec<Option<String>>) = ::redis::pipe()
-            .cmd("HMGET")
+        let mut p = ::redis::pipe();
+        p.cmd("HMGET")
             .arg(self.keys.alerts())
             .arg(&ids)
             .cmd("HMGET")
             .arg(self.keys.alert_acks())
-            .arg(&ids)
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(&ids);
+        let (alerts, acks): (Vec<Option<String>>, Vec<Option<String>>) = self.pipe(&p).await?;
         let mut out = Vec::with_capacity(ids.len());
         for (alert, ack) in alerts.into_iter().zip(acks) {
             let Some(alert) = alert else { continue };

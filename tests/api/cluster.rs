@@ -426,12 +426,10 @@ async fn a_node_stopped_behind_the_balancer_loses_no_message() {
     assert_ne!(new_node, visitor_node);
 
     // In the store: each message once, in the order they were exchanged.
-    let store = RedisStore::connect(RedisOptions {
-        url: format!("redis://{REDIS_HOST}:{}", cluster.script.redis_port),
-        prefix: "tsunagu".into(),
-        node_ttl: Duration::from_secs(15),
-        queue_policy: Default::default(),
-    })
+    let store = RedisStore::connect(RedisOptions::new(
+        format!("redis://{REDIS_HOST}:{}", cluster.script.redis_port),
+        "tsunagu",
+    ))
     .await
     .unwrap();
     let id = ConversationId(conv.parse().unwrap());

@@ -114,14 +114,9 @@ impl Cluster {
             })
             .await;
         }
-        let store = RedisStore::connect(RedisOptions {
-            url: test_redis_url(),
-            prefix: prefix.clone(),
-            node_ttl: Duration::from_secs(15),
-            queue_policy: Default::default(),
-        })
-        .await
-        .unwrap();
+        let store = RedisStore::connect(RedisOptions::new(test_redis_url(), prefix.clone()))
+            .await
+            .unwrap();
         Cluster {
             nodes,
             store,

@@ -1,8 +1,10 @@
 //! How the Redis store behaves when Redis goes away and when a node dies.
 //! Redis-only (the in-memory store has neither failure). Runs against the
 //! test Redis through a TCP proxy this test can cut, so the shared Redis
-//! itself is never stopped.
+//! itself is never stopped. Also: the admission gate that refuses work
+//! beyond what the node lets wait for Redis (overload).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,11 +12,12 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use serde_json::{json, Value};
 use tsunagu::core::conversation::ConversationState;
 use tsunagu::core::ids::{AccountId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{Event, NewConversation, Store, StoreError, Swept};
+use tsunagu::store::{Appended, Event, NewConversation, Store, StoreError, Swept};
 
 use crate::helpers::*;
 
@@ -23,6 +26,7 @@ use crate::helpers::*;
 struct Proxy {
     url: String,
     cut: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
@@ -36,21 +40,26 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("redis://{}", listener.local_addr().unwrap());
         let cut = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept = tokio::spawn({
-            let (cut, links) = (cut.clone(), links.clone());
+            let (cut, paused, links) = (cut.clone(), paused.clone(), links.clone());
             async move {
                 loop {
-                    let Ok((mut inbound, _)) = listener.accept().await else {
+                    let Ok((inbound, _)) = listener.accept().await else {
                         return;
                     };
                     if cut.load(Ordering::SeqCst) {
                         continue; // dropped: connection closed at once
                     }
-                    let upstream = upstream.clone();
+                    let (upstream, paused) = (upstream.clone(), paused.clone());
                     let link = tokio::spawn(async move {
-                        if let Ok(mut out) = TcpStream::connect(&upstream).await {
-                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                        if let Ok(out) = TcpStream::connect(&upstream).await {
+                            let (from_node, to_node) = inbound.into_split();
+                            let (from_redis, to_redis) = out.into_split();
+                            let commands = pump(from_node, to_redis, Some(paused));
+                            let replies = pump(from_redis, to_node, None);
+                            let _ = tokio::join!(commands, replies);
                         }
                     });
                     links.lock().unwrap().push(link);
@@ -60,9 +69,20 @@ impl Proxy {
         Proxy {
             url,
             cut,
+            paused,
             links,
             accept,
         }
+    }
+
+    /// Hold every command on its way to Redis (connections stay open), as
+    /// a Redis too busy to read them would; `resume` lets them through.
+    fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
     }
 
     fn cut(&self) {
@@ -74,6 +94,29 @@ impl Proxy {
 
     fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Copy one direction of a proxied connection; while `paused` is set,
+/// what was read is held back.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    paused: Option<Arc<AtomicBool>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while paused.as_ref().is_some_and(|p| p.load(Ordering::SeqCst)) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -100,10 +143,8 @@ fn new_conv() -> NewConversation {
 
 async fn store_at(url: &str, prefix: &str, node_ttl: Duration) -> RedisStore {
     RedisStore::connect(RedisOptions {
-        url: url.into(),
-        prefix: prefix.into(),
         node_ttl,
-        queue_policy: Default::default(),
+        ..RedisOptions::new(url, prefix)
     })
     .await
     .expect("Redis answers")
@@ -279,4 +320,184 @@ async fn a_dead_nodes_sockets_stop_counting_and_its_chats_are_requeued() {
     // sockets: the counts stay at zero, never below.
     let rec = survivor.counsellors().await.unwrap().remove(0);
     assert_eq!(rec.connections, 0);
+}
+
+fn message(client_id: &str) -> tsunagu::store::NewMessage {
+    tsunagu::store::NewMessage {
+        from: Party::Visitor,
+        author: None,
+        author_name: None,
+        client_id: tsunagu::core::ids::ClientMsgId::parse(client_id).unwrap(),
+        text: format!("text of {client_id}"),
+        now_ms: 2_000,
+        require_counsellor: None,
+    }
+}
+
+/// Admission control: with one place and no wait, a burst of appends
+/// gets one in and refuses the rest as `Busy` (with a time to retry)
+/// before sending them, so exactly the admitted ones are stored, and a
+/// refused one can be sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_gate_appends_are_refused_as_busy_and_not_stored() {
+    let prefix = unique_prefix();
+    let _purge = Purge(prefix.clone());
+    let store = RedisStore::connect(RedisOptions {
+        max_outstanding: 1,
+        admission_wait: Duration::ZERO,
+        ..RedisOptions::new(test_redis_url(), &prefix)
+    })
+    .await
+    .expect("Redis answers");
+    let conv = store.create_conversation(new_conv(), 10).await.unwrap().id;
+    let ids: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
+    let results =
+        futures_util::future::join_all(ids.iter().map(|id| store.append(conv, message(id)))).await;
+    let mut admitted = Vec::new();
+    let mut refused = Vec::new();
+    for (id, r) in ids.iter().zip(results) {
+        match r {
+            Ok(Appended::New(m)) => admitted.push((m.seq, id.clone())),
+            Err(StoreError::Busy { retry_after_ms }) => {
+                assert!((100..=200).contains(&retry_after_ms), "{retry_after_ms}");
+                refused.push(id.clone());
+            }
+            other => panic!("{id}: expected stored or busy, got {other:?}"),
+        }
+    }
+    assert!(
+        !admitted.is_empty() && !refused.is_empty(),
+        "{admitted:?} {refused:?}"
+    );
+    let stored = store.messages_after(conv, 0, 100).await.unwrap();
+    let stored: Vec<(u64, String)> = stored
+        .iter()
+        .map(|m| (m.seq, m.client_id.as_str().to_owned()))
+        .collect();
+    assert_eq!(stored, admitted, "exactly the admitted appends are stored");
+    // Once the burst is over, a refused message goes in (not a duplicate).
+    let again = store.append(conv, message(&refused[0])).await.unwrap();
+    assert!(matches!(again, Appended::New(_)), "{again:?}");
+}
+
+/// Overload over real sockets: Redis stops reading (the proxy holds every
+/// command), the node's one place fills, and the visitors' sends are
+/// refused as `unavailable` with `retry_after_ms` after the admission
+/// wait, long before Redis's 5 s response time-out. When Redis answers
+/// again, every send has had exactly one answer, the counsellor's side
+/// has exactly the confirmed ones in the store, and a resend of a
+/// refused one is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_node_refuses_sends_early_and_stores_none_it_refused() {
+    const VISITORS: usize = 3;
+    const SENDS: usize = 2;
+    let proxy = Proxy::start().await;
+    let prefix = unique_prefix();
+    let _purge = Purge(prefix.clone());
+    let url = proxy.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.redis_url = Some(tsunagu::config::Secret::new(url));
+        s.redis_prefix = prefix;
+        s.redis_max_outstanding = 1;
+        s.redis_admission_wait_ms = 300;
+    })
+    .await;
+    let mut c = app.counsellor("aoki").await;
+    c.available(VISITORS as u32).await;
+    let mut visitors = Vec::new();
+    for _ in 0..VISITORS {
+        let (mut v, welcome) = app.start_visitor(json!({"type": "start"})).await;
+        wait_matched(&mut v, &welcome).await;
+        c.ws.recv_type("assigned").await;
+        visitors.push((v, welcome["conversation_id"].as_str().unwrap().to_owned()));
+    }
+
+    proxy.pause();
+    let paused_at = std::time::Instant::now();
+    for (i, (v, _)) in visitors.iter_mut().enumerate() {
+        for k in 0..SENDS {
+            v.send(json!({"type": "send", "client_id": format!("v{i}-{k}"), "text": "hello"}))
+                .await;
+        }
+    }
+    // The first refusal comes after the admission wait, not Redis's time-out.
+    let mut answers: Vec<HashMap<String, Value>> = vec![HashMap::new(); VISITORS];
+    let first = visitors[1].0.recv_type("error").await;
+    let waited = paused_at.elapsed();
+    assert_eq!(first["code"], "unavailable", "{first}");
+    assert!(first["retry_after_ms"].as_u64().is_some(), "{first}");
+    assert!(waited < Duration::from_secs(3), "refused after {waited:?}");
+    answers[1].insert(first["client_id"].as_str().unwrap().to_owned(), first);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.resume();
+
+    // Every send gets exactly one answer: `sent`, or the typed refusal.
+    for (i, (v, _)) in visitors.iter_mut().enumerate() {
+        while answers[i].len() < SENDS {
+            let f = v.recv().await;
+            let t = f["type"].as_str().unwrap_or_default();
+            if t != "sent" && t != "error" {
+                continue;
+            }
+            if t == "error" {
+                assert_eq!(f["code"], "unavailable", "{f}");
+                assert!(f["retry_after_ms"].as_u64().is_some(), "{f}");
+            }
+            let id = f["client_id"].as_str().unwrap().to_owned();
+            assert!(
+                answers[i].insert(id, f.clone()).is_none(),
+                "answered twice: {f}"
+            );
+        }
+    }
+    let refused: usize = answers
+        .iter()
+        .map(|a| a.values().filter(|f| f["type"] == "error").count())
+        .sum();
+    assert!(
+        refused >= VISITORS - 1,
+        "one place: most sends are refused ({refused})"
+    );
+
+    let store = app.state.service.store.clone();
+    for (i, (v, conv)) in visitors.iter_mut().enumerate() {
+        let conv = ConversationId(conv.parse().unwrap());
+        let stored_ids = |log: Vec<Arc<tsunagu::store::StoredMessage>>| -> Vec<String> {
+            let mut ids: Vec<String> = log
+                .iter()
+                .map(|m| m.client_id.as_str().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let mut confirmed: Vec<String> = answers[i]
+            .iter()
+            .filter(|(_, f)| f["type"] == "sent")
+            .map(|(id, _)| id.clone())
+            .collect();
+        confirmed.sort();
+        assert_eq!(
+            stored_ids(store.messages_after(conv, 0, 100).await.unwrap()),
+            confirmed,
+            "visitor {i}: exactly the confirmed sends are stored"
+        );
+        // The client's retry of what was refused is stored, once each.
+        for (id, f) in &answers[i] {
+            if f["type"] == "error" {
+                v.send(json!({"type": "send", "client_id": id, "text": "hello"}))
+                    .await;
+                let ok = v.recv_type("sent").await;
+                assert_eq!(ok["client_id"], id.as_str());
+            }
+        }
+        let all: Vec<String> = {
+            let mut all: Vec<String> = answers[i].keys().cloned().collect();
+            all.sort();
+            all
+        };
+        assert_eq!(
+            stored_ids(store.messages_after(conv, 0, 100).await.unwrap()),
+            all
+        );
+    }
 }

@@ -60,14 +60,9 @@ impl Backend {
         let prefix = unique_prefix();
         let mut nodes: Vec<Arc<dyn Store>> = Vec::new();
         for _ in 0..3 {
-            let store = RedisStore::connect(RedisOptions {
-                url: url.clone(),
-                prefix: prefix.clone(),
-                node_ttl: Duration::from_secs(15),
-                queue_policy: Default::default(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("Redis at {url} is needed for these tests: {e}"));
+            let store = RedisStore::connect(RedisOptions::new(url.clone(), prefix.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("Redis at {url} is needed for these tests: {e}"));
             nodes.push(Arc::new(store));
         }
         Self {
