@@ -62,7 +62,14 @@ impl Io {
         if !self.open {
             return;
         }
-        match tokio::time::timeout(self.send_timeout, self.session.text(text)).await {
+        // Boxed, as every large future a socket's task awaits: the task's
+        // own state is sized by its largest await, and it lives as long
+        // as the socket, idle or not (docs/BENCHMARKS.md, memory).
+        let sending = Box::pin(tokio::time::timeout(
+            self.send_timeout,
+            self.session.text(text),
+        ));
+        match sending.await {
             Ok(Ok(())) => {}
             _ => self.open = false,
         }
@@ -235,7 +242,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     while io.open {
         tokio::select! {
             Some((conversation, done)) = pipeline.in_flight.next(), if !pipeline.in_flight.is_empty() => {
-                pipeline.finished(&mut handler, &mut io, conversation, done).await;
+                Box::pin(pipeline.finished(&mut handler, &mut io, conversation, done)).await;
             }
             frame = stream.recv(), if pipeline.parked.is_none() => {
                 let Some(frame) = frame else { break };
@@ -258,7 +265,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                                 AggregatedMessage::Text(text) => match handler.parse(&text) {
                                     Ok(msg) => {
                                         let order = handler.order(&msg);
-                                        pipeline.offer(&mut handler, &mut io, order, msg).await;
+                                        Box::pin(pipeline.offer(&mut handler, &mut io, order, msg)).await;
                                     }
                                     Err(e) => io.error(&e).await,
                                 },
@@ -268,7 +275,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                     }
                     Ok(AggregatedMessage::Ping(p)) => {
                         let mut s = session.clone();
-                        if s.pong(&p).await.is_err() { break }
+                        if Box::pin(s.pong(&p)).await.is_err() { break }
                     }
                     Ok(AggregatedMessage::Pong(_)) => {}
                     Ok(AggregatedMessage::Close(_)) => break,
@@ -290,7 +297,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                         close = Some(reason(CloseCode::Restart, "server restarting; reconnect and resume"));
                         break;
                     }
-                    Some(msg) => handler.on_outbound(&mut io, msg).await,
+                    Some(msg) => Box::pin(handler.on_outbound(&mut io, msg)).await,
                 }
             }
             _ = heartbeat.tick() => {
@@ -298,12 +305,12 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                     close = Some(reason(CloseCode::Away, "heartbeat timeout"));
                     break;
                 }
-                if !handler.still_allowed().await {
+                if !Box::pin(handler.still_allowed()).await {
                     close = Some(reason(CloseCode::Policy, "session ended; log in again"));
                     break;
                 }
                 let mut s = session.clone();
-                if s.ping(b"").await.is_err() { break }
+                if Box::pin(s.ping(b"")).await.is_err() { break }
             }
             _ = kill.notified() => {
                 // Reconnecting resumes from the log: nothing is lost.
@@ -320,10 +327,14 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
             handler.on_done(&mut io, done).await;
         }
     };
-    let _ = tokio::time::timeout(Duration::from_millis(t.send_timeout_ms), finish).await;
+    let _ = Box::pin(tokio::time::timeout(
+        Duration::from_millis(t.send_timeout_ms),
+        finish,
+    ))
+    .await;
     hub.disconnect(conn);
-    handler.on_close().await;
-    let _ = session.close(close).await;
+    Box::pin(handler.on_close()).await;
+    let _ = Box::pin(session.close(close)).await;
 }
 
 fn reason(code: CloseCode, description: &str) -> CloseReason {
