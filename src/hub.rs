@@ -448,14 +448,25 @@ mod tests {
         hub.dispatch(Event::NoteSaved {
             conversation: conv,
             counsellor,
-            note: crate::store::Note {
+            note: Box::new(crate::store::Note {
                 author: counsellor,
                 text: "private".into(),
                 at_ms: 0,
-            },
+            }),
         });
         assert!(rx_v.try_recv().is_err());
         assert!(rx_c.try_recv().is_ok());
+    }
+
+    #[test]
+    fn an_outbox_slot_stays_small() {
+        // tokio allocates each socket's outbox 32 slots at a time, at
+        // once, idle or not: 112 bytes a slot was 3.6 KB per socket.
+        let size = std::mem::size_of::<Outbound>();
+        assert!(
+            size <= 64,
+            "Outbound is {size} bytes; box the large variant"
+        );
     }
 
     #[tokio::test]

@@ -538,7 +538,7 @@ impl LineChannel {
                 if let Err(e) = store
                     .publish(Event::LineDelivery {
                         conversation: conv,
-                        delivery,
+                        delivery: Box::new(delivery),
                     })
                     .await
                 {

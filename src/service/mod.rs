@@ -298,7 +298,7 @@ impl Service {
             // The rule ids only: never the text.
             tracing::info!(conversation = %rec.id, rules = %rule_ids(&risk_reasons), level = ?risk, "triage matched the first message");
             self.publish(Event::Alert {
-                alert: Alert {
+                alert: Box::new(Alert {
                     id,
                     conversation: rec.id,
                     level: risk,
@@ -306,7 +306,7 @@ impl Service {
                     at_ms: now,
                     acked_by: None,
                     acked_at_ms: None,
-                },
+                }),
             })
             .await;
         }
@@ -410,7 +410,10 @@ impl Service {
                         counsellor: update.record.counsellor,
                     })
                     .await;
-                    self.publish(Event::Alert { alert }).await;
+                    self.publish(Event::Alert {
+                        alert: Box::new(alert),
+                    })
+                    .await;
                     self.wake_matcher();
                 }
             }
@@ -646,7 +649,7 @@ impl Service {
         self.publish(Event::NoteSaved {
             conversation: id,
             counsellor,
-            note,
+            note: Box::new(note),
         })
         .await;
         Ok(())
@@ -729,7 +732,10 @@ impl Service {
         })
         .await;
         if let Some(alert) = update.alert {
-            self.publish(Event::Alert { alert }).await;
+            self.publish(Event::Alert {
+                alert: Box::new(alert),
+            })
+            .await;
         }
         self.wake_matcher();
         Ok(())
@@ -744,7 +750,10 @@ impl Service {
                 StoreError::NotFound => refuse(ErrorCode::InvalidMessage, "no such alert"),
                 e => e.into(),
             })?;
-        self.publish(Event::AlertAcked { alert }).await;
+        self.publish(Event::AlertAcked {
+            alert: Box::new(alert),
+        })
+        .await;
         Ok(())
     }
 
@@ -836,7 +845,7 @@ impl Service {
             self.publish(Event::NoteSaved {
                 conversation: id,
                 counsellor: from,
-                note,
+                note: Box::new(note),
             })
             .await;
         }

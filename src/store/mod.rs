@@ -489,11 +489,14 @@ pub enum Event {
         counsellor: Option<AccountId>,
     },
     /// A new alert for supervisors.
+    // (Alerts, notes and LINE deliveries are boxed: rare and large, they
+    // would make every event, and so every slot of every socket's outbox,
+    // as large as they are.)
     Alert {
-        alert: Alert,
+        alert: Box<Alert>,
     },
     AlertAcked {
-        alert: Alert,
+        alert: Box<Alert>,
     },
     /// A supervisor started, changed or stopped (`mode: None`) supervising.
     Supervision {
@@ -515,7 +518,7 @@ pub enum Event {
     NoteSaved {
         conversation: ConversationId,
         counsellor: AccountId,
-        note: Note,
+        note: Box<Note>,
     },
     /// The conversation's handoff (offer, answer, consent, booking)
     /// changed: read it again with `Store::handoff`.
@@ -525,7 +528,7 @@ pub enum Event {
     /// A counsellor message reached the LINE user, or was given up on.
     LineDelivery {
         conversation: ConversationId,
-        delivery: LineDelivery,
+        delivery: Box<LineDelivery>,
     },
     /// Status, capacity or load of a counsellor changed.
     CounsellorChanged {

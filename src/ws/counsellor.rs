@@ -900,7 +900,7 @@ impl Handler for Counsellor {
             }) => {
                 io.send(&CounsellorOut::NoteSaved {
                     conversation_id: conversation,
-                    note: note_view(note),
+                    note: note_view(*note),
                 })
                 .await
             }
@@ -1003,13 +1003,13 @@ impl Handler for Counsellor {
             }
             Outbound::Event(Event::Alert { alert }) => {
                 io.send(&CounsellorOut::Alert {
-                    alert: AlertView::from(&alert),
+                    alert: AlertView::from(&*alert),
                 })
                 .await
             }
             Outbound::Event(Event::AlertAcked { alert }) => {
                 io.send(&CounsellorOut::AlertAcked {
-                    alert: AlertView::from(&alert),
+                    alert: AlertView::from(&*alert),
                 })
                 .await
             }

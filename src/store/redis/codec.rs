@@ -534,9 +534,11 @@ mod tests {
                 counsellor: Some(a),
             },
             Event::Alert {
-                alert: alert.clone(),
+                alert: Box::new(alert.clone()),
             },
-            Event::AlertAcked { alert },
+            Event::AlertAcked {
+                alert: Box::new(alert),
+            },
             Event::Supervision {
                 conversation: c,
                 supervisor: b,
