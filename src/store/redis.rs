@@ -13,10 +13,13 @@
 //! commands or pipelines; where a read finds candidates for a change (the
 //! sweep), the script re-checks each candidate.
 //!
-//! All commands share one multiplexed connection (`ConnectionManager`):
-//! commands from every task are pipelined on it and it reconnects by itself.
-//! A pool of one-request-at-a-time connections would cost several times more
-//! per operation. Connection failures become `StoreError::Unavailable`,
+//! The chat's commands take four multiplexed connections (`ConnectionManager`,
+//! the `lanes`) in turn: commands from every task are pipelined on them and
+//! each reconnects by itself. A pool of one-request-at-a-time connections
+//! would cost several times more per operation. At most
+//! `max_outstanding` of them wait for Redis at once (the `gate`); beyond
+//! that a command is refused before it is sent as `StoreError::Busy`.
+//! Connection failures become `StoreError::Unavailable`,
 //! which the service reports as `unavailable`: nothing is acknowledged that
 //! Redis did not confirm. A write whose reply was lost may still have been
 //! applied; a client's resend with the same client id is then answered as a
@@ -84,8 +87,9 @@ pub struct RedisOptions {
     /// How the queue is ordered (the urgent head start). Every node sharing
     /// a Redis must use the same: the scores are computed at creation.
     pub queue_policy: QueuePolicy,
-    /// Admission control on `conn` (see [`gate`]): commands outstanding at
-    /// most, and how long one waits for a place before it is refused.
+    /// Admission control on the chat's connections (see [`gate`]):
+    /// commands outstanding at most, and how long one waits for a place
+    /// before it is refused.
     pub max_outstanding: usize,
     pub admission_wait: Duration,
 }
@@ -198,10 +202,10 @@ pub struct RedisStore {
     /// thousands of sockets busy, one such task was the node's limit.
     lanes: Box<[ConnectionManager]>,
     next_lane: std::sync::atomic::AtomicUsize,
-    /// Every command on `conn` passes it (`run`, `query`, `pipe`, small
+    /// Every command on the lanes passes it (`run`, `query`, `pipe`, small
     /// `hashes`): a bounded line instead of time-outs under overload.
-    /// The heartbeat, `bulk` and `durable` do not: they are few, and the
-    /// heartbeat must not be refused.
+    /// The heartbeat (on `conn`), `bulk` and `durable` do not: they are
+    /// few, and the heartbeat must not be refused.
     gate: Gate,
     /// Set when the server has `WAITAOF` (Redis 7.2+): the handoff's writes
     /// (consent, bookings, slots, audit) go on this connection of their
@@ -465,7 +469,7 @@ impl RedisStore {
         cmd.query_async(&mut self.lane()).await.map_err(unavailable)
     }
 
-    /// A pipeline on `conn`, through the gate like `query`.
+    /// A pipeline on the next lane, through the gate like `query`.
     async fn pipe<T: ::redis::FromRedisValue>(&self, p: &::redis::Pipeline) -> StoreResult<T> {
         let _admitted = self.gate.admit().await?;
         p.query_async(&mut self.lane()).await.map_err(unavailable)

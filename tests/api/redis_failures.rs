@@ -141,6 +141,24 @@ fn new_conv() -> NewConversation {
     }
 }
 
+/// A server on Redis through `proxy`, under a fresh prefix removed when the
+/// returned guard goes.
+async fn app_through(
+    proxy: &Proxy,
+    tweak: impl FnOnce(&mut tsunagu::config::Settings),
+) -> (TestApp, Purge) {
+    let prefix = unique_prefix();
+    let purge = Purge(prefix.clone());
+    let url = proxy.url.clone();
+    let app = spawn_app_with(move |s| {
+        s.redis_url = Some(tsunagu::config::Secret::new(url));
+        s.redis_prefix = prefix;
+        tweak(s);
+    })
+    .await;
+    (app, purge)
+}
+
 async fn store_at(url: &str, prefix: &str, node_ttl: Duration) -> RedisStore {
     RedisStore::connect(RedisOptions {
         node_ttl,
@@ -231,14 +249,7 @@ async fn redis_loss_is_unavailable_and_the_event_link_resynchronises() {
 #[tokio::test]
 async fn readyz_fails_while_redis_is_unreachable() {
     let proxy = Proxy::start().await;
-    let prefix = unique_prefix();
-    let _purge = Purge(prefix.clone());
-    let url = proxy.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.redis_url = Some(tsunagu::config::Secret::new(url));
-        s.redis_prefix = prefix;
-    })
-    .await;
+    let (app, _purge) = app_through(&proxy, |_| {}).await;
     let ready = || async { reqwest::get(app.url("/readyz")).await.unwrap() };
     let r = ready().await;
     assert_eq!(r.status(), 200);
@@ -392,12 +403,7 @@ async fn an_overloaded_node_refuses_sends_early_and_stores_none_it_refused() {
     const VISITORS: usize = 3;
     const SENDS: usize = 2;
     let proxy = Proxy::start().await;
-    let prefix = unique_prefix();
-    let _purge = Purge(prefix.clone());
-    let url = proxy.url.clone();
-    let app = spawn_app_with(move |s| {
-        s.redis_url = Some(tsunagu::config::Secret::new(url));
-        s.redis_prefix = prefix;
+    let (app, _purge) = app_through(&proxy, |s| {
         s.redis_max_outstanding = 1;
         s.redis_admission_wait_ms = 300;
     })
