@@ -854,8 +854,18 @@ fn party_field(party: Party) -> &'static str {
 
 #[async_trait]
 impl Store for RedisStore {
+    /// Every command connection answers (each lane reconnects on its own
+    /// after an outage: ready only once all of them are back). Not gated:
+    /// a busy node is not a broken one.
     async fn ping(&self) -> StoreResult<()> {
-        let _: String = self.query(&::redis::cmd("PING")).await?;
+        let pings = self.lanes.iter().map(|lane| async move {
+            let _: String = ::redis::cmd("PING")
+                .query_async(&mut lane.clone())
+                .await
+                .map_err(unavailable)?;
+            StoreResult::Ok(())
+        });
+        futures_util::future::try_join_all(pings).await?;
         Ok(())
     }
 
