@@ -472,7 +472,7 @@ impl Default for Timing {
             queue_update_ms: 500,
             sweep_interval_ms: 1_000,
             handle_time_prior_secs: 20 * 60,
-            node_ttl_ms: 15_000,
+            node_ttl_ms: crate::store::redis::DEFAULT_NODE_TTL.as_millis() as u64,
             urgent_head_start_secs: crate::core::queue::DEFAULT_URGENT_HEAD_START_MS / 1000,
             silence_secs: 10 * 60,
         }

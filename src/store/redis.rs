@@ -195,8 +195,9 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
 });
 
 pub struct RedisStore {
-    conn: ConnectionManager,
-    /// `conn` and more connections like it; commands take them in turn.
+    /// The command connections; commands take them in turn. The first
+    /// also carries the heartbeat and the handoff's writes where Redis
+    /// has no `WAITAOF`.
     /// Each multiplexed connection has one task that writes the commands
     /// and reads the replies, scheduled like any socket's task: with
     /// thousands of sockets busy, one such task was the node's limit.
@@ -204,18 +205,18 @@ pub struct RedisStore {
     next_lane: std::sync::atomic::AtomicUsize,
     /// Every command on the lanes passes it (`run`, `query`, `pipe`, small
     /// `hashes`): a bounded line instead of time-outs under overload.
-    /// The heartbeat (on `conn`), `bulk` and `durable` do not: they are
+    /// The heartbeat (on the first lane), `bulk` and `durable` do not: they are
     /// few, and the heartbeat must not be refused.
     gate: Gate,
     /// Set when the server has `WAITAOF` (Redis 7.2+): the handoff's writes
     /// (consent, bookings, slots, audit) go on this connection of their
     /// own, each followed by `WAITAOF 1 0`, so a wait for the disk holds up
-    /// only them, never the chat traffic pipelined on `conn`. Without it
-    /// they use `conn` and are as durable as `appendfsync` makes them.
+    /// only them, never the chat traffic pipelined on the lanes. Without it
+    /// they use the first lane and are as durable as `appendfsync` makes them.
     durable: Option<ConnectionManager>,
     /// Reads of many records at once (the queue broadcaster reads the whole
     /// queue, hundreds of hashes, several times a second) go on their own
-    /// connection: on `conn` each would hold up every reply behind it on
+    /// connection: on a lane each would hold up every reply behind it on
     /// the multiplexed connection, the chat's appends and the matcher's
     /// assignments included.
     bulk: ConnectionManager,
@@ -312,7 +313,7 @@ impl RedisStore {
             return Err(unavailable(e));
         }
         let heartbeat = tokio::spawn(events::heartbeat(
-            conn.clone(),
+            conn,
             keys.clone(),
             node.clone(),
             opts.node_ttl,
@@ -325,7 +326,6 @@ impl RedisStore {
             "connected to redis"
         );
         Ok(Self {
-            conn,
             lanes: lanes.into(),
             next_lane: Default::default(),
             gate: Gate::new(opts.max_outstanding, opts.admission_wait),
@@ -346,7 +346,7 @@ impl RedisStore {
     /// Delete every key under this store's prefix. For tests and for
     /// taking a deployment down; never called by the server.
     pub async fn purge(&self) -> StoreResult<usize> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.lanes[0].clone();
         let mut cursor: u64 = 0;
         let mut deleted = 0;
         loop {
@@ -389,7 +389,9 @@ impl RedisStore {
 
     /// The connection for the handoff's writes (see `durable`).
     fn durable_conn(&self) -> ConnectionManager {
-        self.durable.clone().unwrap_or_else(|| self.conn.clone())
+        self.durable
+            .clone()
+            .unwrap_or_else(|| self.lanes[0].clone())
     }
 
     /// Run a handoff script and, when it wrote (`{"ok", ...}`), wait until

@@ -1,11 +1,11 @@
-//! Admission control for the node's one multiplexed Redis connection.
+//! Admission control for the node's multiplexed Redis command connections.
 //!
-//! Every command on it waits behind all those sent before it. Without a
-//! bound, an overload (more messages offered than Redis can run) makes the
-//! line of waiting commands grow until each of them outlasts the response
-//! time-out: then every command fails, including the ones Redis already
-//! ran, and the node delivers almost nothing (measured: 20 messages/s at
-//! 5,000 pairs, docs/BENCHMARKS.md). The gate lets at most `limit`
+//! Every command on one of them waits behind all those sent before it.
+//! Without a bound, an overload (more messages offered than Redis and the
+//! node can run) makes the line of waiting commands grow until each of
+//! them outlasts the response time-out: then every command fails,
+//! including the ones Redis already ran, and the node delivers almost
+//! nothing (measured: 12 messages/s at 5,000 pairs, docs/BENCHMARKS.md). The gate lets at most `limit`
 //! commands be outstanding; a command that cannot get a place within
 //! `wait` is refused at once as [`StoreError::Busy`], before it was sent,
 //! so nothing was changed and the client is told when to try again. The
