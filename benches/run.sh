@@ -166,7 +166,8 @@ run() {
   fi
   stop_server
   # The server's warnings (the log level is `warn`: no message text, no
-  # addresses), kept beside the report: lagging events, refusals.
+  # addresses), kept beside the report: a lagging event stream, failed
+  # matching rounds or sweeps, liveness renewals that timed out.
   if [ "$target" = tsunagu ] && [ -s "$WORK/server.log" ]; then
     cp "$WORK/server.log" "$OUT/$label-run$r.server.log"
     echo "   server log: $(wc -l < "$WORK/server.log") lines, $OUT/$label-run$r.server.log"
