@@ -18,8 +18,9 @@ use tsunagu::core::ids::{ClientMsgId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
 use tsunagu::core::queue::QueuePolicy;
 use tsunagu::core::triage::RiskLevel;
+use tsunagu::model::{NewConversation, NewMessage};
 use tsunagu::store::memory::MemoryStore;
-use tsunagu::store::{NewConversation, NewMessage, Store};
+use tsunagu::store::Store;
 
 struct Figures {
     per_sec: f64,

@@ -12,29 +12,11 @@ use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::store::TokenHash;
+use crate::model::{hash_token, TokenHash};
 
 /// Name of the HttpOnly session cookie.
 pub const SESSION_COOKIE: &str = "tsunagu_session";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Counsellor,
-    Supervisor,
-    Intake,
-    Admin,
-}
-
-impl Role {
-    /// May open the counsellor socket and take chats.
-    pub fn counsels(self) -> bool {
-        matches!(self, Role::Counsellor | Role::Supervisor)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -85,10 +67,6 @@ pub fn new_token() -> (String, TokenHash) {
     let token = URL_SAFE_NO_PAD.encode(bytes);
     let hash = hash_token(&token);
     (token, hash)
-}
-
-pub fn hash_token(token: &str) -> TokenHash {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Compare two hashes without an early exit.

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Role;
 use crate::core::hours::{HoursSpec, Schedule};
-use crate::protocol::{Alternative, MatchingMode};
+use crate::model::Role;
+use crate::model::{Alternative, MatchingMode};
 
 /// A value that never prints.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -230,9 +230,9 @@ impl Default for Line {
 }
 
 impl RetentionSettings {
-    pub fn retention(&self) -> crate::store::Retention {
+    pub fn retention(&self) -> crate::model::Retention {
         const DAY_MS: u64 = 86_400_000;
-        crate::store::Retention {
+        crate::model::Retention {
             conversation_ms: u64::from(self.conversation_days) * DAY_MS,
             booking_ms: u64::from(self.booking_days) * DAY_MS,
         }
@@ -642,7 +642,7 @@ impl Settings {
         self.schedule()?;
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
-            if !crate::http::accounts::valid_username(&u.username) {
+            if !crate::model::valid_username(&u.username) {
                 return Err(ConfigError::Invalid(format!(
                     "users: username {:?} must be 3-32 characters of a-z, 0-9, '.', '_' or '-'",
                     u.username

@@ -19,7 +19,7 @@ use bytestring::ByteString;
 use tokio::sync::{broadcast, mpsc, Notify};
 
 use crate::core::ids::{AccountId, ConversationId};
-use crate::store::Event;
+use crate::model::Event;
 
 pub type ConnId = u64;
 
@@ -448,7 +448,7 @@ mod tests {
         hub.dispatch(Event::NoteSaved {
             conversation: conv,
             counsellor,
-            note: Box::new(crate::store::Note {
+            note: Box::new(crate::model::Note {
                 author: counsellor,
                 text: "private".into(),
                 at_ms: 0,

@@ -25,6 +25,7 @@ pub mod http;
 pub mod hub;
 pub mod limits;
 pub mod metrics;
+pub mod model;
 pub mod protocol;
 pub mod service;
 pub mod startup;

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 
-use tsunagu::auth::{self, Role};
+use tsunagu::auth;
 use tsunagu::config::Settings;
+use tsunagu::model::Role;
 use tsunagu::startup::Application;
 
 #[derive(Parser)]
@@ -108,7 +109,7 @@ fn main() -> anyhow::Result<()> {
                     role,
                 },
         } => {
-            if !tsunagu::http::accounts::valid_username(&username) {
+            if !tsunagu::model::valid_username(&username) {
                 bail!("username: 3-32 characters of a-z, 0-9, '.', '_' or '-'");
             }
             let path = cli.config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));

@@ -21,9 +21,10 @@ use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
 use crate::core::stats::{Severity, WithdrawalBand};
 use crate::core::triage::RiskLevel;
-use crate::store::{
+use crate::model::{
     Alert, ReleaseReason, RiskReason, RiskSource, SlotRecord, Stats, SupervisionMode,
 };
+use crate::model::{Alternative, Availability, MatchingMode};
 
 /// Bumped on an incompatible change; sent in every `welcome`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -241,22 +242,6 @@ impl Serialize for ErrorCode {
     }
 }
 
-/// A round-the-clock service to offer when we cannot help right now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Alternative {
-    /// Name as shown on the Japanese page.
-    pub name: String,
-    pub contact: String,
-    #[serde(default)]
-    pub hours: String,
-    /// English forms for the English page; the Japanese ones are shown when
-    /// absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name_en: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hours_en: Option<String>,
-}
-
 /// The body of every error, on the socket (`"type": "error"`) and over HTTP.
 #[derive(Clone, Debug, Serialize)]
 pub struct ErrorBody {
@@ -453,13 +438,6 @@ impl CounsellorIn {
         "ack_alert",
         "offer_handoff",
     ];
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Availability {
-    Available,
-    Away,
 }
 
 /// Parse one inbound text frame into `T`, or say precisely what is wrong.
@@ -748,7 +726,7 @@ pub struct ConversationView {
     pub conversation_id: ConversationId,
     pub state: &'static str,
     /// `web` or `line`.
-    pub channel: crate::store::Channel,
+    pub channel: crate::model::Channel,
     /// What to call the visitor: a pseudonym for a LINE visitor
     /// ("LINE-3F2A", from the conversation id, never from the LINE user).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -794,7 +772,7 @@ pub struct NoteView {
 pub struct QueueItem {
     pub conversation_id: ConversationId,
     /// `web` or `line`.
-    pub channel: crate::store::Channel,
+    pub channel: crate::model::Channel,
     pub priority: Priority,
     pub requeued: bool,
     pub queued_at: u64,
@@ -812,7 +790,7 @@ pub struct QueueItem {
 pub struct ColleagueView {
     pub id: AccountId,
     pub display_name: String,
-    pub role: crate::auth::Role,
+    pub role: crate::model::Role,
     /// Status `available` and connected.
     pub available: bool,
     /// Free places (capacity minus active).
@@ -846,7 +824,7 @@ pub struct FloorQueue {
 pub struct FloorCounsellor {
     pub id: AccountId,
     pub display_name: String,
-    pub role: crate::auth::Role,
+    pub role: crate::model::Role,
     pub status: Availability,
     pub online: bool,
     pub capacity: u32,
@@ -881,14 +859,7 @@ pub struct FloorConversation {
 pub struct CounsellorInfo {
     pub id: AccountId,
     pub display_name: String,
-    pub role: crate::auth::Role,
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchingMode {
-    Auto,
-    Manual,
+    pub role: crate::model::Role,
 }
 
 // ------------------------------------------------------------- handoff
@@ -1095,7 +1066,7 @@ pub enum CounsellorOut<'a> {
         conversation_id: ConversationId,
         seq: u64,
         #[serde(flatten)]
-        state: crate::store::LineDeliveryState,
+        state: crate::model::LineDeliveryState,
         attempts: u32,
     },
     /// Colleagues a conversation can be transferred to.

@@ -18,11 +18,12 @@ use crate::core::ids::AccountId;
 use crate::core::triage::Rules;
 use crate::hub::{ConnKind, Hub, Outbound};
 use crate::limits::RateLimits;
+use crate::model::{Account, ConversationRecord};
 use crate::protocol::{encode, reason_views, CounsellorOut, QueueItem};
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
-use crate::store::{Account, ConversationRecord, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::{http, ws};
 
 /// What every request handler and socket can reach.

@@ -46,12 +46,10 @@ use crate::core::hours::iso_jst;
 use crate::core::ids::{ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::http::ApiError;
+use crate::model::{Channel, Event, LineDelivery, LineDeliveryState, LineLink, StoredMessage};
 use crate::protocol::ErrorCode;
 use crate::service::{now_ms, Refusal, Service};
 use crate::startup::AppState;
-use crate::store::{
-    Channel, ConversationRecord, Event, LineDelivery, LineDeliveryState, LineLink, StoredMessage,
-};
 
 /// The largest webhook body read (LINE's are far smaller).
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
@@ -61,15 +59,6 @@ const MAX_BACKOFF_MS: u64 = 30_000;
 /// A handoff link whose push failed is tried again (as a fresh link) at
 /// most this often per conversation.
 const LINK_RETRY_MS: u64 = 30_000;
-
-/// What staff call a LINE visitor: from the conversation id, so it says
-/// nothing about the LINE user and differs in every conversation.
-pub fn pseudonym(rec: &ConversationRecord) -> Option<String> {
-    (rec.channel == Channel::Line).then(|| {
-        let h = Sha256::digest(rec.id.to_string().as_bytes());
-        format!("LINE-{:02X}{:02X}", h[0], h[1])
-    })
-}
 
 /// Is `signature` (the header, base64) the HMAC-SHA256 of `body` under
 /// `secret`? Compared in constant time.

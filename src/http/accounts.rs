@@ -6,11 +6,12 @@ use serde::Deserialize;
 use super::session::AccountView;
 use super::session::{same_site, staff};
 use super::ApiError;
-use crate::auth::{self, Role};
+use crate::auth;
 use crate::core::ids::AccountId;
+use crate::model::Account;
+use crate::model::Role;
 use crate::protocol::ErrorCode;
 use crate::startup::AppState;
-use crate::store::Account;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,14 +20,6 @@ pub struct NewAccount {
     pub display_name: String,
     pub role: Role,
     pub password: String,
-}
-
-/// Usernames: 3-32 characters of a-z, 0-9, '.', '_' or '-'.
-pub fn valid_username(u: &str) -> bool {
-    (3..=32).contains(&u.len())
-        && u.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        })
 }
 
 pub async fn list(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -54,7 +47,7 @@ pub async fn create(
         role,
         password,
     } = body.into_inner();
-    if !valid_username(&username) {
+    if !crate::model::valid_username(&username) {
         return Err(ApiError::new(
             ErrorCode::BadRequest,
             "username: 3-32 characters of a-z, 0-9, '.', '_' or '-'",
@@ -85,15 +78,4 @@ pub async fn create(
         .map_err(|e| ApiError(e.into()))?;
     tracing::info!(by = %by.id, account = %account.id, role = ?account.role, "account created");
     Ok(HttpResponse::Created().json(AccountView::from(&account)))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn usernames() {
-        assert!(super::valid_username("sato.k"));
-        assert!(!super::valid_username("Sato"));
-        assert!(!super::valid_username("ab"));
-        assert!(!super::valid_username("佐藤"));
-    }
 }

@@ -14,9 +14,9 @@ use serde::Deserialize;
 
 use super::session::{same_site, staff};
 use super::ApiError;
-use crate::auth::Role;
 use crate::core::handoff::{Answer, CancelReason, Contact, SlotId, SlotInput};
 use crate::limits::check_keyed;
+use crate::model::Role;
 use crate::protocol::{ErrorCode, SlotView};
 use crate::service::handoff::{Lang, VisitorAuth};
 use crate::service::now_ms;
@@ -170,7 +170,7 @@ async fn by_pin(
     req: &HttpRequest,
     app: &AppState,
     body: &PinBody,
-) -> Result<(crate::core::handoff::Booking, crate::store::SlotRecord), ApiError> {
+) -> Result<(crate::core::handoff::Booking, crate::model::SlotRecord), ApiError> {
     same_site(req, app)?;
     if let Some(ip) = client_ip(req, &app.settings) {
         check_keyed(&app.limits.bookings_by_ip, &ip).map_err(ApiError::rate_limited)?;

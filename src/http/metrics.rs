@@ -6,7 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::ApiError;
 use crate::metrics::Snapshot;
-use crate::protocol::{Availability, ErrorCode};
+use crate::model::Availability;
+use crate::protocol::ErrorCode;
 use crate::service::now_ms;
 use crate::startup::AppState;
 
@@ -18,9 +19,11 @@ fn allowed(req: &HttpRequest, app: &AppState) -> Result<(), ApiError> {
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
-            let expected = crate::auth::hash_token(token.expose());
+            let expected = crate::model::hash_token(token.expose());
             match given {
-                Some(g) if crate::auth::same_hash(&crate::auth::hash_token(g), &expected) => Ok(()),
+                Some(g) if crate::auth::same_hash(&crate::model::hash_token(g), &expected) => {
+                    Ok(())
+                }
                 _ => Err(ApiError::new(
                     ErrorCode::Unauthorized,
                     "a metrics token is required",
@@ -44,7 +47,7 @@ pub async fn metrics(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpR
     let counsellors = store.counsellors().await.map_err(|e| ApiError(e.into()))?;
     let now = now_ms();
     let (visitors, counsellor_sockets) = app.hub.counts();
-    let online = |c: &&crate::store::CounsellorRecord| c.connections > 0;
+    let online = |c: &&crate::model::CounsellorRecord| c.connections > 0;
     let snapshot = Snapshot {
         queue_length: queue.len(),
         longest_wait_secs: queue

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::session::staff;
 use super::ApiError;
-use crate::auth::Role;
+use crate::model::Role;
 use crate::protocol::ErrorCode;
 use crate::service::report::report_csv;
 use crate::startup::AppState;

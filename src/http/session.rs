@@ -10,13 +10,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use crate::auth::{self, Role, SESSION_COOKIE};
+use crate::auth::{self, SESSION_COOKIE};
 use crate::core::ids::AccountId;
 use crate::limits::check_keyed;
+use crate::model::Role;
+use crate::model::{Account, SessionRecord, TokenHash};
 use crate::protocol::ErrorCode;
 use crate::service::now_ms;
 use crate::startup::AppState;
-use crate::store::{Account, SessionRecord, TokenHash};
 use crate::ws::{client_ip, origin_allowed};
 
 #[derive(Deserialize)]
@@ -51,7 +52,7 @@ pub async fn current_account(
 ) -> Result<(Account, TokenHash), ApiError> {
     let unauthorized = || ApiError::new(ErrorCode::Unauthorized, "please log in");
     let cookie = req.cookie(SESSION_COOKIE).ok_or_else(unauthorized)?;
-    let hash = auth::hash_token(cookie.value());
+    let hash = crate::model::hash_token(cookie.value());
     let store = &app.service.store;
     let session = store
         .session(&hash)
@@ -145,7 +146,7 @@ pub async fn logout(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpRe
         ));
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        let hash = auth::hash_token(cookie.value());
+        let hash = crate::model::hash_token(cookie.value());
         app.service
             .store
             .delete_session(&hash)

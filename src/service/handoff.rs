@@ -19,10 +19,9 @@ use crate::core::handoff::{
     SUMMARY_MAX_CHARS,
 };
 use crate::core::ids::{AccountId, ConversationId, MessageText};
+use crate::model::{Account, BookingOp, Channel, Event, HandoffWrite, SlotRecord, StoredMessage};
 use crate::protocol::{BookedView, ConsentView, ErrorCode, HandoffView, SlotView, TermsView};
-use crate::store::{
-    Account, BookingOp, Channel, Event, HandoffWrite, SlotRecord, StoreError, StoredMessage,
-};
+use crate::store::StoreError;
 
 /// Attempts at a compare-and-set before giving up with `conflict`. Two
 /// writers (the visitor and the counsellor) are the most a record sees.
@@ -155,7 +154,7 @@ fn random<const N: usize>() -> [u8; N] {
 /// The PIN's hash, salted with the reference so that one PIN's hash says
 /// nothing about another booking's.
 fn pin_hash(reference: &BookingRef, pin: &str) -> [u8; 32] {
-    auth::hash_token(&format!("{}:{pin}", reference.as_str()))
+    crate::model::hash_token(&format!("{}:{pin}", reference.as_str()))
 }
 
 fn not_found() -> Refusal {
@@ -312,7 +311,7 @@ impl Service {
             VisitorAuth::Link { link } => {
                 let link = self
                     .store
-                    .handoff_link(&auth::hash_token(link))
+                    .handoff_link(&crate::model::hash_token(link))
                     .await?
                     .ok_or_else(resume_failed)?;
                 let rec = self.store.handoff(link.conversation).await?;

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
-use crate::auth::{self, Role};
+use crate::auth;
 use crate::config::Settings;
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
 use crate::core::estimate::{estimate_wait, HandleTime, WaitInputs};
@@ -25,15 +25,18 @@ use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
 use crate::core::triage::{self, RiskLevel, Rules};
 use crate::metrics::Metrics;
-use crate::protocol::{
-    reason_views, Availability, ColleagueView, ErrorBody, ErrorCode, FloorConversation,
-    FloorCounsellor, FloorQueue, FloorView, HoursView, MatchingMode, StaffRef, SupervisorView,
-};
-use crate::store::{
+use crate::model::Role;
+use crate::model::{
     Account, Alert, Appended, Channel, Closing, ConversationRecord, CounsellorRecord, Event,
-    NewConversation, NewMessage, Note, ReleaseReason, RiskChange, RiskReason, RiskSource, Store,
-    StoreError, SupervisionMode, Swept,
+    NewConversation, NewMessage, Note, ReleaseReason, RiskChange, RiskReason, RiskSource,
+    SupervisionMode, Swept,
 };
+use crate::model::{Availability, MatchingMode};
+use crate::protocol::{
+    reason_views, ColleagueView, ErrorBody, ErrorCode, FloorConversation, FloorCounsellor,
+    FloorQueue, FloorView, HoursView, StaffRef, SupervisorView,
+};
+use crate::store::{Store, StoreError};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -325,7 +328,7 @@ impl Service {
     ) -> Result<ConversationRecord, Refusal> {
         let failed = resume_failed;
         let rec = self.store.conversation(id).await?.ok_or_else(failed)?;
-        if !auth::same_hash(&rec.token_hash, &auth::hash_token(token)) {
+        if !auth::same_hash(&rec.token_hash, &crate::model::hash_token(token)) {
             return Err(failed());
         }
         if rec.erased_at_ms.is_some() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::{now_ms, refuse, Refusal, Service};
 use crate::core::conversation::{ConversationState, EndedBy};
 use crate::core::ids::ConversationId;
+use crate::model::{Event, Purged};
 use crate::protocol::ErrorCode;
-use crate::store::{Event, Purged};
 
 impl Service {
     /// Apply the retention periods as if it were `now_ms`. The purger calls

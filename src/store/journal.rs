@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::*;
+use crate::model::*;
 
 /// One row written (or deleted) by a mutation: the new value of the row,
 /// not the operation, so replay order within a batch never matters beyond

@@ -27,6 +27,7 @@ use super::journal::{Change, Commit, Journal, Snapshot};
 use super::*;
 use crate::core::conversation::{apply, Transition};
 use crate::core::queue::{QueueKey, QueuePolicy};
+use crate::model::*;
 
 /// Events kept for a slow subscriber before it is told it lagged.
 const EVENT_BUFFER: usize = 16_384;

@@ -48,6 +48,7 @@ use self::gate::Gate;
 use self::keys::Keys;
 use super::*;
 use crate::core::queue::QueuePolicy;
+use crate::model::*;
 
 /// Script arguments, each as its decimal or text form.
 macro_rules! args {

@@ -18,22 +18,22 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use super::{origin_allowed, run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket};
-use crate::auth::Role;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ConversationId, Party};
 use crate::core::stats::Assessment;
 use crate::http::{current_account, ApiError};
 use crate::hub::{ConnId, ConnKind, Outbound};
+use crate::model::Role;
+use crate::model::{
+    Account, Channel, Closing, ConversationRecord, Event, Note, ReleaseReason, StoredMessage,
+    SupervisionMode, TokenHash,
+};
 use crate::protocol::{
     parse_inbound, reason_views, AlertView, ConversationView, CounsellorIn, CounsellorInfo,
     CounsellorOut, ErrorBody, ErrorCode, MessageView, NoteView, StaffRef, SupervisorView,
     PROTOCOL_VERSION,
 };
 use crate::startup::AppState;
-use crate::store::{
-    Account, Channel, Closing, ConversationRecord, Event, Note, ReleaseReason, StoredMessage,
-    SupervisionMode, TokenHash,
-};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -204,7 +204,7 @@ impl Counsellor {
             conversation_id: rec.id,
             state: rec.state.name(),
             channel: rec.channel,
-            visitor_name: crate::channels::line::pseudonym(rec),
+            visitor_name: crate::model::pseudonym(rec),
             pre_chat: rec.pre_chat,
             started_at: rec.started_at_ms,
             last_seq: rec.last_seq,

@@ -39,9 +39,10 @@ use crate::config::Settings;
 use crate::core::ids::{AccountId, ConversationId, Party};
 use crate::hub::{ConnId, Outbound};
 use crate::limits::check_direct;
+use crate::model::StoredMessage;
 use crate::protocol::{encode, ErrorBody, ErrorCode};
 use crate::startup::AppState;
-use crate::store::{Store, StoredMessage};
+use crate::store::Store;
 
 /// The writing half of a socket, with a send time-out: a client that stops
 /// reading cannot stall its task forever.

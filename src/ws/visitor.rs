@@ -17,12 +17,12 @@ use crate::core::ids::{ConversationId, Party};
 use crate::http::ApiError;
 use crate::hub::{ConnId, ConnKind, Outbound};
 use crate::limits::check_keyed;
+use crate::model::{Event, StoredMessage, SupervisionMode};
 use crate::protocol::{
     parse_inbound, ErrorBody, ErrorCode, MessageView, VisitorIn, VisitorOut, PROTOCOL_VERSION,
 };
 use crate::service::QueuePlace;
 use crate::startup::AppState;
-use crate::store::{Event, StoredMessage, SupervisionMode};
 
 pub async fn upgrade(
     req: HttpRequest,

@@ -1,7 +1,7 @@
 //! Accounts, login, sessions.
 
 use serde_json::json;
-use tsunagu::auth::Role;
+use tsunagu::model::Role;
 
 use crate::helpers::*;
 

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-use tsunagu::auth::Role;
 use tsunagu::core::ids::ConversationId;
+use tsunagu::model::Role;
 
 use crate::helpers::*;
 
-async fn record(app: &TestApp, conv: &str) -> tsunagu::store::ConversationRecord {
+async fn record(app: &TestApp, conv: &str) -> tsunagu::model::ConversationRecord {
     let id: ConversationId = conv.parse().unwrap();
     app.state
         .service
@@ -362,7 +362,7 @@ async fn the_counsellor_socket_needs_a_valid_session_of_a_counselling_role() {
 async fn a_full_queue_answers_busy_with_alternatives_and_queues_nobody() {
     let app = spawn_app_with(|s| {
         s.limits.max_queue = 2;
-        s.alternatives = vec![tsunagu::protocol::Alternative {
+        s.alternatives = vec![tsunagu::model::Alternative {
             name: "よりそいホットライン".into(),
             contact: "0120-279-338".into(),
             hours: "24時間".into(),

@@ -826,7 +826,7 @@ struct V1Fixture {
 }
 
 fn write_v1_fixture(dir: &Path) -> V1Fixture {
-    use tsunagu::auth::hash_token;
+    use tsunagu::model::hash_token;
     use tsunagu::store::embedded::schema::MIGRATIONS;
     let conn = rusqlite::Connection::open(dir.join("tsunagu.db")).unwrap();
     let v1 = &MIGRATIONS[0];
@@ -1153,9 +1153,8 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
     use tsunagu::core::prechat::PreChat;
     use tsunagu::core::queue::QueuePolicy;
     use tsunagu::core::triage::RiskLevel;
-    use tsunagu::store::{
-        NewConversation, RiskChange, RiskReason, RiskSource, Store, SupervisionMode,
-    };
+    use tsunagu::model::{NewConversation, RiskChange, RiskReason, RiskSource, SupervisionMode};
+    use tsunagu::store::Store;
 
     let dir = std::env::temp_dir().join(format!("tsunagu-safety-{}", uuid::Uuid::new_v4()));
     let open = |dir: &std::path::Path| {
@@ -1261,7 +1260,8 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
     use tsunagu::core::handoff::{self as h, HandoffLink};
     use tsunagu::core::ids::{AccountId, ConversationId};
     use tsunagu::core::queue::QueuePolicy;
-    use tsunagu::store::{BookingOp, HandoffWrite, NewConversation, Store};
+    use tsunagu::model::{BookingOp, HandoffWrite, NewConversation};
+    use tsunagu::store::Store;
 
     let dir = TempDir::new("handoff-links");
     let open = |dir: &std::path::Path| {
@@ -1283,7 +1283,7 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
         let s = open(dir.path());
         s.create_conversation(
             NewConversation {
-                channel: tsunagu::store::Channel::Line,
+                channel: tsunagu::model::Channel::Line,
                 id,
                 token_hash: [1; 32],
                 pre_chat: Default::default(),

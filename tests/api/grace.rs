@@ -133,7 +133,7 @@ async fn a_dead_socket_is_detected_by_heartbeats() {
 
 #[tokio::test]
 async fn in_manual_mode_counsellors_pick_and_a_visitor_is_picked_once() {
-    let app = spawn_app_with(|s| s.matching = tsunagu::protocol::MatchingMode::Manual).await;
+    let app = spawn_app_with(|s| s.matching = tsunagu::model::MatchingMode::Manual).await;
     let mut a = app.counsellor("picker-a").await;
     let mut b = app.counsellor("picker-b").await;
     assert_eq!(a.welcome["matching"], "manual");

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use tsunagu::auth::Role;
+use tsunagu::model::Role;
 
 use crate::helpers::{spawn_app, spawn_app_with, wait_matched, Counsellor, TestApp, Ws};
 

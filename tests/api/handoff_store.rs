@@ -13,7 +13,8 @@ use tsunagu::core::handoff::{
     HandoffRecord, Slot, SlotId, SlotKind, Terms,
 };
 use tsunagu::core::ids::{AccountId, ConversationId};
-use tsunagu::store::{BookingOp, HandoffWrite, Store, StoreError};
+use tsunagu::model::{BookingOp, HandoffWrite};
+use tsunagu::store::{Store, StoreError};
 
 use crate::store_conformance::{conv_at, create, Backend};
 

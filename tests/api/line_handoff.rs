@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use tsunagu::auth::Role;
 use tsunagu::core::ids::ConversationId;
+use tsunagu::model::Role;
 
 use crate::handoff::{post, slot, staff_cookie};
 use crate::helpers::{spawn_app_with, Counsellor, TestApp};
@@ -152,7 +152,7 @@ async fn a_line_visitor_consents_and_books_through_the_one_time_link_and_it_is_s
     assert!(stored.sent, "the push was confirmed");
     assert_eq!(
         stored.token_hash,
-        tsunagu::auth::hash_token(&link),
+        tsunagu::model::hash_token(&link),
         "only the hash is stored"
     );
 

@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use tsunagu::auth::Role;
 use tsunagu::core::ids::{AccountId, ConversationId, Party};
+use tsunagu::model::Account;
+use tsunagu::model::Role;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{Account, Store};
+use tsunagu::store::Store;
 
 use crate::helpers::*;
 

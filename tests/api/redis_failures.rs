@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 use tsunagu::core::conversation::ConversationState;
 use tsunagu::core::ids::{AccountId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
+use tsunagu::model::{Appended, Event, NewConversation, Swept};
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{Appended, Event, NewConversation, Store, StoreError, Swept};
+use tsunagu::store::{Store, StoreError};
 
 use crate::helpers::*;
 
@@ -203,7 +204,7 @@ async fn redis_loss_is_unavailable_and_the_event_link_resynchronises() {
         store
             .append(
                 conv,
-                tsunagu::store::NewMessage {
+                tsunagu::model::NewMessage {
                     from: Party::Visitor,
                     author: None,
                     author_name: None,
@@ -275,7 +276,7 @@ async fn a_dead_nodes_sockets_stop_counting_and_its_chats_are_requeued() {
     let c = AccountId::new_random();
     doomed.counsellor_connections(c, 1, 2, 1_000).await.unwrap();
     doomed
-        .set_status(c, tsunagu::protocol::Availability::Available)
+        .set_status(c, tsunagu::model::Availability::Available)
         .await
         .unwrap();
     let conv = doomed.create_conversation(new_conv(), 10).await.unwrap().id;
@@ -333,8 +334,8 @@ async fn a_dead_nodes_sockets_stop_counting_and_its_chats_are_requeued() {
     assert_eq!(rec.connections, 0);
 }
 
-fn message(client_id: &str) -> tsunagu::store::NewMessage {
-    tsunagu::store::NewMessage {
+fn message(client_id: &str) -> tsunagu::model::NewMessage {
+    tsunagu::model::NewMessage {
         from: Party::Visitor,
         author: None,
         author_name: None,
@@ -481,7 +482,7 @@ async fn an_overloaded_node_refuses_sends_early_and_stores_none_it_refused() {
     let store = app.state.service.store.clone();
     for (i, (v, conv)) in visitors.iter_mut().enumerate() {
         let conv = ConversationId(conv.parse().unwrap());
-        let stored_ids = |log: Vec<Arc<tsunagu::store::StoredMessage>>| -> Vec<String> {
+        let stored_ids = |log: Vec<Arc<tsunagu::model::StoredMessage>>| -> Vec<String> {
             let mut ids: Vec<String> = log
                 .iter()
                 .map(|m| m.client_id.as_str().to_owned())

@@ -7,9 +7,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use tsunagu::auth::Role;
 use tsunagu::core::hours::jst_date_minute;
 use tsunagu::core::stats::{aggregate, Period};
+use tsunagu::model::Role;
 use tsunagu::service::now_ms;
 
 use crate::handoff::{book, consent, get, slot, staff_cookie, Chat};

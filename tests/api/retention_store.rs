@@ -9,7 +9,8 @@ use tsunagu::core::conversation::{ConversationState, EndedBy, Outcome};
 use tsunagu::core::ids::{ConversationId, Party};
 use tsunagu::core::prechat::{AgeBand, Gender, PreChat, WhoIsWriting};
 use tsunagu::core::stats::{Assessment, Severity, WithdrawalBand};
-use tsunagu::store::{Closing, Note, Retention, Store, StoreError};
+use tsunagu::model::{Closing, Note, Retention};
+use tsunagu::store::{Store, StoreError};
 
 use crate::handoff_store::{book, consented, link_for, slot_at};
 use crate::store_conformance::{active_of, conv_at, counsellor, create, message, Backend};
@@ -209,7 +210,7 @@ async fn a_handoff_outlives_its_transcript_until_its_own_period(b: Backend) {
 }
 
 async fn purge_deletes_the_line_keys_and_the_handoff_link_with_the_conversation(b: Backend) {
-    use tsunagu::store::{LineDelivery, LineDeliveryState, LineLink};
+    use tsunagu::model::{LineDelivery, LineDeliveryState, LineLink};
     let s = b.store();
     let rec = consented(s).await;
     let id = rec.conversation;

@@ -230,7 +230,7 @@ async fn outside_hours_a_start_is_refused_with_the_next_opening_and_the_alternat
     let (spec, next) = closed_until_day_after_tomorrow();
     let app = spawn_app_with(|s| {
         s.hours = spec;
-        s.alternatives = vec![tsunagu::protocol::Alternative {
+        s.alternatives = vec![tsunagu::model::Alternative {
             name: "よりそいホットライン".into(),
             contact: "0120-279-338".into(),
             hours: "24時間".into(),
@@ -304,7 +304,7 @@ async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_th
         .service
         .store
         .create_conversation(
-            tsunagu::store::NewConversation {
+            tsunagu::model::NewConversation {
                 channel: Default::default(),
                 id,
                 token_hash,

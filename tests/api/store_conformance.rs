@@ -15,20 +15,21 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use uuid::Uuid;
 
-use tsunagu::auth::Role;
 use tsunagu::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
 use tsunagu::core::ids::AlertId;
 use tsunagu::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
 use tsunagu::core::queue::{Priority, DEFAULT_URGENT_HEAD_START_MS};
 use tsunagu::core::triage::RiskLevel;
-use tsunagu::protocol::Availability;
+use tsunagu::model::Availability;
+use tsunagu::model::Role;
+use tsunagu::model::{
+    Account, Appended, Event, NewConversation, NewMessage, Note, RiskChange, RiskReason,
+    RiskSource, SessionRecord, Stats, SupervisionMode, Swept,
+};
 use tsunagu::store::memory::MemoryStore;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{
-    Account, Appended, Event, NewConversation, NewMessage, Note, RiskChange, RiskReason,
-    RiskSource, SessionRecord, Stats, Store, StoreError, SupervisionMode, Swept,
-};
+use tsunagu::store::{Store, StoreError};
 
 use crate::helpers::{purge_blocking, test_redis_url, unique_prefix};
 

@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tsunagu::auth::{self, Role};
+use tsunagu::auth;
 use tsunagu::config::{Secret, Settings, UserSeed};
+use tsunagu::model::Role;
 use tsunagu::startup::Application;
 
 const PASSWORD: &str = "smoke-password-0123";

@@ -9,12 +9,13 @@ use serde::Serialize;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
 use crate::core::stats::Assessment;
-use crate::store::journal::{Change, SavedConversation, Snapshot};
-use crate::store::{
+use crate::model::{
     Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage,
     TokenHash,
 };
-use crate::store::{RiskLevel, RiskReason, Supervision};
+use crate::model::{RiskReason, Supervision};
+use crate::store::journal::{Change, SavedConversation, Snapshot};
+use crate::store::RiskLevel;
 
 /// A row that cannot be turned back into a record.
 #[derive(Debug, thiserror::Error)]

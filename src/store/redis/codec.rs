@@ -15,11 +15,11 @@ use crate::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueuePolicy};
 use crate::core::triage::RiskLevel;
-use crate::protocol::Availability;
-use crate::store::{
-    Channel, ConversationRecord, CounsellorRecord, SlotRecord, StoreError, StoreResult,
-    StoredMessage, TokenHash,
+use crate::model::Availability;
+use crate::model::{
+    Channel, ConversationRecord, CounsellorRecord, SlotRecord, StoredMessage, TokenHash,
 };
+use crate::store::{StoreError, StoreResult};
 
 /// A stored value that does not parse: the data is not what this version
 /// wrote. Reported as `Unavailable` (the operation cannot be served), never
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn safety_events_round_trip_as_json() {
         use crate::core::ids::AlertId;
-        use crate::store::{Alert, Event, ReleaseReason, RiskReason, RiskSource, SupervisionMode};
+        use crate::model::{Alert, Event, ReleaseReason, RiskReason, RiskSource, SupervisionMode};
         let c = ConversationId(Uuid::from_u128(1));
         let a = AccountId(Uuid::from_u128(2));
         let b = AccountId(Uuid::from_u128(3));

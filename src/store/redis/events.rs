@@ -16,7 +16,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{broadcast, oneshot};
 
 use super::keys::Keys;
-use crate::store::Event;
+use crate::model::Event;
 
 /// First wait before reconnecting the subscription; doubled up to the max.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);

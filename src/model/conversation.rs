@@ -1,0 +1,277 @@
+//! Conversations, their messages and what happens to them.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{RiskReason, TokenHash};
+use crate::core::conversation::{ConversationState, EndedBy, Outcome};
+use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
+use crate::core::prechat::PreChat;
+use crate::core::queue::{Priority, QueueEntry};
+use crate::core::stats::{Assessment, ConversationFacts, FactsInput, HandoffFacts};
+use crate::core::triage::RiskLevel;
+
+/// How the visitor reaches us. Fixed when the conversation is created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The visitor page and its socket.
+    #[default]
+    Web,
+    /// A LINE official account (`src/channels/line`). The visitor has no
+    /// socket: the channel itself is their connection, so the visitor grace
+    /// period never ends a LINE conversation.
+    Line,
+}
+
+/// What `create_conversation` needs.
+#[derive(Clone, Debug)]
+pub struct NewConversation {
+    pub id: ConversationId,
+    pub channel: Channel,
+    pub token_hash: TokenHash,
+    pub pre_chat: PreChat,
+    /// From triage of the first message; the queue priority follows from it
+    /// (`risk.priority()`).
+    pub risk: RiskLevel,
+    pub risk_reasons: Vec<RiskReason>,
+    /// Store an alert with this id in the same step (when triage matched).
+    pub alert: Option<AlertId>,
+    pub first_message: Option<String>,
+    pub now_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervision {
+    pub supervisor: AccountId,
+    pub mode: SupervisionMode,
+}
+
+/// How a supervisor is with a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisionMode {
+    /// Reads everything, writes nothing.
+    Observe,
+    /// A second counsellor: writes to the visitor under their own name.
+    Join,
+}
+
+/// Why a counsellor lost a conversation that stayed active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseReason {
+    /// They handed it to a colleague.
+    Transferred,
+    /// A supervisor took it over.
+    TakenOver,
+    /// They handed it back to the queue.
+    ReturnedToQueue,
+}
+
+/// Counters for the floor view, since the store was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Visitors who left the queue before being served (ended it
+    /// themselves, or stayed away past the grace period).
+    pub left_queue: u64,
+    /// Active conversations in which the visitor went silent (see
+    /// `Store::mark_silent`); each conversation counted once per silence.
+    pub went_silent: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationRecord {
+    pub id: ConversationId,
+    pub token_hash: TokenHash,
+    pub state: ConversationState,
+    pub pre_chat: PreChat,
+    pub priority: Priority,
+    /// Put back in the queue after its counsellor went away.
+    pub requeued: bool,
+    /// When it (first) joined the queue.
+    pub queued_since_ms: u64,
+    pub started_at_ms: u64,
+    pub assigned_at_ms: Option<u64>,
+    pub ended_at_ms: Option<u64>,
+    pub ended_by: Option<EndedBy>,
+    pub outcome: Option<Outcome>,
+    /// The counsellor who has it, or had it when it ended (for the outcome
+    /// after the visitor ended it). Cleared when it goes back to the queue.
+    pub counsellor: Option<AccountId>,
+    pub first_message: Option<String>,
+    pub last_seq: u64,
+    /// Highest sequence the visitor has acknowledged.
+    pub visitor_acked: u64,
+    /// Highest sequence the counsellor has acknowledged.
+    pub counsellor_acked: u64,
+    /// Live visitor sockets.
+    pub visitor_connections: u32,
+    pub visitor_offline_since_ms: Option<u64>,
+    /// The conversation's risk level; `priority` always equals
+    /// `risk.priority()`.
+    #[serde(default)]
+    pub risk: RiskLevel,
+    /// Every reason recorded, oldest first.
+    #[serde(default)]
+    pub risk_reasons: Vec<RiskReason>,
+    /// Supervisors observing or joined.
+    #[serde(default)]
+    pub supervisors: Vec<Supervision>,
+    /// Times it was handed on (transfer, takeover, back to the queue).
+    #[serde(default)]
+    pub transfers: u32,
+    #[serde(default)]
+    pub last_visitor_msg_ms: Option<u64>,
+    #[serde(default)]
+    pub last_counsellor_msg_ms: Option<u64>,
+    /// Set by `mark_silent`: since when the visitor has not answered the
+    /// counsellor. Cleared by the visitor's next message.
+    #[serde(default)]
+    pub silent_since_ms: Option<u64>,
+    /// What the counsellor recorded with the outcome (withdrawal band,
+    /// severity, referral); all optional.
+    #[serde(default)]
+    pub assessment: Assessment,
+    /// Set by `Store::erase`: the visitor erased it. The log (and the
+    /// first message) are gone; the record stays, without any text, until
+    /// the retention period purges it.
+    #[serde(default)]
+    pub erased_at_ms: Option<u64>,
+    #[serde(default)]
+    pub channel: Channel,
+}
+
+impl ConversationRecord {
+    /// The anonymous facts this conversation contributes to the report,
+    /// given how far its handoff went.
+    pub fn facts(&self, handoff: HandoffFacts) -> ConversationFacts {
+        ConversationFacts::of(FactsInput {
+            started_at_ms: self.started_at_ms,
+            queued_since_ms: self.queued_since_ms,
+            assigned_at_ms: self.assigned_at_ms,
+            ended_at_ms: self.ended_at_ms,
+            pre_chat: self.pre_chat,
+            outcome: self.outcome,
+            assessment: self.assessment,
+            handoff,
+        })
+    }
+
+    /// The supervisor's mode on this conversation, if any.
+    pub fn supervision_of(&self, supervisor: AccountId) -> Option<SupervisionMode> {
+        self.supervisors
+            .iter()
+            .find(|s| s.supervisor == supervisor)
+            .map(|s| s.mode)
+    }
+
+    /// May `account` write to the visitor (owner, or a joined supervisor)?
+    pub fn writable_by(&self, account: AccountId) -> bool {
+        match self.state {
+            ConversationState::Active { counsellor } => {
+                counsellor == account || self.supervision_of(account) == Some(SupervisionMode::Join)
+            }
+            _ => false,
+        }
+    }
+
+    pub fn queue_entry(&self) -> QueueEntry {
+        QueueEntry {
+            conversation: self.id,
+            priority: self.priority,
+            requeued: self.requeued,
+            since_ms: self.queued_since_ms,
+        }
+    }
+
+    /// Highest sequence acknowledged by `party`.
+    pub fn acked_by(&self, party: Party) -> u64 {
+        match party {
+            Party::Visitor => self.visitor_acked,
+            Party::Counsellor => self.counsellor_acked,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub from: Party,
+    /// The counsellor's account and display name at the time of writing.
+    pub author: Option<AccountId>,
+    pub author_name: Option<String>,
+    pub client_id: ClientMsgId,
+    pub text: String,
+    pub at_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub from: Party,
+    pub author: Option<AccountId>,
+    pub author_name: Option<String>,
+    pub client_id: ClientMsgId,
+    pub text: String,
+    pub now_ms: u64,
+    /// Refuse (`NotYours`) unless the conversation is active and this
+    /// account may write to it (its counsellor, or a supervisor who joined:
+    /// [`ConversationRecord::writable_by`]), checked in the same atomic step
+    /// as the append: a counsellor whose conversation was just requeued or
+    /// transferred cannot slip a message in.
+    pub require_counsellor: Option<AccountId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored with a new sequence number.
+    New(Arc<StoredMessage>),
+    /// The same sender already sent this client id: nothing stored, here is
+    /// the sequence number it got the first time.
+    Duplicate(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub author: AccountId,
+    pub text: String,
+    pub at_ms: u64,
+}
+
+/// What `sweep` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Swept {
+    /// A queued visitor away past the grace period: ended by the system.
+    Abandoned { conversation: ConversationId },
+    /// A counsellor away past the grace period: their conversation went back
+    /// to the front of the queue.
+    Requeued {
+        conversation: ConversationId,
+        counsellor: AccountId,
+    },
+}
+
+/// Result of `end`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub record: ConversationRecord,
+    /// The state just before: tells whether a counsellor's place was freed.
+    pub was: ConversationState,
+}
+
+/// What the counsellor records when a conversation ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Closing {
+    pub outcome: Outcome,
+    pub assessment: Assessment,
+}
+
+impl From<Outcome> for Closing {
+    fn from(outcome: Outcome) -> Self {
+        Closing {
+            outcome,
+            assessment: Assessment::default(),
+        }
+    }
+}
