@@ -10,12 +10,32 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::hours::{HoursSpec, Schedule};
 use crate::model::Role;
 use crate::model::{Alternative, MatchingMode};
+
+/// Defaults of the Redis settings (and of the store options they feed).
+pub const DEFAULT_REDIS_NODE_TTL: Duration = Duration::from_secs(15);
+pub const DEFAULT_REDIS_MAX_OUTSTANDING: usize = 1024;
+pub const DEFAULT_REDIS_ADMISSION_WAIT: Duration = Duration::from_millis(500);
+
+/// Longest accepted Redis key prefix.
+pub const REDIS_PREFIX_MAX_CHARS: usize = 64;
+
+/// Is `p` a usable key prefix? 1-64 characters of `A-Z a-z 0-9 _ . -`:
+/// no `:` (so no prefix can be the start of another's keys), no braces
+/// (they would change the hash tags), no glob characters (so a prefix can
+/// be scanned for safely).
+pub fn valid_redis_prefix(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= REDIS_PREFIX_MAX_CHARS
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
 
 /// A value that never prints.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -376,8 +396,8 @@ impl Default for Settings {
             store: StoreMode::Embedded,
             data_dir: PathBuf::from("data"),
             redis_prefix: "tsunagu".into(),
-            redis_max_outstanding: crate::store::redis::DEFAULT_MAX_OUTSTANDING,
-            redis_admission_wait_ms: crate::store::redis::DEFAULT_ADMISSION_WAIT.as_millis() as u64,
+            redis_max_outstanding: DEFAULT_REDIS_MAX_OUTSTANDING,
+            redis_admission_wait_ms: DEFAULT_REDIS_ADMISSION_WAIT.as_millis() as u64,
             web_dir: PathBuf::from("web"),
             matching: MatchingMode::Auto,
             log: "info".into(),
@@ -472,7 +492,7 @@ impl Default for Timing {
             queue_update_ms: 500,
             sweep_interval_ms: 1_000,
             handle_time_prior_secs: 20 * 60,
-            node_ttl_ms: crate::store::redis::DEFAULT_NODE_TTL.as_millis() as u64,
+            node_ttl_ms: DEFAULT_REDIS_NODE_TTL.as_millis() as u64,
             urgent_head_start_secs: crate::core::queue::DEFAULT_URGENT_HEAD_START_MS / 1000,
             silence_secs: 10 * 60,
         }
@@ -592,7 +612,7 @@ impl Settings {
         if self.report.min_cell == 0 {
             return bad("report.min_cell must be at least 1");
         }
-        if !crate::store::redis::keys::valid_prefix(&self.redis_prefix) {
+        if !valid_redis_prefix(&self.redis_prefix) {
             return bad("redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
         }
         if self.redis_max_outstanding == 0 {

@@ -17,8 +17,10 @@
 //! - `config`, `auth`, `limits`, `metrics`, `telemetry`: settings,
 //!   secrets, rate limits, Prometheus metrics, logs.
 
+pub mod app;
 pub mod auth;
 pub mod channels;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod http;

@@ -3,46 +3,24 @@
 //! [`Application`].
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, Service as _};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
-use bytestring::ByteString;
 
+use crate::app::AppState;
 use crate::config::{Settings, StoreMode};
-use crate::core::hours::iso_jst;
 use crate::core::ids::AccountId;
 use crate::core::triage::Rules;
-use crate::hub::{ConnKind, Hub, Outbound};
-use crate::limits::RateLimits;
-use crate::model::{Account, ConversationRecord};
-use crate::protocol::{encode, reason_views, CounsellorOut, QueueItem};
+use crate::hub::{Hub, Outbound};
+use crate::model::Account;
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisOptions, RedisStore};
 use crate::store::{Store, StoreError};
 use crate::{http, ws};
-
-/// What every request handler and socket can reach.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub service: Arc<Service>,
-    pub hub: Arc<Hub>,
-    pub limits: RateLimits,
-    pub store_kind: &'static str,
-    /// The LINE channel, when it is configured.
-    pub line: Option<Arc<crate::channels::line::LineChannel>>,
-    draining: AtomicBool,
-}
-
-impl AppState {
-    pub fn draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -144,21 +122,19 @@ impl Application {
         seed_users(store.as_ref(), &settings).await?;
         let hub = Hub::new(settings.limits.outbox_messages);
         let service = Service::new(store.clone(), settings.clone(), rules, schedule);
-        let state = Arc::new(AppState {
-            limits: RateLimits::new(&settings.limits),
-            settings: settings.clone(),
-            service: service.clone(),
-            hub: hub.clone(),
+        let state = Arc::new(AppState::new(
+            settings.clone(),
+            service.clone(),
+            hub.clone(),
             store_kind,
-            line: crate::channels::line::LineChannel::new(service.clone()),
-            draining: AtomicBool::new(false),
-        });
+        ));
+        let line = crate::channels::line::LineChannel::new(service.clone());
         // The node's own loops are exempt from the store's admission
         // control (`store::background`): each runs one step at a time, and
         // matching and grace periods must go on while visitors' sends are
         // being refused in an overload.
         use crate::store::background;
-        if let Some(line) = &state.line {
+        if let Some(line) = &line {
             tokio::spawn(background(line.clone().run()));
         }
 
@@ -166,8 +142,12 @@ impl Application {
         tokio::spawn(background(service.clone().run_matcher()));
         tokio::spawn(background(service.clone().run_sweeper()));
         tokio::spawn(background(service.clone().run_purger()));
-        tokio::spawn(background(run_queue_broadcaster(state.clone())));
-        tokio::spawn(background(run_closing_notices(state.clone())));
+        tokio::spawn(background(ws::broadcast::run_queue_broadcaster(
+            state.clone(),
+        )));
+        tokio::spawn(background(ws::broadcast::run_closing_notices(
+            state.clone(),
+        )));
         tokio::spawn(forget_idle_limits(state.clone()));
 
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
@@ -176,10 +156,12 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let data = web::Data::from(state.clone());
+        let line = line.map(web::Data::from);
         let web_dir = settings.web_dir.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(line.clone())
                 .app_data(http::json_config())
                 .wrap_fn(|req, srv| {
                     // Count every HTTP refusal by its error code.
@@ -294,7 +276,7 @@ impl Application {
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("draining: asking every socket to reconnect elsewhere");
-            state.draining.store(true, Ordering::Relaxed);
+            state.start_draining();
             state.hub.broadcast(Outbound::Drain);
             tokio::time::sleep(Duration::from_millis(500)).await;
             handle.stop(true).await;
@@ -319,7 +301,7 @@ impl Application {
 /// whole database) and say where it is.
 async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Store>, StartError> {
     let dir = settings.data_dir.clone();
-    let now = crate::service::now_ms();
+    let now = crate::clock::now_ms();
     let policy = settings.queue_policy();
     let (store, opened) =
         tokio::task::spawn_blocking(move || crate::store::embedded::open(&dir, now, policy))
@@ -420,138 +402,6 @@ async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartE
         }
     }
     Ok(())
-}
-
-/// The counsellors' queue view: the head of the queue, encoded once.
-pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> ByteString {
-    let entries: Vec<QueueItem> = queue
-        .iter()
-        .take(settings.limits.queue_view_entries)
-        .map(|r| QueueItem {
-            channel: r.channel,
-            conversation_id: r.id,
-            priority: r.priority,
-            requeued: r.requeued,
-            queued_at: r.queued_since_ms,
-            pre_chat: r.pre_chat,
-            first_message: r.first_message.clone(),
-            risk: r.risk,
-            risk_reasons: reason_views(&r.risk_reasons),
-        })
-        .collect();
-    encode(&CounsellorOut::Queue {
-        queue_length: queue.len() as u32,
-        entries: &entries,
-    })
-    .into()
-}
-
-pub async fn queue_view_frame(app: &AppState) -> Option<ByteString> {
-    let queue = app.service.store.queue().await.ok()?;
-    Some(queue_view(&app.settings, &queue))
-}
-
-/// Waiting visitors told their place per step of a queue update.
-const QUEUE_UPDATE_CHUNK: usize = 64;
-
-/// Whenever the queue changes (at most every `queue_update_ms`), tell each
-/// waiting visitor on this node their place (in chunks, paced) and every
-/// counsellor the queue.
-async fn run_queue_broadcaster(app: Arc<AppState>) {
-    let pause = Duration::from_millis(app.settings.timing.queue_update_ms);
-    loop {
-        app.hub.queue_changed().await;
-        match app.service.queue_places().await {
-            Ok((queue, places)) => {
-                for (i, (rec, place)) in queue.iter().zip(places).enumerate() {
-                    if i > 0 && i % QUEUE_UPDATE_CHUNK == 0 {
-                        // Let the socket tasks write this chunk, and a
-                        // `matched` or a message queued behind it, before
-                        // waking the next: with thousands waiting, one
-                        // update at once stalled everything behind it.
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    app.hub.to_conversation(
-                        rec.id,
-                        Some(|k| k == ConnKind::Visitor),
-                        Outbound::QueuePosition {
-                            position: place.position,
-                            queue_length: place.queue_length,
-                            estimated_wait_secs: place.estimated_wait_secs,
-                        },
-                    );
-                }
-                app.hub
-                    .to_all_counsellors(Outbound::Shared(queue_view(&app.settings, &queue)));
-            }
-            Err(e) => tracing::warn!(code = e.code.as_str(), "queue update failed"),
-        }
-        // The same changes move counsellors' loads and the floor.
-        if let Some(frame) = colleagues_frame(&app).await {
-            app.hub.to_all_counsellors(Outbound::Shared(frame));
-        }
-        if app.hub.has_supervisors() {
-            if let Some(frame) = floor_frame(&app).await {
-                app.hub.to_all_supervisors(Outbound::Shared(frame));
-            }
-        }
-        tokio::time::sleep(pause).await;
-    }
-}
-
-/// The counsellors' list of colleagues (for transfers), encoded once.
-pub async fn colleagues_frame(app: &AppState) -> Option<ByteString> {
-    let list = app.service.colleagues().await.ok()?;
-    Some(encode(&CounsellorOut::Colleagues { counsellors: &list }).into())
-}
-
-/// The supervisors' floor view, encoded once.
-pub async fn floor_frame(app: &AppState) -> Option<ByteString> {
-    let floor = app.service.floor().await.ok()?;
-    Some(encode(&CounsellorOut::Floor(&floor)).into())
-}
-
-/// When the queue closes to new visitors (last entry, or closing), tell
-/// each visitor still waiting on this node, once: they are still served.
-async fn run_closing_notices(app: Arc<AppState>) {
-    let mut tick =
-        tokio::time::interval(Duration::from_millis(app.settings.timing.sweep_interval_ms));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut accepting = app.service.hours_status().accepts_new_visitors();
-    loop {
-        tick.tick().await;
-        let status = app.service.hours_status();
-        let now_accepting = status.accepts_new_visitors();
-        if accepting && !now_accepting {
-            tracing::info!("the queue closed to new visitors; telling those waiting");
-            let notice = closing_notice(status);
-            for conversation in app.hub.visitor_conversations() {
-                app.hub.to_conversation(
-                    conversation,
-                    Some(|k| k == ConnKind::Visitor),
-                    notice.clone(),
-                );
-            }
-            // Floors show the hours too.
-            app.hub.mark_queue_changed();
-        } else if !accepting && now_accepting {
-            app.hub.mark_queue_changed();
-        }
-        accepting = now_accepting;
-    }
-}
-
-/// The `closing` notice for a status that no longer accepts visitors.
-pub fn closing_notice(status: crate::core::hours::Status) -> Outbound {
-    use crate::core::hours::Status;
-    let closes_at = match status {
-        Status::LastEntryPassed { closes_at, .. } => Some(iso_jst(closes_at)),
-        _ => None,
-    };
-    Outbound::Closing {
-        closes_at,
-        next_opening: status.next_opening().map(iso_jst),
-    }
 }
 
 async fn forget_idle_limits(app: Arc<AppState>) {

@@ -39,6 +39,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::clock::now_ms;
 use crate::config::Line as LineSettings;
 use crate::core::conversation::ConversationState;
 use crate::core::handoff::{HandoffLink, HandoffState};
@@ -48,8 +49,7 @@ use crate::core::prechat::PreChat;
 use crate::http::ApiError;
 use crate::model::{Channel, Event, LineDelivery, LineDeliveryState, LineLink, StoredMessage};
 use crate::protocol::ErrorCode;
-use crate::service::{now_ms, Refusal, Service};
-use crate::startup::AppState;
+use crate::service::{Refusal, Service};
 
 /// The largest webhook body read (LINE's are far smaller).
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
@@ -131,9 +131,9 @@ struct Postback {
 pub async fn webhook(
     req: HttpRequest,
     body: web::Bytes,
-    app: web::Data<AppState>,
+    line: Option<web::Data<LineChannel>>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(line) = app.line.clone() else {
+    let Some(line) = line.map(|l| l.into_inner()) else {
         return Err(ApiError::new(ErrorCode::NotFound, "no such endpoint"));
     };
     let signature = req

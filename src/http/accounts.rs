@@ -6,12 +6,12 @@ use serde::Deserialize;
 use super::session::AccountView;
 use super::session::{same_site, staff};
 use super::ApiError;
+use crate::app::AppState;
 use crate::auth;
 use crate::core::ids::AccountId;
 use crate::model::Account;
 use crate::model::Role;
 use crate::protocol::ErrorCode;
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -14,14 +14,14 @@ use serde::Deserialize;
 
 use super::session::{same_site, staff};
 use super::ApiError;
+use crate::app::AppState;
+use crate::clock::now_ms;
 use crate::core::handoff::{Answer, CancelReason, Contact, SlotId, SlotInput};
+use crate::http::request::client_ip;
 use crate::limits::check_keyed;
 use crate::model::Role;
 use crate::protocol::{ErrorCode, SlotView};
 use crate::service::handoff::{Lang, VisitorAuth};
-use crate::service::now_ms;
-use crate::startup::AppState;
-use crate::ws::client_ip;
 
 // ------------------------------------------------------------ visitor
 

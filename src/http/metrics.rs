@@ -5,11 +5,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::ApiError;
+use crate::app::AppState;
+use crate::clock::now_ms;
 use crate::metrics::Snapshot;
 use crate::model::Availability;
 use crate::protocol::ErrorCode;
-use crate::service::now_ms;
-use crate::startup::AppState;
 
 fn allowed(req: &HttpRequest, app: &AppState) -> Result<(), ApiError> {
     match &app.settings.metrics_token {

@@ -7,6 +7,7 @@ pub mod handoff;
 pub mod health;
 pub mod metrics;
 pub mod report;
+pub mod request;
 pub mod session;
 
 use std::time::Duration;

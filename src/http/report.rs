@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use super::session::staff;
 use super::ApiError;
+use crate::app::AppState;
 use crate::model::Role;
 use crate::protocol::ErrorCode;
 use crate::service::report::report_csv;
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 pub struct ReportQuery {

@@ -10,15 +10,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+use crate::app::AppState;
 use crate::auth::{self, SESSION_COOKIE};
+use crate::clock::now_ms;
 use crate::core::ids::AccountId;
+use crate::http::request::{client_ip, origin_allowed};
 use crate::limits::check_keyed;
 use crate::model::Role;
 use crate::model::{Account, SessionRecord, TokenHash};
 use crate::protocol::ErrorCode;
-use crate::service::now_ms;
-use crate::startup::AppState;
-use crate::ws::{client_ip, origin_allowed};
 
 #[derive(Deserialize)]
 pub struct LoginRequest {

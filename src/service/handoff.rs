@@ -11,8 +11,9 @@
 
 use rand::RngCore;
 
-use super::{now_ms, refuse, resume_failed, Refusal, Service};
+use super::{refuse, resume_failed, Refusal, Service};
 use crate::auth;
+use crate::clock::now_ms;
 use crate::core::handoff::{
     self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact,
     HandoffError, HandoffLink, HandoffRecord, LinkError, SlotId, SlotInput, Terms, NAME_MAX_CHARS,

@@ -8,11 +8,12 @@ pub mod report;
 mod retention;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::auth;
+use crate::clock::now_ms;
 use crate::config::Settings;
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
 use crate::core::estimate::{estimate_wait, HandleTime, WaitInputs};
@@ -37,14 +38,6 @@ use crate::protocol::{
     FloorQueue, FloorView, HoursView, StaffRef, SupervisorView,
 };
 use crate::store::{Store, StoreError};
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 pub struct Service {
     pub store: Arc<dyn Store>,

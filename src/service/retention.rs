@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{now_ms, refuse, Refusal, Service};
+use super::{refuse, Refusal, Service};
+use crate::clock::now_ms;
 use crate::core::conversation::{ConversationState, EndedBy};
 use crate::core::ids::ConversationId;
 use crate::model::{Event, Purged};

@@ -47,6 +47,10 @@ use self::codec::{enum_name, hex, queue_scores, reply, risk_tables, Reply, Stati
 use self::gate::Gate;
 use self::keys::Keys;
 use super::*;
+use crate::config::{
+    valid_redis_prefix, DEFAULT_REDIS_ADMISSION_WAIT, DEFAULT_REDIS_MAX_OUTSTANDING,
+    DEFAULT_REDIS_NODE_TTL,
+};
 use crate::core::queue::QueuePolicy;
 use crate::model::*;
 
@@ -80,7 +84,7 @@ const WAITAOF_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub struct RedisOptions {
     pub url: String,
-    /// Prefix of every key; see [`keys::valid_prefix`].
+    /// Prefix of every key; see [`valid_redis_prefix`].
     pub prefix: String,
     /// A node whose liveness key is older than this is taken for dead and
     /// its sockets are taken off the presence counts.
@@ -95,21 +99,16 @@ pub struct RedisOptions {
     pub admission_wait: Duration,
 }
 
-/// Defaults of [`RedisOptions`] (and of the settings that feed them).
-pub const DEFAULT_NODE_TTL: Duration = Duration::from_secs(15);
-pub const DEFAULT_MAX_OUTSTANDING: usize = 1024;
-pub const DEFAULT_ADMISSION_WAIT: Duration = Duration::from_millis(500);
-
 impl RedisOptions {
     /// These URL and prefix, everything else the defaults.
     pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             prefix: prefix.into(),
-            node_ttl: DEFAULT_NODE_TTL,
+            node_ttl: DEFAULT_REDIS_NODE_TTL,
             queue_policy: QueuePolicy::default(),
-            max_outstanding: DEFAULT_MAX_OUTSTANDING,
-            admission_wait: DEFAULT_ADMISSION_WAIT,
+            max_outstanding: DEFAULT_REDIS_MAX_OUTSTANDING,
+            admission_wait: DEFAULT_REDIS_ADMISSION_WAIT,
         }
     }
 }
@@ -246,7 +245,7 @@ impl RedisStore {
     /// Redis cannot be reached now; once running, lost connections are
     /// re-established in the background.
     pub async fn connect(opts: RedisOptions) -> StoreResult<Self> {
-        if !keys::valid_prefix(&opts.prefix) {
+        if !valid_redis_prefix(&opts.prefix) {
             return Err(StoreError::Unavailable(
                 "redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'".into(),
             ));
@@ -957,7 +956,7 @@ impl Store for RedisStore {
     async fn put_session(&self, token: TokenHash, session: SessionRecord) -> StoreResult<()> {
         let json = serde_json::to_string(&session).map_err(|_| codec::corrupt("session"))?;
         let ttl_ms = (session.expires_at_ms + SESSION_AFTERLIFE_MS)
-            .saturating_sub(crate::service::now_ms())
+            .saturating_sub(crate::clock::now_ms())
             .max(1_000);
         let _: () = self
             .query(

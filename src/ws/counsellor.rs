@@ -17,10 +17,12 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
-use super::{origin_allowed, run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket};
+use super::{run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket};
+use crate::app::AppState;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ConversationId, Party};
 use crate::core::stats::Assessment;
+use crate::http::request::origin_allowed;
 use crate::http::{current_account, ApiError};
 use crate::hub::{ConnId, ConnKind, Outbound};
 use crate::model::Role;
@@ -33,7 +35,6 @@ use crate::protocol::{
     CounsellorOut, ErrorBody, ErrorCode, MessageView, NoteView, StaffRef, SupervisorView,
     PROTOCOL_VERSION,
 };
-use crate::startup::AppState;
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -327,14 +328,14 @@ impl Counsellor {
             self.send_handoff(io, *id).await;
         }
         self.watched = Some(watched);
-        if let Some(frame) = crate::startup::queue_view_frame(&app).await {
+        if let Some(frame) = crate::ws::broadcast::queue_view_frame(&app).await {
             io.send_text(frame).await;
         }
-        if let Some(frame) = crate::startup::colleagues_frame(&app).await {
+        if let Some(frame) = crate::ws::broadcast::colleagues_frame(&app).await {
             io.send_text(frame).await;
         }
         if self.is_supervisor() {
-            if let Some(frame) = crate::startup::floor_frame(&app).await {
+            if let Some(frame) = crate::ws::broadcast::floor_frame(&app).await {
                 io.send_text(frame).await;
             }
         }
@@ -1045,7 +1046,7 @@ impl Handler for Counsellor {
 
     async fn still_allowed(&mut self) -> bool {
         match self.app.service.store.session(&self.session).await {
-            Ok(Some(s)) => s.expires_at_ms > crate::service::now_ms(),
+            Ok(Some(s)) => s.expires_at_ms > crate::clock::now_ms(),
             Ok(None) => false,
             // The store is unreachable: keep the socket; it cannot do
             // anything the store would not refuse anyway.

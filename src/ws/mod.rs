@@ -16,15 +16,14 @@
 //! socket, and every other command (`end`, `pick`, `offer_handoff`, …)
 //! waits until the socket's writes are done, so it sees them.
 
+pub mod broadcast;
 pub mod counsellor;
 pub mod visitor;
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::HttpRequest;
 use actix_ws::{
     AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError, Session,
 };
@@ -35,13 +34,12 @@ use governor::DefaultDirectRateLimiter;
 use serde::Serialize;
 use tokio::sync::{mpsc, Notify};
 
-use crate::config::Settings;
+use crate::app::AppState;
 use crate::core::ids::{AccountId, ConversationId, Party};
 use crate::hub::{ConnId, Outbound};
 use crate::limits::check_direct;
 use crate::model::StoredMessage;
 use crate::protocol::{encode, ErrorBody, ErrorCode};
-use crate::startup::AppState;
 use crate::store::Store;
 
 /// The writing half of a socket, with a send time-out: a client that stops
@@ -459,35 +457,4 @@ impl Cursor {
         }
         self.seq = msg.seq;
     }
-}
-
-/// The client address used as a rate-limit key. Never logged or stored.
-pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<IpAddr> {
-    if settings.trust_forwarded_for {
-        if let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(ip);
-        }
-    }
-    req.peer_addr().map(|a| a.ip())
-}
-
-/// A browser's `Origin` must be this site's or one the deployment allows.
-/// Requests without `Origin` (non-browser clients) are let through: the
-/// check protects browsers' users from other sites, it is not authentication.
-pub fn origin_allowed(req: &HttpRequest, settings: &Settings) -> bool {
-    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    if settings.allowed_origins.iter().any(|o| o == origin) {
-        return true;
-    }
-    let host = req.headers().get("host").and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
 }

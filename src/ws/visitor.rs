@@ -9,11 +9,11 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
-use super::{
-    client_ip, origin_allowed, run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket,
-};
+use super::{run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket};
+use crate::app::AppState;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{ConversationId, Party};
+use crate::http::request::{client_ip, origin_allowed};
 use crate::http::ApiError;
 use crate::hub::{ConnId, ConnKind, Outbound};
 use crate::limits::check_keyed;
@@ -22,7 +22,6 @@ use crate::protocol::{
     parse_inbound, ErrorBody, ErrorCode, MessageView, VisitorIn, VisitorOut, PROTOCOL_VERSION,
 };
 use crate::service::QueuePlace;
-use crate::startup::AppState;
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -167,7 +166,7 @@ impl Visitor {
                 if let Outbound::Closing {
                     closes_at,
                     next_opening,
-                } = crate::startup::closing_notice(status)
+                } = crate::ws::broadcast::closing_notice(status)
                 {
                     send_closing(io, &app, &chat, closes_at, next_opening).await;
                 }

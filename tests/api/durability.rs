@@ -465,7 +465,7 @@ async fn handed(s: &Server, admin: &str, cw: &mut Ws, a: &Visitor, va: &mut Ws) 
     .await;
     assert_eq!(status, 201);
     let intake = s.login("iida").await;
-    let starts = tsunagu::service::now_ms() + 3 * 86_400_000;
+    let starts = tsunagu::clock::now_ms() + 3 * 86_400_000;
     let (status, slot) = post(
         s.url("/api/admin/slots"),
         Some(admin),

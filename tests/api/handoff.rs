@@ -16,7 +16,7 @@ const SUMMARY: &str = "高校2年。半年ほど学校に行けていない。\n
 const DAY_MS: u64 = 86_400_000;
 
 fn now_ms() -> u64 {
-    tsunagu::service::now_ms()
+    tsunagu::clock::now_ms()
 }
 
 /// A chat in progress: the visitor (socket, id, token) and its counsellor.

@@ -13,12 +13,13 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use tsunagu::app::AppState;
 use tsunagu::auth;
 use tsunagu::config::{Secret, Settings, StoreMode};
 use tsunagu::core::ids::AccountId;
 use tsunagu::model::Account;
 use tsunagu::model::Role;
-use tsunagu::startup::{AppState, Application};
+use tsunagu::startup::Application;
 
 pub const PASSWORD: &str = "test-password-0123";
 /// How long any single expected frame may take before the test fails: a

@@ -440,8 +440,8 @@ async fn without_secrets_the_webhook_does_not_exist() {
 /// The store's LINE contract, on the suite's backend.
 #[tokio::test]
 async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
+    use tsunagu::clock::now_ms;
     use tsunagu::model::{LineDelivery, LineDeliveryState, LineLink};
-    use tsunagu::service::now_ms;
     use tsunagu::store::StoreError;
     let app = spawn_app().await;
     let store = app.state.service.store.clone();

@@ -293,7 +293,7 @@ async fn an_expired_link_is_refused() {
         .unwrap();
     let left = link_rec
         .expires_at_ms
-        .saturating_sub(tsunagu::service::now_ms());
+        .saturating_sub(tsunagu::clock::now_ms());
     tokio::time::sleep(Duration::from_millis(left + 50)).await;
     let (status, body) = show(&app, &link).await;
     assert_eq!(status, StatusCode::GONE, "{body}");

@@ -303,7 +303,7 @@ async fn handoff_with_contact_details(
             .json(&body)
             .send()
     };
-    let starts = tsunagu::service::now_ms() + 86_400_000;
+    let starts = tsunagu::clock::now_ms() + 86_400_000;
     let slot: serde_json::Value = post(
         "/api/admin/slots",
         json!({"starts_at": starts, "duration_mins": 30, "kind": "online", "place": "オンライン", "capacity": 1}),

@@ -290,7 +290,7 @@ async fn a_dead_nodes_sockets_stop_counting_and_its_chats_are_requeued() {
 
     // SIGKILL: no socket is ever closed, the heartbeat just stops.
     drop(doomed);
-    let now = tsunagu::service::now_ms();
+    let now = tsunagu::clock::now_ms();
     // Alive a moment ago: nothing is reaped yet.
     assert_eq!(
         survivor.sweep(now, u64::MAX, u64::MAX).await.unwrap(),

@@ -7,10 +7,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use tsunagu::clock::now_ms;
 use tsunagu::core::hours::jst_date_minute;
 use tsunagu::core::stats::{aggregate, Period};
 use tsunagu::model::Role;
-use tsunagu::service::now_ms;
 
 use crate::handoff::{book, consent, get, slot, staff_cookie, Chat};
 use crate::helpers::{spawn_app, wait_matched, Counsellor, TestApp};

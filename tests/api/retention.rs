@@ -5,8 +5,8 @@
 
 use serde_json::json;
 
+use tsunagu::clock::now_ms;
 use tsunagu::core::ids::ConversationId;
-use tsunagu::service::now_ms;
 
 use crate::helpers::*;
 

@@ -190,7 +190,7 @@ async fn counsellors_raise_and_lower_risk_by_hand() {
 /// The schedule for the closed-hours tests: open every day, all day,
 /// except a closure around today (Japan time).
 fn closed_until_day_after_tomorrow() -> (HoursSpec, String) {
-    let now = tsunagu::service::now_ms();
+    let now = tsunagu::clock::now_ms();
     let (today, _) = jst_date_minute(now);
     let day = |d: time::Date| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
     let yesterday = today.previous_day().unwrap();
@@ -273,7 +273,7 @@ async fn outside_hours_a_start_is_refused_with_the_next_opening_and_the_alternat
 #[tokio::test]
 async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_they_will_be_served()
 {
-    let (_, minute) = jst_date_minute(tsunagu::service::now_ms());
+    let (_, minute) = jst_date_minute(tsunagu::clock::now_ms());
     if minute < 2 {
         return; // 00:00-00:01 Japan time: last entry has not passed yet today
     }
@@ -313,7 +313,7 @@ async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_th
                 risk_reasons: Vec::new(),
                 alert: None,
                 first_message: None,
-                now_ms: tsunagu::service::now_ms(),
+                now_ms: tsunagu::clock::now_ms(),
             },
             10,
         )

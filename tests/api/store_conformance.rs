@@ -926,7 +926,7 @@ async fn sessions_are_stored_and_deleted(b: Backend) {
     let token = [42u8; 32];
     let session = SessionRecord {
         account: AccountId::new_random(),
-        expires_at_ms: tsunagu::service::now_ms() + 3_600_000,
+        expires_at_ms: tsunagu::clock::now_ms() + 3_600_000,
     };
     assert_eq!(s.session(&token).await, Ok(None));
     s.put_session(token, session).await.unwrap();

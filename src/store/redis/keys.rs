@@ -11,27 +11,13 @@
 use crate::core::handoff::{BookingRef, SlotId};
 use crate::core::ids::{AccountId, ConversationId};
 
-/// Longest accepted prefix.
-pub const PREFIX_MAX_CHARS: usize = 64;
-
-/// Is `p` a usable key prefix? 1-64 characters of `A-Z a-z 0-9 _ . -`:
-/// no `:` (so no prefix can be the start of another's keys), no braces
-/// (they would change the hash tags), no glob characters (so a prefix can
-/// be scanned for safely).
-pub fn valid_prefix(p: &str) -> bool {
-    !p.is_empty()
-        && p.len() <= PREFIX_MAX_CHARS
-        && p.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-}
-
 #[derive(Clone, Debug)]
 pub struct Keys {
     prefix: String,
 }
 
 impl Keys {
-    /// `prefix` must satisfy [`valid_prefix`].
+    /// `prefix` must satisfy [`crate::config::valid_redis_prefix`].
     pub fn new(prefix: &str) -> Self {
         Self {
             prefix: prefix.to_owned(),
@@ -287,10 +273,10 @@ mod tests {
 
     #[test]
     fn prefixes_cannot_reach_into_each_other() {
-        assert!(valid_prefix("tsunagu"));
-        assert!(valid_prefix("tsunagu-test-1a2b.x_y"));
+        assert!(crate::config::valid_redis_prefix("tsunagu"));
+        assert!(crate::config::valid_redis_prefix("tsunagu-test-1a2b.x_y"));
         for bad in ["", "a:b", "{x}", "a*", "a b", "a?", &"x".repeat(65)] {
-            assert!(!valid_prefix(bad), "{bad:?}");
+            assert!(!crate::config::valid_redis_prefix(bad), "{bad:?}");
         }
     }
 }
