@@ -1,0 +1,132 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_need_nothing() {
+    let s = Settings::load(None, env(&[])).unwrap();
+    assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+    assert!(s.redis_url.is_none());
+}
+
+#[test]
+fn environment_overrides_nested_values() {
+    let s = Settings::load(
+        None,
+        env(&[
+            ("TSUNAGU_BIND", "0.0.0.0:9000"),
+            ("TSUNAGU_LIMITS__MAX_QUEUE", "7"),
+            ("TSUNAGU_MATCHING", "manual"),
+            ("TSUNAGU_REDIS_URL", "redis://127.0.0.1:6379/3"),
+            ("OTHER", "ignored"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.bind.port(), 9000);
+    assert_eq!(s.limits.max_queue, 7);
+    assert_eq!(s.matching, MatchingMode::Manual);
+    assert_eq!(s.redis_url.unwrap().expose(), "redis://127.0.0.1:6379/3");
+    assert_eq!(s.redis_prefix, "tsunagu");
+}
+
+#[test]
+fn secrets_never_print() {
+    let s = Settings {
+        redis_url: Some(Secret::new("redis://:hunter2@db")),
+        ..Settings::default()
+    };
+    assert!(!format!("{s:?}").contains("hunter2"));
+    assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));
+}
+
+#[test]
+fn configured_users_are_checked_at_load() {
+    let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.toml");
+    let user = |name: &str, hash: &str| {
+        format!("[[users]]\nusername = \"{name}\"\ndisplay_name = \"x\"\nrole = \"admin\"\npassword_hash = \"{hash}\"\n")
+    };
+    let good = crate::auth::hash_password("long enough password").unwrap();
+    std::fs::write(&path, user("root", &good)).unwrap();
+    assert_eq!(
+        Settings::load(Some(&path), env(&[])).unwrap().users.len(),
+        1
+    );
+    std::fs::write(&path, user("root", "plaintext")).unwrap();
+    assert!(Settings::load(Some(&path), env(&[])).is_err());
+    std::fs::write(&path, user("Root!", &good)).unwrap();
+    assert!(Settings::load(Some(&path), env(&[])).is_err());
+    std::fs::write(&path, user("root", &good) + &user("root", &good)).unwrap();
+    assert!(Settings::load(Some(&path), env(&[])).is_err());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_default_store_is_durable_in_data() {
+    let s = Settings::load(None, env(&[])).unwrap();
+    assert_eq!(s.store, StoreMode::Embedded);
+    assert_eq!(s.data_dir, PathBuf::from("data"));
+    let s = Settings::load(
+        None,
+        env(&[
+            ("TSUNAGU_STORE", "memory"),
+            ("TSUNAGU_DATA_DIR", "/var/lib/tsunagu"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.store, StoreMode::Memory);
+    assert_eq!(s.data_dir, PathBuf::from("/var/lib/tsunagu"));
+    assert!(Settings::load(None, env(&[("TSUNAGU_STORE", "disk")])).is_err());
+}
+
+#[test]
+fn command_and_test_variables_are_not_settings() {
+    let vars = env(&[
+        ("TSUNAGU_USER_PASSWORD", "x"),
+        ("TSUNAGU_TEST_STORE", "redis"),
+    ]);
+    assert!(Settings::load(None, vars).is_ok());
+}
+
+#[test]
+fn unknown_and_invalid_settings_are_refused() {
+    assert!(Settings::load(None, env(&[("TSUNAGU_NO_SUCH", "1")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_METRICS_TOKEN", "")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__FRAMES_PER_SEC", "0")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_LIMITS__OUTBOX_MESSAGES", "0")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_TIMING__CLIENT_TIMEOUT_MS", "10")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "a:b")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "{x}")])).is_err());
+    assert!(Settings::load(None, env(&[("TSUNAGU_HOURS__LAST_ENTRY_MINUTES", "2000")])).is_err());
+}
+
+#[test]
+fn hours_come_from_the_file() {
+    let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("h.toml");
+    std::fs::write(
+        &path,
+        "[hours]\nlast_entry_minutes = 15\n[[hours.weekly]]\ndays = [\"tue\", \"thu\"]\nopen = \"10:00\"\nclose = \"16:00\"\n[[hours.closures]]\nfrom = \"2026-08-13\"\nto = \"2026-08-15\"\n",
+    )
+    .unwrap();
+    let s = Settings::load(Some(&path), env(&[])).unwrap();
+    assert_eq!(s.hours.weekly.len(), 1);
+    assert_eq!(s.hours.closures.len(), 1);
+    assert!(s.hours.closed_on_national_holidays);
+    std::fs::write(
+        &path,
+        "[[hours.weekly]]\ndays = [\"tue\"]\nopen = \"16:00\"\nclose = \"10:00\"\n",
+    )
+    .unwrap();
+    assert!(Settings::load(Some(&path), env(&[])).is_err());
+    let always = Settings::load(None, env(&[("TSUNAGU_HOURS__ALWAYS_OPEN", "true")])).unwrap();
+    assert!(always.hours.always_open);
+    let _ = std::fs::remove_dir_all(dir);
+}

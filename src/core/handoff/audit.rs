@@ -1,0 +1,93 @@
+//! The audit log's entries, and the calendar file a booking can be saved as.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::core::ids::AccountId;
+
+// ---------------------------------------------------------------- audit
+
+/// What a staff member did with handoff data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// Intake listed bookings (the references shown are recorded).
+    ListBookings,
+    /// Intake read a consented transcript.
+    ViewTranscript,
+    /// Intake or an admin cancelled a booking.
+    CancelBooking,
+    MarkAttended,
+    CreateSlot,
+    CancelSlot,
+}
+
+/// One line of the audit log: who did what with which record, when.
+/// Never the data itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at_ms: u64,
+    pub account: AccountId,
+    pub action: AuditAction,
+    /// The bookings concerned.
+    #[serde(default)]
+    pub references: Vec<BookingRef>,
+    #[serde(default)]
+    pub slot: Option<SlotId>,
+}
+
+/// A calendar file (RFC 5545) for a booking, in UTC. Contains no personal
+/// data: the reference, the kind and the place only.
+pub fn ics(
+    reference: &BookingRef,
+    slot: &Slot,
+    summary_title: &str,
+    organiser: &str,
+    now_ms: u64,
+) -> String {
+    fn stamp(ms: u64) -> String {
+        let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+    // RFC 5545 3.3.11: backslash, semicolon and comma are escaped, line
+    // breaks become \n.
+    fn text(s: &str) -> String {
+        s.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace("\r\n", "\\n")
+            .replace(['\n', '\r'], "\\n")
+    }
+    let lines = [
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//Tsunagu//Booking//JA".to_owned(),
+        "CALSCALE:GREGORIAN".to_owned(),
+        "METHOD:PUBLISH".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{}@tsunagu", reference.as_str()),
+        format!("DTSTAMP:{}", stamp(now_ms)),
+        format!("DTSTART:{}", stamp(slot.starts_at_ms)),
+        format!("DTEND:{}", stamp(slot.ends_at_ms())),
+        format!("SUMMARY:{}", text(summary_title)),
+        format!("LOCATION:{}", text(&slot.place)),
+        format!(
+            "DESCRIPTION:{}",
+            text(&format!("{organiser}\nRef: {}", reference.as_str()))
+        ),
+        "END:VEVENT".to_owned(),
+        "END:VCALENDAR".to_owned(),
+    ];
+    let mut out = lines.join("\r\n");
+    out.push_str("\r\n");
+    out
+}

@@ -1,0 +1,221 @@
+//! Server -> client: one enum per socket.
+
+use serde::Serialize;
+
+use crate::core::conversation::{EndedBy, Outcome};
+use crate::core::ids::ConversationId;
+use crate::core::triage::RiskLevel;
+use crate::model::{Alternative, Availability, MatchingMode};
+use crate::model::{ReleaseReason, SupervisionMode};
+
+use super::*;
+
+/// Server -> visitor.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum VisitorOut<'a> {
+    Welcome {
+        protocol: u32,
+        conversation_id: ConversationId,
+        /// Only in answer to `start`: keep it to resume. Never sent again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        resume_token: Option<&'a str>,
+        state: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        counsellor: Option<&'a str>,
+        /// The last sequence number in the conversation.
+        last_seq: u64,
+        /// The counsellor has received the visitor's messages up to here.
+        delivered_seq: u64,
+        max_text_chars: usize,
+    },
+    Queue {
+        position: u32,
+        queue_length: u32,
+        /// `null`: no counsellor is taking chats right now.
+        estimated_wait_secs: Option<u64>,
+    },
+    Matched {
+        counsellor: &'a str,
+    },
+    /// The counsellor was disconnected past the grace period: the visitor is
+    /// back at the front of the queue (`queue` frames follow), history kept.
+    Requeued,
+    Message(MessageView<'a>),
+    Sent {
+        client_id: &'a str,
+        seq: u64,
+    },
+    Delivered {
+        seq: u64,
+    },
+    Typing {
+        active: bool,
+    },
+    Ended {
+        by: EndedBy,
+    },
+    /// Answer to `erase`: the conversation's messages are deleted from
+    /// the server (and it has ended). The page forgets it too.
+    Erased,
+    /// A second counsellor (a supervisor) joined the conversation.
+    CounsellorJoined {
+        name: &'a str,
+    },
+    /// The second counsellor left.
+    CounsellorLeft {
+        name: &'a str,
+    },
+    /// A supervisor started or stopped reading along (only when the
+    /// deployment tells visitors).
+    Observed {
+        active: bool,
+    },
+    /// The queue has closed to new visitors for today; those waiting are
+    /// still served.
+    Closing {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closes_at: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_opening: Option<&'a str>,
+        alternatives: &'a [Alternative],
+    },
+    /// The handoff was offered or changed (and, after `start`/`resume`,
+    /// where it stands).
+    Handoff {
+        handoff: &'a HandoffView,
+    },
+    Error(&'a ErrorBody),
+}
+
+/// Server -> counsellor.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CounsellorOut<'a> {
+    Welcome {
+        protocol: u32,
+        counsellor: &'a CounsellorInfo,
+        status: Availability,
+        capacity: u32,
+        active: u32,
+        matching: MatchingMode,
+        max_text_chars: usize,
+        max_capacity: u32,
+        conversations: Vec<ConversationView>,
+        /// Supervisors only: every alert not yet acknowledged, oldest first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alerts: Option<Vec<AlertView>>,
+    },
+    Status {
+        status: Availability,
+        capacity: u32,
+        active: u32,
+    },
+    /// The head of the queue (at most the configured number of entries).
+    Queue {
+        queue_length: u32,
+        entries: &'a [QueueItem],
+    },
+    Assigned {
+        conversation: ConversationView,
+    },
+    Message {
+        conversation_id: ConversationId,
+        #[serde(flatten)]
+        message: MessageView<'a>,
+    },
+    Sent {
+        conversation_id: ConversationId,
+        client_id: &'a str,
+        seq: u64,
+    },
+    Delivered {
+        conversation_id: ConversationId,
+        seq: u64,
+    },
+    Typing {
+        conversation_id: ConversationId,
+        active: bool,
+    },
+    /// The visitor's connection came or went.
+    Presence {
+        conversation_id: ConversationId,
+        visitor_online: bool,
+    },
+    NoteSaved {
+        conversation_id: ConversationId,
+        note: NoteView,
+    },
+    Ended {
+        conversation_id: ConversationId,
+        by: EndedBy,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outcome: Option<Outcome>,
+    },
+    /// Taken back into the queue because you were away past the grace period.
+    Requeued {
+        conversation_id: ConversationId,
+    },
+    /// The conversation is no longer yours: you handed it on, or a
+    /// supervisor took it over.
+    Released {
+        conversation_id: ConversationId,
+        reason: ReleaseReason,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        to: Option<StaffRef>,
+    },
+    /// A conversation's risk level or reasons changed.
+    Risk {
+        conversation_id: ConversationId,
+        level: RiskLevel,
+        reasons: Vec<RiskReasonView>,
+    },
+    /// Supervisors: a new risk alert.
+    Alert {
+        alert: AlertView,
+    },
+    /// Supervisors: an alert was acknowledged (by anyone).
+    AlertAcked {
+        alert: AlertView,
+    },
+    /// Supervisors: the floor view.
+    Floor(&'a FloorView),
+    /// Supervisors: you now observe or joined this conversation; its
+    /// messages follow.
+    Supervising {
+        conversation: ConversationView,
+    },
+    /// A supervisor started, changed or stopped (`mode` absent)
+    /// supervising a conversation you hold or supervise.
+    Supervision {
+        conversation_id: ConversationId,
+        supervisor: StaffRef,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mode: Option<SupervisionMode>,
+    },
+    /// The visitor has not answered since `since`; a check-in is up to you.
+    Silent {
+        conversation_id: ConversationId,
+        since: u64,
+    },
+    /// A LINE conversation: your message `seq` reached LINE (`sent`), or
+    /// could not be delivered (`failed`, with `reason`).
+    LineDelivery {
+        conversation_id: ConversationId,
+        seq: u64,
+        #[serde(flatten)]
+        state: crate::model::LineDeliveryState,
+        attempts: u32,
+    },
+    /// Colleagues a conversation can be transferred to.
+    Colleagues {
+        counsellors: &'a [ColleagueView],
+    },
+    /// The conversation's handoff changed (or, after `hello`, where it
+    /// stands).
+    Handoff {
+        conversation_id: ConversationId,
+        handoff: &'a HandoffView,
+    },
+    Error(&'a ErrorBody),
+}
