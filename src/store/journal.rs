@@ -85,6 +85,21 @@ pub enum Change {
     HandoffLink(HandoffLink),
 }
 
+impl Change {
+    /// Does this change delete a person's words or details? The durable
+    /// backend then folds its log into the database and truncates it before
+    /// confirming, so the deleted bytes are in neither file afterwards.
+    pub fn deletes_personal_data(&self) -> bool {
+        matches!(
+            self,
+            Change::ConversationDeleted(_)
+                | Change::Erased { .. }
+                | Change::HandoffDeleted(_)
+                | Change::SlotDeleted(_)
+        )
+    }
+}
+
 /// Resolves when the changes are committed (or the journal failed).
 pub type Commit = Pin<Box<dyn Future<Output = StoreResult<()>> + Send>>;
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod at_rest;
 mod auth;
 mod bad_input;
 mod cluster;

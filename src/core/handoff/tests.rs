@@ -1,7 +1,7 @@
 use super::*;
+use crate::core::hours::HoursSpec;
 use crate::core::hours::Schedule;
 use crate::core::ids::{AccountId, ConversationId};
-use crate::core::hours::HoursSpec;
 use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000_000;

@@ -106,9 +106,14 @@ pub fn open(
     policy: crate::core::queue::QueuePolicy,
 ) -> Result<(MemoryStore, Opened), OpenError> {
     std::fs::create_dir_all(dir).map_err(|e| OpenError::from_io(dir, e))?;
+    private_dir(dir).map_err(|e| OpenError::from_io(dir, e))?;
     let lock = lock_dir(dir)?;
     check_free_space(dir)?;
     let db_path = dir.join(DB_FILE);
+    // SQLite gives the WAL and shared-memory files the database file's
+    // permissions: creating it 0600 first makes all three private, whatever
+    // the process's umask.
+    private_file(&db_path).map_err(|e| OpenError::from_io(dir, e))?;
     let mut conn = connect(
         &db_path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
@@ -193,15 +198,37 @@ fn connect(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// The data directory: readable by the server's own user only (0700).
+#[cfg(unix)]
+fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(not(unix))]
+fn private_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Create `path` 0600 if it is missing, and make it 0600 if it is not.
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}
+
 /// Take the data directory's lock file, or say who holds it.
 fn lock_dir(dir: &Path) -> Result<File, OpenError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join(LOCK_FILE))
-        .map_err(|e| OpenError::from_io(dir, e))?;
+    let file = private_file(&dir.join(LOCK_FILE)).map_err(|e| OpenError::from_io(dir, e))?;
     try_lock(&file).map_err(|e| match e.kind() {
         io::ErrorKind::WouldBlock => OpenError::InUse {
             dir: dir.to_owned(),

@@ -128,6 +128,9 @@ fn run(mut conn: Connection, lock: File, rx: mpsc::Receiver<Msg>, healthy: Arc<A
             }
         }
         if !jobs.is_empty() {
+            let deletes = jobs
+                .iter()
+                .any(|(changes, _)| changes.iter().any(Change::deletes_personal_data));
             let result = if healthy.load(Ordering::Acquire) {
                 commit(&mut conn, &jobs).map_err(|e| {
                     healthy.store(false, Ordering::Release);
@@ -142,6 +145,13 @@ fn run(mut conn: Connection, lock: File, rx: mpsc::Receiver<Msg>, healthy: Arc<A
             } else {
                 Err(StoreError::Unavailable("an earlier write failed".into()))
             };
+            if deletes && result.is_ok() {
+                // An erase or a purge is confirmed only once the deleted
+                // rows' old bytes are out of the WAL too (secure_delete
+                // zeroes them in the database file).
+                checkpoint(&conn);
+                last_checkpoint = Instant::now();
+            }
             for (_, done) in jobs {
                 // The caller may have gone away (client disconnected): fine.
                 let _ = done.send(result.clone());
