@@ -60,6 +60,11 @@ pub struct Application {
     pub state: Arc<AppState>,
 }
 
+/// Powerful browser features none of the pages uses, refused for every
+/// page and anything it could embed.
+const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), \
+serial=(), bluetooth=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=()";
+
 /// Content-Security-Policy for every response: no inline script, nothing
 /// from other origins.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -158,17 +163,41 @@ impl Application {
         let data = web::Data::from(state.clone());
         let line = line.map(web::Data::from);
         let web_dir = settings.web_dir.clone();
+        let hsts = (settings.hsts_max_age_secs > 0)
+            .then(|| format!("max-age={}", settings.hsts_max_age_secs));
+        let request_timeout = Duration::from_millis(settings.timing.http_request_timeout_ms);
         let server = HttpServer::new(move || {
+            let mut headers = DefaultHeaders::new()
+                .add(("Content-Security-Policy", CSP))
+                .add(("Permissions-Policy", PERMISSIONS_POLICY))
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("Referrer-Policy", "no-referrer"))
+                .add(("X-Frame-Options", "DENY"));
+            if let Some(hsts) = &hsts {
+                headers = headers.add(("Strict-Transport-Security", hsts.clone()));
+            }
             App::new()
                 .app_data(data.clone())
                 .app_data(line.clone())
                 .app_data(http::json_config())
-                .wrap_fn(|req, srv| {
-                    // Count every HTTP refusal by its error code.
+                .wrap_fn(move |req, srv| {
+                    // Count every HTTP refusal by its error code. And a
+                    // request, its body included, has a bounded time to
+                    // arrive and be answered: a body trickled in byte by
+                    // byte no longer holds a connection for minutes.
                     let state = req.app_data::<web::Data<AppState>>().cloned();
                     let fut = srv.call(req);
                     async move {
-                        let res = fut.await?;
+                        let Ok(res) = tokio::time::timeout(request_timeout, fut).await else {
+                            let code = crate::protocol::ErrorCode::RequestTimeout;
+                            if let Some(state) = state {
+                                state.service.metrics.refused(code);
+                            }
+                            let e =
+                                http::ApiError::new(code, "the request took too long to arrive");
+                            return Err(e.into());
+                        };
+                        let res = res?;
                         if let (Some(state), Some(code)) = (
                             state,
                             res.response()
@@ -181,13 +210,7 @@ impl Application {
                         Ok(res)
                     }
                 })
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("Content-Security-Policy", CSP))
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "no-referrer"))
-                        .add(("X-Frame-Options", "DENY")),
-                )
+                .wrap(headers)
                 .route("/healthz", web::get().to(http::health::healthz))
                 .route("/readyz", web::get().to(http::health::readyz))
                 .route("/metrics", web::get().to(http::metrics::metrics))
@@ -202,6 +225,9 @@ impl Application {
                 )
                 .service(
                     web::scope("/api")
+                        // Staff, intake, admin and booking answers hold
+                        // personal data: no browser or proxy keeps a copy.
+                        .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
                         .route("/info", web::get().to(http::health::info))
                         .route("/login", web::post().to(http::session::login))
                         .route("/logout", web::post().to(http::session::logout))

@@ -112,6 +112,9 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// Mark the session cookie `Secure` (set when TLS terminates in front).
     pub cookie_secure: bool,
+    /// `Strict-Transport-Security: max-age=N` on every response; 0 (the
+    /// default) sends none. Only with `cookie_secure` (that is, over HTTPS).
+    pub hsts_max_age_secs: u64,
     pub session_ttl_secs: u64,
     pub limits: Limits,
     pub timing: Timing,
@@ -375,6 +378,10 @@ pub struct Timing {
     /// A visitor who has not answered the counsellor for this long is
     /// reported as silent (the counsellor decides whether to check in).
     pub silence_secs: u64,
+    /// An HTTP request, body included, must arrive and be answered within
+    /// this; a body trickled in byte by byte is cut off with 408
+    /// `request_timeout`. (Socket upgrades answer at once and are not cut.)
+    pub http_request_timeout_ms: u64,
 }
 
 /// An account to create at start, e.g. the first admin. The hash comes
@@ -407,6 +414,7 @@ impl Default for Settings {
             public_url: None,
             metrics_token: None,
             cookie_secure: false,
+            hsts_max_age_secs: 0,
             session_ttl_secs: 12 * 3600,
             limits: Limits::default(),
             timing: Timing::default(),
@@ -495,6 +503,7 @@ impl Default for Timing {
             node_ttl_ms: DEFAULT_REDIS_NODE_TTL.as_millis() as u64,
             urgent_head_start_secs: crate::core::queue::DEFAULT_URGENT_HEAD_START_MS / 1000,
             silence_secs: 10 * 60,
+            http_request_timeout_ms: 15_000,
         }
     }
 }
@@ -555,6 +564,12 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.hsts_max_age_secs > 0 && !self.cookie_secure {
+            return bad("hsts_max_age_secs needs cookie_secure = true (HSTS only over HTTPS)");
+        }
+        if self.timing.http_request_timeout_ms < 1000 {
+            return bad("timing.http_request_timeout_ms must be at least 1000");
+        }
         if l.max_frame_bytes < 1024 {
             return bad("limits.max_frame_bytes must be at least 1024");
         }

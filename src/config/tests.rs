@@ -104,6 +104,15 @@ fn unknown_and_invalid_settings_are_refused() {
     assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "a:b")])).is_err());
     assert!(Settings::load(None, env(&[("TSUNAGU_REDIS_PREFIX", "{x}")])).is_err());
     assert!(Settings::load(None, env(&[("TSUNAGU_HOURS__LAST_ENTRY_MINUTES", "2000")])).is_err());
+    // HSTS only over HTTPS; a request time-out long enough for a phone.
+    assert!(Settings::load(None, env(&[("TSUNAGU_HSTS_MAX_AGE_SECS", "600")])).is_err());
+    let hsts = env(&[
+        ("TSUNAGU_HSTS_MAX_AGE_SECS", "600"),
+        ("TSUNAGU_COOKIE_SECURE", "true"),
+    ]);
+    assert_eq!(Settings::load(None, hsts).unwrap().hsts_max_age_secs, 600);
+    let t = env(&[("TSUNAGU_TIMING__HTTP_REQUEST_TIMEOUT_MS", "10")]);
+    assert!(Settings::load(None, t).is_err());
 }
 
 #[test]

@@ -72,6 +72,9 @@ pub enum ErrorCode {
     Conflict,
     /// An HTTP request body that is not what the endpoint takes.
     BadRequest,
+    /// An HTTP request (its body included) that took longer than
+    /// `timing.http_request_timeout_ms` to arrive and be answered.
+    RequestTimeout,
     /// Handoff: nothing has been offered in this conversation.
     NoOffer,
     /// Handoff: the offer (or the consent wording) changed since it was
@@ -127,6 +130,7 @@ impl ErrorCode {
             | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted
             | InvalidContact => 400,
             FrameTooLarge => 413,
+            RequestTimeout => 408,
             Unauthorized | LoginFailed | InvalidSignature => 401,
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
                 403
@@ -188,6 +192,7 @@ impl ErrorCode {
             LoginFailed => "login_failed",
             Conflict => "conflict",
             BadRequest => "bad_request",
+            RequestTimeout => "request_timeout",
             NoOffer => "no_offer",
             OfferChanged => "offer_changed",
             AlreadyAnswered => "already_answered",

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod abuse;
 mod at_rest;
 mod auth;
 mod bad_input;
