@@ -683,6 +683,13 @@ impl Settings {
                     u.username
                 )));
             }
+            if !crate::model::valid_display_name(&u.display_name) {
+                return Err(ConfigError::Invalid(format!(
+                    "users: {}'s display_name must be 1-40 characters with no line breaks \
+                     or other control characters",
+                    u.username
+                )));
+            }
             if !seen.insert(&u.username) {
                 return Err(ConfigError::Invalid(format!(
                     "users: {} appears twice",

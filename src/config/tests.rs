@@ -64,6 +64,11 @@ fn configured_users_are_checked_at_load() {
     assert!(Settings::load(Some(&path), env(&[])).is_err());
     std::fs::write(&path, user("root", &good) + &user("root", &good)).unwrap();
     assert!(Settings::load(Some(&path), env(&[])).is_err());
+    // A display name with a line break (TOML's \r\n escapes) is refused.
+    let broken = user("root", &good).replace("display_name = \"x\"", "display_name = \"a\\r\\nb\"");
+    assert!(broken.contains("a\\r\\nb"));
+    std::fs::write(&path, broken).unwrap();
+    assert!(Settings::load(Some(&path), env(&[])).is_err());
     let _ = std::fs::remove_dir_all(dir);
 }
 

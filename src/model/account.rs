@@ -81,6 +81,21 @@ pub fn valid_username(u: &str) -> bool {
         })
 }
 
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 40;
+
+/// Display names are shown to visitors: 1-40 characters, no surrounding
+/// blanks, no control characters (no line breaks, no NUL) and no
+/// bidirectional overrides (which would make a name read differently from
+/// what it is).
+pub fn valid_display_name(name: &str) -> bool {
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    !name.trim().is_empty()
+        && name.trim() == name
+        && name.chars().count() <= DISPLAY_NAME_MAX_CHARS
+        && !name.chars().any(|c| c.is_control() || bidi(c))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -89,5 +104,24 @@ mod tests {
         assert!(!super::valid_username("Sato"));
         assert!(!super::valid_username("ab"));
         assert!(!super::valid_username("佐藤"));
+    }
+
+    #[test]
+    fn display_names() {
+        use super::valid_display_name as ok;
+        assert!(ok("青木") && ok("Aoki Sato") && ok(&"あ".repeat(40)));
+        for bad in [
+            "",
+            " ",
+            " 青木",
+            "青木 ",
+            "a\r\nb\u{0}",
+            "a\tb",
+            "a\u{202E}b",
+            "x\u{7f}",
+        ] {
+            assert!(!ok(bad), "{bad:?}");
+        }
+        assert!(!ok(&"あ".repeat(41)));
     }
 }
