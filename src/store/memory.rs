@@ -542,7 +542,7 @@ impl State {
 }
 
 #[async_trait]
-impl Store for MemoryStore {
+impl NodeStore for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
         self.state().map(drop)
     }
@@ -560,6 +560,23 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn close(&self) -> StoreResult<()> {
+        self.close_journal().await
+    }
+
+    async fn publish(&self, event: Event) -> StoreResult<()> {
+        // No receiver (no hub yet) is fine: nobody to tell.
+        let _ = self.events.send(event);
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
     async fn create_account(&self, account: Account) -> StoreResult<()> {
         let commit = {
             let mut s = self.state()?;
@@ -616,7 +633,10 @@ impl Store for MemoryStore {
         };
         settle(commit).await
     }
+}
 
+#[async_trait]
+impl ConversationStore for MemoryStore {
     async fn create_conversation(
         &self,
         new: NewConversation,
@@ -847,6 +867,128 @@ impl Store for MemoryStore {
         Ok(rec)
     }
 
+    async fn visitor_connections(
+        &self,
+        conversation: ConversationId,
+        delta: i32,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        // Presence: never persisted (after a restart everyone is offline).
+        let mut s = self.state()?;
+        let rec = &mut s.conv(conversation)?.rec;
+        rec.visitor_connections = rec.visitor_connections.saturating_add_signed(delta);
+        rec.visitor_offline_since_ms = match rec.visitor_connections {
+            0 => rec.visitor_offline_since_ms.or(Some(now_ms)),
+            _ => None,
+        };
+        Ok(rec.clone())
+    }
+
+    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
+        let s = self.state()?;
+        Ok(s.live
+            .iter()
+            .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
+            .collect())
+    }
+
+    async fn sweep(
+        &self,
+        now_ms: u64,
+        visitor_grace_ms: u64,
+        counsellor_grace_ms: u64,
+    ) -> StoreResult<Vec<Swept>> {
+        let (commit, out) = {
+            let mut s = self.state()?;
+            let mut out = Vec::new();
+            let mut changes = Vec::new();
+            let gone = |since: Option<u64>, grace: u64| {
+                since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
+            };
+
+            let abandoned: Vec<(QueueKey, ConversationId)> = s
+                .queue
+                .iter()
+                .filter(|(_, id)| {
+                    s.conversations
+                        .get(id)
+                        .is_some_and(|c| gone(c.rec.visitor_offline_since_ms, visitor_grace_ms))
+                })
+                .map(|(k, id)| (*k, *id))
+                .collect();
+            for (key, id) in abandoned {
+                s.queue.remove(&key);
+                let rec = &mut s.conv(id)?.rec;
+                rec.state = ConversationState::Ended;
+                rec.ended_at_ms = Some(now_ms);
+                rec.ended_by = Some(EndedBy::System);
+                rec.outcome = Some(Outcome::VisitorLeft);
+                changes.push(Change::Conversation(rec.clone()));
+                s.stats.left_queue += 1;
+                s.retire(id);
+                out.push(Swept::Abandoned { conversation: id });
+            }
+            if !out.is_empty() {
+                changes.push(Change::Stats(s.stats));
+            }
+
+            let away: Vec<AccountId> = s
+                .counsellors
+                .values()
+                .filter(|c| c.active > 0 && gone(c.offline_since_ms, counsellor_grace_ms))
+                .map(|c| c.id)
+                .collect();
+            let policy = s.policy;
+            for counsellor in away {
+                let held: Vec<ConversationId> =
+                    s.held.remove(&counsellor).into_iter().flatten().collect();
+                let mut kept = HashSet::new();
+                for id in held {
+                    let conv = s.conv(id)?;
+                    match apply(conv.rec.state, Transition::Requeue) {
+                        Ok(next) => {
+                            conv.rec.state = next;
+                            conv.rec.requeued = true;
+                            conv.rec.assigned_at_ms = None;
+                            // They no longer have it: no notes, no outcome, no acks.
+                            conv.rec.counsellor = None;
+                            let key = conv.rec.queue_entry().key(policy);
+                            changes.push(Change::Conversation(conv.rec.clone()));
+                            s.queue.insert(key, id);
+                            s.release(ConversationState::Active { counsellor });
+                            out.push(Swept::Requeued {
+                                conversation: id,
+                                counsellor,
+                            });
+                        }
+                        // Ended ones waiting for an outcome stay with them.
+                        Err(_) => {
+                            kept.insert(id);
+                        }
+                    }
+                }
+                if !kept.is_empty() {
+                    s.held.insert(counsellor, kept);
+                }
+            }
+            let commit = if changes.is_empty() {
+                None
+            } else {
+                self.record(changes)
+            };
+            (commit, out)
+        };
+        settle(commit).await?;
+        Ok(out)
+    }
+
+    async fn stats(&self) -> StoreResult<Stats> {
+        Ok(self.state()?.stats)
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
     async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended> {
         let (commit, appended) = {
             let mut s = self.state()?;
@@ -936,32 +1078,105 @@ impl Store for MemoryStore {
     async fn notes(&self, conversation: ConversationId) -> StoreResult<Vec<Note>> {
         Ok(self.state()?.conv(conversation)?.notes.clone())
     }
+}
 
-    async fn visitor_connections(
+#[async_trait]
+impl CounsellorStore for MemoryStore {
+    async fn counsellor_connections(
         &self,
-        conversation: ConversationId,
+        counsellor: AccountId,
         delta: i32,
+        default_capacity: u32,
         now_ms: u64,
-    ) -> StoreResult<ConversationRecord> {
-        // Presence: never persisted (after a restart everyone is offline).
-        let mut s = self.state()?;
-        let rec = &mut s.conv(conversation)?.rec;
-        rec.visitor_connections = rec.visitor_connections.saturating_add_signed(delta);
-        rec.visitor_offline_since_ms = match rec.visitor_connections {
-            0 => rec.visitor_offline_since_ms.or(Some(now_ms)),
-            _ => None,
+    ) -> StoreResult<CounsellorRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let mut created = false;
+            let c = s.counsellors.entry(counsellor).or_insert_with(|| {
+                created = true;
+                CounsellorRecord {
+                    id: counsellor,
+                    status: Availability::Away,
+                    capacity: default_capacity,
+                    active: 0,
+                    connections: 0,
+                    offline_since_ms: Some(now_ms),
+                    last_assigned_ms: None,
+                }
+            });
+            c.connections = c.connections.saturating_add_signed(delta);
+            c.offline_since_ms = match c.connections {
+                0 => c.offline_since_ms.or(Some(now_ms)),
+                _ => None,
+            };
+            let rec = c.clone();
+            // The connection count is presence; only a new record is stored.
+            let commit = created.then(|| self.record(vec![Change::Counsellor(rec.clone())]));
+            (commit.flatten(), rec)
         };
-        Ok(rec.clone())
+        settle(commit).await?;
+        Ok(rec)
     }
 
-    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
+    async fn set_status(
+        &self,
+        counsellor: AccountId,
+        status: Availability,
+    ) -> StoreResult<CounsellorRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let c = s.counsellor_mut(counsellor)?;
+            c.status = status;
+            let rec = c.clone();
+            (self.record(vec![Change::Counsellor(rec.clone())]), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
+    }
+
+    async fn set_capacity(
+        &self,
+        counsellor: AccountId,
+        capacity: u32,
+    ) -> StoreResult<CounsellorRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let c = s.counsellor_mut(counsellor)?;
+            c.capacity = capacity;
+            let rec = c.clone();
+            (self.record(vec![Change::Counsellor(rec.clone())]), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
+    }
+
+    async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>> {
+        Ok(self.state()?.counsellors.values().cloned().collect())
+    }
+
+    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>> {
+        Ok(self.state()?.counsellors.get(&id).cloned())
+    }
+
+    async fn conversations_of(
+        &self,
+        counsellor: AccountId,
+    ) -> StoreResult<Vec<ConversationRecord>> {
         let s = self.state()?;
-        Ok(s.live
-            .iter()
+        let mut v: Vec<_> = s
+            .held
+            .get(&counsellor)
+            .into_iter()
+            .flatten()
             .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
-            .collect())
+            .collect();
+        v.sort_by_key(|r| (r.assigned_at_ms, r.id));
+        Ok(v)
     }
+}
 
+#[async_trait]
+impl SupervisionStore for MemoryStore {
     async fn set_risk(
         &self,
         conversation: ConversationId,
@@ -1244,11 +1459,10 @@ impl Store for MemoryStore {
         settle(commit).await?;
         Ok(out)
     }
+}
 
-    async fn stats(&self) -> StoreResult<Stats> {
-        Ok(self.state()?.stats)
-    }
-
+#[async_trait]
+impl HandoffStore for MemoryStore {
     async fn create_slot(&self, slot: Slot) -> StoreResult<()> {
         let commit = {
             let mut s = self.state()?;
@@ -1377,6 +1591,107 @@ impl Store for MemoryStore {
         settle(commit).await
     }
 
+    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
+        Ok(self.state()?.bookings.get(reference).cloned())
+    }
+
+    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
+        let s = self.state()?;
+        Ok(s.slot_bookings
+            .get(&slot)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| s.bookings.get(r).cloned())
+            .collect())
+    }
+
+    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
+        let (commit, b) = {
+            let mut s = self.state()?;
+            let b = s.bookings.get_mut(reference).ok_or(StoreError::NotFound)?;
+            b.attended = Some(attended);
+            let b = b.clone();
+            (self.record(vec![Change::Booking(b.clone())]), b)
+        };
+        settle(commit).await?;
+        Ok(b)
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            s.audit.push(entry.clone());
+            self.record(vec![Change::Audit(entry)])
+        };
+        settle(commit).await
+    }
+
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        Ok(self
+            .state()?
+            .audit
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            if !s.handoffs.contains_key(&link.conversation) {
+                return Err(StoreError::NotFound);
+            }
+            s.drop_handoff_link(link.conversation);
+            s.handoff_link_index
+                .insert(link.token_hash, link.conversation);
+            s.handoff_links.insert(link.conversation, link.clone());
+            self.record(vec![Change::HandoffLink(link)])
+        };
+        settle(commit).await
+    }
+
+    async fn handoff_link_sent(
+        &self,
+        conversation: ConversationId,
+        token_hash: &TokenHash,
+    ) -> StoreResult<bool> {
+        let commit = {
+            let mut s = self.state()?;
+            let Some(link) = s
+                .handoff_links
+                .get_mut(&conversation)
+                .filter(|l| l.token_hash == *token_hash)
+            else {
+                return Ok(false);
+            };
+            link.sent = true;
+            let link = link.clone();
+            self.record(vec![Change::HandoffLink(link)])
+        };
+        settle(commit).await?;
+        Ok(true)
+    }
+
+    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>> {
+        let s = self.state()?;
+        Ok(s.handoff_link_index
+            .get(token_hash)
+            .and_then(|c| s.handoff_links.get(c))
+            .cloned())
+    }
+
+    async fn handoff_link_of(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<HandoffLink>> {
+        Ok(self.state()?.handoff_links.get(&conversation).cloned())
+    }
+}
+
+#[async_trait]
+impl LineStore for MemoryStore {
     async fn line_open(&self, link: LineLink) -> StoreResult<()> {
         let commit = {
             let mut s = self.state()?;
@@ -1475,287 +1790,10 @@ impl Store for MemoryStore {
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default())
     }
+}
 
-    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
-        let commit = {
-            let mut s = self.state()?;
-            if !s.handoffs.contains_key(&link.conversation) {
-                return Err(StoreError::NotFound);
-            }
-            s.drop_handoff_link(link.conversation);
-            s.handoff_link_index
-                .insert(link.token_hash, link.conversation);
-            s.handoff_links.insert(link.conversation, link.clone());
-            self.record(vec![Change::HandoffLink(link)])
-        };
-        settle(commit).await
-    }
-
-    async fn handoff_link_sent(
-        &self,
-        conversation: ConversationId,
-        token_hash: &TokenHash,
-    ) -> StoreResult<bool> {
-        let commit = {
-            let mut s = self.state()?;
-            let Some(link) = s
-                .handoff_links
-                .get_mut(&conversation)
-                .filter(|l| l.token_hash == *token_hash)
-            else {
-                return Ok(false);
-            };
-            link.sent = true;
-            let link = link.clone();
-            self.record(vec![Change::HandoffLink(link)])
-        };
-        settle(commit).await?;
-        Ok(true)
-    }
-
-    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>> {
-        let s = self.state()?;
-        Ok(s.handoff_link_index
-            .get(token_hash)
-            .and_then(|c| s.handoff_links.get(c))
-            .cloned())
-    }
-
-    async fn handoff_link_of(
-        &self,
-        conversation: ConversationId,
-    ) -> StoreResult<Option<HandoffLink>> {
-        Ok(self.state()?.handoff_links.get(&conversation).cloned())
-    }
-
-    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
-        Ok(self.state()?.bookings.get(reference).cloned())
-    }
-
-    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
-        let s = self.state()?;
-        Ok(s.slot_bookings
-            .get(&slot)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| s.bookings.get(r).cloned())
-            .collect())
-    }
-
-    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
-        let (commit, b) = {
-            let mut s = self.state()?;
-            let b = s.bookings.get_mut(reference).ok_or(StoreError::NotFound)?;
-            b.attended = Some(attended);
-            let b = b.clone();
-            (self.record(vec![Change::Booking(b.clone())]), b)
-        };
-        settle(commit).await?;
-        Ok(b)
-    }
-
-    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        let commit = {
-            let mut s = self.state()?;
-            s.audit.push(entry.clone());
-            self.record(vec![Change::Audit(entry)])
-        };
-        settle(commit).await
-    }
-
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        Ok(self
-            .state()?
-            .audit
-            .iter()
-            .rev()
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn counsellor_connections(
-        &self,
-        counsellor: AccountId,
-        delta: i32,
-        default_capacity: u32,
-        now_ms: u64,
-    ) -> StoreResult<CounsellorRecord> {
-        let (commit, rec) = {
-            let mut s = self.state()?;
-            let mut created = false;
-            let c = s.counsellors.entry(counsellor).or_insert_with(|| {
-                created = true;
-                CounsellorRecord {
-                    id: counsellor,
-                    status: Availability::Away,
-                    capacity: default_capacity,
-                    active: 0,
-                    connections: 0,
-                    offline_since_ms: Some(now_ms),
-                    last_assigned_ms: None,
-                }
-            });
-            c.connections = c.connections.saturating_add_signed(delta);
-            c.offline_since_ms = match c.connections {
-                0 => c.offline_since_ms.or(Some(now_ms)),
-                _ => None,
-            };
-            let rec = c.clone();
-            // The connection count is presence; only a new record is stored.
-            let commit = created.then(|| self.record(vec![Change::Counsellor(rec.clone())]));
-            (commit.flatten(), rec)
-        };
-        settle(commit).await?;
-        Ok(rec)
-    }
-
-    async fn set_status(
-        &self,
-        counsellor: AccountId,
-        status: Availability,
-    ) -> StoreResult<CounsellorRecord> {
-        let (commit, rec) = {
-            let mut s = self.state()?;
-            let c = s.counsellor_mut(counsellor)?;
-            c.status = status;
-            let rec = c.clone();
-            (self.record(vec![Change::Counsellor(rec.clone())]), rec)
-        };
-        settle(commit).await?;
-        Ok(rec)
-    }
-
-    async fn set_capacity(
-        &self,
-        counsellor: AccountId,
-        capacity: u32,
-    ) -> StoreResult<CounsellorRecord> {
-        let (commit, rec) = {
-            let mut s = self.state()?;
-            let c = s.counsellor_mut(counsellor)?;
-            c.capacity = capacity;
-            let rec = c.clone();
-            (self.record(vec![Change::Counsellor(rec.clone())]), rec)
-        };
-        settle(commit).await?;
-        Ok(rec)
-    }
-
-    async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>> {
-        Ok(self.state()?.counsellors.values().cloned().collect())
-    }
-
-    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>> {
-        Ok(self.state()?.counsellors.get(&id).cloned())
-    }
-
-    async fn conversations_of(
-        &self,
-        counsellor: AccountId,
-    ) -> StoreResult<Vec<ConversationRecord>> {
-        let s = self.state()?;
-        let mut v: Vec<_> = s
-            .held
-            .get(&counsellor)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| s.conversations.get(id).map(|c| c.rec.clone()))
-            .collect();
-        v.sort_by_key(|r| (r.assigned_at_ms, r.id));
-        Ok(v)
-    }
-
-    async fn sweep(
-        &self,
-        now_ms: u64,
-        visitor_grace_ms: u64,
-        counsellor_grace_ms: u64,
-    ) -> StoreResult<Vec<Swept>> {
-        let (commit, out) = {
-            let mut s = self.state()?;
-            let mut out = Vec::new();
-            let mut changes = Vec::new();
-            let gone = |since: Option<u64>, grace: u64| {
-                since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
-            };
-
-            let abandoned: Vec<(QueueKey, ConversationId)> = s
-                .queue
-                .iter()
-                .filter(|(_, id)| {
-                    s.conversations
-                        .get(id)
-                        .is_some_and(|c| gone(c.rec.visitor_offline_since_ms, visitor_grace_ms))
-                })
-                .map(|(k, id)| (*k, *id))
-                .collect();
-            for (key, id) in abandoned {
-                s.queue.remove(&key);
-                let rec = &mut s.conv(id)?.rec;
-                rec.state = ConversationState::Ended;
-                rec.ended_at_ms = Some(now_ms);
-                rec.ended_by = Some(EndedBy::System);
-                rec.outcome = Some(Outcome::VisitorLeft);
-                changes.push(Change::Conversation(rec.clone()));
-                s.stats.left_queue += 1;
-                s.retire(id);
-                out.push(Swept::Abandoned { conversation: id });
-            }
-            if !out.is_empty() {
-                changes.push(Change::Stats(s.stats));
-            }
-
-            let away: Vec<AccountId> = s
-                .counsellors
-                .values()
-                .filter(|c| c.active > 0 && gone(c.offline_since_ms, counsellor_grace_ms))
-                .map(|c| c.id)
-                .collect();
-            let policy = s.policy;
-            for counsellor in away {
-                let held: Vec<ConversationId> =
-                    s.held.remove(&counsellor).into_iter().flatten().collect();
-                let mut kept = HashSet::new();
-                for id in held {
-                    let conv = s.conv(id)?;
-                    match apply(conv.rec.state, Transition::Requeue) {
-                        Ok(next) => {
-                            conv.rec.state = next;
-                            conv.rec.requeued = true;
-                            conv.rec.assigned_at_ms = None;
-                            // They no longer have it: no notes, no outcome, no acks.
-                            conv.rec.counsellor = None;
-                            let key = conv.rec.queue_entry().key(policy);
-                            changes.push(Change::Conversation(conv.rec.clone()));
-                            s.queue.insert(key, id);
-                            s.release(ConversationState::Active { counsellor });
-                            out.push(Swept::Requeued {
-                                conversation: id,
-                                counsellor,
-                            });
-                        }
-                        // Ended ones waiting for an outcome stay with them.
-                        Err(_) => {
-                            kept.insert(id);
-                        }
-                    }
-                }
-                if !kept.is_empty() {
-                    s.held.insert(counsellor, kept);
-                }
-            }
-            let commit = if changes.is_empty() {
-                None
-            } else {
-                self.record(changes)
-            };
-            (commit, out)
-        };
-        settle(commit).await?;
-        Ok(out)
-    }
-
+#[async_trait]
+impl RetentionStore for MemoryStore {
     async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged> {
         let (commit, purged) = {
             let mut s = self.state()?;
@@ -1876,20 +1914,6 @@ impl Store for MemoryStore {
         let mut all = s.facts.clone();
         all.extend(s.conversations.values().map(|c| s.facts_of(&c.rec).0));
         Ok(all)
-    }
-
-    async fn close(&self) -> StoreResult<()> {
-        self.close_journal().await
-    }
-
-    async fn publish(&self, event: Event) -> StoreResult<()> {
-        // No receiver (no hub yet) is fine: nobody to tell.
-        let _ = self.events.send(event);
-        Ok(())
-    }
-
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
     }
 }
 

@@ -855,7 +855,7 @@ fn party_field(party: Party) -> &'static str {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl NodeStore for RedisStore {
     /// Every command connection answers (each lane reconnects on its own
     /// after an outage: ready only once all of them are back). Not gated:
     /// a busy node is not a broken one.
@@ -898,6 +898,25 @@ impl Store for RedisStore {
         })
     }
 
+    async fn publish(&self, event: Event) -> StoreResult<()> {
+        let json = serde_json::to_string(&event).map_err(|_| codec::corrupt("event"))?;
+        let _: i64 = self
+            .query(
+                ::redis::cmd("PUBLISH")
+                    .arg(self.keys.events_channel())
+                    .arg(json),
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+}
+
+#[async_trait]
+impl AccountStore for RedisStore {
     async fn create_account(&self, account: Account) -> StoreResult<()> {
         let json = serde_json::to_string(&account).map_err(|_| codec::corrupt("account"))?;
         let keys = [self.keys.usernames(), self.keys.accounts()];
@@ -984,7 +1003,10 @@ impl Store for RedisStore {
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl ConversationStore for RedisStore {
     async fn create_conversation(
         &self,
         new: NewConversation,
@@ -1073,6 +1095,7 @@ impl Store for RedisStore {
         }
         self.queue_range(n as isize - 1).await
     }
+
     async fn assign(
         &self,
         conversation: ConversationId,
@@ -1184,6 +1207,122 @@ impl Store for RedisStore {
         .await
     }
 
+    async fn visitor_connections(
+        &self,
+        conversation: ConversationId,
+        delta: i32,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let keys = [
+            self.keys.meta(conversation),
+            self.keys.node_visitors(&self.node),
+        ];
+        self.run_record(
+            &SCRIPTS.visitor_connections,
+            &keys,
+            &args![conversation.to_string(), delta, now_ms],
+        )
+        .await
+    }
+
+    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
+        Ok(self
+            .records_in(&self.keys.live())
+            .await?
+            .into_iter()
+            .filter(|r| r.state != ConversationState::Ended)
+            .collect())
+    }
+
+    async fn sweep(
+        &self,
+        now_ms: u64,
+        visitor_grace_ms: u64,
+        counsellor_grace_ms: u64,
+    ) -> StoreResult<Vec<Swept>> {
+        self.reap_dead_nodes(now_ms).await?;
+        let mut out = Vec::new();
+        let gone = |since: Option<u64>, grace: u64| {
+            since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
+        };
+
+        // Candidates by plain reads; each script re-checks its candidate.
+        for rec in self.queue().await? {
+            if !gone(rec.visitor_offline_since_ms, visitor_grace_ms) {
+                continue;
+            }
+            let keys = [
+                self.keys.meta(rec.id),
+                self.keys.queue(),
+                self.keys.live(),
+                self.keys.stats(),
+                self.keys.ended(),
+            ];
+            let v = self
+                .run(
+                    &SCRIPTS.sweep_abandon,
+                    &keys,
+                    &args![rec.id.to_string(), now_ms, visitor_grace_ms],
+                )
+                .await?;
+            if codec::int(Some(&v))? == 1 {
+                out.push(Swept::Abandoned {
+                    conversation: rec.id,
+                });
+            }
+        }
+
+        for c in self.counsellors().await? {
+            if c.active == 0 || !gone(c.offline_since_ms, counsellor_grace_ms) {
+                continue;
+            }
+            let held: Vec<String> = self
+                .query(::redis::cmd("SMEMBERS").arg(self.keys.held(c.id)))
+                .await?;
+            for id in held {
+                let conversation = ConversationId(uuid_of(&id)?);
+                let keys = [
+                    self.keys.counsellor(c.id),
+                    self.keys.held(c.id),
+                    self.keys.queue(),
+                    self.keys.meta(conversation),
+                ];
+                let v = self
+                    .run(
+                        &SCRIPTS.sweep_requeue,
+                        &keys,
+                        &args![id, c.id.to_string(), now_ms, counsellor_grace_ms],
+                    )
+                    .await?;
+                if codec::int(Some(&v))? == 1 {
+                    out.push(Swept::Requeued {
+                        conversation,
+                        counsellor: c.id,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn stats(&self) -> StoreResult<Stats> {
+        let (left, silent): (Option<u64>, Option<u64>) = self
+            .query(
+                ::redis::cmd("HMGET")
+                    .arg(self.keys.stats())
+                    .arg("left_queue")
+                    .arg("went_silent"),
+            )
+            .await?;
+        Ok(Stats {
+            left_queue: left.unwrap_or(0),
+            went_silent: silent.unwrap_or(0),
+        })
+    }
+}
+
+#[async_trait]
+impl MessageStore for RedisStore {
     async fn append(&self, conversation: ConversationId, msg: NewMessage) -> StoreResult<Appended> {
         let keys = [
             self.keys.meta(conversation),
@@ -1310,16 +1449,89 @@ impl Store for RedisStore {
             .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("note")))
             .collect()
     }
+}
 
-    async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>> {
-        Ok(self
-            .records_in(&self.keys.live())
-            .await?
-            .into_iter()
-            .filter(|r| r.state != ConversationState::Ended)
-            .collect())
+#[async_trait]
+impl CounsellorStore for RedisStore {
+    async fn counsellor_connections(
+        &self,
+        counsellor: AccountId,
+        delta: i32,
+        default_capacity: u32,
+        now_ms: u64,
+    ) -> StoreResult<CounsellorRecord> {
+        let keys = [
+            self.keys.counsellor(counsellor),
+            self.keys.counsellor_ids(),
+            self.keys.node_counsellors(&self.node),
+        ];
+        self.run_counsellor(
+            &SCRIPTS.counsellor_connections,
+            &keys,
+            &args![counsellor.to_string(), delta, default_capacity, now_ms],
+        )
+        .await
     }
 
+    async fn set_status(
+        &self,
+        counsellor: AccountId,
+        status: Availability,
+    ) -> StoreResult<CounsellorRecord> {
+        let keys = [self.keys.counsellor(counsellor)];
+        self.run_counsellor(
+            &SCRIPTS.counsellor_set,
+            &keys,
+            &args!["status", enum_name(&status)],
+        )
+        .await
+    }
+
+    async fn set_capacity(
+        &self,
+        counsellor: AccountId,
+        capacity: u32,
+    ) -> StoreResult<CounsellorRecord> {
+        let keys = [self.keys.counsellor(counsellor)];
+        self.run_counsellor(&SCRIPTS.counsellor_set, &keys, &args!["capacity", capacity])
+            .await
+    }
+
+    async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>> {
+        let ids: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.counsellor_ids()))
+            .await?;
+        let keys = ids
+            .iter()
+            .map(|s| uuid_of(s).map(|u| self.keys.counsellor(AccountId(u))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.hashes(&keys, codec::counsellor).await
+    }
+
+    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>> {
+        self.hash_at(self.keys.counsellor(id), codec::counsellor)
+            .await
+    }
+
+    async fn conversations_of(
+        &self,
+        counsellor: AccountId,
+    ) -> StoreResult<Vec<ConversationRecord>> {
+        let ids: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.held(counsellor)))
+            .await?;
+        let ids = ids
+            .iter()
+            .map(|s| uuid_of(s).map(ConversationId))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut v = self.records(&ids).await?;
+        v.sort_by_key(|r| (r.assigned_at_ms, r.id));
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl SupervisionStore for RedisStore {
     async fn set_risk(
         &self,
         conversation: ConversationId,
@@ -1585,40 +1797,10 @@ impl Store for RedisStore {
         }
         Ok(out)
     }
+}
 
-    async fn stats(&self) -> StoreResult<Stats> {
-        let (left, silent): (Option<u64>, Option<u64>) = self
-            .query(
-                ::redis::cmd("HMGET")
-                    .arg(self.keys.stats())
-                    .arg("left_queue")
-                    .arg("went_silent"),
-            )
-            .await?;
-        Ok(Stats {
-            left_queue: left.unwrap_or(0),
-            went_silent: silent.unwrap_or(0),
-        })
-    }
-
-    async fn visitor_connections(
-        &self,
-        conversation: ConversationId,
-        delta: i32,
-        now_ms: u64,
-    ) -> StoreResult<ConversationRecord> {
-        let keys = [
-            self.keys.meta(conversation),
-            self.keys.node_visitors(&self.node),
-        ];
-        self.run_record(
-            &SCRIPTS.visitor_connections,
-            &keys,
-            &args![conversation.to_string(), delta, now_ms],
-        )
-        .await
-    }
-
+#[async_trait]
+impl HandoffStore for RedisStore {
     async fn create_slot(&self, slot: Slot) -> StoreResult<()> {
         let json = serde_json::to_string(&slot).map_err(|_| codec::corrupt("slot"))?;
         let keys = [self.keys.slot(slot.id), self.keys.slot_order()];
@@ -1667,6 +1849,239 @@ impl Store for RedisStore {
         Ok(v)
     }
 
+    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>> {
+        let json: Option<String> = self
+            .query(
+                ::redis::cmd("HGET")
+                    .arg(self.keys.handoff(conversation))
+                    .arg("json"),
+            )
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff")))
+            .transpose()
+    }
+
+    async fn write_handoff(&self, write: HandoffWrite) -> StoreResult<()> {
+        let id = write.record.conversation;
+        let json = serde_json::to_string(&write.record).map_err(|_| codec::corrupt("handoff"))?;
+        let mut argv: Vec<String> = args![
+            "",
+            write.expected_rev,
+            write.record.rev,
+            json,
+            id.to_string()
+        ]
+        .to_vec();
+        let (op, slot_key, list_key, booking_key) = match &write.booking {
+            BookingOp::Keep => (
+                "keep",
+                self.keys.no_slot(),
+                self.keys.no_slot_bookings(),
+                self.keys.no_booking(),
+            ),
+            BookingOp::Create(b) => {
+                let booking = serde_json::to_string(b).map_err(|_| codec::corrupt("booking"))?;
+                argv.extend(args![
+                    b.slot.to_string(),
+                    b.reference.as_str(),
+                    booking,
+                    b.conversation.to_string(),
+                    b.created_at_ms,
+                    codec::opt_field(b.cancelled_at_ms),
+                    b.cancel_reason.map(|r| enum_name(&r)).unwrap_or_default(),
+                    codec::attended_field(b.attended)
+                ]);
+                (
+                    "create",
+                    self.keys.slot(b.slot),
+                    self.keys.slot_bookings(b.slot),
+                    self.keys.booking(&b.reference),
+                )
+            }
+            BookingOp::Cancel {
+                reference,
+                reason,
+                now_ms,
+            } => {
+                // A booking's slot never changes: read it to name the
+                // slot's key; the script checks it again. None found: the
+                // script answers `not_found` after the revision check.
+                let key = self.keys.booking(reference);
+                let slot: Option<String> = self
+                    .query(::redis::cmd("HGET").arg(&key).arg("slot"))
+                    .await?;
+                let slot = slot.map(|s| uuid_of(&s).map(SlotId)).transpose()?;
+                argv.extend(args![
+                    slot.map(|s| s.to_string()).unwrap_or_default(),
+                    reference.as_str(),
+                    now_ms,
+                    enum_name(reason)
+                ]);
+                let slot_key = slot.map_or_else(|| self.keys.no_slot(), |s| self.keys.slot(s));
+                ("cancel", slot_key, self.keys.no_slot_bookings(), key)
+            }
+        };
+        argv[0] = op.to_owned();
+        let keys = [
+            self.keys.meta(id),
+            self.keys.handoff(id),
+            slot_key,
+            booking_key,
+            list_key,
+        ];
+        self.run_durable(&SCRIPTS.write_handoff, &keys, &argv)
+            .await
+            .map(drop)
+    }
+
+    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
+        self.hash_at(self.keys.booking(reference), codec::booking)
+            .await
+    }
+
+    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
+        let refs: Vec<String> = self
+            .query(
+                ::redis::cmd("LRANGE")
+                    .arg(self.keys.slot_bookings(slot))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        let keys = refs
+            .iter()
+            .map(|r| {
+                BookingRef::parse(r)
+                    .map(|r| self.keys.booking(&r))
+                    .map_err(|_| codec::corrupt("reference"))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.hashes(&keys, codec::booking).await
+    }
+
+    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
+        let keys = [self.keys.booking(reference)];
+        let flag = codec::attended_field(Some(attended));
+        let v = self
+            .run_durable(&SCRIPTS.set_attended, &keys, &args![flag])
+            .await?;
+        codec::booking(&codec::hash(first(&v)?)?)
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let json = serde_json::to_string(&entry).map_err(|_| codec::corrupt("audit"))?;
+        let mut conn = self.durable_conn();
+        let _: i64 = ::redis::cmd("LPUSH")
+            .arg(self.keys.audit())
+            .arg(json)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        self.wait_aof(&mut conn).await
+    }
+
+    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let all: Vec<String> = self
+            .query(
+                ::redis::cmd("LRANGE")
+                    .arg(self.keys.audit())
+                    .arg(0)
+                    .arg(limit - 1),
+            )
+            .await?;
+        all.iter()
+            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("audit")))
+            .collect()
+    }
+
+    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
+        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("handoff link"))?;
+        let id = link.conversation;
+        let new_hex = hex(&link.token_hash);
+        // A retry means another writer replaced the link in between. The
+        // only writer is a conversation's LINE sender, holding its lease,
+        // so it is rare; each round lets at least one writer through.
+        for _ in 0..LINK_PUT_ATTEMPTS {
+            let (cur_hex, cur_key) = self.handoff_link_key_of(id).await?;
+            let keys = [
+                self.keys.handoff(id),
+                self.keys.handoff_link_of(id),
+                self.keys.handoff_link(&new_hex),
+                cur_key,
+            ];
+            // On the handoff's connection, and on disk before `Ok`: the
+            // link is sent to the visitor only once it is stored.
+            let mut conn = self.durable_conn();
+            let argv = args![new_hex.clone(), json.clone(), cur_hex];
+            match reply(invoke(&mut conn, &SCRIPTS.put_handoff_link, &keys, &argv).await?)? {
+                Reply::Ok(_) => return self.wait_aof(&mut conn).await,
+                Reply::Retry => continue,
+                Reply::Dup(_) => return Err(codec::corrupt("put_handoff_link reply")),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    async fn handoff_link_sent(
+        &self,
+        conversation: ConversationId,
+        token_hash: &TokenHash,
+    ) -> StoreResult<bool> {
+        let Some(mut link) = self.handoff_link(token_hash).await? else {
+            return Ok(false);
+        };
+        if link.conversation != conversation {
+            return Ok(false);
+        }
+        link.sent = true;
+        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("handoff link"))?;
+        let h = hex(token_hash);
+        let keys = [
+            self.keys.handoff_link_of(conversation),
+            self.keys.handoff_link(&h),
+        ];
+        let v = self
+            .run(&SCRIPTS.handoff_link_sent, &keys, &args![h, json])
+            .await?;
+        match reply(v)? {
+            Reply::Ok(v) => Ok(codec::int(v.first())? == 1),
+            _ => Err(codec::corrupt("handoff_link_sent reply")),
+        }
+    }
+
+    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>> {
+        let json: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.handoff_link(&hex(token_hash))))
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff link")))
+            .transpose()
+    }
+
+    async fn handoff_link_of(
+        &self,
+        conversation: ConversationId,
+    ) -> StoreResult<Option<HandoffLink>> {
+        let Some(h) = self
+            .query::<Option<String>>(
+                ::redis::cmd("GET").arg(self.keys.handoff_link_of(conversation)),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let json: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.handoff_link(&h)))
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff link")))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl LineStore for RedisStore {
     async fn line_open(&self, link: LineLink) -> StoreResult<()> {
         let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("line link"))?;
         let id = link.conversation;
@@ -1785,199 +2200,10 @@ impl Store for RedisStore {
         out.sort_by_key(|d| d.seq);
         Ok(out)
     }
+}
 
-    async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
-        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("handoff link"))?;
-        let id = link.conversation;
-        let new_hex = hex(&link.token_hash);
-        // A retry means another writer replaced the link in between. The
-        // only writer is a conversation's LINE sender, holding its lease,
-        // so it is rare; each round lets at least one writer through.
-        for _ in 0..LINK_PUT_ATTEMPTS {
-            let (cur_hex, cur_key) = self.handoff_link_key_of(id).await?;
-            let keys = [
-                self.keys.handoff(id),
-                self.keys.handoff_link_of(id),
-                self.keys.handoff_link(&new_hex),
-                cur_key,
-            ];
-            // On the handoff's connection, and on disk before `Ok`: the
-            // link is sent to the visitor only once it is stored.
-            let mut conn = self.durable_conn();
-            let argv = args![new_hex.clone(), json.clone(), cur_hex];
-            match reply(invoke(&mut conn, &SCRIPTS.put_handoff_link, &keys, &argv).await?)? {
-                Reply::Ok(_) => return self.wait_aof(&mut conn).await,
-                Reply::Retry => continue,
-                Reply::Dup(_) => return Err(codec::corrupt("put_handoff_link reply")),
-            }
-        }
-        Err(StoreError::Conflict)
-    }
-
-    async fn handoff_link_sent(
-        &self,
-        conversation: ConversationId,
-        token_hash: &TokenHash,
-    ) -> StoreResult<bool> {
-        let Some(mut link) = self.handoff_link(token_hash).await? else {
-            return Ok(false);
-        };
-        if link.conversation != conversation {
-            return Ok(false);
-        }
-        link.sent = true;
-        let json = serde_json::to_string(&link).map_err(|_| codec::corrupt("handoff link"))?;
-        let h = hex(token_hash);
-        let keys = [
-            self.keys.handoff_link_of(conversation),
-            self.keys.handoff_link(&h),
-        ];
-        let v = self
-            .run(&SCRIPTS.handoff_link_sent, &keys, &args![h, json])
-            .await?;
-        match reply(v)? {
-            Reply::Ok(v) => Ok(codec::int(v.first())? == 1),
-            _ => Err(codec::corrupt("handoff_link_sent reply")),
-        }
-    }
-
-    async fn handoff_link(&self, token_hash: &TokenHash) -> StoreResult<Option<HandoffLink>> {
-        let json: Option<String> = self
-            .query(::redis::cmd("GET").arg(self.keys.handoff_link(&hex(token_hash))))
-            .await?;
-        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff link")))
-            .transpose()
-    }
-
-    async fn handoff_link_of(
-        &self,
-        conversation: ConversationId,
-    ) -> StoreResult<Option<HandoffLink>> {
-        let Some(h) = self
-            .query::<Option<String>>(
-                ::redis::cmd("GET").arg(self.keys.handoff_link_of(conversation)),
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let json: Option<String> = self
-            .query(::redis::cmd("GET").arg(self.keys.handoff_link(&h)))
-            .await?;
-        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff link")))
-            .transpose()
-    }
-
-    async fn handoff(&self, conversation: ConversationId) -> StoreResult<Option<HandoffRecord>> {
-        let json: Option<String> = self
-            .query(
-                ::redis::cmd("HGET")
-                    .arg(self.keys.handoff(conversation))
-                    .arg("json"),
-            )
-            .await?;
-        json.map(|j| serde_json::from_str(&j).map_err(|_| codec::corrupt("handoff")))
-            .transpose()
-    }
-
-    async fn write_handoff(&self, write: HandoffWrite) -> StoreResult<()> {
-        let id = write.record.conversation;
-        let json = serde_json::to_string(&write.record).map_err(|_| codec::corrupt("handoff"))?;
-        let mut argv: Vec<String> = args![
-            "",
-            write.expected_rev,
-            write.record.rev,
-            json,
-            id.to_string()
-        ]
-        .to_vec();
-        let (op, slot_key, list_key, booking_key) = match &write.booking {
-            BookingOp::Keep => (
-                "keep",
-                self.keys.no_slot(),
-                self.keys.no_slot_bookings(),
-                self.keys.no_booking(),
-            ),
-            BookingOp::Create(b) => {
-                let booking = serde_json::to_string(b).map_err(|_| codec::corrupt("booking"))?;
-                argv.extend(args![
-                    b.slot.to_string(),
-                    b.reference.as_str(),
-                    booking,
-                    b.conversation.to_string(),
-                    b.created_at_ms,
-                    codec::opt_field(b.cancelled_at_ms),
-                    b.cancel_reason.map(|r| enum_name(&r)).unwrap_or_default(),
-                    codec::attended_field(b.attended)
-                ]);
-                (
-                    "create",
-                    self.keys.slot(b.slot),
-                    self.keys.slot_bookings(b.slot),
-                    self.keys.booking(&b.reference),
-                )
-            }
-            BookingOp::Cancel {
-                reference,
-                reason,
-                now_ms,
-            } => {
-                // A booking's slot never changes: read it to name the
-                // slot's key; the script checks it again. None found: the
-                // script answers `not_found` after the revision check.
-                let key = self.keys.booking(reference);
-                let slot: Option<String> = self
-                    .query(::redis::cmd("HGET").arg(&key).arg("slot"))
-                    .await?;
-                let slot = slot.map(|s| uuid_of(&s).map(SlotId)).transpose()?;
-                argv.extend(args![
-                    slot.map(|s| s.to_string()).unwrap_or_default(),
-                    reference.as_str(),
-                    now_ms,
-                    enum_name(reason)
-                ]);
-                let slot_key = slot.map_or_else(|| self.keys.no_slot(), |s| self.keys.slot(s));
-                ("cancel", slot_key, self.keys.no_slot_bookings(), key)
-            }
-        };
-        argv[0] = op.to_owned();
-        let keys = [
-            self.keys.meta(id),
-            self.keys.handoff(id),
-            slot_key,
-            booking_key,
-            list_key,
-        ];
-        self.run_durable(&SCRIPTS.write_handoff, &keys, &argv)
-            .await
-            .map(drop)
-    }
-
-    async fn booking(&self, reference: &BookingRef) -> StoreResult<Option<Booking>> {
-        self.hash_at(self.keys.booking(reference), codec::booking)
-            .await
-    }
-
-    async fn slot_bookings(&self, slot: SlotId) -> StoreResult<Vec<Booking>> {
-        let refs: Vec<String> = self
-            .query(
-                ::redis::cmd("LRANGE")
-                    .arg(self.keys.slot_bookings(slot))
-                    .arg(0)
-                    .arg(-1),
-            )
-            .await?;
-        let keys = refs
-            .iter()
-            .map(|r| {
-                BookingRef::parse(r)
-                    .map(|r| self.keys.booking(&r))
-                    .map_err(|_| codec::corrupt("reference"))
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.hashes(&keys, codec::booking).await
-    }
-
+#[async_trait]
+impl RetentionStore for RedisStore {
     async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged> {
         let mut purged = Purged::default();
         let due = now_ms.saturating_sub(retention.conversation_ms);
@@ -2113,207 +2339,6 @@ impl Store for RedisStore {
         Err(StoreError::Unavailable(
             "the report's facts kept changing".into(),
         ))
-    }
-
-    async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking> {
-        let keys = [self.keys.booking(reference)];
-        let flag = codec::attended_field(Some(attended));
-        let v = self
-            .run_durable(&SCRIPTS.set_attended, &keys, &args![flag])
-            .await?;
-        codec::booking(&codec::hash(first(&v)?)?)
-    }
-
-    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        let json = serde_json::to_string(&entry).map_err(|_| codec::corrupt("audit"))?;
-        let mut conn = self.durable_conn();
-        let _: i64 = ::redis::cmd("LPUSH")
-            .arg(self.keys.audit())
-            .arg(json)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        self.wait_aof(&mut conn).await
-    }
-
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let all: Vec<String> = self
-            .query(
-                ::redis::cmd("LRANGE")
-                    .arg(self.keys.audit())
-                    .arg(0)
-                    .arg(limit - 1),
-            )
-            .await?;
-        all.iter()
-            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("audit")))
-            .collect()
-    }
-
-    async fn counsellor_connections(
-        &self,
-        counsellor: AccountId,
-        delta: i32,
-        default_capacity: u32,
-        now_ms: u64,
-    ) -> StoreResult<CounsellorRecord> {
-        let keys = [
-            self.keys.counsellor(counsellor),
-            self.keys.counsellor_ids(),
-            self.keys.node_counsellors(&self.node),
-        ];
-        self.run_counsellor(
-            &SCRIPTS.counsellor_connections,
-            &keys,
-            &args![counsellor.to_string(), delta, default_capacity, now_ms],
-        )
-        .await
-    }
-
-    async fn set_status(
-        &self,
-        counsellor: AccountId,
-        status: Availability,
-    ) -> StoreResult<CounsellorRecord> {
-        let keys = [self.keys.counsellor(counsellor)];
-        self.run_counsellor(
-            &SCRIPTS.counsellor_set,
-            &keys,
-            &args!["status", enum_name(&status)],
-        )
-        .await
-    }
-
-    async fn set_capacity(
-        &self,
-        counsellor: AccountId,
-        capacity: u32,
-    ) -> StoreResult<CounsellorRecord> {
-        let keys = [self.keys.counsellor(counsellor)];
-        self.run_counsellor(&SCRIPTS.counsellor_set, &keys, &args!["capacity", capacity])
-            .await
-    }
-
-    async fn counsellors(&self) -> StoreResult<Vec<CounsellorRecord>> {
-        let ids: Vec<String> = self
-            .query(::redis::cmd("SMEMBERS").arg(self.keys.counsellor_ids()))
-            .await?;
-        let keys = ids
-            .iter()
-            .map(|s| uuid_of(s).map(|u| self.keys.counsellor(AccountId(u))))
-            .collect::<StoreResult<Vec<_>>>()?;
-        self.hashes(&keys, codec::counsellor).await
-    }
-
-    async fn counsellor(&self, id: AccountId) -> StoreResult<Option<CounsellorRecord>> {
-        self.hash_at(self.keys.counsellor(id), codec::counsellor)
-            .await
-    }
-
-    async fn conversations_of(
-        &self,
-        counsellor: AccountId,
-    ) -> StoreResult<Vec<ConversationRecord>> {
-        let ids: Vec<String> = self
-            .query(::redis::cmd("SMEMBERS").arg(self.keys.held(counsellor)))
-            .await?;
-        let ids = ids
-            .iter()
-            .map(|s| uuid_of(s).map(ConversationId))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let mut v = self.records(&ids).await?;
-        v.sort_by_key(|r| (r.assigned_at_ms, r.id));
-        Ok(v)
-    }
-
-    async fn sweep(
-        &self,
-        now_ms: u64,
-        visitor_grace_ms: u64,
-        counsellor_grace_ms: u64,
-    ) -> StoreResult<Vec<Swept>> {
-        self.reap_dead_nodes(now_ms).await?;
-        let mut out = Vec::new();
-        let gone = |since: Option<u64>, grace: u64| {
-            since.is_some_and(|t| now_ms.saturating_sub(t) >= grace)
-        };
-
-        // Candidates by plain reads; each script re-checks its candidate.
-        for rec in self.queue().await? {
-            if !gone(rec.visitor_offline_since_ms, visitor_grace_ms) {
-                continue;
-            }
-            let keys = [
-                self.keys.meta(rec.id),
-                self.keys.queue(),
-                self.keys.live(),
-                self.keys.stats(),
-                self.keys.ended(),
-            ];
-            let v = self
-                .run(
-                    &SCRIPTS.sweep_abandon,
-                    &keys,
-                    &args![rec.id.to_string(), now_ms, visitor_grace_ms],
-                )
-                .await?;
-            if codec::int(Some(&v))? == 1 {
-                out.push(Swept::Abandoned {
-                    conversation: rec.id,
-                });
-            }
-        }
-
-        for c in self.counsellors().await? {
-            if c.active == 0 || !gone(c.offline_since_ms, counsellor_grace_ms) {
-                continue;
-            }
-            let held: Vec<String> = self
-                .query(::redis::cmd("SMEMBERS").arg(self.keys.held(c.id)))
-                .await?;
-            for id in held {
-                let conversation = ConversationId(uuid_of(&id)?);
-                let keys = [
-                    self.keys.counsellor(c.id),
-                    self.keys.held(c.id),
-                    self.keys.queue(),
-                    self.keys.meta(conversation),
-                ];
-                let v = self
-                    .run(
-                        &SCRIPTS.sweep_requeue,
-                        &keys,
-                        &args![id, c.id.to_string(), now_ms, counsellor_grace_ms],
-                    )
-                    .await?;
-                if codec::int(Some(&v))? == 1 {
-                    out.push(Swept::Requeued {
-                        conversation,
-                        counsellor: c.id,
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn publish(&self, event: Event) -> StoreResult<()> {
-        let json = serde_json::to_string(&event).map_err(|_| codec::corrupt("event"))?;
-        let _: i64 = self
-            .query(
-                ::redis::cmd("PUBLISH")
-                    .arg(self.keys.events_channel())
-                    .arg(json),
-            )
-            .await?;
-        Ok(())
-    }
-
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
     }
 }
 
