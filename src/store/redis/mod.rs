@@ -2,8 +2,8 @@
 //!
 //! It owns the mapping of the store contract onto Redis keys (`keys`), the
 //! decoding of what Redis returns (`codec`), the node's background links
-//! (`events`) and the Lua scripts (`scripts/*.lua`). It never knows about
-//! sockets.
+//! (`events`) and the Lua scripts (`src/store/scripts/<aggregate>/*.lua`,
+//! grouped like the store's traits). It never knows about sockets.
 //!
 //! Every change that checks a precondition is ONE Lua script: Redis runs a
 //! script alone, so no other node's command can come between the check and
@@ -155,42 +155,50 @@ struct Scripts {
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
     let s = |src: &str| Script::new(src);
     Scripts {
-        create_conversation: s(include_str!("scripts/create_conversation.lua")),
-        assign: s(include_str!("scripts/assign.lua")),
-        end: s(include_str!("scripts/end_conversation.lua")),
-        set_outcome: s(include_str!("scripts/set_outcome.lua")),
-        append: s(include_str!("scripts/append.lua")),
-        ack: s(include_str!("scripts/ack.lua")),
-        visitor_connections: s(include_str!("scripts/visitor_connections.lua")),
-        counsellor_connections: s(include_str!("scripts/counsellor_connections.lua")),
-        counsellor_set: s(include_str!("scripts/counsellor_set.lua")),
-        sweep_abandon: s(include_str!("scripts/sweep_abandon.lua")),
-        sweep_requeue: s(include_str!("scripts/sweep_requeue.lua")),
-        reap_counsellor: s(include_str!("scripts/reap_counsellor.lua")),
-        reap_visitor: s(include_str!("scripts/reap_visitor.lua")),
-        reap_node: s(include_str!("scripts/reap_node.lua")),
-        create_account: s(include_str!("scripts/create_account.lua")),
-        add_note: s(include_str!("scripts/add_note.lua")),
-        set_risk: s(include_str!("scripts/set_risk.lua")),
-        ack_alert: s(include_str!("scripts/ack_alert.lua")),
-        reassign: s(include_str!("scripts/reassign.lua")),
-        requeue: s(include_str!("scripts/requeue.lua")),
-        supervise: s(include_str!("scripts/supervise.lua")),
-        mark_silent: s(include_str!("scripts/mark_silent.lua")),
-        create_slot: s(include_str!("scripts/create_slot.lua")),
-        cancel_slot: s(include_str!("scripts/cancel_slot.lua")),
-        write_handoff: s(include_str!("scripts/write_handoff.lua")),
-        set_attended: s(include_str!("scripts/set_attended.lua")),
-        purge_conversation: s(include_str!("scripts/purge_conversation.lua")),
-        purge_handoff: s(include_str!("scripts/purge_handoff.lua")),
-        purge_slot: s(include_str!("scripts/purge_slot.lua")),
-        erase: s(include_str!("scripts/erase.lua")),
-        line_open: s(include_str!("scripts/line_open.lua")),
-        line_forget: s(include_str!("scripts/line_forget.lua")),
-        line_lease: s(include_str!("scripts/line_lease.lua")),
-        line_delivered: s(include_str!("scripts/line_delivered.lua")),
-        put_handoff_link: s(include_str!("scripts/put_handoff_link.lua")),
-        handoff_link_sent: s(include_str!("scripts/handoff_link_sent.lua")),
+        create_conversation: s(include_str!(
+            "../scripts/conversations/create_conversation.lua"
+        )),
+        assign: s(include_str!("../scripts/conversations/assign.lua")),
+        end: s(include_str!(
+            "../scripts/conversations/end_conversation.lua"
+        )),
+        set_outcome: s(include_str!("../scripts/conversations/set_outcome.lua")),
+        append: s(include_str!("../scripts/messages/append.lua")),
+        ack: s(include_str!("../scripts/messages/ack.lua")),
+        visitor_connections: s(include_str!(
+            "../scripts/conversations/visitor_connections.lua"
+        )),
+        counsellor_connections: s(include_str!(
+            "../scripts/counsellors/counsellor_connections.lua"
+        )),
+        counsellor_set: s(include_str!("../scripts/counsellors/counsellor_set.lua")),
+        sweep_abandon: s(include_str!("../scripts/conversations/sweep_abandon.lua")),
+        sweep_requeue: s(include_str!("../scripts/conversations/sweep_requeue.lua")),
+        reap_counsellor: s(include_str!("../scripts/node/reap_counsellor.lua")),
+        reap_visitor: s(include_str!("../scripts/node/reap_visitor.lua")),
+        reap_node: s(include_str!("../scripts/node/reap_node.lua")),
+        create_account: s(include_str!("../scripts/accounts/create_account.lua")),
+        add_note: s(include_str!("../scripts/messages/add_note.lua")),
+        set_risk: s(include_str!("../scripts/supervision/set_risk.lua")),
+        ack_alert: s(include_str!("../scripts/supervision/ack_alert.lua")),
+        reassign: s(include_str!("../scripts/supervision/reassign.lua")),
+        requeue: s(include_str!("../scripts/supervision/requeue.lua")),
+        supervise: s(include_str!("../scripts/supervision/supervise.lua")),
+        mark_silent: s(include_str!("../scripts/supervision/mark_silent.lua")),
+        create_slot: s(include_str!("../scripts/handoffs/create_slot.lua")),
+        cancel_slot: s(include_str!("../scripts/handoffs/cancel_slot.lua")),
+        write_handoff: s(include_str!("../scripts/handoffs/write_handoff.lua")),
+        set_attended: s(include_str!("../scripts/handoffs/set_attended.lua")),
+        purge_conversation: s(include_str!("../scripts/retention/purge_conversation.lua")),
+        purge_handoff: s(include_str!("../scripts/retention/purge_handoff.lua")),
+        purge_slot: s(include_str!("../scripts/retention/purge_slot.lua")),
+        erase: s(include_str!("../scripts/retention/erase.lua")),
+        line_open: s(include_str!("../scripts/line/line_open.lua")),
+        line_forget: s(include_str!("../scripts/line/line_forget.lua")),
+        line_lease: s(include_str!("../scripts/line/line_lease.lua")),
+        line_delivered: s(include_str!("../scripts/line/line_delivered.lua")),
+        put_handoff_link: s(include_str!("../scripts/handoffs/put_handoff_link.lua")),
+        handoff_link_sent: s(include_str!("../scripts/handoffs/handoff_link_sent.lua")),
     }
 });
 
