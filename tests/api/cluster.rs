@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use tsunagu::core::ids::{ConversationId, Party};
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::Store;
+use tsunagu::store::MessageStore;
 
 use crate::helpers::*;
 

@@ -1154,7 +1154,7 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
     use tsunagu::core::queue::QueuePolicy;
     use tsunagu::core::triage::RiskLevel;
     use tsunagu::model::{NewConversation, RiskChange, RiskReason, RiskSource, SupervisionMode};
-    use tsunagu::store::Store;
+    use tsunagu::store::{ConversationStore, CounsellorStore, NodeStore, SupervisionStore};
 
     let dir = std::env::temp_dir().join(format!("tsunagu-safety-{}", uuid::Uuid::new_v4()));
     let open = |dir: &std::path::Path| {
@@ -1261,7 +1261,7 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
     use tsunagu::core::ids::{AccountId, ConversationId};
     use tsunagu::core::queue::QueuePolicy;
     use tsunagu::model::{BookingOp, HandoffWrite, NewConversation};
-    use tsunagu::store::Store;
+    use tsunagu::store::{ConversationStore, HandoffStore, NodeStore, RetentionStore};
 
     let dir = TempDir::new("handoff-links");
     let open = |dir: &std::path::Path| {

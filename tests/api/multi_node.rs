@@ -21,7 +21,7 @@ use tsunagu::core::ids::{AccountId, ConversationId, Party};
 use tsunagu::model::Account;
 use tsunagu::model::Role;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::Store;
+use tsunagu::store::{AccountStore, ConversationStore, CounsellorStore, MessageStore};
 
 use crate::helpers::*;
 

@@ -18,7 +18,7 @@ use tsunagu::core::ids::{AccountId, ConversationId, Party};
 use tsunagu::core::prechat::PreChat;
 use tsunagu::model::{Appended, Event, NewConversation, Swept};
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{Store, StoreError};
+use tsunagu::store::{ConversationStore, CounsellorStore, MessageStore, NodeStore, StoreError};
 
 use crate::helpers::*;
 
