@@ -14,7 +14,7 @@ local m = redis.call('HMGET', KEYS[4], 'state', 'counsellor', 'priority')
 if m[1] ~= 'active' or m[2] ~= ARGV[2] then return 0 end
 local score = redis.call('HGET', KEYS[4], 'score_' .. (m[3] or 'normal') .. '_rq')
 if not score then return 0 end
--- They no longer have it: no notes, no outcome, no acks (see memory.rs).
+-- They no longer have it: no notes, no outcome, no acks (see memory/conversations.rs).
 redis.call('HSET', KEYS[4], 'state', 'queued', 'requeued', '1',
   'assigned_at', '', 'counsellor', '')
 redis.call('ZADD', KEYS[3], score, ARGV[1])
