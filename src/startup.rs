@@ -178,7 +178,13 @@ impl Application {
             }
             App::new()
                 .app_data(data.clone())
-                .app_data(line.clone())
+                .configure(|cfg| {
+                    // Only when LINE is configured: the webhook answers 404
+                    // without it.
+                    if let Some(line) = &line {
+                        cfg.app_data(line.clone());
+                    }
+                })
                 .app_data(http::json_config())
                 .wrap_fn(move |req, srv| {
                     // Count every HTTP refusal by its error code. And a
