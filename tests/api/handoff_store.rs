@@ -1,5 +1,5 @@
 //! The handoff part of the store contract (`Store::create_slot` ..
-//! `Store::audit_log`), on every backend like `store_conformance.rs`:
+//! `Store::audit_log`), on every backend like `store_conformance/`:
 //! each test runs once on the in-memory store and once on Redis, where
 //! concurrent calls are spread over three stores sharing one prefix.
 

@@ -1,6 +1,6 @@
 //! The retention part of the store contract (`Store::purge`,
 //! `Store::erase`, `Store::facts`), on every backend like
-//! `store_conformance.rs`. Time is passed in (`now_ms` far ahead), never
+//! `store_conformance/`. Time is passed in (`now_ms` far ahead), never
 //! slept: the purge is driven by a controllable clock.
 
 use std::sync::Arc;
