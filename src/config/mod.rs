@@ -627,9 +627,8 @@ impl Settings {
         if h.pin_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
             return bad("handoff.pin_key must be at least 16 characters");
         }
-        if self.redis_url.is_some() && h.pin_key.is_none() {
-            return bad("handoff.pin_key is required with redis_url (every node must hash PINs with the same key)");
-        }
+        // (Required with Redis: checked when the server starts on it,
+        // `Application::build`.)
         if let Some(u) = &self.public_url {
             let rest = u
                 .strip_prefix("https://")

@@ -371,3 +371,17 @@ async fn a_database_copy_alone_does_not_reveal_the_pin() {
     );
     assert_eq!(lookup(&app, &b.reference, &b.pin).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_node_on_redis_refuses_to_start_without_a_pin_key() {
+    let mut s = crate::helpers::test_settings();
+    s.redis_url = Some(tsunagu::config::Secret::new(test_redis_url()));
+    s.redis_prefix = unique_prefix();
+    s.handoff.pin_key = None;
+    let e = match tsunagu::startup::Application::build(s).await {
+        Ok(_) => panic!("a Redis node without handoff.pin_key must not start"),
+        Err(e) => e.to_string(),
+    };
+    println!("without handoff.pin_key on Redis: {e}");
+    assert!(e.contains("handoff.pin_key"), "{e}");
+}
