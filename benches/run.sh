@@ -104,6 +104,7 @@ tsunagu_env() {
     redis)
       : "${REDIS_URL:?STORE=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379/15}"
       export TSUNAGU_REDIS_URL=$REDIS_URL
+      export TSUNAGU_HANDOFF__PIN_KEY=${TSUNAGU_HANDOFF__PIN_KEY:-bench-pin-key-0123456789abcdef}
       # A fresh key prefix per run (as the embedded store gets a fresh
       # directory): a run must not queue behind the last run's visitors.
       export TSUNAGU_REDIS_PREFIX=$RUN_PREFIX ;;

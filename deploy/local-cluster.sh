@@ -149,6 +149,7 @@ start_node() {
   (cd "$dir" && launch "node$n" env \
     TSUNAGU_BIND="$host:$node_port" \
     TSUNAGU_REDIS_URL="redis://$redis_host:$redis_port" \
+    TSUNAGU_HANDOFF__PIN_KEY="${TSUNAGU_HANDOFF__PIN_KEY:-local-cluster-pin-key-not-for-production}" \
     TSUNAGU_TRUST_FORWARDED_FOR=true \
     TSUNAGU_WEB_DIR="${TSUNAGU_WEB_DIR:-$repo/web}" \
     "$bin" "${args[@]}")

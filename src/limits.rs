@@ -16,9 +16,6 @@ pub struct RateLimits {
     pub logins_by_ip: DefaultKeyedRateLimiter<IpAddr>,
     pub logins_by_account: DefaultKeyedRateLimiter<String>,
     pub bookings_by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    /// Keyed by the reference as typed (normalised), whether or not it
-    /// exists, so probing unknown references costs the same.
-    pub bookings_by_ref: DefaultKeyedRateLimiter<String>,
     /// Requests made with a one-time handoff link, per address, whether
     /// the link exists or not.
     pub handoff_links_by_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -48,10 +45,6 @@ impl RateLimits {
                 l.booking_lookups_per_ip_per_min,
                 l.booking_lookups_burst,
             )),
-            bookings_by_ref: RateLimiter::keyed(per_minute(
-                l.booking_lookups_per_ref_per_min,
-                l.booking_lookups_burst,
-            )),
             handoff_links_by_ip: RateLimiter::keyed(per_minute(
                 l.handoff_links_per_ip_per_min,
                 l.handoff_links_burst,
@@ -73,11 +66,9 @@ impl RateLimits {
         self.logins_by_ip.retain_recent();
         self.logins_by_account.retain_recent();
         self.bookings_by_ip.retain_recent();
-        self.bookings_by_ref.retain_recent();
         self.handoff_links_by_ip.retain_recent();
         self.handoff_links_by_ip.shrink_to_fit();
         self.bookings_by_ip.shrink_to_fit();
-        self.bookings_by_ref.shrink_to_fit();
         self.upgrades.shrink_to_fit();
         self.starts.shrink_to_fit();
         self.logins_by_ip.shrink_to_fit();

@@ -11,7 +11,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpServer};
 
 use crate::app::AppState;
-use crate::config::{Settings, StoreMode};
+use crate::config::{Secret, Settings, StoreMode};
 use crate::core::ids::AccountId;
 use crate::core::triage::Rules;
 use crate::hub::{Hub, Outbound};
@@ -74,8 +74,12 @@ impl Application {
     /// Build on the Redis store when `redis_url` is set, else on the
     /// embedded store the settings choose: durable in `data_dir` (the
     /// default), or a fresh in-memory one.
-    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
         match &settings.redis_url {
+            Some(_) if settings.handoff.pin_key.is_none() => Err(StartError::Config(
+                "handoff.pin_key is required with redis_url (every node must hash PINs with the same key)"
+                    .into(),
+            )),
             Some(url) => {
                 let store = RedisStore::connect(RedisOptions {
                     url: url.expose().to_owned(),
@@ -96,6 +100,9 @@ impl Application {
                 }
                 StoreMode::Embedded => {
                     let store = open_embedded(&settings).await?;
+                    if settings.handoff.pin_key.is_none() {
+                        settings.handoff.pin_key = Some(pin_key_file(&settings.data_dir)?);
+                    }
                     Self::build_with_store(settings, store, "embedded").await
                 }
             },
@@ -244,6 +251,7 @@ impl Application {
                         .route("/handoff/answer", web::post().to(http::handoff::answer))
                         .route("/handoff/book", web::post().to(http::handoff::book))
                         .route("/handoff/withdraw", web::post().to(http::handoff::withdraw))
+                        .route("/handoff/pin", web::post().to(http::handoff::new_pin))
                         .route("/slots", web::get().to(http::handoff::bookable))
                         .route("/booking", web::post().to(http::handoff::lookup))
                         .route("/booking/cancel", web::post().to(http::handoff::cancel))
@@ -271,6 +279,10 @@ impl Application {
                         .route(
                             "/intake/bookings/{reference}/cancel",
                             web::post().to(http::handoff::intake_cancel),
+                        )
+                        .route(
+                            "/intake/bookings/{reference}/pin",
+                            web::post().to(http::handoff::intake_new_pin),
                         )
                         .route(
                             "/intake/bookings/{reference}/attended",
@@ -327,6 +339,40 @@ impl Application {
         tokio::spawn(self.server);
         state
     }
+}
+
+/// The PIN hashes' key of an embedded store without `handoff.pin_key`:
+/// generated once and kept in `<data_dir>/pin.key` (mode 0600), outside
+/// the database, so that a copy of the database alone reveals no PIN.
+fn pin_key_file(dir: &std::path::Path) -> Result<Secret, StartError> {
+    use rand::RngCore;
+    use std::io::Write;
+    let path = dir.join("pin.key");
+    let failed =
+        |e: std::io::Error| StartError::Config(format!("the PIN key {}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(k) if k.trim().len() >= 32 => return Ok(Secret::new(k.trim())),
+        Ok(_) => {
+            return Err(StartError::Config(format!(
+                "the PIN key {} is too short; restore it from a backup (without it no booking PIN works)",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let key: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&path).map_err(failed)?;
+    f.write_all(key.as_bytes()).map_err(failed)?;
+    f.sync_all().map_err(failed)?;
+    tracing::info!(path = %path.display(), "generated the key of booking PIN hashes");
+    Ok(Secret::new(key))
 }
 
 /// Open the durable store in `data_dir` (off the executor: it reads the

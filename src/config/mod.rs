@@ -158,6 +158,12 @@ pub struct Handoff {
     /// works (seconds; default 7 days). A booking, a decline or a
     /// withdrawal ends it sooner.
     pub link_valid_secs: u64,
+    /// The key of the booking PINs' hashes (HMAC-SHA256), so that a copy
+    /// of the database alone does not reveal them. Required with Redis
+    /// (every node must use the same). Unset: the embedded store keeps a
+    /// generated one in `<data_dir>/pin.key` (outside the database), the
+    /// memory store a random one per process.
+    pub pin_key: Option<Secret>,
 }
 
 impl Default for Handoff {
@@ -172,6 +178,7 @@ impl Default for Handoff {
                     .into(),
             wording_version: "2026-12".into(),
             link_valid_secs: crate::core::handoff::LINK_VALID_SECS,
+            pin_key: None,
         }
     }
 }
@@ -338,12 +345,21 @@ pub struct Limits {
     pub logins_per_ip_per_min: u32,
     pub logins_per_account_per_min: u32,
     pub logins_burst: u32,
-    /// Booking look-ups by reference and PIN (view, cancel, calendar
-    /// file): per client address, and per reference, so a PIN cannot be
-    /// guessed from many addresses either.
+    /// Booking look-ups by reference and PIN (view, cancel, withdraw,
+    /// calendar file), per client address. Guessing from many addresses is
+    /// stopped by `booking_pin_failures`, not by a limit per reference
+    /// (which let a stranger lock the owner out).
     pub booking_lookups_per_ip_per_min: u32,
+    /// No longer used (the per-reference limit is gone; see
+    /// `booking_pin_failures`); still accepted so that existing settings
+    /// files load.
     pub booking_lookups_per_ref_per_min: u32,
     pub booking_lookups_burst: u32,
+    /// Wrong PINs, counted for the whole deployment over the booking's
+    /// lifetime, after which a booking reference is locked: every PIN,
+    /// the right one too, is answered `booking_locked` until the visitor
+    /// (or intake) sets a new PIN.
+    pub booking_pin_failures: u32,
     /// Requests made with a one-time handoff link (`{"link": ..}`), per
     /// client address: a page visit makes a handful.
     pub handoff_links_per_ip_per_min: u32,
@@ -483,6 +499,7 @@ impl Default for Limits {
             booking_lookups_per_ip_per_min: 10,
             booking_lookups_per_ref_per_min: 5,
             booking_lookups_burst: 5,
+            booking_pin_failures: 10,
             handoff_links_per_ip_per_min: 30,
             handoff_links_burst: 10,
         }
@@ -589,6 +606,7 @@ impl Settings {
             l.booking_lookups_per_ip_per_min,
             l.booking_lookups_per_ref_per_min,
             l.booking_lookups_burst,
+            l.booking_pin_failures,
             l.handoff_links_per_ip_per_min,
             l.handoff_links_burst,
         ] {
@@ -606,6 +624,11 @@ impl Settings {
         if h.link_valid_secs == 0 {
             return bad("handoff.link_valid_secs must be at least 1");
         }
+        if h.pin_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
+            return bad("handoff.pin_key must be at least 16 characters");
+        }
+        // (Required with Redis: checked when the server starts on it,
+        // `Application::build`.)
         if let Some(u) = &self.public_url {
             let rest = u
                 .strip_prefix("https://")

@@ -45,6 +45,24 @@ fn secrets_never_print() {
 }
 
 #[test]
+fn the_pin_key_never_prints_and_a_short_one_is_refused() {
+    let s = Settings::load(
+        None,
+        env(&[("TSUNAGU_HANDOFF__PIN_KEY", "pin-key-secret-0123456789")]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.handoff.pin_key.as_ref().unwrap().expose(),
+        "pin-key-secret-0123456789"
+    );
+    assert!(!format!("{s:?}").contains("pin-key-secret"));
+    assert!(!serde_json::to_string(&s)
+        .unwrap()
+        .contains("pin-key-secret"));
+    assert!(Settings::load(None, env(&[("TSUNAGU_HANDOFF__PIN_KEY", "short")])).is_err());
+}
+
+#[test]
 fn configured_users_are_checked_at_load() {
     let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -150,6 +150,22 @@ pub async fn withdraw(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "handoff": handoff })))
 }
 
+/// `POST /api/handoff/pin`: a new PIN for the visitor's booking in force
+/// (the old one stops working; a lockout ends). The PIN is in this answer
+/// only.
+pub async fn new_pin(
+    req: HttpRequest,
+    body: web::Json<VisitorAuth>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    visitor_checks(&req, &app, &body)?;
+    let new = app.service.new_pin(&body).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "reference": new.reference.as_str(),
+        "pin": new.pin,
+    })))
+}
+
 /// `GET /api/slots`: slots a visitor can book now (no personal data).
 pub async fn bookable(app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.service.bookable_slots().await?))
@@ -164,8 +180,10 @@ pub struct PinBody {
     pub pin: String,
 }
 
-/// Rate limits first (per address and per reference, whether or not it
-/// exists), then the look-up.
+/// The rate limit per address first, then the look-up (which counts
+/// wrong PINs per reference for the whole deployment and locks the
+/// reference after `limits.booking_pin_failures`; no limit per reference
+/// here: it let a stranger keep the owner's right PIN refused).
 async fn by_pin(
     req: &HttpRequest,
     app: &AppState,
@@ -175,14 +193,6 @@ async fn by_pin(
     if let Some(ip) = client_ip(req, &app.settings) {
         check_keyed(&app.limits.bookings_by_ip, &ip).map_err(ApiError::rate_limited)?;
     }
-    let key: String = body
-        .reference
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_uppercase())
-        .take(16)
-        .collect();
-    check_keyed(&app.limits.bookings_by_ref, &key).map_err(ApiError::rate_limited)?;
     Ok(app
         .service
         .booking_with_pin(&body.reference, &body.pin)
@@ -353,6 +363,22 @@ pub async fn intake_cancel(
     let me = staff(&req, &app, Role::Intake).await?;
     app.service.intake_cancel(&me, &path).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "state": "cancelled" })))
+}
+
+/// `POST /api/intake/bookings/{reference}/pin`: a new PIN for a booking
+/// in force, to tell the visitor (shown once; audited).
+pub async fn intake_new_pin(
+    req: HttpRequest,
+    path: web::Path<String>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    same_site(&req, &app)?;
+    let me = staff(&req, &app, Role::Intake).await?;
+    let new = app.service.intake_new_pin(&me, &path).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "reference": new.reference.as_str(),
+        "pin": new.pin,
+    })))
 }
 
 #[derive(Deserialize)]

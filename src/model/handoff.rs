@@ -27,6 +27,13 @@ pub enum BookingOp {
         reason: CancelReason,
         now_ms: u64,
     },
+    /// Replace the PIN hash of the booking in force with this reference
+    /// (it belongs to this conversation: `NotFound` otherwise); the old
+    /// PIN stops working in the same step.
+    Repin {
+        reference: BookingRef,
+        pin_hash: [u8; 32],
+    },
 }
 
 /// One change of a conversation's handoff; see `Store::write_handoff`.

@@ -103,6 +103,11 @@ pub enum ErrorCode {
     /// Wrong booking reference or PIN (the two are not told apart), or no
     /// booking in force.
     BookingNotFound,
+    /// The booking reference is locked after too many wrong PINs
+    /// (`limits.booking_pin_failures`): every PIN, the right one too, is
+    /// refused until a new PIN is set (`POST /api/handoff/pin` with the
+    /// resume token or handoff link, or by intake). Waiting does not help.
+    BookingLocked,
     NotFound,
     /// LINE webhook: the `x-line-signature` is missing or does not match
     /// the body; nothing was stored.
@@ -154,6 +159,7 @@ impl ErrorCode {
             | SlotBooked
             | HandoffLinkUnavailable => 409,
             RateLimited => 429,
+            BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
             QueueFull | Unavailable | Closed => 503,
             Internal => 500,
@@ -205,6 +211,7 @@ impl ErrorCode {
             SlotBooked => "slot_booked",
             InvalidContact => "invalid_contact",
             BookingNotFound => "booking_not_found",
+            BookingLocked => "booking_locked",
             NotFound => "not_found",
             InvalidSignature => "invalid_signature",
             LinkSpent => "link_spent",

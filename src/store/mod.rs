@@ -36,6 +36,7 @@
 //! | [`CounsellorStore`] | `counsellors.rs` | counsellor records: presence, status, capacity, the conversations they hold |
 //! | [`SupervisionStore`] | `supervision.rs` | safety and supervision: risk and alerts, `supervise`, `reassign`, `requeue`, `mark_silent` |
 //! | [`HandoffStore`] | `handoffs.rs` | the handoff: slots, handoff records, bookings, the audit log, one-time handoff links |
+//! | [`GuardStore`] | `guards.rs` | guard counters shared by every node: wrong booking PINs |
 //! | [`LineStore`] | `line.rs` | the LINE channel: links, deliveries, the sender's lease |
 //! | [`RetentionStore`] | `retention.rs` | `purge`, `erase`, the report's facts |
 //!
@@ -53,6 +54,7 @@ mod accounts;
 mod conversations;
 mod counsellors;
 pub mod embedded;
+mod guards;
 mod handoffs;
 pub mod journal;
 mod line;
@@ -66,6 +68,7 @@ mod supervision;
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
 pub use counsellors::CounsellorStore;
+pub use guards::GuardStore;
 pub use handoffs::HandoffStore;
 pub use line::LineStore;
 pub use messages::MessageStore;
@@ -155,6 +158,7 @@ pub trait Store:
     + CounsellorStore
     + SupervisionStore
     + HandoffStore
+    + GuardStore
     + LineStore
     + RetentionStore
     + Send
@@ -171,6 +175,7 @@ impl<T> Store for T where
         + CounsellorStore
         + SupervisionStore
         + HandoffStore
+        + GuardStore
         + LineStore
         + RetentionStore
         + Send

@@ -145,6 +145,9 @@ pub fn test_settings() -> Settings {
     s.limits.frames_burst = 10_000;
     s.limits.handoff_links_per_ip_per_min = 100_000;
     s.limits.handoff_links_burst = 10_000;
+    // Required with Redis (every node must hash PINs alike); set for every
+    // store so a test that points its app at Redis starts.
+    s.handoff.pin_key = Some(Secret::new("test-pin-key-0123456789abcdef"));
     s.timing.queue_update_ms = 20;
     s.timing.sweep_interval_ms = 50;
     // Tests run at any hour; opening hours are tested on their own.

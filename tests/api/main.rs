@@ -17,6 +17,7 @@ mod line_handoff;
 mod load;
 mod metrics;
 mod multi_node;
+mod pin_guard;
 mod pipelining;
 mod privacy;
 mod redis_failures;

@@ -80,6 +80,7 @@ impl Cluster {
                 .env("TSUNAGU_BIND", format!("127.0.0.1:{port}"))
                 .env("TSUNAGU_REDIS_URL", test_redis_url())
                 .env("TSUNAGU_REDIS_PREFIX", &prefix)
+                .env("TSUNAGU_HANDOFF__PIN_KEY", "test-pin-key-0123456789abcdef")
                 .env(
                     "TSUNAGU_WEB_DIR",
                     concat!(env!("CARGO_MANIFEST_DIR"), "/web"),

@@ -20,6 +20,9 @@ pub enum AuditAction {
     MarkAttended,
     CreateSlot,
     CancelSlot,
+    /// Intake set a new PIN for a booking (the old one stops working and
+    /// a lockout ends).
+    ResetPin,
 }
 
 /// One line of the audit log: who did what with which record, when.

@@ -102,10 +102,12 @@ impl HandoffStore for MemoryStore {
                         return Err(StoreError::Conflict);
                     }
                 }
-                BookingOp::Cancel { reference, .. } => match s.bookings.get(reference) {
-                    Some(b) if b.conversation == id && b.active() => {}
-                    _ => return Err(StoreError::NotFound),
-                },
+                BookingOp::Cancel { reference, .. } | BookingOp::Repin { reference, .. } => {
+                    match s.bookings.get(reference) {
+                        Some(b) if b.conversation == id && b.active() => {}
+                        _ => return Err(StoreError::NotFound),
+                    }
+                }
             }
             match write.booking {
                 BookingOp::Keep => {}
@@ -133,6 +135,14 @@ impl HandoffStore for MemoryStore {
                         slot.booked = slot.booked.saturating_sub(1);
                     }
                     changes.push(Change::Booking(b));
+                }
+                BookingOp::Repin {
+                    reference,
+                    pin_hash,
+                } => {
+                    let b = s.bookings.get_mut(&reference).ok_or(StoreError::NotFound)?;
+                    b.pin_hash = pin_hash;
+                    changes.push(Change::Booking(b.clone()));
                 }
             }
             s.handoffs.insert(id, write.record.clone());

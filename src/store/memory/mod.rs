@@ -37,6 +37,7 @@ use crate::model::*;
 mod accounts;
 mod conversations;
 mod counsellors;
+mod guards;
 mod handoffs;
 mod line;
 mod messages;
@@ -55,6 +56,8 @@ pub struct MemoryStore {
     /// `None`: purely in memory. `Some`: every change is committed there
     /// before the caller hears `Ok`.
     journal: Option<Arc<dyn Journal>>,
+    /// Guard counters (`GuardStore`): in memory only, never journaled.
+    guards: Mutex<HashMap<String, guards::Counter>>,
 }
 
 #[derive(Default)]
@@ -149,6 +152,7 @@ impl MemoryStore {
             state: Mutex::new(state),
             events,
             journal,
+            guards: Mutex::new(HashMap::new()),
         }
     }
 

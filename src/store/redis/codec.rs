@@ -272,6 +272,10 @@ pub fn booking(m: &HashMap<String, String>) -> StoreResult<Booking> {
         "0" => Some(false),
         _ => return Err(corrupt("attended")),
     };
+    // A PIN replaced after booking (`write_handoff`'s `repin`).
+    if let Some(pin) = m.get("pin").filter(|p| !p.is_empty()) {
+        b.pin_hash = unhex32(pin).ok_or_else(|| corrupt("pin"))?;
+    }
     Ok(b)
 }
 
@@ -372,6 +376,18 @@ pub fn risk_tables() -> (String, String) {
         serde_json::to_string(&names).unwrap_or_default(),
         serde_json::to_string(&prios).unwrap_or_default(),
     )
+}
+
+/// The inverse of [`hex`] for 32 bytes.
+pub fn unhex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -147,6 +147,18 @@ impl HandoffStore for RedisStore {
                 let slot_key = slot.map_or_else(|| self.keys.no_slot(), |s| self.keys.slot(s));
                 ("cancel", slot_key, self.keys.no_slot_bookings(), key)
             }
+            BookingOp::Repin {
+                reference,
+                pin_hash,
+            } => {
+                argv.extend(args!["", reference.as_str(), codec::hex(pin_hash)]);
+                (
+                    "repin",
+                    self.keys.no_slot(),
+                    self.keys.no_slot_bookings(),
+                    self.keys.booking(reference),
+                )
+            }
         };
         argv[0] = op.to_owned();
         let keys = [

@@ -128,6 +128,11 @@ impl Keys {
     pub fn booking(&self, reference: &BookingRef) -> String {
         self.global(&format!("booking:{}", reference.as_str()))
     }
+    /// A guard counter (`GuardStore`), named by the hash of its key:
+    /// a string, the count, expiring with the counter.
+    pub fn guard(&self, key_hash: &[u8; 32]) -> String {
+        self.global(&format!("guard:{}", super::codec::hex(key_hash)))
+    }
     /// The keys of "no slot" and "no booking" for a `write_handoff` that
     /// books nothing: named (every key goes in KEYS), never written.
     pub fn no_slot(&self) -> String {

@@ -69,6 +69,7 @@ macro_rules! args {
 mod accounts;
 mod conversations;
 mod counsellors;
+mod guards;
 mod handoffs;
 mod line;
 mod messages;
@@ -162,6 +163,7 @@ struct Scripts {
     line_delivered: Script,
     put_handoff_link: Script,
     handoff_link_sent: Script,
+    record_failure: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -211,6 +213,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         line_delivered: s(include_str!("../scripts/line/line_delivered.lua")),
         put_handoff_link: s(include_str!("../scripts/handoffs/put_handoff_link.lua")),
         handoff_link_sent: s(include_str!("../scripts/handoffs/handoff_link_sent.lua")),
+        record_failure: s(include_str!("../scripts/guards/record_failure.lua")),
     }
 });
 

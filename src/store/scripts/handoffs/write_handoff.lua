@@ -3,13 +3,15 @@
 -- KEYS: 1 meta (hash), 2 handoff (hash), 3 slot (hash), 4 booking (hash),
 --       5 the slot's bookings (list); 3-5 are never-written placeholders
 --       for 'keep', and for a 'cancel' of a booking that was not found
--- ARGV: 1 op ('keep', 'create', 'cancel'), 2 expected rev, 3 new rev,
+-- ARGV: 1 op ('keep', 'create', 'cancel', 'repin'), 2 expected rev, 3 new rev,
 --       4 record JSON, 5 conversation id, 6 slot id (of the booking),
 --       7 reference;
 --       create: 8 booking JSON, 9 booking's conversation, 10 created_at_ms,
 --               11 cancelled_at_ms or '', 12 cancel reason or '',
 --               13 attended ('', '1', '0');
 --       cancel: 8 now_ms, 9 reason
+--       repin: 6 '', 8 the new PIN hash (hex; the booking's `pin` field,
+--              which wins over the one in its JSON)
 -- Checks, in the in-memory store's order: the conversation exists; the
 -- stored rev (0 when none) is the expected one; then the booking change.
 -- Only then writes.
@@ -37,6 +39,10 @@ elseif op == 'cancel' then
   if b[3] ~= ARGV[6] then return {'err', 'conflict'} end
   redis.call('HSET', KEYS[4], 'cancelled', ARGV[8], 'reason', ARGV[9])
   redis.call('HINCRBY', KEYS[3], 'booked', -1)
+elseif op == 'repin' then
+  local b = redis.call('HMGET', KEYS[4], 'conversation', 'cancelled')
+  if b[1] ~= ARGV[5] or b[2] ~= '' then return {'err', 'not_found'} end
+  redis.call('HSET', KEYS[4], 'pin', ARGV[8])
 elseif op ~= 'keep' then
   return {'err', 'unknown_op'}
 end
