@@ -9,31 +9,23 @@
 //! by the store in the same step as the booking, so no slot is overbooked
 //! whatever the timing.
 
-use std::sync::LazyLock;
-
-use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sha2::Sha256;
 
 use super::{refuse, resume_failed, Refusal, Service};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::core::handoff::{
-    self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact,
-    HandoffError, HandoffLink, HandoffRecord, LinkError, SlotId, SlotInput, Terms, NAME_MAX_CHARS,
-    SUMMARY_MAX_CHARS,
+    self, Answer, AuditAction, Booking, BookingRef, CancelReason, Contact, HandoffError,
+    HandoffLink, HandoffRecord, LinkError, SlotId, Terms, NAME_MAX_CHARS, SUMMARY_MAX_CHARS,
 };
 use crate::core::ids::{AccountId, ConversationId, MessageText};
-use crate::model::{Account, BookingOp, Channel, Event, HandoffWrite, SlotRecord, StoredMessage};
+use crate::model::{BookingOp, Channel, Event, HandoffWrite, SlotRecord};
 use crate::protocol::{BookedView, ConsentView, ErrorCode, HandoffView, SlotView, TermsView};
 use crate::store::StoreError;
 
 /// Attempts at a compare-and-set before giving up with `conflict`. Two
 /// writers (the visitor and the counsellor) are the most a record sees.
 const CAS_ATTEMPTS: usize = 5;
-
-/// How far back intake's list of bookings reaches (today's, if earlier).
-const INTAKE_LOOKBACK_MS: u64 = 24 * 3_600_000;
 
 impl From<HandoffError> for Refusal {
     fn from(e: HandoffError) -> Self {
@@ -150,75 +142,13 @@ pub struct AuditView {
     pub slot_id: Option<SlotId>,
 }
 
-fn random<const N: usize>() -> [u8; N] {
+pub(super) fn random<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     rand::rngs::OsRng.fill_bytes(&mut b);
     b
 }
 
-/// The PIN hashes' key when `handoff.pin_key` is unset (the memory store
-/// only: startup gives the embedded store its `pin.key` and refuses Redis
-/// without one): random, this process's own.
-static PROCESS_PIN_KEY: LazyLock<[u8; 32]> = LazyLock::new(random);
-
-/// How long wrong PINs are counted against a reference: longer than a
-/// booking can live (a slot up to a year ahead, then the retention).
-fn pin_guard_ttl_ms(booking_days: u32) -> u64 {
-    (366 + u64::from(booking_days)) * 86_400_000
-}
-
-/// The guard counter of a reference's wrong PINs (`GuardStore`).
-fn pin_guard_key(reference: &BookingRef) -> String {
-    format!("booking_pin:{}", reference.as_str())
-}
-
-/// The PIN's hash before `handoff.pin_key` (SHA-256 of `reference:PIN`,
-/// keyed by nothing secret). Still accepted for bookings made before;
-/// a match re-hashes the booking's PIN with the key.
-fn legacy_pin_hash(reference: &BookingRef, pin: &str) -> [u8; 32] {
-    crate::model::hash_token(&format!("{}:{pin}", reference.as_str()))
-}
-
-fn not_found() -> Refusal {
-    refuse(
-        ErrorCode::BookingNotFound,
-        "no booking with that reference and PIN",
-    )
-}
-
-fn locked() -> Refusal {
-    refuse(
-        ErrorCode::BookingLocked,
-        "this booking is locked after too many wrong PINs: get a new PIN on the chat page, or ask the centre",
-    )
-}
-
-/// A new PIN for a booking, shown once.
-pub struct NewPin {
-    pub reference: BookingRef,
-    pub pin: String,
-}
-
 impl Service {
-    /// The PIN's hash: HMAC-SHA256 keyed with `handoff.pin_key`, over the
-    /// reference and the PIN, so that a copy of the database alone
-    /// reveals no PIN and one PIN's hash says nothing about another's.
-    fn pin_hash(&self, reference: &BookingRef, pin: &str) -> [u8; 32] {
-        let key: &[u8] = match &self.settings.handoff.pin_key {
-            Some(k) => k.expose().as_bytes(),
-            None => &PROCESS_PIN_KEY[..],
-        };
-        // HMAC takes a key of any length.
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-            unreachable!("HMAC accepts every key length")
-        };
-        mac.update(b"tsunagu booking pin v2\0");
-        mac.update(reference.as_str().as_bytes());
-        mac.update(b":");
-        mac.update(pin.as_bytes());
-        mac.finalize().into_bytes().into()
-    }
-
     fn terms(&self, lang: Lang) -> Terms {
         let h = &self.settings.handoff;
         let (recipient, purpose) = match lang {
@@ -289,7 +219,7 @@ impl Service {
 
     /// Write one step computed by `step` from the current record, retrying
     /// on a concurrent change; then tell both sides.
-    async fn change_handoff(
+    pub(super) async fn change_handoff(
         &self,
         id: ConversationId,
         mut step: impl FnMut(Option<&HandoffRecord>) -> Result<(HandoffRecord, BookingOp), Refusal>,
@@ -515,7 +445,7 @@ impl Service {
         })
     }
 
-    fn calendar(&self, reference: &BookingRef, slot: &SlotRecord) -> String {
+    pub(super) fn calendar(&self, reference: &BookingRef, slot: &SlotRecord) -> String {
         let site = &self.settings.site;
         handoff::ics(
             reference,
@@ -560,412 +490,5 @@ impl Service {
         self.metrics.handoff("withdrawn");
         tracing::info!(conversation = %id, "consent withdrawn");
         self.handoff_view(&rec, true).await
-    }
-
-    /// A booking found by reference and PIN (the caller rate-limits per
-    /// address). Wrong reference and wrong PIN give the same answer and
-    /// count the same: each counts one failure against the reference, for
-    /// the whole deployment (`GuardStore`), and after
-    /// `limits.booking_pin_failures` of them the reference is locked:
-    /// every PIN, the right one too, is answered `booking_locked` (so the
-    /// answer says nothing about the PIN) until a new PIN is set
-    /// (`new_pin`, `intake_new_pin`). A PIN that is not 6 digits is
-    /// refused without counting.
-    pub async fn booking_with_pin(
-        &self,
-        reference: &str,
-        pin: &str,
-    ) -> Result<(Booking, SlotRecord), Refusal> {
-        let reference = BookingRef::parse(reference).map_err(|_| not_found())?;
-        if !handoff::valid_pin(pin) {
-            return Err(not_found());
-        }
-        let key = pin_guard_key(&reference);
-        let limit = self.settings.limits.booking_pin_failures;
-        let now = now_ms();
-        if self.store.failures(&key, now).await? >= limit {
-            return Err(locked());
-        }
-        let hash = self.pin_hash(&reference, pin);
-        let found = self.store.booking(&reference).await?;
-        let (booking, legacy) = match found {
-            Some(b) if auth::same_hash(&b.pin_hash, &hash) => (b, false),
-            Some(b) if auth::same_hash(&b.pin_hash, &legacy_pin_hash(&reference, pin)) => (b, true),
-            _ => {
-                let ttl = pin_guard_ttl_ms(self.settings.retention.booking_days);
-                let n = self.store.record_failure(&key, now, ttl).await?;
-                if n == limit {
-                    self.metrics.handoff("pin_locked");
-                    tracing::warn!("a booking reference is locked after too many wrong PINs");
-                }
-                return Err(not_found());
-            }
-        };
-        if legacy && booking.active() {
-            // Best effort: the next look-up tries the legacy hash again.
-            if let Err(e) = self.rehash(&booking, pin).await {
-                tracing::warn!(conversation = %booking.conversation, error = %e.message, "could not re-hash a legacy PIN");
-            }
-        }
-        let slot = self.store.slot(booking.slot).await?.ok_or_else(not_found)?;
-        Ok((booking, slot))
-    }
-
-    /// Store a booking's (right, legacy-hashed) PIN under the keyed hash.
-    async fn rehash(&self, booking: &Booking, pin: &str) -> Result<(), Refusal> {
-        let reference = booking.reference.clone();
-        let pin_hash = self.pin_hash(&reference, pin);
-        self.change_handoff(booking.conversation, |cur| {
-            let cur = cur.ok_or(HandoffError::NoBooking)?;
-            if cur.booking.as_ref() != Some(&reference) {
-                return Err(HandoffError::NoBooking.into());
-            }
-            let mut next = cur.clone();
-            next.rev += 1;
-            let op = BookingOp::Repin {
-                reference: reference.clone(),
-                pin_hash,
-            };
-            Ok((next, op))
-        })
-        .await?;
-        Ok(())
-    }
-
-    /// A new PIN for the conversation's booking in force (`expected`: only
-    /// if it is that one), replacing the old one in the same step as the
-    /// handoff record's revision; then the reference's wrong PINs are
-    /// forgotten (a lockout ends).
-    async fn replace_pin(
-        &self,
-        id: ConversationId,
-        expected: Option<&BookingRef>,
-    ) -> Result<NewPin, Refusal> {
-        let mut made = None;
-        self.change_handoff(id, |cur| {
-            let cur = cur.ok_or(HandoffError::NoBooking)?;
-            let reference = cur.booking.clone().ok_or(HandoffError::NoBooking)?;
-            if expected.is_some_and(|e| *e != reference) {
-                return Err(HandoffError::NoBooking.into());
-            }
-            let pin = handoff::pin_from_random(random());
-            let mut next = cur.clone();
-            next.rev += 1;
-            let op = BookingOp::Repin {
-                reference: reference.clone(),
-                pin_hash: self.pin_hash(&reference, &pin),
-            };
-            made = Some(NewPin { reference, pin });
-            Ok((next, op))
-        })
-        .await
-        .map_err(|e| match e.code {
-            ErrorCode::NotFound => HandoffError::NoBooking.into(),
-            _ => e,
-        })?;
-        let new = made.ok_or_else(|| refuse(ErrorCode::Internal, "no PIN made"))?;
-        self.store
-            .clear_failures(&pin_guard_key(&new.reference))
-            .await?;
-        Ok(new)
-    }
-
-    /// The visitor (resume token or handoff link) gets a new PIN for their
-    /// booking in force: the old PIN stops working and a lockout ends.
-    pub async fn new_pin(&self, who: &VisitorAuth) -> Result<NewPin, Refusal> {
-        let id = self.visitor_conversation(who).await?;
-        let new = self.replace_pin(id, None).await?;
-        self.metrics.handoff("pin_replaced");
-        tracing::info!(conversation = %id, by = "visitor", "booking PIN replaced");
-        Ok(new)
-    }
-
-    /// The calendar file of a booking found by reference and PIN.
-    pub fn calendar_of(&self, booking: &Booking, slot: &SlotRecord) -> String {
-        self.calendar(&booking.reference, slot)
-    }
-
-    /// Cancel a booking in force: by the visitor (reference and PIN,
-    /// checked by the caller through `booking_with_pin`) or by intake. The
-    /// consent stays; the place is freed.
-    pub async fn cancel_booking(
-        &self,
-        booking: &Booking,
-        reason: CancelReason,
-    ) -> Result<(), Refusal> {
-        if !booking.active() {
-            return Err(not_found());
-        }
-        let now = now_ms();
-        let reference = booking.reference.clone();
-        self.change_handoff(booking.conversation, |cur| {
-            let cur = cur.ok_or(HandoffError::NoBooking)?;
-            if cur.booking.as_ref() != Some(&reference) {
-                return Err(HandoffError::NoBooking.into());
-            }
-            let next = handoff::cancel_booking(cur)?;
-            let op = BookingOp::Cancel {
-                reference: reference.clone(),
-                reason,
-                now_ms: now,
-            };
-            Ok((next, op))
-        })
-        .await?;
-        self.metrics.handoff("cancelled");
-        tracing::info!(conversation = %booking.conversation, reason = ?reason, "booking cancelled");
-        Ok(())
-    }
-
-    // ------------------------------------------------------------ slots
-
-    /// Slots a visitor can book now: in the future, not cancelled, with a
-    /// free place.
-    pub async fn bookable_slots(&self) -> Result<Vec<SlotView>, Refusal> {
-        let now = now_ms();
-        Ok(self
-            .store
-            .slots(now + 1)
-            .await?
-            .iter()
-            .filter(|r| r.slot.bookable(r.booked, now).is_ok())
-            .map(SlotView::from)
-            .collect())
-    }
-
-    /// Every slot from `from_ms` on, for admins and intake.
-    pub async fn all_slots(&self, from_ms: u64) -> Result<Vec<SlotView>, Refusal> {
-        Ok(self
-            .store
-            .slots(from_ms)
-            .await?
-            .iter()
-            .map(SlotView::from)
-            .collect())
-    }
-
-    pub async fn create_slot(&self, by: &Account, input: SlotInput) -> Result<SlotView, Refusal> {
-        let now = now_ms();
-        let slot = input.validate(SlotId(uuid::Uuid::new_v4()), by.id, now, &self.schedule)?;
-        self.store.create_slot(slot.clone()).await?;
-        self.audit(by, AuditAction::CreateSlot, Vec::new(), Some(slot.id))
-            .await?;
-        tracing::info!(by = %by.id, slot = %slot.id, "slot created");
-        Ok(SlotView::from(&SlotRecord { slot, booked: 0 }))
-    }
-
-    pub async fn cancel_slot(&self, by: &Account, id: SlotId) -> Result<SlotView, Refusal> {
-        let rec = self
-            .store
-            .cancel_slot(id, now_ms())
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => refuse(ErrorCode::NotFound, "no such slot"),
-                e => e.into(),
-            })?;
-        self.audit(by, AuditAction::CancelSlot, Vec::new(), Some(id))
-            .await?;
-        Ok(SlotView::from(&rec))
-    }
-
-    // ------------------------------------------------------------ intake
-
-    async fn audit(
-        &self,
-        by: &Account,
-        action: AuditAction,
-        references: Vec<BookingRef>,
-        slot: Option<SlotId>,
-    ) -> Result<(), Refusal> {
-        self.store
-            .append_audit(AuditEntry {
-                at_ms: now_ms(),
-                account: by.id,
-                action,
-                references,
-                slot,
-            })
-            .await?;
-        Ok(())
-    }
-
-    /// A booking in force whose handoff intake may see, by reference.
-    async fn intake_booking(&self, reference: &str) -> Result<(Booking, HandoffRecord), Refusal> {
-        let missing = || refuse(ErrorCode::NotFound, "no such booking");
-        let reference = BookingRef::parse(reference).map_err(|_| missing())?;
-        let booking = self
-            .store
-            .booking(&reference)
-            .await?
-            .filter(Booking::active)
-            .ok_or_else(missing)?;
-        let rec = self
-            .store
-            .handoff(booking.conversation)
-            .await?
-            .filter(|h| h.visible_to_intake() && h.booking.as_ref() == Some(&reference))
-            .ok_or_else(missing)?;
-        Ok((booking, rec))
-    }
-
-    /// Upcoming bookings in force, with exactly what their consent covers.
-    /// The view is recorded in the audit log (which references were shown).
-    pub async fn intake_bookings(&self, by: &Account) -> Result<Vec<IntakeBookingView>, Refusal> {
-        let from = now_ms().saturating_sub(INTAKE_LOOKBACK_MS);
-        let mut out = Vec::new();
-        for slot in self.store.slots(from).await? {
-            if slot.booked == 0 {
-                continue;
-            }
-            for b in self.store.slot_bookings(slot.slot.id).await? {
-                if !b.active() {
-                    continue;
-                }
-                let Some(rec) = self.store.handoff(b.conversation).await? else {
-                    continue;
-                };
-                let Some(consent) = rec.consent() else {
-                    continue;
-                };
-                if rec.booking.as_ref() != Some(&b.reference) {
-                    continue;
-                }
-                out.push(IntakeBookingView {
-                    reference: b.reference.as_str().to_owned(),
-                    slot: SlotView::from(&slot),
-                    name: b.name.clone(),
-                    contact: (consent.scope.contact && b.contact.is_personal())
-                        .then(|| b.contact.clone()),
-                    summary: consent.summary.clone(),
-                    transcript: consent.scope.transcript,
-                    consented_at: consent.at_ms,
-                    wording_version: consent.wording_version.clone(),
-                    booked_at: b.created_at_ms,
-                    attended: b.attended,
-                });
-            }
-        }
-        let shown = out
-            .iter()
-            .filter_map(|v| BookingRef::parse(&v.reference).ok())
-            .collect();
-        self.audit(by, AuditAction::ListBookings, shown, None)
-            .await?;
-        Ok(out)
-    }
-
-    /// The transcript of a booking whose consent includes it; otherwise
-    /// `outside_consent`. Recorded in the audit log.
-    pub async fn intake_transcript(
-        &self,
-        by: &Account,
-        reference: &str,
-    ) -> Result<Vec<std::sync::Arc<StoredMessage>>, Refusal> {
-        let (booking, rec) = self.intake_booking(reference).await?;
-        let consent = rec.consent().ok_or(HandoffError::NoConsent)?;
-        if !consent.scope.transcript {
-            return Err(refuse(
-                ErrorCode::OutsideConsent,
-                "the visitor did not agree to pass on the transcript",
-            ));
-        }
-        let mut messages = Vec::new();
-        loop {
-            let after = messages
-                .last()
-                .map_or(0, |m: &std::sync::Arc<StoredMessage>| m.seq);
-            let page = self
-                .store
-                .messages_after(booking.conversation, after, 500)
-                .await?;
-            if page.is_empty() {
-                break;
-            }
-            messages.extend(page);
-        }
-        self.audit(
-            by,
-            AuditAction::ViewTranscript,
-            vec![booking.reference.clone()],
-            Some(booking.slot),
-        )
-        .await?;
-        Ok(messages)
-    }
-
-    pub async fn intake_cancel(&self, by: &Account, reference: &str) -> Result<(), Refusal> {
-        let (booking, _) = self.intake_booking(reference).await?;
-        self.cancel_booking(&booking, CancelReason::Staff).await?;
-        self.audit(
-            by,
-            AuditAction::CancelBooking,
-            vec![booking.reference.clone()],
-            Some(booking.slot),
-        )
-        .await
-    }
-
-    /// Intake sets a new PIN for a booking in force (the visitor lost it,
-    /// or it is locked): the old PIN stops working, a lockout ends.
-    /// Recorded in the audit log.
-    pub async fn intake_new_pin(&self, by: &Account, reference: &str) -> Result<NewPin, Refusal> {
-        let (booking, _) = self.intake_booking(reference).await?;
-        let new = self
-            .replace_pin(booking.conversation, Some(&booking.reference))
-            .await?;
-        self.metrics.handoff("pin_replaced");
-        tracing::info!(conversation = %booking.conversation, by = %by.id, "booking PIN replaced");
-        self.audit(
-            by,
-            AuditAction::ResetPin,
-            vec![booking.reference.clone()],
-            Some(booking.slot),
-        )
-        .await?;
-        Ok(new)
-    }
-
-    pub async fn intake_attended(
-        &self,
-        by: &Account,
-        reference: &str,
-        attended: bool,
-    ) -> Result<(), Refusal> {
-        let (booking, _) = self.intake_booking(reference).await?;
-        self.store
-            .set_attended(&booking.reference, attended)
-            .await?;
-        if attended {
-            self.metrics.handoff("attended");
-        }
-        self.audit(
-            by,
-            AuditAction::MarkAttended,
-            vec![booking.reference.clone()],
-            Some(booking.slot),
-        )
-        .await
-    }
-
-    /// The audit log, newest first, with the staff member's name.
-    pub async fn audit_log(&self, limit: usize) -> Result<Vec<AuditView>, Refusal> {
-        let names = self.names().await?;
-        Ok(self
-            .store
-            .audit_log(limit)
-            .await?
-            .into_iter()
-            .map(|e| AuditView {
-                at: e.at_ms,
-                account: e.account,
-                display_name: names
-                    .get(&e.account)
-                    .map(|a| a.display_name.clone())
-                    .unwrap_or_default(),
-                action: e.action,
-                references: e.references.iter().map(|r| r.as_str().to_owned()).collect(),
-                slot_id: e.slot,
-            })
-            .collect())
     }
 }

@@ -3,7 +3,9 @@
 //! wire; it checks who may do what, asks the pure core what should happen,
 //! tells the store, and publishes the event. It never touches a socket.
 
+mod bookings;
 pub mod handoff;
+mod intake;
 pub mod report;
 mod retention;
 
