@@ -8,8 +8,10 @@
 //! models), `handoff`, `retention`, `report`; this file holds the
 //! [`Service`] itself, its refusals and the helpers every area shares.
 
+mod accounts;
 mod counsellor;
 pub mod handoff;
+mod health;
 mod queue;
 pub mod report;
 mod retention;
