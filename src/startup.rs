@@ -136,10 +136,15 @@ impl Application {
         let line = line.map(web::Data::from);
         let web_dir = settings.web_dir.clone();
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .app_data(line.clone())
-                .app_data(http::json_config())
+            let app = App::new().app_data(data.clone());
+            // The webhook extracts `Option<Data<LineChannel>>`: register the
+            // `Data` itself (an `Option` would be a different type, and the
+            // webhook would answer 404 even with LINE configured).
+            let app = match &line {
+                Some(line) => app.app_data(line.clone()),
+                None => app,
+            };
+            app.app_data(http::json_config())
                 .wrap_fn(|req, srv| {
                     // Count every HTTP refusal by its error code.
                     let state = req.app_data::<web::Data<AppState>>().cloned();
