@@ -11,7 +11,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
-    let store = app.service.store_health().await;
+    let store = app.service.ping_store().await;
     let ready = store == "ok" && !app.draining();
     let (visitors, counsellors) = app.hub.counts();
     let persistence = match ready {

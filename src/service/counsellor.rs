@@ -5,7 +5,7 @@
 use super::{refuse, Refusal, Service};
 use crate::clock::now_ms;
 use crate::core::conversation::{ConversationState, EndedBy, TransitionError};
-use crate::core::ids::{AccountId, ConversationId, InvalidInput};
+use crate::core::ids::{AccountId, ConversationId, InvalidInput, Party};
 use crate::model::{Availability, MatchingMode};
 use crate::model::{Closing, ConversationRecord, CounsellorRecord, Event, Note};
 use crate::protocol::ErrorCode;
@@ -113,6 +113,31 @@ impl Service {
             Ok(rec) => Ok(rec),
             Err(_) => self.authorise_writer(id, account).await,
         }
+    }
+
+    /// A counsellor's acknowledgement of the visitor's messages: only from
+    /// whoever holds the conversation or may write in it.
+    pub async fn counsellor_ack(
+        &self,
+        id: ConversationId,
+        who: AccountId,
+        seq: u64,
+    ) -> Result<(), Refusal> {
+        self.authorise_holder_or_writer(id, who).await?;
+        self.ack(id, Party::Counsellor, seq).await
+    }
+
+    /// A counsellor's typing signal: only from whoever may write to the
+    /// visitor now.
+    pub async fn counsellor_typing(
+        &self,
+        id: ConversationId,
+        who: AccountId,
+        active: bool,
+    ) -> Result<(), Refusal> {
+        self.authorise_writer(id, who).await?;
+        self.typing(id, Party::Counsellor, active).await;
+        Ok(())
     }
 
     pub async fn pick(&self, id: ConversationId, counsellor: AccountId) -> Result<(), Refusal> {

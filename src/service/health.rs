@@ -9,7 +9,7 @@ use crate::store::Persistence;
 
 impl Service {
     /// `"ok"` when the store answers, else why it does not.
-    pub async fn store_health(&self) -> String {
+    pub async fn ping_store(&self) -> String {
         match self.store.ping().await {
             Ok(()) => "ok".to_owned(),
             Err(e) => e.to_string(),

@@ -9,6 +9,7 @@
 //! [`Service`] itself, its refusals and the helpers every area shares.
 
 mod accounts;
+mod console;
 mod counsellor;
 pub mod handoff;
 mod health;
@@ -19,7 +20,9 @@ mod supervision;
 mod views;
 mod visitor;
 
+pub use console::{note_view, Access, CounsellorWelcome, Recheck};
 pub use queue::QueuePlace;
+pub use visitor::VisitorWelcome;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -24,6 +24,11 @@ pub struct QueuePlace {
 }
 
 impl Service {
+    /// Everyone waiting, in queue order (the counsellors' queue view).
+    pub async fn queue(&self) -> Result<Vec<ConversationRecord>, Refusal> {
+        Ok(self.store.queue().await?)
+    }
+
     /// Every waiting visitor's place, in queue order, with the estimate
     /// from the counsellors taking chats now.
     pub async fn queue_places(

@@ -12,6 +12,15 @@ use crate::model::{Account, Event, Note, ReleaseReason, RiskChange, SupervisionM
 use crate::protocol::ErrorCode;
 use crate::store::StoreError;
 
+/// Observing, joining, taking over and acknowledging alerts are for
+/// supervisors only.
+fn only_supervisors(who: &Account) -> Result<AccountId, Refusal> {
+    match who.role {
+        Role::Supervisor => Ok(who.id),
+        _ => Err(refuse(ErrorCode::Forbidden, "only supervisors may do this")),
+    }
+}
+
 impl Service {
     /// Raise or lower a conversation's risk level by hand. Anyone who
     /// counsels may do it on a waiting visitor (they see the queue); on an
@@ -64,7 +73,9 @@ impl Service {
         Ok(())
     }
 
-    pub async fn ack_alert(&self, id: AlertId, supervisor: AccountId) -> Result<(), Refusal> {
+    /// A supervisor acknowledges an alert (only supervisors may).
+    pub async fn ack_alert(&self, id: AlertId, who: &Account) -> Result<(), Refusal> {
+        let supervisor = only_supervisors(who)?;
         let alert = self
             .store
             .ack_alert(id, supervisor, now_ms())
@@ -207,11 +218,8 @@ impl Service {
     /// A supervisor becomes the conversation's counsellor: a waiting one is
     /// assigned to them, an active one is taken from its counsellor. Their
     /// capacity holds either way.
-    pub async fn take_over(
-        &self,
-        id: ConversationId,
-        supervisor: AccountId,
-    ) -> Result<(), Refusal> {
+    pub async fn take_over(&self, id: ConversationId, who: &Account) -> Result<(), Refusal> {
+        let supervisor = only_supervisors(who)?;
         let rec = self
             .store
             .conversation(id)
@@ -250,9 +258,10 @@ impl Service {
     pub async fn supervise(
         &self,
         id: ConversationId,
-        supervisor: AccountId,
+        who: &Account,
         mode: Option<SupervisionMode>,
     ) -> Result<(), Refusal> {
+        let supervisor = only_supervisors(who)?;
         let (_, previous) =
             self.store
                 .supervise(id, supervisor, mode)

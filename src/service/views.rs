@@ -1,12 +1,15 @@
 //! Read models: what the edges show, built from the store with names
-//! resolved (the colleagues list and the supervisors' floor).
+//! resolved (the colleagues list, the supervisors' floor, a display
+//! name), and the log read by sequence number.
+
+use std::sync::Arc;
 
 use super::{Refusal, Service};
 use crate::clock::now_ms;
 use crate::core::conversation::ConversationState;
-use crate::core::ids::AccountId;
+use crate::core::ids::{AccountId, ConversationId};
 use crate::core::queue::Priority;
-use crate::model::{Account, ConversationRecord};
+use crate::model::{Account, ConversationRecord, StoredMessage};
 use crate::protocol::{
     reason_views, ColleagueView, FloorConversation, FloorCounsellor, FloorQueue, FloorView,
     StaffRef, SupervisorView,
@@ -24,6 +27,37 @@ impl Service {
             .into_iter()
             .map(|a| (a.id, a))
             .collect())
+    }
+
+    /// One account's display name; empty when it is unknown or cannot be
+    /// read (a name is never worth refusing a frame for).
+    pub async fn display_name(&self, id: AccountId) -> String {
+        self.store
+            .account(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|a| a.display_name)
+            .unwrap_or_default()
+    }
+
+    /// An account as a name tag (see [`Service::display_name`]).
+    pub async fn staff_ref(&self, id: AccountId) -> StaffRef {
+        StaffRef {
+            id,
+            display_name: self.display_name(id).await,
+        }
+    }
+
+    /// The conversation's messages with `seq > after`, in order, at most
+    /// `limit` (a socket's catch-up, the LINE sender's cursor).
+    pub async fn messages_after(
+        &self,
+        id: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Arc<StoredMessage>>, Refusal> {
+        Ok(self.store.messages_after(id, after, limit).await?)
     }
 
     /// Colleagues a conversation can be transferred to: everyone who

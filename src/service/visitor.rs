@@ -44,6 +44,12 @@ fn rule_ids(reasons: &[RiskReason]) -> String {
         .join(",")
 }
 
+/// See [`Service::visitor_welcome`].
+pub struct VisitorWelcome {
+    pub record: ConversationRecord,
+    pub counsellor: Option<String>,
+}
+
 impl Service {
     /// Start a conversation and join the queue. Returns the record and the
     /// resume token (shown to the visitor once, stored only as a hash).
@@ -295,5 +301,42 @@ impl Service {
             self.publish(Event::CounsellorChanged { counsellor }).await;
         }
         self.publish(Event::QueueChanged).await;
+    }
+
+    /// What a visitor's socket shows when it binds to the conversation:
+    /// the record, and the name of the counsellor who has it (`None` while
+    /// nobody has it, or if the name cannot be read). `None` if there is
+    /// no such conversation.
+    pub async fn visitor_welcome(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<VisitorWelcome>, Refusal> {
+        let Some(record) = self.store.conversation(id).await? else {
+            return Ok(None);
+        };
+        let counsellor = match record.state {
+            ConversationState::Active { counsellor } => self
+                .store
+                .account(counsellor)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.display_name),
+            _ => None,
+        };
+        Ok(Some(VisitorWelcome { record, counsellor }))
+    }
+
+    /// Where a conversation stands, and who ended it (after a lag, a
+    /// visitor's socket re-reads this instead of the events it missed).
+    pub async fn conversation_state(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<(ConversationState, Option<EndedBy>)>, Refusal> {
+        Ok(self
+            .store
+            .conversation(id)
+            .await?
+            .map(|r| (r.state, r.ended_by)))
     }
 }

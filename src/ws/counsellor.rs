@@ -19,22 +19,20 @@ use futures_util::future::LocalBoxFuture;
 
 use super::{run, Cursor, Handler, Io, Order, OwnWrite, Pending, Socket};
 use crate::app::AppState;
-use crate::core::conversation::ConversationState;
-use crate::core::ids::{AccountId, ConversationId, Party};
+use crate::core::ids::{ConversationId, Party};
 use crate::core::stats::Assessment;
 use crate::http::request::origin_allowed;
 use crate::http::{current_account, ApiError};
 use crate::hub::{ConnId, ConnKind, Outbound};
 use crate::model::Role;
 use crate::model::{
-    Account, Channel, Closing, ConversationRecord, Event, Note, ReleaseReason, StoredMessage,
-    SupervisionMode, TokenHash,
+    Account, Closing, Event, ReleaseReason, StoredMessage, SupervisionMode, TokenHash,
 };
 use crate::protocol::{
-    parse_inbound, reason_views, AlertView, ConversationView, CounsellorIn, CounsellorInfo,
-    CounsellorOut, ErrorBody, ErrorCode, MessageView, NoteView, StaffRef, SupervisorView,
-    PROTOCOL_VERSION,
+    parse_inbound, AlertView, CounsellorIn, CounsellorInfo, CounsellorOut, ErrorBody, ErrorCode,
+    MessageView, PROTOCOL_VERSION,
 };
+use crate::service::{note_view, Access, Recheck};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -118,14 +116,6 @@ struct Watched {
     access: Access,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Access {
-    /// Ours: active with us, or ended and waiting for our outcome.
-    Holder,
-    /// A supervisor observing or joined.
-    Supervising(SupervisionMode),
-}
-
 fn encoder(conversation_id: ConversationId) -> impl Fn(&StoredMessage) -> String {
     move |m| {
         crate::protocol::encode(&CounsellorOut::Message {
@@ -142,87 +132,9 @@ fn encoder(conversation_id: ConversationId) -> impl Fn(&StoredMessage) -> String
     }
 }
 
-fn note_view(n: Note) -> NoteView {
-    NoteView {
-        text: n.text,
-        author: n.author,
-        at: n.at_ms,
-    }
-}
-
-fn forbidden() -> ErrorBody {
-    ErrorBody::new(ErrorCode::Forbidden, "only supervisors may do this")
-}
-
 impl Counsellor {
     fn is_supervisor(&self) -> bool {
         self.account.role == Role::Supervisor
-    }
-
-    async fn staff_ref(&self, id: AccountId) -> StaffRef {
-        let display_name = self
-            .app
-            .service
-            .store
-            .account(id)
-            .await
-            .ok()
-            .flatten()
-            .map(|a| a.display_name)
-            .unwrap_or_default();
-        StaffRef { id, display_name }
-    }
-
-    async fn view(
-        &self,
-        rec: &ConversationRecord,
-        supervision: Option<SupervisionMode>,
-    ) -> ConversationView {
-        let notes = self
-            .app
-            .service
-            .store
-            .notes(rec.id)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(note_view)
-            .collect();
-        let counsellor = match rec.state.counsellor() {
-            Some(c) => Some(self.staff_ref(c).await),
-            None => None,
-        };
-        let mut supervisors = Vec::with_capacity(rec.supervisors.len());
-        for s in &rec.supervisors {
-            let r = self.staff_ref(s.supervisor).await;
-            supervisors.push(SupervisorView {
-                id: r.id,
-                display_name: r.display_name,
-                mode: s.mode,
-            });
-        }
-        ConversationView {
-            conversation_id: rec.id,
-            state: rec.state.name(),
-            channel: rec.channel,
-            visitor_name: crate::model::pseudonym(rec),
-            pre_chat: rec.pre_chat,
-            started_at: rec.started_at_ms,
-            last_seq: rec.last_seq,
-            delivered_seq: rec.visitor_acked,
-            // A LINE visitor is always reachable through LINE.
-            visitor_online: rec.visitor_connections > 0 || rec.channel == Channel::Line,
-            notes,
-            ended_by: rec.ended_by,
-            outcome: rec.outcome,
-            risk: rec.risk,
-            risk_reasons: reason_views(&rec.risk_reasons),
-            counsellor,
-            supervisors,
-            transfers: rec.transfers,
-            silent_since: rec.silent_since_ms,
-            supervision,
-        }
     }
 
     async fn hello(
@@ -234,78 +146,33 @@ impl Counsellor {
         let service = &app.service;
         let me = self.account.id;
         let record = service.counsellor_presence(me, 1).await?;
-        // Watch first, then read each record: anything before the watch is
-        // in the record, anything after arrives as an event (as for
-        // visitors). Everything the store says we may see, and nothing else.
-        let mut ids: Vec<(ConversationId, Access)> = service
-            .store
-            .conversations_of(me)
-            .await?
-            .iter()
-            .map(|r| (r.id, Access::Holder))
-            .collect();
-        if self.is_supervisor() {
-            for (rec, mode) in service.store.supervised_by(me).await? {
-                if !ids.iter().any(|(id, _)| *id == rec.id) {
-                    ids.push((rec.id, Access::Supervising(mode)));
-                }
-            }
-        }
-        for (id, _) in &ids {
-            app.hub.watch(self.conn, *id);
-        }
-        let mut held: Vec<(ConversationRecord, Access)> = Vec::with_capacity(ids.len());
-        for (id, access) in ids {
-            let now = match access {
-                Access::Holder => service.authorise(id, me).await.ok().map(|r| (r, access)),
-                Access::Supervising(_) => match service.store.conversation(id).await? {
-                    Some(r) if r.state != ConversationState::Ended => r
-                        .supervision_of(me)
-                        .map(Access::Supervising)
-                        .map(|a| (r, a)),
-                    _ => None,
-                },
-            };
-            match now {
-                Some(pair) => held.push(pair),
-                // Requeued or moved between the two reads: not ours any more.
-                None => app.hub.unwatch(self.conn, id),
-            }
-        }
+        // Watch first, then read each record (see `Service::counsellor_welcome`):
+        // everything the service says we may see, and nothing else.
+        let (hub, conn) = (&app.hub, self.conn);
+        let welcome = service
+            .counsellor_welcome(
+                &self.account,
+                |id| hub.watch(conn, id),
+                |id| hub.unwatch(conn, id),
+            )
+            .await?;
         let mut watched = HashMap::new();
-        let mut views = Vec::with_capacity(held.len());
-        for (rec, access) in &held {
+        let mut views = Vec::with_capacity(welcome.conversations.len());
+        for (view, access) in welcome.conversations {
             let from = last_seq
-                .get(&rec.id)
+                .get(&view.conversation_id)
                 .copied()
                 .unwrap_or(0)
-                .min(rec.last_seq);
+                .min(view.last_seq);
             watched.insert(
-                rec.id,
+                view.conversation_id,
                 Watched {
                     cursor: Cursor::at(from),
-                    access: *access,
+                    access,
                 },
             );
-            let supervision = match access {
-                Access::Supervising(m) => Some(*m),
-                Access::Holder => None,
-            };
-            views.push(self.view(rec, supervision).await);
+            views.push(view);
         }
-        let alerts = if self.is_supervisor() {
-            Some(
-                service
-                    .store
-                    .alerts(true)
-                    .await?
-                    .iter()
-                    .map(AlertView::from)
-                    .collect(),
-            )
-        } else {
-            None
-        };
         io.send(&CounsellorOut::Welcome {
             protocol: PROTOCOL_VERSION,
             counsellor: &self.info,
@@ -316,13 +183,11 @@ impl Counsellor {
             max_text_chars: app.settings.limits.max_text_chars,
             max_capacity: app.settings.limits.max_capacity,
             conversations: views,
-            alerts,
+            alerts: welcome.alerts,
         })
         .await;
         for (id, w) in watched.iter_mut() {
-            w.cursor
-                .catch_up(io, service.store.as_ref(), *id, &encoder(*id))
-                .await;
+            w.cursor.catch_up(io, service, *id, &encoder(*id)).await;
         }
         for id in watched.keys() {
             self.send_handoff(io, *id).await;
@@ -415,14 +280,7 @@ impl Counsellor {
             } => Some((
                 conversation_id,
                 Box::pin(async move {
-                    let service = &app.service;
-                    let result = match service
-                        .authorise_holder_or_writer(conversation_id, me)
-                        .await
-                    {
-                        Ok(_) => service.ack(conversation_id, Party::Counsellor, seq).await,
-                        Err(e) => Err(e),
-                    };
+                    let result = app.service.counsellor_ack(conversation_id, me, seq).await;
                     Done::Other(result.map_err(|e| with_conv(e, conversation_id)))
                 }),
             )),
@@ -432,17 +290,11 @@ impl Counsellor {
             } => Some((
                 conversation_id,
                 Box::pin(async move {
-                    let service = &app.service;
-                    let result = match service.authorise_writer(conversation_id, me).await {
-                        Ok(_) => {
-                            service
-                                .typing(conversation_id, Party::Counsellor, active)
-                                .await;
-                            Ok(())
-                        }
-                        Err(e) => Err(with_conv(e, conversation_id)),
-                    };
-                    Done::Other(result)
+                    let result = app
+                        .service
+                        .counsellor_typing(conversation_id, me, active)
+                        .await;
+                    Done::Other(result.map_err(|e| with_conv(e, conversation_id)))
                 }),
             )),
             _ => None,
@@ -453,7 +305,6 @@ impl Counsellor {
         let app = self.app.clone();
         let service = &app.service;
         let me = self.account.id;
-        let supervisor = self.is_supervisor();
         if self.watched.is_none() {
             return match msg {
                 CounsellorIn::Hello { last_seq } => self.hello(io, last_seq).await,
@@ -529,32 +380,28 @@ impl Counsellor {
                 .transfer(conversation_id, me, to, note)
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
-            CounsellorIn::Observe { conversation_id }
-            | CounsellorIn::Join { conversation_id }
-            | CounsellorIn::Leave { conversation_id }
-            | CounsellorIn::TakeOver { conversation_id }
-                if !supervisor =>
-            {
-                Err(with_conv(forbidden(), conversation_id))
-            }
-            CounsellorIn::AckAlert { .. } if !supervisor => Err(forbidden()),
+            // Only supervisors may: the service checks.
             CounsellorIn::Observe { conversation_id } => service
-                .supervise(conversation_id, me, Some(SupervisionMode::Observe))
+                .supervise(
+                    conversation_id,
+                    &self.account,
+                    Some(SupervisionMode::Observe),
+                )
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::Join { conversation_id } => service
-                .supervise(conversation_id, me, Some(SupervisionMode::Join))
+                .supervise(conversation_id, &self.account, Some(SupervisionMode::Join))
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::Leave { conversation_id } => service
-                .supervise(conversation_id, me, None)
+                .supervise(conversation_id, &self.account, None)
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::TakeOver { conversation_id } => service
-                .take_over(conversation_id, me)
+                .take_over(conversation_id, &self.account)
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
-            CounsellorIn::AckAlert { alert_id } => service.ack_alert(alert_id, me).await,
+            CounsellorIn::AckAlert { alert_id } => service.ack_alert(alert_id, &self.account).await,
             CounsellorIn::OfferHandoff {
                 conversation_id,
                 summary,
@@ -598,13 +445,12 @@ impl Counsellor {
         }
         let app = self.app.clone();
         // Watch first, then read (see `hello`); the same check as on
-        // connect: the store must say it is ours.
+        // connect: the service must say it is ours.
         app.hub.watch(self.conn, id);
-        let Ok(rec) = app.service.authorise(id, self.account.id).await else {
+        let Ok(view) = app.service.assigned_view(id, self.account.id).await else {
             app.hub.unwatch(self.conn, id);
             return;
         };
-        let view = self.view(&rec, None).await;
         io.send(&CounsellorOut::Assigned { conversation: view })
             .await;
         if let Some(watched) = self.watched.as_mut() {
@@ -614,9 +460,7 @@ impl Counsellor {
                 access: Access::Holder,
             });
             w.access = Access::Holder;
-            w.cursor
-                .catch_up(io, app.service.store.as_ref(), id, &encoder(id))
-                .await;
+            w.cursor.catch_up(io, &app.service, id, &encoder(id)).await;
         }
         self.send_handoff(io, id).await;
     }
@@ -634,15 +478,9 @@ impl Counsellor {
         if current == Some(Access::Holder) {
             return;
         }
-        // Ask the store, not the event: events may be stale or reordered.
-        let rec = match app.service.store.conversation(id).await {
-            Ok(Some(rec)) => rec,
-            _ => return,
-        };
-        let now = if rec.state == ConversationState::Ended {
-            None
-        } else {
-            rec.supervision_of(me)
+        // Ask the service, not the event: events may be stale or reordered.
+        let Ok(Some((rec, now))) = app.service.own_supervision(id, me).await else {
+            return;
         };
         match now {
             Some(m) => {
@@ -650,7 +488,7 @@ impl Counsellor {
                     return;
                 }
                 app.hub.watch(self.conn, id);
-                let view = self.view(&rec, Some(m)).await;
+                let view = app.service.conversation_view(&rec, Some(m)).await;
                 io.send(&CounsellorOut::Supervising { conversation: view })
                     .await;
                 if let Some(watched) = self.watched.as_mut() {
@@ -659,9 +497,7 @@ impl Counsellor {
                         access: Access::Supervising(m),
                     });
                     w.access = Access::Supervising(m);
-                    w.cursor
-                        .catch_up(io, app.service.store.as_ref(), id, &encoder(id))
-                        .await;
+                    w.cursor.catch_up(io, &app.service, id, &encoder(id)).await;
                 }
             }
             None => {
@@ -671,7 +507,7 @@ impl Counsellor {
                 self.forget(id);
                 io.send(&CounsellorOut::Supervision {
                     conversation_id: id,
-                    supervisor: self.staff_ref(me).await,
+                    supervisor: app.service.staff_ref(me).await,
                     mode: None,
                 })
                 .await;
@@ -679,20 +515,20 @@ impl Counsellor {
         }
     }
 
-    /// After a lag: take up whatever the store says we may see.
+    /// After a lag: take up whatever the service says we may see, and let
+    /// go of what we may no longer see.
     async fn resync(&mut self, io: &mut Io) {
-        let store = self.app.service.store.clone();
+        let app = self.app.clone();
+        let service = &app.service;
         let me = self.account.id;
-        if let Ok(held) = store.conversations_of(me).await {
-            for rec in held {
-                self.on_assigned(io, rec.id).await;
+        if let Ok(held) = service.held_conversations(me).await {
+            for id in held {
+                self.on_assigned(io, id).await;
             }
         }
-        if self.is_supervisor() {
-            if let Ok(list) = store.supervised_by(me).await {
-                for (rec, mode) in list {
-                    self.on_own_supervision(io, rec.id, Some(mode)).await;
-                }
+        if let Ok(list) = service.supervised_conversations(&self.account).await {
+            for (id, mode) in list {
+                self.on_own_supervision(io, id, Some(mode)).await;
             }
         }
         // Conversations we watch that are no longer ours.
@@ -702,51 +538,34 @@ impl Counsellor {
             .flatten()
             .map(|(id, w)| (*id, w.access))
             .collect();
-        for (id, access) in ids {
-            let rec = store.conversation(id).await.ok().flatten();
-            let keep = match &rec {
-                Some(rec) => match access {
-                    Access::Holder => {
-                        rec.counsellor == Some(me) && rec.state != ConversationState::Queued
-                    }
-                    Access::Supervising(_) => {
-                        rec.state != ConversationState::Ended && rec.supervision_of(me).is_some()
-                    }
-                },
-                None => false,
-            };
-            if keep {
+        for (id, check) in service.recheck(me, &ids).await {
+            if matches!(check, Recheck::Keep) {
                 continue;
             }
             self.forget(id);
             // A conversation we held that lives on without us: say so, as
             // the missed event would have.
-            if access == Access::Holder {
-                match rec.map(|r| r.state) {
-                    Some(ConversationState::Queued) => {
-                        io.send(&CounsellorOut::Requeued {
-                            conversation_id: id,
-                        })
-                        .await
-                    }
-                    Some(ConversationState::Active { counsellor }) => {
-                        let to = self.staff_ref(counsellor).await;
-                        io.send(&CounsellorOut::Released {
-                            conversation_id: id,
-                            reason: ReleaseReason::Transferred,
-                            to: Some(to),
-                        })
-                        .await
-                    }
-                    _ => {}
+            match check {
+                Recheck::Requeued => {
+                    io.send(&CounsellorOut::Requeued {
+                        conversation_id: id,
+                    })
+                    .await
                 }
+                Recheck::Released { to } => {
+                    io.send(&CounsellorOut::Released {
+                        conversation_id: id,
+                        reason: ReleaseReason::Transferred,
+                        to: Some(to),
+                    })
+                    .await
+                }
+                Recheck::Keep | Recheck::Drop => {}
             }
         }
         if let Some(watched) = self.watched.as_mut() {
             for (id, w) in watched.iter_mut() {
-                w.cursor
-                    .catch_up(io, store.as_ref(), *id, &encoder(*id))
-                    .await;
+                w.cursor.catch_up(io, service, *id, &encoder(*id)).await;
             }
         }
         self.send_status(io).await
@@ -840,7 +659,7 @@ impl Handler for Counsellor {
             return; // nothing is delivered before `hello`
         }
         let me = self.account.id;
-        let store = self.app.service.store.clone();
+        let app = self.app.clone();
         match msg {
             Outbound::Event(Event::Message {
                 conversation,
@@ -850,7 +669,7 @@ impl Handler for Counsellor {
                     w.cursor
                         .deliver(
                             io,
-                            store.as_ref(),
+                            &app.service,
                             conversation,
                             &message,
                             &encoder(conversation),
@@ -956,7 +775,7 @@ impl Handler for Counsellor {
                 if self.access(conversation) == Some(Access::Holder) {
                     self.forget(conversation);
                 }
-                let to = self.staff_ref(to).await;
+                let to = app.service.staff_ref(to).await;
                 io.send(&CounsellorOut::Released {
                     conversation_id: conversation,
                     reason,
@@ -966,11 +785,11 @@ impl Handler for Counsellor {
             }
             Outbound::Event(Event::RiskChanged { conversation, .. }) => {
                 if self.access(conversation).is_some() {
-                    if let Ok(Some(rec)) = store.conversation(conversation).await {
+                    if let Ok(Some((level, reasons))) = app.service.risk_view(conversation).await {
                         io.send(&CounsellorOut::Risk {
                             conversation_id: conversation,
-                            level: rec.risk,
-                            reasons: reason_views(&rec.risk_reasons),
+                            level,
+                            reasons,
                         })
                         .await
                     }
@@ -1023,7 +842,7 @@ impl Handler for Counsellor {
                 if supervisor == me {
                     self.on_own_supervision(io, conversation, mode).await
                 } else if self.access(conversation).is_some() {
-                    let supervisor = self.staff_ref(supervisor).await;
+                    let supervisor = app.service.staff_ref(supervisor).await;
                     io.send(&CounsellorOut::Supervision {
                         conversation_id: conversation,
                         supervisor,
@@ -1045,13 +864,7 @@ impl Handler for Counsellor {
     }
 
     async fn still_allowed(&mut self) -> bool {
-        match self.app.service.store.session(&self.session).await {
-            Ok(Some(s)) => s.expires_at_ms > crate::clock::now_ms(),
-            Ok(None) => false,
-            // The store is unreachable: keep the socket; it cannot do
-            // anything the store would not refuse anyway.
-            Err(_) => true,
-        }
+        self.app.service.session_alive(&self.session).await
     }
 
     async fn on_close(&mut self) {
