@@ -41,15 +41,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::clock::now_ms;
 use crate::config::Line as LineSettings;
-use crate::core::conversation::ConversationState;
-use crate::core::handoff::{HandoffLink, HandoffState};
 use crate::core::hours::iso_jst;
 use crate::core::ids::{ClientMsgId, ConversationId, Party};
 use crate::core::prechat::PreChat;
 use crate::http::ApiError;
-use crate::model::{Channel, Event, LineDelivery, LineDeliveryState, LineLink, StoredMessage};
+use crate::model::{Channel, Event, LineDelivery, LineDeliveryState, StoredMessage};
 use crate::protocol::ErrorCode;
-use crate::service::{Refusal, Service};
+use crate::service::{LineCurrent, LinkDue, Refusal, Service};
 
 /// The largest webhook body read (LINE's are far smaller).
 pub const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
@@ -281,20 +279,12 @@ impl LineChannel {
         reply_token: Option<String>,
         text: String,
     ) -> Result<(), Refusal> {
-        let store = &self.service.store;
         let client_id = ClientMsgId::parse(&format!("line-{event_id}"))
             .map_err(|_| Refusal::new(ErrorCode::InvalidMessage, "no usable webhookEventId"))?;
         let _one = self.opening.lock().await;
-        if let Some(conv) = store.line_conversation_of(user).await? {
-            let link = store.line_link(conv).await?;
-            if link.as_ref().is_some_and(|l| l.opened_by_event == event_id) {
-                return Ok(()); // the redelivered first message
-            }
-            let live = store
-                .conversation(conv)
-                .await?
-                .is_some_and(|r| r.state != ConversationState::Ended);
-            if live {
+        match self.service.line_current(user, event_id).await? {
+            LineCurrent::Redelivered => return Ok(()), // the redelivered first message
+            LineCurrent::Live(conv) => {
                 self.keep_reply_token(conv, reply_token);
                 return match self
                     .service
@@ -308,6 +298,7 @@ impl LineChannel {
                     }
                 };
             }
+            LineCurrent::New => {}
         }
         match self
             .service
@@ -316,17 +307,7 @@ impl LineChannel {
         {
             Ok((rec, _resume_token)) => {
                 // A LINE visitor never resumes: the resume token is dropped.
-                let link = LineLink {
-                    conversation: rec.id,
-                    user_id: Some(user.to_owned()),
-                    opened_by_event: event_id.to_owned(),
-                    created_at_ms: now_ms(),
-                };
-                if let Err(e) = store.line_open(link).await {
-                    // Nobody could ever answer it: take it out of the queue.
-                    let _ = self.service.visitor_end(rec.id).await;
-                    return Err(e.into());
-                }
+                self.service.line_open(rec.id, user, event_id).await?;
                 lock(&self.is_line).insert(rec.id, true);
                 let notice = self.queue_notice(rec.id).await;
                 if let Some((position, text)) = notice {
@@ -346,19 +327,8 @@ impl LineChannel {
     }
 
     async fn visitor_left(&self, user: &str) -> Result<(), Refusal> {
-        let store = &self.service.store;
         let _one = self.opening.lock().await;
-        let Some(conv) = store.line_conversation_of(user).await? else {
-            return Ok(());
-        };
-        match self.service.visitor_end(conv).await {
-            Ok(()) => {}
-            Err(r) if r.code == ErrorCode::ConversationEnded => {}
-            Err(r) => return Err(r),
-        }
-        // Nothing can reach a user who left: forget them now.
-        store.line_forget_user(conv).await?;
-        Ok(())
+        self.service.line_visitor_left(user).await
     }
 
     fn keep_reply_token(&self, conv: ConversationId, token: Option<String>) {
@@ -458,9 +428,9 @@ impl LineChannel {
         if let Some(b) = lock(&self.is_line).get(&conv).copied() {
             return b;
         }
-        match self.service.store.conversation(conv).await {
-            Ok(Some(r)) => {
-                let b = r.channel == Channel::Line;
+        match self.service.channel_of(conv).await {
+            Ok(Some(channel)) => {
+                let b = channel == Channel::Line;
                 lock(&self.is_line).insert(conv, b);
                 b
             }
@@ -482,29 +452,25 @@ impl LineChannel {
         let lock = self.sender_lock(conv);
         let _one = lock.lock().await;
         if let Err(e) = self.deliver_locked(conv).await {
-            tracing::warn!(conversation = %conv, error = %e, "LINE delivery paused; retried on the next catch-up");
+            tracing::warn!(conversation = %conv, code = e.code.as_str(), error = %e.message, "LINE delivery paused; retried on the next catch-up");
         }
     }
 
-    async fn deliver_locked(&self, conv: ConversationId) -> Result<(), crate::store::StoreError> {
-        let store = &self.service.store;
-        if !store
+    async fn deliver_locked(&self, conv: ConversationId) -> Result<(), Refusal> {
+        let service = &self.service;
+        if !service
             .line_lease(conv, &self.node, now_ms(), LEASE_MS)
             .await?
         {
             return Ok(()); // another node sends this conversation's messages
         }
-        let Some(user) = store.line_link(conv).await?.and_then(|l| l.user_id) else {
+        let Some(user) = service.line_user(conv).await? else {
             return Ok(());
         };
         // The cursor: the last message with a recorded delivery.
-        let mut cursor = store
-            .line_deliveries(conv)
-            .await?
-            .last()
-            .map_or(0, |d| d.seq);
+        let mut cursor = service.line_cursor(conv).await?;
         loop {
-            let batch = store.messages_after(conv, cursor, 50).await?;
+            let batch = service.messages_after(conv, cursor, 50).await?;
             if batch.is_empty() {
                 break;
             }
@@ -513,41 +479,32 @@ impl LineChannel {
                 if m.from != Party::Counsellor {
                     continue;
                 }
-                if !store
+                if !service
                     .line_lease(conv, &self.node, now_ms(), LEASE_MS)
                     .await?
                 {
                     return Ok(());
                 }
                 let delivery = self.send_message(conv, &user, &m).await;
-                store.line_delivered(conv, delivery.clone()).await?;
-                if let LineDeliveryState::Failed { reason } = &delivery.state {
+                let failed = match &delivery.state {
+                    LineDeliveryState::Failed { reason } => Some(reason.clone()),
+                    _ => None,
+                };
+                service.line_delivered(conv, delivery).await?;
+                if let Some(reason) = failed {
                     tracing::warn!(conversation = %conv, seq = m.seq, reason = %reason, "LINE message not delivered");
-                }
-                if let Err(e) = store
-                    .publish(Event::LineDelivery {
-                        conversation: conv,
-                        delivery: Box::new(delivery),
-                    })
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not publish a LINE delivery");
                 }
             }
         }
         // Before the end's goodbye: an offer made just before the end
         // still reaches the visitor, who can answer it afterwards.
         self.send_handoff_link(conv, &user).await?;
-        let ended = store
-            .conversation(conv)
-            .await?
-            .is_none_or(|r| r.state == ConversationState::Ended);
-        if ended {
+        if service.line_conversation_over(conv).await? {
             let text = "相談は終了しました。ありがとうございました。また話したくなったら、いつでもメッセージを送ってください。\nThe chat has ended. Send a message any time to start a new one.";
             let _ = self
                 .push(&user, vec![text.into()], &retry_key(conv, "ended"))
                 .await;
-            store.line_forget_user(conv).await?;
+            service.line_forget_user(conv).await?;
             lock(&self.notices).remove(&conv);
             lock(&self.replies).remove(&conv);
             lock(&self.link_tries).remove(&conv);
@@ -557,27 +514,16 @@ impl LineChannel {
 
     /// Send the visitor a link to the handoff page if the offer awaiting
     /// their answer has none that was confirmed sent (see the module doc).
-    async fn send_handoff_link(
-        &self,
-        conv: ConversationId,
-        user: &str,
-    ) -> Result<(), crate::store::StoreError> {
-        let store = &self.service.store;
-        let Some(rec) = store.handoff(conv).await? else {
+    async fn send_handoff_link(&self, conv: ConversationId, user: &str) -> Result<(), Refusal> {
+        let Some(LinkDue {
+            record: rec,
+            retrying,
+        }) = self.service.handoff_link_due(conv).await?
+        else {
             return Ok(());
         };
-        if rec.state != HandoffState::Offered {
-            return Ok(());
-        }
-        let current = store.handoff_link_of(conv).await?;
-        if !HandoffLink::stale_for(current.as_ref(), &rec) {
-            return Ok(());
-        }
         let now = now_ms();
         // A first try for this offer goes at once; a failed one waits.
-        let retrying = current
-            .as_ref()
-            .is_some_and(|l| l.offer_version == rec.offer.version);
         if retrying
             && lock(&self.link_tries)
                 .get(&conv)
@@ -608,7 +554,9 @@ impl LineChannel {
         );
         match self.push(user, vec![text], &key).await {
             Ok(_) => {
-                store.handoff_link_sent(conv, &made.link.token_hash).await?;
+                self.service
+                    .handoff_link_sent(conv, &made.link.token_hash)
+                    .await?;
                 tracing::info!(conversation = %conv, version = rec.offer.version, "handoff link sent to the LINE visitor");
             }
             Err((reason, _)) => {
@@ -748,18 +696,15 @@ impl LineChannel {
             {
                 continue; // nothing new to say
             }
-            let store = &self.service.store;
             if !matches!(
-                store.line_lease(rec.id, &self.node, now, LEASE_MS).await,
+                self.service
+                    .line_lease(rec.id, &self.node, now, LEASE_MS)
+                    .await,
                 Ok(true)
             ) {
                 continue;
             }
-            let Ok(Some(user)) = store
-                .line_link(rec.id)
-                .await
-                .map(|l| l.and_then(|l| l.user_id))
-            else {
+            let Ok(Some(user)) = self.service.line_user(rec.id).await else {
                 continue;
             };
             lock(&self.notices).insert(rec.id, (position, now));
@@ -772,20 +717,20 @@ impl LineChannel {
 
     /// Every live LINE conversation: send what is pending.
     async fn catch_up(self: &Arc<Self>) {
-        let Ok(live) = self.service.store.live_conversations().await else {
+        let Ok(live) = self.service.live_line_conversations().await else {
             return;
         };
-        for rec in live.into_iter().filter(|r| r.channel == Channel::Line) {
-            lock(&self.is_line).insert(rec.id, true);
+        for conv in live {
+            lock(&self.is_line).insert(conv, true);
             let me = self.clone();
-            tokio::spawn(async move { me.deliver(rec.id).await });
+            tokio::spawn(async move { me.deliver(conv).await });
         }
     }
 
     /// The node's sender: counsellor messages on events, everything
     /// pending on each catch-up tick.
     pub async fn run(self: Arc<Self>) {
-        let mut events = self.service.store.subscribe();
+        let mut events = self.service.subscribe();
         let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.catch_up_ms.max(100)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -13,6 +13,7 @@ mod console;
 mod counsellor;
 pub mod handoff;
 mod health;
+mod line;
 mod queue;
 pub mod report;
 mod retention;
@@ -21,6 +22,7 @@ mod views;
 mod visitor;
 
 pub use console::{note_view, Access, CounsellorWelcome, Recheck};
+pub use line::{LineCurrent, LinkDue};
 pub use queue::QueuePlace;
 pub use visitor::VisitorWelcome;
 
