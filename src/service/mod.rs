@@ -3,10 +3,17 @@
 //! checks who may do what, asks the pure core what should happen, tells
 //! the store, and publishes the event. It never touches a socket.
 //!
-//! By area: `visitor`, `counsellor`,
-//! `supervision`, `queue` (places, matching, sweeping), `views` (read
-//! models), `handoff`, `retention`, `report`; this file holds the
-//! [`Service`] itself, its refusals and the helpers every area shares.
+//! The store handle is private to this module: edges get commands and
+//! read models (what they show, names resolved), never the store, and
+//! make no decision about who may see or act on which conversation.
+//!
+//! By area: `visitor`, `counsellor`, `supervision`, `queue` (places,
+//! matching, sweeping), `console` (what a counsellor may see, and its
+//! views), `views` (colleagues, floor, names, the log), `accounts`
+//! (sessions and staff accounts), `health` (readiness, metrics), `line`
+//! (the LINE channel's store steps), `handoff`, `retention`, `report`.
+//! This file holds the [`Service`] itself, its refusals and the helpers
+//! every area shares.
 
 mod accounts;
 mod console;
@@ -44,7 +51,9 @@ use crate::protocol::{ErrorBody, ErrorCode, HoursView};
 use crate::store::{Store, StoreError};
 
 pub struct Service {
-    pub store: Arc<dyn Store>,
+    /// Private to the service layer: the edges get use cases and read
+    /// models, never the store.
+    store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
     /// Risk triage rules (empty when triage is disabled).
