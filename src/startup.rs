@@ -58,6 +58,8 @@ pub struct Application {
     port: u16,
     server: Server,
     pub state: Arc<AppState>,
+    /// Closed here after the server stops (the edges never see it).
+    store: Arc<dyn Store>,
 }
 
 /// Powerful browser features none of the pages uses, refused for every
@@ -71,49 +73,30 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 impl Application {
-    /// Build on the Redis store when `redis_url` is set, else on the
-    /// embedded store the settings choose: durable in `data_dir` (the
-    /// default), or a fresh in-memory one.
-    pub async fn build(mut settings: Settings) -> Result<Self, StartError> {
-        match &settings.redis_url {
-            Some(_) if settings.handoff.pin_key.is_none() => Err(StartError::Config(
-                "handoff.pin_key is required with redis_url (every node must hash PINs with the same key)"
-                    .into(),
-            )),
-            Some(url) => {
-                let store = RedisStore::connect(RedisOptions {
-                    url: url.expose().to_owned(),
-                    prefix: settings.redis_prefix.clone(),
-                    node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
-                    queue_policy: settings.queue_policy(),
-                    max_outstanding: settings.redis_max_outstanding,
-                    admission_wait: Duration::from_millis(settings.redis_admission_wait_ms),
-                })
-                .await
-                .map_err(StartError::Redis)?;
-                Self::build_with_store(settings, Arc::new(store), "redis").await
-            }
-            None => match settings.store {
-                StoreMode::Memory => {
-                    let store = MemoryStore::with_queue_policy(settings.queue_policy());
-                    Self::build_with_store(settings, Arc::new(store), "memory").await
-                }
-                StoreMode::Embedded => {
-                    let store = open_embedded(&settings).await?;
-                    if settings.handoff.pin_key.is_none() {
-                        settings.handoff.pin_key = Some(pin_key_file(&settings.data_dir)?);
-                    }
-                    Self::build_with_store(settings, store, "embedded").await
-                }
-            },
-        }
+    /// Build on the store the settings choose (see [`open_store`]).
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let (store, store_kind) = open_store(&settings).await?;
+        Self::build_with_store(settings, store, store_kind).await
     }
 
     pub async fn build_with_store(
-        settings: Settings,
+        mut settings: Settings,
         store: Arc<dyn Store>,
         store_kind: &'static str,
     ) -> Result<Self, StartError> {
+        if settings.handoff.pin_key.is_none() {
+            match store_kind {
+                "redis" => {
+                    return Err(StartError::Config(
+                        "handoff.pin_key is required with redis_url (every node must hash PINs \
+                         with the same key)"
+                            .into(),
+                    ))
+                }
+                "embedded" => settings.handoff.pin_key = Some(pin_key_file(&settings.data_dir)?),
+                _ => {}
+            }
+        }
         let settings = Arc::new(settings);
         match store.persistence().await {
             Ok(p) if p.acknowledged_writes_on_disk => {
@@ -186,8 +169,8 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .configure(|cfg| {
-                    // Only when LINE is configured: the webhook answers 404
-                    // without it.
+                    // Only when LINE is configured: the webhook extracts
+                    // `Option<Data<LineChannel>>` and answers 404 without it.
                     if let Some(line) = &line {
                         cfg.app_data(line.clone());
                     }
@@ -304,6 +287,7 @@ impl Application {
             port,
             server,
             state,
+            store,
         })
     }
 
@@ -327,7 +311,7 @@ impl Application {
         });
         self.server.await?;
         // Requests have finished: commit what is in flight, close the store.
-        if let Err(e) = self.state.service.store.close().await {
+        if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "closing the store");
         }
         Ok(())
@@ -338,6 +322,36 @@ impl Application {
         let state = self.state.clone();
         tokio::spawn(self.server);
         state
+    }
+}
+
+/// Open the store the settings choose: Redis when `redis_url` is set, else
+/// the embedded store, durable in `data_dir` (the default) or a fresh
+/// in-memory one. Returns the store and its kind (`redis`, `embedded`,
+/// `memory`). The composition root hands it to the service; tests keep a
+/// handle of their own to set up and inspect state.
+pub async fn open_store(settings: &Settings) -> Result<(Arc<dyn Store>, &'static str), StartError> {
+    match &settings.redis_url {
+        Some(url) => {
+            let store = RedisStore::connect(RedisOptions {
+                url: url.expose().to_owned(),
+                prefix: settings.redis_prefix.clone(),
+                node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
+                queue_policy: settings.queue_policy(),
+                max_outstanding: settings.redis_max_outstanding,
+                admission_wait: Duration::from_millis(settings.redis_admission_wait_ms),
+            })
+            .await
+            .map_err(StartError::Redis)?;
+            Ok((Arc::new(store), "redis"))
+        }
+        None => match settings.store {
+            StoreMode::Memory => {
+                let store = MemoryStore::with_queue_policy(settings.queue_policy());
+                Ok((Arc::new(store), "memory"))
+            }
+            StoreMode::Embedded => Ok((open_embedded(settings).await?, "embedded")),
+        },
     }
 }
 

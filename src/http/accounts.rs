@@ -7,11 +7,7 @@ use super::session::AccountView;
 use super::session::{same_site, staff};
 use super::ApiError;
 use crate::app::AppState;
-use crate::auth;
-use crate::core::ids::AccountId;
-use crate::model::Account;
 use crate::model::Role;
-use crate::protocol::ErrorCode;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,12 +20,7 @@ pub struct NewAccount {
 
 pub async fn list(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     staff(&req, &app, Role::Admin).await?;
-    let accounts = app
-        .service
-        .store
-        .accounts()
-        .await
-        .map_err(|e| ApiError(e.into()))?;
+    let accounts = app.service.accounts().await?;
     let views: Vec<AccountView> = accounts.iter().map(AccountView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -47,35 +38,9 @@ pub async fn create(
         role,
         password,
     } = body.into_inner();
-    if !crate::model::valid_username(&username) {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "username: 3-32 characters of a-z, 0-9, '.', '_' or '-'",
-        ));
-    }
-    let display_name = display_name.trim().to_owned();
-    if display_name.is_empty() || display_name.chars().count() > 40 {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "display_name: 1-40 characters",
-        ));
-    }
-    let password_hash = web::block(move || auth::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "hashing failed"))?
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
-    let account = Account {
-        id: AccountId::new_random(),
-        username,
-        display_name,
-        role,
-        password_hash,
-    };
-    app.service
-        .store
-        .create_account(account.clone())
-        .await
-        .map_err(|e| ApiError(e.into()))?;
-    tracing::info!(by = %by.id, account = %account.id, role = ?account.role, "account created");
+    let account = app
+        .service
+        .create_account(by.id, username, display_name, role, password)
+        .await?;
     Ok(HttpResponse::Created().json(AccountView::from(&account)))
 }

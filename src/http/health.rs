@@ -11,14 +11,11 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
-    let store = match app.service.store.ping().await {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => e.to_string(),
-    };
+    let store = app.service.ping_store().await;
     let ready = store == "ok" && !app.draining();
     let (visitors, counsellors) = app.hub.counts();
     let persistence = match ready {
-        true => app.service.store.persistence().await.ok(),
+        true => app.service.persistence().await,
         false => None,
     };
     let body = json!({

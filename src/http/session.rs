@@ -11,13 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::auth::{self, SESSION_COOKIE};
-use crate::clock::now_ms;
+use crate::auth::SESSION_COOKIE;
 use crate::core::ids::AccountId;
 use crate::http::request::{client_ip, origin_allowed};
 use crate::limits::check_keyed;
 use crate::model::Role;
-use crate::model::{Account, SessionRecord, TokenHash};
+use crate::model::{Account, TokenHash};
 use crate::protocol::ErrorCode;
 
 #[derive(Deserialize)]
@@ -53,20 +52,10 @@ pub async fn current_account(
     let unauthorized = || ApiError::new(ErrorCode::Unauthorized, "please log in");
     let cookie = req.cookie(SESSION_COOKIE).ok_or_else(unauthorized)?;
     let hash = crate::model::hash_token(cookie.value());
-    let store = &app.service.store;
-    let session = store
-        .session(&hash)
-        .await
-        .map_err(|e| ApiError(e.into()))?
-        .ok_or_else(unauthorized)?;
-    if session.expires_at_ms <= now_ms() {
-        let _ = store.delete_session(&hash).await;
-        return Err(unauthorized());
-    }
-    let account = store
-        .account(session.account)
-        .await
-        .map_err(|e| ApiError(e.into()))?
+    let account = app
+        .service
+        .session_account(&hash)
+        .await?
         .ok_or_else(unauthorized)?;
     Ok((account, hash))
 }
@@ -88,44 +77,8 @@ pub async fn login(
     let LoginRequest { username, password } = body.into_inner();
     check_keyed(&app.limits.logins_by_account, &username).map_err(ApiError::rate_limited)?;
 
-    let account = app
-        .service
-        .store
-        .account_by_username(&username)
-        .await
-        .map_err(|e| ApiError(e.into()))?;
-    let phc = account
-        .as_ref()
-        .map(|a| a.password_hash.clone())
-        .unwrap_or_else(|| auth::dummy_hash().to_owned());
-    // argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    let ok = web::block(move || auth::verify_password(&password, &phc))
-        .await
-        .unwrap_or(false);
-    let account = match (ok, account) {
-        (true, Some(a)) => a,
-        _ => {
-            tracing::info!("login refused");
-            return Err(ApiError::new(
-                ErrorCode::LoginFailed,
-                "wrong username or password",
-            ));
-        }
-    };
-    let (token, hash) = auth::new_token();
+    let (account, token) = app.service.login(&username, password).await?;
     let ttl = app.settings.session_ttl_secs;
-    app.service
-        .store
-        .put_session(
-            hash,
-            SessionRecord {
-                account: account.id,
-                expires_at_ms: now_ms() + ttl * 1000,
-            },
-        )
-        .await
-        .map_err(|e| ApiError(e.into()))?;
-    tracing::info!(account = %account.id, "logged in");
     let cookie = Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
@@ -147,11 +100,7 @@ pub async fn logout(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpRe
     }
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let hash = crate::model::hash_token(cookie.value());
-        app.service
-            .store
-            .delete_session(&hash)
-            .await
-            .map_err(|e| ApiError(e.into()))?;
+        app.service.logout(&hash).await?;
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "")
         .path("/")

@@ -2,7 +2,6 @@
 //! intake may see and do with a booking (only what the consent covers,
 //! every look written to the audit log).
 
-
 use super::{refuse, Refusal, Service};
 use crate::clock::now_ms;
 use crate::core::handoff::{

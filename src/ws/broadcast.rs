@@ -39,7 +39,7 @@ pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> ByteStri
 }
 
 pub async fn queue_view_frame(app: &AppState) -> Option<ByteString> {
-    let queue = app.service.store.queue().await.ok()?;
+    let queue = app.service.queue().await.ok()?;
     Some(queue_view(&app.settings, &queue))
 }
 

@@ -40,7 +40,7 @@ use crate::hub::{ConnId, Outbound};
 use crate::limits::check_direct;
 use crate::model::StoredMessage;
 use crate::protocol::{encode, ErrorBody, ErrorCode};
-use crate::store::Store;
+use crate::service::Service;
 
 /// The writing half of a socket, with a send time-out: a client that stops
 /// reading cannot stall its task forever.
@@ -402,7 +402,7 @@ impl Cursor {
     pub async fn deliver(
         &mut self,
         io: &mut Io,
-        store: &dyn Store,
+        service: &Service,
         conversation: ConversationId,
         msg: &StoredMessage,
         encode: &impl Fn(&StoredMessage) -> String,
@@ -413,26 +413,27 @@ impl Cursor {
         if msg.seq == self.seq + 1 {
             self.emit(io, msg, encode).await;
         } else {
-            self.catch_up(io, store, conversation, encode).await;
+            self.catch_up(io, service, conversation, encode).await;
         }
     }
 
-    /// Send everything after the cursor, from the store.
+    /// Send everything after the cursor, read from the log through the
+    /// service.
     pub async fn catch_up(
         &mut self,
         io: &mut Io,
-        store: &dyn Store,
+        service: &Service,
         conversation: ConversationId,
         encode: &impl Fn(&StoredMessage) -> String,
     ) {
         loop {
-            let batch = match store
+            let batch = match service
                 .messages_after(conversation, self.seq, CATCH_UP_BATCH)
                 .await
             {
                 Ok(b) => b,
                 Err(e) => {
-                    tracing::warn!(error = %e, "catch-up read failed");
+                    tracing::warn!(code = e.code.as_str(), error = %e.message, "catch-up read failed");
                     return;
                 }
             };

@@ -111,24 +111,13 @@ impl Visitor {
         if let Err(e) = app.service.visitor_presence(id, 1).await {
             io.error(&e).await;
         }
-        let rec = match app.service.store.conversation(id).await {
-            Ok(Some(rec)) => rec,
+        let (rec, counsellor_name) = match app.service.visitor_welcome(id).await {
+            Ok(Some(w)) => (w.record, w.counsellor),
             Ok(None) => {
                 let e = ErrorBody::new(ErrorCode::ResumeFailed, "cannot resume that conversation");
                 return io.error(&e).await;
             }
-            Err(e) => return io.error(&e.into()).await,
-        };
-        let counsellor_name = match rec.state {
-            ConversationState::Active { counsellor } => app
-                .service
-                .store
-                .account(counsellor)
-                .await
-                .ok()
-                .flatten()
-                .map(|a| a.display_name),
-            _ => None,
+            Err(e) => return io.error(&e).await,
         };
         io.send(&VisitorOut::Welcome {
             protocol: PROTOCOL_VERSION,
@@ -148,7 +137,7 @@ impl Visitor {
             last_place: None,
         };
         chat.cursor
-            .catch_up(io, app.service.store.as_ref(), rec.id, &encode_message)
+            .catch_up(io, &app.service, rec.id, &encode_message)
             .await;
         // Only a conversation that has been with a counsellor can have a
         // handoff (an offer needs an active chat): a new visitor joining
@@ -206,15 +195,7 @@ async fn change_state(
     chat.last_place = None;
     match next {
         ConversationState::Active { counsellor } => {
-            let name = app
-                .service
-                .store
-                .account(counsellor)
-                .await
-                .ok()
-                .flatten()
-                .map(|a| a.display_name)
-                .unwrap_or_default();
+            let name = app.service.display_name(counsellor).await;
             io.send(&VisitorOut::Matched { counsellor: &name }).await
         }
         ConversationState::Queued => {
@@ -253,17 +234,6 @@ async fn send_closing(
         alternatives: &app.settings.alternatives,
     })
     .await
-}
-
-async fn display_name(app: &AppState, id: crate::core::ids::AccountId) -> String {
-    app.service
-        .store
-        .account(id)
-        .await
-        .ok()
-        .flatten()
-        .map(|a| a.display_name)
-        .unwrap_or_default()
 }
 
 async fn send_place(io: &mut Io, chat: &mut Chat, place: QueuePlace) {
@@ -444,11 +414,11 @@ impl Handler for Visitor {
         let Some(chat) = self.chat.as_mut() else {
             return;
         };
-        let store = self.app.service.store.as_ref();
+        let service = &self.app.service;
         match msg {
             Outbound::Event(Event::Message { message, .. }) => {
                 chat.cursor
-                    .deliver(io, store, chat.id, &message, &encode_message)
+                    .deliver(io, service, chat.id, &message, &encode_message)
                     .await
             }
             Outbound::Event(Event::Acked {
@@ -518,10 +488,10 @@ impl Handler for Visitor {
                 let join = Some(SupervisionMode::Join);
                 let observe = Some(SupervisionMode::Observe);
                 if mode == join && previous != join {
-                    let name = display_name(&app, supervisor).await;
+                    let name = app.service.display_name(supervisor).await;
                     io.send(&VisitorOut::CounsellorJoined { name: &name }).await;
                 } else if previous == join && mode != join {
-                    let name = display_name(&app, supervisor).await;
+                    let name = app.service.display_name(supervisor).await;
                     io.send(&VisitorOut::CounsellorLeft { name: &name }).await;
                 }
                 if app.settings.supervision.tell_visitor_when_observed {
@@ -535,11 +505,11 @@ impl Handler for Visitor {
             Outbound::Resync => {
                 // Events may have been missed: the record says where we are.
                 let app = self.app.clone();
-                if let Ok(Some(rec)) = store.conversation(chat.id).await {
-                    change_state(io, &app, chat, rec.state, rec.ended_by).await;
+                if let Ok(Some((state, ended_by))) = service.conversation_state(chat.id).await {
+                    change_state(io, &app, chat, state, ended_by).await;
                 }
                 chat.cursor
-                    .catch_up(io, store, chat.id, &encode_message)
+                    .catch_up(io, service, chat.id, &encode_message)
                     .await
             }
             // Not for visitors: presence, notes, counsellor status, queue views.

@@ -219,15 +219,7 @@ async fn logging_out_closes_the_open_console_socket() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(c.ws.closed().await, Some(1008));
-    let rec = app
-        .state
-        .service
-        .store
-        .counsellors()
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let rec = app.store.counsellors().await.unwrap().pop().unwrap();
     assert_eq!(rec.connections, 0);
 }
 

@@ -11,13 +11,7 @@ use crate::helpers::*;
 
 async fn record(app: &TestApp, conv: &str) -> tsunagu::model::ConversationRecord {
     let id: ConversationId = conv.parse().unwrap();
-    app.state
-        .service
-        .store
-        .conversation(id)
-        .await
-        .unwrap()
-        .unwrap()
+    app.store.conversation(id).await.unwrap().unwrap()
 }
 
 async fn queued_visitor(app: &TestApp) -> (Ws, String) {
@@ -105,7 +99,7 @@ async fn text_too_long_or_blank_is_refused_and_nothing_is_stored() {
     v2.send(json!({"type": "start", "first_message": "x".repeat(11)}))
         .await;
     v2.expect_error("text_too_long").await;
-    assert_eq!(app.state.service.store.queue().await.unwrap().len(), 1);
+    assert_eq!(app.store.queue().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -120,13 +114,13 @@ async fn acting_before_start_or_starting_twice_is_refused() {
         v.send(frame).await;
         v.expect_error("not_started").await;
     }
-    assert!(app.state.service.store.queue().await.unwrap().is_empty());
+    assert!(app.store.queue().await.unwrap().is_empty());
     v.send(json!({"type": "start"})).await;
     v.recv_type("welcome").await;
     v.send(json!({"type": "start"})).await;
     v.expect_error("already_started").await;
     assert_eq!(
-        app.state.service.store.queue().await.unwrap().len(),
+        app.store.queue().await.unwrap().len(),
         1,
         "one conversation, not two"
     );
@@ -142,13 +136,7 @@ async fn acting_before_start_or_starting_twice_is_refused() {
         .await;
     c.expect_error("not_started").await;
     assert!(
-        app.state
-            .service
-            .store
-            .counsellors()
-            .await
-            .unwrap()
-            .is_empty(),
+        app.store.counsellors().await.unwrap().is_empty(),
         "not even present"
     );
 }
@@ -221,8 +209,6 @@ async fn counsellors_cannot_touch_conversations_that_are_not_theirs() {
         "the owner's conversation is untouched"
     );
     assert!(app
-        .state
-        .service
         .store
         .notes(conv.parse().unwrap())
         .await
@@ -348,14 +334,7 @@ async fn the_counsellor_socket_needs_a_valid_session_of_a_counselling_role() {
         (refused.status, refused.body["code"].as_str()),
         (403, Some("forbidden"))
     );
-    assert!(app
-        .state
-        .service
-        .store
-        .counsellors()
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(app.store.counsellors().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -378,7 +357,7 @@ async fn a_full_queue_answers_busy_with_alternatives_and_queues_nobody() {
     let e = v.expect_error("queue_full").await;
     assert_eq!(e["alternatives"][0]["contact"], "0120-279-338");
     assert_eq!(e["alternatives"][0]["name_en"], "Yorisoi Hotline");
-    assert_eq!(app.state.service.store.queue().await.unwrap().len(), 2);
+    assert_eq!(app.store.queue().await.unwrap().len(), 2);
     // The socket may try again later; it is not bound to anything.
     v.send(json!({"type": "end"})).await;
     v.expect_error("not_started").await;
@@ -397,15 +376,7 @@ async fn invalid_capacity_and_picking_in_auto_mode_are_refused() {
     c.ws.send(json!({"type": "pick", "conversation_id": waiting}))
         .await;
     c.ws.expect_error("picking_disabled").await;
-    let rec = app
-        .state
-        .service
-        .store
-        .counsellors()
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let rec = app.store.counsellors().await.unwrap().pop().unwrap();
     assert_eq!((rec.capacity, rec.active), (2, 0));
     assert_eq!(record(&app, &waiting).await.state.name(), "queued");
 }
@@ -424,7 +395,7 @@ async fn upgrades_and_starts_are_rate_limited_per_address() {
     v.send(json!({"type": "start"})).await;
     let e: Value = v.expect_error("rate_limited").await;
     assert!(e["retry_after_ms"].as_u64().unwrap() > 0);
-    assert_eq!(app.state.service.store.queue().await.unwrap().len(), 2);
+    assert_eq!(app.store.queue().await.unwrap().len(), 2);
 
     let app = spawn_app_with(|s| {
         s.limits.upgrades_per_ip_per_min = 1;

@@ -13,7 +13,7 @@ async fn a_queued_visitor_who_stays_away_past_the_grace_period_leaves_the_queue(
     let conv: tsunagu::core::ids::ConversationId =
         w["conversation_id"].as_str().unwrap().parse().unwrap();
     let token = w["resume_token"].as_str().unwrap().to_owned();
-    let store = app.state.service.store.clone();
+    let store = app.store.clone();
 
     // A short drop is forgiven: resume within the grace period keeps the place.
     v.drop_connection();
@@ -59,7 +59,7 @@ async fn a_counsellor_away_past_the_grace_period_has_their_visitors_requeued_at_
     let (_v3, _w3) = app.start_visitor(json!({"type": "start"})).await;
 
     first.ws.drop_connection();
-    let store = app.state.service.store.clone();
+    let store = app.store.clone();
     eventually("visitor 1 is back in the queue", || async {
         store
             .queue()
@@ -119,14 +119,7 @@ async fn a_dead_socket_is_detected_by_heartbeats() {
     }
     let conv: tsunagu::core::ids::ConversationId =
         w["conversation_id"].as_str().unwrap().parse().unwrap();
-    let rec = app
-        .state
-        .service
-        .store
-        .conversation(conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let rec = app.store.conversation(conv).await.unwrap().unwrap();
     assert_eq!(rec.visitor_connections, 0);
     drop(silent);
 }

@@ -19,7 +19,8 @@ use tsunagu::config::{Secret, Settings, StoreMode};
 use tsunagu::core::ids::AccountId;
 use tsunagu::model::Account;
 use tsunagu::model::Role;
-use tsunagu::startup::Application;
+use tsunagu::startup::{open_store, Application};
+use tsunagu::store::Store;
 
 pub const PASSWORD: &str = "test-password-0123";
 /// How long any single expected frame may take before the test fails: a
@@ -35,6 +36,9 @@ pub fn password_hash() -> &'static str {
 pub struct TestApp {
     pub addr: String,
     pub state: Arc<AppState>,
+    /// The harness's own handle on the app's store, to set up and inspect
+    /// state (the app's edges reach it only through the service).
+    pub store: Arc<dyn Store>,
     /// With the embedded store: its data directory, removed with the app.
     pub data_dir: Option<TempDir>,
     /// With the Redis store: (url, prefix) whose keys go when the app does.
@@ -178,7 +182,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     tweak(&mut s);
     // A test may point its own app at Redis; that wins over the suite's store.
     let tweaked_to_redis = redis.is_none() && s.redis_url.is_some();
-    let app = Application::build(s).await.expect("the app builds");
+    let (store, store_kind) = open_store(&s).await.expect("the store opens");
+    let app = Application::build_with_store(s, store.clone(), store_kind)
+        .await
+        .expect("the app builds");
     let addr = format!("127.0.0.1:{}", app.port());
     let state = app.spawn();
     if data_dir.is_some() && !tweaked_to_redis {
@@ -190,6 +197,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         addr,
         state,
+        store,
         data_dir,
         redis,
     }
@@ -202,9 +210,7 @@ impl TestApp {
 
     pub async fn add_account(&self, username: &str, display_name: &str, role: Role) -> AccountId {
         let id = AccountId::new_random();
-        self.state
-            .service
-            .store
+        self.store
             .create_account(Account {
                 id,
                 username: username.into(),

@@ -211,7 +211,7 @@ pub(crate) async fn say(
 }
 
 async fn texts_of(app: &TestApp, conv: tsunagu::core::ids::ConversationId) -> Vec<String> {
-    let store = &app.state.service.store;
+    let store = &app.store;
     let log = store.messages_after(conv, 0, 100).await.unwrap();
     log.iter().map(|m| m.text.clone()).collect()
 }
@@ -225,14 +225,7 @@ pub(crate) async fn conversation_of(
     user: &str,
 ) -> tsunagu::core::ids::ConversationId {
     for _ in 0..200 {
-        if let Some(c) = app
-            .state
-            .service
-            .store
-            .line_conversation_of(user)
-            .await
-            .unwrap()
-        {
+        if let Some(c) = app.store.line_conversation_of(user).await.unwrap() {
             return c;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -334,7 +327,7 @@ async fn a_redelivered_event_adds_nothing() {
     // Time for a late double to show up, if there were one.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let texts = texts_of(&app, conv).await;
-    let store = &app.state.service.store;
+    let store = &app.store;
     assert_eq!(texts, vec!["一通目", "二通目", "(sticker)"]);
     assert_eq!(
         store.line_conversation_of(&user).await.unwrap(),
@@ -361,7 +354,7 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "invalid_signature");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let store = &app.state.service.store;
+    let store = &app.store;
     assert_eq!(store.line_conversation_of(&user).await.unwrap(), None);
     assert!(store.queue().await.unwrap().is_empty());
     assert!(line.received().is_empty(), "nothing was sent either");
@@ -411,7 +404,7 @@ async fn unfollow_ends_the_conversation_and_forgets_the_line_user() {
         None,
     )
     .await;
-    let store = app.state.service.store.clone();
+    let store = app.store.clone();
     let mut forgotten = false;
     for _ in 0..200 {
         let link = store.line_link(conv).await.unwrap().unwrap();
@@ -444,7 +437,7 @@ async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
     use tsunagu::model::{LineDelivery, LineDeliveryState, LineLink};
     use tsunagu::store::StoreError;
     let app = spawn_app().await;
-    let store = app.state.service.store.clone();
+    let store = app.store.clone();
     let unknown = tsunagu::core::ids::ConversationId::new_random();
     let link = |conversation, user: &str| LineLink {
         conversation,

@@ -145,7 +145,7 @@ async fn a_line_visitor_consents_and_books_through_the_one_time_link_and_it_is_s
     // The counsellor sees the booking of their LINE visitor.
     let h = c.ws.recv_type("handoff").await;
     assert_eq!(h["conversation_id"], conv.to_string());
-    let store = &app.state.service.store;
+    let store = &app.store;
     let rec = store.handoff(conv).await.unwrap().unwrap();
     assert_eq!(rec.booking.as_ref().map(|b| b.as_str()), Some(reference));
     let stored = store.handoff_link_of(conv).await.unwrap().unwrap();
@@ -229,7 +229,7 @@ async fn a_link_opens_only_its_own_conversation() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["handoff"]["summary"], "Aさんのまとめ");
-    let store = &app.state.service.store;
+    let store = &app.store;
     assert_eq!(
         store.handoff(conv_a).await.unwrap().unwrap().state.name(),
         "declined"
@@ -283,14 +283,7 @@ async fn an_expired_link_is_refused() {
     let (user, conv) = line_chat(&app, &mut c, "01LE1").await;
     offer(&mut c, conv, "期限のテスト").await;
     let link = nth_link(&line, &user, 1).await;
-    let link_rec = app
-        .state
-        .service
-        .store
-        .handoff_link_of(conv)
-        .await
-        .unwrap()
-        .unwrap();
+    let link_rec = app.store.handoff_link_of(conv).await.unwrap().unwrap();
     let left = link_rec
         .expires_at_ms
         .saturating_sub(tsunagu::clock::now_ms());
@@ -307,15 +300,7 @@ async fn an_expired_link_is_refused() {
     .await;
     assert_eq!(body["code"], "link_expired", "{status}");
     assert_eq!(
-        app.state
-            .service
-            .store
-            .handoff(conv)
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            .name(),
+        app.store.handoff(conv).await.unwrap().unwrap().state.name(),
         "offered",
         "nothing changed"
     );
@@ -332,14 +317,7 @@ async fn without_public_url_a_line_handoff_is_refused_and_nothing_is_offered() {
         .await;
     let e = c.ws.expect_error("handoff_link_unavailable").await;
     assert_eq!(e["conversation_id"], conv.to_string(), "{e}");
-    assert!(app
-        .state
-        .service
-        .store
-        .handoff(conv)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(app.store.handoff(conv).await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ async fn fifty_visitors_five_counsellors_capacity_never_exceeded_nobody_assigned
         let (app, done, store_max) = (app.clone(), done.clone(), store_max.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
-                for c in app.state.service.store.counsellors().await.unwrap() {
+                for c in app.store.counsellors().await.unwrap() {
                     store_max.fetch_max(c.active, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -57,12 +57,7 @@ async fn fifty_visitors_five_counsellors_capacity_never_exceeded_nobody_assigned
             let deadline = Instant::now() + Duration::from_secs(150);
             loop {
                 if Instant::now() >= deadline {
-                    let rec = app
-                        .state
-                        .service
-                        .store
-                        .conversation(conv.parse().unwrap())
-                        .await;
+                    let rec = app.store.conversation(conv.parse().unwrap()).await;
                     panic!("visitor {i} never saw `ended` (matched {matched}x): {rec:?}");
                 }
                 let f = v.recv().await;
@@ -148,7 +143,7 @@ async fn fifty_visitors_five_counsellors_capacity_never_exceeded_nobody_assigned
     // intervals per counsellor never overlap more than the capacity. (The
     // clients' view is not used for this: an `assigned` for a freed place
     // may overtake the `ended` that freed it on the wire.)
-    let store = &app.state.service.store;
+    let store = &app.store;
     let mut spans: HashMap<String, Vec<(u64, i32)>> = HashMap::new();
     for conv in &convs {
         let rec = store

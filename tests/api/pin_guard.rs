@@ -316,7 +316,7 @@ async fn a_database_copy_alone_does_not_reveal_the_pin() {
     })
     .await;
     let b = booked(&app, 6).await;
-    let store = &app.state.service.store;
+    let store = &app.store;
     let reference = BookingRef::parse(&b.reference).unwrap();
     let stored = store.booking(&reference).await.unwrap().unwrap();
     let plain = plain_sha256(&b.reference, &b.pin);

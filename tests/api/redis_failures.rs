@@ -479,7 +479,7 @@ async fn an_overloaded_node_refuses_sends_early_and_stores_none_it_refused() {
         "one place: most sends are refused ({refused})"
     );
 
-    let store = app.state.service.store.clone();
+    let store = app.store.clone();
     for (i, (v, conv)) in visitors.iter_mut().enumerate() {
         let conv = ConversationId(conv.parse().unwrap());
         let stored_ids = |log: Vec<Arc<tsunagu::model::StoredMessage>>| -> Vec<String> {

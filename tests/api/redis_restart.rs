@@ -215,8 +215,6 @@ async fn a_redis_restart_mid_chat_loses_no_acknowledged_message() {
     // Every acknowledged message is in the log, once, with the seq it was
     // acknowledged with; the log has no gaps and nothing else.
     let log = app
-        .state
-        .service
         .store
         .messages_after(conv.parse().unwrap(), 0, 10_000)
         .await

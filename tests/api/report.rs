@@ -115,10 +115,7 @@ async fn the_report_matches_a_hand_count_hides_small_cells_and_survives_the_purg
 
     // The hand count, before suppression.
     let period = Period::parse(&this_month()).unwrap();
-    let raw = aggregate(
-        &period,
-        &app.state.service.store.report_facts().await.unwrap(),
-    );
+    let raw = aggregate(&period, &app.store.report_facts().await.unwrap());
     assert_eq!((raw.started, raw.served, raw.abandoned), (6, 4, 2));
     let t = |table: &str, key: &str| raw.tables[table].get(key).copied().unwrap_or(0);
     assert_eq!(t("who", "self"), 3);

@@ -152,8 +152,6 @@ async fn resending_unconfirmed_messages_after_a_drop_stores_each_once() {
         }
     }
     let rec = app
-        .state
-        .service
         .store
         .conversation(conv.parse().unwrap())
         .await
@@ -250,8 +248,6 @@ async fn a_new_counsellor_reusing_a_client_id_after_a_requeue_is_not_mistaken_fo
     second.ws.send(json!({"type": "send", "conversation_id": conv, "client_id": "m1", "text": "from second"})).await;
     assert_eq!(second.ws.recv_type("sent").await["seq"], 2);
     let texts: Vec<String> = app
-        .state
-        .service
         .store
         .messages_after(conv.parse().unwrap(), 0, 10)
         .await

@@ -41,7 +41,7 @@ async fn erase_my_chat_removes_the_transcript_at_once_for_everyone() {
 
     // Gone from the store at once, for everyone.
     let id: ConversationId = conv.parse().unwrap();
-    let store = &app.state.service.store;
+    let store = &app.store;
     assert!(store.messages_after(id, 0, 100).await.unwrap().is_empty());
     let rec = store.conversation(id).await.unwrap().unwrap();
     assert!(rec.erased_at_ms.is_some());
@@ -66,7 +66,7 @@ async fn after_the_retention_period_the_transcript_is_gone_and_resume_says_so() 
         .await;
     v.recv_type("ended").await;
     let id: ConversationId = conv.parse().unwrap();
-    let store = app.state.service.store.clone();
+    let store = app.store.clone();
     let rec = store.conversation(id).await.unwrap().unwrap();
     assert!(rec.assessment.referral);
 

@@ -259,15 +259,8 @@ async fn outside_hours_a_start_is_refused_with_the_next_opening_and_the_alternat
     assert!(next.ends_with("T00:00:00+09:00"));
     assert_eq!(e["alternatives"][0]["contact"], "0120-279-338");
     // Nothing was created; the socket may try again later.
-    assert!(app.state.service.store.queue().await.unwrap().is_empty());
-    assert!(app
-        .state
-        .service
-        .store
-        .live_conversations()
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(app.store.queue().await.unwrap().is_empty());
+    assert!(app.store.live_conversations().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -300,9 +293,7 @@ async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_th
     // resumes: they keep their place and are told the queue has closed.
     let (token, token_hash) = tsunagu::auth::new_token();
     let id = tsunagu::core::ids::ConversationId::new_random();
-    app.state
-        .service
-        .store
+    app.store
         .create_conversation(
             tsunagu::model::NewConversation {
                 channel: Default::default(),

@@ -239,7 +239,7 @@ async fn observe_join_and_take_over_keep_the_conversation_whole() {
     tv.assert_whole(8);
     ts.assert_whole(8);
     tc.assert_whole(6);
-    let store = &app.state.service.store;
+    let store = &app.store;
     let rec = store
         .conversation(conv.parse().unwrap())
         .await
@@ -383,7 +383,7 @@ async fn transfers_to_a_colleague_and_back_to_the_queue_lose_nothing_and_carry_t
     for (seq, (_, _, text)) in &tv.seen {
         assert_eq!(&ta.seen[seq].2, text);
     }
-    let store = &app.state.service.store;
+    let store = &app.store;
     let loads: Vec<u32> = store
         .counsellors()
         .await

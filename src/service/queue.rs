@@ -1,0 +1,204 @@
+//! The queue: each waiting visitor's place and estimate, automatic
+//! matching, and the sweeper that applies the grace periods and marks
+//! silent conversations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Refusal, Service};
+use crate::clock::now_ms;
+use crate::core::conversation::{EndedBy, Outcome};
+use crate::core::estimate::{estimate_wait, WaitInputs};
+use crate::core::ids::ConversationId;
+use crate::core::matching::{self, CounsellorLoad};
+use crate::model::MatchingMode;
+use crate::model::{ConversationRecord, Event, Swept};
+use crate::protocol::ErrorCode;
+
+/// What a visitor learns about their place in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueuePlace {
+    pub position: u32,
+    pub queue_length: u32,
+    pub estimated_wait_secs: Option<u64>,
+}
+
+impl Service {
+    /// Everyone waiting, in queue order (the counsellors' queue view).
+    pub async fn queue(&self) -> Result<Vec<ConversationRecord>, Refusal> {
+        Ok(self.store.queue().await?)
+    }
+
+    /// Every waiting visitor's place, in queue order, with the estimate
+    /// from the counsellors taking chats now.
+    pub async fn queue_places(
+        &self,
+    ) -> Result<(Vec<ConversationRecord>, Vec<QueuePlace>), Refusal> {
+        let queue = self.store.queue().await?;
+        let counsellors = self.store.counsellors().await?;
+        let (mut free, mut total) = (0u32, 0u32);
+        for c in counsellors.iter().filter(|c| c.takes_chats()) {
+            free += c.capacity.saturating_sub(c.active);
+            total += c.capacity;
+        }
+        let mean_handle = self.mean_handle_time();
+        let len = queue.len() as u32;
+        let places = (1..=len)
+            .map(|position| QueuePlace {
+                position,
+                queue_length: len,
+                estimated_wait_secs: estimate_wait(WaitInputs {
+                    position,
+                    free_slots: free,
+                    total_slots: total,
+                    mean_handle,
+                })
+                .map(|d| d.as_secs()),
+            })
+            .collect();
+        Ok((queue, places))
+    }
+
+    /// One round of automatic matching. Returns how many were assigned.
+    pub async fn match_round(&self) -> Result<usize, Refusal> {
+        if self.settings.matching != MatchingMode::Auto {
+            return Ok(0);
+        }
+        // Counsellors first: there are few of them, while the queue may hold
+        // thousands. With no free place anywhere (the usual state at a peak)
+        // a round costs nothing, however often arrivals wake the matcher.
+        let loads: Vec<CounsellorLoad> = self
+            .store
+            .counsellors()
+            .await?
+            .into_iter()
+            .map(|c| CounsellorLoad {
+                id: c.id,
+                capacity: c.capacity,
+                active: c.active,
+                available: c.takes_chats(),
+                last_assigned_ms: c.last_assigned_ms,
+            })
+            .collect();
+        let free: u32 = loads.iter().filter(|c| c.available).map(|c| c.free()).sum();
+        if free == 0 {
+            return Ok(0);
+        }
+        let queue: Vec<ConversationId> = self
+            .store
+            .queue_head(free as usize)
+            .await?
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        // The planned assignments run at once: each is one atomic store
+        // step that checks the counsellor's capacity itself, and one after
+        // another they cost a round trip each while freed places wait
+        // (tens of milliseconds a round on Redis at a busy moment).
+        let plan = matching::plan(&queue, &loads);
+        let results = futures_util::future::join_all(
+            plan.into_iter()
+                .map(|(conversation, counsellor)| self.assign(conversation, counsellor)),
+        )
+        .await;
+        let mut assigned = 0;
+        for r in results {
+            // A refusal means another node (or a visitor leaving) got there
+            // first; the next round plans again from fresh data.
+            match r {
+                Ok(()) => assigned += 1,
+                Err(e) if e.code == ErrorCode::Unavailable => return Err(e),
+                Err(_) => {}
+            }
+        }
+        if assigned > 0 {
+            self.publish(Event::QueueChanged).await;
+        }
+        Ok(assigned)
+    }
+
+    /// Run matching whenever woken, and at least every second.
+    pub async fn run_matcher(self: Arc<Self>) {
+        loop {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), self.matcher_wake.notified()).await;
+            if let Err(e) = self.match_round().await {
+                tracing::warn!(code = e.code.as_str(), "matching round failed");
+            }
+        }
+    }
+
+    /// Apply the grace periods on a fixed interval.
+    pub async fn run_sweeper(self: Arc<Self>) {
+        let t = &self.settings.timing;
+        let mut tick = tokio::time::interval(Duration::from_millis(t.sweep_interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let swept = match self
+                .store
+                .sweep(
+                    now_ms(),
+                    t.visitor_grace_secs * 1000,
+                    t.counsellor_grace_secs * 1000,
+                )
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweep failed");
+                    continue;
+                }
+            };
+            for s in &swept {
+                match *s {
+                    Swept::Abandoned { conversation } => {
+                        tracing::info!(%conversation, "visitor left the queue (grace period over)");
+                        self.publish(Event::Ended {
+                            conversation,
+                            by: EndedBy::System,
+                            outcome: Some(Outcome::VisitorLeft),
+                            counsellor: None,
+                        })
+                        .await;
+                    }
+                    Swept::Requeued {
+                        conversation,
+                        counsellor,
+                    } => {
+                        tracing::info!(%conversation, %counsellor, "counsellor away past grace; conversation back to the front of the queue");
+                        self.publish(Event::Requeued {
+                            conversation,
+                            counsellor,
+                            by_transfer: false,
+                        })
+                        .await;
+                        self.publish(Event::CounsellorChanged { counsellor }).await;
+                    }
+                }
+            }
+            if !swept.is_empty() {
+                self.publish(Event::QueueChanged).await;
+                self.wake_matcher();
+            }
+            match self
+                .store
+                .mark_silent(now_ms(), t.silence_secs * 1000)
+                .await
+            {
+                Ok(silent) => {
+                    for rec in silent {
+                        if let Some(since_ms) = rec.silent_since_ms {
+                            self.publish(Event::Silent {
+                                conversation: rec.id,
+                                since_ms,
+                            })
+                            .await;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "silence check failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The visitor's use cases: start (or, for a LINE visitor, start on that
+//! channel), resume, presence, messages with triage, acknowledgements,
+//! typing and ending. A web visitor's socket and the LINE edge both come
+//! through here.
+
+use std::time::Duration;
+
+use super::{resume_failed, Refusal, Service};
+use crate::auth;
+use crate::clock::now_ms;
+use crate::core::conversation::{ConversationState, EndedBy};
+use crate::core::ids::{AlertId, ClientMsgId, ConversationId, Party};
+use crate::core::prechat::PreChat;
+use crate::core::triage::{self};
+use crate::model::{
+    Account, Alert, Appended, Channel, ConversationRecord, Event, NewConversation, NewMessage,
+    RiskChange, RiskReason, RiskSource,
+};
+use crate::protocol::ErrorCode;
+
+/// A triage hit as a stored reason (the rule, never the text).
+fn triage_reasons(hits: &[triage::Hit], now_ms: u64) -> Vec<RiskReason> {
+    hits.iter()
+        .map(|h| RiskReason {
+            level: h.level,
+            source: RiskSource::Triage {
+                rule: h.rule.clone(),
+                category: h.category.clone(),
+            },
+            at_ms: now_ms,
+        })
+        .collect()
+}
+
+/// The rule ids of reasons, for logs.
+fn rule_ids(reasons: &[RiskReason]) -> String {
+    reasons
+        .iter()
+        .filter_map(|r| match &r.source {
+            RiskSource::Triage { rule, .. } => Some(rule.as_str()),
+            RiskSource::Staff { .. } => None,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// See [`Service::visitor_welcome`].
+pub struct VisitorWelcome {
+    pub record: ConversationRecord,
+    pub counsellor: Option<String>,
+}
+
+impl Service {
+    /// Start a conversation and join the queue. Returns the record and the
+    /// resume token (shown to the visitor once, stored only as a hash).
+    pub async fn start(
+        &self,
+        pre_chat: PreChat,
+        first_message: Option<String>,
+    ) -> Result<(ConversationRecord, String), Refusal> {
+        self.start_on(Channel::Web, pre_chat, first_message).await
+    }
+
+    /// [`Service::start`] for a visitor on `channel` (the LINE edge starts
+    /// its conversations here: same hours, triage, queue and limits).
+    pub async fn start_on(
+        &self,
+        channel: Channel,
+        pre_chat: PreChat,
+        first_message: Option<String>,
+    ) -> Result<(ConversationRecord, String), Refusal> {
+        let now = now_ms();
+        let status = self.schedule.status(now);
+        if !status.accepts_new_visitors() {
+            return Err(self.closed_refusal(status));
+        }
+        let first_message = match first_message {
+            Some(t) if !t.trim().is_empty() => Some(self.text(t)?.into_string()),
+            _ => None,
+        };
+        let hits = first_message
+            .as_deref()
+            .map(|t| self.rules.check(t))
+            .unwrap_or_default();
+        let risk_reasons = triage_reasons(&hits, now);
+        let risk = triage::level_of(&hits);
+        let alert_id = (!hits.is_empty()).then(AlertId::new_random);
+        let (token, token_hash) = auth::new_token();
+        let new = NewConversation {
+            channel,
+            id: ConversationId::new_random(),
+            token_hash,
+            pre_chat,
+            risk,
+            risk_reasons: risk_reasons.clone(),
+            alert: alert_id,
+            first_message,
+            now_ms: now,
+        };
+        let rec = self
+            .store
+            .create_conversation(new, self.settings.limits.max_queue)
+            .await
+            .map_err(|e| {
+                let mut r = Refusal::from(e);
+                if r.code == ErrorCode::QueueFull {
+                    r.message = "everyone is busy right now and the queue is full; please try again later or contact one of these services".into();
+                    r.alternatives = Some(self.settings.alternatives.clone().into());
+                }
+                r
+            })?;
+        tracing::info!(conversation = %rec.id, "conversation started");
+        self.metrics.conversation_started();
+        if let Some(id) = alert_id {
+            // The rule ids only: never the text.
+            tracing::info!(conversation = %rec.id, rules = %rule_ids(&risk_reasons), level = ?risk, "triage matched the first message");
+            self.publish(Event::Alert {
+                alert: Box::new(Alert {
+                    id,
+                    conversation: rec.id,
+                    level: risk,
+                    reasons: risk_reasons,
+                    at_ms: now,
+                    acked_by: None,
+                    acked_at_ms: None,
+                }),
+            })
+            .await;
+        }
+        self.publish(Event::QueueChanged).await;
+        self.wake_matcher();
+        Ok((rec, token))
+    }
+
+    /// Check a resume token. Unknown conversation and wrong token give the
+    /// same answer, so ids cannot be probed; a conversation purged after
+    /// the retention period no longer exists, so it answers the same.
+    pub async fn resume(
+        &self,
+        id: ConversationId,
+        token: &str,
+    ) -> Result<ConversationRecord, Refusal> {
+        let failed = resume_failed;
+        let rec = self.store.conversation(id).await?.ok_or_else(failed)?;
+        if !auth::same_hash(&rec.token_hash, &crate::model::hash_token(token)) {
+            return Err(failed());
+        }
+        if rec.erased_at_ms.is_some() {
+            return Err(Self::erased_refusal());
+        }
+        Ok(rec)
+    }
+
+    pub async fn visitor_presence(&self, id: ConversationId, delta: i32) -> Result<(), Refusal> {
+        let rec = self.store.visitor_connections(id, delta, now_ms()).await?;
+        let online = rec.visitor_connections > 0;
+        // Only the first socket in and the last one out change presence.
+        if (delta > 0 && rec.visitor_connections == 1) || (delta < 0 && !online) {
+            self.publish(Event::VisitorPresence {
+                conversation: id,
+                online,
+                counsellor: rec.state.counsellor(),
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Store a message from `party`; returns its sequence number (the same
+    /// one again for a resend of the same client id).
+    pub async fn send(
+        &self,
+        id: ConversationId,
+        party: Party,
+        author: Option<&Account>,
+        client_id: ClientMsgId,
+        text: String,
+    ) -> Result<u64, Refusal> {
+        let text = self.text(text)?;
+        // Triage looks at what a visitor writes; the store applies a hit
+        // only while the conversation is still queued.
+        let hits = match party {
+            Party::Visitor => self.rules.check(text.as_str()),
+            Party::Counsellor => Vec::new(),
+        };
+        let msg = NewMessage {
+            from: party,
+            author: author.map(|a| a.id),
+            author_name: author.map(|a| a.display_name.clone()),
+            client_id,
+            text: text.into_string(),
+            now_ms: now_ms(),
+            require_counsellor: match party {
+                Party::Counsellor => author.map(|a| a.id),
+                Party::Visitor => None,
+            },
+        };
+        match self.store.append(id, msg).await? {
+            Appended::New(message) => {
+                // The store has published it (see `Store::append`).
+                self.metrics.message_stored();
+                let seq = message.seq;
+                let at = message.at_ms;
+                if !hits.is_empty() {
+                    self.apply_triage(id, &hits, at).await;
+                }
+                Ok(seq)
+            }
+            Appended::Duplicate(seq) => Ok(seq),
+        }
+    }
+
+    /// Raise a waiting visitor's risk after a triage hit. Failure to do so
+    /// is logged, never shown to the visitor (triage never answers them).
+    async fn apply_triage(&self, id: ConversationId, hits: &[triage::Hit], now: u64) {
+        let change = RiskChange::Triage {
+            hits: triage_reasons(hits, now),
+            alert: AlertId::new_random(),
+        };
+        match self.store.set_risk(id, change, now).await {
+            Ok(update) => {
+                if let Some(alert) = update.alert {
+                    tracing::info!(conversation = %id, rules = %rule_ids(&alert.reasons), level = ?update.record.risk, "triage matched a message while waiting");
+                    self.publish(Event::RiskChanged {
+                        conversation: id,
+                        level: update.record.risk,
+                        counsellor: update.record.counsellor,
+                    })
+                    .await;
+                    self.publish(Event::Alert {
+                        alert: Box::new(alert),
+                    })
+                    .await;
+                    self.wake_matcher();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(conversation = %id, error = %e, "triage could not raise the risk level")
+            }
+        }
+    }
+
+    pub async fn ack(&self, id: ConversationId, party: Party, seq: u64) -> Result<(), Refusal> {
+        let before = self
+            .store
+            .conversation(id)
+            .await?
+            .map(|r| r.acked_by(party));
+        let now = self.store.ack(id, party, seq).await?;
+        if before != Some(now) {
+            self.publish(Event::Acked {
+                conversation: id,
+                by: party,
+                seq: now,
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    pub async fn typing(&self, id: ConversationId, from: Party, active: bool) {
+        self.publish(Event::Typing {
+            conversation: id,
+            from,
+            active,
+        })
+        .await;
+    }
+
+    pub async fn visitor_end(&self, id: ConversationId) -> Result<(), Refusal> {
+        let ended = self.store.end(id, EndedBy::Visitor, None, now_ms()).await?;
+        self.after_end(&ended.record, ended.was, EndedBy::Visitor)
+            .await;
+        Ok(())
+    }
+
+    pub(super) async fn after_end(
+        &self,
+        rec: &ConversationRecord,
+        was: ConversationState,
+        by: EndedBy,
+    ) {
+        tracing::info!(conversation = %rec.id, ended_by = ?by, outcome = ?rec.outcome, "conversation ended");
+        self.metrics.conversation_ended();
+        if let (ConversationState::Active { .. }, Some(start), Some(end)) =
+            (was, rec.assigned_at_ms, rec.ended_at_ms)
+        {
+            self.observe_handle_time(Duration::from_millis(end.saturating_sub(start)));
+        }
+        // The matcher reads the freed place from the store, not from these
+        // events: it need not wait for their round trips.
+        self.wake_matcher();
+        self.publish(Event::Ended {
+            conversation: rec.id,
+            by,
+            outcome: rec.outcome,
+            counsellor: rec.counsellor,
+        })
+        .await;
+        if let ConversationState::Active { counsellor } = was {
+            self.publish(Event::CounsellorChanged { counsellor }).await;
+        }
+        self.publish(Event::QueueChanged).await;
+    }
+
+    /// What a visitor's socket shows when it binds to the conversation:
+    /// the record, and the name of the counsellor who has it (`None` while
+    /// nobody has it, or if the name cannot be read). `None` if there is
+    /// no such conversation.
+    pub async fn visitor_welcome(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<VisitorWelcome>, Refusal> {
+        let Some(record) = self.store.conversation(id).await? else {
+            return Ok(None);
+        };
+        let counsellor = match record.state {
+            ConversationState::Active { counsellor } => self
+                .store
+                .account(counsellor)
+                .await
+                .ok()
+                .flatten()
+                .map(|a| a.display_name),
+            _ => None,
+        };
+        Ok(Some(VisitorWelcome { record, counsellor }))
+    }
+
+    /// Where a conversation stands, and who ended it (after a lag, a
+    /// visitor's socket re-reads this instead of the events it missed).
+    pub async fn conversation_state(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<(ConversationState, Option<EndedBy>)>, Refusal> {
+        Ok(self
+            .store
+            .conversation(id)
+            .await?
+            .map(|r| (r.state, r.ended_by)))
+    }
+}
