@@ -50,6 +50,39 @@ fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
+/// `crate::{...}` groups put on one line (the line breaks moved after the
+/// group, so the lines below keep their numbers).
+fn join_groups(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut held = 0usize;
+    for c in text.chars() {
+        if depth > 0 {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                '\n' => {
+                    held += 1;
+                    out.push(' ');
+                    continue;
+                }
+                _ => {}
+            }
+            out.push(c);
+            if depth == 0 {
+                out.extend(std::iter::repeat_n('\n', held));
+                held = 0;
+            }
+            continue;
+        }
+        out.push(c);
+        if c == '{' && out.ends_with("crate::{") {
+            depth = 1;
+        }
+    }
+    out
+}
+
 /// The top-level modules a line names through `crate::`.
 fn crate_refs(line: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -60,15 +93,49 @@ fn crate_refs(line: &str) -> Vec<String> {
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        if !name.is_empty() && name.chars().next().unwrap().is_lowercase() {
-            out.push(name);
+        if let Some(group) = rest.strip_prefix('{') {
+            // `crate::{a, b::c}`: each item's first segment (on this line).
+            let mut depth = 0;
+            let inner: String = group
+                .chars()
+                .take_while(|&c| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth >= 0
+                })
+                .collect();
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in inner.chars().chain(std::iter::once(',')) {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.extend(module_name(item.trim()));
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+            continue;
         }
+        out.extend(module_name(rest));
     }
     out
+}
+
+/// The module a path starts with (`store::X` -> `store`), if it names one.
+fn module_name(path: &str) -> Option<String> {
+    let name: String = path
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty() && name.chars().next().unwrap().is_lowercase()).then_some(name)
 }
 
 /// Edges of the top-level module graph, each with one place that makes it.
@@ -81,7 +148,7 @@ fn module_graph() -> BTreeMap<(String, String), String> {
         let Some(from) = top_module(&src, &file) else {
             continue;
         };
-        let text = std::fs::read_to_string(&file).unwrap();
+        let text = join_groups(&std::fs::read_to_string(&file).unwrap());
         for (n, line) in code_lines(&text) {
             for to in crate_refs(line) {
                 if to != from {
@@ -282,6 +349,13 @@ fn the_checks_find_what_they_look_for() {
         ["core", "model"]
     );
     assert!(crate_refs("use tsunagu_crate::store;").is_empty());
+    let joined = join_groups("use crate::{\n    a,\n    b,\n};\nx");
+    assert_eq!(crate_refs(joined.lines().next().unwrap()), ["a", "b"]);
+    assert_eq!(joined.lines().count(), 5);
+    assert_eq!(
+        crate_refs("use crate::{http, ws::broadcast::{a, b}, Thing};"),
+        ["http", "ws"]
+    );
     let mut edges = BTreeMap::new();
     for (a, b) in [("ws", "http"), ("http", "ws"), ("http", "model")] {
         edges.insert((a.to_owned(), b.to_owned()), String::new());
