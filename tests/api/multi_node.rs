@@ -230,21 +230,50 @@ async fn matching_across_nodes_never_doubles_nor_exceeds_capacity() {
     for j in 0..VISITORS {
         let addr = cluster.nodes[j % 3].addr.clone();
         let served = served.clone();
+        let cluster = cluster.clone();
+        let seen = assigned.clone();
         visitors.push(tokio::spawn(async move {
             let mut ws = Ws::connect(&addr, "/ws/visitor", &[]).await.unwrap();
             ws.send(json!({"type": "start", "first_message": format!("visitor {j}")}))
                 .await;
             let mut matched = 0;
+            let mut id = None;
+            let mut frames = Vec::new();
             loop {
                 let f = match ws.next_within(Duration::from_secs(1)).await {
                     Ok(Some(f)) => f,
                     Ok(None) => panic!("visitor {j}'s socket closed"),
                     Err(()) if tokio::time::Instant::now() < deadline => continue,
-                    Err(()) => panic!("visitor {j} not served in time"),
+                    Err(()) => {
+                        // Say where the conversation stands, for the log.
+                        let rec = match id {
+                            Some(id) => cluster.store.conversation(id).await.ok().flatten(),
+                            None => None,
+                        };
+                        let seen_by = id.and_then(|id: tsunagu::core::ids::ConversationId| {
+                            seen.lock().unwrap().get(&id.to_string()).cloned()
+                        });
+                        panic!(
+                            "visitor {j} not served in time (matched {matched}, frames {frames:?}); \
+                             record: {:?}; assigned frames seen by counsellors {seen_by:?}",
+                            rec.map(|r| (r.state, r.ended_by, r.counsellor, r.visitor_connections))
+                        )
+                    }
                 };
+                frames.push(format!("{}/{}", f["type"], f["state"]));
+                if f["type"] == "welcome" {
+                    id = f["conversation_id"].as_str().and_then(|s| s.parse().ok());
+                }
                 match f["type"].as_str() {
                     // Matched before the socket was bound: `welcome` says so.
                     Some("welcome") if f["state"] == "active" => matched += 1,
+                    // Matched and ended before the socket was bound (these
+                    // counsellors end each chat at once): `welcome` says
+                    // so, and no `matched` or `ended` follows.
+                    Some("welcome") if f["state"] == "ended" => {
+                        served.fetch_add(1, Ordering::SeqCst);
+                        return matched + 1;
+                    }
                     Some("matched") => matched += 1,
                     Some("ended") => {
                         served.fetch_add(1, Ordering::SeqCst);
