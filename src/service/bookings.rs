@@ -51,7 +51,7 @@ fn not_found() -> Refusal {
 fn locked() -> Refusal {
     refuse(
         ErrorCode::BookingLocked,
-        "this booking is locked after too many wrong PINs: get a new PIN on the chat page, or ask the centre",
+        "this booking is locked after too many wrong PINs: a new PIN comes with the resume token (POST /api/handoff/pin) or from the centre",
     )
 }
 
