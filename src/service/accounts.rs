@@ -103,10 +103,10 @@ impl Service {
             ));
         }
         let display_name = display_name.trim().to_owned();
-        if display_name.is_empty() || display_name.chars().count() > 40 {
+        if !crate::model::valid_display_name(&display_name) {
             return Err(refuse(
                 ErrorCode::BadRequest,
-                "display_name: 1-40 characters",
+                "display_name: 1-40 characters, no line breaks or other control characters",
             ));
         }
         let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use tsunagu::model::Role;
+
 use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
@@ -102,4 +104,53 @@ async fn a_body_trickled_in_is_cut_off_within_the_time_out() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Display names are shown to visitors: a line break or a NUL in one was
+/// stored as it came.
+#[tokio::test]
+async fn a_display_name_with_control_characters_is_refused_and_nothing_is_created() {
+    let app = spawn_app().await;
+    app.add_account("admin1", "管理者", Role::Admin).await;
+    let cookie = app.login("admin1").await;
+    let client = reqwest::Client::new();
+    let create = |name: &'static str, display: &'static str| {
+        client
+            .post(app.url("/api/accounts"))
+            .header("cookie", &cookie)
+            .json(&serde_json::json!({
+                "username": name,
+                "display_name": display,
+                "role": "counsellor",
+                "password": "long enough password",
+            }))
+            .send()
+    };
+    for (name, display) in [("bad.one", "a\r\nb\u{0}"), ("bad.two", "青木\u{202E}")] {
+        let r = create(name, display).await.unwrap();
+        assert_eq!(r.status(), 400, "{display:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "bad_request");
+    }
+    let r = create("good.one", "青木").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let list: serde_json::Value = client
+        .get(app.url("/api/accounts"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"good.one") && !names.iter().any(|n| n.starts_with("bad.")),
+        "{names:?}"
+    );
 }
