@@ -110,8 +110,9 @@ logins_per_ip_per_min = 100000
 logins_per_account_per_min = 1000
 logins_burst = 1000
 # Every test comes from 127.0.0.1: the per-address limit on booking
-# look-ups is lifted; the per-reference one (5/min, burst 5) stays.
+# look-ups is lifted; a reference locks after 5 wrong PINs.
 booking_lookups_per_ip_per_min = 100000
+booking_pin_failures = 5
 default_capacity = 2
 max_capacity = 8
 

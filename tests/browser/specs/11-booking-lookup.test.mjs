@@ -51,6 +51,7 @@ const COPY = {
     cancelled: 'この予約は取り消されています。',
     withdrawnNow: '同意を取り消しました。センターには何も渡りません。',
     rateLimited: /試した回数が多すぎます。\d+秒ほど待って/,
+    locked: /ロックされました。予約はそのまま残っています/,
   },
   en: {
     hour: 14,
@@ -67,6 +68,7 @@ const COPY = {
     cancelled: 'This booking has been cancelled.',
     withdrawnNow: 'Your consent is withdrawn: nothing goes to the centre',
     rateLimited: /Too many tries\. Please wait about \d+ seconds/,
+    locked: /locked after too many wrong PINs\. The booking itself still stands/,
   },
 };
 
@@ -255,8 +257,9 @@ for (const lang of ['ja', 'en']) {
     }
   });
 
-  test(`too many tries on one reference say how long to wait, and quick exit leaves (${lang})`, async () => {
-    // A reference nobody has: the limit counts tries on it all the same.
+  test(`too many wrong PINs on one reference lock it and say so, and quick exit leaves (${lang})`, async () => {
+    // A reference nobody has: wrong PINs count against it all the same
+    // (limits.booking_pin_failures = 5 in this server's settings).
     const reference = lang === 'ja' ? 'ZZZZ-JJJ2' : 'ZZZZ-EEE2';
     const { context, page } = await lookupPage(lang);
     try {
@@ -266,13 +269,13 @@ for (const lang of ['ja', 'en']) {
       }
       await page.fill('#lookup-reference', reference);
       await page.fill('#lookup-pin', '123456');
-      assert.equal(await submitted(page, () => page.click('#lookup-submit')), 429);
+      assert.equal(await submitted(page, () => page.click('#lookup-submit')), 423);
       await page.waitForFunction(
         ([source, flags]) => new RegExp(source, flags).test(document.getElementById('lookup-error').textContent),
-        [copy.rateLimited.source, copy.rateLimited.flags],
+        [copy.locked.source, copy.locked.flags],
       );
-      await checkState(page, lang, 'booking look-up, too many tries', 'booking-4-rate-limited');
-      expectRefused(page, 429, 1);
+      await checkState(page, lang, 'booking look-up, locked after wrong PINs', 'booking-4-locked');
+      expectRefused(page, 423, 1);
 
       // A PIN that is not 6 digits is said at once, without a try.
       await page.fill('#lookup-pin', '12');
