@@ -61,9 +61,10 @@ pub fn origin_allowed(req: &HttpRequest, settings: &Settings) -> bool {
 /// explicit, so `https://a.jp` and `https://a.jp:443` are one site.
 fn site(scheme: &str, host: &str) -> String {
     let host = host.to_ascii_lowercase();
-    let has_port = host.rsplit_once(':').is_some_and(|(_, p)| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !p.contains(']')
-    });
+    // `[::1]` has colons but no port: a port is digits after the last one.
+    let has_port = host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     if has_port {
         format!("{scheme}://{host}")
     } else {
