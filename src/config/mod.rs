@@ -604,7 +604,6 @@ impl Settings {
             l.frames_burst,
             l.logins_burst,
             l.booking_lookups_per_ip_per_min,
-            l.booking_lookups_per_ref_per_min,
             l.booking_lookups_burst,
             l.booking_pin_failures,
             l.handoff_links_per_ip_per_min,
