@@ -391,8 +391,10 @@ impl Ws {
 
     /// The next JSON frame, or `None` if the socket closed.
     pub async fn next(&mut self) -> Option<Value> {
+        // One deadline for the whole wait: pings must not restart it.
+        let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
         loop {
-            let m = tokio::time::timeout(RECV_TIMEOUT, self.stream.next())
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for a frame")?;
             match m {
@@ -440,18 +442,25 @@ impl Ws {
             .expect("socket closed while a frame was expected")
     }
 
-    /// Skip frames until one of type `t`.
+    /// Skip frames until one of type `t`, within `RECV_TIMEOUT` in all
+    /// (a stream of other frames, such as queue updates, cannot keep a
+    /// test waiting forever).
     pub async fn recv_type(&mut self, t: &str) -> Value {
-        loop {
-            let v = self.recv().await;
-            if v["type"] == t {
-                return v;
+        let wait = async {
+            loop {
+                let v = self.recv().await;
+                if v["type"] == t {
+                    return v;
+                }
+                assert_ne!(
+                    v["type"], "error",
+                    "unexpected error while waiting for {t}: {v}"
+                );
             }
-            assert_ne!(
-                v["type"], "error",
-                "unexpected error while waiting for {t}: {v}"
-            );
-        }
+        };
+        tokio::time::timeout(RECV_TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for a {t} frame"))
     }
 
     /// The next `error` frame (skipping others); asserts its code.
@@ -462,18 +471,24 @@ impl Ws {
     }
 
     async fn recv_type_allowing_errors(&mut self, t: &str) -> Value {
-        loop {
-            let v = self.recv().await;
-            if v["type"] == t {
-                return v;
+        let wait = async {
+            loop {
+                let v = self.recv().await;
+                if v["type"] == t {
+                    return v;
+                }
             }
-        }
+        };
+        tokio::time::timeout(RECV_TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for a {t} frame"))
     }
 
     /// Wait for the server to close the socket; returns the close code.
     pub async fn closed(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
         loop {
-            let m = tokio::time::timeout(RECV_TIMEOUT, self.stream.next())
+            let m = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("timed out waiting for close");
             match m {
