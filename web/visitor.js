@@ -793,6 +793,8 @@ function onServerMessage(msg) {
       return setCounsellorTyping(Boolean(msg.active));
     case 'ended':
       state.endedBy = msg.by;
+      // Someone who switched to another app learns that the counsellor closed the chat.
+      if (msg.by !== 'visitor') attention?.notify();
       return onEnded();
     case 'handoff':
       onHandoff(msg.handoff);

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import {
   launch,
   counsellorPage,
+  phonePage,
   visitorPage,
   setAvailable,
   switchLang,
@@ -171,6 +172,18 @@ for (const [lang, username, name] of [
     }
   });
 
+  test(`the booking look-up page, which shares the visitor's stylesheet, passes axe in dark mode too (${lang})`, async () => {
+    const b = await phonePage(browser, '/booking/');
+    try {
+      await b.page.waitForFunction(() => document.getElementById('lookup-submit').textContent.length > 0);
+      await switchLang(b.page, lang);
+      await lightAndDark(b.page, lang, 'booking look-up', 'layout-booking-lookup');
+      assertClean(b.page, b.context);
+    } finally {
+      await b.context.close();
+    }
+  });
+
   test(`waiting, joining in a hidden tab, chatting, the keyboard, the handoff card and a reconnect (${lang})`, async () => {
     const copy = COPY[lang];
     const c = await counsellorPage(browser, username);
@@ -321,7 +334,13 @@ for (const [lang, username, name] of [
       assert.ok(gone <= 6000, `the banner cleared after ${gone} ms`);
       console.log(`# ${lang} reconnect banner cleared after ~${gone} ms`);
 
+      // The counsellor closes the chat while the visitor is in another app: the title says so.
+      await setHidden(v.page, true);
       await counsellorEnds(c.page);
+      await v.page.waitForSelector('#ended-panel:not([hidden])', { state: 'attached' });
+      await v.page.waitForFunction((u) => document.title.includes(u), copy.unread);
+      await setHidden(v.page, false);
+      await v.page.waitForFunction((n) => document.title === n, copy.appName);
       await v.page.waitForSelector('#ended-panel:not([hidden])');
       assertClean(v.page, v.context);
       assertClean(c.page, c.context);
