@@ -391,6 +391,8 @@ function placeCard() {
     const later = !m.seq || m.seq > cardSeq;
     if (later && (!before || precedes(m, before))) before = m;
   }
+  // The log is a live region: the card's arrival is announced by handoff.js, not read out whole.
+  card.setAttribute('aria-live', 'off');
   list.insertBefore(card, before ? before.el : null);
   log?.showTop(card);
 }
@@ -399,6 +401,7 @@ function placeCard() {
 function parkCard() {
   const card = $('handoff');
   cardSeq = null;
+  card.removeAttribute('aria-live');
   $('composer').before(card);
 }
 

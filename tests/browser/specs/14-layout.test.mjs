@@ -44,6 +44,7 @@ const COPY = {
     line: '1番目（1人待ち）・いまは相談員がいません',
     notification: '新しいメッセージがあります',
     larger: '特大',
+    normal: '標準',
   },
   en: {
     joined: (name) => `${name} joined`,
@@ -56,6 +57,7 @@ const COPY = {
     line: 'Place 1 of 1 · no one free now',
     notification: 'You have a new message',
     larger: 'Largest',
+    normal: 'Standard',
   },
 };
 
@@ -288,6 +290,22 @@ for (const [lang, username, name] of [
       assert.ok(g.composer.bottom <= g.viewport + 0.5 && g.send.bottom <= g.viewport + 0.5, 'the composer is in view at 360x420');
       console.log(`# ${lang} 360x420 (keyboard): message area ${Math.round(g.log.height)} px, last message ${Math.round(g.last.height)} px`);
       await screenshot(v.page, lang, 'layout-keyboard');
+
+      // ---- the largest text: the log still has the larger part of the screen
+      await v.page.setViewportSize({ width: 360, height: 740 });
+      await v.page.click('#settings summary');
+      await v.page.locator('#settings .radio-chip', { hasText: copy.larger }).click();
+      await v.page.click('#settings summary');
+      g = await chatGeometry(v.page);
+      const largest = g.log.height / g.viewport;
+      console.log(`# ${lang} 360x740 chatting, largest text: message area ${Math.round(g.log.height)}/${g.viewport} px = ${(largest * 100).toFixed(1)} %`);
+      // Every text scales (as a zoom would), the buttons too: less than at the standard size, still the largest part.
+      assert.ok(largest >= 0.4, `largest text: ${largest}`);
+      assert.ok(inLog(g, g.lastStatus), 'largest text: the newest delivery line is whole');
+      await screenshot(v.page, lang, 'layout-chatting-text-larger');
+      await v.page.click('#settings summary');
+      await v.page.locator('#settings .radio-chip', { hasText: copy.normal }).click();
+      await v.page.click('#settings summary');
 
       // ---- a desk: 1280x800
       await v.page.setViewportSize({ width: 1280, height: 800 });
