@@ -24,6 +24,7 @@ import {
 } from './i18n.js';
 import { h, newClientId, SeqTracker, Connection, quickExit } from './common.js';
 import { initHandoff, onHandoff, refreshHandoff, resetHandoff, renderHandoff } from './handoff.js';
+import { stickToBottom, autoGrow, bindTextSize, Attention } from './messenger.js';
 
 const STORE_KEY = 'tsunagu.visitor';
 const $ = (id) => document.getElementById(id);
@@ -60,6 +61,8 @@ const state = {
   second: null,
   /** Lines about the conversation itself (joined, taken over), re-rendered on a language change. */
   systemLines: [],
+  /** `last_seq` of the latest `welcome`: on a resume, the history up to here is still to come. */
+  lastSeqAtWelcome: 0,
 };
 
 let conn = null;
@@ -71,6 +74,21 @@ let counsellorTypingTimer = null;
 let ackTimer = null;
 let draftTimer = null;
 let reconnectedNotice = false;
+/** Clears 「接続が戻りました」 a few seconds after it appears. */
+let connBackTimer = null;
+/** How long 「接続が戻りました」 stays. */
+const CONN_BACK_MS = 4000;
+/** The log follows its newest line (set up in init). */
+let log = null;
+/** Title, tone and notification while the tab is hidden (set up in init). */
+let attention = null;
+/** Grows the composer with its text (set up in init). */
+let fitComposer = () => {};
+/**
+ * The handoff card sits in the log, after the messages that came before
+ * it: this is the last sequence number it follows (null while not in the log).
+ */
+let cardSeq = null;
 
 // ------------------------------------------------------------ storage
 
@@ -220,6 +238,7 @@ function showWelcome({ focus = false } = {}) {
   $('screen-welcome').hidden = false;
   $('screen-chat').hidden = true;
   document.body.classList.remove('in-chat');
+  $('settings-home').append($('settings'));
   $('start-button').disabled = false;
   $('start-button').textContent = t('welcome.start');
   renderClosed();
@@ -230,7 +249,9 @@ function showChat({ focus = false } = {}) {
   $('screen-welcome').hidden = true;
   $('screen-chat').hidden = false;
   document.body.classList.add('in-chat');
+  $('chat-extras').append($('settings'));
   if (focus) $('chat-heading').focus();
+  log?.toBottom();
 }
 
 /**
@@ -281,8 +302,8 @@ function renderPhase() {
     heading.textContent = state.counsellor ? t('chat.heading', { name: state.counsellor }) : t('chat.heading.anon');
   else if (p === 'ended') heading.textContent = t('ended.heading');
   else heading.textContent = t('conn.connecting');
-  $('queue-status').hidden = p !== 'queued';
-  $('wait-hint').hidden = p !== 'queued';
+  $('wait-info').hidden = p !== 'queued';
+  if (p !== 'queued') $('queue-status').textContent = '';
   renderQueue();
   renderClosing();
   const ended = p === 'ended';
@@ -310,14 +331,78 @@ function systemLine(key, vars) {
   const line = { key, vars, el: h('p', { class: 'msg-system' }) };
   line.el.textContent = t(key, vars);
   state.systemLines.push(line);
-  const list = $('messages');
-  list.append(line.el);
-  list.scrollTop = list.scrollHeight;
+  appendToLog(line.el);
   announce(t(key, vars));
 }
 
+/** The site's greeting (`site.greeting_ja`/`greeting_en`), marked as the site's, not the counsellor's. */
+function greetingText() {
+  const site = state.info?.site;
+  if (!site) return '';
+  return (lang() === 'en' ? site.greeting_en : site.greeting_ja) || '';
+}
+
+function greetingLine() {
+  if (!greetingText()) return;
+  const label = h('span', { class: 'msg-greeting-label' });
+  const text = h('span', { class: 'msg-greeting-text' });
+  const line = { greeting: true, label, text, el: h('p', { class: 'msg-system msg-greeting' }, label, ' ', text) };
+  state.systemLines.push(line);
+  renderSystemLine(line);
+  appendToLog(line.el);
+}
+
+function renderSystemLine(line) {
+  if (line.greeting) {
+    line.label.textContent = t('chat.greeting.label');
+    line.text.textContent = greetingText();
+  } else line.el.textContent = t(line.key, line.vars);
+}
+
 function renderSystemLines() {
-  for (const line of state.systemLines) line.el.textContent = t(line.key, line.vars);
+  for (const line of state.systemLines) renderSystemLine(line);
+}
+
+/** A line at the end of the log (after the handoff card, if it is there: it came later). */
+function appendToLog(el) {
+  $('messages').append(el);
+}
+
+// -------------------------------------------------- the card in the log
+
+/**
+ * The handoff card (handoff.js fills it) is part of the conversation: it
+ * sits in the log after the messages written before it, and later
+ * messages come under it, as in a messenger. The log keeps its height.
+ */
+function placeCard() {
+  const card = $('handoff');
+  const list = $('messages');
+  if (card.hidden) {
+    if (card.parentNode === list) parkCard();
+    return;
+  }
+  if (card.parentNode === list) return;
+  cardSeq = Math.max(state.seq.contiguous, state.lastSeqAtWelcome || 0);
+  // After every message up to cardSeq; before any later or unconfirmed one.
+  let before = null;
+  for (const m of state.messages.values()) {
+    if (!m.el || m.el.parentNode !== list) continue;
+    const later = !m.seq || m.seq > cardSeq;
+    if (later && (!before || precedes(m, before))) before = m;
+  }
+  // The log is a live region: the card's arrival is announced by handoff.js, not read out whole.
+  card.setAttribute('aria-live', 'off');
+  list.insertBefore(card, before ? before.el : null);
+  log?.showTop(card);
+}
+
+/** Back where it waits when there is no handoff (outside the log). */
+function parkCard() {
+  const card = $('handoff');
+  cardSeq = null;
+  card.removeAttribute('aria-live');
+  $('composer').before(card);
 }
 
 function renderQueue() {
@@ -326,6 +411,8 @@ function renderQueue() {
   if (!place) {
     $('queue-position').textContent = t('wait.checking');
     $('queue-estimate').textContent = '';
+    $('wait-line').textContent = t('wait.checking');
+    $('queue-status').textContent = t('wait.checking');
     return;
   }
   $('queue-position').textContent = t('wait.position', {
@@ -338,14 +425,28 @@ function renderQueue() {
   else if (secs < 60) estimate = t('wait.estimate.soon');
   else estimate = t('wait.estimate.minutes', { minutes: Math.ceil(secs / 60) });
   $('queue-estimate').textContent = estimate;
+  // One short line on screen (the full texts open under it); screen readers hear the full texts.
+  let short;
+  if (secs === null || secs === undefined) short = t('wait.line.none');
+  else if (secs < 60) short = t('wait.line.soon');
+  else short = t('wait.line.minutes', { minutes: Math.ceil(secs / 60) });
+  $('wait-line').textContent = t('wait.line', { position: place.position, length: place.queue_length, estimate: short });
+  const said = `${$('queue-position').textContent} ${estimate}`;
+  if ($('queue-status').textContent !== said) $('queue-status').textContent = said;
 }
 
 function renderConnection(s) {
   const text = $('conn-text');
   const retry = $('conn-retry');
   retry.hidden = s !== 'closed';
+  clearTimeout(connBackTimer);
   if (s === 'open') {
     text.textContent = reconnectedNotice ? t('conn.back') : '';
+    if (reconnectedNotice) {
+      connBackTimer = setTimeout(() => {
+        if ($('conn-status').dataset.state === 'open') $('conn-text').textContent = '';
+      }, CONN_BACK_MS);
+    }
     reconnectedNotice = false;
   } else if (s === 'connecting') text.textContent = t('conn.connecting');
   else if (s === 'reconnecting') text.textContent = t('conn.reconnecting');
@@ -413,9 +514,12 @@ function place(m) {
     const after = m.seq ? !other.seq || other.seq > m.seq : false;
     if (after && (!before || precedes(other, before))) before = other;
   }
-  const wasAtBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.insertBefore(m.el, before ? before.el : null);
-  if (wasAtBottom || m.from === 'visitor') list.scrollTop = list.scrollHeight;
+  const card = $('handoff');
+  if (!before && cardSeq !== null && card.parentNode === list && m.seq && m.seq <= cardSeq) {
+    list.insertBefore(m.el, card);
+  } else list.insertBefore(m.el, before ? before.el : null);
+  // What the visitor writes always shows; otherwise the log follows only a reader at its bottom.
+  if (m.from === 'visitor' && !m.seq) log?.toBottom();
 }
 
 function precedes(a, b) {
@@ -447,8 +551,12 @@ function onIncomingMessage(msg) {
     addMessage({ key, client_id: msg.client_id, seq: msg.seq, from: 'visitor', text: msg.text, sent_at: msg.sent_at });
     dropFromOutbox(msg.client_id);
   } else {
+    const fresh = !state.messages.has(`s${msg.seq}`) && msg.seq > state.seq.contiguous;
     addMessage({ key: `s${msg.seq}`, seq: msg.seq, from: msg.from, name: msg.name, text: msg.text, sent_at: msg.sent_at });
     setCounsellorTyping(false);
+    if (fresh) attention?.notify();
+    // Reading further up (or the handoff card): say that something new is below instead of jumping.
+    if (fresh && !log?.isPinned()) $('jump-new').hidden = false;
   }
   state.seq.add(msg.seq);
   persist();
@@ -512,6 +620,7 @@ function submitComposer(ev) {
   const clientId = newClientId();
   state.outbox.push({ client_id: clientId, text });
   box.value = '';
+  fitComposer();
   updateComposerCount();
   persist();
   addMessage({ key: clientId, client_id: clientId, from: 'visitor', text, sent_at: Date.now() });
@@ -549,6 +658,7 @@ function retryInflightAfter(ms) {
 function editFailed(m) {
   const box = $('composer-text');
   box.value = box.value ? `${box.value}\n${m.text}` : m.text;
+  fitComposer();
   m.el.remove();
   state.messages.delete(m.key);
   updateComposerCount();
@@ -640,13 +750,20 @@ function onServerMessage(msg) {
       if (state.second === msg.counsellor) state.second = null;
       setPhase('active');
       if (handedOn && msg.counsellor) systemLine('chat.taken_over', { name: msg.counsellor });
-      else announce(t('chat.matched', { name: msg.counsellor }));
+      else if (msg.counsellor) {
+        // Said aloud in full; on screen a short line, as a messenger shows someone joining.
+        systemLine('chat.matched.line', { name: msg.counsellor });
+        announce(t('chat.matched', { name: msg.counsellor }));
+        greetingLine();
+      } else announce(t('chat.matched', { name: msg.counsellor }));
+      attention?.notify();
       return undefined;
     }
     case 'counsellor_joined':
       state.second = msg.name || null;
       renderPhase();
       systemLine('chat.joined', { name: msg.name || t('msg.counsellor') });
+      attention?.notify();
       return undefined;
     case 'counsellor_left':
       if (state.second === msg.name) state.second = null;
@@ -679,9 +796,12 @@ function onServerMessage(msg) {
       return setCounsellorTyping(Boolean(msg.active));
     case 'ended':
       state.endedBy = msg.by;
+      // Someone who switched to another app learns that the counsellor closed the chat.
+      if (msg.by !== 'visitor') attention?.notify();
       return onEnded();
     case 'handoff':
-      return onHandoff(msg.handoff);
+      onHandoff(msg.handoff);
+      return attention?.notify();
     case 'erased':
       return forgetHere('erase.done');
     case 'error':
@@ -705,6 +825,7 @@ function onWelcome(msg) {
     $('start-form').reset();
   }
   if (msg.max_text_chars) state.maxChars = msg.max_text_chars;
+  state.lastSeqAtWelcome = Math.max(state.lastSeqAtWelcome || 0, msg.last_seq || 0);
   state.deliveredSeq = Math.max(state.deliveredSeq, msg.delivered_seq || 0);
   if (msg.counsellor) state.counsellor = msg.counsellor;
   state.bound = true;
@@ -872,8 +993,12 @@ function resetConversation() {
   });
   state.seq.reset(0);
   state.messages.clear();
+  state.lastSeqAtWelcome = 0;
+  parkCard();
+  $('jump-new').hidden = true;
   $('messages').replaceChildren();
   $('composer-text').value = '';
+  fitComposer();
   setCounsellorTyping(false);
   hideConfirm();
   resetHandoff();
@@ -928,14 +1053,42 @@ function forgetHere(said) {
 
 // --------------------------------------------------------------- start
 
+function initMessenger() {
+  log = stickToBottom($('messages'), { onPinned: () => ($('jump-new').hidden = true) });
+  $('jump-new').addEventListener('click', () => {
+    log.toBottom();
+    $('composer-text').focus();
+  });
+  attention = new Attention({ title: () => t('app.name') });
+  attention.paint();
+  fitComposer = autoGrow($('composer-text'));
+  bindTextSize($('settings'), () => log.toBottom());
+  const toggle = $('alerts-toggle');
+  toggle.checked = attention.alerts;
+  toggle.addEventListener('change', async () => {
+    const result = await attention.setAlerts(toggle.checked);
+    alertsState = result;
+    renderAlertsState();
+  });
+  // The handoff card goes into the log when it opens (handoff.js only shows and hides it).
+  new MutationObserver(placeCard).observe($('handoff'), { attributes: true, attributeFilter: ['hidden'] });
+}
+
+/** What the alerts toggle last said: 'on', 'sound_only', 'off' (kept as a key for a language change). */
+let alertsState = null;
+
+function renderAlertsState() {
+  $('alerts-state').textContent = alertsState ? t(`settings.alerts.${alertsState}`) : '';
+}
+
 function init() {
   applyI18n();
-  document.title = t('app.name');
+  initMessenger();
   fillPrechat();
   bindLangSwitch($('lang-switch'));
   onLangChange(() => {
-    document.title = t('app.name');
     fillPrechat();
+    renderAlertsState();
     renderInfo();
     renderClosed();
     renderPhase();
@@ -1001,6 +1154,7 @@ function init() {
     state.token = saved.token;
     state.outbox = Array.isArray(saved.outbox) ? saved.outbox : [];
     $('composer-text').value = saved.draft || '';
+    fitComposer();
     for (const o of state.outbox) {
       addMessage({ key: o.client_id, client_id: o.client_id, from: 'visitor', text: o.text });
     }

@@ -448,6 +448,9 @@ impl Default for Settings {
     }
 }
 
+/// The longest greeting (`site.greeting_ja`/`greeting_en`): a few lines, not a page.
+pub const MAX_GREETING_CHARS: usize = 500;
+
 /// Public facts about the centre, shown on the visitor page (`GET /api/info`).
 /// Each text has a Japanese and an English form.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -460,6 +463,10 @@ pub struct Site {
     pub hours_en: String,
     /// Where "quick exit" goes: a neutral page that gives nothing away.
     pub quick_exit_url: String,
+    /// Shown to the visitor as a line from the site (not from the
+    /// counsellor) when a counsellor joins; empty: no greeting.
+    pub greeting_ja: String,
+    pub greeting_en: String,
 }
 
 impl Default for Site {
@@ -470,6 +477,10 @@ impl Default for Site {
             hours_ja: "月曜日から金曜日 9:00〜17:00（祝日・年末年始を除く）".into(),
             hours_en: "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays and over the year end)".into(),
             quick_exit_url: "https://www.google.co.jp/".into(),
+            greeting_ja: "つながりました。話せるところから、ゆっくり書いてください。短い言葉だけでも大丈夫です。"
+                .into(),
+            greeting_en: "You are connected. Write at your own pace, starting wherever feels easiest. A few words are enough."
+                .into(),
         }
     }
 }
@@ -583,6 +594,12 @@ impl Settings {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.hsts_max_age_secs > 0 && !self.cookie_secure {
             return bad("hsts_max_age_secs needs cookie_secure = true (HSTS only over HTTPS)");
+        }
+        if [&self.site.greeting_ja, &self.site.greeting_en]
+            .iter()
+            .any(|g| g.chars().count() > MAX_GREETING_CHARS)
+        {
+            return bad("site.greeting_ja and greeting_en must be at most 500 characters");
         }
         if self.timing.http_request_timeout_ms < 1000 {
             return bad("timing.http_request_timeout_ms must be at least 1000");

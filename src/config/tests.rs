@@ -162,3 +162,25 @@ fn hours_come_from_the_file() {
     assert!(always.hours.always_open);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_greeting_ships_in_both_languages_and_may_be_turned_off_but_not_be_a_page() {
+    let s = Settings::load(None, Vec::new()).unwrap();
+    assert!(!s.site.greeting_ja.is_empty() && !s.site.greeting_en.is_empty());
+    let off = Settings::load(
+        None,
+        env(&[
+            ("TSUNAGU_SITE__GREETING_JA", ""),
+            ("TSUNAGU_SITE__GREETING_EN", ""),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(off.site.greeting_ja, "");
+    let own = Settings::load(None, env(&[("TSUNAGU_SITE__GREETING_JA", "ようこそ")])).unwrap();
+    assert_eq!(own.site.greeting_ja, "ようこそ");
+    let long = "あ".repeat(MAX_GREETING_CHARS + 1);
+    let err = Settings::load(None, env(&[("TSUNAGU_SITE__GREETING_EN", &long)])).unwrap_err();
+    assert!(err.to_string().contains("greeting"), "{err}");
+    let just = "あ".repeat(MAX_GREETING_CHARS);
+    assert!(Settings::load(None, env(&[("TSUNAGU_SITE__GREETING_EN", &just)])).is_ok());
+}

@@ -11,6 +11,7 @@ mod cluster;
 mod conversation;
 mod durability;
 mod grace;
+mod greeting;
 mod handoff;
 mod line;
 mod line_handoff;
