@@ -181,6 +181,11 @@ let auth = () => null;
 let announce = () => {};
 /** Offer "withdraw consent" under a booking (the link page: no, the booking page does it). */
 let withdrawWhenBooked = true;
+/**
+ * Offer a new PIN and moving the booking under it (the chat page: yes; the
+ * LINE link page: no, a booking spends the link, and the look-up page does both).
+ */
+let manageWhenBooked = true;
 
 const hs = {
   /** The server's HandoffView, or null. */
@@ -212,6 +217,7 @@ export function initHandoff(options) {
   auth = options.auth;
   announce = options.announce;
   withdrawWhenBooked = options.withdrawWhenBooked ?? true;
+  manageWhenBooked = options.manageWhenBooked ?? withdrawWhenBooked;
   $('offer-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     answer('consent');
@@ -636,8 +642,9 @@ export function renderHandoff() {
     $('booked-write-down').textContent = receipt?.renewed ? t('newpin.write_down') : '';
     const ja = lang() === 'ja';
     $('booked-bring').textContent = (ja ? v.terms?.bring_ja : v.terms?.bring_en) || t('bring.none');
-    $('new-pin').hidden = !v.booking.reference || hs.moving;
-    $('reschedule-open').hidden = !v.booking.reference || hs.moving;
+    const manage = manageWhenBooked && Boolean(v.booking.reference);
+    $('new-pin').hidden = !manage || hs.moving;
+    $('reschedule-open').hidden = !manage || hs.moving;
     $('reschedule-form').hidden = !hs.moving;
     if (hs.moving) {
       const others = (hs.slots || []).filter((s) => s.slot_id !== slot.slot_id);
