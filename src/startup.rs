@@ -235,6 +235,15 @@ impl Application {
                         .route("/handoff/book", web::post().to(http::handoff::book))
                         .route("/handoff/withdraw", web::post().to(http::handoff::withdraw))
                         .route("/handoff/pin", web::post().to(http::handoff::new_pin))
+                        .route(
+                            "/handoff/reschedule",
+                            web::post().to(http::handoff::reschedule),
+                        )
+                        .route("/handoff/info", web::get().to(http::handoff::info))
+                        .route(
+                            "/booking/reschedule",
+                            web::post().to(http::handoff::reschedule_by_pin),
+                        )
                         .route("/slots", web::get().to(http::handoff::bookable))
                         .route("/booking", web::post().to(http::handoff::lookup))
                         .route("/booking/cancel", web::post().to(http::handoff::cancel))

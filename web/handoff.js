@@ -16,6 +16,7 @@
 
 import { t, lang, formatJapanRange, consentScope, specText, showSpec, applyI18n } from './i18n.js';
 import { h, postJson } from './common.js';
+import { copyFrom } from './copy.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -27,6 +28,10 @@ const MARKUP = `
 
 <form id="offer-form" class="offer-form" novalidate hidden>
   <p data-i18n="consent.intro"></p>
+  <section class="first-consultation" aria-labelledby="offer-first-heading">
+    <h3 id="offer-first-heading" data-i18n="first.heading"></h3>
+    <p id="offer-first" class="first-text"></p>
+  </section>
   <h3 id="offer-summary-heading" data-i18n="consent.summary"></h3>
   <p id="offer-summary" class="offer-summary quoted"></p>
   <dl class="terms">
@@ -70,6 +75,25 @@ const MARKUP = `
     <label for="booking-name" data-i18n="booking.name"></label>
     <input id="booking-name" type="text" maxlength="40" autocomplete="off">
   </div>
+  <fieldset id="reach-choice" class="reach-choice">
+    <legend data-i18n="reach.legend"></legend>
+    <div class="radio" id="reach-message-field">
+      <input id="reach-message" type="radio" name="reach" value="message">
+      <label for="reach-message" data-i18n="reach.message"></label>
+    </div>
+    <div class="radio" id="reach-call-field">
+      <input id="reach-call" type="radio" name="reach" value="call">
+      <label for="reach-call" data-i18n="reach.call"></label>
+    </div>
+    <div class="radio">
+      <input id="reach-none" type="radio" name="reach" value="no_contact">
+      <label for="reach-none" data-i18n="reach.no_contact"></label>
+    </div>
+    <div class="radio">
+      <input id="reach-self" type="radio" name="reach" value="self_call">
+      <label for="reach-self" data-i18n="reach.self_call"></label>
+    </div>
+  </fieldset>
   <fieldset id="contact-choice" class="contact-choice">
     <legend data-i18n="booking.contact"></legend>
     <div class="radio">
@@ -101,11 +125,41 @@ const MARKUP = `
     <dt data-i18n="booking.where"></dt>
     <dd id="booked-place"></dd>
     <dt data-i18n="booking.reference"></dt>
-    <dd id="booked-reference" class="code"></dd>
+    <dd class="copy-row"><span id="booked-reference" class="code"></span>
+      <button id="copy-reference" type="button" class="button-quiet copy-button" data-i18n="copy.reference"></button></dd>
     <dt id="booked-pin-label" data-i18n="booking.pin"></dt>
-    <dd id="booked-pin" class="code"></dd>
+    <dd id="booked-pin-row" class="copy-row"><span id="booked-pin" class="code"></span>
+      <button id="copy-pin" type="button" class="button-quiet copy-button" data-i18n="copy.pin"></button></dd>
+    <dt data-i18n="bring.heading"></dt>
+    <dd id="booked-bring"></dd>
   </dl>
+  <p id="copy-status" class="ok copy-status" role="status" aria-live="polite" hidden></p>
   <p id="booked-pin-note" class="notice"></p>
+  <p id="booked-write-down" class="notice write-down" hidden></p>
+  <div class="booked-actions">
+    <button id="new-pin" type="button" class="secondary" data-i18n="newpin.button"></button>
+    <button id="reschedule-open" type="button" class="secondary" data-i18n="move.button"></button>
+  </div>
+  <div id="new-pin-confirm" class="confirm" role="group" aria-labelledby="new-pin-confirm-text" hidden>
+    <p id="new-pin-confirm-text" data-i18n="newpin.confirm"></p>
+    <div class="confirm-buttons">
+      <button id="new-pin-yes" type="button" class="primary" data-i18n="newpin.yes"></button>
+      <button id="new-pin-no" type="button" class="secondary" data-i18n="confirm.back"></button>
+    </div>
+  </div>
+  <form id="reschedule-form" class="reschedule-form" novalidate hidden>
+    <fieldset class="slots">
+      <legend data-i18n="move.legend"></legend>
+      <div id="move-list" class="slot-list"></div>
+      <p id="move-none" class="hint" data-i18n="move.none" hidden></p>
+    </fieldset>
+    <div class="confirm-buttons">
+      <button id="reschedule-submit" type="submit" class="primary" data-i18n="move.submit"></button>
+      <button id="reschedule-cancel" type="button" class="secondary" data-i18n="confirm.back"></button>
+    </div>
+  </form>
+  <p id="booked-done" class="ok" role="status"></p>
+  <p id="booked-error" class="error" role="alert" hidden></p>
   <p id="booked-lookup"><span data-i18n="booking.lookup"></span> <a id="booked-lookup-link" href="/booking/"></a></p>
   <a id="booked-calendar" class="button-link secondary" data-i18n="booking.calendar" hidden></a>
 </section>
@@ -127,6 +181,11 @@ let auth = () => null;
 let announce = () => {};
 /** Offer "withdraw consent" under a booking (the link page: no, the booking page does it). */
 let withdrawWhenBooked = true;
+/**
+ * Offer a new PIN and moving the booking under it (the chat page: yes; the
+ * LINE link page: no, a booking spends the link, and the look-up page does both).
+ */
+let manageWhenBooked = true;
 
 const hs = {
   /** The server's HandoffView, or null. */
@@ -139,7 +198,11 @@ const hs = {
   busy: false,
   /** Messages as keys or error bodies, re-rendered on a language change. */
   status: null,
-  errors: { offer: null, slot: null, contact: null, booking: null, withdraw: null },
+  errors: { offer: null, slot: null, contact: null, booking: null, withdraw: null, booked: null },
+  /** A line about the booking just changed (a new PIN, a move), as a key. */
+  done: null,
+  /** The reschedule form is open. */
+  moving: false,
 };
 
 /**
@@ -154,6 +217,7 @@ export function initHandoff(options) {
   auth = options.auth;
   announce = options.announce;
   withdrawWhenBooked = options.withdrawWhenBooked ?? true;
+  manageWhenBooked = options.manageWhenBooked ?? withdrawWhenBooked;
   $('offer-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     answer('consent');
@@ -172,12 +236,31 @@ export function initHandoff(options) {
     $('withdraw').focus();
   });
   $('withdraw-yes').addEventListener('click', withdraw);
+  for (const r of document.querySelectorAll('input[name="reach"]')) r.addEventListener('change', renderContact);
+  $('copy-reference').addEventListener('click', () => copyFrom('booked-reference', 'copy-status'));
+  $('copy-pin').addEventListener('click', () => copyFrom('booked-pin', 'copy-status'));
+  $('new-pin').addEventListener('click', () => {
+    $('new-pin-confirm').hidden = false;
+    $('new-pin-no').focus();
+  });
+  $('new-pin-no').addEventListener('click', () => {
+    $('new-pin-confirm').hidden = true;
+    $('new-pin').focus();
+  });
+  $('new-pin-yes').addEventListener('click', newPin);
+  $('reschedule-open').addEventListener('click', openReschedule);
+  $('reschedule-cancel').addEventListener('click', () => {
+    hs.moving = false;
+    renderHandoff();
+    $('reschedule-open').focus();
+  });
+  $('reschedule-form').addEventListener('submit', reschedule);
 }
 
 /** Forget everything (a new conversation, erased from this device). */
 export function resetHandoff() {
   if (hs.receipt?.calendarUrl) URL.revokeObjectURL(hs.receipt.calendarUrl);
-  Object.assign(hs, { view: null, slots: null, receipt: null, busy: false, status: null });
+  Object.assign(hs, { view: null, slots: null, receipt: null, busy: false, status: null, done: null, moving: false });
   for (const k of Object.keys(hs.errors)) hs.errors[k] = null;
   $('offer-form').reset();
   $('booking-form').reset();
@@ -201,7 +284,7 @@ export function onHandoff(view) {
   if (view.state !== 'offered' && hs.status?.key === 'consent.changed') hs.status = null;
   if (view.state === 'consented' && !view.booking && hs.slots === null) loadSlots();
   if (hs.receipt && view.booking?.reference !== hs.receipt.reference) {
-    URL.revokeObjectURL(hs.receipt.calendarUrl);
+    if (hs.receipt.calendarUrl) URL.revokeObjectURL(hs.receipt.calendarUrl);
     hs.receipt = null;
   }
   renderHandoff();
@@ -219,7 +302,9 @@ export async function refreshHandoff() {
 
 function setBusy(busy) {
   hs.busy = busy;
-  for (const id of ['offer-agree', 'offer-change', 'offer-decline', 'booking-submit', 'withdraw-yes']) $(id).disabled = busy;
+  for (const id of ['offer-agree', 'offer-change', 'offer-decline', 'booking-submit', 'withdraw-yes', 'new-pin-yes', 'reschedule-submit']) {
+    $(id).disabled = busy;
+  }
 }
 
 // -------------------------------------------------------------- answer
@@ -274,8 +359,18 @@ async function loadSlots() {
   renderHandoff();
 }
 
+/** How they would like to hear from the centre (`contact_choice`). */
+function reachChoice() {
+  const withContact = Boolean(hs.view?.consent?.contact);
+  const chosen = document.querySelector('input[name="reach"]:checked')?.value;
+  if (!withContact && (chosen === 'message' || chosen === 'call')) return 'no_contact';
+  return chosen || (withContact ? 'message' : 'no_contact');
+}
+
 function contactKind() {
-  if (!hs.view?.consent?.contact) return 'self';
+  const reach = reachChoice();
+  if (reach !== 'message' && reach !== 'call') return 'self';
+  if (reach === 'call') return 'phone';
   return document.querySelector('input[name="contact-kind"]:checked')?.value || 'phone';
 }
 
@@ -298,7 +393,14 @@ async function book(ev) {
   const name = $('booking-name').value.trim();
   setBusy(true);
   $('booking-submit').textContent = t('booking.booking');
-  const r = await postJson('/api/handoff/book', { ...who, slot_id: chosen.value, name: name || null, contact });
+  const r = await postJson('/api/handoff/book', {
+    ...who,
+    slot_id: chosen.value,
+    name: name || null,
+    contact,
+    contact_choice: reachChoice(),
+    lang: lang(),
+  });
   setBusy(false);
   if (r.ok) {
     const { booking, pin, calendar } = r.body;
@@ -346,15 +448,97 @@ async function withdraw() {
   $('withdraw').focus();
 }
 
+// ------------------------------------- the booking after it was made
+
+/** A calendar file for the booking, fetched with its reference and (new) PIN. */
+async function calendarFor(reference, pin) {
+  const r = await postJson('/api/booking/calendar', { reference, pin, lang: lang() }, { blob: true });
+  return r.ok ? URL.createObjectURL(r.body) : null;
+}
+
+/** A new PIN (the old one stops working at once), shown once. */
+async function newPin() {
+  const who = auth();
+  if (!who || hs.busy) return;
+  hs.errors.booked = null;
+  hs.done = null;
+  setBusy(true);
+  const r = await postJson('/api/handoff/pin', who);
+  setBusy(false);
+  $('new-pin-confirm').hidden = true;
+  if (!r.ok) {
+    hs.errors.booked = { err: r.body };
+    renderHandoff();
+    $('new-pin').focus();
+    return;
+  }
+  const { reference, pin } = r.body;
+  if (hs.receipt?.calendarUrl) URL.revokeObjectURL(hs.receipt.calendarUrl);
+  hs.receipt = { reference, slot: hs.view?.booking?.slot, pin, calendarUrl: null, renewed: true };
+  hs.done = { key: 'newpin.done' };
+  renderHandoff();
+  $('booked-pin').focus();
+  const calendarUrl = await calendarFor(reference, pin);
+  if (hs.receipt?.pin === pin) {
+    hs.receipt.calendarUrl = calendarUrl;
+    renderHandoff();
+  }
+}
+
+async function openReschedule() {
+  hs.moving = true;
+  hs.done = null;
+  hs.errors.booked = null;
+  hs.slots = null;
+  renderHandoff();
+  await loadSlots();
+  ($('move-list').querySelector('input') || $('reschedule-cancel')).focus();
+}
+
+async function reschedule(ev) {
+  ev.preventDefault();
+  const who = auth();
+  if (!who || hs.busy) return;
+  const chosen = document.querySelector('input[name="move-slot"]:checked');
+  hs.errors.booked = null;
+  if (!chosen) {
+    hs.errors.booked = { key: 'booking.choose' };
+    renderHandoff();
+    ($('move-list').querySelector('input') || $('reschedule-cancel')).focus();
+    return;
+  }
+  setBusy(true);
+  const r = await postJson('/api/handoff/reschedule', { ...who, slot_id: chosen.value, lang: lang() });
+  setBusy(false);
+  if (r.ok) {
+    const { booking, calendar } = r.body;
+    hs.view = { ...hs.view, booking };
+    if (hs.receipt) {
+      if (hs.receipt.calendarUrl) URL.revokeObjectURL(hs.receipt.calendarUrl);
+      hs.receipt.calendarUrl = URL.createObjectURL(new Blob([calendar], { type: 'text/calendar' }));
+      hs.receipt.slot = booking.slot;
+    }
+    hs.moving = false;
+    hs.done = { key: 'move.done' };
+    renderHandoff();
+    $('booked-heading').focus();
+    return;
+  }
+  hs.errors.booked = { err: r.body };
+  if (r.body.code === 'slot_full' || r.body.code === 'slot_unavailable') await loadSlots();
+  else renderHandoff();
+  ($('move-list').querySelector('input') || $('reschedule-cancel')).focus();
+}
+
 // --------------------------------------------------------------- render
 
-function slotOption(slot) {
-  const id = `slot-${slot.slot_id}`;
-  const chosen = document.querySelector('input[name="slot"]:checked')?.value;
+function slotOption(slot, name = 'slot') {
+  const id = `${name}-${slot.slot_id}`;
+  const chosen = document.querySelector(`input[name="${name}"]:checked`)?.value;
   return h(
     'div',
     { class: 'radio slot' },
-    h('input', { id, type: 'radio', name: 'slot', value: slot.slot_id, checked: chosen === slot.slot_id }),
+    h('input', { id, type: 'radio', name, value: slot.slot_id, checked: chosen === slot.slot_id }),
     h(
       'label',
       { for: id },
@@ -366,6 +550,16 @@ function slotOption(slot) {
 }
 
 function renderContact() {
+  const withContact = Boolean(hs.view?.consent?.contact);
+  const reach = reachChoice();
+  const box = document.querySelector(`input[name="reach"][value="${reach}"]`);
+  if (box && !box.checked) box.checked = true;
+  $('reach-message-field').hidden = !withContact;
+  $('reach-call-field').hidden = !withContact;
+  // The detail only when the choice needs one; a call needs a phone number.
+  $('contact-choice').hidden = !withContact || (reach !== 'message' && reach !== 'call');
+  $('contact-email').disabled = reach === 'call';
+  if (reach === 'call') $('contact-phone').checked = true;
   const kind = contactKind();
   $('contact-value-label').textContent = t(kind === 'email' ? 'booking.contact.value.email' : 'booking.contact.value.phone');
   const input = $('contact-value');
@@ -399,6 +593,7 @@ export function renderHandoff() {
   if (offered) {
     $('offer-summary').textContent = v.summary;
     const ja = lang() === 'ja';
+    $('offer-first').textContent = (ja ? v.terms.first_consultation_ja : v.terms.first_consultation_en) || '';
     $('offer-recipient').textContent = ja ? v.terms.recipient_ja : v.terms.recipient_en;
     $('offer-purpose').textContent = ja ? v.terms.purpose_ja : v.terms.purpose_en;
     $('offer-retention').textContent = t('consent.retention.days', { days: v.terms.retention_days });
@@ -415,11 +610,10 @@ export function renderHandoff() {
   if (booking) {
     const slots = hs.slots || [];
     const focused = document.activeElement?.name === 'slot' ? document.activeElement.id : null;
-    $('slot-list').replaceChildren(...slots.map(slotOption));
+    $('slot-list').replaceChildren(...slots.map((s) => slotOption(s)));
     if (focused) $(focused)?.focus();
     $('slot-none').hidden = hs.slots === null || slots.length > 0;
     const withContact = Boolean(v.consent?.contact);
-    $('contact-choice').hidden = !withContact;
     $('contact-only-self').hidden = withContact;
     renderContact();
     $('booking-submit').textContent = hs.busy ? t('booking.booking') : t('booking.submit');
@@ -437,19 +631,41 @@ export function renderHandoff() {
     $('booked-kind').textContent = t(`slot.kind.${slot.kind}`);
     $('booked-place').textContent = slot.place;
     $('booked-reference').textContent = v.booking.reference || '';
+    $('copy-reference').hidden = !v.booking.reference;
     $('booked-pin-label').hidden = !receipt;
-    $('booked-pin').hidden = !receipt;
+    $('booked-pin-row').hidden = !receipt;
     $('booked-pin').textContent = receipt?.pin || '';
+    $('booked-pin').tabIndex = -1;
     $('booked-pin-note').textContent = receipt ? t('booking.pin.once') : t('booking.pin.gone');
+    // After a new PIN (the first one has its own line above).
+    $('booked-write-down').hidden = !receipt?.renewed;
+    $('booked-write-down').textContent = receipt?.renewed ? t('newpin.write_down') : '';
+    const ja = lang() === 'ja';
+    $('booked-bring').textContent = (ja ? v.terms?.bring_ja : v.terms?.bring_en) || t('bring.none');
+    const manage = manageWhenBooked && Boolean(v.booking.reference);
+    $('new-pin').hidden = !manage || hs.moving;
+    $('reschedule-open').hidden = !manage || hs.moving;
+    $('reschedule-form').hidden = !hs.moving;
+    if (hs.moving) {
+      const others = (hs.slots || []).filter((s) => s.slot_id !== slot.slot_id);
+      const focused = document.activeElement?.name === 'move-slot' ? document.activeElement.id : null;
+      $('move-list').replaceChildren(...others.map((s) => slotOption(s, 'move-slot')));
+      if (focused) $(focused)?.focus();
+      $('move-none').hidden = hs.slots === null || others.length > 0;
+      $('reschedule-submit').textContent = hs.busy ? t('move.busy') : t('move.submit');
+    }
     // The whole address, to write down with the reference and PIN.
     $('booked-lookup-link').textContent = `${location.origin}/booking/`;
     const link = $('booked-calendar');
-    link.hidden = !receipt;
-    if (receipt) {
+    link.hidden = !receipt?.calendarUrl;
+    if (receipt?.calendarUrl) {
       link.href = receipt.calendarUrl;
       link.download = `${v.booking.reference}.ics`;
     }
   }
+
+  showSpec('booked-done', booked ? hs.done : null);
+  showSpec('booked-error', booked ? hs.errors.booked : null);
 
   // Withdrawing, while a consent stands.
   const canWithdraw = v.state === 'consented' && (withdrawWhenBooked || !booked);

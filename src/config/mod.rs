@@ -164,6 +164,27 @@ pub struct Handoff {
     /// generated one in `<data_dir>/pin.key` (outside the database), the
     /// memory store a random one per process.
     pub pin_key: Option<Secret>,
+    /// The title of a booking in its calendar file and its confirmation:
+    /// neutral, because a family-shared calendar shows it to others.
+    pub appointment_title_ja: String,
+    pub appointment_title_en: String,
+    /// A name put in the calendar file's description; empty (the
+    /// default): no name at all, so the file does not say whom the
+    /// appointment is with.
+    pub calendar_organiser: String,
+    /// What happens at the first consultation (who they meet, how long,
+    /// whether it can be online, that family are not told without
+    /// consent): shown with the offer, before consent.
+    pub first_consultation_ja: String,
+    pub first_consultation_en: String,
+    /// What to bring, shown with the booking.
+    pub bring_ja: String,
+    pub bring_en: String,
+    /// How to reach the centre (e.g. a phone number and hours, an
+    /// address), shown where a visitor needs the centre's help with a
+    /// booking (a new PIN). Empty: the pages point to the chat instead.
+    pub centre_contact_ja: String,
+    pub centre_contact_en: String,
 }
 
 impl Default for Handoff {
@@ -179,6 +200,15 @@ impl Default for Handoff {
             wording_version: "2026-12".into(),
             link_valid_secs: crate::core::handoff::LINK_VALID_SECS,
             pin_key: None,
+            appointment_title_ja: "予約".into(),
+            appointment_title_en: "Appointment".into(),
+            calendar_organiser: String::new(),
+            first_consultation_ja: "初回相談では、センターの相談員（ふだんは2人）と会います。時間は1時間くらいです。センターに来る、オンライン（ビデオ通話）、お住まいの近くの場所など、選べます。話したくないことは話さなくてかまいません。あなたの同意なしに、ご家族や学校・職場に連絡することはありません（命に関わる危険があるときを除きます）。".into(),
+            first_consultation_en: "At the first consultation you meet the centre's counsellors (usually two). It takes about an hour. It can be at the centre, online (video call) or at a place near you. You do not have to talk about anything you do not want to. Your family, school or workplace are not told without your consent (unless a life is in danger).".into(),
+            bring_ja: "持ち物は特にありません。費用はかかりません。".into(),
+            bring_en: "You need not bring anything. It is free of charge.".into(),
+            centre_contact_ja: String::new(),
+            centre_contact_en: String::new(),
         }
     }
 }
@@ -636,6 +666,9 @@ impl Settings {
             || h.purpose_ja.trim().is_empty()
         {
             return bad("handoff: recipient_ja, purpose_ja and wording_version are required");
+        }
+        if h.appointment_title_ja.trim().is_empty() || h.appointment_title_en.trim().is_empty() {
+            return bad("handoff: appointment_title_ja and appointment_title_en must not be empty");
         }
         if h.link_valid_secs == 0 {
             return bad("handoff.link_valid_secs must be at least 1");

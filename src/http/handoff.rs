@@ -16,7 +16,7 @@ use super::session::{same_site, staff};
 use super::ApiError;
 use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::core::handoff::{Answer, CancelReason, Contact, SlotId, SlotInput};
+use crate::core::handoff::{Answer, CancelReason, Contact, ContactChoice, SlotId, SlotInput};
 use crate::http::request::client_ip;
 use crate::limits::check_keyed;
 use crate::model::Role;
@@ -117,6 +117,13 @@ pub struct BookBody {
     #[serde(default)]
     pub name: Option<String>,
     pub contact: ContactBody,
+    /// How they would like to hear from the centre: `message`, `call`,
+    /// `no_contact` or `self_call`; absent: implied by `contact`.
+    #[serde(default)]
+    pub contact_choice: Option<String>,
+    /// The language of the calendar file's title (default `ja`).
+    #[serde(default)]
+    pub lang: Lang,
 }
 
 /// `POST /api/handoff/book`: book a slot under the consent in force. The
@@ -130,7 +137,16 @@ pub async fn book(
     let b = body.into_inner();
     let contact = Contact::parse(&b.contact.kind, b.contact.value.as_deref())
         .map_err(|e| ApiError(e.into()))?;
-    let receipt = app.service.book(&b.who, b.slot_id, b.name, contact).await?;
+    let choice = b
+        .contact_choice
+        .as_deref()
+        .map(ContactChoice::parse)
+        .transpose()
+        .map_err(|e| ApiError(e.into()))?;
+    let receipt = app
+        .service
+        .book(&b.who, b.slot_id, b.name, contact, choice, b.lang)
+        .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
         "booking": receipt.booking,
         "pin": receipt.pin,
@@ -166,6 +182,48 @@ pub async fn new_pin(
     })))
 }
 
+#[derive(Deserialize)]
+pub struct RescheduleBody {
+    #[serde(flatten)]
+    pub who: VisitorAuth,
+    pub slot_id: SlotId,
+    #[serde(default)]
+    pub lang: Lang,
+}
+
+/// `POST /api/handoff/reschedule`: move the visitor's booking in force to
+/// another free slot in one step (the reference and PIN stay).
+pub async fn reschedule(
+    req: HttpRequest,
+    body: web::Json<RescheduleBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    visitor_checks(&req, &app, &body.who)?;
+    let b = body.into_inner();
+    let moved = app.service.reschedule(&b.who, b.slot_id, b.lang).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "booking": moved.booking,
+        "calendar": moved.calendar,
+    })))
+}
+
+/// `GET /api/handoff/info`: the deployment's texts around a booking (no
+/// personal data): the neutral title, what happens at a first
+/// consultation, what to bring, how to reach the centre.
+pub async fn info(app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let h = &app.settings.handoff;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "appointment_title_ja": h.appointment_title_ja,
+        "appointment_title_en": h.appointment_title_en,
+        "first_consultation_ja": h.first_consultation_ja,
+        "first_consultation_en": h.first_consultation_en,
+        "bring_ja": h.bring_ja,
+        "bring_en": h.bring_en,
+        "centre_contact_ja": h.centre_contact_ja,
+        "centre_contact_en": h.centre_contact_en,
+    })))
+}
+
 /// `GET /api/slots`: slots a visitor can book now (no personal data).
 pub async fn bookable(app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.service.bookable_slots().await?))
@@ -178,6 +236,43 @@ pub async fn bookable(app: web::Data<AppState>) -> Result<HttpResponse, ApiError
 pub struct PinBody {
     pub reference: String,
     pub pin: String,
+    /// The language of a calendar file's title (default `ja`).
+    #[serde(default)]
+    pub lang: Lang,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinRescheduleBody {
+    pub reference: String,
+    pub pin: String,
+    pub slot_id: SlotId,
+    #[serde(default)]
+    pub lang: Lang,
+}
+
+/// `POST /api/booking/reschedule`: move a booking found by reference and
+/// PIN to another free slot in one step.
+pub async fn reschedule_by_pin(
+    req: HttpRequest,
+    body: web::Json<PinRescheduleBody>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let pin = PinBody {
+        reference: b.reference,
+        pin: b.pin,
+        lang: b.lang,
+    };
+    let (booking, _) = by_pin(&req, &app, &pin).await?;
+    let moved = app
+        .service
+        .reschedule_with_booking(&booking, b.slot_id, b.lang)
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "booking": moved.booking,
+        "calendar": moved.calendar,
+    })))
 }
 
 /// The rate limit per address first, then the look-up (which counts
@@ -212,6 +307,7 @@ pub async fn lookup(
         "slot": SlotView::from(&slot),
         "name": b.name,
         "contact": b.contact,
+        "contact_choice": b.choice(),
     })))
 }
 
@@ -253,7 +349,7 @@ pub async fn calendar(
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{}.ics\"", b.reference.as_str()),
         ))
-        .body(app.service.calendar_of(&b, &slot)))
+        .body(app.service.calendar_of(&b, &slot, body.lang)))
 }
 
 // --------------------------------------------------------------- admin

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::handoff::{Booking, BookingRef, CancelReason, HandoffRecord, Slot};
+use crate::core::handoff::{Booking, BookingRef, CancelReason, HandoffRecord, Slot, SlotId};
 use crate::core::stats::HandoffFacts;
 
 /// A slot and how many bookings for it are in force.
@@ -33,6 +33,18 @@ pub enum BookingOp {
     Repin {
         reference: BookingRef,
         pin_hash: [u8; 32],
+    },
+    /// Move the booking in force with this reference (of this
+    /// conversation: `NotFound` otherwise) from slot `from` (`Conflict` if
+    /// it is no longer there) to slot `to`, checked like a new booking's
+    /// slot (`SlotUnavailable`, `SlotFull`): the new place is taken and
+    /// the old one freed in the same step, so there is no moment without
+    /// a place and no overbooking.
+    Move {
+        reference: BookingRef,
+        from: SlotId,
+        to: SlotId,
+        now_ms: u64,
     },
 }
 

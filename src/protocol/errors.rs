@@ -122,6 +122,10 @@ pub enum ErrorCode {
     /// `public_url`: the visitor could not be sent a working link, so
     /// nothing was offered.
     HandoffLinkUnavailable,
+    /// Rescheduling a booking to the slot it is already in.
+    SameSlot,
+    /// Rescheduling a booking whose time has begun or passed.
+    BookingPast,
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
@@ -157,7 +161,9 @@ impl ErrorCode {
             | SlotFull
             | SlotUnavailable
             | SlotBooked
-            | HandoffLinkUnavailable => 409,
+            | HandoffLinkUnavailable
+            | SameSlot
+            | BookingPast => 409,
             RateLimited => 429,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
@@ -217,6 +223,8 @@ impl ErrorCode {
             LinkSpent => "link_spent",
             LinkExpired => "link_expired",
             HandoffLinkUnavailable => "handoff_link_unavailable",
+            SameSlot => "same_slot",
+            BookingPast => "booking_past",
             Unavailable => "unavailable",
             Internal => "internal",
         }

@@ -365,6 +365,18 @@ pub struct TermsView {
     pub purpose_en: String,
     pub retention_days: u32,
     pub wording_version: String,
+    /// What happens at the first consultation (`handoff.first_consultation_*`).
+    pub first_consultation_ja: String,
+    pub first_consultation_en: String,
+    /// What to bring (`handoff.bring_*`).
+    pub bring_ja: String,
+    pub bring_en: String,
+    /// The booking's neutral title (`handoff.appointment_title_*`).
+    pub appointment_title_ja: String,
+    pub appointment_title_en: String,
+    /// How to reach the centre; empty when not configured.
+    pub centre_contact_ja: String,
+    pub centre_contact_en: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -200,8 +200,8 @@ impl Service {
     }
 
     /// The calendar file of a booking found by reference and PIN.
-    pub fn calendar_of(&self, booking: &Booking, slot: &SlotRecord) -> String {
-        self.calendar(&booking.reference, slot)
+    pub fn calendar_of(&self, booking: &Booking, slot: &SlotRecord, lang: Lang) -> String {
+        self.calendar(&booking.reference, slot, lang)
     }
 
     /// Cancel a booking in force: by the visitor (reference and PIN,

@@ -15,8 +15,9 @@ use super::{refuse, resume_failed, Refusal, Service};
 use crate::auth;
 use crate::clock::now_ms;
 use crate::core::handoff::{
-    self, Answer, AuditAction, Booking, BookingRef, CancelReason, Contact, HandoffError,
-    HandoffLink, HandoffRecord, LinkError, SlotId, Terms, NAME_MAX_CHARS, SUMMARY_MAX_CHARS,
+    self, Answer, AuditAction, Booking, BookingRef, CancelReason, Contact, ContactChoice,
+    HandoffError, HandoffLink, HandoffRecord, LinkError, SlotId, Terms, NAME_MAX_CHARS,
+    SUMMARY_MAX_CHARS,
 };
 use crate::core::ids::{AccountId, ConversationId, MessageText};
 use crate::model::{BookingOp, Channel, Event, HandoffWrite, SlotRecord};
@@ -42,6 +43,8 @@ impl From<HandoffError> for Refusal {
             HandoffError::NoBooking => ErrorCode::BookingNotFound,
             HandoffError::SlotFull => ErrorCode::SlotFull,
             HandoffError::SlotUnavailable => ErrorCode::SlotUnavailable,
+            HandoffError::SameSlot => ErrorCode::SameSlot,
+            HandoffError::BookingPast => ErrorCode::BookingPast,
             HandoffError::InvalidContact(_) => ErrorCode::InvalidContact,
             HandoffError::Invalid(_) => ErrorCode::BadRequest,
         };
@@ -84,9 +87,10 @@ pub struct NewLink {
 
 /// The language the visitor read the offer in; it decides which wording is
 /// recorded with the consent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lang {
+    #[default]
     Ja,
     En,
 }
@@ -128,6 +132,12 @@ pub struct IntakeBookingView {
     pub booked_at: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attended: Option<bool>,
+    /// How they would like to hear from the centre (not personal data:
+    /// shown whatever the consent's scope).
+    pub contact_choice: ContactChoice,
+    /// When the booking was last moved to another slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescheduled_at: Option<u64>,
 }
 
 /// One audit line as admins read it.
@@ -193,6 +203,14 @@ impl Service {
                 purpose_en: h.purpose_en.clone(),
                 retention_days: self.settings.retention.booking_days,
                 wording_version: h.wording_version.clone(),
+                first_consultation_ja: h.first_consultation_ja.clone(),
+                first_consultation_en: h.first_consultation_en.clone(),
+                bring_ja: h.bring_ja.clone(),
+                bring_en: h.bring_en.clone(),
+                appointment_title_ja: h.appointment_title_ja.clone(),
+                appointment_title_en: h.appointment_title_en.clone(),
+                centre_contact_ja: h.centre_contact_ja.clone(),
+                centre_contact_en: h.centre_contact_en.clone(),
             },
             consent: rec.consents.last().map(|c| ConsentView {
                 transcript: c.scope.transcript,
@@ -383,8 +401,17 @@ impl Service {
         slot_id: SlotId,
         name: Option<String>,
         contact: Contact,
+        choice: Option<ContactChoice>,
+        lang: Lang,
     ) -> Result<Receipt, Refusal> {
         let id = self.visitor_conversation(who).await?;
+        let choice = match choice {
+            Some(c) => {
+                c.check(&contact)?;
+                c
+            }
+            None => ContactChoice::implied_by(&contact),
+        };
         let name = match name.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(n) => Some(handoff::form_text(n, "name", NAME_MAX_CHARS)?),
@@ -423,6 +450,8 @@ impl Service {
                 cancelled_at_ms: None,
                 cancel_reason: None,
                 attended: None,
+                contact_choice: Some(choice),
+                rescheduled_at_ms: None,
             };
             made = Some((reference, pin));
             Ok((next, BookingOp::Create(booking)))
@@ -434,7 +463,7 @@ impl Service {
         tracing::info!(conversation = %id, slot = %slot_id, "booked");
         let mut held = slot;
         held.booked += 1;
-        let calendar = self.calendar(&reference, &held);
+        let calendar = self.calendar(&reference, &held, lang);
         Ok(Receipt {
             booking: BookedView {
                 reference: Some(reference.as_str().to_owned()),
@@ -445,13 +474,20 @@ impl Service {
         })
     }
 
-    pub(super) fn calendar(&self, reference: &BookingRef, slot: &SlotRecord) -> String {
-        let site = &self.settings.site;
+    /// The calendar file: the deployment's neutral title in the visitor's
+    /// language, and a name only if one is configured (a family-shared
+    /// calendar must not say whom the appointment is with).
+    pub(super) fn calendar(&self, reference: &BookingRef, slot: &SlotRecord, lang: Lang) -> String {
+        let h = &self.settings.handoff;
+        let title = match lang {
+            Lang::Ja => &h.appointment_title_ja,
+            Lang::En => &h.appointment_title_en,
+        };
         handoff::ics(
             reference,
             &slot.slot,
-            "初回相談 / First consultation",
-            &site.name_ja,
+            title,
+            &h.calendar_organiser,
             now_ms(),
         )
     }

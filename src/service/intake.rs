@@ -144,6 +144,8 @@ impl Service {
                     wording_version: consent.wording_version.clone(),
                     booked_at: b.created_at_ms,
                     attended: b.attended,
+                    contact_choice: b.choice(),
+                    rescheduled_at: b.rescheduled_at_ms,
                 });
             }
         }

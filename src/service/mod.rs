@@ -25,6 +25,7 @@ mod intake;
 mod line;
 mod queue;
 pub mod report;
+mod reschedule;
 mod retention;
 mod supervision;
 mod views;

@@ -306,7 +306,9 @@ struct Before {
 /// What the handoff part of the scenario confirmed.
 struct Handed {
     intake: String,
+    /// The slot the booking was moved to (issue 19); `first_slot` is where it was made.
     slot_id: String,
+    first_slot: String,
     reference: String,
     pin: String,
 }
@@ -496,11 +498,30 @@ async fn handed(s: &Server, admin: &str, cw: &mut Ws, a: &Visitor, va: &mut Ws) 
     )
     .await;
     assert_eq!(status, 201, "{receipt}");
+    // Moved to another slot in one step: after the crash it is there, and
+    // the first slot's place is free.
+    let (status, later) = post(
+        s.url("/api/admin/slots"),
+        Some(admin),
+        json!({"starts_at": starts + 86_400_000, "duration_mins": 60, "kind": "centre",
+            "place": "本館 2F", "capacity": 2}),
+    )
+    .await;
+    assert_eq!(status, 201, "{later}");
+    let moved_to = later["slot_id"].as_str().unwrap().to_owned();
+    let (status, moved) = post(
+        s.url("/api/handoff/reschedule"),
+        None,
+        json!({"conversation_id": a.id, "token": a.token, "slot_id": moved_to}),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
     let listed = get(s.url("/api/intake/bookings"), &intake).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     Handed {
         intake,
-        slot_id,
+        slot_id: moved_to,
+        first_slot: slot_id,
         reference: receipt["booking"]["reference"].as_str().unwrap().to_owned(),
         pin: receipt["pin"].as_str().unwrap().to_owned(),
     }
@@ -530,8 +551,31 @@ async fn check_handoff_after_restart(s: &Server, before: &Before) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    // Newest first: this check's own view, the one before the crash, the slot.
-    assert_eq!(actions, ["list_bookings", "list_bookings", "create_slot"]);
+    // Newest first: this check's own view, the one before the crash, the slots.
+    assert_eq!(
+        actions,
+        [
+            "list_bookings",
+            "list_bookings",
+            "create_slot",
+            "create_slot"
+        ]
+    );
+    let slots = get(s.url("/api/admin/slots"), &before.admin).await;
+    let free = |id: &str| {
+        slots
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["slot_id"] == id)
+            .map(|x| x["free"].as_u64().unwrap())
+    };
+    assert_eq!(
+        free(&h.first_slot),
+        Some(2),
+        "the place it moved from is free"
+    );
+    assert_eq!(free(&h.slot_id), Some(1));
 }
 
 /// After the restart: every record and message is back, and both sides

@@ -114,6 +114,8 @@ fn booking_for(rec: &HandoffRecord, slot: SlotId, now_ms: u64) -> (HandoffRecord
         cancelled_at_ms: None,
         cancel_reason: None,
         attended: None,
+        contact_choice: None,
+        rescheduled_at_ms: None,
     };
     (next, booking)
 }

@@ -24,6 +24,7 @@ mod privacy;
 mod redis_failures;
 mod redis_restart;
 mod report;
+mod reschedule;
 mod resume;
 mod retention;
 mod safety;

@@ -8,7 +8,7 @@
 // never in storage, never in a URL. The server limits the tries per
 // reference and per address; a refusal says how long to wait.
 
-import { t, applyI18n, bindLangSwitch, onLangChange, formatJapanRange, siteName, showSpec } from '../i18n.js';
+import { t, lang, applyI18n, bindLangSwitch, onLangChange, formatJapanRange, siteName, showSpec } from '../i18n.js';
 import { h, postJson, quickExit, fetchInfo } from '../common.js';
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +24,12 @@ const state = {
   cancelledHere: false,
   /** The consent was withdrawn from this page just now. */
   withdrawnHere: false,
+  /** GET /api/handoff/info: what to bring, how to reach the centre. */
+  handoffInfo: null,
+  /** Bookable slots while choosing a new time (null: not loaded). */
+  slots: null,
+  /** The form to move the booking is open. */
+  moving: false,
   /** The step being confirmed: 'cancel', 'withdraw' or null. */
   confirming: null,
   /** '' or the request on its way: 'lookup', 'calendar', 'cancel', 'withdraw'. */
@@ -40,11 +46,31 @@ const clean = (s) => s.normalize('NFKC').trim();
 /** What a refusal says: the two the page expects in its own words, any other by its code. */
 function refusal(body) {
   if (body?.code === 'booking_not_found') return { key: 'lookup.not_found' };
+  if (body?.code === 'booking_locked') return { locked: true };
   if (body?.code === 'rate_limited') {
     const seconds = Math.max(1, Math.ceil((Number(body.retry_after_ms) || 1000) / 1000));
     return { key: 'lookup.rate_limited', vars: { seconds } };
   }
   return { err: body };
+}
+
+/** The locked message, with how to reach the centre (configured) or the way through the chat page. */
+function lockedText() {
+  const info = state.handoffInfo;
+  const contact = (lang() === 'ja' ? info?.centre_contact_ja : info?.centre_contact_en) || '';
+  const how = contact.trim() ? t('lookup.locked.contact', { contact }) : t('lookup.locked.chat');
+  return t('lookup.locked', { how });
+}
+
+/** showSpec, with the locked refusal in this page's own words. */
+function show(id, spec) {
+  if (spec?.locked) {
+    const el = $(id);
+    el.textContent = lockedText();
+    el.hidden = false;
+    return;
+  }
+  showSpec(id, spec);
 }
 
 function contactText(contact) {
@@ -55,7 +81,7 @@ function contactText(contact) {
 
 function setBusy(what) {
   state.busy = what;
-  for (const id of ['lookup-submit', 'booking-calendar', 'booking-cancel', 'booking-withdraw', 'cancel-yes']) {
+  for (const id of ['lookup-submit', 'booking-calendar', 'booking-cancel', 'booking-withdraw', 'cancel-yes', 'booking-move', 'move-submit']) {
     $(id).disabled = Boolean(what);
   }
   render();
@@ -103,7 +129,7 @@ async function downloadCalendar() {
   state.actionError = null;
   state.done = null;
   setBusy('calendar');
-  const r = await postJson('/api/booking/calendar', state.auth, { blob: true });
+  const r = await postJson('/api/booking/calendar', { ...state.auth, lang: lang() }, { blob: true });
   setBusy('');
   if (r.ok) {
     const url = URL.createObjectURL(r.body);
@@ -160,8 +186,79 @@ async function confirmed() {
   if (state.booking.state === 'booked') $('booking-cancel').focus();
 }
 
+async function loadSlots() {
+  try {
+    const r = await fetch('/api/slots', { credentials: 'same-origin' });
+    if (!r.ok) throw new Error(String(r.status));
+    state.slots = await r.json();
+  } catch {
+    state.slots = [];
+    state.actionError = { err: { code: 'network' } };
+  }
+  render();
+}
+
+async function openMove() {
+  Object.assign(state, { moving: true, slots: null, actionError: null, done: null });
+  render();
+  await loadSlots();
+  ($('move-list').querySelector('input') || $('move-cancel')).focus();
+}
+
+function closeMove() {
+  state.moving = false;
+  render();
+  $('booking-move').focus();
+}
+
+async function move(ev) {
+  ev.preventDefault();
+  if (!state.auth || state.busy) return;
+  const chosen = document.querySelector('input[name="move-slot"]:checked');
+  state.actionError = null;
+  state.done = null;
+  if (!chosen) {
+    state.actionError = { key: 'booking.choose' };
+    render();
+    ($('move-list').querySelector('input') || $('move-cancel')).focus();
+    return;
+  }
+  setBusy('move');
+  const r = await postJson('/api/booking/reschedule', { ...state.auth, slot_id: chosen.value, lang: lang() });
+  setBusy('');
+  if (r.ok) {
+    Object.assign(state, { booking: { ...state.booking, slot: r.body.booking.slot }, moving: false, done: { key: 'move.done' } });
+    render();
+    $('booking-heading').focus();
+    return;
+  }
+  state.actionError = refusal(r.body);
+  if (r.body.code === 'slot_full' || r.body.code === 'slot_unavailable') await loadSlots();
+  else render();
+  ($('move-list').querySelector('input') || $('move-cancel')).focus();
+}
+
+function slotOption(slot) {
+  const id = `move-slot-${slot.slot_id}`;
+  const chosen = document.querySelector('input[name="move-slot"]:checked')?.value;
+  return h(
+    'div',
+    { class: 'radio slot' },
+    h('input', { id, type: 'radio', name: 'move-slot', value: slot.slot_id, checked: chosen === slot.slot_id }),
+    h(
+      'label',
+      { for: id },
+      h('span', { class: 'slot-when', text: formatJapanRange(slot.starts_at, slot.ends_at) }),
+      h('span', { class: 'slot-what', text: `${t(`slot.kind.${slot.kind}`)} · ${slot.place}` }),
+      h('span', { class: 'slot-free', text: t('booking.free', { free: slot.free }) }),
+    ),
+  );
+}
+
 function lookUpAnother() {
   Object.assign(state, {
+    moving: false,
+    slots: null,
     auth: null,
     booking: null,
     cancelledHere: false,
@@ -183,7 +280,7 @@ function render() {
   const b = state.booking;
   $('lookup-form').hidden = Boolean(b);
   $('lookup-submit').textContent = t(state.busy === 'lookup' ? 'lookup.searching' : 'lookup.submit');
-  showSpec('lookup-error', state.formError);
+  show('lookup-error', state.formError);
 
   $('booking').hidden = !b;
   if (b) {
@@ -199,19 +296,37 @@ function render() {
     $('booking-place').textContent = b.slot.place;
     $('booking-name').textContent = b.name || t('lookup.name.none');
     $('booking-contact').textContent = contactText(b.contact);
-    $('booking-actions').hidden = cancelled;
+    $('booking-reach').textContent = b.contact_choice ? t(`reach.${b.contact_choice}`) : '';
+    const info = state.handoffInfo;
+    $('booking-bring').textContent = (lang() === 'ja' ? info?.bring_ja : info?.bring_en) || t('bring.none');
+    $('booking-actions').hidden = cancelled || state.moving;
+    $('move-form').hidden = cancelled || !state.moving;
+    if (state.moving && !cancelled) {
+      const others = (state.slots || []).filter((s) => s.slot_id !== b.slot.slot_id);
+      const focused = document.activeElement?.name === 'move-slot' ? document.activeElement.id : null;
+      $('move-list').replaceChildren(...others.map(slotOption));
+      if (focused) $(focused)?.focus();
+      $('move-none').hidden = state.slots === null || others.length > 0;
+      $('move-submit').textContent = t(state.busy === 'move' ? 'move.busy' : 'move.submit');
+    }
     if (cancelled) $('cancel-confirm').hidden = true;
     const step = state.confirming === 'withdraw' || state.busy === 'withdraw' ? 'withdraw' : 'cancel';
     $('cancel-confirm-text').textContent = t(`lookup.${step}.confirm`);
     $('cancel-yes').textContent = t(state.busy ? `lookup.${step}.busy` : `lookup.${step}.yes`);
   }
   showSpec('booking-done', state.done);
-  showSpec('booking-error', state.actionError);
+  show('booking-error', state.actionError);
 }
 
 async function loadInfo() {
   // Without it the app's name shows; the quick exit uses the meta tag.
   state.info = (await fetchInfo()) ?? state.info;
+  try {
+    const r = await fetch('/api/handoff/info', { credentials: 'same-origin' });
+    if (r.ok) state.handoffInfo = await r.json();
+  } catch {
+    // Without it the page says the general words (what to bring, the way back through the chat).
+  }
   render();
 }
 
@@ -232,6 +347,9 @@ function init() {
   $('cancel-no').addEventListener('click', keepBooking);
   $('cancel-yes').addEventListener('click', confirmed);
   $('lookup-again').addEventListener('click', lookUpAnother);
+  $('booking-move').addEventListener('click', openMove);
+  $('move-cancel').addEventListener('click', closeMove);
+  $('move-form').addEventListener('submit', move);
   render();
   loadInfo();
 }

@@ -40,7 +40,9 @@ pub struct AuditEntry {
 }
 
 /// A calendar file (RFC 5545) for a booking, in UTC. Contains no personal
-/// data: the reference, the kind and the place only.
+/// data: the reference, the kind and the place only; `summary_title` is
+/// the deployment's neutral title and `organiser` (a name) is left out
+/// when empty, so a shared calendar does not say whom it is with.
 pub fn ics(
     reference: &BookingRef,
     slot: &Slot,
@@ -85,7 +87,11 @@ pub fn ics(
         format!("LOCATION:{}", text(&slot.place)),
         format!(
             "DESCRIPTION:{}",
-            text(&format!("{organiser}\nRef: {}", reference.as_str()))
+            text(&if organiser.trim().is_empty() {
+                format!("Ref: {}", reference.as_str())
+            } else {
+                format!("{organiser}\nRef: {}", reference.as_str())
+            })
         ),
         "END:VEVENT".to_owned(),
         "END:VCALENDAR".to_owned(),

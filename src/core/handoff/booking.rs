@@ -77,6 +77,72 @@ pub fn parse_email(raw: &str) -> Result<String, HandoffError> {
     Ok(t.to_owned())
 }
 
+// ------------------------------------------------------ contact choice
+
+/// How the visitor would like to hear from the centre before the first
+/// consultation, so that nobody has to phone who would rather not. The
+/// choice itself is not personal data; the contact detail it may need is,
+/// and is given only when the choice needs one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactChoice {
+    /// The centre sends a short message (SMS or e-mail) to the contact given.
+    Message,
+    /// The centre may phone the number given.
+    Call,
+    /// No contact: they come at the booked time.
+    NoContact,
+    /// They will get in touch with the centre themselves.
+    SelfCall,
+}
+
+impl ContactChoice {
+    pub fn parse(raw: &str) -> Result<ContactChoice, HandoffError> {
+        match raw {
+            "message" => Ok(ContactChoice::Message),
+            "call" => Ok(ContactChoice::Call),
+            "no_contact" => Ok(ContactChoice::NoContact),
+            "self_call" | "self" => Ok(ContactChoice::SelfCall),
+            _ => Err(HandoffError::InvalidContact(
+                "contact_choice: message, call, no_contact or self_call".into(),
+            )),
+        }
+    }
+
+    /// The choice a booking made without one stands for (bookings from
+    /// before the choice existed, clients that do not send it).
+    pub fn implied_by(contact: &Contact) -> ContactChoice {
+        match contact {
+            Contact::Phone(_) => ContactChoice::Call,
+            Contact::Email(_) => ContactChoice::Message,
+            Contact::SelfCall => ContactChoice::SelfCall,
+        }
+    }
+
+    /// Does `contact` fit this choice? A message needs a phone number or
+    /// an e-mail address, a call a phone number; "no contact" and "I will
+    /// get in touch" take no detail at all (none is collected that is not
+    /// needed).
+    pub fn check(self, contact: &Contact) -> Result<(), HandoffError> {
+        let ok = match self {
+            ContactChoice::Message => matches!(contact, Contact::Phone(_) | Contact::Email(_)),
+            ContactChoice::Call => matches!(contact, Contact::Phone(_)),
+            ContactChoice::NoContact | ContactChoice::SelfCall => !contact.is_personal(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(HandoffError::InvalidContact(match self {
+                ContactChoice::Message => {
+                    "contact: a message needs a phone number or an e-mail address".into()
+                }
+                ContactChoice::Call => "contact: a call needs a phone number".into(),
+                _ => "contact: this choice takes no contact details (kind: self)".into(),
+            }))
+        }
+    }
+}
+
 // ---------------------------------------------------- booking reference
 
 /// A booking's public reference, e.g. `K7QP-M3XW`: 8 characters from an
@@ -169,10 +235,23 @@ pub struct Booking {
     /// Intake marked whether the person came.
     #[serde(default)]
     pub attended: Option<bool>,
+    /// How they would like to hear from the centre (absent on bookings
+    /// made before the choice existed: [`ContactChoice::implied_by`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_choice: Option<ContactChoice>,
+    /// When the booking was last moved to another slot (`BookingOp::Move`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescheduled_at_ms: Option<u64>,
 }
 
 impl Booking {
     pub fn active(&self) -> bool {
         self.cancelled_at_ms.is_none()
+    }
+
+    /// The contact choice, as chosen or as implied by the contact.
+    pub fn choice(&self) -> ContactChoice {
+        self.contact_choice
+            .unwrap_or_else(|| ContactChoice::implied_by(&self.contact))
     }
 }

@@ -270,6 +270,40 @@ pub fn cancel_booking(rec: &HandoffRecord) -> Result<HandoffRecord, HandoffError
     Ok(next)
 }
 
+/// Move the booking in force (`current`, in a slot that has not started
+/// yet) to `to` (holding `to_booked` bookings), under the same rules as a
+/// new booking: a consent in force and a bookable slot. The reference, the
+/// PIN and the contact stay; the store frees the old place and takes the
+/// new one in the same step (`BookingOp::Move`).
+pub fn reschedule(
+    rec: &HandoffRecord,
+    current: &Booking,
+    current_slot: &Slot,
+    to: &Slot,
+    to_booked: u32,
+    now_ms: u64,
+) -> Result<HandoffRecord, HandoffError> {
+    if rec.consent().is_none() {
+        return Err(HandoffError::NoConsent);
+    }
+    if rec.booking.as_ref() != Some(&current.reference) || !current.active() {
+        return Err(HandoffError::NoBooking);
+    }
+    if current_slot.id != current.slot {
+        return Err(HandoffError::NoBooking);
+    }
+    if current_slot.starts_at_ms <= now_ms {
+        return Err(HandoffError::BookingPast);
+    }
+    if to.id == current.slot {
+        return Err(HandoffError::SameSlot);
+    }
+    to.bookable(to_booked, now_ms)?;
+    let mut next = rec.clone();
+    next.rev += 1;
+    Ok(next)
+}
+
 /// Withdraw the consent in force: intake sees nothing from now on and the
 /// booking (returned, if any) must be cancelled in the same step.
 pub fn withdraw(

@@ -79,6 +79,10 @@ pub enum HandoffError {
     SlotFull,
     #[error("that slot is in the past, cancelled or unknown")]
     SlotUnavailable,
+    #[error("the booking is already in that slot")]
+    SameSlot,
+    #[error("the booked time has begun or passed; it can no longer be moved")]
+    BookingPast,
     #[error("{0}")]
     InvalidContact(String),
     #[error("{0}")]

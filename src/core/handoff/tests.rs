@@ -443,3 +443,152 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------- rescheduling (issue 19)
+
+fn slot_with(id: u128, starts_at_ms: u64, capacity: u32) -> Slot {
+    Slot {
+        id: SlotId(uuid::Uuid::from_u128(id)),
+        starts_at_ms,
+        ..slot(capacity)
+    }
+}
+
+fn booking_in(rec: &HandoffRecord, slot: SlotId) -> Booking {
+    Booking {
+        reference: rec.booking.clone().unwrap(),
+        pin_hash: [0; 32],
+        slot,
+        conversation: conv(),
+        name: None,
+        contact: Contact::SelfCall,
+        created_at_ms: NOW + 2,
+        cancelled_at_ms: None,
+        cancel_reason: None,
+        attended: None,
+        contact_choice: Some(ContactChoice::NoContact),
+        rescheduled_at_ms: None,
+    }
+}
+
+#[test]
+fn a_booking_moves_under_the_rules_of_a_new_booking() {
+    let c = consented(false, false);
+    let from = slot_with(1, NOW + 86_400_000, 2);
+    let to = slot_with(2, NOW + 2 * 86_400_000, 1);
+    let b = book(&c, &from, 0, &Contact::SelfCall, reference(1), NOW + 2).unwrap();
+    let current = booking_in(&b, from.id);
+    let moved = reschedule(&b, &current, &from, &to, 0, NOW + 3).unwrap();
+    assert_eq!(moved.rev, b.rev + 1);
+    assert_eq!(moved.booking, Some(reference(1)), "the reference stays");
+    assert_eq!(
+        moved.bookings_made, b.bookings_made,
+        "a move is not a new booking"
+    );
+    // Refusals, each with its reason.
+    assert_eq!(
+        reschedule(&b, &current, &from, &to, 1, NOW + 3),
+        Err(HandoffError::SlotFull)
+    );
+    assert_eq!(
+        reschedule(&b, &current, &from, &from, 0, NOW + 3),
+        Err(HandoffError::SameSlot)
+    );
+    let past = slot_with(3, NOW, 2);
+    assert_eq!(
+        reschedule(&b, &current, &from, &past, 0, NOW + 3),
+        Err(HandoffError::SlotUnavailable)
+    );
+    let mut gone = to.clone();
+    gone.cancelled_at_ms = Some(NOW);
+    assert_eq!(
+        reschedule(&b, &current, &from, &gone, 0, NOW + 3),
+        Err(HandoffError::SlotUnavailable)
+    );
+    assert_eq!(
+        reschedule(&b, &current, &from, &to, 0, from.starts_at_ms),
+        Err(HandoffError::BookingPast),
+        "a booking whose time has come stays where it is"
+    );
+    let cancelled = cancel_booking(&b).unwrap();
+    assert_eq!(
+        reschedule(&cancelled, &current, &from, &to, 0, NOW + 3),
+        Err(HandoffError::NoBooking)
+    );
+    let (withdrawn, _) = withdraw(&b, NOW + 3).unwrap();
+    assert_eq!(
+        reschedule(&withdrawn, &current, &from, &to, 0, NOW + 4),
+        Err(HandoffError::NoConsent)
+    );
+    let other = Booking {
+        reference: reference(2),
+        ..current.clone()
+    };
+    assert_eq!(
+        reschedule(&b, &other, &from, &to, 0, NOW + 3),
+        Err(HandoffError::NoBooking)
+    );
+}
+
+#[test]
+fn contact_choices_take_only_the_detail_they_need() {
+    let phone = Contact::Phone("090-1234-5678".into());
+    let email = Contact::Email("a@example.jp".into());
+    let none = Contact::SelfCall;
+    for (choice, ok) in [
+        (ContactChoice::Message, [true, true, false]),
+        (ContactChoice::Call, [true, false, false]),
+        (ContactChoice::NoContact, [false, false, true]),
+        (ContactChoice::SelfCall, [false, false, true]),
+    ] {
+        let got = [&phone, &email, &none].map(|c| choice.check(c).is_ok());
+        assert_eq!(got, ok, "{choice:?}");
+    }
+    assert_eq!(ContactChoice::implied_by(&phone), ContactChoice::Call);
+    assert_eq!(ContactChoice::implied_by(&email), ContactChoice::Message);
+    assert_eq!(ContactChoice::implied_by(&none), ContactChoice::SelfCall);
+    assert_eq!(
+        ContactChoice::parse("no_contact"),
+        Ok(ContactChoice::NoContact)
+    );
+    assert!(matches!(
+        ContactChoice::parse("fax"),
+        Err(HandoffError::InvalidContact(_))
+    ));
+}
+
+#[test]
+fn the_calendar_file_names_nobody_unless_configured() {
+    let f = ics(&reference(3), &slot(1), "予約", "", NOW);
+    assert!(f.contains("SUMMARY:予約\r\n"), "{f}");
+    assert!(f.contains("DESCRIPTION:Ref: "), "{f}");
+    let named = ics(&reference(3), &slot(1), "Appointment", "Room A", NOW);
+    assert!(named.contains("DESCRIPTION:Room A\\nRef: "), "{named}");
+}
+
+proptest! {
+    /// A move is allowed exactly when the target could be booked anew,
+    /// the booking's own time is still ahead, and the target is another slot.
+    #[test]
+    fn a_move_is_allowed_exactly_when_a_new_booking_would_be(
+        to_booked in 0u32..4,
+        capacity in 1u32..4,
+        to_offset in -2i64..3,
+        from_offset in -2i64..3,
+        same in any::<bool>(),
+    ) {
+        let c = consented(false, false);
+        let now = NOW + 10 * 86_400_000;
+        let at = |d: i64| (now as i64 + d * 3_600_000) as u64;
+        let from = slot_with(1, at(from_offset), 2);
+        let to = slot_with(if same { 1 } else { 2 }, at(to_offset), capacity);
+        let mut b = c.clone();
+        b.booking = Some(reference(1));
+        let current = booking_in(&b, from.id);
+        let got = reschedule(&b, &current, &from, &to, to_booked, now);
+        let want_ok = from.starts_at_ms > now
+            && !same
+            && to.bookable(to_booked, now).is_ok();
+        prop_assert_eq!(got.is_ok(), want_ok, "{:?}", got);
+    }
+}

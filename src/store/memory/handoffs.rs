@@ -108,6 +108,31 @@ impl HandoffStore for MemoryStore {
                         _ => return Err(StoreError::NotFound),
                     }
                 }
+                BookingOp::Move {
+                    reference,
+                    from,
+                    to,
+                    now_ms,
+                } => {
+                    match s.bookings.get(reference) {
+                        Some(b) if b.conversation == id && b.active() => {
+                            if b.slot != *from {
+                                return Err(StoreError::Conflict);
+                            }
+                        }
+                        _ => return Err(StoreError::NotFound),
+                    }
+                    let slot = s.slots.get(to).ok_or(StoreError::SlotUnavailable)?;
+                    if slot.slot.cancelled_at_ms.is_some()
+                        || slot.slot.starts_at_ms <= *now_ms
+                        || to == from
+                    {
+                        return Err(StoreError::SlotUnavailable);
+                    }
+                    if slot.booked >= slot.slot.capacity {
+                        return Err(StoreError::SlotFull);
+                    }
+                }
             }
             match write.booking {
                 BookingOp::Keep => {}
@@ -143,6 +168,28 @@ impl HandoffStore for MemoryStore {
                     let b = s.bookings.get_mut(&reference).ok_or(StoreError::NotFound)?;
                     b.pin_hash = pin_hash;
                     changes.push(Change::Booking(b.clone()));
+                }
+                BookingOp::Move {
+                    reference,
+                    from,
+                    to,
+                    now_ms,
+                } => {
+                    let b = s.bookings.get_mut(&reference).ok_or(StoreError::NotFound)?;
+                    b.slot = to;
+                    b.rescheduled_at_ms = Some(now_ms);
+                    let b = b.clone();
+                    if let Some(slot) = s.slots.get_mut(&from) {
+                        slot.booked = slot.booked.saturating_sub(1);
+                    }
+                    if let Some(slot) = s.slots.get_mut(&to) {
+                        slot.booked += 1;
+                    }
+                    if let Some(list) = s.slot_bookings.get_mut(&from) {
+                        list.retain(|r| *r != reference);
+                    }
+                    s.slot_bookings.entry(to).or_default().push(reference);
+                    changes.push(Change::Booking(b));
                 }
             }
             s.handoffs.insert(id, write.record.clone());

@@ -276,6 +276,13 @@ pub fn booking(m: &HashMap<String, String>) -> StoreResult<Booking> {
     if let Some(pin) = m.get("pin").filter(|p| !p.is_empty()) {
         b.pin_hash = unhex32(pin).ok_or_else(|| corrupt("pin"))?;
     }
+    // A booking moved to another slot (`write_handoff`'s `move`).
+    if let Some(slot) = m.get("slot").filter(|s| !s.is_empty()) {
+        b.slot = crate::core::handoff::SlotId(uuid(slot, "slot")?);
+    }
+    if let Some(at) = m.get("moved").filter(|s| !s.is_empty()) {
+        b.rescheduled_at_ms = Some(at.parse().map_err(|_| corrupt("moved"))?);
+    }
     Ok(b)
 }
 
@@ -471,6 +478,8 @@ mod tests {
             cancelled_at_ms: None,
             cancel_reason: None,
             attended: None,
+            contact_choice: None,
+            rescheduled_at_ms: None,
         };
         let mut m: HashMap<String, String> = [
             ("json", serde_json::to_string(&made).unwrap()),

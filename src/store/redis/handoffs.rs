@@ -99,6 +99,8 @@ impl HandoffStore for RedisStore {
             id.to_string()
         ]
         .to_vec();
+        // A move's destination: its slot and list (placeholders otherwise).
+        let mut to_keys = (self.keys.no_slot(), self.keys.no_slot_bookings());
         let (op, slot_key, list_key, booking_key) = match &write.booking {
             BookingOp::Keep => (
                 "keep",
@@ -159,6 +161,29 @@ impl HandoffStore for RedisStore {
                     self.keys.booking(reference),
                 )
             }
+            BookingOp::Move {
+                reference,
+                from,
+                to,
+                now_ms,
+            } => {
+                // The service read the booking's slot (`from`); the script
+                // checks it is still there, so a concurrent move of the
+                // same booking cannot free a place twice.
+                argv.extend(args![
+                    from.to_string(),
+                    reference.as_str(),
+                    to.to_string(),
+                    now_ms
+                ]);
+                to_keys = (self.keys.slot(*to), self.keys.slot_bookings(*to));
+                (
+                    "move",
+                    self.keys.slot(*from),
+                    self.keys.slot_bookings(*from),
+                    self.keys.booking(reference),
+                )
+            }
         };
         argv[0] = op.to_owned();
         let keys = [
@@ -167,6 +192,8 @@ impl HandoffStore for RedisStore {
             slot_key,
             booking_key,
             list_key,
+            to_keys.0,
+            to_keys.1,
         ];
         self.run_durable(&SCRIPTS.write_handoff, &keys, &argv)
             .await

@@ -112,6 +112,7 @@ mod counsellors;
 mod guards;
 mod messages;
 mod node;
+mod reschedule;
 mod supervision;
 
 // ------------------------------------------------------------ helpers

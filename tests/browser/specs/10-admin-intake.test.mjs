@@ -194,7 +194,7 @@ test('intake sees exactly what was consented to, marks attendance, cancels (ja a
     // Transcript agreed, no contact details: the transcript opens, no contact is shown.
     const a = item(withTranscript);
     await waitText(i.page, `.booking[data-reference="${withTranscript}"] .summary`, '記録を渡してもよいです — summary');
-    assert.equal(await a.locator('.contact').textContent(), 'なし（本人からセンターに電話します）');
+    assert.equal(await a.locator('.contact').textContent(), 'なし');
     assert.ok((await a.textContent()).includes('はなこ'));
     assert.equal(await a.locator('.transcript-scope').textContent(), 'チャットの記録の共有に同意あり');
     await a.locator('.open-transcript').click();
@@ -215,7 +215,7 @@ test('intake sees exactly what was consented to, marks attendance, cancels (ja a
     // ---- English
     await switchLang(i.page, 'en');
     await waitText(i.page, `.booking[data-reference="${withContact}"] .contact`, 'Phone: 03-1234-5678');
-    await waitText(i.page, `.booking[data-reference="${withTranscript}"] .contact`, 'None (the person will call the centre)');
+    await waitText(i.page, `.booking[data-reference="${withTranscript}"] .contact`, 'None');
     await waitText(i.page, `.booking[data-reference="${withContact}"] .transcript-scope`, 'The chat transcript is not shared');
     await axeScan(i.page, 'en intake bookings');
     await screenshot(i.page, 'en', 'intake-1-bookings');

@@ -136,6 +136,9 @@ test('a LINE visitor consents and books through the one-time link, which then is
     await visitorBooks(v.page, PLACE);
     assert.match(await v.page.locator('#booked-pin').textContent(), /^\d{6}$/);
     assert.ok(await v.page.locator('#withdraw-area').isHidden(), 'withdrawing goes through the booking page now');
+    // The link is spent: a new PIN and a new time go through the booking page too.
+    assert.ok(await v.page.locator('#new-pin').isHidden());
+    assert.ok(await v.page.locator('#reschedule-open').isHidden());
     await waitText(v.page, '#booked-lookup', '予約番号とPIN');
     await checkState(v.page, 'ja', 'LINE handoff link, booked', 'line-handoff-3-booked');
     // The counsellor sees the booking.

@@ -2,7 +2,9 @@
 -- from, with its booking change, as one step.
 -- KEYS: 1 meta (hash), 2 handoff (hash), 3 slot (hash), 4 booking (hash),
 --       5 the slot's bookings (list); 3-5 are never-written placeholders
---       for 'keep', and for a 'cancel' of a booking that was not found
+--       for 'keep', and for a 'cancel' of a booking that was not found;
+--       6 the destination slot (hash), 7 its bookings (list): 'move' only,
+--       placeholders otherwise
 -- ARGV: 1 op ('keep', 'create', 'cancel', 'repin'), 2 expected rev, 3 new rev,
 --       4 record JSON, 5 conversation id, 6 slot id (of the booking),
 --       7 reference;
@@ -12,6 +14,10 @@
 --       cancel: 8 now_ms, 9 reason
 --       repin: 6 '', 8 the new PIN hash (hex; the booking's `pin` field,
 --              which wins over the one in its JSON)
+--       move: 6 the slot it is in (KEYS[3]), 8 the destination slot id
+--             (KEYS[6]), 9 now_ms; the booking's `slot` field (which wins
+--             over the one in its JSON) becomes the destination, `moved`
+--             the time
 -- Checks, in the in-memory store's order: the conversation exists; the
 -- stored rev (0 when none) is the expected one; then the booking change.
 -- Only then writes.
@@ -43,6 +49,21 @@ elseif op == 'repin' then
   local b = redis.call('HMGET', KEYS[4], 'conversation', 'cancelled')
   if b[1] ~= ARGV[5] or b[2] ~= '' then return {'err', 'not_found'} end
   redis.call('HSET', KEYS[4], 'pin', ARGV[8])
+elseif op == 'move' then
+  local b = redis.call('HMGET', KEYS[4], 'conversation', 'cancelled', 'slot')
+  if b[1] ~= ARGV[5] or b[2] ~= '' then return {'err', 'not_found'} end
+  if b[3] ~= ARGV[6] then return {'err', 'conflict'} end
+  local s = redis.call('HMGET', KEYS[6], 'starts', 'capacity', 'cancelled', 'booked')
+  if not s[1] or s[3] ~= '' or tonumber(s[1]) <= tonumber(ARGV[9])
+    or ARGV[8] == ARGV[6] then
+    return {'err', 'slot_unavailable'}
+  end
+  if tonumber(s[4]) >= tonumber(s[2]) then return {'err', 'slot_full'} end
+  redis.call('HSET', KEYS[4], 'slot', ARGV[8], 'moved', ARGV[9])
+  redis.call('HINCRBY', KEYS[3], 'booked', -1)
+  redis.call('LREM', KEYS[5], 0, ARGV[7])
+  redis.call('HINCRBY', KEYS[6], 'booked', 1)
+  redis.call('RPUSH', KEYS[7], ARGV[7])
 elseif op ~= 'keep' then
   return {'err', 'unknown_op'}
 end
