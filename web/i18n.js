@@ -627,6 +627,7 @@ const STRINGS = {
     'stats.exit.left_quickly': '急いで退出した',
     'stats.exit.erased': 'チャットを消去した',
     'stats.exit.other': 'それ以外',
+    'notice.triage_raised': '{label}：相談者の書いた言葉から、自動判定でリスクが「{level}」に上がりました。',
   },
   en: {
     'lang.name': 'English',
@@ -1234,6 +1235,7 @@ const STRINGS = {
     'stats.exit.left_quickly': 'Left quickly',
     'stats.exit.erased': 'Erased the chat',
     'stats.exit.other': 'Any other way',
+    'notice.triage_raised': '{label}: automatic triage raised the risk to "{level}" from what the visitor wrote.',
   },
 };
 

@@ -391,6 +391,7 @@ function onServerMessage(msg) {
       return undefined;
     case 'risk':
       if (c) {
+        notifyTriageRaise(c, msg);
         c.risk = msg.level;
         c.riskReasons = msg.reasons || [];
         renderConvHead(c);
@@ -1658,4 +1659,20 @@ function onLeftQuickly(c, msg) {
   if (!c.supervision) addNotice('notice.left_quickly', c.id, { alert: true });
   renderConvHead(c);
   renderConvList();
+}
+
+const RISK_RANK = { none: 0, watch: 1, urgent: 2 };
+
+/**
+ * Triage raised the level of a conversation you hold (the visitor wrote
+ * something flagged mid-chat): say so where you will see it, with a beep,
+ * as a new alert does for supervisors.
+ */
+function notifyTriageRaise(c, msg) {
+  const rose = (RISK_RANK[msg.level] ?? 0) > (RISK_RANK[c.risk] ?? 0);
+  const reasons = msg.reasons || [];
+  const byTriage = reasons.length > 0 && reasons[reasons.length - 1].source === 'triage';
+  if (!rose || !byTriage || c.supervision || c.state === 'ended') return;
+  addNotice('notice.triage_raised', c.id, { alert: true, vars: { level: t(`risk.${msg.level}`) } });
+  beep();
 }

@@ -62,7 +62,8 @@ async function consoleShowsLeftQuickly(c, id, { meta, notice }) {
   await waitText(c.page, '#notices', notice);
   assert.ok(await p.locator('.composer').isVisible(), 'the conversation is still open: the composer is there');
   assert.ok(await p.locator('.close-conv').isHidden(), 'not ended');
-  assert.ok(id);
+  // It is this visitor's conversation that shows it.
+  await waitText(c.page, '.conv-panel:not([hidden]) h2', `#${id.replace(/-/g, '').slice(-4)}`);
 }
 
 test('quick exit by the button mid-chat: nothing left on the phone, "left quickly" on the console (ja)', async () => {
@@ -194,8 +195,8 @@ test('a flagged word while waiting and another mid-chat: the safety panel for th
     assert.doesNotMatch(await b.page.locator('#safety').innerText(), /risk|suicid|self-harm|urgent|none configured/i);
     await checkState(b.page, 'en', 'visitor mid-chat with the safety panel', 'safety-mid-chat');
     // The counsellor: the conversation turns urgent; the supervisor: an alert.
-    await c.page.locator(`#conv-list li button`).filter({ hasText: idB.slice(0, 4).toUpperCase() }).count();
     await c.page.waitForFunction(() => [...document.querySelectorAll('#conv-list li')].some((li) => li.querySelector('.badge.risk-urgent')));
+    await waitText(c.page, '#notices', '自動判定でリスクが「緊急」に上がりました');
     const alertB = sup.page.locator(`#alerts .alert-item[data-conversation="${idB}"]`);
     await alertB.waitFor();
     await checkState(sup.page, 'ja', 'floor with a mid-chat alert', 'safety-floor-alert');
