@@ -325,7 +325,13 @@ impl Hub {
                 let c = *conversation;
                 self.to_conversation(c, None, Outbound::Event(event));
             }
+            Event::SafetyInfo { conversation } => {
+                // For the visitor's page only.
+                let c = *conversation;
+                self.to_conversation(c, Some(|k| k == ConnKind::Visitor), Outbound::Event(event));
+            }
             Event::NoteSaved { conversation, .. }
+            | Event::LeftQuickly { conversation, .. }
             | Event::RiskChanged { conversation, .. }
             | Event::Silent { conversation, .. }
             | Event::LineDelivery { conversation, .. } => {

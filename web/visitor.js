@@ -63,6 +63,10 @@ const state = {
   systemLines: [],
   /** `last_seq` of the latest `welcome`: on a resume, the history up to here is still to come. */
   lastSeqAtWelcome: 0,
+  /** The services of the server's `safety_info` (the safety panel shows while set). */
+  safety: null,
+  /** The visitor made the safety panel a compact line. */
+  safetyCollapsed: false,
 };
 
 let conn = null;
@@ -109,6 +113,7 @@ function persist() {
     last_seq: state.seq.contiguous,
     outbox: state.outbox,
     draft: $('composer-text').value,
+    safety_collapsed: state.safetyCollapsed,
   };
   try {
     sessionStorage.setItem(STORE_KEY, JSON.stringify(saved));
@@ -191,7 +196,8 @@ function renderInfo() {
   $('site-name').textContent = siteName(site) || t('app.name');
   const hours = site ? (lang() === 'ja' ? site.hours_ja : site.hours_en) : '';
   $('hours').textContent = hours || '';
-  const alternatives = state.info?.alternatives ?? [];
+  // The emergency numbers are in the emergency text; the list is of other places to turn.
+  const alternatives = (state.info?.alternatives ?? []).filter((a) => !a.emergency);
   for (const list of document.querySelectorAll('[data-alternatives]')) {
     list.replaceChildren(
       ...(alternatives.length
@@ -804,6 +810,11 @@ function onServerMessage(msg) {
       return attention?.notify();
     case 'erased':
       return forgetHere('erase.done');
+    case 'safety_info':
+      return onSafetyInfo(msg);
+    case 'left_quickly':
+      // The page is normally gone before this arrives.
+      return undefined;
     case 'error':
       return onError(msg);
     default:
@@ -989,6 +1000,8 @@ function resetConversation() {
     pendingStart: null,
     closing: null,
     second: null,
+    safety: null,
+    safetyCollapsed: false,
     systemLines: [],
   });
   state.seq.reset(0);
@@ -1002,6 +1015,7 @@ function resetConversation() {
   setCounsellorTyping(false);
   hideConfirm();
   resetHandoff();
+  renderSafety();
 }
 
 function askConfirm(textKey, yesKey, action) {
@@ -1093,6 +1107,7 @@ function init() {
     renderClosed();
     renderPhase();
     renderSystemLines();
+    renderSafety();
     renderConnection(conn ? conn.state : 'idle');
     for (const m of state.messages.values()) renderMessage(m);
     if (state.confirmAction) {
@@ -1109,7 +1124,10 @@ function init() {
     auth: () => (state.conversationId ? { conversation_id: state.conversationId, token: state.token } : null),
     announce,
   });
-  $('quick-exit').addEventListener('click', () => quickExit(state.info?.site, endConversation));
+  $('quick-exit').addEventListener('click', leaveNow);
+  bindQuickExitKeys();
+  $('safety-collapse').addEventListener('click', () => setSafetyCollapsed(true));
+  $('safety-expand').addEventListener('click', () => setSafetyCollapsed(false));
   $('closed-check').addEventListener('click', checkHoursAgain);
   $('start-form').addEventListener('submit', startChat);
   $('composer').addEventListener('submit', submitComposer);
@@ -1153,6 +1171,7 @@ function init() {
     state.conversationId = saved.conversation_id;
     state.token = saved.token;
     state.outbox = Array.isArray(saved.outbox) ? saved.outbox : [];
+    state.safetyCollapsed = Boolean(saved.safety_collapsed);
     $('composer-text').value = saved.draft || '';
     fitComposer();
     for (const o of state.outbox) {
@@ -1166,6 +1185,89 @@ function init() {
     showWelcome();
   }
   updateComposerCount();
+}
+
+// ---- issue 19 (exit): the quick exit that protects, and the safety panel
+
+/**
+ * The quick exit: tell the server first (`leave_quickly`: the conversation
+ * is marked "left quickly", not ended, and waits for a return within the
+ * grace period), then leave at once without waiting for an answer. The
+ * frame is queued on the open socket before the navigation starts; if the
+ * socket is down, the server's ordinary "visitor offline" path applies.
+ */
+function leaveNow() {
+  quickExit(state.info?.site, () => {
+    if (state.phase === 'queued' || state.phase === 'active') conn?.send({ type: 'leave_quickly' });
+  });
+}
+
+/** How close together the presses of the shortcut must be. */
+const SHORTCUT_WINDOW_MS = 1000;
+
+/**
+ * The quick exit from the keyboard (GOV.UK's pattern): Shift pressed three
+ * times, or Escape twice, within a second, with no other key between. An
+ * Escape that cancels an input method's conversion does not count.
+ */
+function bindQuickExitKeys() {
+  let key = null;
+  let times = [];
+  document.addEventListener(
+    'keydown',
+    (ev) => {
+      if (ev.repeat) return;
+      if (ev.isComposing || ev.keyCode === 229) {
+        key = null;
+        times = [];
+        return;
+      }
+      if (ev.key !== 'Shift' && ev.key !== 'Escape') {
+        key = null;
+        times = [];
+        return;
+      }
+      const now = performance.now();
+      if (ev.key !== key) times = [];
+      key = ev.key;
+      times = times.filter((at) => now - at < SHORTCUT_WINDOW_MS);
+      times.push(now);
+      if (times.length >= (key === 'Shift' ? 3 : 2)) {
+        ev.preventDefault();
+        times = [];
+        leaveNow();
+      }
+    },
+    true,
+  );
+}
+
+function onSafetyInfo(msg) {
+  const first = !state.safety;
+  state.safety = Array.isArray(msg.services) ? msg.services : [];
+  renderSafety();
+  if (first) announce(t('safety.heading'));
+}
+
+function setSafetyCollapsed(collapsed) {
+  state.safetyCollapsed = collapsed;
+  persist();
+  renderSafety();
+  (collapsed ? $('safety-expand') : $('safety-collapse')).focus();
+}
+
+/** The safety panel: the emergency numbers and the other lines, or its compact line. */
+function renderSafety() {
+  const panel = $('safety');
+  panel.hidden = !state.safety;
+  if (!state.safety) return;
+  const services = state.safety;
+  $('safety-emergency').replaceChildren(...services.filter((a) => a.emergency).map(alternativeItem));
+  $('safety-lines').replaceChildren(...services.filter((a) => !a.emergency).map(alternativeItem));
+  $('safety-full').hidden = state.safetyCollapsed;
+  $('safety-expand').hidden = !state.safetyCollapsed;
+  $('safety-expand').setAttribute('aria-expanded', String(!state.safetyCollapsed));
+  panel.classList.toggle('collapsed', state.safetyCollapsed);
 }
 
 init();

@@ -120,7 +120,9 @@ pub struct Settings {
     pub timing: Timing,
     /// What the pages show about the centre.
     pub site: Site,
-    /// Round-the-clock services offered when the queue is full or closed.
+    /// Round-the-clock services offered when the queue is full or closed,
+    /// and (with the emergency numbers) on the safety panel when triage
+    /// flags a visitor. None configured: [`Alternative::japan_defaults`].
     pub alternatives: Vec<Alternative>,
     /// Opening hours (Japan time). Default: Monday to Friday 9:00-17:00,
     /// last entry 16:30, closed on national holidays and 29 Dec - 3 Jan.
@@ -465,7 +467,7 @@ impl Default for Settings {
             limits: Limits::default(),
             timing: Timing::default(),
             site: Site::default(),
-            alternatives: Vec::new(),
+            alternatives: Alternative::japan_defaults(),
             hours: HoursSpec::default(),
             triage: Triage::default(),
             supervision: Supervision::default(),
@@ -612,9 +614,14 @@ impl Settings {
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
             set_path(&mut table, &path, parse_env_value(&value));
         }
-        let settings: Settings = toml::Value::Table(table)
+        let mut settings: Settings = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        // An empty list (`alternatives = []`) is "none configured" too: a
+        // visitor in danger is never shown an empty list.
+        if settings.alternatives.is_empty() {
+            settings.alternatives = Alternative::japan_defaults();
+        }
         settings.validate()?;
         Ok(settings)
     }

@@ -184,3 +184,43 @@ fn the_greeting_ships_in_both_languages_and_may_be_turned_off_but_not_be_a_page(
     let just = "あ".repeat(MAX_GREETING_CHARS);
     assert!(Settings::load(None, env(&[("TSUNAGU_SITE__GREETING_EN", &just)])).is_ok());
 }
+
+#[test]
+fn a_default_install_offers_the_japanese_emergency_numbers_and_lines() {
+    for s in [
+        Settings::load(None, env(&[])).unwrap(),
+        // An explicitly empty list counts as none configured.
+        Settings::load(None, env(&[("TSUNAGU_ALTERNATIVES", "[]")])).unwrap(),
+    ] {
+        let contacts: Vec<&str> = s.alternatives.iter().map(|a| a.contact.as_str()).collect();
+        assert_eq!(
+            contacts,
+            ["119", "110", "0120-279-338", "0120-0-78310", "0570-783-556"]
+        );
+        let emergency: Vec<&str> = s
+            .alternatives
+            .iter()
+            .filter(|a| a.emergency)
+            .map(|a| a.contact.as_str())
+            .collect();
+        assert_eq!(emergency, ["119", "110"]);
+        assert!(s.alternatives.iter().all(|a| a.name_en.is_some()));
+    }
+}
+
+#[test]
+fn configured_alternatives_replace_the_defaults_whole() {
+    let dir = std::env::temp_dir().join(format!("tsunagu-alt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    std::fs::write(
+        &path,
+        "[[alternatives]]\nname = \"センター\"\ncontact = \"03-0000-0000\"\n",
+    )
+    .unwrap();
+    let s = Settings::load(Some(&path), env(&[])).unwrap();
+    assert_eq!(s.alternatives.len(), 1);
+    assert_eq!(s.alternatives[0].contact, "03-0000-0000");
+    assert!(!s.alternatives[0].emergency);
+    std::fs::remove_dir_all(&dir).ok();
+}

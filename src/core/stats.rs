@@ -101,6 +101,12 @@ pub struct ConversationFacts {
     pub assessment: Assessment,
     #[serde(default)]
     pub handoff: HandoffFacts,
+    /// The visitor used the quick exit at least once.
+    #[serde(default)]
+    pub left_quickly: bool,
+    /// The visitor erased the conversation.
+    #[serde(default)]
+    pub erased: bool,
 }
 
 /// What a conversation's record says, for [`ConversationFacts::of`].
@@ -115,6 +121,8 @@ pub struct FactsInput {
     pub outcome: Option<Outcome>,
     pub assessment: Assessment,
     pub handoff: HandoffFacts,
+    pub left_quickly: bool,
+    pub erased: bool,
 }
 
 impl ConversationFacts {
@@ -145,6 +153,21 @@ impl ConversationFacts {
             outcome: i.outcome,
             assessment: i.assessment,
             handoff: i.handoff,
+            left_quickly: i.left_quickly,
+            erased: i.erased,
+        }
+    }
+
+    /// How the visitor left, as the `exit` table counts it: `erased`
+    /// (whatever else happened), else `left_quickly`, else `other` (the
+    /// chat ended in any other way, or has not ended).
+    pub fn exit(&self) -> &'static str {
+        if self.erased {
+            "erased"
+        } else if self.left_quickly {
+            "left_quickly"
+        } else {
+            "other"
         }
     }
 }
@@ -301,6 +324,7 @@ pub const TABLES: &[&str] = &[
     "referral",
     "handoff",
     "hour",
+    "exit",
 ];
 
 fn wire<T: Serialize>(v: &Option<T>) -> String {
@@ -357,6 +381,7 @@ pub fn aggregate<'a>(
         };
         add("handoff", stage.into());
         add("hour", format!("{:02}", f.hour));
+        add("exit", f.exit().into());
     }
     raw.waits.sort_unstable();
     raw
@@ -466,7 +491,41 @@ mod tests {
             outcome: Some(Outcome::Listened),
             assessment: Assessment::default(),
             handoff: HandoffFacts::default(),
+            left_quickly: false,
+            erased: false,
         }
+    }
+
+    #[test]
+    fn leaving_quickly_and_erasing_are_exits_of_their_own() {
+        let period = Period::parse("2026-11").unwrap();
+        let facts = [
+            ConversationFacts::of(input()),
+            ConversationFacts::of(FactsInput {
+                left_quickly: true,
+                ..input()
+            }),
+            ConversationFacts::of(FactsInput {
+                left_quickly: true,
+                ..input()
+            }),
+            // Left quickly, came back, then erased: counted as erased.
+            ConversationFacts::of(FactsInput {
+                left_quickly: true,
+                erased: true,
+                ..input()
+            }),
+        ];
+        let raw = aggregate(&period, &facts);
+        let exit = &raw.tables["exit"];
+        assert_eq!(exit.get("left_quickly"), Some(&2));
+        assert_eq!(exit.get("erased"), Some(&1));
+        assert_eq!(exit.get("other"), Some(&1));
+        assert_eq!(exit.values().sum::<u64>(), raw.started);
+        // Old facts (kept before these fields existed) read as "other".
+        let old = r#"{"month":{"year":2026,"month":11},"hour":10,"wait_secs":5,"served":true,"abandoned":false}"#;
+        let f: ConversationFacts = serde_json::from_str(old).unwrap();
+        assert_eq!(f.exit(), "other");
     }
 
     #[test]
@@ -634,6 +693,8 @@ mod tests {
                         booked: stage >= 3,
                         attended: false,
                     },
+                    left_quickly: wait % 3 == 0,
+                    erased: wait % 5 == 0,
                 }
             })
     }

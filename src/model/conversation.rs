@@ -141,6 +141,12 @@ pub struct ConversationRecord {
     pub erased_at_ms: Option<u64>,
     #[serde(default)]
     pub channel: Channel,
+    /// Set by `Store::leave_quickly`: the visitor used the quick exit
+    /// (the page left at once). The conversation is not ended by it: it
+    /// waits for the visitor like any whose visitor went offline. Kept
+    /// (the latest time) after the visitor comes back, for the statistics.
+    #[serde(default)]
+    pub left_quickly_at_ms: Option<u64>,
 }
 
 impl ConversationRecord {
@@ -156,6 +162,8 @@ impl ConversationRecord {
             outcome: self.outcome,
             assessment: self.assessment,
             handoff,
+            left_quickly: self.left_quickly_at_ms.is_some(),
+            erased: self.erased_at_ms.is_some(),
         })
     }
 

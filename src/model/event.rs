@@ -37,6 +37,23 @@ pub enum Event {
         by: EndedBy,
         outcome: Option<Outcome>,
         counsellor: Option<AccountId>,
+        /// The visitor erased it (the counsellor is told so, not only
+        /// that it ended).
+        #[serde(default)]
+        erased: bool,
+    },
+    /// The visitor used the quick exit. The conversation goes on (see
+    /// `Store::leave_quickly`); staff only.
+    LeftQuickly {
+        conversation: ConversationId,
+        counsellor: Option<AccountId>,
+        at_ms: u64,
+    },
+    /// Triage matched something the visitor wrote: their page shows the
+    /// emergency numbers and round-the-clock services. Visitors only; it
+    /// carries no level and no rule.
+    SafetyInfo {
+        conversation: ConversationId,
     },
     Requeued {
         conversation: ConversationId,

@@ -29,9 +29,10 @@ pub enum RiskSource {
 /// A change of risk level; see `Store::set_risk`.
 #[derive(Clone, Debug)]
 pub enum RiskChange {
-    /// Triage hits on a message the visitor wrote while waiting: applied
-    /// only while the conversation is still queued; raises, never lowers;
-    /// a rule already recorded is not recorded again.
+    /// Triage hits on a message the visitor wrote, while waiting or
+    /// mid-chat (queued or active; an ended conversation refuses):
+    /// raises, never lowers; a rule already recorded is not recorded
+    /// again (and then no alert is stored).
     Triage {
         hits: Vec<RiskReason>,
         alert: AlertId,

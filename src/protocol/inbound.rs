@@ -49,11 +49,23 @@ pub enum VisitorIn {
     /// "Erase my chat": end it if it is live and delete its messages from
     /// the server at once, for everyone (the page asks to confirm first).
     Erase,
+    /// The quick exit: the page is leaving at once. The conversation is not
+    /// ended; it is marked "left quickly" and waits for the visitor's
+    /// return within the grace period.
+    LeaveQuickly,
 }
 
 impl VisitorIn {
-    pub const TYPES: &'static [&'static str] =
-        &["start", "resume", "send", "ack", "typing", "end", "erase"];
+    pub const TYPES: &'static [&'static str] = &[
+        "start",
+        "resume",
+        "send",
+        "ack",
+        "typing",
+        "end",
+        "erase",
+        "leave_quickly",
+    ];
 }
 
 /// Counsellor -> server.

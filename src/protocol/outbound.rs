@@ -55,6 +55,14 @@ pub enum VisitorOut<'a> {
     Ended {
         by: EndedBy,
     },
+    /// Triage matched something the visitor wrote (or did before this
+    /// socket bound): show the emergency numbers and round-the-clock
+    /// services. No level, no rule, no diagnosis.
+    SafetyInfo {
+        services: &'a [Alternative],
+    },
+    /// Answer to `leave_quickly`, if the page is still there to read it.
+    LeftQuickly,
     /// Answer to `erase`: the conversation's messages are deleted from
     /// the server (and it has ended). The page forgets it too.
     Erased,
@@ -151,6 +159,16 @@ pub enum CounsellorOut<'a> {
         by: EndedBy,
         #[serde(skip_serializing_if = "Option::is_none")]
         outcome: Option<Outcome>,
+        /// The visitor erased the conversation (not just ended it).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        erased: bool,
+    },
+    /// The visitor used the quick exit: they left the page at once. The
+    /// conversation is not ended; they may come back within the visitor
+    /// grace period.
+    LeftQuickly {
+        conversation_id: ConversationId,
+        at: u64,
     },
     /// Taken back into the queue because you were away past the grace period.
     Requeued {

@@ -214,6 +214,13 @@ pub struct ConversationView {
     /// `observe` (read only) or `join`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supervision: Option<SupervisionMode>,
+    /// When the visitor last used the quick exit (absent: never). With
+    /// `visitor_online: false` the console shows "left quickly".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_quickly_at: Option<u64>,
+    /// The visitor erased the conversation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]

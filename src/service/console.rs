@@ -336,6 +336,8 @@ impl Service {
                 transfers: rec.transfers,
                 silent_since: rec.silent_since_ms,
                 supervision: *supervision,
+                left_quickly_at: rec.left_quickly_at_ms,
+                erased: rec.erased_at_ms.is_some(),
             })
             .collect()
     }

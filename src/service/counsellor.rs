@@ -218,6 +218,7 @@ impl Service {
                 by: rec.ended_by.unwrap_or(EndedBy::Visitor),
                 outcome: rec.outcome,
                 counsellor: Some(counsellor),
+                erased: rec.erased_at_ms.is_some(),
             })
             .await;
             return Ok(());

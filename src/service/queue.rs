@@ -159,6 +159,7 @@ impl Service {
                             by: EndedBy::System,
                             outcome: Some(Outcome::VisitorLeft),
                             counsellor: None,
+                            erased: false,
                         })
                         .await;
                     }

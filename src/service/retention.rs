@@ -45,6 +45,7 @@ impl Service {
                 by: erased.record.ended_by.unwrap_or(EndedBy::Visitor),
                 outcome: erased.record.outcome,
                 counsellor: erased.record.counsellor,
+                erased: true,
             })
             .await;
         }

@@ -177,8 +177,8 @@ impl Service {
         text: String,
     ) -> Result<u64, Refusal> {
         let text = self.text(text)?;
-        // Triage looks at what a visitor writes; the store applies a hit
-        // only while the conversation is still queued.
+        // Triage looks at what a visitor writes, while waiting and mid-chat
+        // (the store refuses only an ended conversation).
         let hits = match party {
             Party::Visitor => self.rules.check(text.as_str()),
             Party::Counsellor => Vec::new(),
@@ -210,8 +210,11 @@ impl Service {
         }
     }
 
-    /// Raise a waiting visitor's risk after a triage hit. Failure to do so
-    /// is logged, never shown to the visitor (triage never answers them).
+    /// Raise a visitor's risk after a triage hit (waiting or mid-chat):
+    /// the counsellor who has it hears the new level (`RiskChanged`), the
+    /// supervisors get an alert, and the visitor's page shows the safety
+    /// information (never the level or the rule). Failure to raise it is
+    /// logged, never shown to the visitor.
     async fn apply_triage(&self, id: ConversationId, hits: &[triage::Hit], now: u64) {
         let change = RiskChange::Triage {
             hits: triage_reasons(hits, now),
@@ -220,7 +223,8 @@ impl Service {
         match self.store.set_risk(id, change, now).await {
             Ok(update) => {
                 if let Some(alert) = update.alert {
-                    tracing::info!(conversation = %id, rules = %rule_ids(&alert.reasons), level = ?update.record.risk, "triage matched a message while waiting");
+                    let state = update.record.state.name();
+                    tracing::info!(conversation = %id, rules = %rule_ids(&alert.reasons), level = ?update.record.risk, state, "triage matched a message");
                     self.publish(Event::RiskChanged {
                         conversation: id,
                         level: update.record.risk,
@@ -231,6 +235,7 @@ impl Service {
                         alert: Box::new(alert),
                     })
                     .await;
+                    self.publish(Event::SafetyInfo { conversation: id }).await;
                     self.wake_matcher();
                 }
             }
@@ -267,6 +272,30 @@ impl Service {
         .await;
     }
 
+    /// The quick exit: the visitor's page is leaving at once. The
+    /// conversation is marked "left quickly" and stays where it is (queue
+    /// place or counsellor); it waits for the visitor like any whose
+    /// visitor went offline, and resumes with the resume token.
+    pub async fn visitor_leave_quickly(&self, id: ConversationId) -> Result<(), Refusal> {
+        let rec = self.store.leave_quickly(id, now_ms()).await?;
+        tracing::info!(conversation = %id, state = rec.state.name(), "visitor left quickly");
+        self.publish(Event::LeftQuickly {
+            conversation: id,
+            counsellor: rec.state.counsellor(),
+            at_ms: rec.left_quickly_at_ms.unwrap_or_default(),
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Has triage ever matched what this visitor wrote? (Their page then
+    /// shows the safety information again after a reload.)
+    pub fn triage_flagged(rec: &ConversationRecord) -> bool {
+        rec.risk_reasons
+            .iter()
+            .any(|r| matches!(r.source, RiskSource::Triage { .. }))
+    }
+
     pub async fn visitor_end(&self, id: ConversationId) -> Result<(), Refusal> {
         let ended = self.store.end(id, EndedBy::Visitor, None, now_ms()).await?;
         self.after_end(&ended.record, ended.was, EndedBy::Visitor)
@@ -295,6 +324,7 @@ impl Service {
             by,
             outcome: rec.outcome,
             counsellor: rec.counsellor,
+            erased: rec.erased_at_ms.is_some(),
         })
         .await;
         if let ConversationState::Active { counsellor } = was {

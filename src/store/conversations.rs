@@ -68,6 +68,17 @@ pub trait ConversationStore: Send + Sync {
         delta: i32,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord>;
+    /// The visitor used the quick exit: set `left_quickly_at_ms` (a later
+    /// quick exit moves it). Nothing else changes: the conversation is not
+    /// ended and stays where it is (queue place, counsellor); the visitor's
+    /// socket closing makes them offline, and the grace periods apply as
+    /// to any visitor who went away. `NotFound`, or `AlreadyEnded` for an
+    /// ended conversation (nothing changes).
+    async fn leave_quickly(
+        &self,
+        conversation: ConversationId,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord>;
     /// Every queued and active conversation (any order).
     async fn live_conversations(&self) -> StoreResult<Vec<ConversationRecord>>;
 

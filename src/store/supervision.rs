@@ -10,8 +10,8 @@ pub trait SupervisionStore: Send + Sync {
     /// Change a conversation's risk level, in one atomic step:
     /// - the conversation exists (`NotFound`) and has not ended
     ///   (`Transition(AlreadyEnded)`);
-    /// - `Triage`: only while queued (otherwise nothing changes and `Ok`
-    ///   returns with `alert: None`); the hits whose rule id is not yet in
+    /// - `Triage`: queued or active (a hit mid-chat counts as much as one
+    ///   while waiting); the hits whose rule id is not yet in
     ///   `risk_reasons` are appended; the level becomes the highest of the
     ///   current level and those hits (never lower); if at least one reason
     ///   was appended, an alert with the given id is stored (level after the

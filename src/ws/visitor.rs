@@ -139,6 +139,11 @@ impl Visitor {
         chat.cursor
             .catch_up(io, &app.service, rec.id, &encode_message)
             .await;
+        // Triage matched something they wrote (the first message, or
+        // before a reload): the safety information again, unasked.
+        if rec.state != ConversationState::Ended && crate::service::Service::triage_flagged(&rec) {
+            send_safety_info(io, &app).await;
+        }
         // Only a conversation that has been with a counsellor can have a
         // handoff (an offer needs an active chat): a new visitor joining
         // the queue costs no extra store read.
@@ -216,6 +221,13 @@ async fn send_handoff(io: &mut Io, app: &AppState, id: ConversationId) {
     if let Ok(Some(handoff)) = app.service.handoff_of(id, true).await {
         io.send(&VisitorOut::Handoff { handoff: &handoff }).await;
     }
+}
+
+async fn send_safety_info(io: &mut Io, app: &AppState) {
+    io.send(&VisitorOut::SafetyInfo {
+        services: &app.settings.alternatives,
+    })
+    .await
 }
 
 async fn send_closing(
@@ -371,6 +383,15 @@ impl Handler for Visitor {
                 }
                 return None;
             }
+            VisitorIn::LeaveQuickly => {
+                // The page is already leaving: the answer is for a page
+                // that is still there (a test, a slow navigation).
+                match service.visitor_leave_quickly(id).await {
+                    Ok(()) => io.send(&VisitorOut::LeftQuickly).await,
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
             VisitorIn::Erase => {
                 match service.visitor_erase(id).await {
                     Ok(()) => io.send(&VisitorOut::Erased).await,
@@ -453,6 +474,10 @@ impl Handler for Visitor {
             Outbound::Event(Event::Handoff { .. }) => {
                 let app = self.app.clone();
                 send_handoff(io, &app, chat.id).await
+            }
+            Outbound::Event(Event::SafetyInfo { .. }) => {
+                let app = self.app.clone();
+                send_safety_info(io, &app).await
             }
             Outbound::QueuePosition {
                 position,

@@ -347,6 +347,7 @@ async fn a_full_queue_answers_busy_with_alternatives_and_queues_nobody() {
             hours: "24時間".into(),
             name_en: Some("Yorisoi Hotline".into()),
             hours_en: Some("24 hours".into()),
+            emergency: false,
         }];
     })
     .await;

@@ -21,6 +21,7 @@ mod multi_node;
 mod pin_guard;
 mod pipelining;
 mod privacy;
+mod quick_exit;
 mod redis_failures;
 mod redis_restart;
 mod report;

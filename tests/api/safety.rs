@@ -236,6 +236,7 @@ async fn outside_hours_a_start_is_refused_with_the_next_opening_and_the_alternat
             hours: "24時間".into(),
             name_en: None,
             hours_en: None,
+            emergency: false,
         }];
     })
     .await;

@@ -145,23 +145,15 @@ name_en = "Hikikomori Support Centre chat (test)"
 hours_ja = "月曜日から金曜日 9:00〜17:00（祝日・年末年始を除く）"
 hours_en = "Monday to Friday, 9:00-17:00 Japan time (closed on national holidays and over the year end)"
 
-[[alternatives]]
-name = "よりそいホットライン"
-name_en = "Yorisoi Hotline"
-contact = "0120-279-338"
-hours = "24時間"
-hours_en = "24 hours"
-
-[[alternatives]]
-name = "いのちの電話"
-contact = "0570-783-556"
-hours = "10:00〜22:00"
+# No [[alternatives]]: the shipped defaults for Japan (119, 110 and the
+# national lines) are what the pages show, as on a default install.
 EOF
   # One counsellor per test file, so no test sees another's chats.
   # ishii: the floor test's counsellor; kudo: its supervisor. joh, kondo,
   # ota: the handoff tests' counsellors; sato: the booking look-up test's;
-  # mori: admin; noda: intake; ueda: the LINE handoff test's counsellor.
-  for u in ueda:上田:counsellor aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor sato:佐藤:counsellor mori:森:admin noda:野田:intake; do
+  # mori: admin; noda: intake; ueda: the LINE handoff test's counsellor;
+  # ikeda, ono: the quick exit and safety tests' counsellors, kubo their supervisor.
+  for u in ueda:上田:counsellor aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor sato:佐藤:counsellor mori:森:admin noda:野田:intake ikeda:池田:counsellor ono:小野:counsellor kubo:久保:supervisor; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 

@@ -10,7 +10,7 @@ import { api, problemText } from '../staff.js';
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 const KINDS = ['month', 'quarter', 'fy'];
-const TABLES = ['who', 'age_band', 'gender', 'withdrawal', 'severity', 'outcome', 'referral', 'hour'];
+const TABLES = ['who', 'age_band', 'gender', 'withdrawal', 'severity', 'outcome', 'exit', 'referral', 'hour'];
 const state = { report: null, error: null };
 
 /** The current Japan-time year and month. */

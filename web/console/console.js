@@ -368,6 +368,9 @@ function onServerMessage(msg) {
         renderConvList();
       }
       return undefined;
+    case 'left_quickly':
+      if (c) onLeftQuickly(c, msg);
+      return undefined;
     case 'note_saved':
       if (c) onNoteSaved(c, msg.note);
       return undefined;
@@ -388,6 +391,7 @@ function onServerMessage(msg) {
       return undefined;
     case 'risk':
       if (c) {
+        notifyTriageRaise(c, msg);
         c.risk = msg.level;
         c.riskReasons = msg.reasons || [];
         renderConvHead(c);
@@ -505,6 +509,8 @@ function newConversation(view) {
     supervisors: view.supervisors || [],
     supervision: view.supervision || null,
     silentSince: view.silent_since || null,
+    leftQuicklyAt: view.left_quickly_at || null,
+    erased: Boolean(view.erased),
     handoff: null,
     pendingHandoff: false,
     seq: new SeqTracker(),
@@ -591,7 +597,7 @@ function renderConvList() {
   for (const c of state.conversations.values()) {
     const current = c.id === state.selected;
     const details = [preChatText(c.preChat, false)];
-    details.push(c.state === 'ended' ? t('conv.state.ended') : c.visitorOnline ? t('conv.online') : t('conv.offline'));
+    details.push(presenceText(c));
     const button = h(
       'button',
       {
@@ -758,9 +764,10 @@ function renderConvHead(c) {
   els.log.setAttribute('aria-label', t('conv.messages', { label: labelOf(c) }));
   const parts = [preChatText(c.preChat)];
   if (c.startedAt) parts.push(t('conv.started', { time: formatTime(c.startedAt) }));
-  parts.push(c.state === 'ended' ? t('conv.state.ended') : c.visitorOnline ? t('conv.online') : t('conv.offline'));
+  parts.push(presenceText(c));
   els.meta.textContent = parts.join(' · ');
   els.meta.dataset.online = String(Boolean(c.visitorOnline) && c.state !== 'ended');
+  els.meta.dataset.leftQuickly = String(leftQuickly(c));
   // The risk level in words (and a badge), next to the heading.
   els.riskNow.replaceChildren(
     h('span', { class: 'conv-risk-label', text: `${t('risk.label')}: ` }),
@@ -1158,7 +1165,7 @@ function renderEnd(c) {
     els.endForm.hidden = true;
     els.closeButton.hidden = false;
   } else if (ended) {
-    els.endState.textContent = c.endedBy === 'system' ? t('end.system_ended') : t('end.visitor_ended');
+    els.endState.textContent = c.erased ? t('end.visitor_erased') : c.endedBy === 'system' ? t('end.system_ended') : t('end.visitor_ended');
     els.endForm.hidden = false;
     els.endButton.textContent = t('end.record');
     els.closeButton.hidden = true;
@@ -1429,8 +1436,9 @@ function onEnded(c, msg) {
   c.state = 'ended';
   c.endedBy = msg.by;
   if (msg.outcome) c.outcome = msg.outcome;
+  if (msg.erased) c.erased = true;
   if (wasActive && msg.by !== 'counsellor' && !c.supervision) {
-    addNotice('notice.visitor_ended', c.id, { alert: true });
+    addNotice(msg.erased ? 'notice.visitor_erased' : 'notice.visitor_ended', c.id, { alert: true });
   }
   for (const m of c.messages.values()) {
     if (m.own && !m.seq && !m.failed) {
@@ -1630,3 +1638,41 @@ async function init() {
 }
 
 init();
+
+// ---- issue 19 (exit): "left quickly" and "erased", distinct from an end
+
+/** The visitor used the quick exit and has not come back (the conversation goes on). */
+function leftQuickly(c) {
+  return c.state !== 'ended' && Boolean(c.leftQuicklyAt) && !c.visitorOnline;
+}
+
+/** Where the visitor is, in words: ended, erased, left quickly, online or offline. */
+function presenceText(c) {
+  if (c.state === 'ended') return c.erased ? t('conv.erased') : t('conv.state.ended');
+  if (leftQuickly(c)) return t('conv.left_quickly');
+  return c.visitorOnline ? t('conv.online') : t('conv.offline');
+}
+
+function onLeftQuickly(c, msg) {
+  c.leftQuicklyAt = msg.at || Date.now();
+  c.visitorOnline = false;
+  if (!c.supervision) addNotice('notice.left_quickly', c.id, { alert: true });
+  renderConvHead(c);
+  renderConvList();
+}
+
+const RISK_RANK = { none: 0, watch: 1, urgent: 2 };
+
+/**
+ * Triage raised the level of a conversation you hold (the visitor wrote
+ * something flagged mid-chat): say so where you will see it, with a beep,
+ * as a new alert does for supervisors.
+ */
+function notifyTriageRaise(c, msg) {
+  const rose = (RISK_RANK[msg.level] ?? 0) > (RISK_RANK[c.risk] ?? 0);
+  const reasons = msg.reasons || [];
+  const byTriage = reasons.length > 0 && reasons[reasons.length - 1].source === 'triage';
+  if (!rose || !byTriage || c.supervision || c.state === 'ended') return;
+  addNotice('notice.triage_raised', c.id, { alert: true, vars: { level: t(`risk.${msg.level}`) } });
+  beep();
+}

@@ -327,6 +327,9 @@ struct Safety {
     /// v5: how the visitor reaches us (absent: web).
     #[serde(default)]
     channel: Channel,
+    /// When the visitor last used the quick exit (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    left_quickly_at_ms: Option<u64>,
 }
 
 impl Safety {
@@ -339,6 +342,7 @@ impl Safety {
             assessment: r.assessment,
             erased_at_ms: r.erased_at_ms,
             channel: r.channel,
+            left_quickly_at_ms: r.left_quickly_at_ms,
         }
     }
 }
@@ -552,5 +556,6 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         assessment: safety.assessment,
         erased_at_ms: safety.erased_at_ms,
         channel: safety.channel,
+        left_quickly_at_ms: safety.left_quickly_at_ms,
     })
 }

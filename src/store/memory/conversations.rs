@@ -92,6 +92,7 @@ impl ConversationStore for MemoryStore {
                 silent_since_ms: None,
                 assessment: Default::default(),
                 erased_at_ms: None,
+                left_quickly_at_ms: None,
                 channel: new.channel,
             };
             let key = s.key(&rec);
@@ -275,6 +276,25 @@ impl ConversationStore for MemoryStore {
             if let Some(h) = s.held.get_mut(&counsellor) {
                 h.remove(&conversation);
             }
+            (self.record(vec![Change::Conversation(rec.clone())]), rec)
+        };
+        settle(commit).await?;
+        Ok(rec)
+    }
+
+    async fn leave_quickly(
+        &self,
+        conversation: ConversationId,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        let (commit, rec) = {
+            let mut s = self.state()?;
+            let conv = s.conv(conversation)?;
+            if conv.rec.state == ConversationState::Ended {
+                return Err(TransitionError::AlreadyEnded.into());
+            }
+            conv.rec.left_quickly_at_ms = Some(now_ms);
+            let rec = conv.rec.clone();
             (self.record(vec![Change::Conversation(rec.clone())]), rec)
         };
         settle(commit).await?;

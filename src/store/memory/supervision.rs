@@ -34,13 +34,6 @@ impl SupervisionStore for MemoryStore {
             let old_key = conv.rec.queue_entry().key(policy);
             let (added, alert_id, raised_enough) = match change {
                 RiskChange::Triage { hits, alert } => {
-                    if conv.rec.state != ConversationState::Queued {
-                        return Ok(RiskUpdate {
-                            record: conv.rec.clone(),
-                            was,
-                            alert: None,
-                        });
-                    }
                     let mut known: HashSet<String> = conv
                         .rec
                         .risk_reasons

@@ -166,6 +166,7 @@ fn restore_rebuilds_derived_state_and_refuses_a_gap() {
         silent_since_ms: None,
         assessment: Default::default(),
         erased_at_ms: None,
+        left_quickly_at_ms: None,
         channel: Channel::Web,
     };
     let m = |seq| StoredMessage {

@@ -231,6 +231,7 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
             Some(s) => serde_json::from_str(s).map_err(|_| corrupt("assess"))?,
         },
         erased_at_ms: maybe("erased")?,
+        left_quickly_at_ms: maybe("lq")?,
     })
 }
 

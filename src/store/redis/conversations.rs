@@ -261,6 +261,19 @@ impl ConversationStore for RedisStore {
         .await
     }
 
+    async fn leave_quickly(
+        &self,
+        conversation: ConversationId,
+        now_ms: u64,
+    ) -> StoreResult<ConversationRecord> {
+        self.run_record(
+            &SCRIPTS.leave_quickly,
+            &[self.keys.meta(conversation)],
+            &args![now_ms],
+        )
+        .await
+    }
+
     async fn visitor_connections(
         &self,
         conversation: ConversationId,

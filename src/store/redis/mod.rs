@@ -131,6 +131,7 @@ struct Scripts {
     assign: Script,
     end: Script,
     set_outcome: Script,
+    leave_quickly: Script,
     append: Script,
     ack: Script,
     visitor_connections: Script,
@@ -177,6 +178,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
             "../scripts/conversations/end_conversation.lua"
         )),
         set_outcome: s(include_str!("../scripts/conversations/set_outcome.lua")),
+        leave_quickly: s(include_str!("../scripts/conversations/leave_quickly.lua")),
         append: s(include_str!("../scripts/messages/append.lua")),
         ack: s(include_str!("../scripts/messages/ack.lua")),
         visitor_connections: s(include_str!(

@@ -295,6 +295,19 @@ impl Handler for Counsellor {
                     self.send_handoff(io, conversation).await
                 }
             }
+            Outbound::Event(Event::LeftQuickly {
+                conversation,
+                at_ms,
+                ..
+            }) => {
+                if self.access(conversation).is_some() {
+                    io.send(&CounsellorOut::LeftQuickly {
+                        conversation_id: conversation,
+                        at: at_ms,
+                    })
+                    .await
+                }
+            }
             Outbound::Event(Event::NoteSaved {
                 conversation, note, ..
             }) => {
@@ -308,12 +321,14 @@ impl Handler for Counsellor {
                 conversation,
                 by,
                 outcome,
+                erased,
                 ..
             }) => {
                 io.send(&CounsellorOut::Ended {
                     conversation_id: conversation,
                     by,
                     outcome,
+                    erased,
                 })
                 .await;
                 // A supervisor's view ends with the conversation; a holder

@@ -18,6 +18,7 @@ conformance!(
     connection_counts_track_presence,
     live_conversations_are_the_queued_and_active_ones,
     left_queue_counts_visitors_who_gave_up_waiting,
+    leaving_quickly_marks_the_conversation_and_ends_nothing,
 );
 
 async fn a_created_conversation_reads_back_whole(b: Backend) {
@@ -522,4 +523,73 @@ async fn left_queue_counts_visitors_who_gave_up_waiting(b: Backend) {
             went_silent: 0
         }
     );
+}
+
+async fn leaving_quickly_marks_the_conversation_and_ends_nothing(b: Backend) {
+    let s = b.store();
+    let grace = 60_000;
+    // Waiting: marked, still in the queue at its place.
+    let waiting = create(s, conv_at(T0)).await;
+    let later = create(s, conv_at(T0 + 1)).await;
+    s.visitor_connections(waiting, 1, T0 + 2).await.unwrap();
+    s.visitor_connections(later, 1, T0 + 2).await.unwrap();
+    let rec = b.node(1).leave_quickly(waiting, T0 + 10).await.unwrap();
+    assert_eq!(rec.left_quickly_at_ms, Some(T0 + 10));
+    assert_eq!(rec.state, ConversationState::Queued);
+    assert_eq!(rec.ended_at_ms, None);
+    assert_eq!(queue_ids(s).await, vec![waiting, later]);
+    // Read through another node: the same fact.
+    let read = b.node(2).conversation(waiting).await.unwrap().unwrap();
+    assert_eq!(read, rec);
+    // The page left: the visitor is offline; within the grace period
+    // nothing ends and they can come back.
+    s.visitor_connections(waiting, -1, T0 + 11).await.unwrap();
+    assert!(s
+        .sweep(T0 + 11 + grace - 1, grace, grace)
+        .await
+        .unwrap()
+        .is_empty());
+    let back = s.visitor_connections(waiting, 1, T0 + 20).await.unwrap();
+    assert_eq!(back.state, ConversationState::Queued);
+    assert_eq!(
+        back.left_quickly_at_ms,
+        Some(T0 + 10),
+        "kept for the statistics"
+    );
+    // A second quick exit moves the time; away past the grace period, the
+    // sweep ends it like any visitor who went away.
+    s.leave_quickly(waiting, T0 + 30).await.unwrap();
+    s.visitor_connections(waiting, -1, T0 + 31).await.unwrap();
+    let swept = s.sweep(T0 + 31 + grace, grace, grace).await.unwrap();
+    assert_eq!(
+        swept,
+        vec![Swept::Abandoned {
+            conversation: waiting
+        }]
+    );
+    let ended = s.conversation(waiting).await.unwrap().unwrap();
+    assert_eq!(ended.state, ConversationState::Ended);
+    assert_eq!(ended.left_quickly_at_ms, Some(T0 + 30));
+    // An ended conversation refuses and keeps its record.
+    let err = s.leave_quickly(waiting, T0 + 40).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Transition(TransitionError::AlreadyEnded)),
+        "{err:?}"
+    );
+    assert_eq!(s.conversation(waiting).await.unwrap().unwrap(), ended);
+    assert!(matches!(
+        s.leave_quickly(ConversationId::new_random(), T0).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Mid-chat: the counsellor keeps the conversation and the place.
+    let c = counsellor(s, 1).await;
+    s.assign(later, c, T0 + 50).await.unwrap();
+    let rec = b.node(1).leave_quickly(later, T0 + 60).await.unwrap();
+    assert_eq!(rec.state, ConversationState::Active { counsellor: c });
+    assert_eq!(active_of(s, c).await, 1);
+    assert_eq!(rec.left_quickly_at_ms, Some(T0 + 60));
+    // The statistics count it as left quickly.
+    let facts = s.report_facts().await.unwrap();
+    assert_eq!(facts.iter().filter(|f| f.left_quickly).count(), 2);
 }

@@ -5,7 +5,7 @@ use super::*;
 
 conformance!(
     triage_raises_a_waiting_visitor_once_and_moves_them_ahead,
-    triage_changes_nothing_once_a_counsellor_has_the_conversation,
+    triage_raises_mid_chat_once_and_never_after_the_end,
     a_refused_reassign_changes_nothing,
     requeue_puts_the_conversation_at_the_front_and_frees_the_place,
     supervision_rules_and_writers,
@@ -17,6 +17,7 @@ conformance!(
     reassign_moves_the_place_and_the_held_entry,
     requeue_clears_the_counsellor_counts_a_transfer_and_keeps_the_note,
     assign_drops_the_assignees_supervision,
+    staff_risk_on_an_active_conversation,
 );
 
 fn risk_conv(risk: RiskLevel, now_ms: u64) -> NewConversation {
@@ -109,7 +110,7 @@ async fn triage_raises_a_waiting_visitor_once_and_moves_them_ahead(b: Backend) {
     assert_eq!(s.alerts(true).await.unwrap().len(), 1);
 }
 
-async fn triage_changes_nothing_once_a_counsellor_has_the_conversation(b: Backend) {
+async fn triage_raises_mid_chat_once_and_never_after_the_end(b: Backend) {
     let s = b.store();
     let c = safety_counsellor(s, 1, true).await;
     let conv = s
@@ -117,13 +118,53 @@ async fn triage_changes_nothing_once_a_counsellor_has_the_conversation(b: Backen
         .await
         .unwrap();
     s.assign(conv.id, c, 2).await.unwrap();
-    let change = RiskChange::Triage {
-        hits: vec![triage_hit("r1")],
+    let hit = |rule: &str| RiskChange::Triage {
+        hits: vec![triage_hit(rule)],
         alert: AlertId::new_random(),
     };
-    let u = s.set_risk(conv.id, change, 3).await.unwrap();
-    assert_eq!(u.record.risk, RiskLevel::None);
-    assert!(u.alert.is_none() && s.alerts(false).await.unwrap().is_empty());
+    // Mid-chat, a hit raises the level and stores an alert, as in the queue;
+    // the conversation stays with its counsellor.
+    let u = b.node(1).set_risk(conv.id, hit("r1"), 3).await.unwrap();
+    assert_eq!((u.was, u.record.risk), (RiskLevel::None, RiskLevel::Urgent));
+    assert_eq!(u.record.state, ConversationState::Active { counsellor: c });
+    let alert = u.alert.expect("an alert mid-chat");
+    assert_eq!(alert.level, RiskLevel::Urgent);
+    assert_eq!(alert.reasons.len(), 1);
+    assert_eq!(s.alerts(true).await.unwrap().len(), 1);
+    assert!(s.queue().await.unwrap().is_empty());
+    assert_eq!(load_of(s, c).await, 1);
+    // The same rule again: nothing recorded, no second alert.
+    let u = b.node(2).set_risk(conv.id, hit("r1"), 4).await.unwrap();
+    assert!(u.alert.is_none());
+    assert_eq!(u.record.risk_reasons.len(), 1);
+    assert_eq!(s.alerts(false).await.unwrap().len(), 1);
+    // A person may lower it; lowering stores no alert.
+    let down = RiskChange::Staff {
+        level: RiskLevel::Watch,
+        by: c,
+        alert: AlertId::new_random(),
+    };
+    assert!(s.set_risk(conv.id, down, 5).await.unwrap().alert.is_none());
+    // After the end, triage is refused and changes nothing.
+    s.end(conv.id, EndedBy::Counsellor, None, 6).await.unwrap();
+    let err = s.set_risk(conv.id, hit("r2"), 7).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Transition(TransitionError::AlreadyEnded)),
+        "{err:?}"
+    );
+    let rec = s.conversation(conv.id).await.unwrap().unwrap();
+    assert_eq!(rec.risk, RiskLevel::Watch);
+    assert_eq!(s.alerts(false).await.unwrap().len(), 1);
+}
+
+async fn staff_risk_on_an_active_conversation(b: Backend) {
+    let s = b.store();
+    let c = safety_counsellor(s, 1, true).await;
+    let conv = s
+        .create_conversation(risk_conv(RiskLevel::None, 1), 10)
+        .await
+        .unwrap();
+    s.assign(conv.id, c, 2).await.unwrap();
     // A person may; lowering stores no alert.
     let up = RiskChange::Staff {
         level: RiskLevel::Urgent,

@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, staffPage, switchLang, checkState, assertClean } from '../lib/harness.mjs';
+import { launch, staffPage, switchLang, checkState, assertClean, waitText } from '../lib/harness.mjs';
 
 let browser;
 before(async () => {
@@ -25,6 +25,9 @@ for (const lang of ['ja', 'en']) {
       const { page } = a;
       // This month's report is shown on entering.
       await page.waitForSelector('#stats-body [data-table="totals"] table');
+      // How visitors left (issue 19): left quickly and erased are exits of their own.
+      await page.waitForSelector('#stats-body [data-table="exit"] table');
+      await waitText(page, '#stats-body [data-table="exit"] h3', lang === 'ja' ? '相談者の退出のしかた' : 'How the visitor left');
       const note = await page.textContent('#stats-note');
       assert.match(note, /\d{4}-\d{2}/);
       assert.match(note, /<3/);

@@ -6,7 +6,8 @@
 --       (JSON, same order), then
 --       triage: 7.. (rule id, level, reason JSON) per hit;
 --       staff:  7 level, 8 reason JSON
--- Validates (exists, not ended; triage only while queued) before writing.
+-- Validates (exists, not ended) before writing. Triage applies while
+-- queued and while active (a hit mid-chat raises the level too).
 -- Returns {"ok", level before, HGETALL meta, alert JSON or ''} or {"err", code}.
 local m = redis.call('HMGET', KEYS[1], 'state', 'risk', 'reasons', 'priority',
   'requeued')
@@ -24,9 +25,6 @@ local level = was
 local added = {}
 local alert = false
 if ARGV[2] == 'triage' then
-  if m[1] ~= 'queued' then
-    return {'ok', was, redis.call('HGETALL', KEYS[1]), ''}
-  end
   local known = {}
   for _, r in ipairs(cjson.decode(reasons)) do
     if r.source == 'triage' then known[r.rule] = true end
