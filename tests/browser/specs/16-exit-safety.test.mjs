@@ -158,6 +158,25 @@ test('a flagged word while waiting and another mid-chat: the safety panel for th
     // Still waiting, and told their place as before.
     await waitText(a.page, '#queue-position', '番目');
     await checkState(a.page, 'ja', 'visitor waiting with the safety panel', 'safety-waiting');
+    // On the phone the open panel leaves the composer, 119 and the newest message in view.
+    const inView = await a.page.evaluate(() => {
+      const box = (sel) => document.querySelector(sel).getBoundingClientRect();
+      const vh = window.innerHeight;
+      const msgs = document.querySelectorAll('#messages .msg');
+      const last = msgs[msgs.length - 1].getBoundingClientRect();
+      const log = box('#messages');
+      return {
+        composer: box('#composer-text').bottom <= vh,
+        emergency: box('#safety-emergency a[href="tel:119"]').bottom <= vh,
+        lastMessage: last.top < log.bottom && last.bottom > log.top,
+        log: Math.round(log.height),
+      };
+    });
+    console.log(`# 360x740 with the safety panel open: log ${inView.log} px`);
+    assert.deepEqual(
+      { composer: inView.composer, emergency: inView.emergency, lastMessage: inView.lastMessage },
+      { composer: true, emergency: true, lastMessage: true },
+    );
     // The supervisor is alerted; the counsellor's queue marks the visitor urgent.
     const alertA = sup.page.locator(`#alerts .alert-item[data-conversation="${idA}"]`);
     await alertA.waitFor();
