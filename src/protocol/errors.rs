@@ -125,6 +125,23 @@ pub enum ErrorCode {
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
+    /// Every password check this node allows at once is running
+    /// (`limits.password_hash_concurrency`); nothing was checked or
+    /// counted. Try again after `retry_after_ms`.
+    Busy,
+    /// A visitor socket upgrade from an address (IPv6 by /64) that has
+    /// `limits.sockets_per_address` visitor sockets open on this node.
+    TooManySockets,
+    /// `start` from an address (IPv6 by /64) that has
+    /// `limits.waiting_per_address` conversations waiting in the queue
+    /// (counted for the whole deployment); nothing was started.
+    TooManyWaiting,
+    /// `send` while the conversation waits to be matched for the first
+    /// time and the visitor has written `limits.waiting_messages_per_conversation`
+    /// messages or `waiting_bytes_per_conversation` bytes; nothing was
+    /// stored. The messages already sent wait to be read; matching ends
+    /// the budget.
+    WaitingBudgetSpent,
 }
 
 impl ErrorCode {
@@ -158,10 +175,10 @@ impl ErrorCode {
             | SlotUnavailable
             | SlotBooked
             | HandoffLinkUnavailable => 409,
-            RateLimited => 429,
+            RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent => 429,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
-            QueueFull | Unavailable | Closed => 503,
+            QueueFull | Unavailable | Closed | Busy => 503,
             Internal => 500,
         }
     }
@@ -219,6 +236,10 @@ impl ErrorCode {
             HandoffLinkUnavailable => "handoff_link_unavailable",
             Unavailable => "unavailable",
             Internal => "internal",
+            Busy => "busy",
+            TooManySockets => "too_many_sockets",
+            TooManyWaiting => "too_many_waiting",
+            WaitingBudgetSpent => "waiting_budget_spent",
         }
     }
 }

@@ -452,13 +452,13 @@ async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
     let (a, _) = app
         .state
         .service
-        .start(Default::default(), None)
+        .start(Default::default(), None, None)
         .await
         .unwrap();
     let (b, _) = app
         .state
         .service
-        .start(Default::default(), None)
+        .start(Default::default(), None, None)
         .await
         .unwrap();
     let user = user_id();
