@@ -608,6 +608,14 @@ const STRINGS = {
     'intake.cancel.confirm': '予約番号 {reference}を取り消しますか？',
     'intake.cancel.yes': '取り消す',
     'intake.cancelled': '予約番号 {reference}を取り消しました。',
+
+    // Abuse resistance (issue 18): what one visitor may hold and write.
+    'error.waiting_budget_spent':
+      'メッセージは届いていて、相談員が読むのを待っています。相談員がつながったら、続きを書けます。',
+    'error.too_many_waiting':
+      'ここからは、すでに順番待ちのチャットがあります。そちらの画面でお待ちください。',
+    'error.too_many_sockets':
+      'チャットの画面がたくさん開いています。ほかの画面を閉じてから、もう一度お試しください。',
   },
   en: {
     'lang.name': 'English',
@@ -1196,6 +1204,14 @@ const STRINGS = {
     'intake.cancel.confirm': 'Cancel booking {reference}?',
     'intake.cancel.yes': 'Cancel it',
     'intake.cancelled': 'Booking {reference} cancelled.',
+
+    // Abuse resistance (issue 18): what one visitor may hold and write.
+    'error.waiting_budget_spent':
+      'Your messages have arrived and are waiting to be read. You can write more once a counsellor joins.',
+    'error.too_many_waiting':
+      'There is already a chat waiting from here. Please wait in that window.',
+    'error.too_many_sockets':
+      'Too many chat windows are open. Please close the others and try again.',
   },
 };
 
