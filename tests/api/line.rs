@@ -188,7 +188,7 @@ pub async fn post_webhook(addr: &str, events: Vec<Value>, signature: Option<&str
 }
 
 /// A stand-in and an app pointed at it.
-async fn line_app() -> (StandIn, TestApp) {
+pub(crate) async fn line_app() -> (StandIn, TestApp) {
     let line = StandIn::start().await;
     let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
     (line, app)

@@ -14,6 +14,7 @@ mod durability;
 mod grace;
 mod handoff;
 mod line;
+mod line_flood;
 mod line_handoff;
 mod load;
 mod login_guard;

@@ -145,7 +145,17 @@ pub async fn webhook(
         .get("x-line-signature")
         .and_then(|v| v.to_str().ok());
     if !signature_valid(line.secret(), &body, signature) {
-        tracing::warn!("LINE webhook refused: bad or missing signature");
+        // Counted in /metrics (tsunagu_refusals_total{code="invalid_signature"},
+        // by the refusal middleware); logged at most once a minute, so a
+        // flood of unsigned requests cannot flood the logs.
+        static REFUSED_LOG: crate::telemetry::LogThrottle =
+            crate::telemetry::LogThrottle::new(60_000);
+        if let Some(not_logged) = REFUSED_LOG.check(crate::clock::now_ms()) {
+            tracing::warn!(
+                not_logged,
+                "LINE webhook refused: bad or missing signature (logged at most once a minute; all are counted in /metrics)"
+            );
+        }
         return Err(ApiError::new(
             ErrorCode::InvalidSignature,
             "the x-line-signature does not match the body",
