@@ -241,6 +241,11 @@ pub struct Line {
     /// How often each node looks for LINE messages not yet sent (events
     /// are the fast path; this bounds the latency of a lost one).
     pub catch_up_ms: u64,
+    /// Webhook events older than this (by their `timestamp`), or already
+    /// handled within it (by `webhookEventId`, remembered in the store for
+    /// this long), are ignored: a replayed signed event changes nothing.
+    /// Must cover LINE's redelivery of events we did not acknowledge.
+    pub event_window_secs: u64,
 }
 
 impl Default for Line {
@@ -255,6 +260,7 @@ impl Default for Line {
             queue_notice_secs: 300,
             reply_token_secs: 50,
             catch_up_ms: 2_000,
+            event_window_secs: 3_600,
         }
     }
 }
@@ -642,6 +648,9 @@ impl Settings {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.hsts_max_age_secs > 0 && !self.cookie_secure {
             return bad("hsts_max_age_secs needs cookie_secure = true (HSTS only over HTTPS)");
+        }
+        if self.line.event_window_secs < 60 {
+            return bad("line.event_window_secs must be at least 60");
         }
         if self.timing.start_timeout_ms < 100 {
             return bad("timing.start_timeout_ms must be at least 100");

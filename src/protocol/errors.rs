@@ -142,6 +142,12 @@ pub enum ErrorCode {
     /// stored. The messages already sent wait to be read; matching ends
     /// the budget.
     WaitingBudgetSpent,
+    /// LINE webhook event (not answered, only counted in /metrics):
+    /// its `timestamp` is outside `line.event_window_secs`; ignored.
+    LineEventStale,
+    /// LINE webhook event (counted only): its `webhookEventId` was handled
+    /// within the window; ignored.
+    LineEventSeen,
 }
 
 impl ErrorCode {
@@ -176,6 +182,7 @@ impl ErrorCode {
             | SlotBooked
             | HandoffLinkUnavailable => 409,
             RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent => 429,
+            LineEventStale | LineEventSeen => 409,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
             QueueFull | Unavailable | Closed | Busy => 503,
@@ -240,6 +247,8 @@ impl ErrorCode {
             TooManySockets => "too_many_sockets",
             TooManyWaiting => "too_many_waiting",
             WaitingBudgetSpent => "waiting_budget_spent",
+            LineEventStale => "line_event_stale",
+            LineEventSeen => "line_event_seen",
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod handoff;
 mod health;
 mod intake;
 mod line;
+mod line_replay;
 mod login_guard;
 mod queue;
 pub mod report;

@@ -166,7 +166,7 @@ pub fn text_event(user: &str, event_id: &str, text: &str, redelivery: bool) -> V
     json!({
         "type": "message",
         "mode": "active",
-        "timestamp": 1_700_000_000_000u64,
+        "timestamp": tsunagu::clock::now_ms(),
         "webhookEventId": event_id,
         "deliveryContext": {"isRedelivery": redelivery},
         "source": {"type": "user", "userId": user},
