@@ -17,6 +17,19 @@ use crate::model::{hash_token, TokenHash};
 
 /// Name of the HttpOnly session cookie.
 pub const SESSION_COOKIE: &str = "tsunagu_session";
+/// Its name when `cookie_secure` is on: the `__Host-` prefix makes the
+/// browser refuse it unless it is `Secure`, `Path=/` and has no `Domain`,
+/// so a sibling subdomain or a plain-HTTP page cannot plant one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-tsunagu_session";
+
+/// The session cookie's name for these settings.
+pub fn session_cookie_name(cookie_secure: bool) -> &'static str {
+    if cookie_secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {

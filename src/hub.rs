@@ -49,6 +49,8 @@ pub enum Outbound {
     /// The node is shutting down: close with 1012 so the client reconnects
     /// (to another node) and resumes.
     Drain,
+    /// The socket's staff session was logged out: close with 1008.
+    SessionEnded,
 }
 
 /// The sending side of one socket.
@@ -74,6 +76,9 @@ struct Registry {
     by_counsellor: HashMap<AccountId, Vec<ConnId>>,
     /// Sockets of accounts with the supervisor role.
     supervisors: HashSet<ConnId>,
+    /// Staff sockets by the session (token hash) they were opened with.
+    by_session: HashMap<crate::model::TokenHash, Vec<ConnId>>,
+    session_of: HashMap<ConnId, crate::model::TokenHash>,
 }
 
 pub struct Hub {
@@ -117,6 +122,16 @@ impl Hub {
             r.by_counsellor.entry(a).or_default().push(id);
         }
         (id, rx, kill)
+    }
+
+    /// This staff socket was opened with this session: it closes when the
+    /// session is logged out (`Event::SessionEnded`).
+    pub fn mark_session(&self, id: ConnId, session: crate::model::TokenHash) {
+        let mut r = self.write();
+        if r.conns.contains_key(&id) {
+            r.by_session.entry(session).or_default().push(id);
+            r.session_of.insert(id, session);
+        }
     }
 
     /// This socket belongs to a supervisor: it gets alerts and the floor.
@@ -167,6 +182,14 @@ impl Hub {
     pub fn disconnect(&self, id: ConnId) {
         let mut r = self.write();
         r.supervisors.remove(&id);
+        if let Some(session) = r.session_of.remove(&id) {
+            if let Some(v) = r.by_session.get_mut(&session) {
+                v.retain(|c| *c != id);
+                if v.is_empty() {
+                    r.by_session.remove(&session);
+                }
+            }
+        }
         let Some((kind, _)) = r.conns.remove(&id) else {
             return;
         };
@@ -379,6 +402,14 @@ impl Hub {
             // This node's sockets are no longer counted as present: have
             // every client reconnect (and be counted again).
             Event::Reconnect => self.broadcast(Outbound::Drain),
+            Event::SessionEnded { session } => {
+                let r = self.read();
+                for id in r.by_session.get(session).into_iter().flatten() {
+                    if let Some((_, h)) = r.conns.get(id) {
+                        offer(h, Outbound::SessionEnded);
+                    }
+                }
+            }
         }
         if changes_queue {
             self.mark_queue_changed();

@@ -689,6 +689,15 @@ const STRINGS = {
     'stats.exit.erased': 'チャットを消去した',
     'stats.exit.other': 'それ以外',
     'notice.triage_raised': '{label}：相談者の書いた言葉から、自動判定でリスクが「{level}」に上がりました。',
+
+
+    // Abuse resistance (issue 18): what one visitor may hold and write.
+    'error.waiting_budget_spent':
+      'メッセージは届いていて、相談員が読むのを待っています。相談員がつながったら、続きを書けます。',
+    'error.too_many_waiting':
+      'ここからは、すでに順番待ちのチャットがあります。そちらの画面でお待ちください。',
+    'error.too_many_sockets':
+      'チャットの画面がたくさん開いています。ほかの画面を閉じてから、もう一度お試しください。',
   },
   en: {
     'lang.name': 'English',
@@ -1358,6 +1367,15 @@ const STRINGS = {
     'stats.exit.erased': 'Erased the chat',
     'stats.exit.other': 'Any other way',
     'notice.triage_raised': '{label}: automatic triage raised the risk to "{level}" from what the visitor wrote.',
+
+
+    // Abuse resistance (issue 18): what one visitor may hold and write.
+    'error.waiting_budget_spent':
+      'Your messages have arrived and are waiting to be read. You can write more once a counsellor joins.',
+    'error.too_many_waiting':
+      'There is already a chat waiting from here. Please wait in that window.',
+    'error.too_many_sockets':
+      'Too many chat windows are open. Please close the others and try again.',
   },
 };
 

@@ -904,6 +904,9 @@ function onError(err) {
       m.error = errorText(err, { max: state.maxChars });
       renderStatus(m);
     }
+    // Said once, calmly, where it is read aloud too: the messages sent
+    // are safe and waiting to be read.
+    if (err.code === 'waiting_budget_spent') notice('error.waiting_budget_spent');
     if (err.code === 'conversation_ended' && state.phase !== 'ended') onEnded();
     pump();
     return;

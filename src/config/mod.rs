@@ -273,6 +273,11 @@ pub struct Line {
     /// How often each node looks for LINE messages not yet sent (events
     /// are the fast path; this bounds the latency of a lost one).
     pub catch_up_ms: u64,
+    /// Webhook events older than this (by their `timestamp`), or already
+    /// handled within it (by `webhookEventId`, remembered in the store for
+    /// this long), are ignored: a replayed signed event changes nothing.
+    /// Must cover LINE's redelivery of events we did not acknowledge.
+    pub event_window_secs: u64,
 }
 
 impl Default for Line {
@@ -287,6 +292,7 @@ impl Default for Line {
             queue_notice_secs: 300,
             reply_token_secs: 50,
             catch_up_ms: 2_000,
+            event_window_secs: 3_600,
         }
     }
 }
@@ -374,7 +380,13 @@ pub struct Limits {
     pub frames_burst: u32,
     /// Refused frames in a row after which a flooding socket is closed.
     pub flood_close_after: u32,
+    /// Login attempts per address (IPv6 by /64) per minute, right or
+    /// wrong: a flood bound in this process, not the guessing guard
+    /// (`login_failures_*`).
     pub logins_per_ip_per_min: u32,
+    /// No longer used: it counted attempts, so anyone's wrong passwords
+    /// locked the owner out (see `login_failures_*`); still accepted so
+    /// that existing settings files load.
     pub logins_per_account_per_min: u32,
     pub logins_burst: u32,
     /// Booking look-ups by reference and PIN (view, cancel, withdraw,
@@ -396,6 +408,41 @@ pub struct Limits {
     /// client address: a page visit makes a handful.
     pub handoff_links_per_ip_per_min: u32,
     pub handoff_links_burst: u32,
+    /// Wrong passwords for one account from one address (IPv6 by /64)
+    /// within `login_failure_window_secs`, after which that address may
+    /// not log in to that account (429) until the window passes. The hard
+    /// limit: counted in the store, shared by every node.
+    pub login_failures_per_account_address: u32,
+    /// Wrong passwords for one account from all addresses together within
+    /// the window, after which addresses that have failed on it are
+    /// refused; an address that has not failed on it still logs in with
+    /// the right password (so a stranger cannot lock the owner out).
+    pub login_failures_per_account: u32,
+    /// Wrong passwords from one address for any accounts within the
+    /// window, after which the address may not log in at all.
+    pub login_failures_per_address: u32,
+    /// How long a wrong password counts.
+    pub login_failure_window_secs: u64,
+    /// Password checks (argon2, about 19 MiB and tens of ms of CPU each)
+    /// running at once on this node; 0 means the number of cores.
+    pub password_hash_concurrency: u32,
+    /// How long a login may wait for a free password check before it is
+    /// answered 503 `busy` with `retry_after_ms`.
+    pub password_hash_wait_ms: u64,
+    /// Visitor sockets open at once from one address (IPv6 by /64) on one
+    /// node; past it the upgrade answers 429 `too_many_sockets`.
+    pub sockets_per_address: u32,
+    /// Conversations from one address waiting in the queue at once,
+    /// counted for the whole deployment (in the store); past it `start`
+    /// answers `too_many_waiting`.
+    pub waiting_per_address: u32,
+    /// Messages a visitor may write to one conversation while it waits to
+    /// be matched for the first time (the first message included); past
+    /// it `send` answers `waiting_budget_spent` and nothing is stored.
+    /// With `waiting_per_address` it bounds an address too.
+    pub waiting_messages_per_conversation: u32,
+    /// Bytes of text (UTF-8) likewise.
+    pub waiting_bytes_per_conversation: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -430,6 +477,9 @@ pub struct Timing {
     /// this; a body trickled in byte by byte is cut off with 408
     /// `request_timeout`. (Socket upgrades answer at once and are not cut.)
     pub http_request_timeout_ms: u64,
+    /// A visitor socket that has not sent `start` or `resume` this long
+    /// after opening is closed (1008, reason `start_timeout`).
+    pub start_timeout_ms: u64,
 }
 
 /// An account to create at start, e.g. the first admin. The hash comes
@@ -545,6 +595,20 @@ impl Default for Limits {
             booking_pin_failures: 10,
             handoff_links_per_ip_per_min: 30,
             handoff_links_burst: 10,
+            login_failures_per_account_address: 5,
+            login_failures_per_account: 50,
+            login_failures_per_address: 30,
+            login_failure_window_secs: 15 * 60,
+            password_hash_concurrency: 0,
+            password_hash_wait_ms: 2_000,
+            // A family behind one home router, a few friends at a school:
+            // more than anyone holds at once for themselves.
+            sockets_per_address: 8,
+            waiting_per_address: 3,
+            // Enough to tell a counsellor what it is about, several times
+            // over; not a way to fill the disk while nobody reads.
+            waiting_messages_per_conversation: 30,
+            waiting_bytes_per_conversation: 32 * 1024,
         }
     }
 }
@@ -564,6 +628,7 @@ impl Default for Timing {
             urgent_head_start_secs: crate::core::queue::DEFAULT_URGENT_HEAD_START_MS / 1000,
             silence_secs: 10 * 60,
             http_request_timeout_ms: 15_000,
+            start_timeout_ms: 10_000,
         }
     }
 }
@@ -638,6 +703,12 @@ impl Settings {
         {
             return bad("site.greeting_ja and greeting_en must be at most 500 characters");
         }
+        if self.line.event_window_secs < 60 {
+            return bad("line.event_window_secs must be at least 60");
+        }
+        if self.timing.start_timeout_ms < 100 {
+            return bad("timing.start_timeout_ms must be at least 100");
+        }
         if self.timing.http_request_timeout_ms < 1000 {
             return bad("timing.http_request_timeout_ms must be at least 1000");
         }
@@ -652,7 +723,6 @@ impl Settings {
             l.starts_per_ip_per_min,
             l.frames_per_sec,
             l.logins_per_ip_per_min,
-            l.logins_per_account_per_min,
             l.upgrades_burst,
             l.starts_burst,
             l.frames_burst,
@@ -662,10 +732,25 @@ impl Settings {
             l.booking_pin_failures,
             l.handoff_links_per_ip_per_min,
             l.handoff_links_burst,
+            l.login_failures_per_account_address,
+            l.login_failures_per_account,
+            l.login_failures_per_address,
+            l.sockets_per_address,
+            l.waiting_per_address,
+            l.waiting_messages_per_conversation,
+            l.waiting_bytes_per_conversation,
         ] {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");
             }
+        }
+        if l.login_failure_window_secs == 0 {
+            return bad("limits.login_failure_window_secs must be at least 1");
+        }
+        if l.password_hash_concurrency > 1024 || l.password_hash_wait_ms > 30_000 {
+            return bad(
+                "limits.password_hash_concurrency must be at most 1024 (0: the cores) and password_hash_wait_ms at most 30000",
+            );
         }
         let h = &self.handoff;
         if h.wording_version.trim().is_empty()
@@ -795,6 +880,15 @@ impl Settings {
     /// The opening-hours schedule (checked by `load`).
     pub fn schedule(&self) -> Result<Schedule, ConfigError> {
         Schedule::new(&self.hours).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// Password checks at once: `limits.password_hash_concurrency`, or
+    /// the number of cores when it is 0.
+    pub fn password_hash_concurrency(&self) -> usize {
+        match self.limits.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        }
     }
 
     /// The queue order parameters.

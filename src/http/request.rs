@@ -7,9 +7,17 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 
 use crate::config::Settings;
+use crate::limits::address_key;
 
-/// The client address used as a rate-limit key. Never logged or stored.
+/// The client's address key ([`address_key`]: IPv6 by its /64), the key
+/// of every per-address limit. Never logged or stored.
 pub fn client_ip(req: &HttpRequest, settings: &Settings) -> Option<IpAddr> {
+    client_addr(req, settings).map(address_key)
+}
+
+/// The client's address as given (the balancer's `X-Forwarded-For` when
+/// trusted, else the peer).
+fn client_addr(req: &HttpRequest, settings: &Settings) -> Option<IpAddr> {
     if settings.trust_forwarded_for {
         if let Some(ip) = req
             .headers()

@@ -2,8 +2,8 @@
 //!
 //! A session is a random token in an HttpOnly, SameSite=Strict cookie; the
 //! store keeps only its hash. Login attempts are limited per client address
-//! and per username, and a wrong username costs as much time as a wrong
-//! password.
+//! here; wrong passwords are counted by the service (`login_guard`), and a
+//! wrong username costs as much time as a wrong password.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::auth::SESSION_COOKIE;
+use crate::auth::{session_cookie_name, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::core::ids::AccountId;
 use crate::http::request::{client_ip, origin_allowed};
 use crate::limits::check_keyed;
@@ -44,20 +44,48 @@ impl From<&Account> for AccountView {
     }
 }
 
-/// The account behind the request's session cookie.
+/// Every session cookie the request carries, under either name (the
+/// `__Host-` one first), duplicates included: a browser may send two of
+/// one name (set for different paths, or planted), and each is tried.
+fn session_cookies(req: &HttpRequest) -> Vec<String> {
+    let Ok(all) = req.cookies() else {
+        return Vec::new();
+    };
+    let mut values: Vec<(bool, String)> = all
+        .iter()
+        .filter(|c| c.name() == SECURE_SESSION_COOKIE || c.name() == SESSION_COOKIE)
+        .map(|c| (c.name() != SECURE_SESSION_COOKIE, c.value().to_owned()))
+        .collect();
+    values.sort_by_key(|(legacy, _)| *legacy);
+    values.truncate(4);
+    values.into_iter().map(|(_, v)| v).collect()
+}
+
+/// The account behind the request's session cookie (the first of its
+/// session cookies that names a live session).
 pub async fn current_account(
     req: &HttpRequest,
     app: &AppState,
 ) -> Result<(Account, TokenHash), ApiError> {
-    let unauthorized = || ApiError::new(ErrorCode::Unauthorized, "please log in");
-    let cookie = req.cookie(SESSION_COOKIE).ok_or_else(unauthorized)?;
-    let hash = crate::model::hash_token(cookie.value());
-    let account = app
-        .service
-        .session_account(&hash)
-        .await?
-        .ok_or_else(unauthorized)?;
-    Ok((account, hash))
+    for value in session_cookies(req) {
+        let hash = crate::model::hash_token(&value);
+        if let Some(account) = app.service.session_account(&hash).await? {
+            return Ok((account, hash));
+        }
+    }
+    Err(ApiError::new(ErrorCode::Unauthorized, "please log in"))
+}
+
+/// A cookie that tells the browser to forget the session cookie `name`.
+fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut gone = Cookie::build(name, "")
+        .path("/")
+        .http_only(true)
+        .secure(secure || name == SECURE_SESSION_COOKIE)
+        .same_site(SameSite::Strict)
+        .finish();
+    gone.make_removal();
+    gone
 }
 
 pub async fn login(
@@ -71,15 +99,16 @@ pub async fn login(
             "this origin may not log in",
         ));
     }
-    if let Some(ip) = client_ip(&req, &app.settings) {
+    let address = client_ip(&req, &app.settings);
+    if let Some(ip) = address {
         check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
     }
     let LoginRequest { username, password } = body.into_inner();
-    check_keyed(&app.limits.logins_by_account, &username).map_err(ApiError::rate_limited)?;
-
-    let (account, token) = app.service.login(&username, password).await?;
+    // Wrong passwords are counted by the service, per (account, address),
+    // per address and per account, in the store (every node alike).
+    let (account, token) = app.service.login(&username, password, address).await?;
     let ttl = app.settings.session_ttl_secs;
-    let cookie = Cookie::build(SESSION_COOKIE, token)
+    let cookie = Cookie::build(session_cookie_name(app.settings.cookie_secure), token)
         .path("/")
         .http_only(true)
         .secure(app.settings.cookie_secure)
@@ -98,16 +127,19 @@ pub async fn logout(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpRe
             "this origin may not log out",
         ));
     }
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        let hash = crate::model::hash_token(cookie.value());
+    // Every session cookie sent ends its session (and closes its sockets):
+    // with two, the one the browser did not send first must not live on.
+    for value in session_cookies(&req) {
+        let hash = crate::model::hash_token(&value);
         app.service.logout(&hash).await?;
     }
-    let mut gone = Cookie::build(SESSION_COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .finish();
-    gone.make_removal();
-    Ok(HttpResponse::NoContent().cookie(gone).finish())
+    let secure = app.settings.cookie_secure;
+    let mut res = HttpResponse::NoContent();
+    res.cookie(removal(SESSION_COOKIE, secure));
+    if secure {
+        res.cookie(removal(SECURE_SESSION_COOKIE, secure));
+    }
+    Ok(res.finish())
 }
 
 pub async fn me(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

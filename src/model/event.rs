@@ -75,6 +75,12 @@ pub enum Event {
         level: RiskLevel,
         counsellor: Option<AccountId>,
     },
+    /// A staff session was logged out: its sockets on every node close at
+    /// once (1008), not at their next heartbeat. Carries the session's
+    /// token hash (the token itself is never sent anywhere).
+    SessionEnded {
+        session: crate::model::TokenHash,
+    },
     /// A new alert for supervisors.
     // (Alerts, notes and LINE deliveries are boxed: rare and large, they
     // would make every event, and so every slot of every socket's outbox,

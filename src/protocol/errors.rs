@@ -129,6 +129,29 @@ pub enum ErrorCode {
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
+    /// Every password check this node allows at once is running
+    /// (`limits.password_hash_concurrency`); nothing was checked or
+    /// counted. Try again after `retry_after_ms`.
+    Busy,
+    /// A visitor socket upgrade from an address (IPv6 by /64) that has
+    /// `limits.sockets_per_address` visitor sockets open on this node.
+    TooManySockets,
+    /// `start` from an address (IPv6 by /64) that has
+    /// `limits.waiting_per_address` conversations waiting in the queue
+    /// (counted for the whole deployment); nothing was started.
+    TooManyWaiting,
+    /// `send` while the conversation waits to be matched for the first
+    /// time and the visitor has written `limits.waiting_messages_per_conversation`
+    /// messages or `waiting_bytes_per_conversation` bytes; nothing was
+    /// stored. The messages already sent wait to be read; matching ends
+    /// the budget.
+    WaitingBudgetSpent,
+    /// LINE webhook event (not answered, only counted in /metrics):
+    /// its `timestamp` is outside `line.event_window_secs`; ignored.
+    LineEventStale,
+    /// LINE webhook event (counted only): its `webhookEventId` was handled
+    /// within the window; ignored.
+    LineEventSeen,
 }
 
 impl ErrorCode {
@@ -164,10 +187,11 @@ impl ErrorCode {
             | HandoffLinkUnavailable
             | SameSlot
             | BookingPast => 409,
-            RateLimited => 429,
+            RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent => 429,
+            LineEventStale | LineEventSeen => 409,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
-            QueueFull | Unavailable | Closed => 503,
+            QueueFull | Unavailable | Closed | Busy => 503,
             Internal => 500,
         }
     }
@@ -227,6 +251,12 @@ impl ErrorCode {
             BookingPast => "booking_past",
             Unavailable => "unavailable",
             Internal => "internal",
+            Busy => "busy",
+            TooManySockets => "too_many_sockets",
+            TooManyWaiting => "too_many_waiting",
+            WaitingBudgetSpent => "waiting_budget_spent",
+            LineEventStale => "line_event_stale",
+            LineEventSeen => "line_event_seen",
         }
     }
 }

@@ -3,6 +3,8 @@
 //! The HTTP edge keeps the cookie and the rate limits; the password check,
 //! the session record and the account rules are here.
 
+use std::net::IpAddr;
+
 use super::{refuse, Refusal, Service};
 use crate::auth;
 use crate::clock::now_ms;
@@ -11,15 +13,29 @@ use crate::model::{Account, Role, SessionRecord, TokenHash};
 use crate::protocol::ErrorCode;
 
 impl Service {
-    /// Check a username and password; on success store a new session and
-    /// return the account and the session token (for the cookie; the store
-    /// keeps only its hash). A wrong username costs as much time as a wrong
-    /// password.
+    /// Check a username and password from `address` (the client's address
+    /// key, if known); on success store a new session and return the
+    /// account and the session token (for the cookie; the store keeps
+    /// only its hash). A wrong username costs as much time as a wrong
+    /// password. A username that could not exist is refused before any
+    /// hashing and counts nowhere; wrong passwords are counted and
+    /// refused as `login_guard` says; at most
+    /// `limits.password_hash_concurrency` checks run at once (else
+    /// `busy`).
     pub async fn login(
         &self,
         username: &str,
         password: String,
+        address: Option<IpAddr>,
     ) -> Result<(Account, String), Refusal> {
+        let failed = || refuse(ErrorCode::LoginFailed, "wrong username or password");
+        if !crate::model::valid_username(username) {
+            tracing::info!("login refused");
+            return Err(failed());
+        }
+        let keys = self.login_keys(username, address);
+        self.login_admitted(&keys).await?;
+        let permit = self.hash_permit().await?;
         let account = self.store.account_by_username(username).await?;
         let phc = account
             .as_ref()
@@ -29,13 +45,16 @@ impl Service {
         let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &phc))
             .await
             .unwrap_or(false);
+        drop(permit);
         let account = match (ok, account) {
             (true, Some(a)) => a,
             _ => {
                 tracing::info!("login refused");
-                return Err(refuse(ErrorCode::LoginFailed, "wrong username or password"));
+                self.login_failure(&keys).await?;
+                return Err(failed());
             }
         };
+        self.login_success(&keys).await;
         let (token, hash) = auth::new_token();
         let ttl = self.settings.session_ttl_secs;
         self.store
@@ -51,9 +70,13 @@ impl Service {
         Ok((account, token))
     }
 
-    /// End the session with this token hash (nothing if there is none).
+    /// End the session with this token hash (nothing if there is none),
+    /// and close its sockets on every node at once.
     pub async fn logout(&self, session: &TokenHash) -> Result<(), Refusal> {
-        Ok(self.store.delete_session(session).await?)
+        self.store.delete_session(session).await?;
+        self.publish(crate::model::Event::SessionEnded { session: *session })
+            .await;
+        Ok(())
     }
 
     /// The account behind a session, if the session exists, has not
@@ -109,10 +132,12 @@ impl Service {
                 "display_name: 1-40 characters, no line breaks or other control characters",
             ));
         }
+        let permit = self.hash_permit().await?;
         let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
             .await
             .map_err(|_| refuse(ErrorCode::Internal, "hashing failed"))?
             .map_err(|e| refuse(ErrorCode::BadRequest, e.to_string()))?;
+        drop(permit);
         let account = Account {
             id: AccountId::new_random(),
             username,

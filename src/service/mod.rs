@@ -16,6 +16,7 @@
 //! every area shares.
 
 mod accounts;
+mod address_caps;
 mod bookings;
 mod console;
 mod counsellor;
@@ -23,6 +24,8 @@ pub mod handoff;
 mod health;
 mod intake;
 mod line;
+mod line_replay;
+mod login_guard;
 mod queue;
 pub mod report;
 mod reschedule;
@@ -30,6 +33,7 @@ mod retention;
 mod supervision;
 mod views;
 mod visitor;
+mod waiting_budget;
 
 pub use console::{note_view, Access, CounsellorWelcome, Recheck};
 pub use line::{LineCurrent, LinkDue};
@@ -64,6 +68,9 @@ pub struct Service {
     pub schedule: Schedule,
     handle_time: Mutex<HandleTime>,
     matcher_wake: Notify,
+    /// Password checks running at once (argon2: memory and CPU), bounded
+    /// by `limits.password_hash_concurrency`.
+    hashing: tokio::sync::Semaphore,
 }
 
 /// A failed use case, ready for the wire.
@@ -157,14 +164,16 @@ impl Service {
         schedule: Schedule,
     ) -> Arc<Self> {
         let prior = Duration::from_secs(settings.timing.handle_time_prior_secs);
+        let hashing = settings.password_hash_concurrency();
         Arc::new(Self {
             store,
-            settings,
             metrics: Metrics::default(),
             rules,
             schedule,
             handle_time: Mutex::new(HandleTime::new(prior)),
             matcher_wake: Notify::new(),
+            hashing: tokio::sync::Semaphore::new(hashing),
+            settings,
         })
     }
 

@@ -57,8 +57,10 @@ impl Service {
         &self,
         pre_chat: PreChat,
         first_message: Option<String>,
+        address: Option<std::net::IpAddr>,
     ) -> Result<(ConversationRecord, String), Refusal> {
-        self.start_on(Channel::Web, pre_chat, first_message).await
+        self.start_from(Channel::Web, pre_chat, first_message, address)
+            .await
     }
 
     /// [`Service::start`] for a visitor on `channel` (the LINE edge starts
@@ -68,6 +70,20 @@ impl Service {
         channel: Channel,
         pre_chat: PreChat,
         first_message: Option<String>,
+    ) -> Result<(ConversationRecord, String), Refusal> {
+        self.start_from(channel, pre_chat, first_message, None)
+            .await
+    }
+
+    /// [`Service::start_on`] from a client `address` (its address key),
+    /// which may have at most `limits.waiting_per_address` conversations
+    /// waiting (`address_caps`).
+    async fn start_from(
+        &self,
+        channel: Channel,
+        pre_chat: PreChat,
+        first_message: Option<String>,
+        address: Option<std::net::IpAddr>,
     ) -> Result<(ConversationRecord, String), Refusal> {
         let now = now_ms();
         let status = self.schedule.status(now);
@@ -86,9 +102,14 @@ impl Service {
         let risk = triage::level_of(&hits);
         let alert_id = (!hits.is_empty()).then(AlertId::new_random);
         let (token, token_hash) = auth::new_token();
+        let id = ConversationId::new_random();
+        let place = match address {
+            Some(a) => Some(self.hold_waiting_place(a, id).await?),
+            None => None,
+        };
         let new = NewConversation {
             channel,
-            id: ConversationId::new_random(),
+            id,
             token_hash,
             pre_chat,
             risk,
@@ -97,11 +118,14 @@ impl Service {
             first_message,
             now_ms: now,
         };
-        let rec = self
+        let created = self
             .store
             .create_conversation(new, self.settings.limits.max_queue)
-            .await
-            .map_err(|e| {
+            .await;
+        if let (Err(_), Some(place)) = (&created, place) {
+            self.release_waiting_place(place).await;
+        }
+        let rec = created.map_err(|e| {
                 let mut r = Refusal::from(e);
                 if r.code == ErrorCode::QueueFull {
                     r.message = "everyone is busy right now and the queue is full; please try again later or contact one of these services".into();
@@ -215,7 +239,7 @@ impl Service {
     /// supervisors get an alert, and the visitor's page shows the safety
     /// information (never the level or the rule). Failure to raise it is
     /// logged, never shown to the visitor.
-    async fn apply_triage(&self, id: ConversationId, hits: &[triage::Hit], now: u64) {
+    pub(super) async fn apply_triage(&self, id: ConversationId, hits: &[triage::Hit], now: u64) {
         let change = RiskChange::Triage {
             hits: triage_reasons(hits, now),
             alert: AlertId::new_random(),

@@ -1,6 +1,8 @@
 //! Guard counters: how many times something guarded failed (wrong booking
-//! PINs, so far), counted once for the whole deployment so that every
-//! node sees the same count and a lockout holds whichever node answers.
+//! PINs, wrong passwords), counted once for the whole deployment so that
+//! every node sees the same count and a lockout holds whichever node
+//! answers; and guard sets: places held under a cap (the conversations
+//! one address has waiting), also one for the whole deployment.
 
 use super::*;
 
@@ -25,4 +27,21 @@ pub trait GuardStore: Send + Sync {
     async fn failures(&self, key: &str, now_ms: u64) -> StoreResult<u32>;
     /// Forget `key`'s failures.
     async fn clear_failures(&self, key: &str) -> StoreResult<()>;
+
+    /// Hold a place for `member` in `key`'s set of at most `cap` members,
+    /// as one atomic step: true if `member` is in the set afterwards
+    /// (added now or already there), false (and nothing changed) if the
+    /// set was full. The set expires `ttl_ms` after the last hold.
+    async fn hold(
+        &self,
+        key: &str,
+        member: &str,
+        cap: u32,
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<bool>;
+    /// The members holding a place under `key` (not expired at `now_ms`).
+    async fn held(&self, key: &str, now_ms: u64) -> StoreResult<Vec<String>>;
+    /// Give back `member`'s place under `key` (nothing if it has none).
+    async fn release(&self, key: &str, member: &str) -> StoreResult<()>;
 }

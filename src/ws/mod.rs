@@ -126,6 +126,12 @@ pub trait Handler {
     async fn on_done(&mut self, io: &mut Io, done: Self::Done);
     /// One item from the hub.
     async fn on_outbound(&mut self, io: &mut Io, msg: Outbound);
+    /// Whether the socket has said who it is (a visitor's `start` or
+    /// `resume`); one that has not within `timing.start_timeout_ms` is
+    /// closed (1008 `start_timeout`). Staff sockets are known at upgrade.
+    fn bound(&self) -> bool {
+        true
+    }
     /// Checked on every heartbeat: may this socket stay open?
     async fn still_allowed(&mut self) -> bool {
         true
@@ -237,9 +243,16 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     let mut refused_in_row = 0u32;
     let mut close: Option<CloseReason> = None;
     let mut pipeline = Pipeline::<H>::new();
+    let start_deadline = tokio::time::sleep(Duration::from_millis(t.start_timeout_ms));
+    tokio::pin!(start_deadline);
 
     while io.open {
+        let unbound = !handler.bound();
         tokio::select! {
+            _ = &mut start_deadline, if unbound => {
+                close = Some(reason(CloseCode::Policy, "start_timeout"));
+                break;
+            }
             Some((conversation, done)) = pipeline.in_flight.next(), if !pipeline.in_flight.is_empty() => {
                 Box::pin(pipeline.finished(&mut handler, &mut io, conversation, done)).await;
             }
@@ -294,6 +307,10 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                     None => break,
                     Some(Outbound::Drain) => {
                         close = Some(reason(CloseCode::Restart, "server restarting; reconnect and resume"));
+                        break;
+                    }
+                    Some(Outbound::SessionEnded) => {
+                        close = Some(reason(CloseCode::Policy, "session ended; log in again"));
                         break;
                     }
                     Some(msg) => Box::pin(handler.on_outbound(&mut io, msg)).await,

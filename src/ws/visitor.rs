@@ -16,7 +16,7 @@ use crate::core::ids::{ConversationId, Party};
 use crate::http::request::{client_ip, origin_allowed};
 use crate::http::ApiError;
 use crate::hub::{ConnId, ConnKind, Outbound};
-use crate::limits::check_keyed;
+use crate::limits::{check_keyed, SocketHold};
 use crate::model::{Event, StoredMessage, SupervisionMode};
 use crate::protocol::{
     parse_inbound, ErrorBody, ErrorCode, MessageView, VisitorIn, VisitorOut, PROTOCOL_VERSION,
@@ -42,10 +42,22 @@ pub async fn upgrade(
         ));
     }
     let ip = client_ip(&req, settings);
+    let mut hold = None;
     if let Some(ip) = ip {
         if let Err(wait) = check_keyed(&app.limits.upgrades, &ip) {
             return Err(ApiError::rate_limited(wait));
         }
+        hold = Some(
+            app.limits
+                .visitor_sockets
+                .hold(ip, settings.limits.sockets_per_address)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::TooManySockets,
+                        "too many chat windows open from here; close one and try again",
+                    )
+                })?,
+        );
     }
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "a WebSocket upgrade is required"))?;
@@ -69,6 +81,7 @@ pub async fn upgrade(
             conn,
             ip,
             chat: None,
+            _hold: hold,
         };
         run(handler, socket, app).await;
     });
@@ -80,6 +93,9 @@ struct Visitor {
     conn: ConnId,
     ip: Option<std::net::IpAddr>,
     chat: Option<Chat>,
+    /// This socket's place among its address's (given back when the
+    /// handler is dropped, i.e. the socket closed).
+    _hold: Option<SocketHold>,
 }
 
 /// The conversation this socket is bound to.
@@ -287,6 +303,10 @@ impl Handler for Visitor {
         parse_inbound::<VisitorIn>(text, VisitorIn::TYPES)
     }
 
+    fn bound(&self) -> bool {
+        self.chat.is_some()
+    }
+
     fn order(&self, msg: &VisitorIn) -> Order {
         match (&self.chat, msg) {
             (
@@ -301,36 +321,36 @@ impl Handler for Visitor {
         let app = self.app.clone();
         let service = &app.service;
         let Some(chat) = self.chat.as_mut() else {
-            let bound = match msg {
-                VisitorIn::Start {
-                    pre_chat,
-                    first_message,
-                } => match self.start_allowed() {
-                    Err(e) => Err(e),
-                    Ok(()) => service
-                        .start(pre_chat, first_message)
-                        .await
-                        .map(|(rec, token)| {
-                            let seq = rec.last_seq;
-                            (rec, Some(token), seq)
-                        }),
-                },
-                VisitorIn::Resume {
-                    conversation_id,
-                    token,
-                    last_seq,
-                } => match self.start_allowed() {
-                    Err(e) => Err(e),
-                    Ok(()) => service
-                        .resume(conversation_id, &token)
-                        .await
-                        .map(|rec| (rec, None, last_seq)),
-                },
-                _ => Err(ErrorBody::new(
-                    ErrorCode::NotStarted,
-                    "send `start` or `resume` first",
-                )),
-            };
+            let bound =
+                match msg {
+                    VisitorIn::Start {
+                        pre_chat,
+                        first_message,
+                    } => match self.start_allowed() {
+                        Err(e) => Err(e),
+                        Ok(()) => service.start(pre_chat, first_message, self.ip).await.map(
+                            |(rec, token)| {
+                                let seq = rec.last_seq;
+                                (rec, Some(token), seq)
+                            },
+                        ),
+                    },
+                    VisitorIn::Resume {
+                        conversation_id,
+                        token,
+                        last_seq,
+                    } => match self.start_allowed() {
+                        Err(e) => Err(e),
+                        Ok(()) => service
+                            .resume(conversation_id, &token)
+                            .await
+                            .map(|rec| (rec, None, last_seq)),
+                    },
+                    _ => Err(ErrorBody::new(
+                        ErrorCode::NotStarted,
+                        "send `start` or `resume` first",
+                    )),
+                };
             match bound {
                 Ok((rec, token, seq)) => self.bind(io, rec.id, token.as_deref(), seq).await,
                 Err(e) => io.error(&e).await,
@@ -341,16 +361,14 @@ impl Handler for Visitor {
         let work: LocalBoxFuture<'static, Done> = match msg {
             VisitorIn::Send { client_id, text } => {
                 let cid = client_id.as_str().to_owned();
+                let waiting = chat.state == ConversationState::Queued;
                 chat.cursor.writing(OwnWrite {
                     from: Party::Visitor,
                     author: None,
                     client_id: cid.clone(),
                 });
                 Box::pin(async move {
-                    let result = app
-                        .service
-                        .send(id, Party::Visitor, None, client_id, text)
-                        .await;
+                    let result = app.service.visitor_send(id, client_id, text, waiting).await;
                     Done::Sent {
                         client_id: cid,
                         result,
@@ -538,7 +556,8 @@ impl Handler for Visitor {
                     .await
             }
             // Not for visitors: presence, notes, counsellor status, queue views.
-            Outbound::Event(_) | Outbound::Shared(_) | Outbound::Drain => {}
+            Outbound::Event(_) | Outbound::Shared(_) | Outbound::Drain | Outbound::SessionEnded => {
+            }
         }
     }
 

@@ -91,10 +91,9 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 }
 
 #[tokio::test]
-async fn login_attempts_are_limited_per_account() {
+async fn wrong_passwords_are_limited_per_account_and_address() {
     let app = spawn_app_with(|s| {
-        s.limits.logins_per_account_per_min = 1;
-        s.limits.logins_burst = 3;
+        s.limits.login_failures_per_account_address = 3;
     })
     .await;
     app.add_account("tanaka", "田中", Role::Counsellor).await;
@@ -117,7 +116,8 @@ async fn login_attempts_are_limited_per_account() {
         }
     }
     assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
-    // Even the right password is refused while limited: guessing gains nothing.
+    // Even the right password is refused from this address: guessing
+    // gains nothing.
     let r = http
         .post(app.url("/api/login"))
         .json(&json!({"username": "tanaka", "password": PASSWORD}))

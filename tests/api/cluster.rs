@@ -72,6 +72,16 @@ impl Script {
             // Settings for the nodes: open at any hour; a test client may
             // send faster than a person types.
             .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
+            .env("TSUNAGU_LIMITS__SOCKETS_PER_ADDRESS", "1000000")
+            .env("TSUNAGU_LIMITS__WAITING_PER_ADDRESS", "1000000")
+            .env(
+                "TSUNAGU_LIMITS__WAITING_MESSAGES_PER_CONVERSATION",
+                "1000000",
+            )
+            .env(
+                "TSUNAGU_LIMITS__WAITING_BYTES_PER_CONVERSATION",
+                "1000000000",
+            )
             .env("TSUNAGU_LIMITS__FRAMES_PER_SEC", "1000")
             .env("TSUNAGU_LIMITS__FRAMES_BURST", "1000")
             .output()

@@ -81,6 +81,16 @@ fn try_start_of(binary: &Path, dir: &Path) -> Result<Server, String> {
         .env("TSUNAGU_LIMITS__LOGINS_PER_ACCOUNT_PER_MIN", "1000")
         .env("TSUNAGU_LIMITS__LOGINS_BURST", "1000")
         .env("TSUNAGU_LIMITS__STARTS_BURST", "1000")
+        .env("TSUNAGU_LIMITS__SOCKETS_PER_ADDRESS", "1000000")
+        .env("TSUNAGU_LIMITS__WAITING_PER_ADDRESS", "1000000")
+        .env(
+            "TSUNAGU_LIMITS__WAITING_MESSAGES_PER_CONVERSATION",
+            "1000000",
+        )
+        .env(
+            "TSUNAGU_LIMITS__WAITING_BYTES_PER_CONVERSATION",
+            "1000000000",
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -190,6 +190,16 @@ async fn the_binary_started_as_the_readme_says_serves_healthz() {
         .env("TSUNAGU_BIND", format!("127.0.0.1:{port}"))
         // Opening hours are enforced by default; tests run at any hour.
         .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
+        .env("TSUNAGU_LIMITS__SOCKETS_PER_ADDRESS", "1000000")
+        .env("TSUNAGU_LIMITS__WAITING_PER_ADDRESS", "1000000")
+        .env(
+            "TSUNAGU_LIMITS__WAITING_MESSAGES_PER_CONVERSATION",
+            "1000000",
+        )
+        .env(
+            "TSUNAGU_LIMITS__WAITING_BYTES_PER_CONVERSATION",
+            "1000000000",
+        )
         .env(
             "TSUNAGU_WEB_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/web"),

@@ -149,6 +149,13 @@ pub fn test_settings() -> Settings {
     s.limits.frames_burst = 10_000;
     s.limits.handoff_links_per_ip_per_min = 100_000;
     s.limits.handoff_links_burst = 10_000;
+    // Every test client is on 127.0.0.1: what one address may hold at
+    // once is lifted here (tests/api/caps.rs sets the defaults back).
+    s.limits.sockets_per_address = 1_000_000;
+    s.limits.waiting_per_address = 1_000_000;
+    // Likewise what a waiting visitor may write (tests/api/waiting_budget.rs).
+    s.limits.waiting_messages_per_conversation = 1_000_000;
+    s.limits.waiting_bytes_per_conversation = 1_000_000_000;
     // Required with Redis (every node must hash PINs alike); set for every
     // store so a test that points its app at Redis starts.
     s.handoff.pin_key = Some(Secret::new("test-pin-key-0123456789abcdef"));
@@ -501,6 +508,22 @@ impl Ws {
 
     /// After `next`/`next_within` reported a close: the close code, if the
     /// server sent one.
+    /// The close frame's code and reason, once the server closes.
+    pub async fn closed_with_reason(&mut self) -> Option<(u16, String)> {
+        loop {
+            let m = tokio::time::timeout(RECV_TIMEOUT, self.stream.next())
+                .await
+                .expect("timed out waiting for close");
+            match m {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()))
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     pub fn closed_code(&self) -> Option<u16> {
         self.last_close
     }

@@ -166,7 +166,7 @@ pub fn text_event(user: &str, event_id: &str, text: &str, redelivery: bool) -> V
     json!({
         "type": "message",
         "mode": "active",
-        "timestamp": 1_700_000_000_000u64,
+        "timestamp": tsunagu::clock::now_ms(),
         "webhookEventId": event_id,
         "deliveryContext": {"isRedelivery": redelivery},
         "source": {"type": "user", "userId": user},
@@ -188,7 +188,7 @@ pub async fn post_webhook(addr: &str, events: Vec<Value>, signature: Option<&str
 }
 
 /// A stand-in and an app pointed at it.
-async fn line_app() -> (StandIn, TestApp) {
+pub(crate) async fn line_app() -> (StandIn, TestApp) {
     let line = StandIn::start().await;
     let app = spawn_app_with(|s| line_settings(s, &line.base)).await;
     (line, app)
@@ -452,13 +452,13 @@ async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
     let (a, _) = app
         .state
         .service
-        .start(Default::default(), None)
+        .start(Default::default(), None, None)
         .await
         .unwrap();
     let (b, _) = app
         .state
         .service
-        .start(Default::default(), None)
+        .start(Default::default(), None, None)
         .await
         .unwrap();
     let user = user_id();

@@ -7,7 +7,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_count_what_happened() {
     let app = spawn_app_with(|s| s.limits.max_text_chars = 5).await;
-    let mut c = app.counsellor("m1").await;
+    let mut c = app.counsellor("met1").await;
     c.available(1).await;
     let (mut v, w) = app.start_visitor(json!({"type": "start"})).await;
     wait_matched(&mut v, &w).await;

@@ -92,6 +92,16 @@ impl Cluster {
                 .env("TSUNAGU_LIMITS__UPGRADES_BURST", "10000")
                 .env("TSUNAGU_LIMITS__STARTS_PER_IP_PER_MIN", "100000")
                 .env("TSUNAGU_LIMITS__STARTS_BURST", "10000")
+                .env("TSUNAGU_LIMITS__SOCKETS_PER_ADDRESS", "1000000")
+                .env("TSUNAGU_LIMITS__WAITING_PER_ADDRESS", "1000000")
+                .env(
+                    "TSUNAGU_LIMITS__WAITING_MESSAGES_PER_CONVERSATION",
+                    "1000000",
+                )
+                .env(
+                    "TSUNAGU_LIMITS__WAITING_BYTES_PER_CONVERSATION",
+                    "1000000000",
+                )
                 .env("TSUNAGU_LIMITS__LOGINS_PER_IP_PER_MIN", "100000")
                 .env("TSUNAGU_LIMITS__LOGINS_BURST", "1000")
                 .env("TSUNAGU_LIMITS__LOGINS_PER_ACCOUNT_PER_MIN", "1000")

@@ -74,6 +74,16 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .env("TSUNAGU_LOG", "trace")
         // Opening hours are enforced by default; tests run at any hour.
         .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
+        .env("TSUNAGU_LIMITS__SOCKETS_PER_ADDRESS", "1000000")
+        .env("TSUNAGU_LIMITS__WAITING_PER_ADDRESS", "1000000")
+        .env(
+            "TSUNAGU_LIMITS__WAITING_MESSAGES_PER_CONVERSATION",
+            "1000000",
+        )
+        .env(
+            "TSUNAGU_LIMITS__WAITING_BYTES_PER_CONVERSATION",
+            "1000000000",
+        )
         .env("TSUNAGU_LOG_FORMAT", "json")
         .env("TSUNAGU_TRUST_FORWARDED_FOR", "true")
         .env("TSUNAGU_TIMING__HEARTBEAT_INTERVAL_MS", "200")

@@ -113,6 +113,11 @@ logins_burst = 1000
 # look-ups is lifted; a reference locks after 5 wrong PINs.
 booking_lookups_per_ip_per_min = 100000
 booking_pin_failures = 5
+# Every test comes from 127.0.0.1: what one address may hold at once is
+# lifted (tests/api/caps.rs tests the caps).
+sockets_per_address = 100000
+waiting_per_address = 100000
+login_failures_per_address = 100000
 default_capacity = 2
 max_capacity = 8
 

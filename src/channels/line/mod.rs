@@ -100,6 +100,9 @@ struct WebhookEvent {
     kind: String,
     #[serde(rename = "webhookEventId", default)]
     event_id: String,
+    /// When it happened, ms since the epoch (0 if absent).
+    #[serde(default)]
+    timestamp: u64,
     #[serde(rename = "replyToken", default)]
     reply_token: Option<String>,
     source: Source,
@@ -145,7 +148,17 @@ pub async fn webhook(
         .get("x-line-signature")
         .and_then(|v| v.to_str().ok());
     if !signature_valid(line.secret(), &body, signature) {
-        tracing::warn!("LINE webhook refused: bad or missing signature");
+        // Counted in /metrics (tsunagu_refusals_total{code="invalid_signature"},
+        // by the refusal middleware); logged at most once a minute, so a
+        // flood of unsigned requests cannot flood the logs.
+        static REFUSED_LOG: crate::telemetry::LogThrottle =
+            crate::telemetry::LogThrottle::new(60_000);
+        if let Some(not_logged) = REFUSED_LOG.check(crate::clock::now_ms()) {
+            tracing::warn!(
+                not_logged,
+                "LINE webhook refused: bad or missing signature (logged at most once a minute; all are counted in /metrics)"
+            );
+        }
         return Err(ApiError::new(
             ErrorCode::InvalidSignature,
             "the x-line-signature does not match the body",
@@ -233,8 +246,32 @@ impl LineChannel {
                 tracing::debug!("LINE event not understood; skipped");
                 continue;
             };
-            if let Err(e) = self.handle(ev).await {
-                tracing::warn!(code = e.code.as_str(), "LINE event not handled");
+            // A replayed or stale signed event changes nothing: older than
+            // the window by its timestamp, or handled within it.
+            let window = self.cfg.event_window_secs.saturating_mul(1000);
+            let now = crate::clock::now_ms();
+            if ev.timestamp != 0 && now.abs_diff(ev.timestamp) > window {
+                self.service.metrics.refused(ErrorCode::LineEventStale);
+                tracing::debug!("LINE event outside the window; ignored");
+                continue;
+            }
+            let id = ev.event_id.clone();
+            if !id.is_empty() {
+                match self.service.line_event_seen(&id).await {
+                    Ok(true) => {
+                        self.service.metrics.refused(ErrorCode::LineEventSeen);
+                        tracing::debug!("LINE event already handled; ignored");
+                        continue;
+                    }
+                    Ok(false) => {}
+                    // Not known: handled as before (the store de-duplicates messages).
+                    Err(_) => {}
+                }
+            }
+            match self.handle(ev).await {
+                Ok(()) if !id.is_empty() => self.service.line_event_handled(&id).await,
+                Ok(()) => {}
+                Err(e) => tracing::warn!(code = e.code.as_str(), "LINE event not handled"),
             }
         }
     }

@@ -58,6 +58,8 @@ pub struct MemoryStore {
     journal: Option<Arc<dyn Journal>>,
     /// Guard counters (`GuardStore`): in memory only, never journaled.
     guards: Mutex<HashMap<String, guards::Counter>>,
+    /// Guard sets (`GuardStore::hold`): in memory only, never journaled.
+    holds: Mutex<HashMap<String, guards::Held>>,
 }
 
 #[derive(Default)]
@@ -153,6 +155,7 @@ impl MemoryStore {
             events,
             journal,
             guards: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
         }
     }
 

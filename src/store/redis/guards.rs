@@ -28,4 +28,36 @@ impl GuardStore for RedisStore {
             .await?;
         Ok(())
     }
+
+    async fn hold(
+        &self,
+        key: &str,
+        member: &str,
+        cap: u32,
+        _now_ms: u64,
+        ttl_ms: u64,
+    ) -> StoreResult<bool> {
+        let keys = [self.keys.guard_set(&hash_token(key))];
+        let v = self
+            .run(&SCRIPTS.hold, &keys, &args![member, cap, ttl_ms.max(1)])
+            .await?;
+        let n: i64 = ::redis::from_redis_value(v).map_err(|_| codec::corrupt("guard set"))?;
+        Ok(n == 1)
+    }
+
+    async fn held(&self, key: &str, _now_ms: u64) -> StoreResult<Vec<String>> {
+        self.query(::redis::cmd("SMEMBERS").arg(self.keys.guard_set(&hash_token(key))))
+            .await
+    }
+
+    async fn release(&self, key: &str, member: &str) -> StoreResult<()> {
+        let _: i64 = self
+            .query(
+                ::redis::cmd("SREM")
+                    .arg(self.keys.guard_set(&hash_token(key)))
+                    .arg(member),
+            )
+            .await?;
+        Ok(())
+    }
 }

@@ -133,6 +133,11 @@ impl Keys {
     pub fn guard(&self, key_hash: &[u8; 32]) -> String {
         self.global(&format!("guard:{}", super::codec::hex(key_hash)))
     }
+    /// A guard set (`GuardStore::hold`), named by the hash of its key: a
+    /// set of the members holding a place, expiring with the set.
+    pub fn guard_set(&self, key_hash: &[u8; 32]) -> String {
+        self.global(&format!("guard_set:{}", super::codec::hex(key_hash)))
+    }
     /// The keys of "no slot" and "no booking" for a `write_handoff` that
     /// books nothing: named (every key goes in KEYS), never written.
     pub fn no_slot(&self) -> String {

@@ -165,6 +165,7 @@ struct Scripts {
     put_handoff_link: Script,
     handoff_link_sent: Script,
     record_failure: Script,
+    hold: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -216,6 +217,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         put_handoff_link: s(include_str!("../scripts/handoffs/put_handoff_link.lua")),
         handoff_link_sent: s(include_str!("../scripts/handoffs/handoff_link_sent.lua")),
         record_failure: s(include_str!("../scripts/guards/record_failure.lua")),
+        hold: s(include_str!("../scripts/guards/hold.lua")),
     }
 });
 

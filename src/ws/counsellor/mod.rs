@@ -72,6 +72,7 @@ pub async fn upgrade(
     if account.role == Role::Supervisor {
         app.hub.mark_supervisor(conn);
     }
+    app.hub.mark_session(conn, session_hash);
     let socket = Socket {
         session,
         stream,
@@ -454,7 +455,8 @@ impl Handler for Counsellor {
             Outbound::Event(_)
             | Outbound::QueuePosition { .. }
             | Outbound::Closing { .. }
-            | Outbound::Drain => {}
+            | Outbound::Drain
+            | Outbound::SessionEnded => {}
         }
     }
 

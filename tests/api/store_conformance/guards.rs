@@ -1,11 +1,14 @@
-//! `GuardStore`: failure counters shared by every node, atomic, expiring.
+//! `GuardStore`: failure counters and capped sets shared by every node,
+//! atomic, expiring.
 
 use super::*;
 
 conformance!(
     failures_count_once_for_every_node_and_clear,
     concurrent_failures_all_count,
-    a_counter_expires_after_its_ttl
+    a_counter_expires_after_its_ttl,
+    a_set_holds_at_most_its_cap_for_every_node,
+    concurrent_holds_never_pass_the_cap
 );
 
 const DAY: u64 = 86_400_000;
@@ -66,4 +69,52 @@ async fn a_counter_expires_after_its_ttl(b: Backend) {
     println!("failures after the ttl: {left}");
     assert_eq!(left, 0);
     assert_eq!(b.node(0).record_failure(&key, later, DAY).await.unwrap(), 1);
+}
+
+async fn a_set_holds_at_most_its_cap_for_every_node(b: Backend) {
+    let now = tsunagu::clock::now_ms();
+    let key = format!("waiting:S{}", Uuid::new_v4().simple());
+    assert!(b.node(0).hold(&key, "a", 2, now, DAY).await.unwrap());
+    assert!(b.node(1).hold(&key, "b", 2, now, DAY).await.unwrap());
+    // Full for every node; holding again what is held is fine.
+    assert!(!b.node(2).hold(&key, "c", 2, now, DAY).await.unwrap());
+    assert!(b.node(2).hold(&key, "a", 2, now, DAY).await.unwrap());
+    let mut held = b.node(2).held(&key, now).await.unwrap();
+    held.sort();
+    println!("a set of cap 2 after holds of a, b, c, a on 3 nodes: {held:?}");
+    assert_eq!(
+        held,
+        vec!["a".to_owned(), "b".to_owned()],
+        "c changed nothing"
+    );
+    b.node(1).release(&key, "a").await.unwrap();
+    assert!(b.node(0).hold(&key, "c", 2, now, DAY).await.unwrap());
+    // Releasing what is not held is fine.
+    b.node(0).release(&key, "nobody").await.unwrap();
+    b.node(0).release("waiting:none", "x").await.unwrap();
+    assert!(b
+        .node(1)
+        .held("waiting:none", now)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn concurrent_holds_never_pass_the_cap(b: Backend) {
+    let now = tsunagu::clock::now_ms();
+    let key = format!("waiting:C{}", Uuid::new_v4().simple());
+    let got: Vec<bool> = join_all((0..30).map(|i| {
+        let n = b.node(i);
+        let key = key.clone();
+        async move { n.hold(&key, &format!("m{i}"), 3, now, DAY).await.unwrap() }
+    }))
+    .await;
+    let held = b.node(0).held(&key, now).await.unwrap();
+    println!(
+        "30 concurrent holds of cap 3 over 3 nodes: {} held, set {}",
+        got.iter().filter(|g| **g).count(),
+        held.len()
+    );
+    assert_eq!(got.iter().filter(|g| **g).count(), 3);
+    assert_eq!(held.len(), 3);
 }
