@@ -36,6 +36,8 @@ struct StandInState {
     accepted_keys: HashSet<String>,
     /// Answer this many pushes with 429 before taking any.
     fail_pushes: u32,
+    /// Take this long to answer each call (a slow or hanging API).
+    delay_ms: u64,
 }
 
 /// The stand-in Messaging API.
@@ -63,6 +65,10 @@ async fn endpoint(
         .get("x-line-retry-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let delay = state.lock().unwrap().delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let mut s = state.lock().unwrap();
     let mut rec = Received {
         kind,
@@ -124,6 +130,11 @@ impl StandIn {
 
     pub fn fail_next_pushes(&self, n: u32) {
         self.state.lock().unwrap().fail_pushes = n;
+    }
+
+    /// Answer every call only after `ms` (a slow or hanging API).
+    pub fn slow_down(&self, ms: u64) {
+        self.state.lock().unwrap().delay_ms = ms;
     }
 
     pub fn received(&self) -> Vec<Received> {

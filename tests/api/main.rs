@@ -11,12 +11,14 @@ mod caps;
 mod cluster;
 mod conversation;
 mod durability;
+
 mod grace;
 mod greeting;
 mod handoff;
 mod line;
 mod line_flood;
 mod line_handoff;
+mod line_lock;
 mod load;
 mod login_guard;
 mod logout;

@@ -307,6 +307,13 @@ impl LineChannel {
     }
 
     /// A message from the user: into their conversation, or a new one.
+    ///
+    /// The node-wide `opening` lock covers only the store steps (finding
+    /// or opening the user's conversation, adding the message); what is
+    /// then said to the user over the LINE API (the welcome with the queue
+    /// place, a refusal) is sent after it is released, so a slow or
+    /// unreachable API delays that user's notice and nobody else's
+    /// conversation.
     async fn visitor_wrote(
         &self,
         user: &str,
@@ -314,26 +321,60 @@ impl LineChannel {
         reply_token: Option<String>,
         text: String,
     ) -> Result<(), Refusal> {
-        let client_id = ClientMsgId::parse(&format!("line-{event_id}"))
-            .map_err(|_| Refusal::new(ErrorCode::InvalidMessage, "no usable webhookEventId"))?;
+        let (result, notice) = self
+            .visitor_wrote_in_store(user, event_id, reply_token, text)
+            .await;
+        match notice {
+            Notice::None => {}
+            Notice::Welcome { conv, token, text } => {
+                self.reply_or_push(Some(conv), user, token, vec![text], "welcome")
+                    .await;
+            }
+            Notice::Refused { token, text } => {
+                self.reply_or_push(None, user, token, vec![text], "refused")
+                    .await;
+            }
+            Notice::TellRefusal(conv) => {
+                if let Err(r) = &result {
+                    self.tell_refusal(conv, user, r).await;
+                }
+            }
+        }
+        result
+    }
+
+    /// The store steps of [`Self::visitor_wrote`], one at a time per node;
+    /// no network call to LINE is made while the lock is held.
+    async fn visitor_wrote_in_store(
+        &self,
+        user: &str,
+        event_id: &str,
+        reply_token: Option<String>,
+        text: String,
+    ) -> (Result<(), Refusal>, Notice) {
+        let client_id = match ClientMsgId::parse(&format!("line-{event_id}")) {
+            Ok(c) => c,
+            Err(_) => {
+                let r = Refusal::new(ErrorCode::InvalidMessage, "no usable webhookEventId");
+                return (Err(r), Notice::None);
+            }
+        };
         let _one = self.opening.lock().await;
-        match self.service.line_current(user, event_id).await? {
-            LineCurrent::Redelivered => return Ok(()), // the redelivered first message
-            LineCurrent::Live(conv) => {
+        match self.service.line_current(user, event_id).await {
+            Err(r) => return (Err(r), Notice::None),
+            Ok(LineCurrent::Redelivered) => return (Ok(()), Notice::None), // the redelivered first message
+            Ok(LineCurrent::Live(conv)) => {
                 self.keep_reply_token(conv, reply_token);
                 return match self
                     .service
                     .send(conv, Party::Visitor, None, client_id, text)
                     .await
                 {
-                    Ok(_) => Ok(()),
-                    Err(r) => {
-                        self.tell_refusal(conv, user, &r).await;
-                        Err(r)
-                    }
+                    Ok(_) => (Ok(()), Notice::None),
+                    Err(r) => (Err(r), Notice::TellRefusal(conv)),
                 };
             }
-            LineCurrent::New => {}
+            Ok(LineCurrent::New) => {}
         }
         match self
             .service
@@ -342,21 +383,32 @@ impl LineChannel {
         {
             Ok((rec, _resume_token)) => {
                 // A LINE visitor never resumes: the resume token is dropped.
-                self.service.line_open(rec.id, user, event_id).await?;
-                lock(&self.is_line).insert(rec.id, true);
-                let notice = self.queue_notice(rec.id).await;
-                if let Some((position, text)) = notice {
-                    lock(&self.notices).insert(rec.id, (position, now_ms()));
-                    self.reply_or_push(Some(rec.id), user, reply_token, vec![text], "welcome")
-                        .await;
+                if let Err(r) = self.service.line_open(rec.id, user, event_id).await {
+                    return (Err(r), Notice::None);
                 }
-                Ok(())
+                lock(&self.is_line).insert(rec.id, true);
+                let notice = match self.queue_notice(rec.id).await {
+                    Some((position, text)) => {
+                        lock(&self.notices).insert(rec.id, (position, now_ms()));
+                        Notice::Welcome {
+                            conv: rec.id,
+                            token: reply_token,
+                            text,
+                        }
+                    }
+                    None => Notice::None,
+                };
+                (Ok(()), notice)
             }
             Err(r) => {
                 let text = self.refusal_text(&r);
-                self.reply_or_push(None, user, reply_token, vec![text], "refused")
-                    .await;
-                Err(r)
+                (
+                    Err(r),
+                    Notice::Refused {
+                        token: reply_token,
+                        text,
+                    },
+                )
             }
         }
     }
@@ -421,6 +473,24 @@ impl LineChannel {
             }
         }
     }
+}
+
+/// What `visitor_wrote` tells the user once the `opening` lock is released.
+enum Notice {
+    None,
+    /// The welcome with the queue place, for a conversation just opened.
+    Welcome {
+        conv: ConversationId,
+        token: Option<String>,
+        text: String,
+    },
+    /// A new conversation was refused (queue full, closed, ...).
+    Refused {
+        token: Option<String>,
+        text: String,
+    },
+    /// A message into the live conversation was refused.
+    TellRefusal(ConversationId),
 }
 
 fn placeholder(kind: &str) -> &'static str {
