@@ -698,6 +698,8 @@ const STRINGS = {
       'ここからは、すでに順番待ちのチャットがあります。そちらの画面でお待ちください。',
     'error.too_many_sockets':
       'チャットの画面がたくさん開いています。ほかの画面を閉じてから、もう一度お試しください。',
+    // ---- forget (issue 18): a cancelled booking's deleted name and contact
+    'forget.deleted': '（取り消し済み・連絡先は削除）',
   },
   en: {
     'lang.name': 'English',
@@ -1376,6 +1378,8 @@ const STRINGS = {
       'There is already a chat waiting from here. Please wait in that window.',
     'error.too_many_sockets':
       'Too many chat windows are open. Please close the others and try again.',
+    // ---- forget (issue 18): a cancelled booking's deleted name and contact
+    'forget.deleted': '(cancelled; name and contact details deleted)',
   },
 };
 

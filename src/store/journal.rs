@@ -86,7 +86,8 @@ pub enum Change {
 }
 
 impl Change {
-    /// Does this change delete a person's words or details? The durable
+    /// Does this change delete a person's words or details (a cancelled
+    /// booking's record is written without its name and contact)? The durable
     /// backend then folds its log into the database and truncates it before
     /// confirming, so the deleted bytes are in neither file afterwards.
     pub fn deletes_personal_data(&self) -> bool {
@@ -96,7 +97,7 @@ impl Change {
                 | Change::Erased { .. }
                 | Change::HandoffDeleted(_)
                 | Change::SlotDeleted(_)
-        )
+        ) || matches!(self, Change::Booking(b) if b.personal_deleted())
     }
 }
 

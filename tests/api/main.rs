@@ -11,7 +11,7 @@ mod caps;
 mod cluster;
 mod conversation;
 mod durability;
-
+mod forget;
 mod grace;
 mod greeting;
 mod handoff;

@@ -75,6 +75,7 @@ function show(id, spec) {
 
 function contactText(contact) {
   const kind = contact?.kind;
+  if (kind === 'deleted') return t('forget.deleted');
   if (kind === 'phone' || kind === 'email') return t(`booking.contact.${kind}`);
   return t('booking.contact.self');
 }
@@ -162,6 +163,9 @@ function keepBooking() {
 }
 
 /** Carry out the confirmed step: cancel the booking, or withdraw the consent. */
+/** A booking once cancelled: the server deleted its name and contact. */
+const FORGOTTEN = { state: 'cancelled', name: null, contact: { kind: 'deleted' } };
+
 async function confirmed() {
   if (!state.auth || state.busy || !state.confirming) return;
   const what = state.confirming;
@@ -174,11 +178,11 @@ async function confirmed() {
   $('cancel-confirm').hidden = true;
   if (r.ok) {
     const here = what === 'withdraw' ? { withdrawnHere: true } : { cancelledHere: true };
-    Object.assign(state, { booking: { ...state.booking, state: 'cancelled' }, ...here });
+    Object.assign(state, { booking: { ...state.booking, ...FORGOTTEN }, ...here });
   } else if (r.body.code === 'booking_not_found' || r.body.code === 'no_consent') {
     // The reference and PIN were right a moment ago: it is no longer in
     // force (cancelled by the centre, or the consent was withdrawn).
-    state.booking = { ...state.booking, state: 'cancelled' };
+    state.booking = { ...state.booking, ...FORGOTTEN };
   } else {
     state.actionError = refusal(r.body);
   }
@@ -294,7 +298,9 @@ function render() {
     $('booking-when').textContent = formatJapanRange(b.slot.starts_at, b.slot.ends_at);
     $('booking-kind').textContent = t(`slot.kind.${b.slot.kind}`);
     $('booking-place').textContent = b.slot.place;
-    $('booking-name').textContent = b.name || t('lookup.name.none');
+    // A cancelled booking keeps no name or contact (deleted in the same step).
+    const forgotten = b.contact?.kind === 'deleted';
+    $('booking-name').textContent = forgotten ? t('forget.deleted') : b.name || t('lookup.name.none');
     $('booking-contact').textContent = contactText(b.contact);
     $('booking-reach').textContent = b.contact_choice ? t(`reach.${b.contact_choice}`) : '';
     const info = state.handoffInfo;

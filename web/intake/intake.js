@@ -67,6 +67,7 @@ async function toggleTranscript(b) {
 
 function contactText(contact) {
   if (!contact || contact.kind === 'self_call') return t('intake.contact.none');
+  if (contact.kind === 'deleted') return t('forget.deleted');
   return t(`intake.contact.${contact.kind}`, { value: contact.value });
 }
 

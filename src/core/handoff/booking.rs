@@ -17,6 +17,9 @@ pub enum Contact {
     SelfCall,
     Phone(String),
     Email(String),
+    /// Deleted when the booking was cancelled or the consent withdrawn
+    /// ([`Booking::forget_personal`]); never given by a visitor.
+    Deleted,
 }
 
 impl Contact {
@@ -33,7 +36,7 @@ impl Contact {
 
     /// Is this personal data (needs the consent's `contact` scope)?
     pub fn is_personal(&self) -> bool {
-        !matches!(self, Contact::SelfCall)
+        matches!(self, Contact::Phone(_) | Contact::Email(_))
     }
 }
 
@@ -116,6 +119,9 @@ impl ContactChoice {
             Contact::Phone(_) => ContactChoice::Call,
             Contact::Email(_) => ContactChoice::Message,
             Contact::SelfCall => ContactChoice::SelfCall,
+            // Not reached for a forgotten booking: forgetting keeps the
+            // choice itself (`Booking::forget_personal`).
+            Contact::Deleted => ContactChoice::NoContact,
         }
     }
 
@@ -253,5 +259,21 @@ impl Booking {
     pub fn choice(&self) -> ContactChoice {
         self.contact_choice
             .unwrap_or_else(|| ContactChoice::implied_by(&self.contact))
+    }
+
+    /// Delete the name and contact details, keeping the anonymous fact of
+    /// the booking (slot, times, reason, the kind of contact choice,
+    /// attendance) for the statistics. Every store does this in the same
+    /// atomic step as the cancellation (`BookingOp::Cancel`), whoever
+    /// cancels: the visitor, a withdrawal of consent, or intake.
+    pub fn forget_personal(&mut self) {
+        self.contact_choice = Some(self.choice());
+        self.name = None;
+        self.contact = Contact::Deleted;
+    }
+
+    /// Were the name and contact details deleted?
+    pub fn personal_deleted(&self) -> bool {
+        self.contact == Contact::Deleted
     }
 }

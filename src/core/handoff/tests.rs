@@ -592,3 +592,60 @@ proptest! {
         prop_assert_eq!(got.is_ok(), want_ok, "{:?}", got);
     }
 }
+
+// ------------------------------------------------- forgetting (issue 18)
+
+fn contact_strategy() -> impl Strategy<Value = (Contact, Option<ContactChoice>)> {
+    prop_oneof![
+        Just((Contact::SelfCall, None)),
+        Just((Contact::SelfCall, Some(ContactChoice::NoContact))),
+        "090-[0-9]{4}-[0-9]{4}".prop_map(|p| (Contact::Phone(p), Some(ContactChoice::Call))),
+        "090-[0-9]{4}-[0-9]{4}".prop_map(|p| (Contact::Phone(p), None)),
+        "[a-z]{3,8}".prop_map(|l| (Contact::Email(format!("{l}@example.jp")), None)),
+    ]
+}
+
+proptest! {
+    /// Forgetting deletes the name and the contact detail and keeps the
+    /// rest, the kind of contact choice included; doing it again changes
+    /// nothing; the stored JSON holds neither.
+    #[test]
+    fn forgetting_keeps_only_the_anonymous_booking(
+        (contact, choice) in contact_strategy(),
+        name in proptest::option::of("[あ-ん]{1,10}"),
+        attended in proptest::option::of(any::<bool>()),
+    ) {
+        let rec = HandoffRecord { booking: Some(reference(1)), ..consented(false, true) };
+        let made = Booking {
+            name: name.clone(),
+            contact: contact.clone(),
+            contact_choice: choice,
+            attended,
+            cancelled_at_ms: Some(NOW + 5),
+            cancel_reason: Some(CancelReason::Staff),
+            ..booking_in(&rec, SlotId(uuid::Uuid::from_u128(9)))
+        };
+        let mut b = made.clone();
+        b.forget_personal();
+        prop_assert_eq!(b.name.as_deref(), None);
+        prop_assert_eq!(&b.contact, &Contact::Deleted);
+        prop_assert!(b.personal_deleted() && !made.personal_deleted());
+        prop_assert!(!b.contact.is_personal());
+        prop_assert_eq!(b.choice(), made.choice());
+        prop_assert_eq!(
+            Booking { name: made.name.clone(), contact: made.contact.clone(), contact_choice: made.contact_choice, ..b.clone() },
+            made.clone()
+        );
+        let mut again = b.clone();
+        again.forget_personal();
+        prop_assert_eq!(&again, &b);
+        let json = serde_json::to_string(&b).unwrap();
+        if let Some(n) = &name {
+            prop_assert!(!json.contains(n.as_str()), "{}", json);
+        }
+        if let Contact::Phone(v) | Contact::Email(v) = &contact {
+            prop_assert!(!json.contains(v.as_str()), "{}", json);
+        }
+        prop_assert!(json.contains(r#""contact":{"kind":"deleted"}"#), "{}", json);
+    }
+}

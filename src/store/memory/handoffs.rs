@@ -155,6 +155,7 @@ impl HandoffStore for MemoryStore {
                     let b = s.bookings.get_mut(&reference).ok_or(StoreError::NotFound)?;
                     b.cancelled_at_ms = Some(now_ms);
                     b.cancel_reason = Some(reason);
+                    b.forget_personal();
                     let b = b.clone();
                     if let Some(slot) = s.slots.get_mut(&b.slot) {
                         slot.booked = slot.booked.saturating_sub(1);

@@ -463,8 +463,9 @@ mod tests {
         assert_eq!(scores[0].0, "score_normal");
     }
 
-    /// A booking reads as its JSON as made with the script-written fields
-    /// applied: cancelling and marking attendance never rewrite the JSON.
+    /// A booking reads as its JSON with the script-written fields applied:
+    /// marking attendance never rewrites the JSON (a cancel rewrites it
+    /// only to delete the name and contact).
     #[test]
     fn booking_fields_override_the_json() {
         use crate::core::handoff::{BookingRef, CancelReason, Contact, SlotId};

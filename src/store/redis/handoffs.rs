@@ -136,15 +136,29 @@ impl HandoffStore for RedisStore {
                 // slot's key; the script checks it again. None found: the
                 // script answers `not_found` after the revision check.
                 let key = self.keys.booking(reference);
-                let slot: Option<String> = self
-                    .query(::redis::cmd("HGET").arg(&key).arg("slot"))
+                let (slot, json): (Option<String>, Option<String>) = self
+                    .query(::redis::cmd("HMGET").arg(&key).arg("slot").arg("json"))
                     .await?;
                 let slot = slot.map(|s| uuid_of(&s).map(SlotId)).transpose()?;
+                // The booking as made, without its name and contact: the
+                // script writes it over the `json` field in the same step
+                // (the JSON's other fields never change, and the fields the
+                // scripts keep win over them when read).
+                let forgotten = match json {
+                    Some(j) => {
+                        let mut b: Booking =
+                            serde_json::from_str(&j).map_err(|_| codec::corrupt("booking"))?;
+                        b.forget_personal();
+                        serde_json::to_string(&b).map_err(|_| codec::corrupt("booking"))?
+                    }
+                    None => String::new(),
+                };
                 argv.extend(args![
                     slot.map(|s| s.to_string()).unwrap_or_default(),
                     reference.as_str(),
                     now_ms,
-                    enum_name(reason)
+                    enum_name(reason),
+                    forgotten
                 ]);
                 let slot_key = slot.map_or_else(|| self.keys.no_slot(), |s| self.keys.slot(s));
                 ("cancel", slot_key, self.keys.no_slot_bookings(), key)

@@ -109,6 +109,7 @@ macro_rules! conformance {
 mod accounts;
 mod conversations;
 mod counsellors;
+mod forget;
 mod guards;
 mod messages;
 mod node;

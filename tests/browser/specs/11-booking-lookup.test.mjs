@@ -49,6 +49,7 @@ const COPY = {
     calendarDone: 'カレンダーのファイルをダウンロードしました。',
     cancelledNow: '予約を取り消しました。',
     cancelled: 'この予約は取り消されています。',
+    deleted: '（取り消し済み・連絡先は削除）',
     withdrawnNow: '同意を取り消しました。センターには何も渡りません。',
     rateLimited: /試した回数が多すぎます。\d+秒ほど待って/,
     locked: /ロックされました。予約はそのまま残っています/,
@@ -66,6 +67,7 @@ const COPY = {
     calendarDone: 'The calendar file was downloaded.',
     cancelledNow: 'The booking is cancelled.',
     cancelled: 'This booking has been cancelled.',
+    deleted: '(cancelled; name and contact details deleted)',
     withdrawnNow: 'Your consent is withdrawn: nothing goes to the centre',
     rateLimited: /Too many tries\. Please wait about \d+ seconds/,
     locked: /locked after too many wrong PINs\. The booking itself still stands/,
@@ -214,6 +216,10 @@ for (const lang of ['ja', 'en']) {
       assert.ok(await page.locator('#booking-actions').isHidden());
       assert.equal((await focused(page)).id, 'booking-heading');
       assert.ok(!(await intakeReferences()).includes(reference));
+      // The name and contact were deleted with the cancellation (issue 18).
+      await waitText(page, '#booking-name', copy.deleted);
+      await waitText(page, '#booking-contact', copy.deleted);
+      assert.ok(!(await page.content()).includes(copy.name));
       await checkState(page, lang, 'booking cancelled', 'booking-2-cancelled');
 
       // ---- a new look-up says so too (the fifth and last try on this reference)
@@ -225,6 +231,8 @@ for (const lang of ['ja', 'en']) {
       assert.equal(await submitted(page, () => page.click('#lookup-submit')), 200);
       await page.waitForSelector('#booking[data-state="cancelled"]');
       await waitText(page, '#booking-state', copy.cancelled);
+      await waitText(page, '#booking-name', copy.deleted);
+      await waitText(page, '#booking-contact', copy.deleted);
 
       expectRefused(page, 404, 1);
       assertClean(page, context);

@@ -11,7 +11,9 @@
 --       create: 8 booking JSON, 9 booking's conversation, 10 created_at_ms,
 --               11 cancelled_at_ms or '', 12 cancel reason or '',
 --               13 attended ('', '1', '0');
---       cancel: 8 now_ms, 9 reason
+--       cancel: 8 now_ms, 9 reason, 10 the booking's JSON without its name
+--               and contact (written over `json`: they are deleted in
+--               this step)
 --       repin: 6 '', 8 the new PIN hash (hex; the booking's `pin` field,
 --              which wins over the one in its JSON)
 --       move: 6 the slot it is in (KEYS[3]), 8 the destination slot id
@@ -43,7 +45,8 @@ elseif op == 'cancel' then
   -- The node named the slot from a read of the booking; a booking that
   -- appeared after that read means the record moved on.
   if b[3] ~= ARGV[6] then return {'err', 'conflict'} end
-  redis.call('HSET', KEYS[4], 'cancelled', ARGV[8], 'reason', ARGV[9])
+  if ARGV[10] == nil or ARGV[10] == '' then return {'err', 'conflict'} end
+  redis.call('HSET', KEYS[4], 'cancelled', ARGV[8], 'reason', ARGV[9], 'json', ARGV[10])
   redis.call('HINCRBY', KEYS[3], 'booked', -1)
 elseif op == 'repin' then
   local b = redis.call('HMGET', KEYS[4], 'conversation', 'cancelled')
