@@ -125,6 +125,11 @@ pub enum ErrorCode {
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
+    /// HTTP: a method the path does not take (`Allow` lists the ones it
+    /// does), e.g. `DELETE /api/me` or `POST /ws/visitor`.
+    MethodNotAllowed,
+    /// HTTP: a request body over the limit (16 KiB); nothing was read.
+    BodyTooLarge,
 }
 
 impl ErrorCode {
@@ -134,7 +139,8 @@ impl ErrorCode {
             BadJson | UnknownType | InvalidMessage | BinaryNotSupported | TextTooLong
             | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted
             | InvalidContact => 400,
-            FrameTooLarge => 413,
+            FrameTooLarge | BodyTooLarge => 413,
+            MethodNotAllowed => 405,
             RequestTimeout => 408,
             Unauthorized | LoginFailed | InvalidSignature => 401,
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
@@ -219,6 +225,8 @@ impl ErrorCode {
             HandoffLinkUnavailable => "handoff_link_unavailable",
             Unavailable => "unavailable",
             Internal => "internal",
+            MethodNotAllowed => "method_not_allowed",
+            BodyTooLarge => "body_too_large",
         }
     }
 }
