@@ -454,7 +454,10 @@ fn calendar_lines_are_folded_at_75_octets() {
     }
     // Unfolded (CRLF + space removed), the description is whole again.
     let unfolded = f.replace("\r\n ", "");
-    assert!(unfolded.contains(&format!("DESCRIPTION:{organiser}\\nRef: ")), "{unfolded}");
+    assert!(
+        unfolded.contains(&format!("DESCRIPTION:{organiser}\\nRef: ")),
+        "{unfolded}"
+    );
 }
 
 proptest::proptest! {
