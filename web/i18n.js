@@ -608,6 +608,9 @@ const STRINGS = {
     'intake.cancel.confirm': '予約番号 {reference}を取り消しますか？',
     'intake.cancel.yes': '取り消す',
     'intake.cancelled': '予約番号 {reference}を取り消しました。',
+    // contract (issue 27): audit actions the admin page had no label for.
+    'audit.reset_pin': '暗証番号を再発行',
+    'audit.transcript_refused': 'チャットの記録の表示を拒否（同意の範囲外）',
   },
   en: {
     'lang.name': 'English',
@@ -1196,6 +1199,9 @@ const STRINGS = {
     'intake.cancel.confirm': 'Cancel booking {reference}?',
     'intake.cancel.yes': 'Cancel it',
     'intake.cancelled': 'Booking {reference} cancelled.',
+    // contract (issue 27): audit actions the admin page had no label for.
+    'audit.reset_pin': 'Set a new PIN',
+    'audit.transcript_refused': 'Transcript refused (outside the consent)',
   },
 };
 

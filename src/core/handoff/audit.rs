@@ -23,6 +23,9 @@ pub enum AuditAction {
     /// Intake set a new PIN for a booking (the old one stops working and
     /// a lockout ends).
     ResetPin,
+    /// Intake asked for a transcript the visitor's consent does not cover
+    /// and was refused (`outside_consent`): the attempt is recorded too.
+    TranscriptRefused,
 }
 
 /// One line of the audit log: who did what with which record, when.
