@@ -353,9 +353,10 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     .await;
     hub.disconnect(conn);
     Box::pin(handler.on_close()).await;
-    // Every close frame carries a code: 1000 when nothing else applies.
-    let close = close.unwrap_or_else(|| reason(CloseCode::Normal, "closed"));
-    let _ = Box::pin(session.close(Some(close))).await;
+    // `close` is None only when the connection is already gone (the stream
+    // ended, a write failed, the hub dropped the socket): no frame can
+    // arrive then. Every close a client can read carries a code.
+    let _ = Box::pin(session.close(close)).await;
 }
 
 /// What actix-ws says when continuation frames add up to more than
