@@ -698,6 +698,10 @@ const STRINGS = {
       'ここからは、すでに順番待ちのチャットがあります。そちらの画面でお待ちください。',
     'error.too_many_sockets':
       'チャットの画面がたくさん開いています。ほかの画面を閉じてから、もう一度お試しください。',
+
+    // contract (issue 27): audit actions the admin page had no label for.
+    'audit.reset_pin': '暗証番号を再発行',
+    'audit.transcript_refused': 'チャットの記録の表示を拒否（同意の範囲外）',
   },
   en: {
     'lang.name': 'English',
@@ -1376,6 +1380,10 @@ const STRINGS = {
       'There is already a chat waiting from here. Please wait in that window.',
     'error.too_many_sockets':
       'Too many chat windows are open. Please close the others and try again.',
+
+    // contract (issue 27): audit actions the admin page had no label for.
+    'audit.reset_pin': 'Set a new PIN',
+    'audit.transcript_refused': 'Transcript refused (outside the consent)',
   },
 };
 
