@@ -176,6 +176,8 @@ impl Application {
                     }
                 })
                 .app_data(http::json_config())
+                .app_data(http::query_config())
+                .app_data(http::path_config())
                 .wrap_fn(move |req, srv| {
                     // Count every HTTP refusal by its error code. And a
                     // request, its body included, has a bounded time to
@@ -207,17 +209,20 @@ impl Application {
                     }
                 })
                 .wrap(headers)
-                .route("/healthz", web::get().to(http::health::healthz))
-                .route("/readyz", web::get().to(http::health::readyz))
-                .route("/metrics", web::get().to(http::metrics::metrics))
-                .route("/ws/visitor", web::get().to(ws::visitor::upgrade))
-                .route("/ws/counsellor", web::get().to(ws::counsellor::upgrade))
+                // A method a path does not take answers 405 with `Allow`
+                // in the error format (not actix's empty 405 or 404).
+                .service(get_only("/healthz").route(web::get().to(http::health::healthz)))
+                .service(get_only("/readyz").route(web::get().to(http::health::readyz)))
+                .service(get_only("/metrics").route(web::get().to(http::metrics::metrics)))
+                .service(get_only("/ws/visitor").route(web::get().to(ws::visitor::upgrade)))
+                .service(get_only("/ws/counsellor").route(web::get().to(ws::counsellor::upgrade)))
                 .service(
                     web::resource("/channels/line/webhook")
                         .app_data(web::PayloadConfig::new(
                             crate::channels::line::MAX_WEBHOOK_BYTES,
                         ))
-                        .route(web::post().to(crate::channels::line::webhook)),
+                        .route(web::post().to(crate::channels::line::webhook))
+                        .default_service(web::to(http::post_only)),
                 )
                 .service(
                     web::scope("/api")
@@ -511,4 +516,10 @@ async fn forget_idle_limits(app: Arc<AppState>) {
         tick.tick().await;
         app.limits.forget_idle();
     }
+}
+
+/// A resource that takes GET; any other method answers 405 in the error
+/// format with `Allow: GET`.
+fn get_only(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(http::get_only))
 }

@@ -72,3 +72,7 @@ grep -q "test result: ok. 1 passed" "$cluster_log" || { echo "the cluster test d
 # --- end deploy -----------------------------------------------------------
 echo "== browser tests (headless Chromium; screenshots in test-artifacts/screenshots/)"
 bash tests/browser/run.sh
+# The HTTP API against docs/openapi.yaml (issue 27): Schemathesis, installed
+# from PyPI when missing, bounded in examples and time.
+echo "== openapi: property-based checks of the HTTP API (Schemathesis)"
+bash tests/openapi/run.sh

@@ -700,6 +700,11 @@ const STRINGS = {
       'チャットの画面がたくさん開いています。ほかの画面を閉じてから、もう一度お試しください。',
     // ---- forget (issue 18): a cancelled booking's deleted name and contact
     'forget.deleted': '（取り消し済み・連絡先は削除）',
+
+
+    // contract (issue 27): audit actions the admin page had no label for.
+    'audit.reset_pin': '暗証番号を再発行',
+    'audit.transcript_refused': 'チャットの記録の表示を拒否（同意の範囲外）',
   },
   en: {
     'lang.name': 'English',
@@ -1380,6 +1385,11 @@ const STRINGS = {
       'Too many chat windows are open. Please close the others and try again.',
     // ---- forget (issue 18): a cancelled booking's deleted name and contact
     'forget.deleted': '(cancelled; name and contact details deleted)',
+
+
+    // contract (issue 27): audit actions the admin page had no label for.
+    'audit.reset_pin': 'Set a new PIN',
+    'audit.transcript_refused': 'Transcript refused (outside the consent)',
   },
 };
 

@@ -64,16 +64,122 @@ impl ResponseError for ApiError {
 }
 
 /// JSON bodies that do not parse answer `bad_request` in our format, not
-/// actix's plain text.
+/// actix's plain text; a body over the limit answers 413 `body_too_large`.
 pub fn json_config() -> actix_web::web::JsonConfig {
+    use actix_web::error::JsonPayloadError;
     actix_web::web::JsonConfig::default()
-        .limit(16 * 1024)
-        .error_handler(|err, _req| {
-            ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {err}")).into()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| match err {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::new(
+                    ErrorCode::BodyTooLarge,
+                    format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+                )
+                .into()
+            }
+            err => ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {err}")).into(),
         })
 }
 
-/// Unknown API paths answer in the same error format as everything else.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorCode::NotFound, "no such endpoint"))
+/// The largest JSON request body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A query string that does not parse (`?limit=abc`) answers `bad_request`
+/// in our format too.
+pub fn query_config() -> actix_web::web::QueryConfig {
+    actix_web::web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid query string: {err}"),
+        )
+        .into()
+    })
+}
+
+/// And a path segment that does not parse.
+pub fn path_config() -> actix_web::web::PathConfig {
+    actix_web::web::PathConfig::default().error_handler(|err, _req| {
+        ApiError::new(ErrorCode::BadRequest, format!("invalid path: {err}")).into()
+    })
+}
+
+/// Every API path and the methods it takes (`{}` matches one segment).
+/// `not_found` answers 405 with `Allow` for a known path and another
+/// method; tests/api/contract/http.rs checks this table against the
+/// routes in docs/openapi.yaml, so a route added in `startup` and not here
+/// (or there) fails the suite.
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("/api/info", "GET"),
+    ("/api/login", "POST"),
+    ("/api/logout", "POST"),
+    ("/api/me", "GET"),
+    ("/api/accounts", "GET, POST"),
+    ("/api/handoff", "POST"),
+    ("/api/handoff/answer", "POST"),
+    ("/api/handoff/book", "POST"),
+    ("/api/handoff/withdraw", "POST"),
+    ("/api/handoff/pin", "POST"),
+    ("/api/handoff/reschedule", "POST"),
+    ("/api/handoff/info", "GET"),
+    ("/api/slots", "GET"),
+    ("/api/booking", "POST"),
+    ("/api/booking/cancel", "POST"),
+    ("/api/booking/reschedule", "POST"),
+    ("/api/booking/calendar", "POST"),
+    ("/api/booking/withdraw", "POST"),
+    ("/api/admin/slots", "GET, POST"),
+    ("/api/admin/slots/{}/cancel", "POST"),
+    ("/api/admin/audit", "GET"),
+    ("/api/admin/report", "GET"),
+    ("/api/intake/bookings", "GET"),
+    ("/api/intake/bookings/{}/transcript", "GET"),
+    ("/api/intake/bookings/{}/cancel", "POST"),
+    ("/api/intake/bookings/{}/pin", "POST"),
+    ("/api/intake/bookings/{}/attended", "POST"),
+];
+
+/// The methods `path` takes, if it is an API path.
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    API_ROUTES.iter().find_map(|(pattern, methods)| {
+        let p: Vec<&str> = pattern.split('/').collect();
+        let same = p.len() == segments.len()
+            && p.iter()
+                .zip(&segments)
+                .all(|(a, b)| *a == *b || (*a == "{}" && !b.is_empty()));
+        same.then_some(*methods)
+    })
+}
+
+/// 405 in our error format, with `Allow`.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut res = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("this path takes {allow}"),
+    )
+    .error_response();
+    res.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    res
+}
+
+/// A handler for a path that only takes GET (the sockets, health, metrics).
+pub async fn get_only() -> HttpResponse {
+    method_not_allowed("GET")
+}
+
+/// A handler for a path that only takes POST (the LINE webhook).
+pub async fn post_only() -> HttpResponse {
+    method_not_allowed("POST")
+}
+
+/// Unknown API paths answer in the same error format as everything else;
+/// a known path with a method it does not take answers 405.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    match allowed_methods(req.path()) {
+        Some(allow) => Ok(method_not_allowed(allow)),
+        None => Err(ApiError::new(ErrorCode::NotFound, "no such endpoint")),
+    }
 }

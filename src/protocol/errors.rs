@@ -152,6 +152,11 @@ pub enum ErrorCode {
     /// LINE webhook event (counted only): its `webhookEventId` was handled
     /// within the window; ignored.
     LineEventSeen,
+    /// HTTP: a method the path does not take (`Allow` lists the ones it
+    /// does), e.g. `DELETE /api/me` or `POST /ws/visitor`.
+    MethodNotAllowed,
+    /// HTTP: a request body over the limit (16 KiB); nothing was read.
+    BodyTooLarge,
 }
 
 impl ErrorCode {
@@ -161,7 +166,8 @@ impl ErrorCode {
             BadJson | UnknownType | InvalidMessage | BinaryNotSupported | TextTooLong
             | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted
             | InvalidContact => 400,
-            FrameTooLarge => 413,
+            FrameTooLarge | BodyTooLarge => 413,
+            MethodNotAllowed => 405,
             RequestTimeout => 408,
             Unauthorized | LoginFailed | InvalidSignature => 401,
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
@@ -257,6 +263,8 @@ impl ErrorCode {
             WaitingBudgetSpent => "waiting_budget_spent",
             LineEventStale => "line_event_stale",
             LineEventSeen => "line_event_seen",
+            MethodNotAllowed => "method_not_allowed",
+            BodyTooLarge => "body_too_large",
         }
     }
 }

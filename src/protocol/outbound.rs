@@ -10,6 +10,17 @@ use crate::model::{ReleaseReason, SupervisionMode};
 
 use super::*;
 
+/// The socket's frame limits, in both `welcome`s, so a client can keep
+/// under them instead of learning them from refusals.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FrameLimits {
+    /// The largest frame, or message split into continuation frames.
+    pub max_frame_bytes: usize,
+    /// Frames per second on average, and at once.
+    pub frames_per_sec: u32,
+    pub frames_burst: u32,
+}
+
 /// Server -> visitor.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -28,6 +39,8 @@ pub enum VisitorOut<'a> {
         /// The counsellor has received the visitor's messages up to here.
         delivered_seq: u64,
         max_text_chars: usize,
+        #[serde(flatten)]
+        limits: FrameLimits,
     },
     Queue {
         position: u32,
@@ -109,6 +122,8 @@ pub enum CounsellorOut<'a> {
         matching: MatchingMode,
         max_text_chars: usize,
         max_capacity: u32,
+        #[serde(flatten)]
+        limits: FrameLimits,
         conversations: Vec<ConversationView>,
         /// Supervisors only: every alert not yet acknowledged, oldest first.
         #[serde(skip_serializing_if = "Option::is_none")]

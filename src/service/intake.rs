@@ -168,6 +168,14 @@ impl Service {
         let (booking, rec) = self.intake_booking(reference).await?;
         let consent = rec.consent().ok_or(HandoffError::NoConsent)?;
         if !consent.scope.transcript {
+            // "Each call is written to the audit log", refusals included.
+            self.audit(
+                by,
+                AuditAction::TranscriptRefused,
+                vec![booking.reference.clone()],
+                Some(booking.slot),
+            )
+            .await?;
             return Err(refuse(
                 ErrorCode::OutsideConsent,
                 "the visitor did not agree to pass on the transcript",

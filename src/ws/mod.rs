@@ -270,6 +270,13 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                             }
                             let mut e = ErrorBody::new(ErrorCode::RateLimited, "too many messages; slow down");
                             e.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+                            if let AggregatedMessage::Text(text) = &data {
+                                // Say which `send` was refused, so the client
+                                // resends that one; nothing else is read.
+                                let (client_id, conversation_id) = refused_send(text);
+                                e.client_id = client_id;
+                                e.conversation_id = conversation_id;
+                            }
                             io.error(&e).await;
                         } else {
                             refused_in_row = 0;
@@ -290,8 +297,21 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                         if Box::pin(s.pong(&p)).await.is_err() { break }
                     }
                     Ok(AggregatedMessage::Pong(_)) => {}
-                    Ok(AggregatedMessage::Close(_)) => break,
+                    Ok(AggregatedMessage::Close(c)) => {
+                        // Answer the client's close with its code (RFC 6455
+                        // 5.5.1), not an empty close (seen as 1005).
+                        close = Some(c.unwrap_or_else(|| reason(CloseCode::Normal, "closed")));
+                        break;
+                    }
+                    // One frame over the limit, or a message split into
+                    // continuation frames that adds up to more (actix-ws
+                    // reports that as an I/O error with this text).
                     Err(ProtocolError::Overflow) => {
+                        io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
+                        close = Some(reason(CloseCode::Size, "frame too large"));
+                        break;
+                    }
+                    Err(ProtocolError::Io(e)) if e.to_string() == CONTINUATION_OVERFLOW => {
                         io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
                         close = Some(reason(CloseCode::Size, "frame too large"));
                         break;
@@ -350,7 +370,44 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     .await;
     hub.disconnect(conn);
     Box::pin(handler.on_close()).await;
+    // `close` is None only when the connection is already gone (the stream
+    // ended, a write failed, the hub dropped the socket): no frame can
+    // arrive then. Every close a client can read carries a code.
     let _ = Box::pin(session.close(close)).await;
+}
+
+/// What actix-ws says when continuation frames add up to more than
+/// `max_continuation_size` (it has no error variant of its own).
+const CONTINUATION_OVERFLOW: &str = "Exceeded maximum continuation size";
+
+/// The `client_id` (and `conversation_id`) of a refused frame if it is a
+/// `send`, so the `rate_limited` answer says which message to resend.
+/// Only well-formed ids are echoed.
+fn refused_send(text: &str) -> (Option<String>, Option<crate::core::ids::ConversationId>) {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        client_id: Option<String>,
+        conversation_id: Option<crate::core::ids::ConversationId>,
+    }
+    match serde_json::from_str::<Peek>(text) {
+        Ok(p) if p.kind.as_deref() == Some("send") => (
+            p.client_id
+                .filter(|c| crate::core::ids::ClientMsgId::parse(c).is_ok()),
+            p.conversation_id,
+        ),
+        _ => (None, None),
+    }
+}
+
+/// The frame limits `welcome` announces: the ones this socket enforces.
+pub(crate) fn frame_limits(l: &crate::config::Limits) -> crate::protocol::FrameLimits {
+    crate::protocol::FrameLimits {
+        max_frame_bytes: l.max_frame_bytes,
+        frames_per_sec: l.frames_per_sec,
+        frames_burst: l.frames_burst,
+    }
 }
 
 fn reason(code: CloseCode, description: &str) -> CloseReason {

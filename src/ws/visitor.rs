@@ -144,6 +144,7 @@ impl Visitor {
             last_seq: rec.last_seq,
             delivered_seq: rec.counsellor_acked,
             max_text_chars: app.settings.limits.max_text_chars,
+            limits: crate::ws::frame_limits(&app.settings.limits),
         })
         .await;
         let mut chat = Chat {

@@ -338,10 +338,17 @@ async fn the_whole_path_offer_consent_book_and_intake_sees_exactly_the_consent()
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions[0], "list_bookings", "newest first: {actions:?}");
-    assert!(actions.contains(&"create_slot"));
+    // The refused transcript request is in it too (issue 27), newest first.
+    assert_eq!(
+        actions[0], "transcript_refused",
+        "newest first: {actions:?}"
+    );
     assert_eq!(log[0]["references"], json!([reference]));
     assert_eq!(log[0]["display_name"], "intake1-san");
+    assert_eq!(actions[1], "list_bookings", "{actions:?}");
+    assert!(actions.contains(&"create_slot"));
+    assert_eq!(log[1]["references"], json!([reference]));
+    assert_eq!(log[1]["display_name"], "intake1-san");
     assert_eq!(
         get(&app, "/api/admin/audit", Some(&intake)).await.0,
         StatusCode::FORBIDDEN

@@ -455,9 +455,13 @@ async fn attendance_and_the_audit_log(b: Backend) {
         s.set_attended(&reference(), true).await,
         Err(StoreError::NotFound)
     );
-    for (i, action) in [AuditAction::ListBookings, AuditAction::ViewTranscript]
-        .into_iter()
-        .enumerate()
+    for (i, action) in [
+        AuditAction::ListBookings,
+        AuditAction::TranscriptRefused,
+        AuditAction::ViewTranscript,
+    ]
+    .into_iter()
+    .enumerate()
     {
         s.append_audit(AuditEntry {
             at_ms: T0 + i as u64,
@@ -470,8 +474,10 @@ async fn attendance_and_the_audit_log(b: Backend) {
         .unwrap();
     }
     let log = s.audit_log(10).await.unwrap();
-    assert_eq!(log.len(), 2);
+    assert_eq!(log.len(), 3);
     assert_eq!(log[0].action, AuditAction::ViewTranscript, "newest first");
+    // A refused request is stored like any other entry (issue 27).
+    assert_eq!(log[1].action, AuditAction::TranscriptRefused);
     assert_eq!(log[1].references, vec![booking.reference.clone()]);
     assert_eq!(s.audit_log(1).await.unwrap().len(), 1);
 }

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::contract::{check_received, Socket};
 use tsunagu::app::AppState;
 use tsunagu::auth;
 use tsunagu::config::{Secret, Settings, StoreMode};
@@ -339,6 +340,9 @@ impl Counsellor {
 
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Which socket this is: every frame received is checked against its
+    /// schema in docs/asyncapi.yaml (`crate::contract`).
+    socket: Socket,
     /// The close code of the server's close frame, once one arrived.
     last_close: Option<u16>,
 }
@@ -351,11 +355,26 @@ pub struct Refused {
 }
 
 impl Ws {
-    pub fn from_stream(stream: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Ws {
+    /// `path`: the socket's path (`/ws/visitor`, `/ws/counsellor`), which
+    /// says which schemas its frames must match.
+    pub fn from_stream(stream: WebSocketStream<MaybeTlsStream<TcpStream>>, path: &str) -> Ws {
         Ws {
             stream,
+            socket: Socket::from_path(path)
+                .unwrap_or_else(|| panic!("{path} is not a socket of the contract")),
             last_close: None,
         }
+    }
+
+    /// A text frame from the server: JSON, and a message of this socket as
+    /// docs/asyncapi.yaml describes it (else the test fails, showing the
+    /// frame and what the schema says).
+    fn frame(&self, text: &str) -> Value {
+        let v: Value = serde_json::from_str(text).unwrap_or_else(|e| {
+            panic!("the server sent a text frame that is not JSON ({e}): {text}")
+        });
+        check_received(self.socket, &v);
+        v
     }
 
     pub async fn connect(addr: &str, path: &str, headers: &[(&str, &str)]) -> Result<Ws, Refused> {
@@ -366,7 +385,7 @@ impl Ws {
                 .insert(name, HeaderValue::from_str(v).unwrap());
         }
         match tokio_tungstenite::connect_async(req).await {
-            Ok((stream, _)) => Ok(Ws::from_stream(stream)),
+            Ok((stream, _)) => Ok(Ws::from_stream(stream, path)),
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 let status = resp.status().as_u16();
                 let body = resp
@@ -405,7 +424,7 @@ impl Ws {
                 .await
                 .expect("timed out waiting for a frame")?;
             match m {
-                Ok(Message::Text(t)) => return Some(serde_json::from_str(&t).unwrap()),
+                Ok(Message::Text(t)) => return Some(self.frame(&t)),
                 Ok(Message::Close(frame)) => {
                     self.last_close = frame.map(|f| u16::from(f.code));
                     return None;
@@ -432,7 +451,7 @@ impl Ws {
                 .await
                 .map_err(|_| ())?;
             match m {
-                Some(Ok(Message::Text(t))) => return Ok(Some(serde_json::from_str(&t).unwrap())),
+                Some(Ok(Message::Text(t))) => return Ok(Some(self.frame(&t))),
                 Some(Ok(Message::Close(frame))) => {
                     self.last_close = frame.map(|f| u16::from(f.code));
                     return Ok(None);
@@ -501,6 +520,9 @@ impl Ws {
             match m {
                 None | Some(Err(_)) => return None,
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(Message::Text(t))) => {
+                    self.frame(&t);
+                }
                 Some(Ok(_)) => continue,
             }
         }

@@ -2,6 +2,8 @@
 //! One binary (faster to link) with a module per area.
 
 mod helpers;
+// The AsyncAPI/OpenAPI contract; `helpers::Ws` checks every frame with it.
+mod contract;
 
 mod abuse;
 mod at_rest;

@@ -41,7 +41,7 @@ async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
         tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(stream))
             .await
             .unwrap();
-    Ws::from_stream(stream)
+    Ws::from_stream(stream, path)
 }
 
 #[tokio::test]

@@ -23,6 +23,9 @@ pub enum AuditAction {
     /// Intake set a new PIN for a booking (the old one stops working and
     /// a lockout ends).
     ResetPin,
+    /// Intake asked for a transcript the visitor's consent does not cover
+    /// and was refused (`outside_consent`): the attempt is recorded too.
+    TranscriptRefused,
 }
 
 /// One line of the audit log: who did what with which record, when.
@@ -96,7 +99,30 @@ pub fn ics(
         "END:VEVENT".to_owned(),
         "END:VCALENDAR".to_owned(),
     ];
-    let mut out = lines.join("\r\n");
-    out.push_str("\r\n");
+    let mut out = String::new();
+    for line in &lines {
+        out.push_str(&fold_ics_line(line));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// RFC 5545 3.1: a content line longer than 75 octets is split into lines
+/// of at most 75 octets (CRLF, then one space, which a reader removes),
+/// never inside a UTF-8 character. A Japanese place name or description
+/// easily passes 75 octets.
+pub fn fold_ics_line(line: &str) -> String {
+    const MAX: usize = 75;
+    let mut out = String::with_capacity(line.len() + line.len() / MAX * 3);
+    let mut used = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if used + n > MAX {
+            out.push_str("\r\n ");
+            used = 1; // the leading space counts
+        }
+        out.push(c);
+        used += n;
+    }
     out
 }

@@ -649,3 +649,30 @@ proptest! {
         prop_assert!(json.contains(r#""contact":{"kind":"deleted"}"#), "{}", json);
     }
 }
+
+#[test]
+fn calendar_lines_are_folded_at_75_octets() {
+    let s = slot(1);
+    let organiser = "ひきこもり地域支援センター 初回相談の受付担当（本館 2F 相談室）";
+    let f = ics(&reference(3), &s, "初回相談", organiser, NOW);
+    for line in f.split("\r\n") {
+        assert!(line.len() <= 75, "{} octets: {line}", line.len());
+    }
+    // Unfolded (CRLF + space removed), the description is whole again.
+    let unfolded = f.replace("\r\n ", "");
+    assert!(
+        unfolded.contains(&format!("DESCRIPTION:{organiser}\\nRef: ")),
+        "{unfolded}"
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn folding_keeps_every_character_and_the_octet_limit(line in "\\PC{0,200}") {
+        let folded = super::audit::fold_ics_line(&line);
+        for part in folded.split("\r\n") {
+            proptest::prop_assert!(part.len() <= 75);
+        }
+        proptest::prop_assert_eq!(folded.replace("\r\n ", ""), line);
+    }
+}

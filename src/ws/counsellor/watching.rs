@@ -58,6 +58,7 @@ impl Counsellor {
             matching: app.settings.matching,
             max_text_chars: app.settings.limits.max_text_chars,
             max_capacity: app.settings.limits.max_capacity,
+            limits: crate::ws::frame_limits(&app.settings.limits),
             conversations: views,
             alerts: welcome.alerts,
         })
