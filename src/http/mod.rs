@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod report;
 pub mod request;
 pub mod session;
+pub mod way_back;
 
 use std::time::Duration;
 

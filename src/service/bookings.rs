@@ -21,7 +21,7 @@ use super::handoff::*;
 /// The PIN hashes' key when `handoff.pin_key` is unset (the memory store
 /// only: startup gives the embedded store its `pin.key` and refuses Redis
 /// without one): random, this process's own.
-static PROCESS_PIN_KEY: LazyLock<[u8; 32]> = LazyLock::new(random);
+pub(super) static PROCESS_PIN_KEY: LazyLock<[u8; 32]> = LazyLock::new(random);
 
 /// How long wrong PINs are counted against a reference: longer than a
 /// booking can live (a slot up to a year ahead, then the retention).

@@ -30,11 +30,13 @@ mod retention;
 mod supervision;
 mod views;
 mod visitor;
+mod way_back;
 
 pub use console::{note_view, Access, CounsellorWelcome, Recheck};
 pub use line::{LineCurrent, LinkDue};
 pub use queue::QueuePlace;
 pub use visitor::VisitorWelcome;
+pub use way_back::WayBack;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -76,6 +76,7 @@ mod messages;
 mod node;
 mod retention;
 mod supervision;
+mod way_back;
 
 /// Connections the chat's commands are spread over (see `lanes`).
 const LANES: usize = 4;
@@ -165,6 +166,8 @@ struct Scripts {
     put_handoff_link: Script,
     handoff_link_sent: Script,
     record_failure: Script,
+    set_way_back: Script,
+    redeem_way_back: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -216,6 +219,8 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         put_handoff_link: s(include_str!("../scripts/handoffs/put_handoff_link.lua")),
         handoff_link_sent: s(include_str!("../scripts/handoffs/handoff_link_sent.lua")),
         record_failure: s(include_str!("../scripts/guards/record_failure.lua")),
+        set_way_back: s(include_str!("../scripts/way_back/set_way_back.lua")),
+        redeem_way_back: s(include_str!("../scripts/way_back/redeem_way_back.lua")),
     }
 });
 
