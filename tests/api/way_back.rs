@@ -303,3 +303,55 @@ async fn a_foreign_origin_cannot_redeem_and_a_bad_body_is_typed() {
     assert!(b["code"].is_string(), "{b}");
     assert_eq!(redeem(&app, &code).await.0, StatusCode::OK);
 }
+
+/// On the embedded store the codes are not journaled (a restart forgets
+/// them, documented), but the token a code gave is: after a restart the
+/// new token resumes and the old one does not.
+#[tokio::test]
+async fn the_token_a_code_gave_survives_a_restart_of_the_durable_store_and_the_code_does_not() {
+    use tsunagu::core::ids::ConversationId;
+    use tsunagu::core::prechat::PreChat;
+    use tsunagu::core::queue::QueuePolicy;
+    use tsunagu::model::NewConversation;
+    use tsunagu::store::{ConversationStore, NodeStore, WayBackStore};
+
+    let dir = std::env::temp_dir().join(format!("tsunagu-way-back-{}", uuid::Uuid::new_v4()));
+    let open = |dir: &std::path::Path| {
+        tsunagu::store::embedded::open(dir, now_ms(), QueuePolicy::default())
+            .unwrap()
+            .0
+    };
+    let id = ConversationId::new_random();
+    let now = now_ms();
+    {
+        let s = open(&dir);
+        s.create_conversation(
+            NewConversation {
+                channel: Default::default(),
+                id,
+                token_hash: [1; 32],
+                pre_chat: PreChat::default(),
+                risk: Default::default(),
+                risk_reasons: Vec::new(),
+                alert: None,
+                first_message: None,
+                now_ms: now,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+        s.set_way_back(id, [8; 32], now + 60_000).await.unwrap();
+        s.set_way_back(id, [9; 32], now + 60_000).await.unwrap();
+        s.redeem_way_back(&[9; 32], [2; 32], now).await.unwrap();
+        s.close().await.unwrap();
+    }
+    let s = open(&dir);
+    assert_eq!(
+        s.conversation(id).await.unwrap().unwrap().token_hash,
+        [2; 32]
+    );
+    assert!(s.redeem_way_back(&[8; 32], [3; 32], now).await.is_err());
+    s.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
