@@ -245,6 +245,7 @@ impl Application {
                             web::post().to(http::handoff::reschedule),
                         )
                         .route("/handoff/info", web::get().to(http::handoff::info))
+                        .route("/visitor/way-back", web::post().to(http::way_back::redeem))
                         .route(
                             "/booking/reschedule",
                             web::post().to(http::handoff::reschedule_by_pin),

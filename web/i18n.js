@@ -705,6 +705,21 @@ const STRINGS = {
     // contract (issue 27): audit actions the admin page had no label for.
     'audit.reset_pin': '暗証番号を再発行',
     'audit.transcript_refused': 'チャットの記録の表示を拒否（同意の範囲外）',
+
+    // ---- issue 19 (return): the way-back code after a quick exit
+    'wayback.link': '戻るためのコード',
+    'wayback.heading': '戻るためのコード',
+    'wayback.explain': 'すぐに閉じたあと、トップページでこのコードを入れると、この会話に戻れます（{n}分以内・一度だけ）',
+    'wayback.copy': 'コードをコピー',
+    'wayback.close': '閉じる',
+    'wayback.return.summary': 'コードで会話に戻る',
+    'wayback.return.label': '戻るためのコード（8文字）',
+    'wayback.return.hint': '「すぐに閉じる」の前に表示したコードです。大文字・小文字、ハイフンやスペースはどちらでもかまいません。',
+    'wayback.return.submit': '会話に戻る',
+    'wayback.return.working': '確認しています…',
+    'wayback.return.empty': 'コードを入れてください。',
+    'error.way_back_failed': 'このコードでは会話に戻れませんでした。コードが違うか、使えるのは一度だけのため使用済みか、時間が過ぎたか、会話が終わっています。新しく相談を始めることもできます。',
+    'error.way_back_locked': '違うコードが何度か続いたため、しばらく入力できません。{n}分ほどしてから、もう一度お試しください。新しく相談を始めることはいつでもできます。',
   },
   en: {
     'lang.name': 'English',
@@ -1390,6 +1405,21 @@ const STRINGS = {
     // contract (issue 27): audit actions the admin page had no label for.
     'audit.reset_pin': 'Set a new PIN',
     'audit.transcript_refused': 'Transcript refused (outside the consent)',
+
+    // ---- issue 19 (return): the way-back code after a quick exit
+    'wayback.link': 'Way-back code',
+    'wayback.heading': 'Way-back code',
+    'wayback.explain': 'After a quick exit, enter this code on the top page to come back to this conversation (within {n} minutes, once only).',
+    'wayback.copy': 'Copy code',
+    'wayback.close': 'Close',
+    'wayback.return.summary': 'Back to a conversation with a code',
+    'wayback.return.label': 'Way-back code (8 characters)',
+    'wayback.return.hint': 'The code shown to you before a quick exit. Capitals, hyphens and spaces do not matter.',
+    'wayback.return.submit': 'Go back',
+    'wayback.return.working': 'Checking…',
+    'wayback.return.empty': 'Please enter the code.',
+    'error.way_back_failed': 'That code does not lead back to a conversation. It may be mistyped, already used (it works once), past its time, or the conversation has ended. You can always start a new chat.',
+    'error.way_back_locked': 'Several codes in a row did not match, so codes cannot be entered for a while. Please try again in about {n} minutes. You can start a new chat at any time.',
   },
 };
 

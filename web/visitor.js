@@ -25,6 +25,7 @@ import {
 import { h, newClientId, SeqTracker, Connection, quickExit } from './common.js';
 import { initHandoff, onHandoff, refreshHandoff, resetHandoff, renderHandoff } from './handoff.js';
 import { stickToBottom, autoGrow, bindTextSize, Attention } from './messenger.js';
+import { initWayBack, onWayBackCode, setWayBackAvailable } from './way-back.js';
 
 const STORE_KEY = 'tsunagu.visitor';
 const $ = (id) => document.getElementById(id);
@@ -309,6 +310,7 @@ function renderPhase() {
   else if (p === 'ended') heading.textContent = t('ended.heading');
   else heading.textContent = t('conn.connecting');
   $('wait-info').hidden = p !== 'queued';
+  setWayBackAvailable(p === 'queued' || p === 'active');
   if (p !== 'queued') $('queue-status').textContent = '';
   renderQueue();
   renderClosing();
@@ -815,6 +817,8 @@ function onServerMessage(msg) {
     case 'left_quickly':
       // The page is normally gone before this arrives.
       return undefined;
+    case 'way_back_code':
+      return onWayBackCode(msg);
     case 'error':
       return onError(msg);
     default:
@@ -1129,6 +1133,10 @@ function init() {
   });
   $('quick-exit').addEventListener('click', leaveNow);
   bindQuickExitKeys();
+  initWayBack({
+    request: () => conn?.send({ type: 'way_back_code' }),
+    redeemed: takeUpWithWayBack,
+  });
   $('safety-collapse').addEventListener('click', () => setSafetyCollapsed(true));
   $('safety-expand').addEventListener('click', () => setSafetyCollapsed(false));
   $('closed-check').addEventListener('click', checkHoursAgain);
@@ -1243,6 +1251,22 @@ function bindQuickExitKeys() {
     },
     true,
   );
+}
+
+// ---- issue 19 (return): the way back after a quick exit
+
+/**
+ * A way-back code was redeemed on the welcome page: take that conversation
+ * up with its new resume token, as after a reload (`resume`, whole history).
+ */
+function takeUpWithWayBack({ conversation_id, token }) {
+  resetConversation();
+  state.conversationId = conversation_id;
+  state.token = token;
+  persist();
+  renderPhase();
+  showChat({ focus: true });
+  connect();
 }
 
 function onSafetyInfo(msg) {

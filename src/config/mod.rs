@@ -443,6 +443,13 @@ pub struct Limits {
     pub waiting_messages_per_conversation: u32,
     /// Bytes of text (UTF-8) likewise.
     pub waiting_bytes_per_conversation: u32,
+    /// Wrong way-back codes from one client address after which that
+    /// address is refused (`way_back_locked`) for `way_back_lockout_secs`
+    /// (counted for the whole deployment).
+    pub way_back_failures: u32,
+    /// How long an address's wrong way-back codes are counted, and so
+    /// the longest it is refused after `way_back_failures` of them.
+    pub way_back_lockout_secs: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -455,6 +462,9 @@ pub struct Timing {
     pub send_timeout_ms: u64,
     /// A queued visitor who is away longer loses their place.
     pub visitor_grace_secs: u64,
+    /// How long a way-back code is valid after it is shown (it never
+    /// outlives its conversation: an ended one's code no longer works).
+    pub way_back_code_secs: u64,
     /// A counsellor away longer has their visitors put back at the front.
     pub counsellor_grace_secs: u64,
     /// How often queue positions and estimates are pushed.
@@ -609,6 +619,8 @@ impl Default for Limits {
             // over; not a way to fill the disk while nobody reads.
             waiting_messages_per_conversation: 30,
             waiting_bytes_per_conversation: 32 * 1024,
+            way_back_failures: 10,
+            way_back_lockout_secs: 900,
         }
     }
 }
@@ -620,6 +632,7 @@ impl Default for Timing {
             client_timeout_ms: 45_000,
             send_timeout_ms: 10_000,
             visitor_grace_secs: 120,
+            way_back_code_secs: 1800,
             counsellor_grace_secs: 90,
             queue_update_ms: 500,
             sweep_interval_ms: 1_000,
@@ -694,6 +707,9 @@ impl Settings {
     fn validate(&self) -> Result<(), ConfigError> {
         let l = &self.limits;
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if !(1..=86_400).contains(&self.timing.way_back_code_secs) {
+            return bad("timing.way_back_code_secs must be between 1 and 86400");
+        }
         if self.hsts_max_age_secs > 0 && !self.cookie_secure {
             return bad("hsts_max_age_secs needs cookie_secure = true (HSTS only over HTTPS)");
         }
@@ -739,6 +755,8 @@ impl Settings {
             l.waiting_per_address,
             l.waiting_messages_per_conversation,
             l.waiting_bytes_per_conversation,
+            l.way_back_failures,
+            l.way_back_lockout_secs,
         ] {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");

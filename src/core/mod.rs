@@ -15,3 +15,4 @@ pub mod prechat;
 pub mod queue;
 pub mod stats;
 pub mod triage;
+pub mod way_back;

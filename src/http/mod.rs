@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod report;
 pub mod request;
 pub mod session;
+pub mod way_back;
 
 use std::time::Duration;
 
@@ -121,6 +122,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/handoff/pin", "POST"),
     ("/api/handoff/reschedule", "POST"),
     ("/api/handoff/info", "GET"),
+    ("/api/visitor/way-back", "POST"),
     ("/api/slots", "GET"),
     ("/api/booking", "POST"),
     ("/api/booking/cancel", "POST"),

@@ -126,6 +126,14 @@ pub enum ErrorCode {
     SameSlot,
     /// Rescheduling a booking whose time has begun or passed.
     BookingPast,
+    /// A way-back code that is wrong, expired, used, replaced by a newer
+    /// one, or whose conversation has ended: one answer for all (no
+    /// oracle). Counts against the client address.
+    WayBackFailed,
+    /// This client address gave too many wrong way-back codes
+    /// (`limits.way_back_failures`): refused, the right code too, until
+    /// `retry_after_ms` (at most `limits.way_back_lockout_secs`).
+    WayBackLocked,
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
@@ -173,7 +181,7 @@ impl ErrorCode {
             Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
                 403
             }
-            NotFound | BookingNotFound => 404,
+            NotFound | BookingNotFound | WayBackFailed => 404,
             ConversationEnded
             | NotWaiting
             | CapacityReached
@@ -193,7 +201,9 @@ impl ErrorCode {
             | HandoffLinkUnavailable
             | SameSlot
             | BookingPast => 409,
-            RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent => 429,
+            RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent | WayBackLocked => {
+                429
+            }
             LineEventStale | LineEventSeen => 409,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
@@ -255,6 +265,8 @@ impl ErrorCode {
             HandoffLinkUnavailable => "handoff_link_unavailable",
             SameSlot => "same_slot",
             BookingPast => "booking_past",
+            WayBackFailed => "way_back_failed",
+            WayBackLocked => "way_back_locked",
             Unavailable => "unavailable",
             Internal => "internal",
             Busy => "busy",

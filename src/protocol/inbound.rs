@@ -53,6 +53,9 @@ pub enum VisitorIn {
     /// ended; it is marked "left quickly" and waits for the visitor's
     /// return within the grace period.
     LeaveQuickly,
+    /// "Show me a way-back code": a new code for this conversation (the
+    /// earlier one stops working), answered `way_back_code`.
+    WayBackCode,
 }
 
 impl VisitorIn {
@@ -65,6 +68,7 @@ impl VisitorIn {
         "end",
         "erase",
         "leave_quickly",
+        "way_back_code",
     ];
 }
 

@@ -76,6 +76,13 @@ pub enum VisitorOut<'a> {
     },
     /// Answer to `leave_quickly`, if the page is still there to read it.
     LeftQuickly,
+    /// Answer to `way_back_code`: the code (grouped 4-4, shown once) and
+    /// when it stops working. After a quick exit, the welcome page redeems
+    /// it (`POST /api/visitor/way-back`) for a new resume token.
+    WayBackCode {
+        code: &'a str,
+        expires_at_ms: u64,
+    },
     /// Answer to `erase`: the conversation's messages are deleted from
     /// the server (and it has ended). The page forgets it too.
     Erased,

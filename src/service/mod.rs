@@ -34,11 +34,13 @@ mod supervision;
 mod views;
 mod visitor;
 mod waiting_budget;
+mod way_back;
 
 pub use console::{note_view, Access, CounsellorWelcome, Recheck};
 pub use line::{LineCurrent, LinkDue};
 pub use queue::QueuePlace;
 pub use visitor::VisitorWelcome;
+pub use way_back::WayBack;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -39,6 +39,7 @@
 //! | [`GuardStore`] | `guards.rs` | guard counters shared by every node: wrong booking PINs |
 //! | [`LineStore`] | `line.rs` | the LINE channel: links, deliveries, the sender's lease |
 //! | [`RetentionStore`] | `retention.rs` | `purge`, `erase`, the report's facts |
+//! | [`WayBackStore`] | `way_back.rs` | way-back codes: set one, redeem it for a new resume token |
 //!
 //! [`Store`] is all of them (implemented for every type that implements
 //! each), so `Arc<dyn Store>` reaches every method; called on a concrete
@@ -64,6 +65,7 @@ mod node;
 pub mod redis;
 mod retention;
 mod supervision;
+mod way_back;
 
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
@@ -75,6 +77,7 @@ pub use messages::MessageStore;
 pub use node::{NodeStore, Persistence};
 pub use retention::RetentionStore;
 pub use supervision::SupervisionStore;
+pub use way_back::WayBackStore;
 
 use std::sync::Arc;
 
@@ -161,6 +164,7 @@ pub trait Store:
     + GuardStore
     + LineStore
     + RetentionStore
+    + WayBackStore
     + Send
     + Sync
     + 'static
@@ -178,6 +182,7 @@ impl<T> Store for T where
         + GuardStore
         + LineStore
         + RetentionStore
+        + WayBackStore
         + Send
         + Sync
         + 'static

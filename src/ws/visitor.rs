@@ -411,6 +411,19 @@ impl Handler for Visitor {
                 }
                 return None;
             }
+            VisitorIn::WayBackCode => {
+                match service.way_back_code(id).await {
+                    Ok(w) => {
+                        io.send(&VisitorOut::WayBackCode {
+                            code: &w.code,
+                            expires_at_ms: w.expires_at_ms,
+                        })
+                        .await
+                    }
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
             VisitorIn::Erase => {
                 match service.visitor_erase(id).await {
                     Ok(()) => io.send(&VisitorOut::Erased).await,

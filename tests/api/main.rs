@@ -37,6 +37,7 @@ mod reschedule;
 mod resume;
 mod retention;
 mod safety;
+mod way_back;
 // Before the modules that use its `conformance!` macro.
 #[macro_use]
 mod store_conformance;

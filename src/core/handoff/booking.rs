@@ -159,7 +159,9 @@ impl ContactChoice {
 #[serde(transparent)]
 pub struct BookingRef(String);
 
-const REF_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ9";
+/// Letters and digits a person cannot mistake for one another (no 0/O,
+/// 1/I/L): booking references and way-back codes (`core::way_back`).
+pub const REF_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ9";
 
 impl BookingRef {
     /// Build from 8 random bytes (the caller draws them from the OS).

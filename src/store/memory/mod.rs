@@ -46,6 +46,7 @@ mod retention;
 mod supervision;
 #[cfg(test)]
 mod tests;
+mod way_back;
 
 /// Events kept for a slow subscriber before it is told it lagged.
 const EVENT_BUFFER: usize = 16_384;
@@ -100,6 +101,11 @@ struct State {
     handoff_links: HashMap<ConversationId, HandoffLink>,
     /// The token hash of each link in `handoff_links` -> its conversation.
     handoff_link_index: HashMap<TokenHash, ConversationId>,
+    /// Way-back code hash -> (its conversation, valid until ms). Not
+    /// journaled: a restart forgets the codes (`WayBackStore`).
+    way_back: HashMap<TokenHash, (ConversationId, u64)>,
+    /// A conversation's way-back code hash in force.
+    way_back_of: HashMap<ConversationId, TokenHash>,
 }
 
 struct Conv {

@@ -200,7 +200,11 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
     };
     Ok(ConversationRecord {
         id,
-        token_hash: fixed.token_hash,
+        // `tok`: a way-back code replaced the token it was created with.
+        token_hash: match m.get("tok").map(String::as_str) {
+            None | Some("") => fixed.token_hash,
+            Some(h) => unhex32(h).ok_or_else(|| corrupt("tok"))?,
+        },
         state,
         pre_chat: fixed.pre_chat,
         priority: risk.priority(),

@@ -175,6 +175,11 @@ impl Keys {
     pub fn handoff_link_of(&self, id: ConversationId) -> String {
         self.global(&format!("handoff_link_of:{id}"))
     }
+    /// A way-back code's index (string: the conversation id, expiring
+    /// with the code), under the code's keyed hash (hex).
+    pub fn way_back(&self, code_hash_hex: &str) -> String {
+        self.global(&format!("way_back:{code_hash_hex}"))
+    }
     /// "No link": named in KEYS when there is none to delete, never written.
     pub fn no_handoff_link(&self) -> String {
         self.global("handoff_link:-")

@@ -76,6 +76,7 @@ mod messages;
 mod node;
 mod retention;
 mod supervision;
+mod way_back;
 
 /// Connections the chat's commands are spread over (see `lanes`).
 const LANES: usize = 4;
@@ -166,6 +167,8 @@ struct Scripts {
     handoff_link_sent: Script,
     record_failure: Script,
     hold: Script,
+    set_way_back: Script,
+    redeem_way_back: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -218,6 +221,8 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         handoff_link_sent: s(include_str!("../scripts/handoffs/handoff_link_sent.lua")),
         record_failure: s(include_str!("../scripts/guards/record_failure.lua")),
         hold: s(include_str!("../scripts/guards/hold.lua")),
+        set_way_back: s(include_str!("../scripts/way_back/set_way_back.lua")),
+        redeem_way_back: s(include_str!("../scripts/way_back/redeem_way_back.lua")),
     }
 });
 

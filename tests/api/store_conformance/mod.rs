@@ -115,6 +115,7 @@ mod messages;
 mod node;
 mod reschedule;
 mod supervision;
+mod way_back;
 
 // ------------------------------------------------------------ helpers
 
