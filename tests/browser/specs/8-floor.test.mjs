@@ -60,13 +60,19 @@ test('floor: triage alert, acknowledgement, observe, join, leave, risk, hand bac
     assert.doesNotMatch(await b.page.locator('.chat-head').innerText(), /優先|リスク|自傷/);
 
     // The counsellor's queue: B ahead of A, marked urgent in words.
-    await c.page.waitForFunction(
-      ([x, y]) => {
-        const items = [...document.querySelectorAll('#queue-list li')].map((li) => li.dataset.conversation);
-        return items.length === 2 && items[0] === x && items[1] === y;
-      },
-      [idB, idA],
-    );
+    await c.page
+      .waitForFunction(
+        ([x, y]) => {
+          const items = [...document.querySelectorAll('#queue-list li')].map((li) => li.dataset.conversation);
+          return items.length === 2 && items[0] === x && items[1] === y;
+        },
+        [idB, idA],
+      )
+      .catch(async (e) => {
+        // Say what the queue held instead (a conversation another test left behind?).
+        const held = await c.page.$$eval('#queue-list li', (lis) => lis.map((li) => `${li.dataset.conversation} ${li.dataset.risk} ${li.innerText.replace(/\s+/g, ' ')}`));
+        throw new Error(`queue not [B, A] (B=${idB}, A=${idA}): ${JSON.stringify(held)}; ${e.message}`);
+      });
     const first = c.page.locator('#queue-list li').first();
     assert.equal(await first.getAttribute('data-risk'), 'urgent');
     assert.equal((await first.locator('.badge.risk-urgent').textContent()).trim(), '⚠ 緊急');
