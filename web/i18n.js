@@ -705,9 +705,7 @@ const STRINGS = {
 
     // console (issue 20): the console on a busy evening.
     'notice.more': 'ほか{count}件',
-    'notice.region': 'お知らせ',
     'convs.observed': '見守り中の相談',
-    'convs.observed.empty': '見守っている相談はありません。',
     'row.you': 'あなた：',
     'row.visitor': '相談者：',
     'row.no_messages': 'まだメッセージはありません',
@@ -730,7 +728,6 @@ const STRINGS = {
     'confirm.end.question': '終了すると相談者はこのチャットで続きを書けなくなります。',
     'confirm.end.yes': '終了する',
     'confirm.end.no': '戻って返事をする',
-    'stats.bar.suppressed': '3未満',
   },
   en: {
     'lang.name': 'English',
@@ -1416,9 +1413,7 @@ const STRINGS = {
 
     // console (issue 20): the console on a busy evening.
     'notice.more': '{count} more',
-    'notice.region': 'Notices',
     'convs.observed': 'Conversations you observe',
-    'convs.observed.empty': 'You are not observing any conversation.',
     'row.you': 'You: ',
     'row.visitor': 'Visitor: ',
     'row.no_messages': 'No messages yet',
@@ -1441,7 +1436,6 @@ const STRINGS = {
     'confirm.end.question': 'Once it ends, the visitor cannot write more in this chat.',
     'confirm.end.yes': 'End it',
     'confirm.end.no': 'Go back and reply',
-    'stats.bar.suppressed': 'fewer than 3',
   },
 };
 
