@@ -728,6 +728,13 @@ const STRINGS = {
     'confirm.end.question': '終了すると相談者はこのチャットで続きを書けなくなります。',
     'confirm.end.yes': '終了する',
     'confirm.end.no': '戻って返事をする',
+    'keys.button': 'キーボード操作',
+    'keys.title': 'キーボード操作',
+    'keys.next': '次に対応が必要な相談を開く',
+    'keys.composer': 'メッセージ欄に移る',
+    'keys.send': 'メッセージを送る（メッセージ欄で）',
+    'keys.help': 'この一覧を開く（入力欄の外で）',
+    'keys.close': '閉じる',
   },
   en: {
     'lang.name': 'English',
@@ -1436,6 +1443,13 @@ const STRINGS = {
     'confirm.end.question': 'Once it ends, the visitor cannot write more in this chat.',
     'confirm.end.yes': 'End it',
     'confirm.end.no': 'Go back and reply',
+    'keys.button': 'Keyboard shortcuts',
+    'keys.title': 'Keyboard shortcuts',
+    'keys.next': 'Open the next chat that needs you',
+    'keys.composer': 'Go to the message box',
+    'keys.send': 'Send the message (in the message box)',
+    'keys.help': 'Open this list (outside a text field)',
+    'keys.close': 'Close',
   },
 };
 

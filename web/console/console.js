@@ -1919,6 +1919,61 @@ function confirmEnd(c, reason) {
   d.parts.no.focus();
 }
 
+/** Keyboard shortcuts, listed in a dialog: Alt+N next chat in need, Alt+M message box, Ctrl+Enter send, ? this list. */
+const SHORTCUTS = [
+  ['Alt + N', 'keys.next'],
+  ['Alt + M', 'keys.composer'],
+  ['Ctrl + Enter', 'keys.send'],
+  ['?', 'keys.help'],
+];
+
+function keysDialog() {
+  let d = $('keys-dialog');
+  if (!d) {
+    d = h('dialog', { id: 'keys-dialog', class: 'confirm-dialog keys-dialog', 'aria-labelledby': 'keys-title' });
+    d.addEventListener('close', () => $('keys-open').focus());
+    document.body.append(d);
+  }
+  d.replaceChildren(
+    h('h2', { id: 'keys-title', text: t('keys.title') }),
+    h('dl', { class: 'keys-list' }, ...SHORTCUTS.flatMap(([k, key]) => [h('dt', {}, h('kbd', { text: k })), h('dd', { text: t(key) })])),
+    h('form', { method: 'dialog', class: 'confirm-actions' }, h('button', { type: 'submit', class: 'secondary', text: t('keys.close') })),
+  );
+  return d;
+}
+
+function openKeys() {
+  const d = keysDialog();
+  if (!d.open) d.showModal();
+}
+
+/** The chat that needs the counsellor next: the first in need order after the open one, live first. */
+function nextNeeded() {
+  const live = byNeed().filter((c) => c.state !== 'ended' && c.supervision !== 'observe');
+  const others = live.filter((c) => c.id !== state.selected);
+  return others.find((c) => c.unread > 0 || awaitingReply(c)) || others[0] || null;
+}
+
+function onShortcut(ev) {
+  if ($('workspace').hidden || document.querySelector('dialog[open]')) return;
+  const key = ev.key.toLowerCase();
+  const typing = ev.target instanceof HTMLElement && ev.target.closest('input, textarea, select, [contenteditable]');
+  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && (ev.code === 'KeyN' || key === 'n')) {
+    ev.preventDefault();
+    const next = nextNeeded();
+    if (next) select(next.id);
+  } else if (ev.altKey && !ev.ctrlKey && !ev.metaKey && (ev.code === 'KeyM' || key === 'm')) {
+    const c = state.conversations.get(state.selected);
+    if (c && !c.els.composer.hidden) {
+      ev.preventDefault();
+      c.els.text.focus();
+    }
+  } else if (ev.key === '?' && !typing && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+    ev.preventDefault();
+    openKeys();
+  }
+}
+
 // ------------------------------------------------------------------ start
 
 async function init() {
@@ -1944,6 +1999,8 @@ async function init() {
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   $('conn-retry').addEventListener('click', () => conn?.retry());
+  $('keys-open').addEventListener('click', openKeys);
+  document.addEventListener('keydown', onShortcut);
   $('available').addEventListener('change', (ev) => {
     const status = ev.target.checked ? 'available' : 'away';
     if (!conn?.send({ type: 'set_status', status })) ev.target.checked = !ev.target.checked;

@@ -4,7 +4,8 @@
 // one), announces no assignment again, and shows one banner at most; each
 // row of the list shows the last line, a time, the channel and the risk,
 // ordered by need; the open chat's log takes at least half the height;
-// ending a chat with no reply, or where the visitor wrote last, asks first.
+// the keyboard shortcuts work and are listed; ending a chat with no reply,
+// or where the visitor wrote last, asks first.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -185,6 +186,30 @@ for (const [lang, username] of [
       assert.equal(await panel(c.page).locator('[role="tabpanel"]:not([hidden])').count(), 1);
       await axeScan(c.page, `${lang} busy console`);
       await screenshot(c.page, lang, 'console-busy-list');
+
+      // Keyboard: Alt+N opens the next chat in need, Alt+M goes to its message box, Ctrl+Enter sends.
+      await c.page.keyboard.press('Alt+n');
+      await c.page.waitForFunction((w) => document.querySelector(`#conv-list li[data-conversation="${w}"] [aria-current="true"]`), waitingId);
+      await c.page.keyboard.press('Alt+m');
+      assert.equal(await c.page.evaluate(() => document.activeElement === document.querySelector('.conv-panel:not([hidden]) .composer textarea')), true);
+      await c.page.keyboard.type('少し待っていてくださいね');
+      await c.page.keyboard.press('Control+Enter');
+      await waitText(visitors[3].page, '#messages .msg-text', '少し待っていてください');
+      await c.page.keyboard.press('Alt+n');
+      await c.page.waitForFunction((u) => document.querySelector(`#conv-list li[data-conversation="${u}"] [aria-current="true"]`), urgentId);
+      // They are listed in a dialog, opened by its button or "?" outside a text field.
+      await c.page.click('#keys-open');
+      await c.page.locator('#keys-dialog[open] dt').nth(3).waitFor();
+      assert.equal(await c.page.locator('#keys-dialog dt').count(), 4);
+      await axeScan(c.page, `${lang} shortcuts dialog`);
+      await screenshot(c.page, lang, 'console-busy-shortcuts');
+      await c.page.keyboard.press('Escape');
+      await c.page.locator('#keys-dialog[open]').waitFor({ state: 'detached' });
+      assert.equal(await c.page.evaluate(() => document.activeElement.id), 'keys-open');
+      await c.page.keyboard.press('?');
+      await c.page.locator('#keys-dialog[open]').waitFor();
+      await c.page.keyboard.press('Escape');
+      await c.page.locator('#keys-dialog[open]').waitFor({ state: 'detached' });
 
       // Ending the urgent chat with no reply sent asks first; going back keeps it open.
       await openTab(c.page, 'end');
