@@ -249,6 +249,20 @@ for (const [lang, username] of [
       await c.page.click(`#conv-list li[data-conversation="${waitingId}"] button`);
       await counsellorEnds(c.page, 'listened');
       await setAvailable(c.page, false);
+      // Triage's alert for the urgent chat is kept until a supervisor acknowledges it: do so, so later tests start clean.
+      const sup = await counsellorPage(browser, 'kubo');
+      try {
+        const alert = sup.page.locator(`#alerts li[data-conversation="${urgentId}"]`);
+        await alert.first().waitFor();
+        while ((await alert.count()) > 0) {
+          await alert.first().locator('.ack-alert').click();
+          await sup.page.waitForTimeout(200);
+        }
+        for (const id of ids) assert.equal(await sup.page.locator(`#alerts li[data-conversation="${id}"]`).count(), 0);
+        assertClean(sup.page, sup.context);
+      } finally {
+        await sup.context.close();
+      }
       for (const v of visitors) assertClean(v.page, v.context);
       assertClean(c.page, c.context);
     } finally {
