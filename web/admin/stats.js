@@ -1,6 +1,6 @@
 // The admin page's statistics: a period picker (month, quarter, fiscal
-// year April-March), the report's tables with a bar plot each (SVG built
-// with DOM APIs), "<3" shown as such, and the CSV download. Only the
+// year April-March), the report's tables, each row with a labelled
+// horizontal bar, "<3" shown as such, and the CSV download. Only the
 // published (suppressed) figures ever reach the page.
 
 import { t } from '../i18n.js';
@@ -8,7 +8,6 @@ import { h } from '../common.js';
 import { api, problemText } from '../staff.js';
 
 const $ = (id) => document.getElementById(id);
-const SVG = 'http://www.w3.org/2000/svg';
 const KINDS = ['month', 'quarter', 'fy'];
 const TABLES = ['who', 'age_band', 'gender', 'withdrawal', 'severity', 'outcome', 'exit', 'referral', 'hour'];
 const state = { report: null, error: null };
@@ -46,33 +45,25 @@ function label(table, key) {
   return t(`stats.${table}.${key}`);
 }
 
-/** A bar plot of cells; a suppressed cell is drawn as a hatched stub. */
-function chart(title, rows) {
-  const nums = rows.map(([, c]) => (typeof c === 'number' ? c : 0));
-  const max = Math.max(1, ...nums);
-  const barH = 18;
-  const gap = 6;
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 100 ${rows.length * (barH + gap)}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
-  svg.setAttribute('class', 'stats-chart');
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', t('stats.chart', { table: title }));
-  rows.forEach(([, c], i) => {
-    const r = document.createElementNS(SVG, 'rect');
-    const w = typeof c === 'number' ? (c / max) * 100 : 2;
-    r.setAttribute('x', '0');
-    r.setAttribute('y', String(i * (barH + gap)));
-    r.setAttribute('width', String(Math.max(w, c === 0 ? 0 : 1)));
-    r.setAttribute('height', String(barH));
-    r.setAttribute('class', typeof c === 'number' ? 'bar' : 'bar suppressed');
-    svg.append(r);
-  });
-  return svg;
+/**
+ * A row's bar: as wide as its share of the table's largest count. A
+ * suppressed cell ("<3") is drawn as what it is, a hatched stub up to 3
+ * with "<3" beside it, never as a bar of 0. The count is in the cell
+ * before, so the bar itself is hidden from screen readers.
+ */
+function bar(c, max) {
+  const suppressed = typeof c !== 'number';
+  const fill = h('span', { class: suppressed ? 'stats-bar-fill suppressed' : 'stats-bar-fill' });
+  // CSSOM, not a style attribute: the CSP has no 'unsafe-inline'.
+  const share = suppressed ? Math.min(3, max) / max : c / max;
+  fill.style.width = `${(share * 100).toFixed(1)}%`;
+  const track = h('span', { class: 'stats-bar-track', 'aria-hidden': 'true' }, fill);
+  return h('td', { class: 'stats-bar', 'data-count': String(c) }, track, suppressed ? h('span', { class: 'stats-bar-small', 'aria-hidden': 'true', text: '<3' }) : null);
 }
 
 function table(id, title, rows) {
   const headId = `stats-${id}-heading`;
+  const max = Math.max(3, ...rows.map(([, c]) => (typeof c === 'number' ? c : 0)));
   return h(
     'div',
     { class: 'stats-table', 'data-table': id },
@@ -82,12 +73,21 @@ function table(id, title, rows) {
       { class: 'table-wrap', role: 'region', tabindex: '0', 'aria-labelledby': headId },
       h(
         'table',
-        { class: 'data' },
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('stats.col.category') }), h('th', { scope: 'col', text: t('stats.col.count') }))),
-        h('tbody', {}, rows.map(([k, c]) => h('tr', {}, h('th', { scope: 'row', text: k }), h('td', { class: 'num', text: String(c) })))),
+        { class: 'data stats-data' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col', text: t('stats.col.category') }),
+            h('th', { scope: 'col', class: 'num', text: t('stats.col.count') }),
+            h('th', { scope: 'col', class: 'stats-bar-head' }, h('span', { class: 'visually-hidden', text: t('stats.chart', { table: title }) })),
+          ),
+        ),
+        h('tbody', {}, rows.map(([k, c]) => h('tr', {}, h('th', { scope: 'row', text: k }), h('td', { class: 'num', text: String(c) }), bar(c, max)))),
       ),
     ),
-    chart(title, rows),
   );
 }
 

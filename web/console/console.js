@@ -2,9 +2,10 @@
 // queue, the conversations assigned to this counsellor (messages, private
 // notes, end with an outcome), and reconnection that keeps all of it.
 //
-// Kept in this tab (sessionStorage): only the messages written but not
-// yet confirmed, so a reload sends them again with the same ids. The
-// session itself is an HttpOnly cookie the page never sees.
+// Kept in this tab (sessionStorage): the messages written but not yet
+// confirmed, so a reload sends them again with the same ids, and the ids
+// of conversations already announced (never their text). The session
+// itself is an HttpOnly cookie the page never sees.
 
 import {
   t,
@@ -139,22 +140,66 @@ function showError(text) {
  * when the language changes (the label is "相談 #1a2b" or "Chat #1a2b").
  */
 function addNotice(key, conversationId, { alert = false, vars = {} } = {}) {
-  const box = $('notices');
-  const text = h('span', {});
-  const dismiss = h('button', { type: 'button', class: 'button-quiet', onclick: () => item.remove() });
-  const item = h('div', { class: alert ? 'notice notice-alert' : 'notice' }, text, ' ', dismiss);
-  item.render = () => {
-    text.textContent = t(key, { ...vars, label: t('conv.label', { short: shortId(conversationId) }) });
-    dismiss.textContent = t('notice.dismiss');
-  };
-  item.render();
-  box.append(item);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => item.remove(), 30_000);
+  // One banner at a time: the latest, with "ほか2件" to show the ones it
+  // covers. The box is aria-live, so each new one is still read out.
+  if (!state.notices) state.notices = [];
+  state.notices.push({ key, conversationId, alert, vars });
+  if (state.notices.length > 10) state.notices.shift();
+  state.noticesOpen = false;
+  renderNotices();
+  clearTimeout(state.noticeTimer);
+  state.noticeTimer = setTimeout(clearNotices, 30_000);
+}
+
+function clearNotices() {
+  clearTimeout(state.noticeTimer);
+  state.notices = [];
+  state.noticesOpen = false;
+  renderNotices();
+}
+
+function noticeText(n) {
+  return t(n.key, { ...n.vars, label: t('conv.label', { short: shortId(n.conversationId) }) });
 }
 
 function renderNotices() {
-  for (const item of $('notices').children) item.render?.();
+  const box = $('notices');
+  const items = state.notices || [];
+  if (!items.length) {
+    box.replaceChildren();
+    return;
+  }
+  const latest = items[items.length - 1];
+  const earlier = items.slice(0, -1).reverse();
+  const historyId = 'notice-history';
+  const more = earlier.length
+    ? h('button', {
+        type: 'button',
+        class: 'button-quiet notice-more',
+        'aria-expanded': String(Boolean(state.noticesOpen)),
+        'aria-controls': historyId,
+        text: t('notice.more', { count: earlier.length }),
+        onclick: () => {
+          state.noticesOpen = !state.noticesOpen;
+          renderNotices();
+          $('notices').querySelector('.notice-more')?.focus();
+        },
+      })
+    : null;
+  const dismiss = h('button', { type: 'button', class: 'button-quiet notice-dismiss', text: t('notice.dismiss'), onclick: clearNotices });
+  const history = earlier.length
+    ? h('ul', { id: historyId, class: 'notice-history', hidden: !state.noticesOpen }, ...earlier.map((n) => h('li', { text: noticeText(n) })))
+    : null;
+  box.replaceChildren(
+    h(
+      'div',
+      { class: latest.alert ? 'notice notice-alert' : 'notice', 'data-others': String(earlier.length) },
+      h('span', { class: 'notice-text', text: noticeText(latest) }),
+      more,
+      dismiss,
+    ),
+    history,
+  );
 }
 
 function updateTitle() {
@@ -339,10 +384,14 @@ function onServerMessage(msg) {
       return renderQueue();
     case 'assigned': {
       const conv = upsertConversation(msg.conversation);
-      addNotice('notice.assigned', conv.id, { alert: true });
-      conv.fresh = true;
-      beep();
-      if (!state.selected) select(conv.id, { focus: false });
+      if (!wasAnnounced(conv.id)) {
+        markAnnounced(conv.id);
+        addNotice('notice.assigned', conv.id, { alert: true });
+        conv.fresh = true;
+        beep();
+      }
+      const current = state.conversations.get(state.selected);
+      if (!current || (current.state === 'ended' && conv.state !== 'ended')) select(conv.id, { focus: false });
       renderConvList();
       return undefined;
     }
@@ -465,8 +514,11 @@ function onWelcome(msg) {
   if (msg.max_capacity) $('capacity').max = String(msg.max_capacity);
   const held = new Set();
   for (const view of msg.conversations || []) {
-    upsertConversation(view);
+    const conv = upsertConversation(view);
+    conv.lastSeq = view.last_seq || 0;
     held.add(view.conversation_id);
+    // Already held when we (re)connected: announced before, or never new to this page.
+    markAnnounced(view.conversation_id);
   }
   // Ours in this page but no longer the counsellor's: taken back into the
   // queue while we were away. Conversations already closed with an outcome
@@ -481,11 +533,12 @@ function onWelcome(msg) {
   state.bound = true;
   renderControls();
   renderConvList();
-  if (!state.selected && state.conversations.size) select(state.conversations.keys().next().value, { focus: false });
   for (const c of state.conversations.values()) {
     pump(c);
     scheduleAck(c);
   }
+  // Open the most urgent live chat once the catch-up has said who wrote last.
+  scheduleAutoSelect();
 }
 
 // --------------------------------------------------------- conversations
@@ -563,8 +616,8 @@ function removeConversation(c) {
   state.conversations.delete(c.id);
   if (state.selected === c.id) {
     state.selected = null;
-    const next = state.conversations.keys().next();
-    if (!next.done) select(next.value, { focus: false });
+    const next = mostNeeded();
+    if (next) select(next.id, { focus: false });
   }
   persistOutbox();
   renderConvList();
@@ -592,30 +645,14 @@ function renderSelection() {
 }
 
 function renderConvList() {
-  const list = $('conv-list');
-  const items = [];
-  for (const c of state.conversations.values()) {
-    const current = c.id === state.selected;
-    const details = [preChatText(c.preChat, false)];
-    details.push(presenceText(c));
-    const button = h(
-      'button',
-      {
-        type: 'button',
-        class: `conv-tab${current ? ' current' : ''}${c.fresh ? ' fresh' : ''}${c.state === 'ended' ? ' ended' : ''}${c.risk === 'urgent' ? ' risk-urgent' : ''}`,
-        'aria-current': current ? 'true' : null,
-        onclick: () => select(c.id),
-      },
-      h('span', { class: 'conv-tab-label', text: labelOf(c) }),
-      riskBadge(c.risk),
-      c.supervision ? h('span', { class: 'badge', text: t(`supervision.mine.${c.supervision}`) }) : null,
-      c.unread ? h('span', { class: 'badge unread', text: t('conv.unread', { count: c.unread }) }) : null,
-      h('span', { class: 'conv-tab-details', text: details.filter(Boolean).join(' · ') }),
-    );
-    items.push(h('li', {}, button));
-  }
-  list.replaceChildren(...items);
-  $('convs-empty').hidden = state.conversations.size > 0;
+  // Held chats (and chats taken over or joined) by need; observed ones apart.
+  const held = [];
+  const observed = [];
+  for (const c of byNeed()) (c.supervision === 'observe' ? observed : held).push(convRow(c));
+  $('conv-list').replaceChildren(...held);
+  $('convs-empty').hidden = held.length > 0;
+  $('observed-list').replaceChildren(...observed);
+  $('observed-panel').hidden = observed.length === 0;
 }
 
 function buildPanel(c) {
@@ -743,15 +780,7 @@ function buildPanel(c) {
       'div',
       { class: 'conv-body' },
       h('div', { class: 'conv-chat' }, els.log, els.typing, els.composer),
-      h(
-        'div',
-        { class: 'conv-side' },
-        els.riskBox,
-        els.transferBox,
-        els.handoffBox,
-        els.notesBox,
-        els.endBox,
-      ),
+      buildSideTabs(c, els),
     ),
   );
   c.els = els;
@@ -1127,6 +1156,7 @@ function renderConversation(c) {
   renderTransfer(c);
   renderEnd(c);
   renderHandoff(c);
+  renderSideTabs(c);
   renderCount(c);
   for (const m of c.messages.values()) renderMessage(c, m);
 }
@@ -1259,6 +1289,8 @@ function onMessage(c, msg) {
   addMessage(c, { key, client_id: msg.client_id, seq: msg.seq, from: msg.from, name: msg.name, text: msg.text, sent_at: msg.sent_at });
   if (own) dropFromOutbox(c, msg.client_id);
   c.seq.add(msg.seq);
+  noteLastLine(c, msg);
+  if (state.autoSelectPending && caughtUp()) runAutoSelect();
   if (!own && !known) {
     setTyping(c, false);
     if (c.silentSince && msg.sent_at > c.silentSince) {
@@ -1290,6 +1322,7 @@ function onSent(c, msg) {
   const m = c.messages.get(msg.client_id);
   if (m) addMessage(c, { key: msg.client_id, seq: msg.seq });
   c.seq.add(msg.seq);
+  if (m) noteLastLine(c, { seq: msg.seq, from: 'counsellor', text: m.text, sent_at: m.sent_at || Date.now() });
   dropFromOutbox(c, msg.client_id);
   if (m) renderMsgStatus(c, m);
   pump(c);
@@ -1418,6 +1451,12 @@ function submitEnd(ev, c) {
     c.els.outcome.focus();
     return;
   }
+  const reason = c.state === 'active' ? endNeedsConfirm(c) : null;
+  if (reason && !c.endConfirmed) {
+    confirmEnd(c, reason);
+    return;
+  }
+  c.endConfirmed = false;
   c.pendingEnd = true;
   const frame = { type: 'end', conversation_id: c.id, outcome };
   if (c.els.withdrawal.value) frame.withdrawal = c.els.withdrawal.value;
@@ -1577,11 +1616,362 @@ function clearWorkspace() {
   state.role = null;
   $('floor').hidden = true;
   $('alerts').replaceChildren();
+  state.notices = [];
   $('notices').replaceChildren();
   renderConvList();
   renderSelection();
   renderQueue();
   updateTitle();
+}
+
+// ---- issue 20 (console on a busy evening): rows, order by need, tabs, confirm end
+
+const ANNOUNCED_KEY = 'tsunagu.console.announced';
+
+/** Assignments already announced in this tab (kept across logins and reloads). */
+function announcedIds() {
+  try {
+    const list = JSON.parse(sessionStorage.getItem(ANNOUNCED_KEY) || '[]');
+    return Array.isArray(list) ? list : [];
+  } catch {
+    return [];
+  }
+}
+
+function wasAnnounced(id) {
+  return announcedIds().includes(id);
+}
+
+function markAnnounced(id) {
+  const list = announcedIds().filter((x) => x !== id);
+  list.push(id);
+  try {
+    sessionStorage.setItem(ANNOUNCED_KEY, JSON.stringify(list.slice(-200)));
+  } catch {
+    // not kept: at worst announced once more after a reload
+  }
+}
+
+/** Keep the last line and who is waiting for whom, from every message seen once. */
+function noteLastLine(c, msg) {
+  if (!msg.seq) return;
+  if (!c.noted) c.noted = new Set();
+  if (c.noted.has(msg.seq)) return;
+  c.noted.add(msg.seq);
+  const at = msg.sent_at || Date.now();
+  if (!c.last || msg.seq > c.last.seq) c.last = { seq: msg.seq, from: msg.from, text: msg.text || '', at };
+  if (msg.from === 'counsellor') {
+    c.ownCount = (c.ownCount || 0) + 1;
+    if (msg.seq > (c.lastOwnSeq || 0)) {
+      c.lastOwnSeq = msg.seq;
+      c.waitingSince = null;
+      // A reply means what came before it was read (a catch-up after a login counts it again otherwise).
+      let after = 0;
+      for (const m of c.messages.values()) if (m.from === 'visitor' && m.seq > msg.seq) after += 1;
+      if (c.unread > after) {
+        c.unread = after;
+        updateTitle();
+      }
+    }
+  } else if (msg.from === 'visitor' && msg.seq > (c.lastOwnSeq || 0) && !c.waitingSince) {
+    c.waitingSince = at;
+  }
+  renderConvList();
+}
+
+/** The visitor wrote last and has had no reply. */
+function awaitingReply(c) {
+  return c.state !== 'ended' && Boolean(c.waitingSince);
+}
+
+/** Live first; then urgent; then unread or unanswered; then the longest waiting; then the oldest. */
+function needCompare(a, b) {
+  const key = (c) => [
+    c.state === 'ended' ? 1 : 0,
+    c.risk === 'urgent' ? 0 : 1,
+    c.unread > 0 || awaitingReply(c) ? 0 : 1,
+    awaitingReply(c) ? c.waitingSince : Number.MAX_SAFE_INTEGER,
+    c.risk === 'watch' ? 0 : 1,
+    c.startedAt || 0,
+  ];
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < ka.length; i += 1) if (ka[i] !== kb[i]) return ka[i] - kb[i];
+  return 0;
+}
+
+function byNeed() {
+  return [...state.conversations.values()].sort(needCompare);
+}
+
+/** What to open: the most urgent live chat held (observed ones only when nothing else is there). */
+function mostNeeded() {
+  const all = byNeed();
+  return all.find((c) => c.supervision !== 'observe') || all[0] || null;
+}
+
+function caughtUp() {
+  for (const c of state.conversations.values()) if (c.lastSeq && c.seq.contiguous < c.lastSeq) return false;
+  return true;
+}
+
+function scheduleAutoSelect() {
+  clearTimeout(state.autoSelectTimer);
+  state.autoSelectPending = true;
+  if (caughtUp()) {
+    runAutoSelect();
+    return;
+  }
+  // The catch-up may be cut short (a drop); choose with what there is.
+  state.autoSelectTimer = setTimeout(runAutoSelect, 1500);
+}
+
+function runAutoSelect() {
+  clearTimeout(state.autoSelectTimer);
+  state.autoSelectPending = false;
+  const current = state.conversations.get(state.selected);
+  const best = mostNeeded();
+  if (!best) return;
+  // Keep a live chat the counsellor is in; never stay on (or open) an ended one while live ones exist.
+  if (current && current.state !== 'ended') return;
+  if (current && best.state === 'ended') return;
+  select(best.id, { focus: false });
+}
+
+function rowMinutes(ms) {
+  const minutes = Math.floor(Math.max(0, ms) / 60_000);
+  return minutes < 1 ? t('row.seconds') : t('row.minutes', { minutes });
+}
+
+/** Waiting (the visitor wrote last), silent (no answer since), or quiet since the last line. */
+function rowTime(c) {
+  if (c.state === 'ended') return null;
+  const now = Date.now();
+  if (awaitingReply(c)) return { kind: 'waiting', text: t('row.waiting', { time: rowMinutes(now - c.waitingSince) }) };
+  if (c.silentSince) return { kind: 'silent', text: t('row.silent', { time: rowMinutes(now - c.silentSince) }) };
+  const since = c.last?.at || c.startedAt;
+  return since ? { kind: 'quiet', text: t('row.quiet', { time: rowMinutes(now - since) }) } : null;
+}
+
+function lastLineText(c) {
+  if (!c.last) return t('row.no_messages');
+  const who = c.last.from === 'counsellor' ? t('row.you') : c.last.from === 'visitor' ? t('row.visitor') : '';
+  return who + c.last.text.replace(/\s+/g, ' ').trim();
+}
+
+function convRow(c) {
+  const current = c.id === state.selected;
+  const time = rowTime(c);
+  const cls = ['conv-tab', `risk-${c.risk}`];
+  if (current) cls.push('current');
+  if (c.fresh) cls.push('fresh');
+  if (c.state === 'ended') cls.push('ended');
+  if (awaitingReply(c)) cls.push('awaiting');
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      class: cls.join(' '),
+      'aria-current': current ? 'true' : null,
+      onclick: () => select(c.id),
+    },
+    h(
+      'span',
+      { class: 'conv-row-head' },
+      h('span', { class: 'conv-tab-label', text: labelOf(c) }),
+      h('span', { class: `badge channel channel-${c.channel}`, text: t(`row.channel.${c.channel}`) }),
+      riskBadge(c.risk) || h('span', { class: 'visually-hidden', text: t('row.risk.none') }),
+      c.supervision ? h('span', { class: 'badge', text: t(`supervision.mine.${c.supervision}`) }) : null,
+      c.unread ? h('span', { class: 'badge unread', text: t('conv.unread', { count: c.unread }) }) : null,
+    ),
+    h('span', { class: 'conv-row-last', text: lastLineText(c) }),
+    h(
+      'span',
+      { class: 'conv-tab-details' },
+      time ? h('span', { class: `conv-row-time time-${time.kind}`, text: time.text }) : null,
+      time ? ' · ' : null,
+      [preChatText(c.preChat, false), presenceText(c)].filter(Boolean).join(' · '),
+    ),
+  );
+  return h('li', { 'data-conversation': c.id, 'data-risk': c.risk, 'data-channel': c.channel, 'data-state': c.state }, button);
+}
+
+// Keep the waiting times in the list current.
+setInterval(() => {
+  if (state.conversations.size) renderConvList();
+}, 15_000);
+
+/** The side column as tabs: risk, notes, hand on (to intake or a colleague), end. */
+function buildSideTabs(c, els) {
+  const boxes = {
+    notes: [els.notesBox],
+    risk: [els.riskBox],
+    handoff: [els.handoffBox, els.transferBox],
+    end: [els.endBox],
+  };
+  const names = Object.keys(boxes);
+  els.tabButtons = {};
+  els.tabPanels = {};
+  const list = h('div', { role: 'tablist', class: 'side-tabs' });
+  for (const name of names) {
+    const tabId = `conv-${c.id}-tab-${name}`;
+    const panelId = `conv-${c.id}-tabpanel-${name}`;
+    const button = h('button', {
+      type: 'button',
+      role: 'tab',
+      id: tabId,
+      class: 'side-tab',
+      'data-tab': name,
+      'aria-controls': panelId,
+      onclick: () => showTab(c, name, { focus: true }),
+    });
+    button.addEventListener('keydown', (ev) => {
+      const i = names.indexOf(name);
+      let next = null;
+      if (ev.key === 'ArrowRight') next = names[(i + 1) % names.length];
+      else if (ev.key === 'ArrowLeft') next = names[(i + names.length - 1) % names.length];
+      else if (ev.key === 'Home') next = names[0];
+      else if (ev.key === 'End') next = names[names.length - 1];
+      if (!next) return;
+      ev.preventDefault();
+      showTab(c, next, { focus: true });
+    });
+    els.tabButtons[name] = button;
+    els.tabPanels[name] = h('div', { role: 'tabpanel', id: panelId, class: 'side-panel', 'data-tab': name, 'aria-labelledby': tabId, tabindex: '0' }, ...boxes[name]);
+    list.append(button);
+  }
+  els.tabList = list;
+  c.els = els;
+  showTab(c, 'notes');
+  return h('div', { class: 'conv-side' }, list, ...names.map((n) => els.tabPanels[n]));
+}
+
+function showTab(c, name, { focus = false } = {}) {
+  c.sideTab = name;
+  for (const [n, button] of Object.entries(c.els?.tabButtons || {})) {
+    const on = n === name;
+    button.setAttribute('aria-selected', String(on));
+    button.tabIndex = on ? 0 : -1;
+    c.els.tabPanels[n].hidden = !on;
+  }
+  if (focus) c.els.tabButtons[name].focus();
+}
+
+function renderSideTabs(c) {
+  const { els } = c;
+  els.tabList.setAttribute('aria-label', t('tabs.label'));
+  for (const [n, button] of Object.entries(els.tabButtons)) button.textContent = t(`tabs.${n}`);
+}
+
+/** Why ending needs a second look: no reply sent at all, or the visitor wrote last. */
+function endNeedsConfirm(c) {
+  if (c.outbox.length) return null;
+  if (!c.ownCount) return 'no_reply';
+  if (awaitingReply(c)) return 'visitor_last';
+  return null;
+}
+
+function endDialog() {
+  let d = $('end-confirm');
+  if (d) return d;
+  const title = h('h2', { id: 'end-confirm-title' });
+  const why = h('p', { id: 'end-confirm-why', class: 'end-confirm-why' });
+  const question = h('p', { id: 'end-confirm-question' });
+  const no = h('button', { type: 'submit', value: 'no', class: 'secondary end-confirm-no' });
+  const yes = h('button', { type: 'submit', value: 'yes', class: 'danger end-confirm-yes' });
+  d = h(
+    'dialog',
+    { id: 'end-confirm', class: 'confirm-dialog', 'aria-labelledby': 'end-confirm-title', 'aria-describedby': 'end-confirm-why end-confirm-question' },
+    title,
+    why,
+    question,
+    h('form', { method: 'dialog', class: 'confirm-actions' }, no, yes),
+  );
+  d.parts = { title, why, question, no, yes };
+  d.addEventListener('close', () => {
+    const c = d.forConv;
+    d.forConv = null;
+    if (!c || !state.conversations.has(c.id)) return;
+    if (d.returnValue === 'yes') {
+      c.endConfirmed = true;
+      c.els.endForm.requestSubmit();
+    } else if (!c.els.composer.hidden) {
+      c.els.text.focus();
+    } else {
+      c.els.endButton.focus();
+    }
+  });
+  document.body.append(d);
+  return d;
+}
+
+function confirmEnd(c, reason) {
+  const d = endDialog();
+  d.parts.title.textContent = t('confirm.end.title');
+  d.parts.why.textContent = t(`confirm.end.${reason}`);
+  d.parts.question.textContent = t('confirm.end.question');
+  d.parts.no.textContent = t('confirm.end.no');
+  d.parts.yes.textContent = t('confirm.end.yes');
+  d.dataset.reason = reason;
+  d.forConv = c;
+  d.returnValue = '';
+  d.showModal();
+  d.parts.no.focus();
+}
+
+/** Keyboard shortcuts, listed in a dialog: Alt+N next chat in need, Alt+M message box, Ctrl+Enter send, ? this list. */
+const SHORTCUTS = [
+  ['Alt + N', 'keys.next'],
+  ['Alt + M', 'keys.composer'],
+  ['Ctrl + Enter', 'keys.send'],
+  ['?', 'keys.help'],
+];
+
+function keysDialog() {
+  let d = $('keys-dialog');
+  if (!d) {
+    d = h('dialog', { id: 'keys-dialog', class: 'confirm-dialog keys-dialog', 'aria-labelledby': 'keys-title' });
+    d.addEventListener('close', () => $('keys-open').focus());
+    document.body.append(d);
+  }
+  d.replaceChildren(
+    h('h2', { id: 'keys-title', text: t('keys.title') }),
+    h('dl', { class: 'keys-list' }, ...SHORTCUTS.flatMap(([k, key]) => [h('dt', {}, h('kbd', { text: k })), h('dd', { text: t(key) })])),
+    h('form', { method: 'dialog', class: 'confirm-actions' }, h('button', { type: 'submit', class: 'secondary', text: t('keys.close') })),
+  );
+  return d;
+}
+
+function openKeys() {
+  const d = keysDialog();
+  if (!d.open) d.showModal();
+}
+
+/** The chat that needs the counsellor next: the first in need order after the open one, live first. */
+function nextNeeded() {
+  const live = byNeed().filter((c) => c.state !== 'ended' && c.supervision !== 'observe');
+  const others = live.filter((c) => c.id !== state.selected);
+  return others.find((c) => c.unread > 0 || awaitingReply(c)) || others[0] || null;
+}
+
+function onShortcut(ev) {
+  if ($('workspace').hidden || document.querySelector('dialog[open]')) return;
+  const key = ev.key.toLowerCase();
+  const typing = ev.target instanceof HTMLElement && ev.target.closest('input, textarea, select, [contenteditable]');
+  if (ev.altKey && !ev.ctrlKey && !ev.metaKey && (ev.code === 'KeyN' || key === 'n')) {
+    ev.preventDefault();
+    const next = nextNeeded();
+    if (next) select(next.id);
+  } else if (ev.altKey && !ev.ctrlKey && !ev.metaKey && (ev.code === 'KeyM' || key === 'm')) {
+    const c = state.conversations.get(state.selected);
+    if (c && !c.els.composer.hidden) {
+      ev.preventDefault();
+      c.els.text.focus();
+    }
+  } else if (ev.key === '?' && !typing && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+    ev.preventDefault();
+    openKeys();
+  }
 }
 
 // ------------------------------------------------------------------ start
@@ -1609,6 +1999,8 @@ async function init() {
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
   $('conn-retry').addEventListener('click', () => conn?.retry());
+  $('keys-open').addEventListener('click', openKeys);
+  document.addEventListener('keydown', onShortcut);
   $('available').addEventListener('change', (ev) => {
     const status = ev.target.checked ? 'available' : 'away';
     if (!conn?.send({ type: 'set_status', status })) ev.target.checked = !ev.target.checked;

@@ -299,13 +299,26 @@ export async function chattingPair(browser, username, { capacity, first_message 
  */
 export async function counsellorEnds(page, outcome = 'listened', { withdrawal, severity, referral } = {}) {
   const p = panel(page);
+  await openTab(page, 'end');
   await p.locator('.end-outcome').selectOption(outcome);
   if (withdrawal) await p.locator('.end-withdrawal').selectOption(withdrawal);
   if (severity) await p.locator('.end-severity').selectOption(severity);
   if (referral) await p.locator('.end-referral').check();
   await p.locator('.end-form button').click();
+  // Ending a live chat the visitor wrote last in (or with no reply) asks first (spec 18 checks when).
+  await page.waitForFunction(
+    () => document.querySelector('#end-confirm[open]') || document.querySelector('.conv-panel:not([hidden]) .close-conv:not([hidden])'),
+  );
+  if (await page.locator('#end-confirm[open]').isVisible()) await page.locator('#end-confirm .end-confirm-yes').click();
   await p.locator('.close-conv').waitFor();
   await p.locator('.close-conv').click();
+}
+
+/** The console's side column is tabs: `notes`, `risk`, `handoff` (to intake or a colleague), `end`. */
+export async function openTab(page, name) {
+  const tab = panel(page).locator(`.side-tab[data-tab="${name}"]`);
+  await tab.click();
+  await panel(page).locator(`.side-panel[data-tab="${name}"]:not([hidden])`).waitFor();
 }
 
 /** A staff member on the admin (`/admin/`) or intake (`/intake/`) page, logged in through its form. */
@@ -376,6 +389,7 @@ export async function createSlot(api, { starts_at, place, capacity = 1, kind = '
 
 /** The counsellor offers (or revises) a first consultation in the selected conversation. */
 export async function counsellorOffers(page, summary, { transcript = false } = {}) {
+  await openTab(page, 'handoff');
   const form = panel(page).locator('.handoff-form');
   await form.locator('textarea').fill(summary);
   await form.locator('input[type="checkbox"]').setChecked(transcript);

@@ -25,6 +25,7 @@ import {
   screenshot,
   assertClean,
   visitorSession,
+  openTab,
 } from '../lib/harness.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -169,10 +170,12 @@ for (const [lang, username] of [
       await axeScan(c.page, `${lang} console chatting`);
       await screenshot(c.page, lang, 'console-1-chatting');
 
-      // ---- the counsellor ends with an outcome
+      // ---- the counsellor ends with an outcome (the counsellor wrote last: no question asked)
+      await openTab(c.page, 'end');
       await panel(c.page).locator('.end-outcome').selectOption('listened');
       await panel(c.page).locator('.end-form button').click();
       await waitText(c.page, '.conv-panel:not([hidden]) .end-state', copy.recorded);
+      assert.ok(await c.page.locator('#end-confirm[open]').count() === 0, 'no confirmation after a reply');
       await waitText(v.page, '#chat-heading', copy.ended);
       await waitText(v.page, '#ended-by', copy.endedBy);
       assert.ok(await v.page.locator('#composer').isHidden());

@@ -23,6 +23,7 @@ import {
   axeScan,
   screenshot,
   assertClean,
+  openTab,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -133,13 +134,17 @@ test('the console works a queue and two chats, and keeps them through reconnects
     await waitText(c.page, '.conv-panel:not([hidden]) .msg-text', '接続が切れている間のメッセージ');
     await c.page.waitForTimeout(500);
     assert.deepEqual(await panelTexts(c.page), ['離れて住む弟のことです', '聞こえていますか', '接続が切れている間のメッセージ']);
-    assert.deepEqual(await tabs(c.page), [first, second]);
+    // Ordered by need: the second visitor has had no reply, the first has.
+    assert.deepEqual(await tabs(c.page), [second, first]);
 
     // A reload of the console brings every conversation back with its history and notes.
     await c.page.reload();
     await c.page.waitForSelector('#workspace:not([hidden])');
     await c.page.waitForFunction(() => document.querySelectorAll('#conv-list li').length === 2);
-    assert.deepEqual(await tabs(c.page), [first, second]);
+    await c.page.waitForFunction(() => document.querySelectorAll('.conv-panel:not([hidden])').length === 1);
+    assert.deepEqual(await tabs(c.page), [second, first]);
+    // The one waiting for a reply is the one opened.
+    assert.equal(await panel(c.page).locator('h2').textContent(), second);
     await c.page.click(`#conv-list button:has-text("${second}")`);
     await c.page.waitForFunction(() => document.querySelectorAll('.conv-panel:not([hidden]) .msg-text').length === 3);
     await waitText(c.page, '.conv-panel:not([hidden]) .notes', '弟さん30代');
@@ -151,8 +156,16 @@ test('the console works a queue and two chats, and keeps them through reconnects
     await v2.page.click('#end-chat');
     await v2.page.click('#confirm-yes');
     await waitText(v2.page, '#ended-by', 'あなたがチャットを終えました');
+    // One banner: the freed place may already have gone to the waiting visitor,
+    // whose assignment then covers this notice; it is one click away ("ほか1件").
     await waitText(c.page, '#notices', '相談者がチャットを終えました');
+    assert.equal(await c.page.locator('#notices .notice').count(), 1);
+    if (!(await c.page.locator('#notices .notice-text').textContent()).includes('相談者がチャットを終えました')) {
+      await c.page.click('#notices .notice-more');
+      await waitText(c.page, '#notices .notice-history:not([hidden]) li', '相談者がチャットを終えました');
+    }
     await c.page.click(`#conv-list button:has-text("${second}")`);
+    await openTab(c.page, 'end');
     await waitText(c.page, '.conv-panel:not([hidden]) .end-state', '結果を記録してください');
     await panel(c.page).locator('.end-outcome').selectOption('information_given');
     await panel(c.page).locator('.end-form button').click();

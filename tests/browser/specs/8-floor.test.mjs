@@ -27,6 +27,7 @@ import {
   screenshot,
   assertClean,
   assertNoHorizontalScroll,
+  openTab,
 } from '../lib/harness.mjs';
 
 let browser;
@@ -120,7 +121,12 @@ test('floor: triage alert, acknowledgement, observe, join, leave, risk, hand bac
     assert.deepEqual(await panelTexts(sup.page), ['もう死にたいです']);
     assert.ok(await panel(sup.page).locator('.composer').isHidden(), 'observing: no composer');
     assert.ok(await panel(sup.page).locator('.note-form').isHidden(), 'observing: no notes');
+    await openTab(sup.page, 'end');
     assert.ok(await panel(sup.page).locator('.end-form').isHidden(), 'observing: no end');
+    await openTab(sup.page, 'notes');
+    // Observed chats are listed apart from held ones.
+    await sup.page.locator(`#observed-list li[data-conversation="${idB}"]`).waitFor();
+    assert.equal(await sup.page.locator('#conv-list li').count(), 0, 'an observed chat is not listed as held');
     await waitText(sup.page, '.conv-panel:not([hidden]) .supervision-line', '見守り中（読むだけ）');
     await waitText(sup.page, '.conv-panel:not([hidden]) .supervision-line', '担当：石井');
     await waitText(c.page, '.conv-panel:not([hidden]) .supervision-line', '工藤さんが見守り中');
@@ -152,6 +158,7 @@ test('floor: triage alert, acknowledgement, observe, join, leave, risk, hand bac
     await screenshot(b.page, 'ja', 'visitor-joined');
 
     // The counsellor lowers the risk by hand; everyone watching sees it.
+    await openTab(c.page, 'risk');
     const riskSelect = panel(c.page).locator('.risk-form select');
     await riskSelect.selectOption('watch');
     await panel(c.page).locator('.risk-form button').click();
@@ -169,7 +176,8 @@ test('floor: triage alert, acknowledgement, observe, join, leave, risk, hand bac
 
     // The counsellor hands A back to the queue with a note (away first, so it is not assigned back to them).
     await setAvailable(c.page, false);
-    await c.page.locator('#conv-list li').nth(1).locator('button').click();
+    await c.page.locator(`#conv-list li[data-conversation="${idA}"] button`).click();
+    await openTab(c.page, 'handoff');
     const pa = panel(c.page);
     await pa.locator('.transfer-form select').selectOption('');
     assert.equal(await pa.locator('.transfer-form select option:checked').textContent(), '順番待ちの先頭に戻す');

@@ -134,7 +134,8 @@ for (const lang of ['ja', 'en']) {
       await visitorConsents(v.page, { transcript: true, contact: true });
       await waitText(v.page, '#handoff-status', copy.visitorConsented);
       await waitText(c.page, '.conv-panel:not([hidden]) .handoff-state', copy.consented);
-      // No revision while the consent stands.
+      // No revision while the consent stands (the hand-on tab is open: the state shows, the form does not).
+      assert.ok(await panel(c.page).locator('.handoff-state').isVisible());
       assert.ok(await panel(c.page).locator('.handoff-form').isHidden());
       await v.page.locator('#slot-list .slot', { hasText: copy.place }).waitFor();
       await checkState(v.page, lang, 'visitor booking form', 'visitor-6-booking');
