@@ -159,7 +159,9 @@ EOF
   # mori: admin; noda: intake; ueda: the LINE handoff test's counsellor;
   # ikeda, ono: the quick exit and safety tests' counsellors, kubo their supervisor.
   # kato, nishi: the busy console test's counsellors (ja, en).
-  for u in ueda:上田:counsellor aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor sato:佐藤:counsellor mori:森:admin noda:野田:intake ikeda:池田:counsellor ono:小野:counsellor kubo:久保:supervisor kato:加藤:counsellor nishi:西:counsellor; do
+  # yagi: the booking-that-survives test's counsellor (kudo is the floor test's supervisor:
+  # a counsellor left available would take the floor test's visitors).
+  for u in ueda:上田:counsellor aoki:青木:counsellor baba:馬場:counsellor chiba:千葉:counsellor doi:土井:counsellor endo:遠藤:counsellor fujita:藤田:counsellor goto:後藤:counsellor hara:原:counsellor ishii:石井:counsellor kudo:工藤:supervisor joh:城:counsellor kondo:近藤:counsellor ota:太田:counsellor sato:佐藤:counsellor mori:森:admin noda:野田:intake ikeda:池田:counsellor ono:小野:counsellor kubo:久保:supervisor kato:加藤:counsellor nishi:西:counsellor yagi:八木:counsellor; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 

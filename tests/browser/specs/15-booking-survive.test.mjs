@@ -92,7 +92,7 @@ for (const lang of ['ja', 'en']) {
       const placeB = `相談室B（${lang} ${vpName}）`;
       await createSlot(f.admin, { starts_at: tomorrowInJapan(hour).ms, place: placeA, capacity: 2 });
       await createSlot(f.admin, { starts_at: tomorrowInJapan(hour, 30).ms, place: placeB, capacity: 1 });
-      const { c, v } = await chattingPair(f.browser, 'kudo');
+      const { c, v } = await chattingPair(f.browser, 'yagi');
       let lookup = null;
       try {
         await v.page.setViewportSize(viewport);

@@ -72,7 +72,8 @@ test('floor: triage alert, acknowledgement, observe, join, leave, risk, hand bac
       .catch(async (e) => {
         // Say what the queue held instead (a conversation another test left behind?).
         const held = await c.page.$$eval('#queue-list li', (lis) => lis.map((li) => `${li.dataset.conversation} ${li.dataset.risk} ${li.innerText.replace(/\s+/g, ' ')}`));
-        throw new Error(`queue not [B, A] (B=${idB}, A=${idA}): ${JSON.stringify(held)}; ${e.message}`);
+        const heads = [await a.page.locator('.chat-head').innerText(), await b.page.locator('.chat-head').innerText()];
+        throw new Error(`queue not [B, A] (B=${idB}, A=${idA}): ${JSON.stringify(held)}; visitors see ${JSON.stringify(heads)}; ${e.message}`);
       });
     const first = c.page.locator('#queue-list li').first();
     assert.equal(await first.getAttribute('data-risk'), 'urgent');
