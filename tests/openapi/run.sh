@@ -21,12 +21,22 @@ die() { echo "openapi: $*" >&2; exit 1; }
 command -v python3 >/dev/null 2>&1 || die "missing: python3 (for Schemathesis)"
 if ! command -v schemathesis >/dev/null 2>&1; then
   say "installing schemathesis (pip)"
-  if [ "$(id -u)" = 0 ]; then
-    python3 -m pip install --quiet --disable-pip-version-check schemathesis
-  else
-    python3 -m pip install --quiet --disable-pip-version-check --user schemathesis
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      die "missing: pip for python3 (apt-get install python3-pip)"
+    fi
+    say "installing python3-pip (Debian package)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  fi
+  user=""
+  if [ "$(id -u)" != 0 ]; then
+    user="--user"
     export PATH="$HOME/.local/bin:$PATH"
   fi
+  # Debian marks its Python as externally managed (PEP 668): retry with
+  # the flag that allows a tool install there.
+  python3 -m pip install --quiet --disable-pip-version-check $user schemathesis \
+    || python3 -m pip install --quiet --disable-pip-version-check $user --break-system-packages schemathesis
   hash -r
 fi
 command -v schemathesis >/dev/null 2>&1 || die "schemathesis did not install"
