@@ -227,27 +227,11 @@ export function initHandoff(options) {
   $('booking-form').addEventListener('submit', book);
   $('slot-reload').addEventListener('click', loadSlots);
   for (const r of document.querySelectorAll('input[name="contact-kind"]')) r.addEventListener('change', renderContact);
-  $('withdraw').addEventListener('click', () => {
-    $('withdraw-confirm').hidden = false;
-    $('withdraw-no').focus();
-  });
-  $('withdraw-no').addEventListener('click', () => {
-    $('withdraw-confirm').hidden = true;
-    $('withdraw').focus();
-  });
-  $('withdraw-yes').addEventListener('click', withdraw);
+  confirmStep('withdraw', withdraw);
   for (const r of document.querySelectorAll('input[name="reach"]')) r.addEventListener('change', renderContact);
   $('copy-reference').addEventListener('click', () => copyFrom('booked-reference', 'copy-status'));
   $('copy-pin').addEventListener('click', () => copyFrom('booked-pin', 'copy-status'));
-  $('new-pin').addEventListener('click', () => {
-    $('new-pin-confirm').hidden = false;
-    $('new-pin-no').focus();
-  });
-  $('new-pin-no').addEventListener('click', () => {
-    $('new-pin-confirm').hidden = true;
-    $('new-pin').focus();
-  });
-  $('new-pin-yes').addEventListener('click', newPin);
+  confirmStep('new-pin', newPin);
   $('reschedule-open').addEventListener('click', openReschedule);
   $('reschedule-cancel').addEventListener('click', () => {
     hs.moving = false;
@@ -255,6 +239,23 @@ export function initHandoff(options) {
     $('reschedule-open').focus();
   });
   $('reschedule-form').addEventListener('submit', reschedule);
+}
+
+/**
+ * A step that asks first: `#<id>` opens `#<id>-confirm` with the focus on
+ * "back" (`#<id>-no`), which closes it and returns the focus; `#<id>-yes`
+ * does it.
+ */
+function confirmStep(id, onYes) {
+  $(id).addEventListener('click', () => {
+    $(`${id}-confirm`).hidden = false;
+    $(`${id}-no`).focus();
+  });
+  $(`${id}-no`).addEventListener('click', () => {
+    $(`${id}-confirm`).hidden = true;
+    $(id).focus();
+  });
+  $(`${id}-yes`).addEventListener('click', onYes);
 }
 
 /** Forget everything (a new conversation, erased from this device). */
