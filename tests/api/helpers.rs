@@ -443,6 +443,16 @@ impl Ws {
             .map(|f| f.expect("socket closed"))
     }
 
+    /// Every frame received until `quiet` passes without one (a close
+    /// fails the test, as in `recv_within`).
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(f) = self.recv_within(quiet).await {
+            out.push(f);
+        }
+        out
+    }
+
     /// The next JSON frame within `wait`: `Err(())` on time-out, `Ok(None)`
     /// if the socket closed.
     pub async fn next_within(&mut self, wait: Duration) -> Result<Option<Value>, ()> {

@@ -36,15 +36,6 @@ async fn leave(mut v: Ws) {
     v.closed().await;
 }
 
-/// Every frame a socket receives within `quiet` of the last one.
-async fn drain(ws: &mut Ws, quiet: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(f) = ws.recv_within(quiet).await {
-        out.push(f);
-    }
-    out
-}
-
 #[tokio::test]
 async fn leaving_quickly_mid_chat_keeps_the_conversation_open_and_resumable() {
     let app = spawn_app().await;
@@ -82,7 +73,7 @@ async fn leaving_quickly_mid_chat_keeps_the_conversation_open_and_resumable() {
     }
     assert_eq!(lq["conversation_id"], id.to_string());
     assert!(lq["at"].as_u64().unwrap() > 0);
-    for f in drain(&mut c.ws, Duration::from_millis(200)).await {
+    for f in c.ws.drain(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "ended", "{f}");
     }
     let rec = app.store.conversation(id).await.unwrap().unwrap();
@@ -151,7 +142,7 @@ async fn leaving_quickly_while_waiting_keeps_the_place_until_the_grace_period_en
     assert_eq!(rec.ended_by, Some(EndedBy::System));
     assert!(rec.left_quickly_at_ms.is_some());
     // No alert, nothing for the supervisor but the floor.
-    for f in drain(&mut sup.ws, Duration::from_millis(100)).await {
+    for f in sup.ws.drain(Duration::from_millis(100)).await {
         assert_ne!(f["type"], "alert", "{f}");
     }
 }
@@ -260,10 +251,10 @@ async fn a_flagged_word_mid_chat_alerts_the_counsellor_and_supervisors_and_shows
     v.send(json!({"type": "send", "client_id": "m2", "text": "死にたい"}))
         .await;
     v.recv_type("sent").await;
-    for f in drain(&mut v, Duration::from_millis(200)).await {
+    for f in v.drain(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "safety_info", "{f}");
     }
-    for f in drain(&mut sup.ws, Duration::from_millis(100)).await {
+    for f in sup.ws.drain(Duration::from_millis(100)).await {
         assert_ne!(f["type"], "alert", "{f}");
     }
 }
@@ -278,7 +269,7 @@ async fn a_flagged_first_message_shows_the_safety_information_at_once_and_a_plai
     let (mut plain, _) = app
         .start_visitor(json!({"type": "start", "first_message": "相談したいです"}))
         .await;
-    for f in drain(&mut plain, Duration::from_millis(200)).await {
+    for f in plain.drain(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "safety_info", "{f}");
     }
     // Written while waiting: the panel comes with the message.

@@ -8,15 +8,6 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 use tsunagu::core::hours::{iso_jst, jst_date_minute, jst_ms, ClosureSpec, DayName, HoursSpec};
 
-/// Every frame a socket has received so far (waits `quiet` for more).
-async fn drain(ws: &mut Ws, quiet: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(f) = ws.recv_within(quiet).await {
-        out.push(f);
-    }
-    out
-}
-
 /// The next `queue` view with `n` visitors waiting.
 async fn queue_of(ws: &mut Ws, n: usize) -> Value {
     loop {
@@ -87,7 +78,7 @@ async fn a_visitor_at_risk_is_matched_before_ten_who_arrived_earlier_and_supervi
     assert_eq!(urgent.recv_type("matched").await["counsellor"], "sato-san");
 
     // Triage never spoke to the visitor nor told them they were flagged.
-    let seen = drain(&mut urgent, Duration::from_millis(200)).await;
+    let seen = urgent.drain(Duration::from_millis(200)).await;
     for f in std::iter::once(&w).chain(seen.iter()) {
         let s = f.to_string();
         assert!(
@@ -97,7 +88,7 @@ async fn a_visitor_at_risk_is_matched_before_ten_who_arrived_earlier_and_supervi
     }
     // Nobody else was matched.
     for (v, _) in earlier.iter_mut() {
-        for f in drain(v, Duration::from_millis(20)).await {
+        for f in v.drain(Duration::from_millis(20)).await {
             assert_ne!(f["type"], "matched");
         }
     }
@@ -123,7 +114,7 @@ async fn what_a_visitor_writes_while_waiting_is_triaged_and_alerts_stay_until_ac
     b.recv_type("sent").await;
     let floor = floor_where(&mut sup.ws, |f| f["queue"]["urgent"] == 1).await;
     assert_eq!(floor["conversations"][0]["conversation_id"], b_id);
-    for f in drain(&mut sup.ws, Duration::from_millis(200)).await {
+    for f in sup.ws.drain(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "alert", "{f}");
     }
 
@@ -182,7 +173,7 @@ async fn counsellors_raise_and_lower_risk_by_hand() {
     assert_eq!(q["entries"][1]["risk"], "watch");
     assert_eq!(q["entries"][1]["priority"], "normal");
     // Lowering alerts nobody.
-    for f in drain(&mut sup.ws, Duration::from_millis(200)).await {
+    for f in sup.ws.drain(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "alert", "{f}");
     }
 }
@@ -346,7 +337,7 @@ async fn silences_and_visitors_leaving_the_queue_are_counted_and_the_check_in_is
     let silent = c.ws.recv_type("silent").await;
     assert_eq!(silent["conversation_id"], conv);
     // The visitor was told nothing: no automatic check-in.
-    let frames = drain(&mut v, Duration::from_millis(200)).await;
+    let frames = v.drain(Duration::from_millis(200)).await;
     assert_eq!(
         frames.iter().filter(|f| f["type"] == "message").count(),
         1,
