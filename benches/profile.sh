@@ -5,7 +5,10 @@
 # release binaries (bash benches/run.sh builds them, or cargo build
 # --release --workspace). Loopback only; stops by itself.
 #
-#   PAIRS=1000 RATE=30 bash benches/profile.sh
+#   PAIRS=1000 RATE=30 STORE=memory bash benches/profile.sh
+#
+# STORE=memory or embedded (the default store, in a fresh data directory
+# of the run's own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v perf >/dev/null || { echo "missing: perf (apt-get install linux-perf)" >&2; exit 1; }
@@ -25,6 +28,7 @@ for i in $(seq 0 $(( (PAIRS + CAPACITY - 1) / CAPACITY - 1 ))); do
 done > "$WORK/tsunagu.toml"
 (
   export TSUNAGU_CONFIG="$WORK/tsunagu.toml" TSUNAGU_BIND=127.0.0.1:9110 TSUNAGU_LOG=warn
+  export TSUNAGU_STORE="${STORE:-embedded}" TSUNAGU_DATA_DIR="$WORK/data" TSUNAGU_HOURS__ALWAYS_OPEN=true
   export TSUNAGU_LIMITS__FRAMES_PER_SEC=1000000 TSUNAGU_LIMITS__FRAMES_BURST=1000000
   export TSUNAGU_LIMITS__UPGRADES_PER_IP_PER_MIN=100000000 TSUNAGU_LIMITS__UPGRADES_BURST=1000000
   export TSUNAGU_LIMITS__STARTS_PER_IP_PER_MIN=100000000 TSUNAGU_LIMITS__STARTS_BURST=1000000
@@ -60,4 +64,4 @@ perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/
     s[c]+=p} END {for (k in s) printf "%6.1f%%  %s\n", s[k], k}' | sort -rn
 echo "top symbols:"
 perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' | head -25 | cut -c1-140
+  | grep -v '^#' | grep -v '^$' | head -25 | cut -c1-140 || true # head closes the pipe early

@@ -18,7 +18,23 @@
 #                     generator does not change)
 #   BUILD=0           use the binaries already in target/release
 #   SERVER_BIN=PATH  another server binary (before/after comparisons)
-#   TARGETS="tsunagu node bare"  the targets of the idle and relay scenarios
+#   TARGETS="tsunagu node-ack node bare floor"  the targets of the idle,
+#                     relay and steady scenarios (default: all five):
+#                     tsunagu   the server (its clients acknowledge every
+#                               message, as the web pages do: 5 frames per
+#                               message: send, message, sent, ack, delivered)
+#                     node-ack  the Node relay answering acks with
+#                               `delivered`: the same five frames (the
+#                               same-protocol baseline)
+#                     node      the Node relay without acks (3 frames)
+#                     bare      the tokio-tungstenite forwarder (2 frames)
+#                     floor     the actix-ws forwarder: the stack's floor
+#                               (2 frames; its idle socket is the memory
+#                               floor of actix-web + actix-ws)
+#   PIN=1             the generator on CPU 1, the server (and redis-server's
+#                     measured share) on CPU 0, with taskset: the server's
+#                     CPU per message is then not inflated by competing
+#                     with the generator for the same core
 #   IDLE_COUNTS="1000 5000" PAIR_COUNTS="100 1000"  other sizes than SCALE's
 #   OUT=DIR           where the JSON reports go (default bench-results/DATE)
 #
@@ -45,11 +61,21 @@ SCENARIOS=("$@")
 # The server binary (e.g. an older build, for before/after comparisons) and
 # the targets each relay and idle scenario runs against.
 SERVER_BIN=${SERVER_BIN:-target/release/tsunagu}
-read -r -a TARGETS <<< "${TARGETS:-tsunagu node bare}"
+read -r -a TARGETS <<< "${TARGETS:-tsunagu node-ack node bare floor}"
 
 TSUNAGU_PORT=9100
 NODE_PORT=9101
 BARE_PORT=9102
+FLOOR_PORT=9103
+
+# With PIN=1 the server and the generator get a core each.
+SERVER_CPU=()
+LOADGEN_CPU=()
+if [ "${PIN:-0}" = 1 ]; then
+  need taskset "apt-get install util-linux"
+  SERVER_CPU=(taskset -c 0)
+  LOADGEN_CPU=(taskset -c 1)
+fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "open-file limit: $(ulimit -n) (hard $(ulimit -Hn))"
@@ -135,14 +161,20 @@ start_server() { # target -> sets SERVER_PID, PORT, LG_TARGET
   RUN_PREFIX="bench-$RANDOM$RANDOM"
   case $1 in
     tsunagu)
-      (tsunagu_env; exec "$SERVER_BIN" serve) > "$WORK/server.log" 2>&1 &
+      (tsunagu_env; exec "${SERVER_CPU[@]}" "$SERVER_BIN" serve) > "$WORK/server.log" 2>&1 &
       SERVER_PID=$!; PORT=$TSUNAGU_PORT; LG_TARGET=tsunagu ;;
     node)
-      node benches/node-relay/relay.js "$NODE_PORT" > "$WORK/server.log" 2>&1 &
+      "${SERVER_CPU[@]}" node benches/node-relay/relay.js "$NODE_PORT" > "$WORK/server.log" 2>&1 &
+      SERVER_PID=$!; PORT=$NODE_PORT; LG_TARGET=relay ;;
+    node-ack)
+      "${SERVER_CPU[@]}" node benches/node-relay/relay.js "$NODE_PORT" --delivered > "$WORK/server.log" 2>&1 &
       SERVER_PID=$!; PORT=$NODE_PORT; LG_TARGET=relay ;;
     bare)
-      target/release/bare-relay "127.0.0.1:$BARE_PORT" > "$WORK/server.log" 2>&1 &
+      "${SERVER_CPU[@]}" target/release/bare-relay "127.0.0.1:$BARE_PORT" > "$WORK/server.log" 2>&1 &
       SERVER_PID=$!; PORT=$BARE_PORT; LG_TARGET=relay ;;
+    floor)
+      "${SERVER_CPU[@]}" target/release/actix-floor "127.0.0.1:$FLOOR_PORT" > "$WORK/server.log" 2>&1 &
+      SERVER_PID=$!; PORT=$FLOOR_PORT; LG_TARGET=relay ;;
   esac
   wait_port "$PORT" || { cat "$WORK/server.log" >&2; exit 1; }
   sleep 0.5
@@ -159,13 +191,30 @@ stop_server() {
   fi
 }
 
+# redis-server's process id, when it runs on this machine (its CPU per
+# message is reported apart from the node's).
+redis_pid_args() {
+  [ "$STORE" = redis ] && [ "$1" = tsunagu ] || return 0
+  local pid
+  pid=$(redis-cli -u "$REDIS_URL" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] && echo "--redis-pid $pid"
+}
+
+# Acknowledgements per target: Tsunagu's clients ack every message (as the
+# web pages do) and node-ack answers them; the others have no acks.
+ack_args() {
+  case $1 in tsunagu|node-ack) echo "--ack" ;; esac
+}
+
 # run LABEL TARGET LOADGEN-ARGS...: one measured run on a fresh server.
 run() {
   local label=$1 target=$2; shift 2
   start_server "$target"
   echo "-- $label/$target (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-  if ! target/release/loadgen --target "$LG_TARGET" --addr "127.0.0.1:$PORT" \
-      --server-pid "$SERVER_PID" --label "$label/$target" --json "$OUT/results.jsonl" "$@"; then
+  # shellcheck disable=SC2046 # the helpers print whole flags or nothing
+  if ! "${LOADGEN_CPU[@]}" target/release/loadgen --target "$LG_TARGET" --addr "127.0.0.1:$PORT" \
+      --server-pid "$SERVER_PID" --label "$label/$target" --json "$OUT/results.jsonl" \
+      $(redis_pid_args "$target") $(ack_args "$target") "$@"; then
     echo "   (run failed; server log tail:)" >&2
     tail -5 "$WORK/server.log" >&2 || true
   fi

@@ -36,6 +36,7 @@ async fn run(store: Arc<dyn Store>, writers: usize, each: usize) -> Figures {
         store
             .create_conversation(
                 NewConversation {
+                    lang: Default::default(),
                     channel: Default::default(),
                     id,
                     token_hash: [7; 32],
@@ -45,6 +46,8 @@ async fn run(store: Arc<dyn Store>, writers: usize, each: usize) -> Figures {
                     alert: None,
                     first_message: None,
                     now_ms: 0,
+                    start_key: None,
+                    prefers: None,
                 },
                 u32::MAX,
             )

@@ -51,6 +51,9 @@ pub enum Outbound {
     Drain,
     /// The socket's staff session was logged out: close with 1008.
     SessionEnded,
+    /// The socket's account was deactivated or its role changed: close
+    /// with 1008 and the change's name.
+    AccountChanged(crate::model::AccountChange),
 }
 
 /// The sending side of one socket.
@@ -334,6 +337,7 @@ impl Hub {
                 | Event::Silent { .. }
                 | Event::Alert { .. }
                 | Event::AlertAcked { .. }
+                | Event::FloorAlert { .. }
         );
         let staff_only: Option<fn(ConnKind) -> bool> =
             Some(|k| matches!(k, ConnKind::Counsellor(_)));
@@ -363,11 +367,17 @@ impl Hub {
                 let c = *conversation;
                 self.to_conversation(c, staff_only, Outbound::Event(event));
             }
+            Event::Whisper { whisper } => {
+                // Staff watching the conversation only: its counsellor(s)
+                // and supervisors. Never a visitor's socket.
+                let c = whisper.conversation;
+                self.to_conversation(c, staff_only, Outbound::Event(event));
+            }
             Event::Released { counsellor, .. } => {
                 let a = *counsellor;
                 self.to_counsellor(a, Outbound::Event(event));
             }
-            Event::Alert { .. } | Event::AlertAcked { .. } => {
+            Event::Alert { .. } | Event::AlertAcked { .. } | Event::FloorAlert { .. } => {
                 self.to_all_supervisors(Outbound::Event(event));
             }
             Event::Supervision {
@@ -405,6 +415,20 @@ impl Hub {
             Event::SessionEnded { session } => {
                 let r = self.read();
                 for id in r.by_session.get(session).into_iter().flatten() {
+                    if let Some((_, h)) = r.conns.get(id) {
+                        offer(h, Outbound::SessionEnded);
+                    }
+                }
+            }
+            Event::AccountChanged { account, change } => {
+                self.to_counsellor(*account, Outbound::AccountChanged(*change));
+            }
+            Event::SessionsRevoked { account, keep } => {
+                let r = self.read();
+                for id in r.by_counsellor.get(account).into_iter().flatten() {
+                    if keep.is_some() && r.session_of.get(id) == keep.as_ref() {
+                        continue;
+                    }
                     if let Some((_, h)) = r.conns.get(id) {
                         offer(h, Outbound::SessionEnded);
                     }

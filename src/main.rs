@@ -171,7 +171,7 @@ const DEFAULT_CONFIG: &str = "tsunagu.toml";
 fn backup(config: Option<PathBuf>, dest: &std::path::Path) -> anyhow::Result<()> {
     let file = settings_file(config);
     let settings = Settings::load(file.as_deref(), std::env::vars()).context("invalid settings")?;
-    if settings.store != tsunagu::config::StoreMode::Embedded || settings.redis_url.is_some() {
+    if settings.store != tsunagu::config::StoreMode::Embedded || settings.uses_redis() {
         bail!("backup copies the embedded store; these settings use another store");
     }
     let done = tsunagu::store::embedded::backup(&settings.data_dir, dest)?;

@@ -28,6 +28,10 @@ pub struct Metrics {
     /// Handoff steps by outcome (offered, consented, declined, ...).
     handoffs: Mutex<BTreeMap<&'static str, u64>>,
     wait: Mutex<Histogram>,
+    /// Empty-floor episodes raised by this node.
+    floor_episodes_total: AtomicU64,
+    /// Empty-floor webhook attempts by outcome (delivered, retried, given_up).
+    floor_webhooks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Default)]
@@ -47,6 +51,8 @@ pub struct Snapshot {
     pub counsellors_offline: usize,
     pub sockets_visitor: usize,
     pub sockets_counsellor: usize,
+    /// An empty-floor episode is raised now (shared state).
+    pub empty_floor: bool,
 }
 
 impl Metrics {
@@ -74,6 +80,16 @@ impl Metrics {
                 h.buckets[i] += 1;
             }
         }
+    }
+
+    /// This node raised an empty-floor episode.
+    pub fn floor_episode(&self) {
+        self.floor_episodes_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An empty-floor webhook attempt ended (`delivered`, `retried`, `given_up`).
+    pub fn floor_webhook(&self, outcome: &'static str) {
+        bump(&self.floor_webhooks, outcome);
     }
 
     /// A request or frame was refused with `code`.
@@ -109,6 +125,11 @@ impl Metrics {
             "tsunagu_conversations_active",
             "Conversations assigned to a counsellor now.",
             s.conversations_active as f64,
+        );
+        gauge(
+            "tsunagu_empty_floor",
+            "1 while an empty-floor alert is raised (open hours, nobody can take a visitor), else 0.",
+            if s.empty_floor { 1.0 } else { 0.0 },
         );
         let _ = writeln!(
             out,
@@ -149,12 +170,24 @@ tsunagu_sockets{{kind=\"visitor\"}} {}\ntsunagu_sockets{{kind=\"counsellor\"}} {
             "Conversations ended through this node.",
             load(&self.ended_total),
         );
+        counter(
+            "tsunagu_empty_floor_episodes_total",
+            "Empty-floor alert episodes raised by this node (one node raises each).",
+            load(&self.floor_episodes_total),
+        );
         labelled(
             &mut out,
             "tsunagu_refusals_total",
             "Requests and frames refused, by error code.",
             "code",
             &self.refusals,
+        );
+        labelled(
+            &mut out,
+            "tsunagu_empty_floor_webhooks_total",
+            "Empty-floor webhook attempts through this node, by outcome (delivered, retried, given_up).",
+            "outcome",
+            &self.floor_webhooks,
         );
         labelled(
             &mut out,
@@ -219,6 +252,7 @@ mod tests {
             counsellors_offline: 0,
             sockets_visitor: 5,
             sockets_counsellor: 2,
+            empty_floor: true,
         }
     }
 

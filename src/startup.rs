@@ -18,7 +18,7 @@ use crate::hub::{Hub, Outbound};
 use crate::model::Account;
 use crate::service::Service;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisOptions, RedisStore};
+use crate::store::redis::{Credentials, RedisOptions, RedisStore, RedisTarget, ReplicaWait};
 use crate::store::{Store, StoreError};
 use crate::{http, ws};
 
@@ -88,7 +88,7 @@ impl Application {
             match store_kind {
                 "redis" => {
                     return Err(StartError::Config(
-                        "handoff.pin_key is required with redis_url (every node must hash PINs \
+                        "handoff.pin_key is required with redis_url or redis_sentinels (every node must hash PINs \
                          with the same key)"
                             .into(),
                     ))
@@ -132,6 +132,10 @@ impl Application {
         if let Some(line) = &line {
             tokio::spawn(background(line.clone().run()));
         }
+        if let Some(webhook) = crate::channels::webhook::FloorWebhookSender::new(service.clone()) {
+            tokio::spawn(background(webhook.run()));
+        }
+        tokio::spawn(background(service.clone().run_floor_watch()));
 
         tokio::spawn(hub.clone().run(store.subscribe()));
         tokio::spawn(background(service.clone().run_matcher()));
@@ -235,6 +239,25 @@ impl Application {
                         .route("/me", web::get().to(http::session::me))
                         .route("/accounts", web::get().to(http::accounts::list))
                         .route("/accounts", web::post().to(http::accounts::create))
+                        // Staff accounts run from the product (issue 21).
+                        .route("/accounts/{id}", web::post().to(http::accounts::edit))
+                        .route(
+                            "/accounts/{id}/setup",
+                            web::post().to(http::accounts::issue_setup),
+                        )
+                        .route(
+                            "/accounts/{id}/revoke-sessions",
+                            web::post().to(http::accounts::revoke_sessions),
+                        )
+                        .route("/setup", web::post().to(http::accounts::setup))
+                        .route(
+                            "/me/password",
+                            web::post().to(http::accounts::change_password),
+                        )
+                        .route(
+                            "/me/logout-everywhere",
+                            web::post().to(http::accounts::logout_everywhere),
+                        )
                         .route("/handoff", web::post().to(http::handoff::show))
                         .route("/handoff/answer", web::post().to(http::handoff::answer))
                         .route("/handoff/book", web::post().to(http::handoff::book))
@@ -246,6 +269,12 @@ impl Application {
                         )
                         .route("/handoff/info", web::get().to(http::handoff::info))
                         .route("/visitor/way-back", web::post().to(http::way_back::redeem))
+                        .route("/visitor/return-code", web::post().to(http::cases::take))
+                        .route("/visitor/case", web::post().to(http::cases::visitor_case))
+                        .route(
+                            "/counsellor/conversations/{conversation_id}/case",
+                            web::get().to(http::cases::case),
+                        )
                         .route(
                             "/booking/reschedule",
                             web::post().to(http::handoff::reschedule_by_pin),
@@ -265,6 +294,7 @@ impl Application {
                             web::post().to(http::handoff::cancel_slot),
                         )
                         .route("/admin/audit", web::get().to(http::handoff::audit))
+                        .route("/floor", web::get().to(http::floor::floor))
                         .route("/admin/report", web::get().to(http::report::report))
                         .route(
                             "/intake/bookings",
@@ -285,6 +315,31 @@ impl Application {
                         .route(
                             "/intake/bookings/{reference}/attended",
                             web::post().to(http::handoff::intake_attended),
+                        )
+                        // Second factor (issue 21).
+                        .route(
+                            "/login/second-factor",
+                            web::post().to(http::second_factor::second_step),
+                        )
+                        .route("/second-factor", web::get().to(http::second_factor::status))
+                        .route(
+                            "/second-factor/setup",
+                            web::post().to(http::second_factor::setup),
+                        )
+                        .route(
+                            "/second-factor/confirm",
+                            web::post().to(http::second_factor::confirm),
+                        )
+                        .route(
+                            "/accounts/{id}/second-factor/reset",
+                            web::post().to(http::second_factor::reset),
+                        )
+                        .route("/canned-replies", web::get().to(http::canned::list))
+                        .route("/canned-replies", web::post().to(http::canned::create))
+                        .route("/canned-replies/{id}", web::put().to(http::canned::update))
+                        .route(
+                            "/canned-replies/{id}",
+                            web::delete().to(http::canned::delete),
                         )
                         .default_service(web::to(http::not_found)),
                 )
@@ -340,21 +395,51 @@ impl Application {
     }
 }
 
-/// Open the store the settings choose: Redis when `redis_url` is set, else
+/// Open the store the settings choose: Redis when `redis_url` or
+/// `redis_sentinels` is set, else
 /// the embedded store, durable in `data_dir` (the default) or a fresh
 /// in-memory one. Returns the store and its kind (`redis`, `embedded`,
 /// `memory`). The composition root hands it to the service; tests keep a
 /// handle of their own to set up and inspect state.
 pub async fn open_store(settings: &Settings) -> Result<(Arc<dyn Store>, &'static str), StartError> {
-    match &settings.redis_url {
-        Some(url) => {
+    let target = match (&settings.redis_url, settings.redis_sentinels.is_empty()) {
+        (Some(url), _) => Some(RedisTarget::Url(url.expose().to_owned())),
+        (None, false) => Some(RedisTarget::Sentinel {
+            sentinels: settings.redis_sentinels.clone(),
+            service: settings.redis_service.clone().unwrap_or_default(),
+            data: Credentials {
+                username: settings.redis_username.clone(),
+                password: settings
+                    .redis_password
+                    .as_ref()
+                    .map(|p| p.expose().to_owned())
+                    .filter(|p| !p.is_empty()),
+            },
+            sentinel: Credentials {
+                username: settings.redis_sentinel_username.clone(),
+                password: settings
+                    .redis_sentinel_password
+                    .as_ref()
+                    .map(|p| p.expose().to_owned())
+                    .filter(|p| !p.is_empty()),
+            },
+        }),
+        (None, true) => None,
+    };
+    match target {
+        Some(target) => {
             let store = RedisStore::connect(RedisOptions {
-                url: url.expose().to_owned(),
+                target,
                 prefix: settings.redis_prefix.clone(),
                 node_ttl: Duration::from_millis(settings.timing.node_ttl_ms),
                 queue_policy: settings.queue_policy(),
                 max_outstanding: settings.redis_max_outstanding,
                 admission_wait: Duration::from_millis(settings.redis_admission_wait_ms),
+                wait: ReplicaWait {
+                    replicas: settings.redis_replicas_to_wait,
+                    timeout: Duration::from_millis(settings.redis_wait_timeout_ms),
+                    messages: settings.redis_wait_messages,
+                },
             })
             .await
             .map_err(StartError::Redis)?;
@@ -474,25 +559,34 @@ fn load_rules(settings: &Settings) -> Result<Rules, StartError> {
 
 async fn seed_users(store: &dyn Store, settings: &Settings) -> Result<(), StartError> {
     for u in &settings.users {
-        let exists = store
+        let existing = store
             .account_by_username(&u.username)
             .await
             .map_err(|source| StartError::Seed {
                 username: u.username.clone(),
                 source,
-            })?
-            .is_some();
-        if exists {
+            })?;
+        if let Some(a) = existing {
+            // `[[users]]` is for the first admin only: once an account is
+            // in the store it is run from the product, and the store's
+            // record (role, password, state) is the one in force.
+            let differs = a.role != u.role
+                || a.display_name != u.display_name
+                || a.password_hash != u.password_hash.expose()
+                || a.deactivated;
+            if differs {
+                tracing::info!(account = %a.id, "configured user is already in the store; the store's account is kept (the store wins)");
+            }
             continue;
         }
-        let account = Account {
-            id: AccountId::new_random(),
-            username: u.username.clone(),
-            display_name: u.display_name.clone(),
-            role: u.role,
-            password_hash: u.password_hash.expose().to_owned(),
-        };
-        match store.create_account(account).await {
+        let account = Account::new(
+            AccountId::new_random(),
+            u.username.clone(),
+            u.display_name.clone(),
+            u.role,
+            u.password_hash.expose().to_owned(),
+        );
+        match store.create_account(account, Vec::new()).await {
             Ok(()) => {
                 tracing::info!(username = %u.username, role = ?u.role, "created configured user")
             }

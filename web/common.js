@@ -243,7 +243,7 @@ export class Connection {
       } else {
         this.setState('closed');
       }
-      this.onfail(ev.code);
+      this.onfail(ev.code, ev.reason);
     };
   }
 

@@ -4,6 +4,7 @@
 
 import { t, applyI18n, bindLangSwitch, onLangChange, errorText } from './i18n.js';
 import { h } from './common.js';
+import { hideSecondFactor, secondFactorStatus, showCodeStep, showEnrolment } from './second-factor.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,6 +31,8 @@ export async function api(method, url, body) {
   }
   const json = await r.json().catch(() => ({}));
   if (r.status === 401 && me) showLogin('login.expired');
+  // A role that must use a second factor and has not set it up.
+  if (r.status === 403 && json.code === 'second_factor_required' && me) enter(me);
   return { ok: r.ok, status: r.status, body: json };
 }
 
@@ -55,6 +58,7 @@ function buildTopbar() {
       'div',
       { class: 'topbar-actions' },
       h('span', { id: 'me', class: 'me', hidden: true }),
+      h('button', { id: 'sf-open', type: 'button', class: 'button-quiet', 'data-i18n': 'sf.topbar', hidden: true }),
       h('button', { id: 'lang-switch', type: 'button', class: 'button-quiet', lang: 'en' }),
       h('button', { id: 'logout', type: 'button', class: 'secondary', 'data-i18n': 'logout', hidden: true }),
     ),
@@ -92,6 +96,8 @@ function renderProblem() {
 function showLogin(p) {
   me = null;
   page.onLeave?.();
+  hideSecondFactor();
+  $('sf-open').hidden = true;
   $('workspace').hidden = true;
   $('login').hidden = false;
   $('me').hidden = true;
@@ -102,7 +108,7 @@ function showLogin(p) {
   $('login-heading').focus();
 }
 
-function enter(account) {
+async function enter(account) {
   if (account.role !== page.role) {
     showLogin('staff.role');
     return;
@@ -112,8 +118,29 @@ function enter(account) {
   $('me').hidden = false;
   $('logout').hidden = false;
   $('login').hidden = true;
+  // A role that must use a second factor: nothing else until it is set up.
+  const sf = await secondFactorStatus();
+  if (sf?.required && !sf.enrolled) {
+    $('workspace').hidden = true;
+    $('sf-open').hidden = true;
+    showEnrolment({ required: true, onDone: () => enter(account) });
+    return;
+  }
+  $('sf-open').hidden = false;
   $('workspace').hidden = false;
   page.onEnter(account);
+}
+
+/** The top bar's "second factor": set it up, or say it is. */
+async function openSecondFactor() {
+  const sf = await secondFactorStatus();
+  if (!sf) return;
+  const back = () => {
+    $('workspace').hidden = false;
+    $('sf-open').focus();
+  };
+  $('workspace').hidden = true;
+  showEnrolment({ required: false, enrolled: sf.enrolled, onDone: back, onLater: back });
 }
 
 async function login(ev) {
@@ -126,6 +153,13 @@ async function login(ev) {
     password: $('login-password').value,
   });
   $('login-submit').disabled = false;
+  if (r.status === 202) {
+    // A second factor: the code next; the session cookie only after it.
+    $('login-password').value = '';
+    $('login').hidden = true;
+    showCodeStep(r.body, { onDone: enter, onBack: (p) => showLogin(p) });
+    return;
+  }
   if (!r.ok) {
     problem = r.body.code === 'login_failed' ? 'login.failed' : r.body;
     renderProblem();
@@ -161,6 +195,7 @@ export async function startStaffPage(options) {
     page.render?.();
   });
   $('logout').addEventListener('click', logout);
+  $('sf-open').addEventListener('click', openSecondFactor);
   const r = await api('GET', '/api/me');
   if (r.ok) enter(r.body);
   else showLogin(r.status === 401 ? null : r.body);

@@ -22,10 +22,11 @@ import {
   GENDERS,
   TOPICS,
 } from './i18n.js';
-import { h, newClientId, SeqTracker, Connection, quickExit } from './common.js';
+import { h, newClientId, SeqTracker, Connection, RECONNECT_CODES, quickExit } from './common.js';
 import { initHandoff, onHandoff, refreshHandoff, resetHandoff, renderHandoff } from './handoff.js';
 import { stickToBottom, autoGrow, bindTextSize, Attention } from './messenger.js';
 import { initWayBack, onWayBackCode, setWayBackAvailable } from './way-back.js';
+import { initReturnCode, setReturnCodeAvailable, returnCodeToStart, returnStartFailed } from './return-code.js';
 
 const STORE_KEY = 'tsunagu.visitor';
 const $ = (id) => document.getElementById(id);
@@ -51,6 +52,11 @@ const state = {
   /** A `welcome` arrived on the current socket. */
   bound: false,
   pendingStart: null,
+  // The start's `idempotency_key` (PROTOCOL.md, "A `start` sent again"):
+  // one per start, kept until its `welcome` arrives, so the same start
+  // sent again after a dropped connection takes up the conversation it
+  // may already have made instead of making a second one.
+  startKey: null,
   confirmAction: null,
   /** `hours` of GET /api/info; or, after a `closed` answer to `start`, what it said. */
   hours: null,
@@ -83,6 +89,8 @@ let reconnectedNotice = false;
 let connBackTimer = null;
 /** How long 「接続が戻りました」 stays. */
 const CONN_BACK_MS = 4000;
+/** Connection attempts a start waiting for its `welcome` makes before the page says it failed. */
+const START_ATTEMPTS = 4;
 /** The log follows its newest line (set up in init). */
 let log = null;
 /** Title, tone and notification while the tab is hidden (set up in init). */
@@ -311,6 +319,9 @@ function renderPhase() {
   else heading.textContent = t('conn.connecting');
   $('wait-info').hidden = p !== 'queued';
   setWayBackAvailable(p === 'queued' || p === 'active');
+  // The return code's button sits under the chat's actions, during the
+  // chat and after it (issue 22: on request during it).
+  setReturnCodeAvailable((p === 'active' || p === 'ended') && Boolean(state.conversationId));
   if (p !== 'queued') $('queue-status').textContent = '';
   renderQueue();
   renderClosing();
@@ -609,6 +620,8 @@ function updateComposerCount() {
   const el = $('composer-count');
   el.textContent = t('composer.count', { count: n, max: state.maxChars });
   el.classList.toggle('over', n > state.maxChars);
+  // On a phone the count shows only from 80 % of the limit (visitor.css).
+  el.classList.toggle('near', n >= state.maxChars * 0.8);
 }
 
 function submitComposer(ev) {
@@ -720,7 +733,8 @@ function connect() {
           last_seq: state.seq.contiguous,
         });
       } else if (state.pendingStart) {
-        conn.send({ type: 'start', ...state.pendingStart });
+        // The page's language, so the counsellor sees which one to answer in.
+        conn.send({ type: 'start', ...state.pendingStart, lang: lang() });
       }
     },
     onmessage: onServerMessage,
@@ -729,10 +743,16 @@ function connect() {
       renderConnection(s);
       if (s === 'offline' && !state.conversationId && state.pendingStart) startFailed({ key: 'error.network' });
     },
-    onfail: () => {
-      // A start whose socket failed before the welcome: say so and let the
-      // visitor press again (the form keeps what they wrote).
-      if (!state.conversationId && state.pendingStart) startFailed({ key: 'error.network' });
+    onfail: (code) => {
+      if (state.conversationId || !state.pendingStart) return;
+      // The connection dropped after `start` and before its `welcome`: the
+      // start may have made the conversation already. The socket comes
+      // back and sends the same start with the same key, which takes that
+      // conversation up (or makes it, if the start never arrived). Only
+      // after a few attempts in vain say so; the visitor can press again
+      // (the form keeps what they wrote, and the key is kept too).
+      if (RECONNECT_CODES.has(code) && conn && conn.attempts < START_ATTEMPTS) return;
+      startFailed({ key: 'error.network' });
     },
   });
   conn.start();
@@ -837,6 +857,7 @@ function onWelcome(msg) {
       addMessage({ key: '~first', client_id: '~first', seq: 1, from: 'visitor', text: first, sent_at: Date.now() });
     }
     state.pendingStart = null;
+    state.startKey = null;
     $('start-form').reset();
   }
   if (msg.max_text_chars) state.maxChars = msg.max_text_chars;
@@ -917,6 +938,13 @@ function onError(err) {
   }
   if (!state.bound) {
     // The answer to `start` or `resume`.
+    if (!state.conversationId && state.pendingStart?.return_code
+        && (err.code === 'resume_failed' || err.code === 'return_code_locked')) {
+      // Issue 22: the code led nowhere; nothing was started. Said by the field.
+      startFailed(err.code === 'resume_failed' ? { key: 'return.start.failed' } : { err });
+      returnStartFailed();
+      return;
+    }
     if (err.code === 'resume_failed') {
       resetConversation();
       showWelcome({ focus: true });
@@ -963,8 +991,14 @@ function startChat(ev) {
     showStartError({ key: 'error.text_too_long', vars: { max: state.maxChars } });
     return;
   }
-  state.pendingStart = { pre_chat: preChat };
+  // A press after a start that failed on the network is the same start
+  // again: the same key (the server ignores the form's new answers if
+  // that start had made its conversation, which is still waiting).
+  if (!state.startKey) state.startKey = newClientId();
+  state.pendingStart = { pre_chat: preChat, idempotency_key: state.startKey };
   if (first.trim()) state.pendingStart.first_message = first;
+  const returnCode = returnCodeToStart();
+  if (returnCode) state.pendingStart.return_code = returnCode;
   showStartError(null);
   notice(null);
   $('start-button').disabled = true;
@@ -981,6 +1015,9 @@ function showStartError(spec) {
 
 function startFailed(spec) {
   state.pendingStart = null;
+  // A refusal made nothing: the next press is a new start. A network
+  // failure may have made the conversation: the next press reuses the key.
+  if (spec?.key !== 'error.network') state.startKey = null;
   conn?.stop();
   conn = null;
   showWelcome();
@@ -1005,6 +1042,7 @@ function resetConversation() {
     inflight: null,
     bound: false,
     pendingStart: null,
+    startKey: null,
     closing: null,
     second: null,
     safety: null,
@@ -1136,6 +1174,10 @@ function init() {
   initWayBack({
     request: () => conn?.send({ type: 'way_back_code' }),
     redeemed: takeUpWithWayBack,
+  });
+  initReturnCode({
+    conversation: () => (state.conversationId ? { conversation_id: state.conversationId, token: state.token } : null),
+    caseErased: () => forgetHere('case.erased.notice'),
   });
   $('safety-collapse').addEventListener('click', () => setSafetyCollapsed(true));
   $('safety-expand').addEventListener('click', () => setSafetyCollapsed(false));

@@ -5,11 +5,19 @@
 // and confirmed to the sender with `sent`. No queue, no store, no checks
 // beyond a frame size limit. A socket without a pair is just held.
 //
-//   node relay.js [PORT]   (listens on 127.0.0.1, default 9101)
+// With --delivered it is the same-protocol baseline: an `ack` of a message
+// (`{"type":"ack","seq":N}`) is answered to the message's sender with
+// `{"type":"delivered","seq":N}`, as Tsunagu does, so that it handles the
+// same five frames per acknowledged message (send, message, sent, ack,
+// delivered). Without it (the simpler baseline) acks are ignored.
+//
+//   node relay.js [PORT] [--delivered]   (listens on 127.0.0.1, default 9101)
 'use strict';
 const { WebSocketServer } = require('ws');
 
-const port = Number(process.argv[2] || 9101);
+const args = process.argv.slice(2);
+const delivered = args.includes('--delivered');
+const port = Number(args.find((a) => a !== '--delivered') || 9101);
 const wss = new WebSocketServer({ host: '127.0.0.1', port, maxPayload: 16 * 1024 });
 const waiting = new Map();
 
@@ -34,6 +42,10 @@ function join(ws, peer, room) {
     if (isBinary) return;
     let m;
     try { m = JSON.parse(data); } catch { return; }
+    if (delivered && m.type === 'ack' && Number.isInteger(m.seq)) {
+      peer.send(JSON.stringify({ type: 'delivered', seq: m.seq }));
+      return;
+    }
     if (m.type !== 'send' || typeof m.text !== 'string') return;
     const seq = ++room.seq;
     peer.send(JSON.stringify({ type: 'message', seq, text: m.text, sent_at: Date.now() }));
@@ -42,4 +54,4 @@ function join(ws, peer, room) {
   ws.on('close', () => peer.close());
 }
 
-wss.on('listening', () => console.error(`node-relay listening on 127.0.0.1:${port}`));
+wss.on('listening', () => console.error(`node-relay listening on 127.0.0.1:${port}${delivered ? ' (answers acks with delivered)' : ''}`));

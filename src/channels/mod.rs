@@ -2,3 +2,4 @@
 //! into the same service use cases a web visitor goes through.
 
 pub mod line;
+pub mod webhook;

@@ -22,6 +22,10 @@ use crate::model::{Alternative, MatchingMode};
 pub const DEFAULT_REDIS_NODE_TTL: Duration = Duration::from_secs(15);
 pub const DEFAULT_REDIS_MAX_OUTSTANDING: usize = 1024;
 pub const DEFAULT_REDIS_ADMISSION_WAIT: Duration = Duration::from_millis(500);
+pub const DEFAULT_REDIS_WAIT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Longest `redis_wait_timeout_ms`: below Redis's 5 s response time-out,
+/// so the wait ends with Redis's answer, not the connection's.
+pub const MAX_REDIS_WAIT_TIMEOUT_MS: u64 = 4_000;
 
 /// Longest accepted Redis key prefix.
 pub const REDIS_PREFIX_MAX_CHARS: usize = 64;
@@ -35,6 +39,32 @@ pub fn valid_redis_prefix(p: &str) -> bool {
         && p.len() <= REDIS_PREFIX_MAX_CHARS
         && p.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+/// `host:port` with a port of 1-65535 and a host without spaces or `/`.
+pub fn valid_host_port(s: &str) -> bool {
+    match s.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains([' ', '/', '@'])
+                && port.parse::<u16>().is_ok_and(|p| p > 0)
+        }
+        None => false,
+    }
+}
+
+/// An ACL user name as a setting: 1-64 characters of `A-Z a-z 0-9 _ . - @`
+/// (Redis allows more; these keep it one word in a URL and a log line).
+pub fn valid_acl_username(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'@'))
+}
+
+/// A password setting that is there and not empty: an empty one (as
+/// `${VAR:-}` in a compose file gives) counts as none.
+pub fn password_set(p: &Option<Secret>) -> bool {
+    p.as_ref().is_some_and(|p| !p.expose().is_empty())
 }
 
 /// A value that never prints.
@@ -88,6 +118,34 @@ pub struct Settings {
     /// With Redis: how long a command waits for a place before it is
     /// refused as `unavailable` with `retry_after_ms` (nothing changed).
     pub redis_admission_wait_ms: u64,
+    // ---- Redis Sentinel and replication waits (issue 25; docs/REDIS.md,
+    // "Replicas and failover")
+    /// Sentinels to ask for the primary (`host:port` each), instead of
+    /// `redis_url`; the node follows a failover without a restart.
+    pub redis_sentinels: Vec<String>,
+    /// The name the Sentinels monitor the primary under (with `redis_sentinels`).
+    pub redis_service: Option<String>,
+    /// With `redis_sentinels`: the password of the primary and replicas
+    /// (their `requirepass`, or `redis_username`'s ACL password).
+    pub redis_password: Option<Secret>,
+    /// With `redis_sentinels`: an ACL user on the primary and replicas
+    /// (none: the `default` user).
+    pub redis_username: Option<String>,
+    /// With `redis_sentinels`: the Sentinels' own password (their
+    /// `requirepass`, or `redis_sentinel_username`'s ACL password).
+    pub redis_sentinel_password: Option<Secret>,
+    /// With `redis_sentinels`: an ACL user on the Sentinels.
+    pub redis_sentinel_username: Option<String>,
+    /// Consent, booking, slot, account, session revocation and audit
+    /// writes are confirmed only once this many replicas have them (`WAIT`);
+    /// 0 (the default): no wait.
+    pub redis_replicas_to_wait: u32,
+    /// How long such a write waits for the replicas before it is refused as
+    /// `unavailable` (it may still be on the primary: see docs/REDIS.md).
+    pub redis_wait_timeout_ms: u64,
+    /// Chat messages wait for the replicas too (costs relay throughput:
+    /// docs/BENCHMARKS.md).
+    pub redis_wait_messages: bool,
     /// Folder of the web pages served at `/`.
     pub web_dir: PathBuf,
     /// `auto`: the server assigns visitors. `manual`: counsellors pick.
@@ -138,8 +196,32 @@ pub struct Settings {
     pub report: ReportSettings,
     /// The LINE channel (off unless both secrets are set).
     pub line: Line,
+    /// The empty-floor alert and its optional outbound webhook.
+    pub alerts: Alerts,
     /// Accounts created at start if their username does not exist yet.
     pub users: Vec<UserSeed>,
+    /// Staff sign-in: which roles must use a second factor (issue 21).
+    pub auth: Auth,
+}
+
+/// Staff sign-in (`[auth]`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    /// Roles that must use a second factor (TOTP): an account in one of
+    /// them that has not enrolled may, after its password, only enrol;
+    /// every other call answers `second_factor_required`. Other roles may
+    /// enrol by choice. Default: supervisor, intake and admin (the people
+    /// who can read minors' conversations and bookings).
+    pub second_factor_roles: Vec<Role>,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            second_factor_roles: vec![Role::Supervisor, Role::Intake, Role::Admin],
+        }
+    }
 }
 
 /// What a visitor is shown with a handoff offer, and recorded with their
@@ -233,6 +315,26 @@ pub struct RetentionSettings {
     pub keep_notes_on_erase: bool,
     /// How often the purge runs (seconds).
     pub purge_interval_secs: u64,
+    /// An audit entry (a supervisor's access to a conversation, intake's
+    /// reading of a transcript) is deleted this many days after it was
+    /// written. Default 1825 (5 years): the entries hold only staff and
+    /// conversation ids, and a question about who read a minor's
+    /// conversation can come years later (a complaint, the general
+    /// limitation period of the Civil Code is 5 years from knowing).
+    /// Must be at least `booking_days`, so an entry outlives the records
+    /// it is about.
+    pub audit_days: u32,
+    /// Issue 22: with the visitor's keep-longer consent, their case's
+    /// conversations are kept until this many days after the case's last
+    /// contact (instead of `conversation_days` after each one's end). The
+    /// consent records the days it was given for. At least
+    /// `conversation_days`.
+    pub case_keep_days: u32,
+    /// The version of the keep-longer consent's wording (`web/i18n.js`,
+    /// `keep.*`): change it whenever that wording changes; a consent
+    /// records the version (and language) shown, and an answer to another
+    /// version is refused (`offer_changed`).
+    pub case_keep_wording_version: String,
 }
 
 impl Default for RetentionSettings {
@@ -242,6 +344,9 @@ impl Default for RetentionSettings {
             booking_days: 365,
             keep_notes_on_erase: false,
             purge_interval_secs: 300,
+            audit_days: 1825,
+            case_keep_days: 180,
+            case_keep_wording_version: "2026-12".into(),
         }
     }
 }
@@ -297,12 +402,100 @@ impl Default for Line {
     }
 }
 
+/// The empty-floor alert (see `docs/ARCHITECTURE.md`, "The empty-floor
+/// alert"): during opening hours, supervisors are alerted when no
+/// counsellor has been available for `empty_floor_after_secs`, or a visitor
+/// has waited `long_wait_alert_secs`. With `webhook_url` and
+/// `webhook_secret` each episode's raise and clear is also POSTed there,
+/// signed (header `Tsunagu-Signature: t=<unix secs>,v1=<hex HMAC-SHA256 of
+/// "<t>.<body>">`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Alerts {
+    /// Turn the empty-floor alert off.
+    pub empty_floor_disabled: bool,
+    /// Nobody available this long (during opening hours) raises it.
+    pub empty_floor_after_secs: u64,
+    /// A visitor waiting this long raises it; 0 turns this trigger off.
+    pub long_wait_alert_secs: u64,
+    /// The operator's own receiver (pager, chat tool). Only this URL is
+    /// ever called; nothing personal is sent.
+    pub webhook_url: Option<String>,
+    /// The HMAC key the receiver verifies with (required with the URL).
+    pub webhook_secret: Option<Secret>,
+    /// Attempts per delivery before it is given up (logged).
+    pub webhook_max_attempts: u32,
+    /// First back-off between attempts; doubled each time, at most 5 min.
+    pub webhook_retry_base_ms: u64,
+    /// Time-out of one call to the receiver.
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Self {
+            empty_floor_disabled: false,
+            empty_floor_after_secs: 120,
+            long_wait_alert_secs: 900,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_max_attempts: 8,
+            webhook_retry_base_ms: 2_000,
+            webhook_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Alerts {
+    /// The decision's thresholds.
+    pub fn floor_policy(&self) -> crate::core::floor::FloorPolicy {
+        crate::core::floor::FloorPolicy {
+            empty_after_ms: self.empty_floor_after_secs * 1000,
+            long_wait_ms: (self.long_wait_alert_secs > 0)
+                .then_some(self.long_wait_alert_secs * 1000),
+        }
+    }
+
+    /// The webhook's URL and key, when both are configured.
+    pub fn webhook(&self) -> Option<(&str, &Secret)> {
+        Some((self.webhook_url.as_deref()?, self.webhook_secret.as_ref()?))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.webhook_url {
+            let ok = url.starts_with("https://") || url.starts_with("http://");
+            if !ok || url.contains(char::is_whitespace) || url.len() < 10 {
+                return Err("alerts.webhook_url must be an http(s) URL".into());
+            }
+            if self
+                .webhook_secret
+                .as_ref()
+                .is_none_or(|s| s.expose().len() < 16)
+            {
+                return Err(
+                    "alerts.webhook_url needs alerts.webhook_secret of at least 16 characters"
+                        .into(),
+                );
+            }
+        } else if self.webhook_secret.is_some() {
+            return Err("alerts.webhook_secret is set without alerts.webhook_url".into());
+        }
+        if self.webhook_max_attempts == 0 || self.webhook_timeout_ms == 0 {
+            return Err(
+                "alerts.webhook_max_attempts and webhook_timeout_ms must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl RetentionSettings {
     pub fn retention(&self) -> crate::model::Retention {
         const DAY_MS: u64 = 86_400_000;
         crate::model::Retention {
             conversation_ms: u64::from(self.conversation_days) * DAY_MS,
             booking_ms: u64::from(self.booking_days) * DAY_MS,
+            audit_ms: u64::from(self.audit_days) * DAY_MS,
         }
     }
 }
@@ -450,6 +643,13 @@ pub struct Limits {
     /// How long an address's wrong way-back codes are counted, and so
     /// the longest it is refused after `way_back_failures` of them.
     pub way_back_lockout_secs: u32,
+    /// Wrong return codes (issue 22) from one client address after which
+    /// that address is refused (`return_code_locked`) for
+    /// `return_code_lockout_secs` (counted for the whole deployment).
+    pub return_code_failures: u32,
+    /// How long an address's wrong return codes are counted, and so the
+    /// longest it is refused after `return_code_failures` of them.
+    pub return_code_lockout_secs: u32,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -465,8 +665,16 @@ pub struct Timing {
     /// How long a way-back code is valid after it is shown (it never
     /// outlives its conversation: an ended one's code no longer works).
     pub way_back_code_secs: u64,
+    /// Issue 22: how much longer than an ordinary visitor a returning
+    /// visitor may wait for the counsellor they last talked with (when
+    /// that counsellor is available but full); past it, anyone. 0: no
+    /// preference at all.
+    pub return_preference_max_wait_secs: u64,
     /// A counsellor away longer has their visitors put back at the front.
     pub counsellor_grace_secs: u64,
+    /// How long a staff password set-up code (a new account's, or a
+    /// reset's) works after an admin is shown it; once only.
+    pub account_setup_secs: u64,
     /// How often queue positions and estimates are pushed.
     pub queue_update_ms: u64,
     /// How often the grace periods are applied.
@@ -513,6 +721,15 @@ impl Default for Settings {
             redis_prefix: "tsunagu".into(),
             redis_max_outstanding: DEFAULT_REDIS_MAX_OUTSTANDING,
             redis_admission_wait_ms: DEFAULT_REDIS_ADMISSION_WAIT.as_millis() as u64,
+            redis_sentinels: Vec::new(),
+            redis_service: None,
+            redis_password: None,
+            redis_username: None,
+            redis_sentinel_password: None,
+            redis_sentinel_username: None,
+            redis_replicas_to_wait: 0,
+            redis_wait_timeout_ms: DEFAULT_REDIS_WAIT_TIMEOUT.as_millis() as u64,
+            redis_wait_messages: false,
             web_dir: PathBuf::from("web"),
             matching: MatchingMode::Auto,
             log: "info".into(),
@@ -535,6 +752,8 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             report: ReportSettings::default(),
             line: Line::default(),
+            auth: Auth::default(),
+            alerts: Alerts::default(),
             users: Vec::new(),
         }
     }
@@ -621,6 +840,8 @@ impl Default for Limits {
             waiting_bytes_per_conversation: 32 * 1024,
             way_back_failures: 10,
             way_back_lockout_secs: 900,
+            return_code_failures: 10,
+            return_code_lockout_secs: 900,
         }
     }
 }
@@ -633,7 +854,9 @@ impl Default for Timing {
             send_timeout_ms: 10_000,
             visitor_grace_secs: 120,
             way_back_code_secs: 1800,
+            return_preference_max_wait_secs: 300,
             counsellor_grace_secs: 90,
+            account_setup_secs: 86_400,
             queue_update_ms: 500,
             sweep_interval_ms: 1_000,
             handle_time_prior_secs: 20 * 60,
@@ -710,6 +933,12 @@ impl Settings {
         if !(1..=86_400).contains(&self.timing.way_back_code_secs) {
             return bad("timing.way_back_code_secs must be between 1 and 86400");
         }
+        if !(1..=7 * 86_400).contains(&self.timing.account_setup_secs) {
+            return bad("timing.account_setup_secs must be between 1 and 604800");
+        }
+        if self.timing.return_preference_max_wait_secs > 3_600 {
+            return bad("timing.return_preference_max_wait_secs must be at most 3600");
+        }
         if self.hsts_max_age_secs > 0 && !self.cookie_secure {
             return bad("hsts_max_age_secs needs cookie_secure = true (HSTS only over HTTPS)");
         }
@@ -757,6 +986,8 @@ impl Settings {
             l.waiting_bytes_per_conversation,
             l.way_back_failures,
             l.way_back_lockout_secs,
+            l.return_code_failures,
+            l.return_code_lockout_secs,
         ] {
             if n == 0 {
                 return bad("rate limits and bursts must be at least 1");
@@ -803,6 +1034,15 @@ impl Settings {
         if r.conversation_days == 0 || r.booking_days < r.conversation_days {
             return bad("retention: conversation_days >= 1 and booking_days >= conversation_days");
         }
+        if r.case_keep_days < r.conversation_days {
+            return bad("retention.case_keep_days must be at least retention.conversation_days");
+        }
+        if r.case_keep_wording_version.trim().is_empty() {
+            return bad("retention.case_keep_wording_version is required");
+        }
+        if r.audit_days < r.booking_days {
+            return bad("retention.audit_days must be at least retention.booking_days");
+        }
         if r.purge_interval_secs == 0 {
             return bad("retention.purge_interval_secs must be at least 1");
         }
@@ -818,6 +1058,7 @@ impl Settings {
         if self.redis_admission_wait_ms > 4_000 {
             return bad("redis_admission_wait_ms must be at most 4000 (below Redis's 5 s response time-out)");
         }
+        self.check_sentinel_settings()?;
         if self.timing.node_ttl_ms < 300 {
             return bad("timing.node_ttl_ms must be at least 300");
         }
@@ -856,6 +1097,7 @@ impl Settings {
                 "metrics_token must not be empty (leave it unset for loopback-only metrics)",
             );
         }
+        self.alerts.validate().map_err(ConfigError::Invalid)?;
         self.schedule()?;
         let mut seen = std::collections::HashSet::new();
         for u in &self.users {
@@ -890,6 +1132,87 @@ impl Settings {
 }
 
 impl Settings {
+    /// The Sentinel settings: either `redis_url` or `redis_sentinels` with
+    /// `redis_service`, each Sentinel as `host:port`; a wait that can end.
+    fn check_sentinel_settings(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if !self.redis_sentinels.is_empty() {
+            if self.redis_url.is_some() {
+                return bad("set either redis_url or redis_sentinels, not both");
+            }
+            for s in &self.redis_sentinels {
+                if !valid_host_port(s) {
+                    return Err(ConfigError::Invalid(format!(
+                        "redis_sentinels: {s:?} must be host:port (a port of 1-65535)"
+                    )));
+                }
+            }
+            if !self
+                .redis_service
+                .as_deref()
+                .is_some_and(valid_redis_prefix)
+            {
+                return bad(
+                    "redis_service must name the monitored primary with redis_sentinels \
+                     (1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-')",
+                );
+            }
+            for (name, user) in [
+                ("redis_username", &self.redis_username),
+                ("redis_sentinel_username", &self.redis_sentinel_username),
+            ] {
+                if user.as_deref().is_some_and(|u| !valid_acl_username(u)) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name} must be 1-64 characters of A-Z, a-z, 0-9, '_', '.', '-' or '@' \
+                         (an ACL user on the server)"
+                    )));
+                }
+            }
+            for (name, user, password) in [
+                ("redis", &self.redis_username, &self.redis_password),
+                (
+                    "redis_sentinel",
+                    &self.redis_sentinel_username,
+                    &self.redis_sentinel_password,
+                ),
+            ] {
+                if user.is_some() && !password_set(password) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}_username needs {name}_password (an ACL user logs in with its password)"
+                    )));
+                }
+            }
+        } else if self.redis_service.is_some()
+            || password_set(&self.redis_password)
+            || self.redis_username.is_some()
+            || password_set(&self.redis_sentinel_password)
+            || self.redis_sentinel_username.is_some()
+        {
+            return bad(
+                "redis_service, redis_username, redis_password, redis_sentinel_username and \
+                 redis_sentinel_password are for redis_sentinels (put a password in redis_url)",
+            );
+        }
+        if self.redis_wait_timeout_ms == 0 || self.redis_wait_timeout_ms > MAX_REDIS_WAIT_TIMEOUT_MS
+        {
+            return bad(
+                "redis_wait_timeout_ms must be 1-4000 (below Redis's 5 s response time-out)",
+            );
+        }
+        if self.redis_replicas_to_wait > 16 {
+            return bad("redis_replicas_to_wait must be at most 16");
+        }
+        if self.redis_wait_messages && self.redis_replicas_to_wait == 0 {
+            return bad("redis_wait_messages needs redis_replicas_to_wait of at least 1");
+        }
+        Ok(())
+    }
+
+    /// Is a Redis store configured (`redis_url` or `redis_sentinels`)?
+    pub fn uses_redis(&self) -> bool {
+        self.redis_url.is_some() || !self.redis_sentinels.is_empty()
+    }
+
     /// `public_url` without a trailing slash, if set.
     pub fn public_base(&self) -> Option<&str> {
         self.public_url.as_deref().map(|u| u.trim_end_matches('/'))

@@ -224,3 +224,139 @@ fn configured_alternatives_replace_the_defaults_whole() {
     assert!(!s.alternatives[0].emergency);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---- Redis Sentinel and replication waits (issue 25)
+
+#[test]
+fn sentinels_come_from_the_environment_as_a_toml_array() {
+    let s = Settings::load(
+        None,
+        env(&[
+            (
+                "TSUNAGU_REDIS_SENTINELS",
+                r#"["10.0.0.21:26379","sentinel-b.internal:26379"]"#,
+            ),
+            ("TSUNAGU_REDIS_SERVICE", "tsunagu"),
+            ("TSUNAGU_REDIS_PASSWORD", "hunter2-data"),
+            ("TSUNAGU_REDIS_USERNAME", "tsunagu-node"),
+            ("TSUNAGU_REDIS_SENTINEL_PASSWORD", "hunter2-sentinel"),
+            ("TSUNAGU_REDIS_SENTINEL_USERNAME", "watcher"),
+            ("TSUNAGU_REDIS_REPLICAS_TO_WAIT", "1"),
+            ("TSUNAGU_REDIS_WAIT_MESSAGES", "true"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.redis_sentinels.len(), 2);
+    assert!(s.uses_redis());
+    assert_eq!(s.redis_replicas_to_wait, 1);
+    assert_eq!(s.redis_wait_timeout_ms, 1000);
+    assert!(s.redis_wait_messages);
+    assert_eq!(s.redis_username.as_deref(), Some("tsunagu-node"));
+    assert_eq!(s.redis_sentinel_username.as_deref(), Some("watcher"));
+    assert_eq!(
+        s.redis_sentinel_password.as_ref().map(|p| p.expose()),
+        Some("hunter2-sentinel")
+    );
+    assert!(!format!("{s:?}").contains("hunter2"));
+    assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));
+}
+
+#[test]
+fn each_bad_sentinel_setting_is_refused_with_its_reason() {
+    let refused = |pairs: &[(&str, &str)], why: &str| {
+        let e = Settings::load(None, env(pairs)).unwrap_err().to_string();
+        assert!(e.contains(why), "{pairs:?}: {e}");
+    };
+    let one = ("TSUNAGU_REDIS_SENTINELS", r#"["127.0.0.1:26379"]"#);
+    let service = ("TSUNAGU_REDIS_SERVICE", "tsunagu");
+    refused(&[one], "redis_service");
+    refused(&[one, ("TSUNAGU_REDIS_SERVICE", "a:b")], "redis_service");
+    refused(
+        &[one, service, ("TSUNAGU_REDIS_URL", "redis://127.0.0.1")],
+        "not both",
+    );
+    for bad in [
+        "127.0.0.1",
+        "127.0.0.1:0",
+        "127.0.0.1:99999",
+        ":26379",
+        "a b:1",
+    ] {
+        let list = format!(r#"["{bad}"]"#);
+        refused(&[("TSUNAGU_REDIS_SENTINELS", &list), service], "host:port");
+    }
+    refused(&[service], "are for redis_sentinels");
+    for lone in [
+        "TSUNAGU_REDIS_PASSWORD",
+        "TSUNAGU_REDIS_USERNAME",
+        "TSUNAGU_REDIS_SENTINEL_PASSWORD",
+        "TSUNAGU_REDIS_SENTINEL_USERNAME",
+    ] {
+        refused(&[(lone, "x")], "are for redis_sentinels");
+    }
+    // Credentials for the Sentinels and the data nodes.
+    refused(
+        &[one, service, ("TSUNAGU_REDIS_SENTINEL_USERNAME", "watcher")],
+        "redis_sentinel_username needs redis_sentinel_password",
+    );
+    refused(
+        &[one, service, ("TSUNAGU_REDIS_USERNAME", "tsunagu")],
+        "redis_username needs redis_password",
+    );
+    refused(
+        &[
+            one,
+            service,
+            ("TSUNAGU_REDIS_SENTINEL_USERNAME", "a b"),
+            ("TSUNAGU_REDIS_SENTINEL_PASSWORD", "pw"),
+        ],
+        "redis_sentinel_username must be",
+    );
+    // An empty password is none (compose's `${VAR:-}`): fine alone,
+    // not enough for a username.
+    for pw in ["TSUNAGU_REDIS_SENTINEL_PASSWORD", "TSUNAGU_REDIS_PASSWORD"] {
+        Settings::load(None, env(&[one, service, (pw, "")])).unwrap();
+        Settings::load(None, env(&[(pw, "")])).unwrap();
+    }
+    refused(
+        &[
+            one,
+            service,
+            ("TSUNAGU_REDIS_SENTINEL_USERNAME", "watcher"),
+            ("TSUNAGU_REDIS_SENTINEL_PASSWORD", ""),
+        ],
+        "redis_sentinel_username needs redis_sentinel_password",
+    );
+    refused(
+        &[("TSUNAGU_REDIS_WAIT_TIMEOUT_MS", "0")],
+        "redis_wait_timeout_ms",
+    );
+    refused(
+        &[("TSUNAGU_REDIS_WAIT_TIMEOUT_MS", "4001")],
+        "redis_wait_timeout_ms",
+    );
+    refused(&[("TSUNAGU_REDIS_REPLICAS_TO_WAIT", "17")], "at most 16");
+    refused(
+        &[("TSUNAGU_REDIS_WAIT_MESSAGES", "true")],
+        "redis_replicas_to_wait",
+    );
+}
+
+#[test]
+fn the_case_keep_period_is_at_least_the_conversation_period() {
+    let s = Settings::load(None, env(&[])).unwrap();
+    assert_eq!(s.retention.case_keep_days, 180);
+    assert_eq!(s.retention.case_keep_wording_version, "2026-12");
+    let short = env(&[
+        ("TSUNAGU_RETENTION__CONVERSATION_DAYS", "30"),
+        ("TSUNAGU_RETENTION__CASE_KEEP_DAYS", "29"),
+    ]);
+    assert!(Settings::load(None, short).is_err());
+    let same = env(&[("TSUNAGU_RETENTION__CASE_KEEP_DAYS", "30")]);
+    assert_eq!(
+        Settings::load(None, same).unwrap().retention.case_keep_days,
+        30
+    );
+    let blank = env(&[("TSUNAGU_RETENTION__CASE_KEEP_WORDING_VERSION", " ")]);
+    assert!(Settings::load(None, blank).is_err());
+}

@@ -49,6 +49,45 @@ uuid_id!(
     /// A risk alert shown to supervisors until one acknowledges it.
     AlertId
 );
+uuid_id!(
+    /// One entry of the deployment's library of canned replies.
+    CannedReplyId
+);
+
+uuid_id!(
+    /// An anonymous case (issue 22): the conversations one return code links.
+    CaseId
+);
+
+/// A language the pages speak (and a visitor reads): Japanese first.
+/// Its wire name is the BCP 47 tag (`"ja"`, `"en"`); anything else is
+/// refused when parsed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// The wire name, e.g. `"ja"`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// A wire name back (`None` for anything else).
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        match tag {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
 
 /// A message id chosen by the sending client so that a resend is recognised
 /// and stored once. 1 to 64 characters of `[A-Za-z0-9_-]`.
@@ -98,6 +137,47 @@ impl<'de> Deserialize<'de> for ClientMsgId {
     }
 }
 
+/// A `start`'s idempotency key, chosen by the client: 22 to 64 characters
+/// of `[A-Za-z0-9_-]` (a random one of 22 or more has at least 128 bits,
+/// like a resume token: whoever has it may take up the waiting
+/// conversation it started, so it is kept like the token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+pub const IDEMPOTENCY_KEY_CHARS: std::ops::RangeInclusive<usize> = 22..=64;
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let ok = IDEMPOTENCY_KEY_CHARS.contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidInput::IdempotencyKey)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never printed: it opens a conversation.
+impl std::fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdempotencyKey(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for IdempotencyKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The text of one chat message or note: trimmed of nothing (people's
 /// whitespace is theirs), but never blank and never longer than the
 /// deployment's limit (counted in Unicode scalar values, not bytes, so a
@@ -139,6 +219,8 @@ impl MessageText {
 pub enum InvalidInput {
     #[error("client message id must be 1-64 characters of A-Z, a-z, 0-9, '-' or '_'")]
     ClientMsgId,
+    #[error("idempotency_key must be 22-64 characters of A-Z, a-z, 0-9, '-' or '_'")]
+    IdempotencyKey,
     #[error("text must not be empty")]
     TextEmpty,
     #[error("text must not contain control characters")]

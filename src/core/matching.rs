@@ -57,6 +57,70 @@ pub fn plan(
     out
 }
 
+/// A waiting visitor as matching with return preferences sees them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub conversation: ConversationId,
+    /// A returning visitor's last counsellor (issue 22), if any.
+    pub prefers: Option<AccountId>,
+    /// When they joined the queue (ms since epoch).
+    pub queued_since_ms: u64,
+}
+
+/// Is `w`'s preference in force at `now_ms`: they prefer a counsellor who
+/// is available (status and a live socket, full or not), and they have
+/// waited less than `max_wait_ms`? Past the bound, or with that
+/// counsellor away, they are an ordinary visitor at their place in the
+/// queue (which they never lost).
+pub fn preference_in_force(
+    w: &Waiting,
+    counsellors: &[CounsellorLoad],
+    now_ms: u64,
+    max_wait_ms: u64,
+) -> Option<AccountId> {
+    let p = w.prefers?;
+    let waited = now_ms.saturating_sub(w.queued_since_ms);
+    let available = counsellors.iter().any(|c| c.id == p && c.available);
+    (available && waited < max_wait_ms).then_some(p)
+}
+
+/// [`plan`] with return preferences (issue 22): visitors in queue order;
+/// one whose preference is in force ([`preference_in_force`]) goes to
+/// that counsellor if they have a free place, and otherwise is passed
+/// over this round (keeping their place), so they never take a place
+/// from anyone behind them; everyone else is planned as by [`plan`].
+/// With no preference in force this is exactly [`plan`]: a returning
+/// visitor waits at most the bound more than an ordinary one, and a
+/// preference never makes anyone else wait longer (property-tested).
+pub fn plan_preferring(
+    queue: &[Waiting],
+    counsellors: &[CounsellorLoad],
+    now_ms: u64,
+    max_wait_ms: u64,
+) -> Vec<(ConversationId, AccountId)> {
+    let mut loads: Vec<CounsellorLoad> = counsellors
+        .iter()
+        .filter(|c| c.available && c.free() > 0)
+        .cloned()
+        .collect();
+    let mut out = Vec::new();
+    for w in queue {
+        if loads.iter().all(|c| c.free() == 0) {
+            break;
+        }
+        let chosen = match preference_in_force(w, counsellors, now_ms, max_wait_ms) {
+            Some(p) => loads.iter().position(|c| c.id == p && c.free() > 0),
+            None => pick(&loads),
+        };
+        let Some(i) = chosen else { continue };
+        let c = &mut loads[i];
+        c.active += 1;
+        c.last_assigned_ms = Some(u64::MAX);
+        out.push((w.conversation, c.id));
+    }
+    out
+}
+
 /// Index of the counsellor who should get the next visitor, if any.
 pub fn pick(loads: &[CounsellorLoad]) -> Option<usize> {
     loads
@@ -206,6 +270,154 @@ mod tests {
                 rounds += 1;
             }
             prop_assert_eq!(rounds, n_queue.div_ceil(total));
+        }
+    }
+
+    fn arb_waiting(n_counsellors: u128) -> impl Strategy<Value = Vec<Waiting>> {
+        proptest::collection::vec(
+            (
+                proptest::option::of(1..=n_counsellors.max(1) + 1),
+                0u64..200,
+            ),
+            0..30,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (p, since))| Waiting {
+                    conversation: conv(i as u128 + 1000),
+                    prefers: p.map(|n| AccountId(Uuid::from_u128(n))),
+                    queued_since_ms: since,
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_returning_visitor_waits_for_their_counsellor_within_the_bound_only() {
+        let busy = load(1, 1, 1, None);
+        let free = load(2, 1, 0, None);
+        let w = Waiting {
+            conversation: conv(7),
+            prefers: Some(busy.id),
+            queued_since_ms: 1_000,
+        };
+        let loads = [busy.clone(), free.clone()];
+        assert!(plan_preferring(&[w], &loads, 1_500, 1_000).is_empty());
+        assert_eq!(
+            plan_preferring(&[w], &loads, 2_000, 1_000),
+            vec![(conv(7), free.id)],
+            "past the bound: anyone"
+        );
+        let mut away = busy.clone();
+        away.available = false;
+        assert_eq!(
+            plan_preferring(&[w], &[away, free.clone()], 1_500, 1_000),
+            vec![(conv(7), free.id)],
+            "their counsellor away: no waiting"
+        );
+        let mut has_room = busy;
+        has_room.capacity = 2;
+        let both = [has_room.clone(), load(2, 3, 0, None)];
+        assert_eq!(
+            plan_preferring(&[w], &both, 1_500, 1_000),
+            vec![(conv(7), has_room.id)],
+            "their counsellor, although another has more room"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn with_no_preference_in_force_it_is_the_plain_plan(
+            loads in arb_loads(),
+            queue in arb_waiting(8),
+            bound in 0u64..300,
+        ) {
+            // At `now` past everyone's bound, preferences are spent.
+            let now = 200 + bound;
+            let ids: Vec<_> = queue.iter().map(|w| w.conversation).collect();
+            prop_assert_eq!(plan_preferring(&queue, &loads, now, bound), plan(&ids, &loads));
+        }
+
+        #[test]
+        fn preferences_never_exceed_capacity_nor_give_anyone_to_another(
+            loads in arb_loads(),
+            queue in arb_waiting(8),
+            now in 0u64..400,
+            bound in 0u64..300,
+        ) {
+            let p = plan_preferring(&queue, &loads, now, bound);
+            let mut seen = HashSet::new();
+            let mut given: HashMap<AccountId, u32> = HashMap::new();
+            for (c, a) in &p {
+                prop_assert!(seen.insert(*c), "visitor assigned twice");
+                *given.entry(*a).or_default() += 1;
+                let w = queue.iter().find(|w| w.conversation == *c).unwrap();
+                if let Some(pref) = preference_in_force(w, &loads, now, bound) {
+                    prop_assert_eq!(*a, pref, "given to another within the bound");
+                }
+            }
+            for l in &loads {
+                let g = given.get(&l.id).copied().unwrap_or(0);
+                prop_assert!(l.active + g <= l.capacity, "capacity exceeded");
+                if !l.available { prop_assert_eq!(g, 0); }
+            }
+        }
+
+        #[test]
+        fn a_preference_never_makes_anyone_else_wait_longer(
+            loads in arb_loads(),
+            queue in arb_waiting(8),
+            now in 0u64..400,
+            bound in 0u64..300,
+        ) {
+            // Everyone without a preference in force whom the plain plan
+            // would serve this round is served with preferences too.
+            let ids: Vec<_> = queue.iter().map(|w| w.conversation).collect();
+            let plain: HashSet<_> = plan(&ids, &loads).into_iter().map(|(c, _)| c).collect();
+            let with: HashSet<_> = plan_preferring(&queue, &loads, now, bound)
+                .into_iter().map(|(c, _)| c).collect();
+            for w in &queue {
+                if preference_in_force(w, &loads, now, bound).is_none() && plain.contains(&w.conversation) {
+                    prop_assert!(with.contains(&w.conversation), "{:?} waits longer", w.conversation);
+                }
+            }
+        }
+
+        #[test]
+        fn nobody_starves_a_returning_visitor_is_served_by_the_bound_plus_the_plain_wait(
+            caps in proptest::collection::vec(1u32..3, 1..4),
+            prefs in proptest::collection::vec(proptest::option::of(1u128..5), 1..25),
+            bound in 1u64..6,
+        ) {
+            // Rounds one time unit apart; every assigned conversation lasts
+            // one round. Counsellor 1 is kept full by others as long as
+            // possible: nobody waits more than the bound plus the rounds
+            // the plain queue would take for them.
+            let mut loads: Vec<CounsellorLoad> = caps.iter().enumerate()
+                .map(|(i, &cap)| load(i as u128 + 1, cap, 0, None)).collect();
+            let queue: Vec<Waiting> = prefs.iter().enumerate().map(|(i, p)| Waiting {
+                conversation: conv(i as u128 + 1000),
+                prefers: p.map(|n| AccountId(Uuid::from_u128(n))),
+                queued_since_ms: 0,
+            }).collect();
+            let total: usize = caps.iter().map(|&c| c as usize).sum();
+            let mut waiting = queue.clone();
+            let mut served_at: HashMap<ConversationId, u64> = HashMap::new();
+            let mut now = 0u64;
+            while !waiting.is_empty() {
+                prop_assert!(now <= bound + queue.len() as u64 + 1, "starved");
+                let p = plan_preferring(&waiting, &loads, now, bound);
+                for (c, _) in &p { served_at.insert(*c, now); }
+                waiting.retain(|w| !served_at.contains_key(&w.conversation));
+                for l in loads.iter_mut() { l.active = 0; }
+                now += 1;
+            }
+            for (i, w) in queue.iter().enumerate() {
+                let plain_round = (i / total) as u64;
+                prop_assert!(served_at[&w.conversation] <= plain_round + bound,
+                    "{} served at {} > {} + {}", i, served_at[&w.conversation], plain_round, bound);
+            }
         }
     }
 }

@@ -5,14 +5,20 @@
 //!
 //! Must never import actix, tokio or redis.
 
+pub mod canned;
+pub mod case_retention;
 pub mod conversation;
 pub mod estimate;
+pub mod floor;
 pub mod handoff;
 pub mod hours;
 pub mod ids;
 pub mod matching;
 pub mod prechat;
 pub mod queue;
+pub mod return_code;
+pub mod second_factor;
 pub mod stats;
 pub mod triage;
+pub mod typed_code;
 pub mod way_back;

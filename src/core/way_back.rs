@@ -17,27 +17,13 @@ impl WayBackCode {
     pub fn from_random(bytes: [u8; 8]) -> WayBackCode {
         // The alphabet's 32nd entry repeats its last symbol (see the
         // booking reference): 5 bits index it without going out of range.
-        WayBackCode(
-            bytes
-                .iter()
-                .map(|b| REF_ALPHABET[usize::from(b & 31)] as char)
-                .collect(),
-        )
+        WayBackCode(super::typed_code::from_random(&bytes, REF_ALPHABET))
     }
 
     /// Parse what a person typed: case, spaces and hyphens do not matter.
     /// `None` for anything that cannot be a code.
     pub fn parse(raw: &str) -> Option<WayBackCode> {
-        if raw.len() > 64 {
-            return None;
-        }
-        let s: String = raw
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' ' | '\u{3000}'))
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let ok = s.len() == 8 && s.bytes().all(|b| REF_ALPHABET.contains(&b));
-        ok.then_some(WayBackCode(s))
+        super::typed_code::parse(raw, 8, REF_ALPHABET, 64).map(WayBackCode)
     }
 
     /// The canonical form (hashed and stored, never shown as is).
@@ -47,7 +33,7 @@ impl WayBackCode {
 
     /// As shown to a person: `K7QP-M3XW`.
     pub fn display(&self) -> String {
-        format!("{}-{}", &self.0[..4], &self.0[4..])
+        super::typed_code::grouped(&self.0)
     }
 }
 

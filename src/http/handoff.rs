@@ -15,8 +15,9 @@ use serde::Deserialize;
 use super::session::{same_site, staff};
 use super::ApiError;
 use crate::app::AppState;
-use crate::clock::now_ms;
-use crate::core::handoff::{Answer, CancelReason, Contact, ContactChoice, SlotId, SlotInput};
+use crate::core::handoff::{
+    Answer, AuditFilter, CancelReason, Contact, ContactChoice, SlotId, SlotInput,
+};
 use crate::http::request::client_ip;
 use crate::limits::check_keyed;
 use crate::model::Role;
@@ -369,7 +370,7 @@ pub async fn admin_slots(
     staff(&req, &app, Role::Admin).await?;
     let from = q
         .from
-        .unwrap_or_else(|| now_ms().saturating_sub(30 * 86_400_000));
+        .unwrap_or_else(|| app.service.now_ms().saturating_sub(30 * 86_400_000));
     Ok(HttpResponse::Ok().json(app.service.all_slots(from).await?))
 }
 
@@ -399,20 +400,16 @@ pub async fn cancel_slot(
     Ok(HttpResponse::Ok().json(app.service.cancel_slot(&admin, id).await?))
 }
 
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    pub limit: Option<usize>,
-}
-
-/// `GET /api/admin/audit`
-pub async fn audit(
-    req: HttpRequest,
-    q: web::Query<AuditQuery>,
-    app: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+/// `GET /api/admin/audit?action=&account=&conversation=&since=&until=&limit=`
+/// (every filter optional; see `AuditFilter::parse`). A filter that does
+/// not parse is `invalid_filter` (400), naming it.
+pub async fn audit(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     staff(&req, &app, Role::Admin).await?;
-    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    Ok(HttpResponse::Ok().json(app.service.audit_log(limit).await?))
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|_| ApiError::new(ErrorCode::InvalidFilter, "the query string does not parse"))?;
+    let filter =
+        AuditFilter::parse(&pairs).map_err(|m| ApiError::new(ErrorCode::InvalidFilter, m))?;
+    Ok(HttpResponse::Ok().json(app.service.audit_log(filter).await?))
 }
 
 // -------------------------------------------------------------- intake

@@ -18,11 +18,15 @@ pub async fn readyz(app: web::Data<AppState>) -> HttpResponse {
         true => app.service.persistence().await,
         false => None,
     };
+    // Always, ready or not: during a failover it says which primary the
+    // node still uses and that it is moving.
+    let replication = app.service.replication().await;
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "store": store,
         "store_kind": app.store_kind,
         "persistence": persistence,
+        "replication": replication,
         "draining": app.draining(),
         "sockets": { "visitors": visitors, "counsellors": counsellors },
     });

@@ -3,11 +3,15 @@
 //! the status the code decides.
 
 pub mod accounts;
+pub mod canned;
+pub mod cases;
+pub mod floor;
 pub mod handoff;
 pub mod health;
 pub mod metrics;
 pub mod report;
 pub mod request;
+pub mod second_factor;
 pub mod session;
 pub mod way_back;
 
@@ -138,6 +142,26 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/intake/bookings/{}/cancel", "POST"),
     ("/api/intake/bookings/{}/pin", "POST"),
     ("/api/intake/bookings/{}/attended", "POST"),
+    // Second factor (issue 21).
+    ("/api/login/second-factor", "POST"),
+    ("/api/second-factor", "GET"),
+    ("/api/second-factor/setup", "POST"),
+    ("/api/second-factor/confirm", "POST"),
+    ("/api/accounts/{}/second-factor/reset", "POST"),
+    // Staff accounts run from the product (issue 21).
+    ("/api/accounts/{}", "POST"),
+    ("/api/accounts/{}/setup", "POST"),
+    ("/api/accounts/{}/revoke-sessions", "POST"),
+    ("/api/setup", "POST"),
+    ("/api/me/password", "POST"),
+    ("/api/me/logout-everywhere", "POST"),
+    ("/api/canned-replies", "GET, POST"),
+    ("/api/canned-replies/{}", "PUT, DELETE"),
+    ("/api/counsellor/conversations/{}/case", "GET"),
+    ("/api/visitor/return-code", "POST"),
+    // The floor and its empty-floor episodes (issue 20).
+    ("/api/floor", "GET"),
+    ("/api/visitor/case", "POST"),
 ];
 
 /// The methods `path` takes, if it is an API path.

@@ -18,6 +18,7 @@ use crate::limits::check_keyed;
 use crate::model::Role;
 use crate::model::{Account, TokenHash};
 use crate::protocol::ErrorCode;
+use crate::service::second_factor::LoginStep;
 
 #[derive(Deserialize)]
 pub struct LoginRequest {
@@ -31,6 +32,27 @@ pub struct AccountView {
     pub username: String,
     pub display_name: String,
     pub role: Role,
+    /// `false` once deactivated.
+    pub active: bool,
+    /// When it last logged in (ms since the epoch), if ever.
+    pub last_login_at: Option<u64>,
+    /// A second factor is enrolled (`AccountView::read`; `From` alone
+    /// cannot know and says `false`).
+    pub second_factor: bool,
+    /// A password set-up code is in force, until then (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_expires_at: Option<u64>,
+}
+
+impl AccountView {
+    /// The view with the second factor read from the store.
+    pub async fn read(app: &AppState, a: &Account) -> Result<Self, ApiError> {
+        let enrolled = app.service.second_factor_status(a).await?.enrolled;
+        Ok(Self {
+            second_factor: enrolled,
+            ..Self::from(a)
+        })
+    }
 }
 
 impl From<&Account> for AccountView {
@@ -40,6 +62,10 @@ impl From<&Account> for AccountView {
             username: a.username.clone(),
             display_name: a.display_name.clone(),
             role: a.role,
+            active: !a.deactivated,
+            last_login_at: a.last_login_ms,
+            second_factor: false,
+            setup_expires_at: a.setup.map(|t| t.expires_at_ms),
         }
     }
 }
@@ -62,8 +88,22 @@ fn session_cookies(req: &HttpRequest) -> Vec<String> {
 }
 
 /// The account behind the request's session cookie (the first of its
-/// session cookies that names a live session).
+/// session cookies that names a live session). An account whose role must
+/// use a second factor and has not enrolled is refused
+/// (`second_factor_required`): it may only use [`enrolling_account`]'s
+/// routes.
 pub async fn current_account(
+    req: &HttpRequest,
+    app: &AppState,
+) -> Result<(Account, TokenHash), ApiError> {
+    let (account, hash) = enrolling_account(req, app).await?;
+    app.service.second_factor_gate(&account).await?;
+    Ok((account, hash))
+}
+
+/// The account behind the session cookie, enrolled in a second factor or
+/// not: for `/api/me`, and setting up the second factor.
+pub async fn enrolling_account(
     req: &HttpRequest,
     app: &AppState,
 ) -> Result<(Account, TokenHash), ApiError> {
@@ -106,7 +146,23 @@ pub async fn login(
     let LoginRequest { username, password } = body.into_inner();
     // Wrong passwords are counted by the service, per (account, address),
     // per address and per account, in the store (every node alike).
-    let (account, token) = app.service.login(&username, password, address).await?;
+    match app.service.login(&username, password, address).await? {
+        LoginStep::Session { account, token } => Ok(logged_in(&app, &account, token)),
+        // A second factor: no cookie yet, only the pending login.
+        LoginStep::SecondFactor {
+            pending_login,
+            expires_at_ms,
+        } => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "second_factor": "code_needed",
+            "pending_login": pending_login,
+            "expires_at": expires_at_ms,
+        }))),
+    }
+}
+
+/// The answer to a completed login: the session cookie (set only here,
+/// after every step) and the account.
+pub(super) fn logged_in(app: &AppState, account: &Account, token: String) -> HttpResponse {
     let ttl = app.settings.session_ttl_secs;
     let cookie = Cookie::build(session_cookie_name(app.settings.cookie_secure), token)
         .path("/")
@@ -115,9 +171,9 @@ pub async fn login(
         .same_site(SameSite::Strict)
         .max_age(CookieDuration::seconds(ttl as i64))
         .finish();
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .cookie(cookie)
-        .json(AccountView::from(&account)))
+        .json(AccountView::from(account))
 }
 
 pub async fn logout(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -133,17 +189,24 @@ pub async fn logout(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpRe
         let hash = crate::model::hash_token(&value);
         app.service.logout(&hash).await?;
     }
+    Ok(forget_cookies(&app))
+}
+
+/// 204 telling the browser to forget its session cookies.
+pub fn forget_cookies(app: &AppState) -> HttpResponse {
     let secure = app.settings.cookie_secure;
     let mut res = HttpResponse::NoContent();
     res.cookie(removal(SESSION_COOKIE, secure));
     if secure {
         res.cookie(removal(SECURE_SESSION_COOKIE, secure));
     }
-    Ok(res.finish())
+    res.finish()
 }
 
 pub async fn me(req: HttpRequest, app: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (account, _) = current_account(&req, &app).await?;
+    // Also before a required second factor is set up: the page must know
+    // who is logged in to offer the set-up.
+    let (account, _) = enrolling_account(&req, &app).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&account)))
 }
 

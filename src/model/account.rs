@@ -17,12 +17,81 @@ pub struct Account {
     pub role: Role,
     /// PHC string (argon2id).
     pub password_hash: String,
+    // ---- run from the product (issue 21)
+    /// Deactivated: cannot log in, has no sessions and no sockets; the
+    /// record stays (the audit log and the statistics name it).
+    #[serde(default)]
+    pub deactivated: bool,
+    /// When the account last logged in, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_ms: Option<u64>,
+    /// A password set-up code in force (after creation or a reset): only
+    /// its keyed hash and when it stops working. Used once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupTicket>,
+    /// Sessions of another epoch are revoked: raising it ends every
+    /// session of the account at once, on every store and node.
+    #[serde(default)]
+    pub session_epoch: u32,
+}
+
+impl Account {
+    /// A new, active account that has never logged in.
+    pub fn new(
+        id: AccountId,
+        username: String,
+        display_name: String,
+        role: Role,
+        password_hash: String,
+    ) -> Self {
+        Self {
+            id,
+            username,
+            display_name,
+            role,
+            password_hash,
+            deactivated: false,
+            last_login_ms: None,
+            setup: None,
+            session_epoch: 0,
+        }
+    }
+}
+
+/// A password set-up code's keyed hash (HMAC-SHA256 under
+/// `handoff.pin_key`) and its end of validity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupTicket {
+    pub hash: TokenHash,
+    pub expires_at_ms: u64,
+}
+
+/// Why an account's sockets were closed by an admin's change: the close
+/// reason of its sockets (1008) on every node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountChange {
+    AccountDeactivated,
+    RoleChanged,
+}
+
+impl AccountChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountChange::AccountDeactivated => "account_deactivated",
+            AccountChange::RoleChanged => "role_changed",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub account: AccountId,
     pub expires_at_ms: u64,
+    /// The account's `session_epoch` when it was made: live only while
+    /// they are equal.
+    #[serde(default)]
+    pub epoch: u32,
 }
 
 /// A counsellor's presence and load, shared by every node.
@@ -43,6 +112,38 @@ pub struct CounsellorRecord {
 impl CounsellorRecord {
     pub fn takes_chats(&self) -> bool {
         self.status == Availability::Available && self.connections > 0
+    }
+
+    /// What others (and the console's header) are told about this
+    /// counsellor: see [`Activity`].
+    pub fn activity(&self) -> Activity {
+        Activity::of(self.status, self.active)
+    }
+}
+
+/// What a counsellor is doing, as shown: the status they chose
+/// ([`Availability`]) says only whether new chats come to them; someone
+/// "away" who holds a chat (a supervisor who took one over, a counsellor
+/// who stopped taking new ones near the end of a shift) is working, not
+/// away. The rule: `available` while taking chats; otherwise `busy` while
+/// holding at least one active chat; otherwise `away`. The status itself
+/// is never changed by it (taking over never makes anyone take new chats).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Available,
+    /// Holds at least one active chat, takes no new ones.
+    Busy,
+    Away,
+}
+
+impl Activity {
+    pub fn of(status: Availability, active: u32) -> Self {
+        match (status, active) {
+            (Availability::Available, _) => Activity::Available,
+            (Availability::Away, 0) => Activity::Away,
+            (Availability::Away, _) => Activity::Busy,
+        }
     }
 }
 
@@ -94,6 +195,26 @@ pub fn valid_display_name(name: &str) -> bool {
         && name.trim() == name
         && name.chars().count() <= DISPLAY_NAME_MAX_CHARS
         && !name.chars().any(|c| c.is_control() || bidi(c))
+}
+
+#[cfg(test)]
+mod activity_tests {
+    use super::*;
+
+    #[test]
+    fn away_while_holding_a_chat_is_busy_and_available_stays_available() {
+        assert_eq!(
+            Activity::of(Availability::Available, 0),
+            Activity::Available
+        );
+        assert_eq!(
+            Activity::of(Availability::Available, 3),
+            Activity::Available
+        );
+        assert_eq!(Activity::of(Availability::Away, 0), Activity::Away);
+        assert_eq!(Activity::of(Availability::Away, 1), Activity::Busy);
+        assert_eq!(Activity::of(Availability::Away, 4), Activity::Busy);
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RiskReason, TokenHash};
 use crate::core::conversation::{ConversationState, EndedBy, Outcome};
-use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
+use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Lang, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueueEntry};
 use crate::core::stats::{Assessment, ConversationFacts, FactsInput, HandoffFacts};
@@ -39,13 +39,50 @@ pub struct NewConversation {
     /// Store an alert with this id in the same step (when triage matched).
     pub alert: Option<AlertId>,
     pub first_message: Option<String>,
+    /// The language the visitor reads (the page's; LINE: Japanese).
+    pub lang: Lang,
     pub now_ms: u64,
+    /// The `start`'s idempotency key, if it had one: a `create` with a key
+    /// that a waiting conversation already has answers with that one.
+    pub start_key: Option<StartKey>,
+    /// A returning visitor's last counsellor (issue 22): matching prefers
+    /// them within `matching.return_preference_max_wait_secs`.
+    pub prefers: Option<AccountId>,
+}
+
+/// A `start`'s idempotency key as stored: its hash (`auth::start_key_hash`)
+/// and the resume token sealed under the key (`auth::seal_token`), so that
+/// a retried `start` gets the same conversation and the same token, and
+/// nobody without the key can open it. Never the key itself. It counts
+/// only while the conversation waits for its first counsellor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartKey {
+    pub hash: TokenHash,
+    pub sealed: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Supervision {
     pub supervisor: AccountId,
     pub mode: SupervisionMode,
+    /// When this supervisor's access began (the first observe or join; a
+    /// change of mode keeps it). The audit's `duration_ms` on leave is
+    /// counted from here. 0 in records written before it was kept.
+    #[serde(default)]
+    pub since_ms: u64,
+}
+
+/// A supervisor's message to the counsellor(s) of a conversation: never
+/// shown to the visitor. Stored apart from the conversation's log (its own
+/// table / key), so no path that reads the log (the visitor's socket and
+/// catch-up, the transcript, intake, the report) can reach it; deleted with
+/// the conversation (purge) or its log (erase).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Whisper {
+    pub conversation: ConversationId,
+    pub supervisor: AccountId,
+    pub text: String,
+    pub at_ms: u64,
 }
 
 /// How a supervisor is with a conversation.
@@ -147,9 +184,32 @@ pub struct ConversationRecord {
     /// (the latest time) after the visitor comes back, for the statistics.
     #[serde(default)]
     pub left_quickly_at_ms: Option<u64>,
+    /// The `start`'s idempotency key (its hash and the sealed token), if
+    /// it had one.
+    #[serde(default)]
+    pub start_key: Option<StartKey>,
+    /// The language the visitor reads, from their `start` (absent in a
+    /// record written before it existed: Japanese).
+    #[serde(default)]
+    pub lang: Lang,
+    /// A returning visitor's last counsellor, whom matching prefers for a
+    /// bounded time (issue 22; `core::matching::plan_preferring`). Set at
+    /// creation, never changed.
+    #[serde(default)]
+    pub prefers: Option<AccountId>,
 }
 
 impl ConversationRecord {
+    /// Does a `start` with this key hash take up this conversation? Only
+    /// while it waits for its first counsellor: the key expires with the
+    /// waiting state (assigned, ended, or put back in the queue: no).
+    pub fn started_with(&self, hash: &TokenHash) -> bool {
+        self.state == ConversationState::Queued
+            && !self.requeued
+            && self.assigned_at_ms.is_none()
+            && self.start_key.as_ref().is_some_and(|k| k.hash == *hash)
+    }
+
     /// The anonymous facts this conversation contributes to the report,
     /// given how far its handoff went.
     pub fn facts(&self, handoff: HandoffFacts) -> ConversationFacts {
@@ -165,6 +225,14 @@ impl ConversationRecord {
             left_quickly: self.left_quickly_at_ms.is_some(),
             erased: self.erased_at_ms.is_some(),
         })
+    }
+
+    /// This supervisor's supervision of the conversation, if any.
+    pub fn supervision_entry(&self, supervisor: AccountId) -> Option<Supervision> {
+        self.supervisors
+            .iter()
+            .find(|s| s.supervisor == supervisor)
+            .copied()
     }
 
     /// The supervisor's mode on this conversation, if any.

@@ -81,6 +81,20 @@ pub enum Event {
     SessionEnded {
         session: crate::model::TokenHash,
     },
+    // ---- staff accounts run from the product (issue 21)
+    /// An admin deactivated the account or changed its role: every socket
+    /// of the account closes at once (1008, the change's name as reason).
+    AccountChanged {
+        account: AccountId,
+        change: crate::model::AccountChange,
+    },
+    /// The account's sessions were revoked (log out everywhere, a new
+    /// password, an admin's revocation), except `keep`: its sockets opened
+    /// with another session close at once (1008).
+    SessionsRevoked {
+        account: AccountId,
+        keep: Option<crate::model::TokenHash>,
+    },
     /// A new alert for supervisors.
     // (Alerts, notes and LINE deliveries are boxed: rare and large, they
     // would make every event, and so every slot of every socket's outbox,
@@ -91,12 +105,22 @@ pub enum Event {
     AlertAcked {
         alert: Box<Alert>,
     },
+    /// An empty-floor episode was raised, cleared or acknowledged (the
+    /// whole episode as it is now). For supervisors.
+    FloorAlert {
+        alert: Box<FloorAlert>,
+    },
     /// A supervisor started, changed or stopped (`mode: None`) supervising.
     Supervision {
         conversation: ConversationId,
         supervisor: AccountId,
         mode: Option<SupervisionMode>,
         previous: Option<SupervisionMode>,
+    },
+    /// A supervisor's whisper: for the conversation's staff only, never a
+    /// visitor's socket.
+    Whisper {
+        whisper: Box<Whisper>,
     },
     /// The visitor has not answered the counsellor for the silence period.
     Silent {

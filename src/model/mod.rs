@@ -5,19 +5,27 @@
 //! none of them. A new record type starts here.
 
 mod account;
+mod canned;
+mod case;
 mod centre;
 mod conversation;
 mod event;
+mod floor;
 mod handoff;
 mod line;
 mod retention;
 mod risk;
+mod second_factor;
 
 pub use account::*;
+pub use canned::*;
+pub use case::*;
 pub use centre::*;
 pub use conversation::*;
 pub use event::*;
+pub use floor::*;
 pub use handoff::*;
 pub use line::*;
 pub use retention::*;
 pub use risk::*;
+pub use second_factor::*;

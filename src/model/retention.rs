@@ -11,6 +11,8 @@ pub struct Retention {
     /// is later: the handoff record with its consents; after an
     /// appointment slot's start: the slot and its bookings.
     pub booking_ms: u64,
+    /// After it was written: an audit entry (supervisor access, intake).
+    pub audit_ms: u64,
 }
 
 /// What a `Store::purge` removed.
@@ -23,6 +25,12 @@ pub struct Purged {
     pub handoffs: u32,
     /// Slots removed with their bookings.
     pub slots: u32,
+    /// Staff sessions removed: expired, or revoked (of an older epoch
+    /// than their account's, or of an account gone). On Redis sessions
+    /// expire by themselves and this stays 0.
+    pub sessions: u32,
+    /// Audit entries older than `Retention::audit_ms` removed.
+    pub audit: u32,
 }
 
 /// When a purged conversation's handoff record is removed: `booking_ms`

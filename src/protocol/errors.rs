@@ -134,6 +134,22 @@ pub enum ErrorCode {
     /// (`limits.way_back_failures`): refused, the right code too, until
     /// `retry_after_ms` (at most `limits.way_back_lockout_secs`).
     WayBackLocked,
+    /// Second factor (issue 21): the account's role must use a second
+    /// factor and it has not enrolled; after its password it may only
+    /// set one up (`/api/second-factor/*`), see itself and log out.
+    SecondFactorRequired,
+    /// Second factor: a code (or recovery code) that is wrong, already
+    /// used (a replay) or outside the ±1 step window; one answer for all.
+    /// Counted like a wrong password.
+    SecondFactorFailed,
+    /// Issue 22: this client address gave too many wrong return codes
+    /// (`limits.return_code_failures`): refused, the right code too, until
+    /// `retry_after_ms` (at most `limits.return_code_lockout_secs`). A
+    /// wrong code itself is answered `resume_failed`, like a wrong token.
+    ReturnCodeLocked,
+    /// Issue 22: keep-longer asked for a conversation of no case (the
+    /// visitor took no return code).
+    NoCase,
     /// The store cannot be reached; nothing was changed. Try again.
     Unavailable,
     Internal,
@@ -165,6 +181,21 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// HTTP: a request body over the limit (16 KiB); nothing was read.
     BodyTooLarge,
+    // ---- staff accounts (issue 21)
+    /// A new password shorter than 12 characters or on the list of
+    /// common passwords; nothing was changed.
+    WeakPassword,
+    /// A password set-up code that is wrong, used, replaced by a newer
+    /// one, expired, or whose account is deactivated: one answer for all.
+    SetupFailed,
+    /// Creating a canned reply when the library holds its maximum
+    /// (`core::canned::LIBRARY_MAX`); nothing was stored.
+    CannedLibraryFull,
+    // ---- issue 20 (supervision audit)
+    /// HTTP: a filter of `GET /api/admin/audit` is malformed (unknown
+    /// action, bad id, bad time, `since` after `until`, limit out of range);
+    /// the message names it.
+    InvalidFilter,
 }
 
 impl ErrorCode {
@@ -173,15 +204,15 @@ impl ErrorCode {
         match self {
             BadJson | UnknownType | InvalidMessage | BinaryNotSupported | TextTooLong
             | TextEmpty | InvalidCapacity | BadRequest | NotStarted | AlreadyStarted
-            | InvalidContact => 400,
+            | InvalidContact | WeakPassword => 400,
             FrameTooLarge | BodyTooLarge => 413,
+            InvalidFilter => 400,
             MethodNotAllowed => 405,
             RequestTimeout => 408,
-            Unauthorized | LoginFailed | InvalidSignature => 401,
-            Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent => {
-                403
-            }
-            NotFound | BookingNotFound | WayBackFailed => 404,
+            Unauthorized | LoginFailed | InvalidSignature | SecondFactorFailed => 401,
+            Forbidden | OriginForbidden | NotYourConversation | ResumeFailed | OutsideConsent
+            | SecondFactorRequired => 403,
+            NotFound | BookingNotFound | WayBackFailed | SetupFailed => 404,
             ConversationEnded
             | NotWaiting
             | CapacityReached
@@ -200,10 +231,11 @@ impl ErrorCode {
             | SlotBooked
             | HandoffLinkUnavailable
             | SameSlot
-            | BookingPast => 409,
-            RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent | WayBackLocked => {
-                429
-            }
+            | BookingPast
+            | CannedLibraryFull
+            | NoCase => 409,
+            RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent | WayBackLocked
+            | ReturnCodeLocked => 429,
             LineEventStale | LineEventSeen => 409,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
@@ -267,6 +299,10 @@ impl ErrorCode {
             BookingPast => "booking_past",
             WayBackFailed => "way_back_failed",
             WayBackLocked => "way_back_locked",
+            SecondFactorRequired => "second_factor_required",
+            SecondFactorFailed => "second_factor_failed",
+            ReturnCodeLocked => "return_code_locked",
+            NoCase => "no_case",
             Unavailable => "unavailable",
             Internal => "internal",
             Busy => "busy",
@@ -277,6 +313,10 @@ impl ErrorCode {
             LineEventSeen => "line_event_seen",
             MethodNotAllowed => "method_not_allowed",
             BodyTooLarge => "body_too_large",
+            WeakPassword => "weak_password",
+            SetupFailed => "setup_failed",
+            CannedLibraryFull => "canned_library_full",
+            InvalidFilter => "invalid_filter",
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{de::DeserializeOwned, Deserialize};
 
 use crate::core::conversation::Outcome;
-use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId};
+use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, IdempotencyKey};
 use crate::core::prechat::PreChat;
 use crate::core::stats::{Severity, WithdrawalBand};
 use crate::core::triage::RiskLevel;
@@ -24,6 +24,18 @@ pub enum VisitorIn {
         pre_chat: PreChat,
         #[serde(default)]
         first_message: Option<String>,
+        /// Chosen by the client so that a `start` sent again (its
+        /// `welcome` was lost) takes up the same waiting conversation.
+        #[serde(default)]
+        idempotency_key: Option<IdempotencyKey>,
+        /// The page's language, `"ja"` or `"en"` (default `"ja"`): shown
+        /// to the counsellor, who answers in it.
+        #[serde(default)]
+        lang: Option<crate::core::ids::Lang>,
+        /// Issue 22: a return code, to continue one's anonymous case
+        /// (optional). A wrong one is refused like a wrong resume token.
+        #[serde(default)]
+        return_code: Option<String>,
     },
     /// Take up an existing conversation after a reload or a dropped connection.
     Resume {
@@ -56,6 +68,26 @@ pub enum VisitorIn {
     /// "Show me a way-back code": a new code for this conversation (the
     /// earlier one stops working), answered `way_back_code`.
     WayBackCode,
+    /// Issue 22: "give me a return code" (during or after the
+    /// conversation): links this conversation into an anonymous case and
+    /// answers `return_code` (a new code replaces the case's earlier one).
+    ReturnCode,
+    /// Issue 22: "erase my case": every conversation of this one's case
+    /// erased as `erase` does, and the case forgotten (its code stops
+    /// working); answered `case_erased`.
+    EraseCase,
+    /// Issue 22: "keep my history longer for my next visit": the
+    /// keep-longer consent for this conversation's case, having been shown
+    /// the wording of `wording_version` in `lang` (default: the
+    /// conversation's language); answered `case_retention`.
+    KeepLonger {
+        wording_version: String,
+        #[serde(default)]
+        lang: Option<crate::core::ids::Lang>,
+    },
+    /// Issue 22: take the keep-longer consent back (at once: the normal
+    /// retention applies again); answered `case_retention`.
+    WithdrawKeepLonger,
 }
 
 impl VisitorIn {
@@ -69,6 +101,10 @@ impl VisitorIn {
         "erase",
         "leave_quickly",
         "way_back_code",
+        "return_code",
+        "erase_case",
+        "keep_longer",
+        "withdraw_keep_longer",
     ];
 }
 
@@ -158,6 +194,12 @@ pub enum CounsellorIn {
     AckAlert {
         alert_id: AlertId,
     },
+    /// Supervisors observing or joined: a message to the conversation's
+    /// counsellor(s) and supervisors only, never to the visitor (issue 20).
+    Whisper {
+        conversation_id: ConversationId,
+        text: String,
+    },
     /// Offer the visitor a handoff to a first consultation (or revise the
     /// offer): the summary they will see word for word, and whether the
     /// transcript is part of it.
@@ -188,6 +230,7 @@ impl CounsellorIn {
         "take_over",
         "ack_alert",
         "offer_handoff",
+        "whisper",
     ];
 }
 

@@ -83,6 +83,24 @@ pub enum VisitorOut<'a> {
         code: &'a str,
         expires_at_ms: u64,
     },
+    /// Answer to `return_code` (issue 22): the code, in five groups of
+    /// four, shown once (only its keyed hash is kept), and how long the
+    /// case's conversations are kept.
+    ReturnCode {
+        code: &'a str,
+        retention_days: u32,
+        /// Which retention applies, and what keep-longer offers.
+        case_retention: &'a CaseRetentionView,
+    },
+    /// Answer to `keep_longer` and `withdraw_keep_longer` (issue 22):
+    /// which retention now applies to the visitor's case.
+    CaseRetention {
+        case_retention: &'a CaseRetentionView,
+    },
+    /// Answer to `erase_case`: how many conversations were erased.
+    CaseErased {
+        conversations: usize,
+    },
     /// Answer to `erase`: the conversation's messages are deleted from
     /// the server (and it has ended). The page forgets it too.
     Erased,
@@ -126,20 +144,33 @@ pub enum CounsellorOut<'a> {
         status: Availability,
         capacity: u32,
         active: u32,
+        /// See `Status`.
+        activity: crate::model::Activity,
         matching: MatchingMode,
         max_text_chars: usize,
         max_capacity: u32,
+        /// A visitor away longer than this has left: a waiting one loses
+        /// their place; in a conversation the console says so (it goes on
+        /// until someone ends it, and the visitor may come back).
+        visitor_grace_secs: u64,
         #[serde(flatten)]
         limits: FrameLimits,
         conversations: Vec<ConversationView>,
         /// Supervisors only: every alert not yet acknowledged, oldest first.
         #[serde(skip_serializing_if = "Option::is_none")]
         alerts: Option<Vec<AlertView>>,
+        /// Supervisors only: every empty-floor episode not yet
+        /// acknowledged (raised or already cleared), oldest first.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        floor_alerts: Option<Vec<FloorAlertView>>,
     },
     Status {
         status: Availability,
         capacity: u32,
         active: u32,
+        /// What the header shows (`available`, `busy`, `away`): see
+        /// `CounsellorRecord::activity`.
+        activity: crate::model::Activity,
     },
     /// The head of the queue (at most the configured number of entries).
     Queue {
@@ -218,6 +249,11 @@ pub enum CounsellorOut<'a> {
     AlertAcked {
         alert: AlertView,
     },
+    /// Supervisors: an empty-floor episode was raised, cleared or
+    /// acknowledged; the whole episode as it is now (replace by id).
+    FloorAlert {
+        alert: FloorAlertView,
+    },
     /// Supervisors: the floor view.
     Floor(&'a FloorView),
     /// Supervisors: you now observe or joined this conversation; its
@@ -256,6 +292,12 @@ pub enum CounsellorOut<'a> {
     Handoff {
         conversation_id: ConversationId,
         handoff: &'a HandoffView,
+    },
+    /// A supervisor's whisper on a conversation you hold or supervise:
+    /// for staff only, never shown to the visitor (issue 20).
+    Whisper {
+        conversation_id: ConversationId,
+        whisper: WhisperView,
     },
     Error(&'a ErrorBody),
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::core::conversation::{EndedBy, Outcome};
+use crate::core::floor::{FloorCause, FloorCleared};
 use crate::core::handoff::{SlotId, SlotKind};
 use crate::core::hours::{ClosedReason, HoursSpec, Status};
 use crate::core::ids::{AccountId, AlertId, ConversationId, Party};
@@ -11,6 +12,7 @@ use crate::core::prechat::PreChat;
 use crate::core::queue::Priority;
 use crate::core::triage::RiskLevel;
 use crate::model::Availability;
+use crate::model::FloorAlert;
 use crate::model::{Alert, RiskReason, RiskSource, SlotRecord, Stats, SupervisionMode};
 
 /// One chat message as both sides receive it.
@@ -108,6 +110,81 @@ impl From<&Alert> for AlertView {
     }
 }
 
+/// An empty-floor episode as supervisors see it (no personal data:
+/// times and a count).
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorAlertView {
+    pub alert_id: AlertId,
+    /// `no_counsellor` or `long_wait`.
+    pub cause: FloorCause,
+    /// Since when nobody could take a visitor (ms since the epoch).
+    pub since: u64,
+    pub raised_at: u64,
+    /// Visitors waiting when it was raised.
+    pub waiting: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleared_at: Option<u64>,
+    /// `counsellor_available` or `closed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleared: Option<FloorCleared>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<AccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_at: Option<u64>,
+}
+
+impl From<&FloorAlert> for FloorAlertView {
+    fn from(a: &FloorAlert) -> Self {
+        Self {
+            alert_id: a.id,
+            cause: a.cause,
+            since: a.since_ms,
+            raised_at: a.raised_at_ms,
+            waiting: a.waiting,
+            cleared_at: a.cleared_at_ms,
+            cleared: a.cleared,
+            acked_by: a.acked_by,
+            acked_at: a.acked_at_ms,
+        }
+    }
+}
+
+/// One empty-floor episode in `GET /api/floor`: the episode as the
+/// console shows it, and how long the floor was (or, not yet cleared, has
+/// been) uncovered.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorEpisodeView {
+    #[serde(flatten)]
+    pub alert: FloorAlertView,
+    pub duration_ms: u64,
+}
+
+/// `GET /api/floor` (admins and supervisors): the floor now and its recent
+/// empty-floor episodes. Counts and times only, never a person.
+#[derive(Clone, Debug, Serialize)]
+pub struct FloorStateView {
+    /// The server's clock when read (ms since the epoch).
+    pub at: u64,
+    /// The opening hours are open now.
+    pub open: bool,
+    /// Counsellors taking chats now.
+    pub available: u32,
+    /// Visitors waiting now.
+    pub waiting: u32,
+    /// How long the longest-waiting visitor has waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longest_wait_ms: Option<u64>,
+    /// The empty-floor alert is on (`alerts.empty_floor_disabled` is not
+    /// set), and after how long without a counsellor it is raised.
+    pub watching: bool,
+    pub empty_floor_after_secs: u64,
+    /// The episode not yet cleared, if any (it is also `episodes[0]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<FloorEpisodeView>,
+    /// The most recently raised episodes, newest first (at most 50).
+    pub episodes: Vec<FloorEpisodeView>,
+}
+
 /// Where the opening hours stand (in `GET /api/info`).
 #[derive(Clone, Debug, Serialize)]
 pub struct HoursView {
@@ -194,6 +271,9 @@ pub struct ConversationView {
     pub delivered_seq: u64,
     pub visitor_online: bool,
     pub notes: Vec<NoteView>,
+    /// Supervisors' whispers, oldest first (staff only; never in the
+    /// visitor's log).
+    pub whispers: Vec<WhisperView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ended_by: Option<EndedBy>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,6 +301,23 @@ pub struct ConversationView {
     /// The visitor erased the conversation.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub erased: bool,
+    /// The language the visitor reads (`ja` or `en`, from their `start`;
+    /// LINE: `ja`).
+    pub lang: crate::core::ids::Lang,
+    /// Since when the visitor has had no connection (absent while online,
+    /// and for LINE). Past the welcome's `visitor_grace_secs` the console
+    /// says the visitor has left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visitor_offline_since: Option<u64>,
+}
+
+/// A supervisor's whisper as the console shows it (inline in the log,
+/// marked: not visible to the visitor).
+#[derive(Clone, Debug, Serialize)]
+pub struct WhisperView {
+    pub supervisor: StaffRef,
+    pub text: String,
+    pub at: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -243,6 +340,8 @@ pub struct QueueItem {
     /// What the visitor typed before joining; nothing else is shown before a match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_message: Option<String>,
+    /// The language the visitor reads.
+    pub lang: crate::core::ids::Lang,
     pub risk: RiskLevel,
     /// Why (rule ids and categories, or who set it); empty when `none`.
     pub risk_reasons: Vec<RiskReasonView>,
@@ -289,6 +388,9 @@ pub struct FloorCounsellor {
     pub display_name: String,
     pub role: crate::model::Role,
     pub status: Availability,
+    /// What to show: `available`, `busy` (away from new chats but holding
+    /// one) or `away` (`CounsellorRecord::activity`).
+    pub activity: crate::model::Activity,
     pub online: bool,
     pub capacity: u32,
     pub active: u32,
@@ -423,4 +525,123 @@ pub struct HandoffView {
     pub consent: Option<ConsentView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub booking: Option<BookedView>,
+}
+
+// ------------------------------------------------------- canned replies
+
+/// One canned reply, as admins and those who counsel read it
+/// (`GET /api/canned-replies`).
+#[derive(Clone, Debug, Serialize)]
+pub struct CannedReplyView {
+    pub canned_reply_id: crate::core::ids::CannedReplyId,
+    pub lang: crate::core::ids::Lang,
+    pub category: crate::core::canned::CannedCategory,
+    pub title: String,
+    pub body: String,
+    /// ms since the epoch.
+    pub updated_at: u64,
+}
+
+impl From<&crate::model::CannedReply> for CannedReplyView {
+    fn from(r: &crate::model::CannedReply) -> Self {
+        Self {
+            canned_reply_id: r.id,
+            lang: r.lang,
+            category: r.category,
+            title: r.title.clone(),
+            body: r.body.clone(),
+            updated_at: r.updated_at_ms,
+        }
+    }
+}
+
+/// Issue 22: a returning visitor's anonymous case, as the counsellor who
+/// holds one of its conversations sees it (`GET
+/// /api/counsellor/conversations/{id}/case`): the earlier conversations
+/// still within retention, read only.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseView {
+    pub case_id: crate::core::ids::CaseId,
+    pub created_at: u64,
+    pub last_contact_at: u64,
+    /// The counsellor the visitor last talked with (as known when they
+    /// took a code or came back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_counsellor: Option<StaffRef>,
+    /// The conversations of the case before this one, oldest first; a
+    /// purged one (past retention) is absent.
+    pub earlier: Vec<EarlierConversationView>,
+    /// Which retention applies to the case (the visitor's keep-longer
+    /// consent).
+    pub case_retention: CaseRetentionView,
+}
+
+/// Which retention applies to a case's conversations (issue 22), shown to
+/// the visitor with their code and to the counsellor with the case.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseRetentionView {
+    /// `"normal"` (each conversation kept `retention_days` after its end)
+    /// or `"keep_longer"` (the visitor's consent is in force: kept at
+    /// least until `keep_until`).
+    pub retention: &'static str,
+    /// `retention.conversation_days`.
+    pub retention_days: u32,
+    /// What keep-longer offers: `retention.case_keep_days` after the
+    /// case's last contact.
+    pub case_keep_days: u32,
+    /// The version of the keep-longer wording in force, to echo when
+    /// agreeing (`offer_changed` otherwise).
+    pub wording_version: String,
+    /// The latest keep-longer consent (in force, or withdrawn), if any.
+    pub keep_longer: Option<KeepLongerView>,
+    /// While keep-longer is in force: the first moment the case's
+    /// conversations may go (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_until: Option<u64>,
+}
+
+/// The record of a keep-longer consent, as shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeepLongerView {
+    /// The wording the visitor saw, e.g. `2026-12/ja`.
+    pub wording_version: String,
+    pub keep_days: u32,
+    pub at: u64,
+    pub withdrawn_at: Option<u64>,
+}
+
+/// One earlier conversation of a case (read only).
+#[derive(Clone, Debug, Serialize)]
+pub struct EarlierConversationView {
+    pub conversation_id: ConversationId,
+    /// `web` or `line`.
+    pub channel: crate::model::Channel,
+    pub started_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counsellor: Option<StaffRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    pub risk: RiskLevel,
+    /// The risk history: every reason recorded, oldest first.
+    pub risk_reasons: Vec<RiskReasonView>,
+    pub notes: Vec<NoteView>,
+    /// The handoff's state, if one was offered (`offered`, `consented`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<&'static str>,
+    /// Erased by the visitor: no messages are left.
+    pub erased: bool,
+    pub messages: Vec<CaseMessageView>,
+}
+
+/// A message of an earlier conversation.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseMessageView {
+    pub seq: u64,
+    pub from: Party,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub text: String,
+    pub sent_at: u64,
 }

@@ -11,7 +11,6 @@
 use std::net::IpAddr;
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::ConversationId;
 use crate::protocol::ErrorCode;
@@ -39,7 +38,7 @@ impl Service {
         id: ConversationId,
     ) -> Result<WaitingPlace, Refusal> {
         let key = self.waiting_key(address);
-        let now = now_ms();
+        let now = self.now_ms();
         for member in self.store.held(&key, now).await? {
             let waiting = match member.parse::<ConversationId>() {
                 Ok(c) => matches!(

@@ -10,7 +10,6 @@ use sha2::Sha256;
 
 use super::{refuse, Refusal, Service};
 use crate::auth;
-use crate::clock::now_ms;
 use crate::core::handoff::{self, Booking, BookingRef, CancelReason, HandoffError};
 use crate::core::ids::ConversationId;
 use crate::model::{BookingOp, SlotRecord};
@@ -101,7 +100,7 @@ impl Service {
         }
         let key = pin_guard_key(&reference);
         let limit = self.settings.limits.booking_pin_failures;
-        let now = now_ms();
+        let now = self.now_ms();
         if self.store.failures(&key, now).await? >= limit {
             return Err(locked());
         }
@@ -215,7 +214,7 @@ impl Service {
         if !booking.active() {
             return Err(not_found());
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let reference = booking.reference.clone();
         self.change_handoff(booking.conversation, |cur| {
             let cur = cur.ok_or(HandoffError::NoBooking)?;

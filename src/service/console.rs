@@ -16,7 +16,8 @@ use crate::core::triage::RiskLevel;
 use crate::model::Channel;
 use crate::model::{Account, ConversationRecord, Note, Role, SupervisionMode};
 use crate::protocol::{
-    reason_views, AlertView, ConversationView, NoteView, RiskReasonView, StaffRef, SupervisorView,
+    reason_views, AlertView, ConversationView, FloorAlertView, NoteView, RiskReasonView, StaffRef,
+    SupervisorView, WhisperView,
 };
 
 /// Why a counsellor may see a conversation.
@@ -44,6 +45,8 @@ pub struct CounsellorWelcome {
     pub conversations: Vec<(ConversationView, Access)>,
     /// Supervisors only: every alert not yet acknowledged, oldest first.
     pub alerts: Option<Vec<AlertView>>,
+    /// Supervisors only: empty-floor episodes not yet acknowledged.
+    pub floor_alerts: Option<Vec<FloorAlertView>>,
 }
 
 /// A watched conversation, checked again after a lag.
@@ -162,9 +165,22 @@ impl Service {
         } else {
             None
         };
+        let floor_alerts = if who.role == Role::Supervisor {
+            Some(
+                self.store
+                    .floor_alerts(true)
+                    .await?
+                    .iter()
+                    .map(FloorAlertView::from)
+                    .collect(),
+            )
+        } else {
+            None
+        };
         Ok(CounsellorWelcome {
             conversations,
             alerts,
+            floor_alerts,
         })
     }
 
@@ -285,12 +301,14 @@ impl Service {
         items: &[(&ConversationRecord, Option<SupervisionMode>)],
     ) -> Vec<ConversationView> {
         let mut notes = Vec::with_capacity(items.len());
+        let mut whispers = Vec::with_capacity(items.len());
         for (rec, _) in items {
             notes.push(self.store.notes(rec.id).await.unwrap_or_default());
+            whispers.push(self.store.whispers(rec.id).await.unwrap_or_default());
         }
-        let named = items
-            .iter()
-            .any(|(r, _)| r.state.counsellor().is_some() || !r.supervisors.is_empty());
+        let named = items.iter().zip(&whispers).any(|((r, _), w)| {
+            r.state.counsellor().is_some() || !r.supervisors.is_empty() || !w.is_empty()
+        });
         let names: HashMap<AccountId, Account> = match named {
             true => self.names().await.unwrap_or_default(),
             false => HashMap::new(),
@@ -304,7 +322,8 @@ impl Service {
         items
             .iter()
             .zip(notes)
-            .map(|((rec, supervision), notes)| ConversationView {
+            .zip(whispers)
+            .map(|(((rec, supervision), notes), whispers)| ConversationView {
                 conversation_id: rec.id,
                 state: rec.state.name(),
                 channel: rec.channel,
@@ -316,6 +335,17 @@ impl Service {
                 // A LINE visitor is always reachable through LINE.
                 visitor_online: rec.visitor_connections > 0 || rec.channel == Channel::Line,
                 notes: notes.into_iter().map(note_view).collect(),
+                whispers: whispers
+                    .into_iter()
+                    .map(|w| WhisperView {
+                        supervisor: StaffRef {
+                            id: w.supervisor,
+                            display_name: name(w.supervisor),
+                        },
+                        text: w.text,
+                        at: w.at_ms,
+                    })
+                    .collect(),
                 ended_by: rec.ended_by,
                 outcome: rec.outcome,
                 risk: rec.risk,
@@ -338,6 +368,11 @@ impl Service {
                 supervision: *supervision,
                 left_quickly_at: rec.left_quickly_at_ms,
                 erased: rec.erased_at_ms.is_some(),
+                lang: rec.lang,
+                visitor_offline_since: match rec.channel {
+                    Channel::Web if rec.visitor_connections == 0 => rec.visitor_offline_since_ms,
+                    _ => None,
+                },
             })
             .collect()
     }

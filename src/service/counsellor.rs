@@ -3,7 +3,6 @@
 //! who holds or may write in a conversation.
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::{ConversationState, EndedBy, TransitionError};
 use crate::core::ids::{AccountId, ConversationId, InvalidInput, Party};
 use crate::model::{Availability, MatchingMode};
@@ -19,7 +18,12 @@ impl Service {
     ) -> Result<CounsellorRecord, Refusal> {
         let rec = self
             .store
-            .counsellor_connections(id, delta, self.settings.limits.default_capacity, now_ms())
+            .counsellor_connections(
+                id,
+                delta,
+                self.settings.limits.default_capacity,
+                self.now_ms(),
+            )
             .await?;
         self.publish(Event::CounsellorChanged { counsellor: id })
             .await;
@@ -162,7 +166,7 @@ impl Service {
         id: ConversationId,
         counsellor: AccountId,
     ) -> Result<(), Refusal> {
-        let now = now_ms();
+        let now = self.now_ms();
         let rec = self.store.assign(id, counsellor, now).await?;
         tracing::info!(conversation = %id, %counsellor, "assigned");
         self.metrics
@@ -187,7 +191,7 @@ impl Service {
         let note = Note {
             author: counsellor,
             text: text.into_string(),
-            at_ms: now_ms(),
+            at_ms: self.now_ms(),
         };
         self.store.add_note(id, note.clone()).await?;
         self.publish(Event::NoteSaved {
@@ -226,7 +230,7 @@ impl Service {
         self.authorise_active(id, counsellor).await?;
         let ended = self
             .store
-            .end(id, EndedBy::Counsellor, Some(closing), now_ms())
+            .end(id, EndedBy::Counsellor, Some(closing), self.now_ms())
             .await?;
         self.after_end(&ended.record, ended.was, EndedBy::Counsellor)
             .await;

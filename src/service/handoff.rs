@@ -13,7 +13,6 @@ use rand::RngCore;
 
 use super::{refuse, resume_failed, Refusal, Service};
 use crate::auth;
-use crate::clock::now_ms;
 use crate::core::handoff::{
     self, Answer, AuditAction, Booking, BookingRef, CancelReason, Contact, ContactChoice,
     HandoffError, HandoffLink, HandoffRecord, LinkError, SlotId, Terms, NAME_MAX_CHARS,
@@ -46,7 +45,7 @@ impl From<HandoffError> for Refusal {
             HandoffError::SameSlot => ErrorCode::SameSlot,
             HandoffError::BookingPast => ErrorCode::BookingPast,
             HandoffError::InvalidContact(_) => ErrorCode::InvalidContact,
-            HandoffError::Invalid(_) => ErrorCode::BadRequest,
+            HandoffError::Invalid(_) | HandoffError::SlotOutsideHours(_) => ErrorCode::BadRequest,
         };
         refuse(code, e.to_string())
     }
@@ -87,22 +86,7 @@ pub struct NewLink {
 
 /// The language the visitor read the offer in; it decides which wording is
 /// recorded with the consent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    #[default]
-    Ja,
-    En,
-}
-
-impl Lang {
-    fn tag(self) -> &'static str {
-        match self {
-            Lang::Ja => "ja",
-            Lang::En => "en",
-        }
-    }
-}
+pub use crate::core::ids::Lang;
 
 /// What a visitor gets once, when a booking is made: the PIN is never
 /// shown again (the store keeps only its hash).
@@ -150,6 +134,18 @@ pub struct AuditView {
     pub references: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_id: Option<SlotId>,
+    /// Staff accounts: the account changed, and its display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<AccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    // ---- supervisor access (issue 20)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 pub(super) fn random<const N: usize>() -> [u8; N] {
@@ -281,7 +277,7 @@ impl Service {
                 "this visitor is on LINE and the server has no public_url, so no link to the handoff page can be sent; ask the administrator to set public_url",
             ));
         }
-        let now = now_ms();
+        let now = self.now_ms();
         self.change_handoff(id, |cur| {
             let next = handoff::offer(
                 cur,
@@ -317,7 +313,7 @@ impl Service {
                     .await?
                     .ok_or_else(resume_failed)?;
                 let rec = self.store.handoff(link.conversation).await?;
-                link.check(rec.as_ref(), now_ms())?;
+                link.check(rec.as_ref(), self.now_ms())?;
                 Ok(link.conversation)
             }
         }
@@ -334,7 +330,7 @@ impl Service {
             return Ok(None);
         };
         let (token, token_hash) = auth::new_token();
-        let now = now_ms();
+        let now = self.now_ms();
         let link = HandoffLink {
             conversation: rec.conversation,
             token_hash,
@@ -375,7 +371,7 @@ impl Service {
         // The screen shows the deployment's version; the record keeps it
         // with the language it was read in.
         let shown = format!("{wording_version}/{}", lang.tag());
-        let now = now_ms();
+        let now = self.now_ms();
         let rec = self
             .change_handoff(id, |cur| {
                 let cur = cur.ok_or(HandoffError::NoOffer)?;
@@ -426,7 +422,7 @@ impl Service {
         let mut made = None;
         self.change_handoff(id, |cur| {
             let cur = cur.ok_or(HandoffError::NoConsent)?;
-            let now = now_ms();
+            let now = self.now_ms();
             // Fresh on every attempt: a `Conflict` may also mean that this
             // reference (40 random bits) was taken.
             let reference = BookingRef::from_random(random());
@@ -488,7 +484,7 @@ impl Service {
             &slot.slot,
             title,
             &h.calendar_organiser,
-            now_ms(),
+            self.now_ms(),
         )
     }
 
@@ -507,7 +503,7 @@ impl Service {
     }
 
     async fn withdraw(&self, id: ConversationId) -> Result<HandoffView, Refusal> {
-        let now = now_ms();
+        let now = self.now_ms();
         let rec = self
             .change_handoff(id, |cur| {
                 let cur = cur.ok_or(HandoffError::NoConsent)?;

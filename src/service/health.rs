@@ -2,10 +2,9 @@
 //! writes are (`/readyz`), and the figures behind `/metrics`.
 
 use super::{Refusal, Service};
-use crate::clock::now_ms;
 use crate::metrics::Snapshot;
 use crate::model::{Availability, CounsellorRecord};
-use crate::store::Persistence;
+use crate::store::{Persistence, Replication};
 
 impl Service {
     /// `"ok"` when the store answers, else why it does not.
@@ -21,12 +20,18 @@ impl Service {
         self.store.persistence().await.ok()
     }
 
+    /// The primary and its replicas, for a replicated store (`None` on the
+    /// embedded and memory stores, or if the store cannot say).
+    pub async fn replication(&self) -> Option<Replication> {
+        self.store.replication().await.ok().flatten()
+    }
+
     /// The queue and the counsellors now, with this node's sockets
     /// (`(visitors, counsellors)`, from the hub), for `/metrics`.
     pub async fn metrics_snapshot(&self, sockets: (usize, usize)) -> Result<Snapshot, Refusal> {
         let queue = self.store.queue().await?;
         let counsellors = self.store.counsellors().await?;
-        let now = now_ms();
+        let now = self.now_ms();
         let (visitors, counsellor_sockets) = sockets;
         let online = |c: &&CounsellorRecord| c.connections > 0;
         Ok(Snapshot {
@@ -51,6 +56,7 @@ impl Service {
             counsellors_offline: counsellors.iter().filter(|c| c.connections == 0).count(),
             sockets_visitor: visitors,
             sockets_counsellor: counsellor_sockets,
+            empty_floor: self.floor_raised().await?,
         })
     }
 }

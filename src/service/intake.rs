@@ -3,10 +3,9 @@
 //! every look written to the audit log).
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::handoff::{
-    AuditAction, AuditEntry, Booking, BookingRef, CancelReason, HandoffError, HandoffRecord,
-    SlotId, SlotInput,
+    AuditAction, AuditEntry, AuditFilter, Booking, BookingRef, CancelReason, HandoffError,
+    HandoffRecord, SlotId, SlotInput,
 };
 use crate::model::{Account, SlotRecord, StoredMessage};
 use crate::protocol::{ErrorCode, SlotView};
@@ -24,7 +23,7 @@ impl Service {
     /// Slots a visitor can book now: in the future, not cancelled, with a
     /// free place.
     pub async fn bookable_slots(&self) -> Result<Vec<SlotView>, Refusal> {
-        let now = now_ms();
+        let now = self.now_ms();
         Ok(self
             .store
             .slots(now + 1)
@@ -47,7 +46,7 @@ impl Service {
     }
 
     pub async fn create_slot(&self, by: &Account, input: SlotInput) -> Result<SlotView, Refusal> {
-        let now = now_ms();
+        let now = self.now_ms();
         let slot = input.validate(SlotId(uuid::Uuid::new_v4()), by.id, now, &self.schedule)?;
         self.store.create_slot(slot.clone()).await?;
         self.audit(by, AuditAction::CreateSlot, Vec::new(), Some(slot.id))
@@ -59,7 +58,7 @@ impl Service {
     pub async fn cancel_slot(&self, by: &Account, id: SlotId) -> Result<SlotView, Refusal> {
         let rec = self
             .store
-            .cancel_slot(id, now_ms())
+            .cancel_slot(id, self.now_ms())
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => refuse(ErrorCode::NotFound, "no such slot"),
@@ -81,11 +80,15 @@ impl Service {
     ) -> Result<(), Refusal> {
         self.store
             .append_audit(AuditEntry {
-                at_ms: now_ms(),
+                at_ms: self.now_ms(),
                 account: by.id,
                 action,
                 references,
                 slot,
+                target: None,
+                detail: None,
+                conversation: None,
+                duration_ms: None,
             })
             .await?;
         Ok(())
@@ -113,7 +116,7 @@ impl Service {
     /// Upcoming bookings in force, with exactly what their consent covers.
     /// The view is recorded in the audit log (which references were shown).
     pub async fn intake_bookings(&self, by: &Account) -> Result<Vec<IntakeBookingView>, Refusal> {
-        let from = now_ms().saturating_sub(INTAKE_LOOKBACK_MS);
+        let from = self.now_ms().saturating_sub(INTAKE_LOOKBACK_MS);
         let mut out = Vec::new();
         for slot in self.store.slots(from).await? {
             if slot.booked == 0 {
@@ -259,12 +262,13 @@ impl Service {
         .await
     }
 
-    /// The audit log, newest first, with the staff member's name.
-    pub async fn audit_log(&self, limit: usize) -> Result<Vec<AuditView>, Refusal> {
+    /// The audit entries matching `filter`, newest first, with the staff
+    /// member's name.
+    pub async fn audit_log(&self, filter: AuditFilter) -> Result<Vec<AuditView>, Refusal> {
         let names = self.names().await?;
         Ok(self
             .store
-            .audit_log(limit)
+            .audit_log(&filter)
             .await?
             .into_iter()
             .map(|e| AuditView {
@@ -277,6 +281,13 @@ impl Service {
                 action: e.action,
                 references: e.references.iter().map(|r| r.as_str().to_owned()).collect(),
                 slot_id: e.slot,
+                target: e.target,
+                target_name: e
+                    .target
+                    .and_then(|t| names.get(&t).map(|a| a.display_name.clone())),
+                detail: e.detail,
+                conversation_id: e.conversation,
+                duration_ms: e.duration_ms,
             })
             .collect())
     }

@@ -7,7 +7,6 @@
 use tokio::sync::broadcast;
 
 use super::{Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::ConversationState;
 use crate::core::handoff::{HandoffLink, HandoffRecord, HandoffState};
 use crate::core::ids::ConversationId;
@@ -69,7 +68,7 @@ impl Service {
             conversation: conv,
             user_id: Some(user.to_owned()),
             opened_by_event: event_id.to_owned(),
-            created_at_ms: now_ms(),
+            created_at_ms: self.now_ms(),
         };
         if let Err(e) = self.store.line_open(link).await {
             let _ = self.visitor_end(conv).await;

@@ -23,7 +23,6 @@ use sha2::Sha256;
 use tokio::sync::SemaphorePermit;
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::protocol::ErrorCode;
 
 /// The guard counters one login touches.
@@ -70,6 +69,27 @@ impl Service {
         }
     }
 
+    /// The counters of a login's second step (issue 21): the same three
+    /// budgets as passwords, under counters of their own, keyed by the
+    /// account (known from the pending login) and the address.
+    pub(super) fn second_factor_keys(
+        &self,
+        account: crate::core::ids::AccountId,
+        address: Option<IpAddr>,
+    ) -> LoginKeys {
+        let account = account.to_string();
+        let address = address.map(|a| a.to_string());
+        LoginKeys {
+            pair: address
+                .as_deref()
+                .map(|a| self.guard_key("second_factor_pair", &[&account, a])),
+            address: address
+                .as_deref()
+                .map(|a| self.guard_key("second_factor_address", &[a])),
+            account: self.guard_key("second_factor_account", &[&account]),
+        }
+    }
+
     fn login_window_ms(&self) -> u64 {
         self.settings
             .limits
@@ -83,7 +103,7 @@ impl Service {
     /// it.
     pub(super) async fn login_admitted(&self, keys: &LoginKeys) -> Result<(), Refusal> {
         let l = &self.settings.limits;
-        let now = now_ms();
+        let now = self.now_ms();
         let pair = match &keys.pair {
             Some(k) => self.store.failures(k, now).await?,
             None => 0,
@@ -109,7 +129,7 @@ impl Service {
 
     /// Count one wrong password under every key of the login.
     pub(super) async fn login_failure(&self, keys: &LoginKeys) -> Result<(), Refusal> {
-        let (now, ttl) = (now_ms(), self.login_window_ms());
+        let (now, ttl) = (self.now_ms(), self.login_window_ms());
         for k in [
             keys.pair.as_ref(),
             keys.address.as_ref(),

@@ -15,11 +15,14 @@
 //! This file holds the [`Service`] itself, its refusals and the helpers
 //! every area shares.
 
-mod accounts;
+pub mod accounts;
 mod address_caps;
 mod bookings;
+mod canned;
+mod cases;
 mod console;
 mod counsellor;
+mod floor;
 pub mod handoff;
 mod health;
 mod intake;
@@ -30,16 +33,19 @@ mod queue;
 pub mod report;
 mod reschedule;
 mod retention;
+pub mod second_factor;
 mod supervision;
 mod views;
 mod visitor;
 mod waiting_budget;
 mod way_back;
 
+pub use canned::CannedInput;
+pub use cases::KeepLongerStep;
 pub use console::{note_view, Access, CounsellorWelcome, Recheck};
 pub use line::{LineCurrent, LinkDue};
 pub use queue::QueuePlace;
-pub use visitor::VisitorWelcome;
+pub use visitor::{StartOptions, VisitorWelcome};
 pub use way_back::WayBack;
 
 use std::sync::{Arc, Mutex};
@@ -47,7 +53,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::conversation::TransitionError;
 use crate::core::estimate::HandleTime;
@@ -73,6 +79,8 @@ pub struct Service {
     /// Password checks running at once (argon2: memory and CPU), bounded
     /// by `limits.password_hash_concurrency`.
     hashing: tokio::sync::Semaphore,
+    /// Every decision's "now": the system time, moved only by tests.
+    pub clock: Clock,
 }
 
 /// A failed use case, ready for the wire.
@@ -122,6 +130,13 @@ impl From<StoreError> for Refusal {
                 ErrorCode::SlotBooked,
                 "the slot has bookings in force; cancel them first",
             ),
+            StoreError::LibraryFull => refuse(
+                ErrorCode::CannedLibraryFull,
+                format!(
+                    "the library holds {} canned replies already; delete one first",
+                    crate::core::canned::LIBRARY_MAX
+                ),
+            ),
             StoreError::Unavailable(_) => refuse(
                 ErrorCode::Unavailable,
                 "temporarily unavailable; nothing was changed, please try again",
@@ -143,7 +158,9 @@ impl From<InvalidInput> for Refusal {
             InvalidInput::TextEmpty => ErrorCode::TextEmpty,
             InvalidInput::TextTooLong { .. } => ErrorCode::TextTooLong,
             InvalidInput::Capacity { .. } => ErrorCode::InvalidCapacity,
-            InvalidInput::ClientMsgId | InvalidInput::TextControlChars => ErrorCode::InvalidMessage,
+            InvalidInput::ClientMsgId
+            | InvalidInput::IdempotencyKey
+            | InvalidInput::TextControlChars => ErrorCode::InvalidMessage,
         };
         refuse(code, e.to_string())
     }
@@ -176,12 +193,18 @@ impl Service {
             matcher_wake: Notify::new(),
             hashing: tokio::sync::Semaphore::new(hashing),
             settings,
+            clock: Clock::default(),
         })
+    }
+
+    /// Now, by the service's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// Where the opening hours stand now.
     pub fn hours_status(&self) -> Status {
-        self.schedule.status(now_ms())
+        self.schedule.status(self.now_ms())
     }
 
     pub fn hours_view(&self) -> HoursView {

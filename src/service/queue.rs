@@ -6,14 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::{EndedBy, Outcome};
 use crate::core::estimate::{estimate_wait, WaitInputs};
-use crate::core::ids::ConversationId;
-use crate::core::matching::{self, CounsellorLoad};
+use crate::core::matching::{self, CounsellorLoad, Waiting};
 use crate::model::MatchingMode;
 use crate::model::{ConversationRecord, Event, Swept};
 use crate::protocol::ErrorCode;
+
+/// Queued visitors read beyond the free places in a matching round, for
+/// the returning visitors passed over while they wait for their
+/// counsellor (issue 22). More of those at once than this only delays
+/// the ones behind them to the next round after a preference runs out.
+const RETURNING_LOOKAHEAD: usize = 16;
 
 /// What a visitor learns about their place in the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,18 +88,26 @@ impl Service {
         if free == 0 {
             return Ok(0);
         }
-        let queue: Vec<ConversationId> = self
+        // Returning visitors waiting for their counsellor (issue 22) are
+        // passed over while they wait, so read a few more than the free
+        // places: the ones behind them get those places meanwhile.
+        let queue: Vec<Waiting> = self
             .store
-            .queue_head(free as usize)
+            .queue_head(free as usize + RETURNING_LOOKAHEAD)
             .await?
             .iter()
-            .map(|r| r.id)
+            .map(|r| Waiting {
+                conversation: r.id,
+                prefers: r.prefers,
+                queued_since_ms: r.queued_since_ms,
+            })
             .collect();
         // The planned assignments run at once: each is one atomic store
         // step that checks the counsellor's capacity itself, and one after
         // another they cost a round trip each while freed places wait
         // (tens of milliseconds a round on Redis at a busy moment).
-        let plan = matching::plan(&queue, &loads);
+        let max_wait_ms = self.settings.timing.return_preference_max_wait_secs * 1000;
+        let plan = matching::plan_preferring(&queue, &loads, self.now_ms(), max_wait_ms);
         let results = futures_util::future::join_all(
             plan.into_iter()
                 .map(|(conversation, counsellor)| self.assign(conversation, counsellor)),
@@ -138,7 +150,7 @@ impl Service {
             let swept = match self
                 .store
                 .sweep(
-                    now_ms(),
+                    self.now_ms(),
                     t.visitor_grace_secs * 1000,
                     t.counsellor_grace_secs * 1000,
                 )
@@ -184,7 +196,7 @@ impl Service {
             }
             match self
                 .store
-                .mark_silent(now_ms(), t.silence_secs * 1000)
+                .mark_silent(self.now_ms(), t.silence_secs * 1000)
                 .await
             {
                 Ok(silent) => {

@@ -7,7 +7,6 @@
 
 use super::handoff::{Lang, VisitorAuth};
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::handoff::{self, Booking, BookingRef, HandoffError, SlotId};
 use crate::core::ids::ConversationId;
 use crate::model::{BookingOp, Event, HandoffWrite};
@@ -86,7 +85,7 @@ impl Service {
                 .slot(to)
                 .await?
                 .ok_or(HandoffError::SlotUnavailable)?;
-            let now = now_ms();
+            let now = self.now_ms();
             // The early, clear answer; the store checks the capacity again
             // in the same step as the write.
             let next = handoff::reschedule(

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::{ConversationState, EndedBy};
 use crate::core::ids::ConversationId;
 use crate::model::{Event, Purged};
@@ -34,7 +33,7 @@ impl Service {
     /// counsellor is told it ended (by the visitor).
     pub async fn visitor_erase(&self, id: ConversationId) -> Result<(), Refusal> {
         let keep = self.settings.retention.keep_notes_on_erase;
-        let erased = self.store.erase(id, keep, now_ms()).await?;
+        let erased = self.store.erase(id, keep, self.now_ms()).await?;
         tracing::info!(conversation = %id, "visitor erased their conversation");
         if erased.was != ConversationState::Ended {
             self.after_end(&erased.record, erased.was, EndedBy::Visitor)
@@ -68,7 +67,7 @@ impl Service {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = self.purge(now_ms()).await {
+            if let Err(e) = self.purge(self.now_ms()).await {
                 tracing::warn!(code = e.code.as_str(), "retention purge failed");
             }
         }

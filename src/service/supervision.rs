@@ -3,12 +3,12 @@
 //! over).
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::{ConversationState, TransitionError};
+use crate::core::handoff::AuditAction;
 use crate::core::ids::{AccountId, AlertId, ConversationId};
 use crate::core::triage::RiskLevel;
 use crate::model::Role;
-use crate::model::{Account, Event, Note, ReleaseReason, RiskChange, SupervisionMode};
+use crate::model::{Account, Event, Note, ReleaseReason, RiskChange, SupervisionMode, Whisper};
 use crate::protocol::ErrorCode;
 use crate::store::StoreError;
 
@@ -49,7 +49,7 @@ impl Service {
         if !allowed {
             return Err(StoreError::NotYours.into());
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let change = RiskChange::Staff {
             level,
             by: who.id,
@@ -76,14 +76,18 @@ impl Service {
     /// A supervisor acknowledges an alert (only supervisors may).
     pub async fn ack_alert(&self, id: AlertId, who: &Account) -> Result<(), Refusal> {
         let supervisor = only_supervisors(who)?;
-        let alert = self
-            .store
-            .ack_alert(id, supervisor, now_ms())
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => refuse(ErrorCode::InvalidMessage, "no such alert"),
-                e => e.into(),
-            })?;
+        // One command for both kinds: a risk alert, else an empty-floor
+        // episode (their ids never collide: random UUIDs).
+        let alert = match self.store.ack_alert(id, supervisor, self.now_ms()).await {
+            Ok(a) => a,
+            Err(StoreError::NotFound) => {
+                return match self.ack_floor(id, supervisor).await? {
+                    Some(()) => Ok(()),
+                    None => Err(super::floor::no_such_alert()),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.publish(Event::AlertAcked {
             alert: Box::new(alert),
         })
@@ -100,7 +104,7 @@ impl Service {
             Some(t) if !t.trim().is_empty() => Ok(Some(Note {
                 author,
                 text: self.text(t)?.into_string(),
-                at_ms: now_ms(),
+                at_ms: self.now_ms(),
             })),
             _ => Ok(None),
         }
@@ -128,7 +132,7 @@ impl Service {
             }
             e => e.into(),
         };
-        let now = now_ms();
+        let now = self.now_ms();
         match to {
             Some(to) => {
                 if to == from {
@@ -145,7 +149,7 @@ impl Service {
                     ));
                 }
                 self.store
-                    .reassign(id, from, to, true, note.clone(), now)
+                    .reassign(id, from, to, true, note.clone(), None, now)
                     .await
                     .map_err(not_active)?;
                 tracing::info!(conversation = %id, from = %from, to = %to, "conversation transferred");
@@ -217,7 +221,10 @@ impl Service {
 
     /// A supervisor becomes the conversation's counsellor: a waiting one is
     /// assigned to them, an active one is taken from its counsellor. Their
-    /// capacity holds either way.
+    /// capacity holds either way. Taking an active one over is audited in
+    /// the same step (`take_over`); taking a waiting visitor is the
+    /// ordinary assignment any counsellor gets, not access to a colleague's
+    /// conversation, and is not.
     pub async fn take_over(&self, id: ConversationId, who: &Account) -> Result<(), Refusal> {
         let supervisor = only_supervisors(who)?;
         let rec = self
@@ -238,7 +245,15 @@ impl Service {
             ConversationState::Active { counsellor } if counsellor == supervisor => Ok(()),
             ConversationState::Active { counsellor } => {
                 self.store
-                    .reassign(id, counsellor, supervisor, false, None, now_ms())
+                    .reassign(
+                        id,
+                        counsellor,
+                        supervisor,
+                        false,
+                        None,
+                        Some(AuditAction::TakeOver),
+                        self.now_ms(),
+                    )
                     .await?;
                 tracing::info!(conversation = %id, from = %counsellor, supervisor = %supervisor, "supervisor took over");
                 self.after_handover(
@@ -255,6 +270,7 @@ impl Service {
     }
 
     /// Observe (`Some(Observe)`), join (`Some(Join)`) or leave (`None`).
+    /// Each change is audited by the store in the same step.
     pub async fn supervise(
         &self,
         id: ConversationId,
@@ -262,21 +278,87 @@ impl Service {
         mode: Option<SupervisionMode>,
     ) -> Result<(), Refusal> {
         let supervisor = only_supervisors(who)?;
-        let (_, previous) =
-            self.store
-                .supervise(id, supervisor, mode)
+        self.change_supervision(id, supervisor, mode, false).await
+    }
+
+    /// A supervisor's last console socket closed: every observation or
+    /// join of theirs ends (audited as `leave_by_disconnect`, with its
+    /// duration). Failures are logged; the next connect shows what holds.
+    pub async fn end_supervision_on_disconnect(&self, supervisor: AccountId) {
+        let supervised = match self.store.supervised_by(supervisor).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(supervisor = %supervisor, error = %e, "could not read supervised conversations on disconnect");
+                return;
+            }
+        };
+        for (rec, _) in supervised {
+            if let Err(e) = self
+                .change_supervision(rec.id, supervisor, None, true)
                 .await
-                .map_err(|e| match e {
-                    StoreError::Transition(TransitionError::NotActive) => refuse(
-                        ErrorCode::NotActive,
-                        "a waiting visitor cannot be joined; take them over instead",
-                    ),
-                    StoreError::NotYours => refuse(
-                        ErrorCode::InvalidMessage,
-                        "this conversation is already yours",
-                    ),
-                    e => e.into(),
-                })?;
+            {
+                tracing::warn!(conversation = %rec.id, supervisor = %supervisor, code = e.code.as_str(), "could not end supervision on disconnect");
+            }
+        }
+    }
+
+    /// A supervisor writes to the counsellor(s) of a conversation they
+    /// observe or joined, never to the visitor. Stored apart from the log
+    /// and audited in one step; delivered to the conversation's staff only.
+    pub async fn whisper(
+        &self,
+        id: ConversationId,
+        who: &Account,
+        text: String,
+    ) -> Result<(), Refusal> {
+        let supervisor = only_supervisors(who)?;
+        let text = self.text(text)?.into_string();
+        let whisper = Whisper {
+            conversation: id,
+            supervisor,
+            text,
+            at_ms: self.now_ms(),
+        };
+        self.store
+            .whisper(whisper.clone())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotYours => refuse(
+                    ErrorCode::NotYourConversation,
+                    "observe or join the conversation before whispering",
+                ),
+                e => e.into(),
+            })?;
+        tracing::info!(conversation = %id, supervisor = %supervisor, "whisper stored");
+        self.publish(Event::Whisper {
+            whisper: Box::new(whisper),
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn change_supervision(
+        &self,
+        id: ConversationId,
+        supervisor: AccountId,
+        mode: Option<SupervisionMode>,
+        by_disconnect: bool,
+    ) -> Result<(), Refusal> {
+        let (_, previous) = self
+            .store
+            .supervise(id, supervisor, mode, by_disconnect, self.now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::Transition(TransitionError::NotActive) => refuse(
+                    ErrorCode::NotActive,
+                    "a waiting visitor cannot be joined; take them over instead",
+                ),
+                StoreError::NotYours => refuse(
+                    ErrorCode::InvalidMessage,
+                    "this conversation is already yours",
+                ),
+                e => e.into(),
+            })?;
         if previous != mode {
             tracing::info!(conversation = %id, supervisor = %supervisor, mode = ?mode, "supervision changed");
             self.publish(Event::Supervision {

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use super::{Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ConversationId};
 use crate::core::queue::Priority;
@@ -87,7 +86,7 @@ impl Service {
 
     /// The supervisors' floor view, now.
     pub async fn floor(&self) -> Result<FloorView, Refusal> {
-        let now = now_ms();
+        let now = self.now_ms();
         let names = self.names().await?;
         let staff = |id: AccountId| StaffRef {
             id,
@@ -140,6 +139,7 @@ impl Service {
                     display_name: a.display_name.clone(),
                     role: a.role,
                     status: c.status,
+                    activity: c.activity(),
                     online: c.connections > 0,
                     capacity: c.capacity,
                     active: c.active,

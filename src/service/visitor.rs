@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use super::{resume_failed, Refusal, Service};
 use crate::auth;
-use crate::clock::now_ms;
 use crate::core::conversation::{ConversationState, EndedBy};
-use crate::core::ids::{AlertId, ClientMsgId, ConversationId, Party};
+use crate::core::ids::{AlertId, ClientMsgId, ConversationId, IdempotencyKey, Lang, Party};
 use crate::core::prechat::PreChat;
 use crate::core::triage::{self};
 use crate::model::{
     Account, Alert, Appended, Channel, ConversationRecord, Event, NewConversation, NewMessage,
-    RiskChange, RiskReason, RiskSource,
+    RiskChange, RiskReason, RiskSource, StartKey,
 };
 use crate::protocol::ErrorCode;
 
@@ -44,6 +43,20 @@ fn rule_ids(reasons: &[RiskReason]) -> String {
         .join(",")
 }
 
+/// What a web `start` may carry besides the pre-chat answers and the
+/// first message.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    /// Chosen by the client: a `start` sent again takes up the same
+    /// waiting conversation (issue 27).
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// The page's language (Japanese when not given).
+    pub lang: Option<Lang>,
+    /// A return code: the conversation continues the visitor's anonymous
+    /// case (issue 22).
+    pub return_code: Option<String>,
+}
+
 /// See [`Service::visitor_welcome`].
 pub struct VisitorWelcome {
     pub record: ConversationRecord,
@@ -53,14 +66,76 @@ pub struct VisitorWelcome {
 impl Service {
     /// Start a conversation and join the queue. Returns the record and the
     /// resume token (shown to the visitor once, stored only as a hash).
+    /// `lang` is the page's language (Japanese when not given).
+    /// With a `return_code` (issue 22) the conversation continues the
+    /// visitor's anonymous case; a wrong code is refused like a wrong
+    /// resume token and nothing is started.
     pub async fn start(
         &self,
         pre_chat: PreChat,
         first_message: Option<String>,
+        lang: Option<Lang>,
         address: Option<std::net::IpAddr>,
     ) -> Result<(ConversationRecord, String), Refusal> {
-        self.start_from(Channel::Web, pre_chat, first_message, address)
+        let options = StartOptions {
+            lang,
+            ..StartOptions::default()
+        };
+        self.start_with(pre_chat, first_message, options, address)
             .await
+    }
+
+    /// [`Service::start`] with what a web `start` may carry besides
+    /// (`StartOptions`). With an `idempotency_key`: while the
+    /// conversation that key started waits for its first counsellor, the
+    /// same `start` again answers with that conversation and its resume
+    /// token (the same token: it is kept sealed under the key), creating
+    /// nothing, holding no second waiting place, ignoring the new
+    /// `pre_chat` and `first_message`. After that the key is spent and a
+    /// `start` with it starts a new conversation.
+    pub async fn start_with(
+        &self,
+        pre_chat: PreChat,
+        first_message: Option<String>,
+        options: StartOptions,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<(ConversationRecord, String), Refusal> {
+        self.start_from(Channel::Web, pre_chat, first_message, options, address)
+            .await
+    }
+
+    /// The conversation `key` started and its token, if it still waits
+    /// for its first counsellor.
+    async fn started_with(
+        &self,
+        key: &IdempotencyKey,
+        rec: Option<ConversationRecord>,
+    ) -> Result<Option<(ConversationRecord, String)>, Refusal> {
+        let hash = auth::start_key_hash(key.as_str());
+        let rec = match rec {
+            Some(r) => Some(r),
+            None => self.store.started_with(&hash).await?,
+        };
+        let Some(rec) = rec.filter(|r| r.started_with(&hash)) else {
+            return Ok(None);
+        };
+        let token = rec
+            .start_key
+            .as_ref()
+            .and_then(|k| auth::unseal_token(&k.sealed, key.as_str()))
+            .filter(|t| auth::same_hash(&crate::model::hash_token(t), &rec.token_hash));
+        match token {
+            Some(t) => {
+                tracing::info!(conversation = %rec.id, "start repeated with its idempotency key");
+                Ok(Some((rec, t)))
+            }
+            // Its token was replaced since (a way-back code): the key no
+            // longer opens it.
+            None => Err(Refusal::new(
+                ErrorCode::ResumeFailed,
+                "this idempotency_key's conversation can no longer be taken up with it",
+            )),
+        }
     }
 
     /// [`Service::start`] for a visitor on `channel` (the LINE edge starts
@@ -71,7 +146,12 @@ impl Service {
         pre_chat: PreChat,
         first_message: Option<String>,
     ) -> Result<(ConversationRecord, String), Refusal> {
-        self.start_from(channel, pre_chat, first_message, None)
+        // LINE does not tell us the user's language: Japanese.
+        let options = StartOptions {
+            lang: Some(Lang::Ja),
+            ..StartOptions::default()
+        };
+        self.start_from(channel, pre_chat, first_message, options, None)
             .await
     }
 
@@ -83,13 +163,35 @@ impl Service {
         channel: Channel,
         pre_chat: PreChat,
         first_message: Option<String>,
+        options: StartOptions,
         address: Option<std::net::IpAddr>,
     ) -> Result<(ConversationRecord, String), Refusal> {
-        let now = now_ms();
+        let StartOptions {
+            idempotency_key: key,
+            lang,
+            return_code,
+        } = options;
+        let lang = lang.unwrap_or_default();
+        // The same start again: before the hours and the caps, which
+        // the first one passed (and whose place it holds).
+        if let Some(k) = &key {
+            if let Some(found) = self.started_with(k, None).await? {
+                return Ok(found);
+            }
+        }
+        let now = self.now_ms();
         let status = self.schedule.status(now);
         if !status.accepts_new_visitors() {
             return Err(self.closed_refusal(status));
         }
+        let case = match return_code.as_deref().map(str::trim) {
+            Some(raw) if !raw.is_empty() => Some(self.returning_case(raw, address).await?),
+            _ => None,
+        };
+        let prefers = match &case {
+            Some(c) => self.preferred_counsellor(c).await?,
+            None => None,
+        };
         let first_message = match first_message {
             Some(t) if !t.trim().is_empty() => Some(self.text(t)?.into_string()),
             _ => None,
@@ -102,12 +204,17 @@ impl Service {
         let risk = triage::level_of(&hits);
         let alert_id = (!hits.is_empty()).then(AlertId::new_random);
         let (token, token_hash) = auth::new_token();
+        let start_key = key.as_ref().map(|k| StartKey {
+            hash: auth::start_key_hash(k.as_str()),
+            sealed: auth::seal_token(&token, k.as_str()).expect("a fresh token seals"),
+        });
         let id = ConversationId::new_random();
         let place = match address {
             Some(a) => Some(self.hold_waiting_place(a, id).await?),
             None => None,
         };
         let new = NewConversation {
+            lang,
             channel,
             id,
             token_hash,
@@ -117,13 +224,20 @@ impl Service {
             alert: alert_id,
             first_message,
             now_ms: now,
+            start_key,
+            prefers,
         };
         let created = self
             .store
             .create_conversation(new, self.settings.limits.max_queue)
             .await;
-        if let (Err(_), Some(place)) = (&created, place) {
-            self.release_waiting_place(place).await;
+        // Refused, or another `start` with the same key won the race (it
+        // created nothing): the place held for this one goes back.
+        let lost = matches!(&created, Ok(r) if r.id != id);
+        if created.is_err() || lost {
+            if let Some(place) = place {
+                self.release_waiting_place(place).await;
+            }
         }
         let rec = created.map_err(|e| {
                 let mut r = Refusal::from(e);
@@ -133,7 +247,21 @@ impl Service {
                 }
                 r
             })?;
+        if rec.id != id {
+            // Take up the one the other `start` made.
+            let k = key.as_ref().expect("only a keyed start finds another");
+            return match self.started_with(k, Some(rec)).await? {
+                Some(found) => Ok(found),
+                None => Err(Refusal::new(
+                    ErrorCode::Internal,
+                    "the start key named another conversation",
+                )),
+            };
+        }
         tracing::info!(conversation = %rec.id, "conversation started");
+        if let Some(case) = &case {
+            self.join_case(case, rec.id).await;
+        }
         self.metrics.conversation_started();
         if let Some(id) = alert_id {
             // The rule ids only: never the text.
@@ -176,7 +304,10 @@ impl Service {
     }
 
     pub async fn visitor_presence(&self, id: ConversationId, delta: i32) -> Result<(), Refusal> {
-        let rec = self.store.visitor_connections(id, delta, now_ms()).await?;
+        let rec = self
+            .store
+            .visitor_connections(id, delta, self.now_ms())
+            .await?;
         let online = rec.visitor_connections > 0;
         // Only the first socket in and the last one out change presence.
         if (delta > 0 && rec.visitor_connections == 1) || (delta < 0 && !online) {
@@ -213,7 +344,7 @@ impl Service {
             author_name: author.map(|a| a.display_name.clone()),
             client_id,
             text: text.into_string(),
-            now_ms: now_ms(),
+            now_ms: self.now_ms(),
             require_counsellor: match party {
                 Party::Counsellor => author.map(|a| a.id),
                 Party::Visitor => None,
@@ -301,7 +432,7 @@ impl Service {
     /// place or counsellor); it waits for the visitor like any whose
     /// visitor went offline, and resumes with the resume token.
     pub async fn visitor_leave_quickly(&self, id: ConversationId) -> Result<(), Refusal> {
-        let rec = self.store.leave_quickly(id, now_ms()).await?;
+        let rec = self.store.leave_quickly(id, self.now_ms()).await?;
         tracing::info!(conversation = %id, state = rec.state.name(), "visitor left quickly");
         self.publish(Event::LeftQuickly {
             conversation: id,
@@ -321,7 +452,10 @@ impl Service {
     }
 
     pub async fn visitor_end(&self, id: ConversationId) -> Result<(), Refusal> {
-        let ended = self.store.end(id, EndedBy::Visitor, None, now_ms()).await?;
+        let ended = self
+            .store
+            .end(id, EndedBy::Visitor, None, self.now_ms())
+            .await?;
         self.after_end(&ended.record, ended.was, EndedBy::Visitor)
             .await;
         Ok(())

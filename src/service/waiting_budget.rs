@@ -12,7 +12,6 @@
 //! at a time).
 
 use super::{refuse, Refusal, Service};
-use crate::clock::now_ms;
 use crate::core::conversation::ConversationState;
 use crate::core::ids::{ClientMsgId, ConversationId, Party};
 
@@ -66,7 +65,7 @@ impl Service {
         // and the supervisors (as the rule ids, never the text).
         let hits = self.rules.check(text);
         if !hits.is_empty() {
-            self.apply_triage(id, &hits, now_ms()).await;
+            self.apply_triage(id, &hits, self.now_ms()).await;
         }
         Err(refuse(
             crate::protocol::ErrorCode::WaitingBudgetSpent,

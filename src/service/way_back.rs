@@ -16,7 +16,6 @@ use super::bookings::PROCESS_PIN_KEY;
 use super::handoff::random;
 use super::{refuse, Refusal, Service};
 use crate::auth;
-use crate::clock::now_ms;
 use crate::core::ids::ConversationId;
 use crate::core::way_back::WayBackCode;
 use crate::model::TokenHash;
@@ -34,13 +33,19 @@ pub struct WayBack {
 /// The guard counter of an address's wrong way-back codes (only the
 /// address's hash is kept, even in memory).
 fn guard_key(client: Option<IpAddr>) -> String {
+    address_guard_key("way_back_ip", client)
+}
+
+/// A guard counter's key for a client address, under `kind`: only the
+/// address's hash is kept, even in memory.
+pub(super) fn address_guard_key(kind: &str, client: Option<IpAddr>) -> String {
     match client {
         Some(ip) => {
             let h = crate::model::hash_token(&ip.to_string());
             let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
-            format!("way_back_ip:{hex}")
+            format!("{kind}:{hex}")
         }
-        None => "way_back_ip:-".to_owned(),
+        None => format!("{kind}:-"),
     }
 }
 
@@ -55,6 +60,13 @@ impl Service {
     /// The code's hash: HMAC-SHA256 keyed with `handoff.pin_key` (a copy
     /// of the database alone reveals no code).
     fn way_back_hash(&self, code: &WayBackCode) -> TokenHash {
+        self.keyed_hash(b"tsunagu way-back code v1\0", code.as_str())
+    }
+
+    /// HMAC-SHA256 of `value` under `handoff.pin_key`, in the domain
+    /// `context` (so one code's hash is never another kind's): the way-back
+    /// and the return codes (issue 22) are stored only as this.
+    pub(super) fn keyed_hash(&self, context: &[u8], value: &str) -> TokenHash {
         let key: &[u8] = match &self.settings.handoff.pin_key {
             Some(k) => k.expose().as_bytes(),
             None => &PROCESS_PIN_KEY[..],
@@ -62,8 +74,8 @@ impl Service {
         let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
             unreachable!("HMAC accepts every key length")
         };
-        mac.update(b"tsunagu way-back code v1\0");
-        mac.update(code.as_str().as_bytes());
+        mac.update(context);
+        mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
@@ -71,7 +83,7 @@ impl Service {
     /// one. `conversation_ended` for an ended one.
     pub async fn way_back_code(&self, id: ConversationId) -> Result<WayBack, Refusal> {
         let code = WayBackCode::from_random(random());
-        let expires_at_ms = now_ms() + self.settings.timing.way_back_code_secs * 1000;
+        let expires_at_ms = self.now_ms() + self.settings.timing.way_back_code_secs * 1000;
         self.store
             .set_way_back(id, self.way_back_hash(&code), expires_at_ms)
             .await?;
@@ -95,7 +107,7 @@ impl Service {
         let key = guard_key(client);
         let limit = self.settings.limits.way_back_failures;
         let window_ms = u64::from(self.settings.limits.way_back_lockout_secs) * 1000;
-        let now = now_ms();
+        let now = self.now_ms();
         if self.store.failures(&key, now).await? >= limit {
             return Err(locked(window_ms));
         }

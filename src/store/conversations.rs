@@ -17,11 +17,20 @@ pub trait ConversationStore: Send + Sync {
     /// `risk_reasons` and `priority = risk.priority()` are set (so the
     /// conversation enters the queue at its place), and when `alert` is
     /// given an alert with that id, the level and all the reasons is stored.
+    ///
+    /// With a `start_key`: if a conversation waiting for its first
+    /// counsellor has the same key hash ([`ConversationRecord::started_with`]),
+    /// that one is returned and nothing is created or changed (its id then
+    /// differs from `new.id`). Checked in the same atomic step, so two
+    /// `start`s with one key never make two conversations.
     async fn create_conversation(
         &self,
         new: NewConversation,
         max_queue: u32,
     ) -> StoreResult<ConversationRecord>;
+    /// The conversation waiting for its first counsellor that was started
+    /// with this key hash, if any (a read; `create_conversation` decides).
+    async fn started_with(&self, key: &TokenHash) -> StoreResult<Option<ConversationRecord>>;
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>>;
     /// Everyone waiting, in queue order.
     async fn queue(&self) -> StoreResult<Vec<ConversationRecord>>;
@@ -96,4 +105,11 @@ pub trait ConversationStore: Send + Sync {
 
     // ---- counts
     async fn stats(&self) -> StoreResult<Stats>;
+
+    /// Every active conversation of `counsellor` back to the front of the
+    /// queue, as `sweep` does at the end of the counsellor grace period
+    /// but whatever their presence (their account was deactivated or its
+    /// role changed). Each conversation is one atomic step; ended ones
+    /// waiting for an outcome stay with them. Returns those requeued.
+    async fn requeue_held(&self, counsellor: AccountId, now_ms: u64) -> StoreResult<Vec<Swept>>;
 }

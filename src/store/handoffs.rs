@@ -45,8 +45,9 @@ pub trait HandoffStore: Send + Sync {
     /// Intake records whether the person came (`NotFound` if unknown).
     async fn set_attended(&self, reference: &BookingRef, attended: bool) -> StoreResult<Booking>;
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;
-    /// The audit log, newest first, at most `limit` entries.
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+    /// The audit entries matching `filter`, newest first, at most
+    /// `filter.limit`.
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
 
     // ---- one-time handoff links (a LINE visitor's way to the handoff page)
     //

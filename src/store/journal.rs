@@ -58,6 +58,13 @@ pub enum Change {
     Booking(Booking),
     /// One line of the audit log (append only).
     Audit(AuditEntry),
+    /// Audit entries written before `before_ms` deleted (retention).
+    AuditPurged {
+        before_ms: u64,
+    },
+    /// A supervisor's whisper (append only; deleted with its conversation
+    /// by `ConversationDeleted` and `Erased`).
+    Whisper(Whisper),
     /// A purged conversation's anonymous facts (append only).
     Facts(ConversationFacts),
     /// A conversation purged: its row, messages and notes deleted.
@@ -83,6 +90,24 @@ pub enum Change {
     /// confirmed sent. Deleted with the conversation (`ConversationDeleted`,
     /// `Erased`).
     HandoffLink(HandoffLink),
+    /// An account's second factor, set up, enrolled or used (issue 21).
+    SecondFactor(SecondFactor),
+    /// An account's second factor forgotten (an admin's reset).
+    SecondFactorDeleted(AccountId),
+    /// A canned reply, new or edited.
+    CannedReply(CannedReply),
+    /// A canned reply deleted.
+    CannedReplyDeleted(crate::core::ids::CannedReplyId),
+    /// An empty-floor episode, new, cleared or acknowledged.
+    FloorAlert(FloorAlert),
+    /// A webhook delivery, new or after a claim or a failed attempt.
+    FloorWebhook(FloorWebhook),
+    /// A webhook delivery accepted by the receiver or given up.
+    FloorWebhookDeleted(uuid::Uuid),
+    /// An anonymous case, new or changed (issue 22).
+    Case(CaseRecord),
+    /// An anonymous case forgotten (its conversations are erased apart).
+    CaseDeleted(CaseId),
 }
 
 impl Change {
@@ -134,11 +159,19 @@ pub struct Snapshot {
     pub bookings: Vec<Booking>,
     /// Oldest first.
     pub audit: Vec<AuditEntry>,
+    /// Oldest first.
+    pub whispers: Vec<Whisper>,
     /// In the order purged.
     pub facts: Vec<ConversationFacts>,
     pub line_links: Vec<LineLink>,
     pub line_deliveries: Vec<(ConversationId, LineDelivery)>,
     pub handoff_links: Vec<HandoffLink>,
+    pub second_factors: Vec<SecondFactor>,
+    pub canned_replies: Vec<CannedReply>,
+    /// Oldest first.
+    pub floor_alerts: Vec<FloorAlert>,
+    pub floor_webhooks: Vec<FloorWebhook>,
+    pub cases: Vec<CaseRecord>,
 }
 
 #[derive(Debug)]

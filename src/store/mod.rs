@@ -10,8 +10,9 @@
 //!
 //! - **Atomicity.** Each method is one atomic step. `assign`, `end`,
 //!   `sweep`, `append`, `create_conversation`, `set_risk`, `reassign`,
-//!   `requeue`, `supervise`, `ack_alert`, `mark_silent`, `cancel_slot`
-//!   and `write_handoff` check their
+//!   `requeue`, `supervise`, `ack_alert`, `mark_silent`, `cancel_slot`,
+//!   `write_handoff`, `raise_floor`, `clear_floor`, `ack_floor` and
+//!   `claim_floor_webhook` check their
 //!   preconditions and apply their change as one step: on a shared Redis
 //!   that means one Lua script or one command, never read-then-write from
 //!   Rust. A refused step changes nothing.
@@ -40,6 +41,10 @@
 //! | [`LineStore`] | `line.rs` | the LINE channel: links, deliveries, the sender's lease |
 //! | [`RetentionStore`] | `retention.rs` | `purge`, `erase`, the report's facts |
 //! | [`WayBackStore`] | `way_back.rs` | way-back codes: set one, redeem it for a new resume token |
+//! | [`SecondFactorStore`] | `second_factors.rs` | staff accounts' second factors (TOTP): set up, confirm, use a step once, use a recovery code once, reset |
+//! | [`CannedReplyStore`] | `canned.rs` | the library of canned replies: list, create (bounded), update, delete |
+//! | [`FloorStore`] | `floor.rs` | the empty-floor alert: its episodes (one uncleared at a time), acknowledgements, the webhook outbox and its claims |
+//! | [`CaseStore`] | `cases.rs` | anonymous cases (issue 22): take a return code, find a case by code or conversation, join a returning visitor's conversation |
 //!
 //! [`Store`] is all of them (implemented for every type that implements
 //! each), so `Arc<dyn Store>` reaches every method; called on a concrete
@@ -52,9 +57,12 @@
 //! far less than the call itself (see `docs/ARCHITECTURE.md`).
 
 mod accounts;
+mod canned;
+mod cases;
 mod conversations;
 mod counsellors;
 pub mod embedded;
+mod floor;
 mod guards;
 mod handoffs;
 pub mod journal;
@@ -64,19 +72,26 @@ mod messages;
 mod node;
 pub mod redis;
 mod retention;
+mod second_factors;
 mod supervision;
 mod way_back;
 
 pub use accounts::AccountStore;
+pub use canned::{sort_canned, CannedReplyStore};
+pub use cases::CaseStore;
 pub use conversations::ConversationStore;
 pub use counsellors::CounsellorStore;
+pub use floor::FloorStore;
 pub use guards::GuardStore;
 pub use handoffs::HandoffStore;
 pub use line::LineStore;
 pub use messages::MessageStore;
-pub use node::{NodeStore, Persistence};
+pub use node::{NodeStore, Persistence, Replication};
 pub use retention::RetentionStore;
-pub use supervision::SupervisionStore;
+pub use second_factors::SecondFactorStore;
+pub use supervision::{
+    access_duration, accesses_closed_by_end, supervision_audit, SupervisionStore,
+};
 pub use way_back::WayBackStore;
 
 use std::sync::Arc;
@@ -86,10 +101,12 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::core::conversation::{ConversationState, EndedBy, Outcome, TransitionError};
+use crate::core::floor::FloorCleared;
 use crate::core::handoff::{
-    AuditEntry, Booking, BookingRef, HandoffLink, HandoffRecord, Slot, SlotId,
+    AuditAction, AuditEntry, AuditFilter, Booking, BookingRef, HandoffLink, HandoffRecord, Slot,
+    SlotId,
 };
-use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Party};
+use crate::core::ids::{AccountId, AlertId, CaseId, ClientMsgId, ConversationId, Party};
 use crate::core::stats::{Assessment, ConversationFacts};
 use crate::core::triage::RiskLevel;
 use crate::model::*;
@@ -121,6 +138,9 @@ pub enum StoreError {
     /// `cancel_slot` while a booking for it is in force.
     #[error("the slot has bookings in force")]
     SlotBooked,
+    /// `create_canned_reply` when the library holds its maximum.
+    #[error("the library of canned replies is full")]
+    LibraryFull,
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// The store has as much work outstanding as it takes (Redis's
@@ -165,6 +185,10 @@ pub trait Store:
     + LineStore
     + RetentionStore
     + WayBackStore
+    + SecondFactorStore
+    + CannedReplyStore
+    + FloorStore
+    + CaseStore
     + Send
     + Sync
     + 'static
@@ -183,6 +207,10 @@ impl<T> Store for T where
         + LineStore
         + RetentionStore
         + WayBackStore
+        + SecondFactorStore
+        + CannedReplyStore
+        + FloorStore
+        + CaseStore
         + Send
         + Sync
         + 'static

@@ -9,7 +9,9 @@ use super::*;
 pub trait RetentionStore: Send + Sync {
     /// Apply the retention periods at `now_ms`. Each conversation is one
     /// atomic step: an ended conversation whose end is at least
-    /// `conversation_ms` ago loses its record, log, de-duplication map and
+    /// `conversation_ms` ago (and, if its case's keep-longer consent is in
+    /// force, whose case's last contact is at least the consent's
+    /// `keep_days` ago: `core::case_retention::purge_at`) loses its record, log, de-duplication map and
     /// notes, and in the same step its [`ConversationFacts`] (with its
     /// handoff's progress) are added to [`Store::facts`](RetentionStore::facts), so the report
     /// survives and nothing is counted twice (a conversation is counted
@@ -20,7 +22,10 @@ pub trait RetentionStore: Send + Sync {
     /// removed, and slots that started at least `booking_ms` ago are
     /// removed with all their bookings (each slot one step). A purged
     /// conversation's LINE link, deliveries, lease and user index entry
-    /// and its handoff link go in its step. Queued and active
+    /// and its handoff link go in its step, and so does its place in its
+    /// case: the case loses it (and any of its conversations no longer
+    /// stored), and a case left with none is removed with its code's and
+    /// conversations' indexes, so its code leads nowhere. Queued and active
     /// conversations are never touched. Returns what went.
     async fn purge(&self, now_ms: u64, retention: &Retention) -> StoreResult<Purged>;
     /// "Erase my chat": end the conversation if it is live (ended by the

@@ -4,6 +4,66 @@
 
 use super::*;
 
+/// How long a supervision lasted (0 when its start was not kept).
+pub fn access_duration(s: Supervision, now_ms: u64) -> u64 {
+    if s.since_ms == 0 {
+        0
+    } else {
+        now_ms.saturating_sub(s.since_ms)
+    }
+}
+
+/// The audit entry for a change of a supervisor's mode (`before` is not
+/// `mode`): `Observe`/`Join` for a new mode, `Leave` (or
+/// `LeaveByDisconnect`) with the access's duration when cleared.
+pub fn supervision_audit(
+    conversation: ConversationId,
+    supervisor: AccountId,
+    before: Option<Supervision>,
+    mode: Option<SupervisionMode>,
+    by_disconnect: bool,
+    now_ms: u64,
+) -> AuditEntry {
+    let (action, duration) = match mode {
+        Some(SupervisionMode::Observe) => (AuditAction::Observe, None),
+        Some(SupervisionMode::Join) => (AuditAction::Join, None),
+        None if by_disconnect => (
+            AuditAction::LeaveByDisconnect,
+            before.map(|b| access_duration(b, now_ms)),
+        ),
+        None => (
+            AuditAction::Leave,
+            before.map(|b| access_duration(b, now_ms)),
+        ),
+    };
+    AuditEntry::access(now_ms, supervisor, action, conversation, duration)
+}
+
+/// The accesses still open when a conversation ends, closed: one
+/// `LeaveByEnd` entry per supervisor in `supervisors` (in their order),
+/// each with its access's duration. Every store calls it in the step that
+/// ends the conversation (`end`, the grace period's `sweep`, `erase`) and
+/// empties the record's `supervisors` in that step, so a later `leave`
+/// finds nothing open and audits nothing.
+pub fn accesses_closed_by_end(
+    conversation: ConversationId,
+    supervisors: &[Supervision],
+    now_ms: u64,
+) -> Vec<AuditEntry> {
+    supervisors
+        .iter()
+        .map(|s| {
+            AuditEntry::access(
+                now_ms,
+                s.supervisor,
+                AuditAction::LeaveByEnd,
+                conversation,
+                Some(access_duration(*s, now_ms)),
+            )
+        })
+        .collect()
+}
+
 /// Risk, alerts, supervision, transfers and silence marks.
 #[async_trait]
 pub trait SupervisionStore: Send + Sync {
@@ -45,6 +105,12 @@ pub trait SupervisionStore: Send + Sync {
     /// `last_assigned_ms = now`), `transfers += 1`, any supervision by `to`
     /// is dropped, and `note` (if any) is added to the notes. `to == from`
     /// changes nothing and returns the record.
+    ///
+    /// With `audit = Some(action)` (a supervisor's take-over), an audit
+    /// entry (`to`, `action`, the conversation, `now_ms`, and as
+    /// `duration_ms` how long `to`'s dropped supervision had lasted, if
+    /// there was one) is appended in the same atomic step.
+    #[allow(clippy::too_many_arguments)]
     async fn reassign(
         &self,
         conversation: ConversationId,
@@ -52,6 +118,7 @@ pub trait SupervisionStore: Send + Sync {
         to: AccountId,
         require_available: bool,
         note: Option<Note>,
+        audit: Option<AuditAction>,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord>;
     /// Hand an active conversation back to the queue, in one atomic step:
@@ -71,12 +138,30 @@ pub trait SupervisionStore: Send + Sync {
     /// allowed on any); `Join` needs it active (`Transition(NotActive)`)
     /// and not with this supervisor as counsellor (`NotYours`). Returns
     /// the record and the previous mode.
+    ///
+    /// Every change is audited in the same atomic step (nothing changes,
+    /// nothing is audited, when the mode is the one already set): a new
+    /// mode appends `Observe` or `Join` (the access's `since_ms` is set on
+    /// the first, kept on a change of mode); clearing appends `Leave`, or
+    /// `LeaveByDisconnect` when `by_disconnect`, with `duration_ms = now_ms
+    /// - since_ms`.
     async fn supervise(
         &self,
         conversation: ConversationId,
         supervisor: AccountId,
         mode: Option<SupervisionMode>,
+        by_disconnect: bool,
+        now_ms: u64,
     ) -> StoreResult<(ConversationRecord, Option<SupervisionMode>)>;
+    /// Store a whisper and its `Whisper` audit entry in one atomic step:
+    /// the conversation exists (`NotFound`) and has not ended
+    /// (`Transition(AlreadyEnded)`), and `whisper.supervisor` observes or
+    /// joined it (`NotYours`). Whispers are kept apart from the log (never
+    /// in `messages`, `after`, a transcript or the facts) and deleted with
+    /// the conversation's purge or erasure.
+    async fn whisper(&self, whisper: Whisper) -> StoreResult<()>;
+    /// A conversation's whispers, oldest first.
+    async fn whispers(&self, conversation: ConversationId) -> StoreResult<Vec<Whisper>>;
     /// Queued and active conversations this supervisor observes or joined.
     async fn supervised_by(
         &self,
@@ -93,4 +178,41 @@ pub trait SupervisionStore: Send + Sync {
         now_ms: u64,
         silence_ms: u64,
     ) -> StoreResult<Vec<ConversationRecord>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_open_access_closes_once_with_its_duration() {
+        let conv = ConversationId::new_random();
+        let (a, b) = (AccountId::new_random(), AccountId::new_random());
+        let open = [
+            Supervision {
+                supervisor: a,
+                mode: SupervisionMode::Observe,
+                since_ms: 1_000,
+            },
+            Supervision {
+                supervisor: b,
+                mode: SupervisionMode::Join,
+                since_ms: 0,
+            },
+        ];
+        let closed = accesses_closed_by_end(conv, &open, 61_000);
+        let got: Vec<_> = closed
+            .iter()
+            .map(|e| (e.account, e.action, e.conversation, e.duration_ms, e.at_ms))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (a, AuditAction::LeaveByEnd, Some(conv), Some(60_000), 61_000),
+                // A start not kept (older records): 0, as for a leave.
+                (b, AuditAction::LeaveByEnd, Some(conv), Some(0), 61_000),
+            ]
+        );
+        assert!(accesses_closed_by_end(conv, &[], 61_000).is_empty());
+    }
 }

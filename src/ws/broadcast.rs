@@ -27,6 +27,7 @@ pub fn queue_view(settings: &Settings, queue: &[ConversationRecord]) -> ByteStri
             queued_at: r.queued_since_ms,
             pre_chat: r.pre_chat,
             first_message: r.first_message.clone(),
+            lang: r.lang,
             risk: r.risk,
             risk_reasons: reason_views(&r.risk_reasons),
         })

@@ -242,6 +242,9 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     let mut last_seen = Instant::now();
     let mut refused_in_row = 0u32;
     let mut close: Option<CloseReason> = None;
+    // The client closed first (its close frame, or the stream ended): no
+    // close of its own to wait for.
+    let mut client_closed = false;
     let mut pipeline = Pipeline::<H>::new();
     let start_deadline = tokio::time::sleep(Duration::from_millis(t.start_timeout_ms));
     tokio::pin!(start_deadline);
@@ -257,7 +260,10 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                 Box::pin(pipeline.finished(&mut handler, &mut io, conversation, done)).await;
             }
             frame = stream.recv(), if pipeline.parked.is_none() => {
-                let Some(frame) = frame else { break };
+                let Some(frame) = frame else {
+                    client_closed = true;
+                    break;
+                };
                 last_seen = Instant::now();
                 match frame {
                     Ok(data @ (AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
@@ -300,6 +306,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                     Ok(AggregatedMessage::Close(c)) => {
                         // Answer the client's close with its code (RFC 6455
                         // 5.5.1), not an empty close (seen as 1005).
+                        client_closed = true;
                         close = Some(c.unwrap_or_else(|| reason(CloseCode::Normal, "closed")));
                         break;
                     }
@@ -331,6 +338,10 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                     }
                     Some(Outbound::SessionEnded) => {
                         close = Some(reason(CloseCode::Policy, "session ended; log in again"));
+                        break;
+                    }
+                    Some(Outbound::AccountChanged(change)) => {
+                        close = Some(reason(CloseCode::Policy, change.as_str()));
                         break;
                     }
                     Some(msg) => Box::pin(handler.on_outbound(&mut io, msg)).await,
@@ -370,11 +381,36 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
     .await;
     hub.disconnect(conn);
     Box::pin(handler.on_close()).await;
-    // `close` is None only when the connection is already gone (the stream
-    // ended, a write failed, the hub dropped the socket): no frame can
-    // arrive then. Every close a client can read carries a code.
-    let _ = Box::pin(session.close(close)).await;
+    // Every close frame the server sends carries a code: 1000 when no
+    // other applies (the stream ended, a write failed, the hub dropped
+    // the socket: usually nobody reads it then; an empty close would read
+    // as 1005).
+    let close = close.unwrap_or_else(|| reason(CloseCode::Normal, "closed"));
+    let _ = Box::pin(session.close(Some(close))).await;
+    if !client_closed && io.open {
+        // The closing handshake (RFC 6455 7.1.1): the server closed, so
+        // read until the client's close comes back (bounded). Returning at
+        // once would close the TCP connection with the client's last
+        // frames (pongs, its close) unread: the kernel then resets the
+        // connection, and a reset can destroy our close frame before the
+        // client reads it, which it reports as no code at all (the
+        // flakiness once seen in auth::logging_out_closes_the_open_console_socket).
+        // `io` still holds a sender, so the response stays open meanwhile.
+        let wait = Duration::from_millis(t.send_timeout_ms.min(CLOSE_WAIT_MAX_MS));
+        let _ = Box::pin(tokio::time::timeout(wait, async {
+            while let Some(Ok(m)) = stream.recv().await {
+                if matches!(m, AggregatedMessage::Close(_)) {
+                    break;
+                }
+            }
+        }))
+        .await;
+    }
+    drop(io);
 }
+
+/// The longest the server waits for the client's close after its own.
+const CLOSE_WAIT_MAX_MS: u64 = 2_000;
 
 /// What actix-ws says when continuation frames add up to more than
 /// `max_continuation_size` (it has no error variant of its own).

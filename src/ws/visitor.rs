@@ -21,7 +21,7 @@ use crate::model::{Event, StoredMessage, SupervisionMode};
 use crate::protocol::{
     parse_inbound, ErrorBody, ErrorCode, MessageView, VisitorIn, VisitorOut, PROTOCOL_VERSION,
 };
-use crate::service::QueuePlace;
+use crate::service::{KeepLongerStep, QueuePlace};
 
 pub async fn upgrade(
     req: HttpRequest,
@@ -322,36 +322,48 @@ impl Handler for Visitor {
         let app = self.app.clone();
         let service = &app.service;
         let Some(chat) = self.chat.as_mut() else {
-            let bound =
-                match msg {
-                    VisitorIn::Start {
-                        pre_chat,
-                        first_message,
-                    } => match self.start_allowed() {
-                        Err(e) => Err(e),
-                        Ok(()) => service.start(pre_chat, first_message, self.ip).await.map(
-                            |(rec, token)| {
-                                let seq = rec.last_seq;
-                                (rec, Some(token), seq)
+            let bound = match msg {
+                VisitorIn::Start {
+                    pre_chat,
+                    first_message,
+                    idempotency_key,
+                    lang,
+                    return_code,
+                } => match self.start_allowed() {
+                    Err(e) => Err(e),
+                    Ok(()) => service
+                        .start_with(
+                            pre_chat,
+                            first_message,
+                            crate::service::StartOptions {
+                                idempotency_key,
+                                lang,
+                                return_code,
                             },
-                        ),
-                    },
-                    VisitorIn::Resume {
-                        conversation_id,
-                        token,
-                        last_seq,
-                    } => match self.start_allowed() {
-                        Err(e) => Err(e),
-                        Ok(()) => service
-                            .resume(conversation_id, &token)
-                            .await
-                            .map(|rec| (rec, None, last_seq)),
-                    },
-                    _ => Err(ErrorBody::new(
-                        ErrorCode::NotStarted,
-                        "send `start` or `resume` first",
-                    )),
-                };
+                            self.ip,
+                        )
+                        .await
+                        .map(|(rec, token)| {
+                            let seq = rec.last_seq;
+                            (rec, Some(token), seq)
+                        }),
+                },
+                VisitorIn::Resume {
+                    conversation_id,
+                    token,
+                    last_seq,
+                } => match self.start_allowed() {
+                    Err(e) => Err(e),
+                    Ok(()) => service
+                        .resume(conversation_id, &token)
+                        .await
+                        .map(|rec| (rec, None, last_seq)),
+                },
+                _ => Err(ErrorBody::new(
+                    ErrorCode::NotStarted,
+                    "send `start` or `resume` first",
+                )),
+            };
             match bound {
                 Ok((rec, token, seq)) => self.bind(io, rec.id, token.as_deref(), seq).await,
                 Err(e) => io.error(&e).await,
@@ -407,6 +419,51 @@ impl Handler for Visitor {
                 // that is still there (a test, a slow navigation).
                 match service.visitor_leave_quickly(id).await {
                     Ok(()) => io.send(&VisitorOut::LeftQuickly).await,
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
+            VisitorIn::EraseCase => {
+                match service.erase_case(id).await {
+                    Ok(n) => io.send(&VisitorOut::CaseErased { conversations: n }).await,
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
+            VisitorIn::KeepLonger {
+                wording_version,
+                lang,
+            } => {
+                let step = KeepLongerStep::Give { lang };
+                match service.keep_longer(id, step, &wording_version).await {
+                    Ok(v) => {
+                        io.send(&VisitorOut::CaseRetention { case_retention: &v })
+                            .await
+                    }
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
+            VisitorIn::WithdrawKeepLonger => {
+                match service.keep_longer(id, KeepLongerStep::Withdraw, "").await {
+                    Ok(v) => {
+                        io.send(&VisitorOut::CaseRetention { case_retention: &v })
+                            .await
+                    }
+                    Err(e) => io.error(&e).await,
+                }
+                return None;
+            }
+            VisitorIn::ReturnCode => {
+                match service.take_return_code(id).await {
+                    Ok(r) => {
+                        io.send(&VisitorOut::ReturnCode {
+                            code: &r.code,
+                            retention_days: r.retention_days,
+                            case_retention: &r.case_retention,
+                        })
+                        .await
+                    }
                     Err(e) => io.error(&e).await,
                 }
                 return None;
@@ -570,8 +627,11 @@ impl Handler for Visitor {
                     .await
             }
             // Not for visitors: presence, notes, counsellor status, queue views.
-            Outbound::Event(_) | Outbound::Shared(_) | Outbound::Drain | Outbound::SessionEnded => {
-            }
+            Outbound::Event(_)
+            | Outbound::Shared(_)
+            | Outbound::Drain
+            | Outbound::SessionEnded
+            | Outbound::AccountChanged(_) => {}
         }
     }
 

@@ -129,7 +129,7 @@ async fn a_display_name_with_control_characters_is_refused_and_nothing_is_create
     for (name, display) in [("bad.one", "a\r\nb\u{0}"), ("bad.two", "青木\u{202E}")] {
         let r = create(name, display).await.unwrap();
         assert_eq!(r.status(), 400, "{display:?}");
-        let body: serde_json::Value = r.json().await.unwrap();
+        let (_, body) = crate::helpers::read_answer(&reqwest::Method::POST, r).await;
         assert_eq!(body["code"], "bad_request");
     }
     let r = create("good.one", "青木").await.unwrap();

@@ -115,6 +115,7 @@ async fn erased_words_are_in_neither_the_database_nor_the_wal() {
     let retention = Retention {
         conversation_ms: 1,
         booking_ms: 1,
+        audit_ms: 1,
     };
     store.purge(T0 + 100_000, &retention).await.unwrap();
     let left = files_holding(tmp.path(), kept);

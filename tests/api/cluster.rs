@@ -24,8 +24,8 @@ use crate::helpers::*;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/local-cluster.sh");
 /// The script's fixed addresses (ports are chosen per run).
-const NODE_HOSTS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
-const REDIS_HOST: &str = "127.0.0.10";
+pub(crate) const NODE_HOSTS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
+pub(crate) const REDIS_HOST: &str = "127.0.0.10";
 /// Messages each way; the visitor's node is stopped at `STOP_AT`.
 const EACH_WAY: usize = 150;
 const STOP_AT: usize = 40;
@@ -35,7 +35,7 @@ fn cluster_requested() -> bool {
 }
 
 /// A port nobody listens on at `host` (and, for the nodes, at each host).
-fn free_port(hosts: &[&str]) -> u16 {
+pub(crate) fn free_port(hosts: &[&str]) -> u16 {
     loop {
         let port = TcpListener::bind((hosts[0], 0))
             .unwrap()
@@ -48,21 +48,24 @@ fn free_port(hosts: &[&str]) -> u16 {
     }
 }
 
-/// `deploy/local-cluster.sh` with one cluster's settings.
+/// `deploy/local-cluster.sh` with one cluster's settings (`failover.rs`
+/// adds its Sentinel settings in `env`).
 #[derive(Clone)]
-struct Script {
-    dir: PathBuf,
-    lb: String,
-    node_port: u16,
-    redis_port: u16,
+pub(crate) struct Script {
+    pub dir: PathBuf,
+    pub lb: String,
+    pub node_port: u16,
+    pub redis_port: u16,
+    pub env: Vec<(String, String)>,
 }
 
 impl Script {
     /// Run it; its output goes to the test's.
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         let out = Command::new("bash")
             .arg(SCRIPT)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("LOCAL_CLUSTER_DIR", &self.dir)
             .env("LOCAL_CLUSTER_LB", &self.lb)
             .env("LOCAL_CLUSTER_NODE_PORT", self.node_port.to_string())
@@ -120,6 +123,7 @@ impl LocalCluster {
                 lb: format!("127.0.0.1:{}", free_port(&["127.0.0.1"])),
                 node_port: free_port(&NODE_HOSTS),
                 redis_port: free_port(&[REDIS_HOST]),
+                env: Vec::new(),
             },
             _dir: dir,
         };
@@ -151,7 +155,7 @@ impl LocalCluster {
         let Ok(r) = reqwest::get(format!("http://{}/readyz", self.node(i))).await else {
             return (0, 0);
         };
-        let r: Value = r.json().await.unwrap();
+        let (_, r) = read_answer(&reqwest::Method::GET, r).await;
         let n = |k: &str| r["sockets"][k].as_u64().unwrap();
         (n("visitors"), n("counsellors"))
     }
@@ -181,7 +185,7 @@ impl Drop for LocalCluster {
 }
 
 /// A process that has not exited (a zombie has: it waits for its reaper).
-fn running(pid: u32) -> bool {
+pub(crate) fn running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map(|s| {
             !s.lines()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{password_hash, TempDir, Ws, PASSWORD};
+use crate::helpers::{password_hash, read_answer, TempDir, Ws, PASSWORD};
 
 /// Every message text carries it, so the logs can be searched for it.
 const SECRET: &str = "ひみつ";
@@ -74,6 +74,9 @@ fn try_start_of(binary: &Path, dir: &Path) -> Result<Server, String> {
             concat!(env!("CARGO_MANIFEST_DIR"), "/web"),
         )
         .env("TSUNAGU_USERS", users_env())
+        // Staff log in with a password alone here (the second factor has
+        // its own tests, tests/api/second_factor.rs).
+        .env("TSUNAGU_AUTH__SECOND_FACTOR_ROLES", "[]")
         .env("TSUNAGU_SESSION_TTL_SECS", "315360000")
         .env("TSUNAGU_LIMITS__FRAMES_PER_SEC", "100000")
         .env("TSUNAGU_LIMITS__FRAMES_BURST", "100000")
@@ -446,23 +449,18 @@ async fn post(url: String, cookie: Option<&str>, body: Value) -> (u16, Value) {
     if let Some(c) = cookie {
         r = r.header("cookie", c);
     }
-    let res = r.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+    let (status, body) = read_answer(&reqwest::Method::POST, r.send().await.unwrap()).await;
+    (status.as_u16(), body)
 }
 
 async fn get(url: String, cookie: &str) -> Value {
-    reqwest::Client::new()
+    let r = reqwest::Client::new()
         .get(url)
         .header("cookie", cookie)
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .unwrap();
+    read_answer(&reqwest::Method::GET, r).await.1
 }
 
 /// An intake account, a slot, an offer on A, the visitor's consent and a
@@ -477,7 +475,7 @@ async fn handed(s: &Server, admin: &str, cw: &mut Ws, a: &Visitor, va: &mut Ws) 
     .await;
     assert_eq!(status, 201);
     let intake = s.login("iida").await;
-    let starts = tsunagu::clock::now_ms() + 3 * 86_400_000;
+    let starts = crate::helpers::office_hours_at(3, 10 * 60);
     let (status, slot) = post(
         s.url("/api/admin/slots"),
         Some(admin),
@@ -513,7 +511,7 @@ async fn handed(s: &Server, admin: &str, cw: &mut Ws, a: &Visitor, va: &mut Ws) 
     let (status, later) = post(
         s.url("/api/admin/slots"),
         Some(admin),
-        json!({"starts_at": starts + 86_400_000, "duration_mins": 60, "kind": "centre",
+        json!({"starts_at": crate::helpers::office_hours_at(4, 11 * 60), "duration_mins": 60, "kind": "centre",
             "place": "本館 2F", "capacity": 2}),
     )
     .await;
@@ -561,14 +559,17 @@ async fn check_handoff_after_restart(s: &Server, before: &Before) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    // Newest first: this check's own view, the one before the crash, the slots.
+    // Newest first: this check's own view, the one before the crash, the
+    // slots, the two counsellor accounts the scenario created.
     assert_eq!(
         actions,
         [
             "list_bookings",
             "list_bookings",
             "create_slot",
-            "create_slot"
+            "create_slot",
+            "account_created",
+            "account_created"
         ]
     );
     let slots = get(s.url("/api/admin/slots"), &before.admin).await;
@@ -1224,6 +1225,7 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
         AccountId::new_random(),
     );
     let new = |id| NewConversation {
+        lang: Default::default(),
         channel: Default::default(),
         id,
         token_hash: [1; 32],
@@ -1233,6 +1235,8 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
         alert: None,
         first_message: None,
         now_ms: 1_000,
+        start_key: None,
+        prefers: None,
     };
     {
         let s = open(&dir);
@@ -1265,9 +1269,15 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
             .await
             .unwrap();
         s.assign(urgent, counsellor, 1_300).await.unwrap();
-        s.supervise(urgent, supervisor, Some(SupervisionMode::Join))
-            .await
-            .unwrap();
+        s.supervise(
+            urgent,
+            supervisor,
+            Some(SupervisionMode::Join),
+            false,
+            1_350,
+        )
+        .await
+        .unwrap();
         s.ack_alert(alert, supervisor, 1_400).await.unwrap();
         s.end(
             waiting,
@@ -1337,6 +1347,7 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
         let s = open(dir.path());
         s.create_conversation(
             NewConversation {
+                lang: Default::default(),
                 channel: tsunagu::model::Channel::Line,
                 id,
                 token_hash: [1; 32],
@@ -1346,6 +1357,8 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
                 alert: None,
                 first_message: None,
                 now_ms: 1_000,
+                start_key: None,
+                prefers: None,
             },
             10,
         )
@@ -1380,6 +1393,86 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
     let s = open(dir.path());
     assert_eq!(s.handoff_link(&[2; 32]).await.unwrap(), None);
     assert_eq!(s.handoff_link_of(id).await.unwrap(), None);
+    s.close().await.unwrap();
+}
+
+/// Schema v8 (issue 22): an anonymous case survives a restart, found by
+/// its code's hash and by its conversations (with a returning visitor's
+/// `prefers`); a replaced code stays replaced on disk; a deleted case is
+/// gone for good.
+#[tokio::test]
+async fn cases_survive_a_restart_and_a_deleted_one_stays_gone() {
+    use tsunagu::core::ids::{AccountId, CaseId, ConversationId};
+    use tsunagu::core::queue::QueuePolicy;
+    use tsunagu::model::NewConversation;
+    use tsunagu::store::{CaseStore, ConversationStore, NodeStore};
+
+    let dir = TempDir::new("cases");
+    let open = |dir: &std::path::Path| {
+        tsunagu::store::embedded::open(dir, 1_000, QueuePolicy::default())
+            .unwrap()
+            .0
+    };
+    let counsellor = AccountId::new_random();
+    let new = |id, prefers| NewConversation {
+        channel: tsunagu::model::Channel::Web,
+        id,
+        token_hash: [1; 32],
+        pre_chat: Default::default(),
+        risk: Default::default(),
+        risk_reasons: Vec::new(),
+        alert: None,
+        first_message: None,
+        now_ms: 1_000,
+        prefers,
+        lang: Default::default(),
+        start_key: None,
+    };
+    let (first, second) = (ConversationId::new_random(), ConversationId::new_random());
+    let case_id = {
+        let s = open(dir.path());
+        s.create_conversation(new(first, None), 10).await.unwrap();
+        let case = s
+            .take_return_code(
+                first,
+                CaseId::new_random(),
+                [5; 32],
+                Some(counsellor),
+                1_000,
+            )
+            .await
+            .unwrap();
+        s.take_return_code(first, CaseId::new_random(), [6; 32], None, 1_500)
+            .await
+            .unwrap();
+        s.create_conversation(new(second, Some(counsellor)), 10)
+            .await
+            .unwrap();
+        s.join_case(case.id, second, 2_000).await.unwrap();
+        s.close().await.unwrap();
+        case.id
+    };
+    {
+        let s = open(dir.path());
+        assert_eq!(
+            s.case_by_code(&[5; 32]).await.unwrap(),
+            None,
+            "replaced on disk too"
+        );
+        let back = s.case_by_code(&[6; 32]).await.unwrap().unwrap();
+        assert_eq!(back.id, case_id);
+        assert_eq!(back.conversations, vec![first, second]);
+        assert_eq!(back.last_counsellor, Some(counsellor));
+        assert_eq!(back.last_contact_ms, 2_000);
+        assert_eq!(s.case_of(second).await.unwrap().unwrap().id, case_id);
+        let rec = s.conversation(second).await.unwrap().unwrap();
+        assert_eq!(rec.prefers, Some(counsellor), "the preference is kept");
+        s.delete_case(case_id).await.unwrap();
+        s.close().await.unwrap();
+    }
+    let s = open(dir.path());
+    assert_eq!(s.case_by_code(&[6; 32]).await.unwrap(), None);
+    assert_eq!(s.case_of(first).await.unwrap(), None);
     s.close().await.unwrap();
 }
 
@@ -1511,4 +1604,322 @@ async fn an_upgrade_from_the_previous_release_keeps_everything_and_takes_booking
     )
     .await;
     assert_eq!((status, found["state"].as_str()), (200, Some("booked")));
+}
+
+/// Issue 27: a `data_dir` that is a regular file (or lies under one) is a
+/// start-up error that names the setting and what to do, not the
+/// operating system's "File exists"; the file is left as it was.
+#[tokio::test]
+async fn a_data_dir_that_is_a_file_is_refused_naming_the_setting() {
+    let base = TempDir::new("file");
+    let file = base.path().join("data");
+    std::fs::write(&file, b"not a directory").unwrap();
+    for dir in [file.clone(), file.join("inner")] {
+        let out = refused(&dir);
+        assert!(out.contains("data_dir"), "{out}");
+        assert!(out.contains("is a file"), "{out}");
+        assert!(out.contains(&file.display().to_string()), "{out}");
+        assert!(!out.contains("File exists"), "{out}");
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a directory");
+}
+
+/// Issue 27: a `start`'s idempotency key survives a restart of the
+/// default (embedded) store: after a crash that swallowed the `welcome`,
+/// the same `start` gets the same conversation (and, in the service, the
+/// same token: the sealed token is on disk too).
+#[tokio::test]
+async fn a_start_key_survives_a_restart_of_the_durable_store() {
+    use tsunagu::core::ids::ConversationId;
+    use tsunagu::core::queue::QueuePolicy;
+    use tsunagu::model::{NewConversation, StartKey};
+    use tsunagu::store::{ConversationStore, NodeStore};
+
+    let dir = TempDir::new("start-key");
+    let open = |dir: &std::path::Path| {
+        tsunagu::store::embedded::open(dir, 1_000, QueuePolicy::default())
+            .unwrap()
+            .0
+    };
+    let key = StartKey {
+        hash: [9; 32],
+        sealed: "c2VhbGVk".into(),
+    };
+    let new = |id| NewConversation {
+        channel: Default::default(),
+        id,
+        token_hash: [1; 32],
+        pre_chat: Default::default(),
+        risk: Default::default(),
+        risk_reasons: Vec::new(),
+        alert: None,
+        first_message: None,
+        now_ms: 1_000,
+        start_key: Some(key.clone()),
+        lang: Default::default(),
+        prefers: None,
+    };
+    let first = ConversationId::new_random();
+    {
+        let s = open(dir.path());
+        assert_eq!(
+            s.create_conversation(new(first), 10).await.unwrap().id,
+            first
+        );
+        s.close().await.unwrap();
+    }
+    let s = open(dir.path());
+    let found = s
+        .started_with(&key.hash)
+        .await
+        .unwrap()
+        .expect("found after the restart");
+    assert_eq!(found.id, first);
+    assert_eq!(found.start_key, Some(key.clone()));
+    let again = s
+        .create_conversation(new(ConversationId::new_random()), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.id, first, "no second conversation");
+    assert_eq!(s.queue().await.unwrap().len(), 1);
+}
+
+// --------------------------------------------- canned replies (schema v8)
+
+/// Schema v8: the library of canned replies survives a crash (SIGKILL):
+/// what an admin was told is saved, edited or deleted is so after the
+/// restart; the texts are in no log line.
+#[tokio::test]
+async fn canned_replies_survive_a_crash() {
+    let dir = TempDir::new("canned");
+    let body = |t: &str| format!("{SECRET}の{t}");
+    let s = start(dir.path());
+    let admin = s.login("admin").await;
+    let mut ids = Vec::new();
+    for (lang, title) in [("ja", "ご挨拶"), ("en", "Greeting"), ("ja", "終わりに")] {
+        let (status, v) = post(
+            s.url("/api/canned-replies"),
+            Some(&admin),
+            json!({"lang": lang, "category": "greeting", "title": title, "body": body(title)}),
+        )
+        .await;
+        assert_eq!(status, 201, "{v}");
+        ids.push(v["canned_reply_id"].as_str().unwrap().to_owned());
+    }
+    let http = reqwest::Client::new();
+    let r = http
+        .put(s.url(&format!("/api/canned-replies/{}", ids[0])))
+        .header("cookie", &admin)
+        .json(&json!({"lang": "ja", "category": "safe_messaging", "title": "安全", "body": body("edited")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .delete(s.url(&format!("/api/canned-replies/{}", ids[2])))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    s.crash();
+
+    let s = start(dir.path());
+    let admin = s.login("admin").await;
+    let list = get(s.url("/api/canned-replies"), &admin).await;
+    let got: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["canned_reply_id"].as_str().unwrap().to_owned(),
+                r["category"].as_str().unwrap().to_owned(),
+                r["body"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (ids[1].clone(), "greeting".into(), body("Greeting")),
+            (ids[0].clone(), "safe_messaging".into(), body("edited")),
+        ]
+    );
+    s.stop();
+}
+
+/// The visitor's language is kept with the conversation on disk.
+#[tokio::test]
+async fn a_conversations_language_survives_a_restart() {
+    use tsunagu::core::ids::{ConversationId, Lang};
+    use tsunagu::core::queue::QueuePolicy;
+    use tsunagu::model::NewConversation;
+    use tsunagu::store::{ConversationStore, NodeStore};
+
+    let dir = TempDir::new("lang");
+    let open = |dir: &std::path::Path| {
+        tsunagu::store::embedded::open(dir, 1_000, QueuePolicy::default())
+            .unwrap()
+            .0
+    };
+    let (en, ja) = (ConversationId::new_random(), ConversationId::new_random());
+    {
+        let s = open(dir.path());
+        for (id, lang) in [(en, Lang::En), (ja, Lang::Ja)] {
+            s.create_conversation(
+                NewConversation {
+                    lang,
+                    channel: Default::default(),
+                    id,
+                    token_hash: [1; 32],
+                    pre_chat: Default::default(),
+                    risk: Default::default(),
+                    risk_reasons: Vec::new(),
+                    alert: None,
+                    first_message: None,
+                    now_ms: 1_000,
+                    start_key: None,
+                    prefers: None,
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        }
+        s.close().await.unwrap();
+    }
+    let s = open(dir.path());
+    assert_eq!(s.conversation(en).await.unwrap().unwrap().lang, Lang::En);
+    assert_eq!(s.conversation(ja).await.unwrap().unwrap().lang, Lang::Ja);
+    s.close().await.unwrap();
+}
+/// Issue 20: every supervisor access confirmed before a SIGKILL (observe,
+/// join, whisper, leave, take-over) is in the audit log after it, once,
+/// with actor, conversation and duration; the whisper is back, apart from
+/// the log.
+#[tokio::test]
+async fn supervisor_access_and_whispers_survive_a_crash() {
+    let dir = TempDir::new("supervision-audit");
+    let s = start(dir.path());
+    let admin = s.login("admin").await;
+    for (name, role) in [("aoki", "counsellor"), ("takahashi", "supervisor")] {
+        let (status, body) = post(
+            s.url("/api/accounts"),
+            Some(&admin),
+            json!({"username": name, "display_name": name, "role": role, "password": PASSWORD}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (counsellor, supervisor) = (s.login("aoki").await, s.login("takahashi").await);
+    let (mut cw, _) = s.counsellor(&counsellor, json!({})).await;
+    cw.send(json!({"type": "set_capacity", "capacity": 2}))
+        .await;
+    cw.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    let (_vw, v, _) =
+        start_visitor(&s, json!({"type": "start", "first_message": "こんばんは"})).await;
+    cw.recv_type("assigned").await;
+    let (mut sw, _) = s.counsellor(&supervisor, json!({})).await;
+    let conv = v.id.clone();
+    sw.send(json!({"type": "observe", "conversation_id": conv}))
+        .await;
+    sw.recv_type("supervising").await;
+    sw.send(json!({"type": "join", "conversation_id": conv}))
+        .await;
+    sw.recv_type("supervising").await;
+    sw.send(
+        json!({"type": "whisper", "conversation_id": conv, "text": format!("{SECRET}-whisper")}),
+    )
+    .await;
+    sw.recv_type("whisper").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    sw.send(json!({"type": "leave", "conversation_id": conv}))
+        .await;
+    loop {
+        let f = cw.recv_type("supervision").await;
+        if f.get("mode").is_none() {
+            break;
+        }
+    }
+    sw.send(json!({"type": "observe", "conversation_id": conv}))
+        .await;
+    sw.recv_type("supervising").await;
+    sw.send(json!({"type": "take_over", "conversation_id": conv}))
+        .await;
+    sw.recv_type("assigned").await;
+    // A second chat, observed, which its counsellor ends while the
+    // supervisor still observes: the access is closed by the end's step.
+    let (mut vw2, v2, _) = start_visitor(
+        &s,
+        json!({"type": "start", "first_message": "はじめまして"}),
+    )
+    .await;
+    cw.recv_type("assigned").await;
+    sw.send(json!({"type": "observe", "conversation_id": v2.id}))
+        .await;
+    sw.recv_type("supervising").await;
+    cw.send(json!({"type": "end", "conversation_id": v2.id, "outcome": "listened"}))
+        .await;
+    vw2.recv_type("ended").await;
+    // Confirmed: crash at once.
+    s.crash();
+
+    let s = start(dir.path());
+    let log = get(
+        s.url(&format!("/api/admin/audit?conversation={conv}")),
+        &admin,
+    )
+    .await;
+    let log = log.as_array().unwrap();
+    let actions: Vec<&str> = log
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "observe",
+            "join",
+            "whisper",
+            "leave",
+            "observe",
+            "take_over"
+        ],
+        "{log:?}"
+    );
+    assert!(log.iter().all(|e| e["display_name"] == "takahashi"));
+    assert!(log[2]["duration_ms"].as_u64().unwrap() >= 20, "{}", log[2]);
+    assert!(log[0]["duration_ms"].is_u64(), "{}", log[0]);
+    let ended = get(
+        s.url(&format!("/api/admin/audit?conversation={}", v2.id)),
+        &admin,
+    )
+    .await;
+    let ended = ended.as_array().unwrap();
+    let actions: Vec<&str> = ended
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["leave_by_end", "observe"], "{ended:?}");
+    assert!(ended[0]["duration_ms"].is_u64(), "{}", ended[0]);
+    // The whisper is back for its staff, and still not in the log.
+    let (_sw, welcome) = s.counsellor(&supervisor, json!({})).await;
+    let view = welcome["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["conversation_id"] == conv.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(view["whispers"][0]["text"], format!("{SECRET}-whisper"));
+    let (mut vw, _) = resume(&s, &v, 0).await;
+    let replay = vw.drain(Duration::from_millis(300)).await;
+    assert!(
+        !replay.iter().any(|f| f.to_string().contains("whisper")),
+        "{replay:?}"
+    );
+    s.stop();
 }

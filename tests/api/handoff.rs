@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use tsunagu::model::Role;
 
-use crate::helpers::{spawn_app, spawn_app_with, wait_matched, Counsellor, TestApp, Ws};
+use crate::helpers::{
+    read_answer, spawn_app, spawn_app_with, wait_matched, Counsellor, TestApp, Ws,
+};
 
 const SUMMARY: &str = "高校2年。半年ほど学校に行けていない。\n母親と一緒に相談したい。<b>太字</b>";
 const DAY_MS: u64 = 86_400_000;
@@ -55,9 +57,7 @@ pub(crate) async fn post(
     if let Some(c) = cookie {
         r = r.header("cookie", c);
     }
-    let res = r.send().await.unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    read_answer(&reqwest::Method::POST, r.send().await.unwrap()).await
 }
 
 pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> (StatusCode, Value) {
@@ -65,9 +65,7 @@ pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> (Sta
     if let Some(c) = cookie {
         r = r.header("cookie", c);
     }
-    let res = r.send().await.unwrap();
-    let status = res.status();
-    (status, res.json().await.unwrap_or(Value::Null))
+    read_answer(&reqwest::Method::GET, r.send().await.unwrap()).await
 }
 
 pub(crate) async fn staff_cookie(app: &TestApp, name: &str, role: Role) -> String {
@@ -82,7 +80,7 @@ pub(crate) async fn slot(app: &TestApp, admin: &str, days: u64, capacity: u32) -
         "/api/admin/slots",
         Some(admin),
         json!({
-            "starts_at": now_ms() + days * DAY_MS,
+            "starts_at": crate::helpers::office_hours_at(days, 10 * 60),
             "duration_mins": 60,
             "kind": "centre",
             "place": "本館 2F 相談室",
@@ -841,7 +839,7 @@ async fn bad_handoff_input_is_refused_with_its_code_and_changes_nothing() {
         post(&app, "/api/admin/slots", Some(&admin), zero).await.0,
         StatusCode::BAD_REQUEST
     );
-    let ok = json!({"starts_at": now_ms() + DAY_MS, "duration_mins": 60, "kind": "home_visit",
+    let ok = json!({"starts_at": crate::helpers::office_hours_at(1, 10 * 60), "duration_mins": 60, "kind": "home_visit",
         "place": "ご自宅", "capacity": 1});
     assert_eq!(
         post(
@@ -1037,4 +1035,32 @@ async fn consent_can_be_withdrawn_with_the_reference_and_pin_alone() {
             break;
         }
     }
+}
+
+/// Issue 27, point 8: the tests' chat is `always_open`, yet a slot at
+/// 00:00 Japan time is refused: appointments keep the weekly office hours.
+#[tokio::test]
+async fn with_always_open_hours_a_slot_at_midnight_is_still_refused() {
+    let app = spawn_app().await;
+    assert!(app.state.settings.hours.always_open);
+    let admin = staff_cookie(&app, "admin27", Role::Admin).await;
+    let ten = crate::helpers::office_hours_at(2, 10 * 60);
+    let (date, _) = tsunagu::core::hours::jst_date_minute(ten);
+    let midnight = tsunagu::core::hours::jst_ms(date, 0);
+    let body = |at: u64| json!({"starts_at": at, "duration_mins": 60, "kind": "online", "place": "オンライン", "capacity": 1});
+    let (status, e) = post(&app, "/api/admin/slots", Some(&admin), body(midnight)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["code"], "bad_request");
+    assert!(
+        e["message"].as_str().unwrap().contains("[[hours.weekly]]"),
+        "{e}"
+    );
+    let (_, slots) = get(&app, "/api/admin/slots", Some(&admin)).await;
+    assert_eq!(
+        slots.as_array().map(Vec::len),
+        Some(0),
+        "nothing was created: {slots}"
+    );
+    let (status, s) = post(&app, "/api/admin/slots", Some(&admin), body(ten)).await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
 }

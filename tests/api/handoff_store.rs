@@ -9,8 +9,8 @@ use futures_util::future::join_all;
 use uuid::Uuid;
 
 use tsunagu::core::handoff::{
-    self, Answer, AuditAction, AuditEntry, Booking, BookingRef, CancelReason, Contact, HandoffLink,
-    HandoffRecord, Slot, SlotId, SlotKind, Terms,
+    self, Answer, AuditAction, AuditEntry, AuditFilter, Booking, BookingRef, CancelReason, Contact,
+    HandoffLink, HandoffRecord, Slot, SlotId, SlotKind, Terms,
 };
 use tsunagu::core::ids::{AccountId, ConversationId};
 use tsunagu::model::{BookingOp, HandoffWrite};
@@ -52,7 +52,7 @@ pub(crate) fn slot_at(starts_at_ms: u64, capacity: u32) -> Slot {
     }
 }
 
-fn terms() -> Terms {
+pub(crate) fn terms() -> Terms {
     Terms {
         recipient: "受付".into(),
         purpose: "初回相談".into(),
@@ -91,7 +91,11 @@ pub(crate) async fn consented(s: &Arc<dyn Store>) -> HandoffRecord {
     rec
 }
 
-fn booking_for(rec: &HandoffRecord, slot: SlotId, now_ms: u64) -> (HandoffRecord, Booking) {
+pub(crate) fn booking_for(
+    rec: &HandoffRecord,
+    slot: SlotId,
+    now_ms: u64,
+) -> (HandoffRecord, Booking) {
     let reference = reference();
     let slot_rec = slot_at(now_ms + DAY, 100);
     let next = handoff::book(
@@ -469,17 +473,21 @@ async fn attendance_and_the_audit_log(b: Backend) {
             action,
             references: vec![booking.reference.clone()],
             slot: Some(slot.id),
+            target: None,
+            detail: None,
+            conversation: None,
+            duration_ms: None,
         })
         .await
         .unwrap();
     }
-    let log = s.audit_log(10).await.unwrap();
+    let log = s.audit_log(&AuditFilter::newest(10)).await.unwrap();
     assert_eq!(log.len(), 3);
     assert_eq!(log[0].action, AuditAction::ViewTranscript, "newest first");
     // A refused request is stored like any other entry (issue 27).
     assert_eq!(log[1].action, AuditAction::TranscriptRefused);
     assert_eq!(log[1].references, vec![booking.reference.clone()]);
-    assert_eq!(s.audit_log(1).await.unwrap().len(), 1);
+    assert_eq!(s.audit_log(&AuditFilter::newest(1)).await.unwrap().len(), 1);
 }
 
 pub(crate) fn link_for(rec: &HandoffRecord, hash_byte: u8) -> HandoffLink {

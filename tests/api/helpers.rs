@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::contract::{check_received, Socket};
+use crate::contract::{check_http_answer, check_received, Socket};
 use tsunagu::app::AppState;
 use tsunagu::auth;
 use tsunagu::config::{Secret, Settings, StoreMode};
@@ -164,6 +164,13 @@ pub fn test_settings() -> Settings {
     s.timing.sweep_interval_ms = 50;
     // Tests run at any hour; opening hours are tested on their own.
     s.hours.always_open = true;
+    // Staff log in with a password alone unless a test asks for a second
+    // factor (tests/api/second_factor.rs sets the roles back).
+    s.auth.second_factor_roles = Vec::new();
+    // The empty-floor alert would otherwise fire in any test that runs
+    // longer than its 120 s with nobody available (tests/api/floor_alert.rs
+    // turns it on).
+    s.alerts.empty_floor_disabled = true;
     s
 }
 
@@ -211,7 +218,43 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+/// An HTTP answer as the tests read it: the status and the JSON body
+/// (`Null` when there is none or it is not JSON), after checking the body
+/// against the schema docs/openapi.yaml gives for this path, method and
+/// status (as every frame a `Ws` receives is checked against
+/// docs/asyncapi.yaml). Every helper that reads an API answer goes
+/// through here.
+pub async fn read_answer(
+    method: &reqwest::Method,
+    res: reqwest::Response,
+) -> (reqwest::StatusCode, Value) {
+    let status = res.status();
+    let path = res.url().path().to_owned();
+    let json = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    let bytes = res.bytes().await.unwrap_or_default();
+    let body: Option<Value> =
+        if json {
+            Some(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!("{method} {path}: a JSON content type, but not JSON ({e})")
+            }))
+        } else {
+            None
+        };
+    check_http_answer(method.as_str(), &path, status.as_u16(), body.as_ref());
+    (status, body.unwrap_or(Value::Null))
+}
+
 impl TestApp {
+    /// The app's clock: `set` or `advance` it to show "a week later"
+    /// without waiting (decisions read it; timers keep real time).
+    pub fn clock(&self) -> &tsunagu::clock::Clock {
+        &self.state.service.clock
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -219,13 +262,20 @@ impl TestApp {
     pub async fn add_account(&self, username: &str, display_name: &str, role: Role) -> AccountId {
         let id = AccountId::new_random();
         self.store
-            .create_account(Account {
-                id,
-                username: username.into(),
-                display_name: display_name.into(),
-                role,
-                password_hash: password_hash().into(),
-            })
+            .create_account(
+                Account {
+                    id,
+                    username: username.into(),
+                    display_name: display_name.into(),
+                    role,
+                    password_hash: password_hash().into(),
+                    deactivated: false,
+                    last_login_ms: None,
+                    setup: None,
+                    session_epoch: 0,
+                },
+                Vec::new(),
+            )
             .await
             .unwrap();
         id
@@ -239,14 +289,13 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "login of {username}");
         let cookie = r
             .headers()
             .get("set-cookie")
-            .expect("a session cookie")
-            .to_str()
-            .unwrap()
-            .to_owned();
+            .map(|c| c.to_str().unwrap().to_owned());
+        let (status, body) = read_answer(&reqwest::Method::POST, r).await;
+        assert_eq!(status, 200, "login of {username}: {body}");
+        let cookie = cookie.expect("a session cookie");
         cookie.split(';').next().unwrap().to_owned()
     }
 
@@ -580,4 +629,22 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("never happened: {what}");
+}
+
+/// A slot's start `days` days ahead or a little later: `minute` (of the
+/// day, Japan time) on the first day from then on whose default weekly
+/// office hours (Monday to Friday 9:00-17:00, not a holiday) are open at
+/// that minute. Slots must lie within one window of the office hours even
+/// when the chat is `always_open`, as in these tests (issue 27).
+pub fn office_hours_at(days: u64, minute: u32) -> u64 {
+    use tsunagu::core::hours::{jst_date_minute, jst_ms, HoursSpec, Schedule};
+    let schedule = Schedule::new(&HoursSpec::default()).unwrap();
+    let (mut date, _) = jst_date_minute(tsunagu::clock::now_ms() + days * 86_400_000);
+    loop {
+        let at = jst_ms(date, minute);
+        if schedule.window_closing(at).is_some() {
+            return at;
+        }
+        date = date.next_day().unwrap();
+    }
 }

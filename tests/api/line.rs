@@ -463,13 +463,13 @@ async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
     let (a, _) = app
         .state
         .service
-        .start(Default::default(), None, None)
+        .start(Default::default(), None, None, None)
         .await
         .unwrap();
     let (b, _) = app
         .state
         .service
-        .start(Default::default(), None, None)
+        .start(Default::default(), None, None, None)
         .await
         .unwrap();
     let user = user_id();

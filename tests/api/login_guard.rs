@@ -46,8 +46,7 @@ async fn login_from(
         .send()
         .await
         .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
+    read_answer(&reqwest::Method::POST, r).await
 }
 
 fn code(v: &Value) -> &str {
@@ -171,8 +170,7 @@ async fn malformed_usernames_cost_no_hashing_and_count_nowhere() {
                     .send()
                     .await
                     .unwrap();
-                let s = r.status();
-                (s, r.json::<Value>().await.unwrap())
+                read_answer(&reqwest::Method::POST, r).await
             }));
         }
     }
@@ -220,8 +218,7 @@ async fn password_checks_at_once_are_bounded_and_the_rest_answer_busy() {
                 .send()
                 .await
                 .unwrap();
-            let s = r.status();
-            (s, r.json::<Value>().await.unwrap())
+            read_answer(&reqwest::Method::POST, r).await
         }));
     }
     let (mut ok, mut busy) = (0, 0);

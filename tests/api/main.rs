@@ -6,13 +6,19 @@ mod helpers;
 mod contract;
 
 mod abuse;
+mod account_wait;
 mod at_rest;
 mod auth;
 mod bad_input;
+mod canned;
 mod caps;
+mod case_retention;
 mod cluster;
+mod console_details;
 mod conversation;
 mod durability;
+mod failover;
+mod floor_alert;
 mod forget;
 mod grace;
 mod greeting;
@@ -36,8 +42,13 @@ mod report;
 mod reschedule;
 mod resume;
 mod retention;
+mod return_code;
 mod safety;
+mod second_factor;
+mod sentinel_auth;
+mod staff_accounts;
 mod way_back;
+mod whisper;
 // Before the modules that use its `conformance!` macro.
 #[macro_use]
 mod store_conformance;

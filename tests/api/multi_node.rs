@@ -78,6 +78,7 @@ impl Cluster {
             let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
                 .env_clear()
                 .env("TSUNAGU_BIND", format!("127.0.0.1:{port}"))
+                .env("TSUNAGU_AUTH__SECOND_FACTOR_ROLES", "[]")
                 .env("TSUNAGU_REDIS_URL", test_redis_url())
                 .env("TSUNAGU_REDIS_PREFIX", &prefix)
                 .env("TSUNAGU_HANDOFF__PIN_KEY", "test-pin-key-0123456789abcdef")
@@ -139,13 +140,20 @@ impl Cluster {
     async fn add_counsellor(&self, name: &str) -> AccountId {
         let id = AccountId::new_random();
         self.store
-            .create_account(Account {
-                id,
-                username: name.into(),
-                display_name: format!("{name}-san"),
-                role: Role::Counsellor,
-                password_hash: password_hash().into(),
-            })
+            .create_account(
+                Account {
+                    id,
+                    username: name.into(),
+                    display_name: format!("{name}-san"),
+                    role: Role::Counsellor,
+                    password_hash: password_hash().into(),
+                    deactivated: false,
+                    last_login_ms: None,
+                    setup: None,
+                    session_epoch: 0,
+                },
+                Vec::new(),
+            )
             .await
             .unwrap();
         id
@@ -607,4 +615,65 @@ async fn a_draining_node_hands_its_visitors_to_another_without_loss() {
     let expected: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
     assert_eq!(got, expected, "lost 0, doubled 0, order kept");
     cluster.nodes.remove(0);
+}
+
+/// Issue 21: an admin on one node deactivates a counsellor whose console
+/// is open on another; that socket closes within a second (1008
+/// `account_deactivated`), and their next login on either node is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_on_one_node_closes_the_console_on_another() {
+    if !suite_on_redis() {
+        return; // needs processes sharing Redis; runs in the Redis pass
+    }
+    let cluster = Cluster::start(2).await;
+    let id = cluster.add_counsellor("elsewhere").await;
+    let admin = Account::new(
+        AccountId::new_random(),
+        "farboss".into(),
+        "farboss-san".into(),
+        Role::Admin,
+        password_hash().into(),
+    );
+    cluster
+        .store
+        .create_account(admin, Vec::new())
+        .await
+        .unwrap();
+    let mut ws = cluster.console(1, "elsewhere").await;
+    let a0 = &cluster.nodes[0].addr;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("http://{a0}/api/login"))
+        .json(&json!({"username": "farboss", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let t = std::time::Instant::now();
+    let r = client
+        .post(format!("http://{a0}/api/accounts/{id}"))
+        .header("cookie", &cookie)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let closed = tokio::time::timeout(Duration::from_secs(1), ws.closed_with_reason())
+        .await
+        .expect("the other node's socket closes within a second");
+    println!(
+        "deactivated on node 0; the console on node 1 closed in {} ms with {closed:?}",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(closed, Some((1008, "account_deactivated".to_owned())));
+    for node in &cluster.nodes {
+        let r = client
+            .post(format!("http://{}/api/login", node.addr))
+            .json(&json!({"username": "elsewhere", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
 }

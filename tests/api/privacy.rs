@@ -13,6 +13,38 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::*;
 
+/// `secret` is in no line of `logs` (the first few hits are shown if it is).
+fn assert_not_logged(logs: &str, secret: &str) {
+    let hits: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(secret))
+        .take(3)
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "{secret:?} appeared in the logs: {hits:#?}"
+    );
+}
+
+/// The server's stdout and stderr, read on threads while it runs: at trace
+/// level it writes more than a pipe holds, and a full pipe would stall its
+/// writes. Join the handles once the server has stopped.
+fn read_output(child: &mut std::process::Child) -> Vec<std::thread::JoinHandle<String>> {
+    [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = pipe.read_to_string(&mut out);
+            out
+        })
+    })
+    .collect()
+}
+
 /// A loopback source address no other test uses, so finding it in the logs
 /// can only mean it was logged.
 const CLIENT_IP: &str = "127.87.65.43";
@@ -71,6 +103,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .env("TSUNAGU_LINE__API_BASE", &line.base)
         .env("TSUNAGU_PUBLIC_URL", "https://chat.example.jp")
         .env("TSUNAGU_BIND", &addr)
+        .env("TSUNAGU_AUTH__SECOND_FACTOR_ROLES", "[]")
         .env("TSUNAGU_LOG", "trace")
         // Opening hours are enforced by default; tests run at any hour.
         .env("TSUNAGU_HOURS__ALWAYS_OPEN", "true")
@@ -93,21 +126,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Read the output while the server runs: at trace level it is more
-    // than a pipe holds, and a full pipe would stall the server's writes.
-    let readers: Vec<_> = [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut out = String::new();
-            let _ = pipe.read_to_string(&mut out);
-            out
-        })
-    })
-    .collect();
+    let readers = read_output(&mut child);
     for _ in 0..100 {
         if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
             break;
@@ -173,6 +192,12 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     v.send(json!({"type": "resume", "conversation_id": conv, "token": token}))
         .await;
     v.recv_type("welcome").await;
+    // Issue 22: a return code is a secret like a resume token.
+    v.send(json!({"type": "return_code"})).await;
+    let return_code = v.recv_type("return_code").await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let pin = handoff_with_contact_details(&addr, &mut c, &mut v, &conv, &token).await;
     c.send(json!({"type": "end", "conversation_id": conv, "outcome": "listened"}))
         .await;
@@ -210,12 +235,32 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // The visitor comes back with the code (and someone tries a wrong one).
+    let mut back = ws_from(&addr, "/ws/visitor", &[]).await;
+    back.send(json!({"type": "start", "return_code": return_code}))
+        .await;
+    back.recv_type("welcome").await;
+    let wrong_code = "2345-6789-ABCD-EFGH-JKMN";
+    let mut wrong = ws_from(&addr, "/ws/visitor", &[]).await;
+    wrong
+        .send(json!({"type": "start", "return_code": wrong_code}))
+        .await;
+    wrong.expect_error("resume_failed").await;
 
     // Stop the server and read everything it printed.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = child.kill();
     let _ = child.wait();
     let logs: String = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    // The booking PIN is six digits, and so is the microsecond part of a
+    // log line's timestamp: scan the lines without their timestamps, or a
+    // PIN equal to some line's microseconds (one run in a few hundred)
+    // reads as a leak.
+    let logs: String = logs
+        .lines()
+        .map(without_timestamp)
+        .collect::<Vec<_>>()
+        .join("\n");
     let _ = std::fs::remove_dir_all(&dir);
 
     assert!(
@@ -242,22 +287,33 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         &pin,
         MARK_LINE_USER,
         &link,
+        &return_code,
+        &return_code.replace('-', ""),
+        wrong_code,
+        &wrong_code.replace('-', ""),
         crate::line::SECRET,
         crate::line::TOKEN,
     ] {
-        let hits: Vec<&str> = logs
-            .lines()
-            .filter(|l| l.contains(secret))
-            .take(3)
-            .collect();
-        assert!(
-            hits.is_empty(),
-            "{secret:?} appeared in the logs: {hits:#?}"
-        );
+        assert_not_logged(&logs, secret);
     }
     // Cookies and resume tokens never appear either.
     let session = cookie.split_once('=').unwrap().1;
     assert!(!logs.contains(session), "the session token was logged");
+}
+
+/// A JSON log line with its `timestamp` field's value blanked.
+fn without_timestamp(line: &str) -> String {
+    const FIELD: &str = "\"timestamp\":\"";
+    match line.find(FIELD) {
+        Some(at) => {
+            let value = at + FIELD.len();
+            match line[value..].find('"') {
+                Some(len) => format!("{}{}", &line[..value], &line[value + len..]),
+                None => line.to_owned(),
+            }
+        }
+        None => line.to_owned(),
+    }
 }
 
 /// The token of the first handoff link pushed to the LINE stand-in.
@@ -313,7 +369,7 @@ async fn handoff_with_contact_details(
             .json(&body)
             .send()
     };
-    let starts = tsunagu::clock::now_ms() + 86_400_000;
+    let starts = crate::helpers::office_hours_at(1, 10 * 60);
     let slot: serde_json::Value = post(
         "/api/admin/slots",
         json!({"starts_at": starts, "duration_mins": 30, "kind": "online", "place": "オンライン", "capacity": 1}),
@@ -362,4 +418,98 @@ async fn handoff_with_contact_details(
     .unwrap();
     assert_eq!(found.status(), 200);
     pin
+}
+
+/// The Redis and Sentinel passwords (issue 25) never reach the logs, at
+/// trace level, whether the start succeeds or a Sentinel refuses it: the
+/// real binary, through a Sentinel and a primary of the test's own that
+/// both require a password.
+#[tokio::test]
+async fn no_redis_or_sentinel_password_reaches_the_logs() {
+    use crate::sentinel_auth::{protected, DATA_PASSWORD, SENTINEL_PASSWORD};
+    if suite_on_redis() || suite_on_embedded() {
+        return; // it brings its own Redis and Sentinel; once per run is enough
+    }
+    let p = protected();
+    let dir = TempDir::new("privacy-redis");
+    let hash = tsunagu::auth::hash_password(PASSWORD).unwrap();
+    std::fs::write(
+        dir.path().join("tsunagu.toml"),
+        format!(
+            "[[users]]\nusername = \"privacy\"\ndisplay_name = \"相談員\"\nrole = \"counsellor\"\npassword_hash = \"{hash}\"\n"
+        ),
+    )
+    .unwrap();
+    const WRONG: &str = "wrong-sentinel-password-7f3a";
+    let run = |sentinel_password: &str| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_tsunagu"))
+            .env_clear()
+            .env("TSUNAGU_BIND", format!("127.0.0.1:{port}"))
+            .env("TSUNAGU_LOG", "trace")
+            .env("TSUNAGU_LOG_FORMAT", "json")
+            .env("TSUNAGU_REDIS_SENTINELS", format!("[\"{}\"]", p.sentinel))
+            .env("TSUNAGU_REDIS_SERVICE", "tsunagu")
+            .env("TSUNAGU_REDIS_PREFIX", unique_prefix())
+            .env("TSUNAGU_REDIS_PASSWORD", DATA_PASSWORD)
+            .env("TSUNAGU_REDIS_SENTINEL_PASSWORD", sentinel_password)
+            .env("TSUNAGU_HANDOFF__PIN_KEY", "privacy-redis-pin-key-0123456")
+            .env("TSUNAGU_AUTH__SECOND_FACTOR_ROLES", "[]")
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, format!("127.0.0.1:{port}"))
+    };
+    let collect = |mut child: std::process::Child| {
+        let readers = read_output(&mut child);
+        (child, readers)
+    };
+
+    // Started with the right passwords: ready, a login (account writes on
+    // the primary), then stopped.
+    let (child, addr) = run(SENTINEL_PASSWORD);
+    let (mut child, readers) = collect(child);
+    let mut ready = false;
+    for _ in 0..200 {
+        if matches!(reqwest::get(format!("http://{addr}/readyz")).await, Ok(r) if r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the node started through the Sentinel");
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/login"))
+        .json(&json!({"username": "privacy", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs: String = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(
+        logs.contains("connected to redis"),
+        "the scan is looking at real logs: {logs}"
+    );
+
+    // Refused by the Sentinel: the start fails, saying which setting.
+    let (child, _) = run(WRONG);
+    let (mut child, readers) = collect(child);
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let refused: String = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(refused.contains("redis_sentinel_password"), "{refused}");
+    logs.push_str(&refused);
+
+    for secret in [DATA_PASSWORD, SENTINEL_PASSWORD, WRONG] {
+        assert_not_logged(&logs, secret);
+    }
 }

@@ -130,6 +130,7 @@ impl Drop for Proxy {
 
 fn new_conv() -> NewConversation {
     NewConversation {
+        lang: Default::default(),
         channel: Default::default(),
         id: ConversationId::new_random(),
         token_hash: [1; 32],
@@ -139,6 +140,8 @@ fn new_conv() -> NewConversation {
         alert: None,
         first_message: None,
         now_ms: 1_000,
+        start_key: None,
+        prefers: None,
     }
 }
 
@@ -254,11 +257,13 @@ async fn readyz_fails_while_redis_is_unreachable() {
     let ready = || async { reqwest::get(app.url("/readyz")).await.unwrap() };
     let r = ready().await;
     assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let (_, body) = read_answer(&reqwest::Method::GET, r).await;
     assert_eq!(body["store_kind"], "redis");
     proxy.cut();
-    let r = ready().await;
-    assert_eq!(r.status(), 503);
+    // Not ready: 503, in the same documented body (docs/openapi.yaml).
+    let (status, body) = read_answer(&reqwest::Method::GET, ready().await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "not_ready");
     proxy.restore();
     eventually("ready again", || async { ready().await.status() == 200 }).await;
 }

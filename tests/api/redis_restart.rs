@@ -269,6 +269,20 @@ async fn readyz_reports_whether_acknowledged_writes_are_on_disk() {
         .await
         .unwrap();
     let on_disk = &body["persistence"]["acknowledged_writes_on_disk"];
+    // Replication (issue 25): which primary, and whether it is moving.
+    let rep = &body["replication"];
+    if suite_on_redis() {
+        assert_eq!(rep["sentinel"], false, "{body}");
+        assert_eq!(rep["failing_over"], false, "{body}");
+        assert_eq!(rep["replicas_to_wait"], 0, "{body}");
+        let primary = rep["primary"].as_str().unwrap();
+        assert!(
+            test_redis_url().ends_with(primary) || test_redis_url().contains(primary),
+            "{primary}"
+        );
+    } else {
+        assert!(rep.is_null(), "no replication on this store: {body}");
+    }
     if suite_on_redis() {
         // The machine's test Redis runs without persistence: reported as such.
         let details = &body["persistence"]["details"];
@@ -282,4 +296,55 @@ async fn readyz_reports_whether_acknowledged_writes_are_on_disk() {
     } else {
         assert_eq!(*on_disk, false, "the in-memory store says so");
     }
+}
+
+/// The library of canned replies is on Redis's disk once an admin is told
+/// it is saved: a SIGKILL of Redis (AOF, `appendfsync always`) and a
+/// restart lose no entry.
+#[tokio::test]
+async fn canned_replies_survive_a_redis_crash() {
+    if suite_on_redis() {
+        return; // it brings its own Redis
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("tsunagu-redis-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut redis = OwnRedis::start(port, dir);
+    let app = spawn_app_with(|s| {
+        s.redis_url = Some(Secret::new(format!("redis://127.0.0.1:{port}")));
+        s.redis_prefix = "canned".into();
+    })
+    .await;
+    assert_eq!(app.state.store_kind, "redis");
+    app.add_account("canned-redis", "管理者", tsunagu::model::Role::Admin)
+        .await;
+    let admin = app.login("canned-redis").await;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(app.url("/api/canned-replies"))
+        .header("cookie", &admin)
+        .json(&json!({"lang": "en", "category": "closing", "title": "Goodbye", "body": "Thank you for writing today."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    redis.kill();
+    redis.spawn();
+    eventually("/readyz recovers", || async { ready(&app).await }).await;
+    let list: serde_json::Value = http
+        .get(app.url("/api/canned-replies"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["body"], "Thank you for writing today.");
 }

@@ -13,7 +13,7 @@ use tsunagu::core::stats::{aggregate, Period};
 use tsunagu::model::Role;
 
 use crate::handoff::{book, consent, get, slot, staff_cookie, Chat};
-use crate::helpers::{spawn_app, wait_matched, Counsellor, TestApp};
+use crate::helpers::{spawn_app_with, wait_matched, Counsellor, TestApp};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -47,7 +47,9 @@ fn this_month() -> String {
 
 #[tokio::test]
 async fn the_report_matches_a_hand_count_hides_small_cells_and_survives_the_purge() {
-    let app = spawn_app().await;
+    // The purge below runs days ahead; the staff's sessions must outlive
+    // it (the purge removes expired sessions).
+    let app = spawn_app_with(|s| s.session_ttl_secs = 800 * 86_400).await;
     let admin = staff_cookie(&app, "admin-r", Role::Admin).await;
     let couns_cookie = staff_cookie(&app, "couns-r", Role::Counsellor).await;
     let slot_id = slot(&app, &admin, 2, 1).await;

@@ -27,6 +27,7 @@ const DAY: u64 = 86_400_000;
 const RETENTION: Retention = Retention {
     conversation_ms: 30 * DAY,
     booking_ms: 365 * DAY,
+    audit_ms: 5 * 365 * DAY,
 };
 
 /// An active conversation with a first message, two messages and a note.

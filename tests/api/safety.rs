@@ -288,6 +288,7 @@ async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_th
     app.store
         .create_conversation(
             tsunagu::model::NewConversation {
+                lang: Default::default(),
                 channel: Default::default(),
                 id,
                 token_hash,
@@ -297,6 +298,8 @@ async fn after_last_entry_new_visitors_are_refused_and_those_waiting_are_told_th
                 alert: None,
                 first_message: None,
                 now_ms: tsunagu::clock::now_ms(),
+                start_key: None,
+                prefers: None,
             },
             10,
         )

@@ -295,7 +295,7 @@ async fn a_foreign_origin_cannot_redeem_and_a_bad_body_is_typed() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let body: Value = res.json().await.unwrap();
+    let (_, body) = read_answer(&reqwest::Method::POST, res).await;
     assert_eq!(body["code"], "origin_forbidden");
     // Missing field: a typed 400, the code untouched.
     let (s, b) = post(&app, PATH, None, json!({"kode": code})).await;
@@ -327,6 +327,7 @@ async fn the_token_a_code_gave_survives_a_restart_of_the_durable_store_and_the_c
         let s = open(&dir);
         s.create_conversation(
             NewConversation {
+                lang: Default::default(),
                 channel: Default::default(),
                 id,
                 token_hash: [1; 32],
@@ -336,6 +337,8 @@ async fn the_token_a_code_gave_survives_a_restart_of_the_durable_store_and_the_c
                 alert: None,
                 first_message: None,
                 now_ms: now,
+                start_key: None,
+                prefers: None,
             },
             100,
         )

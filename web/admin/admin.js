@@ -1,17 +1,34 @@
-// The admin page: appointment slots for first consultations (list,
-// create in Japan time, cancel) and the audit log of what staff did with
-// handoff data, and the statistics (./stats.js). Never a transcript,
-// never a visitor's details.
+// The admin page, one section at a time (./sections.js: the URL's
+// fragment chooses it): the floor and its empty-floor episodes
+// (./floor.js), the statistics (./stats.js), the audit log of what staff
+// did (handoff data, supervisor access, accounts), staff accounts
+// (./accounts.js), canned replies (./canned.js), and appointment slots for
+// first consultations (list, create in Japan time, cancel). Never a
+// transcript, never a visitor's details.
 
 import { t, fillSelect, formatJapanRange, formatJapanDateTime } from '../i18n.js';
 import { h } from '../common.js';
 import { api, problemText, startStaffPage } from '../staff.js';
 import { initStats, loadStats, renderStats, resetStats } from './stats.js';
+import { initAccounts, loadAccounts, renderAccounts, resetAccounts } from './accounts.js';
+import { initCanned, loadCanned, renderCanned, resetCanned } from './canned.js';
+import { initFloor, floorShown, renderFloor, resetFloor } from './floor.js';
+import { initSections, currentSection, onSectionChange } from './sections.js';
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ['centre', 'ward_office', 'home_visit', 'online'];
+// Supervisor access first (issue 20), then what intake and admins did,
+// then changes to staff accounts (issue 21).
+const AUDIT_ACTIONS = [
+  'observe', 'join', 'take_over', 'whisper', 'leave', 'leave_by_disconnect', 'leave_by_end',
+  'list_bookings', 'view_transcript', 'transcript_refused', 'cancel_booking',
+  'mark_attended', 'reset_pin', 'create_slot', 'cancel_slot',
+  'account_created', 'account_renamed', 'account_role_changed', 'account_deactivated',
+  'account_reactivated', 'account_setup_issued', 'account_password_set',
+  'account_password_changed', 'account_sessions_revoked', 'reset_second_factor',
+];
 
-const state = { slots: [], audit: [], status: null, slotError: null, slotsError: null };
+const state = { slots: [], audit: [], auditError: null, status: null, slotError: null, slotsError: null };
 
 /** "2026-12-01" and "10:00", read as Japan time, as ms since the epoch. */
 function japanMs(date, time) {
@@ -29,12 +46,42 @@ function showText(id, p) {
   $(id).hidden = !p;
 }
 
+/** The audit filter form as a query string (dates are Japan days). */
+function auditQuery() {
+  const q = new URLSearchParams({ limit: '100' });
+  const action = $('audit-action').value;
+  if (action) q.set('action', action);
+  const conv = $('audit-conversation').value.trim();
+  if (conv) q.set('conversation', conv);
+  const since = $('audit-since').value;
+  if (since) q.set('since', String(japanMs(since, '00:00')));
+  const until = $('audit-until').value;
+  if (until) q.set('until', String(japanMs(until, '00:00') + 86_400_000));
+  return q.toString();
+}
+
+async function loadAudit() {
+  const audit = await api('GET', `/api/admin/audit?${auditQuery()}`);
+  state.auditError = audit.ok ? null : audit.body;
+  state.audit = audit.ok ? audit.body : [];
+}
+
 async function load() {
-  const [slots, audit] = await Promise.all([api('GET', '/api/admin/slots'), api('GET', '/api/admin/audit?limit=100')]);
+  const [slots] = await Promise.all([api('GET', '/api/admin/slots'), loadAudit()]);
   state.slotsError = slots.ok ? null : slots.body;
   if (slots.ok) state.slots = slots.body;
-  if (audit.ok) state.audit = audit.body;
   render();
+}
+
+async function filterAudit(ev) {
+  ev.preventDefault();
+  await loadAudit();
+  render();
+}
+
+function durationText(ms) {
+  if (ms === undefined || ms === null) return '';
+  return ms >= 60_000 ? t('admin.audit.minutes', { n: Math.round(ms / 60_000) }) : t('admin.audit.seconds', { n: Math.round(ms / 1000) });
 }
 
 async function createSlot(ev) {
@@ -114,13 +161,18 @@ function slotRow(slot) {
 }
 
 function auditRow(e) {
+  // Staff accounts' changes name the account (and a role change's roles).
+  const what = e.target_name !== undefined ? [e.target_name, e.detail].filter(Boolean).join(' ') : (e.references || []).join(', ');
   return h(
     'tr',
     { 'data-action': e.action },
     h('td', { text: formatJapanDateTime(e.at) }),
     h('td', { text: e.display_name }),
     h('td', { text: t(`audit.${e.action}`) }),
-    h('td', { text: (e.references || []).join(', ') }),
+    h('td', { text: what }),
+    // As the console names it ("相談 #23fb"), the whole id on hover.
+    h('td', { class: 'audit-conv', text: e.conversation_id ? t('conv.label', { short: e.conversation_id.replace(/-/g, '').slice(-4) }) : '', title: e.conversation_id || '' }),
+    h('td', { text: durationText(e.duration_ms) }),
   );
 }
 
@@ -135,20 +187,44 @@ function render() {
   const slots = [...state.slots].sort((a, b) => a.starts_at - b.starts_at);
   $('slots-body').replaceChildren(...slots.map(slotRow));
   $('slots-none').hidden = slots.length > 0;
+  const chosen = $('audit-action').value;
+  fillSelect($('audit-action'), AUDIT_ACTIONS, 'audit', 'admin.audit.filter.any');
+  $('audit-action').value = chosen;
+  $('audit-error').textContent = state.auditError ? t('admin.audit.filter.bad', { message: state.auditError.message || '' }) : '';
+  $('audit-error').hidden = !state.auditError;
   $('audit-body').replaceChildren(...state.audit.map(auditRow));
   $('audit-none').hidden = state.audit.length > 0;
   renderStats();
+  renderAccounts();
+  renderCanned();
+  renderFloor();
 }
 
+let loggedIn = false;
+
 $('slot-form').addEventListener('submit', createSlot);
+$('audit-filter').addEventListener('submit', filterAudit);
 initStats();
+initAccounts();
+initCanned();
+initFloor();
+onSectionChange((section) => floorShown(section === 'floor', loggedIn));
+initSections();
 startStaffPage({
   role: 'admin',
   titleKey: 'admin.title',
-  onEnter: () => Promise.all([load(), loadStats()]),
+  onEnter: (me) => {
+    loggedIn = true;
+    floorShown(currentSection() === 'floor', true);
+    return Promise.all([load(), loadStats(), loadAccounts(me), loadCanned()]);
+  },
   onLeave: () => {
+    loggedIn = false;
+    resetFloor();
     Object.assign(state, { slots: [], audit: [], status: null, slotError: null, slotsError: null });
     resetStats();
+    resetAccounts();
+    resetCanned();
     render();
   },
   render,

@@ -22,6 +22,9 @@ import {
   SEVERITIES,
 } from '../i18n.js';
 import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } from '../common.js';
+import { hideSecondFactor, secondFactorStatus, showCodeStep, showEnrolment } from '../second-factor.js';
+import { cannedPicker, loadCannedLibrary, clearCannedLibrary } from './canned.js';
+import { loadCase } from './case.js';
 
 const OUTBOX_KEY = 'tsunagu.console.outbox';
 const $ = (id) => document.getElementById(id);
@@ -48,6 +51,8 @@ const state = {
   /** Supervisors: the last `floor` view, and the alerts not yet acknowledged (alert_id -> alert). */
   floor: null,
   alerts: new Map(),
+  /** Supervisors: empty-floor episodes not yet acknowledged (alert_id -> episode). */
+  floorAlerts: new Map(),
 };
 
 const RISK_LEVELS = ['none', 'watch', 'urgent'];
@@ -198,7 +203,8 @@ function renderNotices() {
       more,
       dismiss,
     ),
-    history,
+    // (replaceChildren would print a null as the text "null")
+    ...(history ? [history] : []),
   );
 }
 
@@ -242,6 +248,8 @@ function renderOtherPage() {
 
 function showLogin(problem) {
   $('login-other').hidden = true;
+  hideSecondFactor();
+  $('sf-open').hidden = true;
   stopConnection();
   $('workspace').hidden = true;
   $('login').hidden = false;
@@ -268,6 +276,14 @@ async function login(ev) {
       body: JSON.stringify({ username, password }),
     });
     const body = await r.json().catch(() => ({}));
+    if (r.status === 202) {
+      // A second factor: the code next; the session cookie only after it.
+      $('login-password').value = '';
+      $('login-submit').disabled = false;
+      $('login').hidden = true;
+      showCodeStep(body, { onDone: enter, onBack: (p) => showLogin(p) });
+      return;
+    }
     if (!r.ok) {
       loginProblem = body.code === 'login_failed' ? 'login.failed' : body.code ? body : 'error.network';
       renderLoginError();
@@ -292,6 +308,7 @@ async function logout() {
     // the cookie expires on its own
   }
   state.me = null;
+  clearCannedLibrary();
   clearWorkspace();
   try {
     sessionStorage.removeItem(OUTBOX_KEY);
@@ -313,8 +330,31 @@ function enter(me) {
     return;
   }
   $('login').hidden = true;
-  $('workspace').hidden = false;
-  connect();
+  // A role that must use a second factor: nothing else until it is set up
+  // (the server refuses the socket with second_factor_required anyway).
+  secondFactorStatus().then((sf) => {
+    if (state.me !== me) return;
+    if (sf?.required && !sf.enrolled) {
+      $('workspace').hidden = true;
+      showEnrolment({ required: true, onDone: () => enter(me) });
+      return;
+    }
+    $('sf-open').hidden = false;
+    $('workspace').hidden = false;
+    connect();
+  });
+}
+
+/** The top bar's "second factor": set it up, or say it is. */
+async function openSecondFactor() {
+  const sf = await secondFactorStatus();
+  if (!sf) return;
+  const back = () => {
+    $('workspace').hidden = false;
+    $('sf-open').focus();
+  };
+  $('workspace').hidden = true;
+  showEnrolment({ required: false, enrolled: sf.enrolled, onDone: back, onLater: back });
 }
 
 // ------------------------------------------------------------ connection
@@ -337,10 +377,11 @@ function connect() {
       if (s !== 'open') state.bound = false;
       renderConnection(s);
     },
-    onfail: async () => {
+    onfail: async (code, reason) => {
       // A refused upgrade looks like any dropped socket: ask whether the session is still good.
       const me = await checkSession();
-      if (me === null) showLogin('login.expired');
+      // An admin's change (issue 21) says what happened, not "expired".
+      if (me === null) showLogin(reason === 'account_deactivated' ? 'login.deactivated' : reason === 'role_changed' ? 'login.role_changed' : 'login.expired');
     },
   });
   conn.start();
@@ -376,6 +417,7 @@ function onServerMessage(msg) {
       return onWelcome(msg);
     case 'status':
       state.status = msg.status;
+      state.activity = msg.activity || null;
       state.capacity = msg.capacity;
       state.active = msg.active;
       return renderControls();
@@ -413,6 +455,8 @@ function onServerMessage(msg) {
     case 'presence':
       if (c) {
         c.visitorOnline = msg.visitor_online;
+        c.offlineSince = msg.visitor_online ? null : c.offlineSince || Date.now();
+        scheduleLeftCheck(c);
         renderConvHead(c);
         renderConvList();
       }
@@ -422,6 +466,9 @@ function onServerMessage(msg) {
       return undefined;
     case 'note_saved':
       if (c) onNoteSaved(c, msg.note);
+      return undefined;
+    case 'whisper':
+      if (c) addWhisper(c, msg.whisper);
       return undefined;
     case 'ended':
       if (c) onEnded(c, msg);
@@ -488,6 +535,8 @@ function onServerMessage(msg) {
       state.alerts.delete(msg.alert.alert_id);
       renderAlerts();
       return undefined;
+    case 'floor_alert':
+      return onFloorAlert(msg.alert);
     case 'floor':
       state.floor = msg;
       return renderFloor();
@@ -506,16 +555,25 @@ function onWelcome(msg) {
     state.alerts = new Map(msg.alerts.map((a) => [a.alert_id, a]));
     renderAlerts();
   }
+  state.floorAlerts = new Map((msg.floor_alerts || []).map((a) => [a.alert_id, a]));
+  renderFloorAlerts();
   state.status = msg.status;
+  state.activity = msg.activity || null;
+  state.graceSecs = msg.visitor_grace_secs ?? null;
   state.capacity = msg.capacity;
   state.active = msg.active;
   state.matching = msg.matching;
+  // The library may have changed since the last connection.
+  loadCannedLibrary().then(() => {
+    for (const c of state.conversations.values()) c.els?.canned?.render();
+  });
   state.maxChars = msg.max_text_chars || state.maxChars;
   if (msg.max_capacity) $('capacity').max = String(msg.max_capacity);
   const held = new Set();
   for (const view of msg.conversations || []) {
     const conv = upsertConversation(view);
     conv.lastSeq = view.last_seq || 0;
+    scheduleLeftCheck(conv);
     held.add(view.conversation_id);
     // Already held when we (re)connected: announced before, or never new to this page.
     markAnnounced(view.conversation_id);
@@ -564,6 +622,8 @@ function newConversation(view) {
     silentSince: view.silent_since || null,
     leftQuicklyAt: view.left_quickly_at || null,
     erased: Boolean(view.erased),
+    lang: view.lang || 'ja',
+    offlineSince: view.visitor_offline_since || null,
     handoff: null,
     pendingHandoff: false,
     seq: new SeqTracker(),
@@ -580,6 +640,7 @@ function newConversation(view) {
   const restored = state.restoredOutbox[c.id];
   if (Array.isArray(restored)) c.outbox = restored;
   buildPanel(c);
+  if (!c.supervision) loadCase(c.id, c.els.caseBox);
   for (const o of c.outbox) addMessage(c, { key: o.client_id, client_id: o.client_id, from: 'counsellor', text: o.text });
   return c;
 }
@@ -604,9 +665,68 @@ function upsertConversation(view) {
     c.supervisors = view.supervisors || [];
     c.supervision = view.supervision || null;
     c.silentSince = view.silent_since || null;
+    c.lang = view.lang || c.lang || 'ja';
+    c.offlineSince = view.visitor_online ? null : view.visitor_offline_since || c.offlineSince || null;
   }
+  for (const w of view.whispers || []) addWhisper(c, w);
   renderConversation(c);
   return c;
+}
+
+/** A supervisor's whisper (issue 20): inline in the log by time, marked as
+ *  not visible to the visitor. Never sent anywhere but staff consoles. */
+function addWhisper(c, w) {
+  c.whispers = c.whispers || new Map();
+  const key = `${w.at}-${w.supervisor?.id || ''}-${w.text}`;
+  if (c.whispers.has(key)) return;
+  const label = h('span', { class: 'whisper-mark' });
+  const who = h('span', { class: 'msg-who', text: w.supervisor?.display_name || '' });
+  const time = h('time', { class: 'msg-time', text: formatTime(w.at) });
+  const el = h(
+    'div',
+    { class: 'msg msg-whisper', 'data-at': String(w.at) },
+    h('p', { class: 'msg-meta' }, label, ' ', who, ' ', time),
+    h('p', { class: 'msg-text', text: w.text }),
+  );
+  c.whispers.set(key, { at: w.at, el, label });
+  renderWhispers(c);
+  placeWhispers(c);
+  const log = c.els.log;
+  log.scrollTop = log.scrollHeight;
+}
+
+function renderWhispers(c) {
+  for (const w of (c.whispers || new Map()).values()) w.label.textContent = t('whisper.mark');
+}
+
+/** Each whisper before the first message written after it. */
+function placeWhispers(c) {
+  if (!c.whispers || c.whispers.size === 0) return;
+  const log = c.els.log;
+  const ordered = [...c.whispers.values()].sort((a, b) => a.at - b.at);
+  for (const w of ordered) {
+    let before = null;
+    for (const el of log.children) {
+      if (el.classList.contains('msg-whisper')) continue;
+      const at = Number(el.dataset.at || 0);
+      if (at && at > w.at) {
+        before = el;
+        break;
+      }
+    }
+    log.insertBefore(w.el, before);
+  }
+}
+
+function submitWhisper(ev, c) {
+  ev.preventDefault();
+  const text = c.els.whisperText.value.trim();
+  if (!text) return;
+  if (conn?.send({ type: 'whisper', conversation_id: c.id, text })) {
+    c.els.whisperText.value = '';
+  } else {
+    showError(t('conn.reconnecting'));
+  }
 }
 
 function removeConversation(c) {
@@ -642,6 +762,21 @@ function select(id, { focus = true } = {}) {
 function renderSelection() {
   for (const c of state.conversations.values()) c.els.panel.hidden = c.id !== state.selected;
   $('no-selection').hidden = Boolean(state.selected && state.conversations.has(state.selected));
+  renderFloorSize();
+}
+
+/**
+ * A supervisor with a chat open gets a compact floor (its own scrolling
+ * region a few lines tall), so that the chat and its message box stay in
+ * view at 1280x800; the button shows the whole floor again.
+ */
+function renderFloorSize() {
+  const open = Boolean(state.selected && state.conversations.has(state.selected));
+  const compact = open && !state.floorExpanded;
+  $('floor').classList.toggle('compact', compact);
+  $('floor-toggle').hidden = !open;
+  $('floor-toggle').textContent = t(compact ? 'floor.expand' : 'floor.collapse');
+  $('floor-toggle').setAttribute('aria-expanded', String(!compact));
 }
 
 function renderConvList() {
@@ -666,6 +801,8 @@ function buildPanel(c) {
   els.meta = h('p', { class: 'conv-meta' });
   els.supervisionLine = h('p', { class: 'supervision-line', hidden: true });
   els.silent = h('p', { class: 'silent-hint', role: 'status', hidden: true });
+  // Issue 22: the earlier conversations of a returning visitor (case.js).
+  els.caseBox = h('details', { class: 'case-box', hidden: true });
   els.leaveButton = h('button', { type: 'button', class: 'secondary leave-button', onclick: () => supervise('leave', c.id) });
   els.joinButton = h('button', { type: 'button', class: 'secondary join-button', onclick: () => supervise('join', c.id) });
   els.takeOverButton = h('button', { type: 'button', class: 'secondary take-over-button', onclick: () => supervise('take_over', c.id) });
@@ -712,12 +849,26 @@ function buildPanel(c) {
   els.text = h('textarea', { id: textId, rows: '3' });
   els.sendButton = h('button', { type: 'submit', class: 'primary' });
   els.count = h('span', { class: 'hint' });
+  // Canned replies: a picker, and "/" + letters at the start of the box. Inserting never sends.
+  els.canned = cannedPicker({ textarea: els.text, getLang: () => c.lang || 'ja', onInserted: () => onComposerInput(c) });
   els.composer = h(
     'form',
     { class: 'composer', novalidate: true, onsubmit: (ev) => submitMessage(ev, c) },
     els.textLabel,
+    els.canned.wrap,
     els.text,
-    h('div', { class: 'composer-row' }, els.count, els.sendButton),
+    h('div', { class: 'composer-row' }, els.canned.button, els.count, els.sendButton),
+  );
+  // A supervisor observing or joined writes to the counsellor only (issue 20).
+  els.whisperLabel = h('label', { for: `${textId}-whisper` });
+  els.whisperText = h('textarea', { id: `${textId}-whisper`, rows: '2', class: 'whisper-text' });
+  els.whisperButton = h('button', { type: 'submit', class: 'secondary' });
+  els.whisperForm = h(
+    'form',
+    { class: 'whisper-form', novalidate: true, hidden: true, onsubmit: (ev) => submitWhisper(ev, c) },
+    els.whisperLabel,
+    els.whisperText,
+    h('div', { class: 'composer-row' }, els.whisperButton),
   );
   els.text.addEventListener('input', () => onComposerInput(c));
   els.text.addEventListener('keydown', (ev) => {
@@ -775,11 +926,11 @@ function buildPanel(c) {
   els.panel = h(
     'section',
     { class: 'conv-panel', 'aria-labelledby': hid, hidden: true },
-    h('div', { class: 'conv-head' }, els.heading, els.riskNow, els.meta, els.supervisionLine, els.superviseActions, els.silent),
+    h('div', { class: 'conv-head' }, els.heading, els.riskNow, els.meta, els.supervisionLine, els.superviseActions, els.silent, els.caseBox),
     h(
       'div',
       { class: 'conv-body' },
-      h('div', { class: 'conv-chat' }, els.log, els.typing, els.composer),
+      h('div', { class: 'conv-chat' }, els.log, els.typing, els.composer, els.whisperForm),
       buildSideTabs(c, els),
     ),
   );
@@ -793,8 +944,10 @@ function renderConvHead(c) {
   els.log.setAttribute('aria-label', t('conv.messages', { label: labelOf(c) }));
   const parts = [preChatText(c.preChat)];
   if (c.startedAt) parts.push(t('conv.started', { time: formatTime(c.startedAt) }));
+  parts.push(t('conv.lang', { lang: t(`lang.name.${c.lang || 'ja'}`) }));
   parts.push(presenceText(c));
   els.meta.textContent = parts.join(' · ');
+  els.meta.dataset.left = String(visitorLeft(c));
   els.meta.dataset.online = String(Boolean(c.visitorOnline) && c.state !== 'ended');
   els.meta.dataset.leftQuickly = String(leftQuickly(c));
   // The risk level in words (and a badge), next to the heading.
@@ -1054,7 +1207,67 @@ function renderAlerts() {
       ),
     ),
   );
-  $('alerts-none').hidden = items.length > 0;
+  renderAlertsNone();
+}
+
+// Under the floor's alert list: "none", unless an empty-floor alert is up
+// (counted in the summary above, shown in the banner at the top): then
+// the list says where it is instead of "no open alerts".
+function renderAlertsNone() {
+  const none = $('alerts-none');
+  none.hidden = state.alerts.size > 0;
+  none.textContent = t(state.floorAlerts.size > 0 ? 'floor.alerts.see_banner' : 'floor.alerts.none');
+}
+
+// The empty-floor alert: a banner above everything for supervisors,
+// raised once per episode, shown cleared when a counsellor is available
+// again, and kept until someone acknowledges it.
+
+function onFloorAlert(a) {
+  const before = state.floorAlerts.get(a.alert_id);
+  if (a.acked_by) state.floorAlerts.delete(a.alert_id);
+  else state.floorAlerts.set(a.alert_id, a);
+  renderFloorAlerts();
+  renderFloor();
+  const news = !a.acked_by && (!before || (!before.cleared_at && a.cleared_at));
+  if (news) {
+    const live = $('floor-alert-live');
+    live.textContent = '';
+    setTimeout(() => {
+      live.textContent = floorAlertText(a);
+    }, 50);
+    if (!a.cleared_at) beep();
+  }
+}
+
+function floorAlertText(a) {
+  const vars = { since: formatTime(a.since), waiting: a.waiting };
+  let text = t(`floor_alert.${a.cause}`, vars);
+  if (a.cleared_at) {
+    text += ' ' + t(`floor_alert.cleared.${a.cleared}`, { time: formatTime(a.cleared_at) });
+  }
+  return text;
+}
+
+function renderFloorAlerts() {
+  const items = [...state.floorAlerts.values()].sort((a, b) => a.raised_at - b.raised_at);
+  $('floor-alert-list').replaceChildren(
+    ...items.map((a) =>
+      h(
+        'li',
+        { class: a.cleared_at ? 'floor-alert cleared' : 'floor-alert', 'data-alert': a.alert_id },
+        h('span', { class: 'floor-alert-text', text: floorAlertText(a) }),
+        h('button', {
+          type: 'button',
+          class: 'secondary ack-floor-alert',
+          text: t('floor.alert.ack'),
+          onclick: () => conn?.send({ type: 'ack_alert', alert_id: a.alert_id }),
+        }),
+      ),
+    ),
+  );
+  $('floor-alerts').hidden = items.length === 0 || state.role !== 'supervisor';
+  renderAlertsNone();
 }
 
 function renderFloor() {
@@ -1065,7 +1278,8 @@ function renderFloor() {
   if (q.longest_wait_secs !== undefined && q.longest_wait_secs !== null) {
     summary.push(t('floor.longest', { time: minutesText(q.longest_wait_secs) }));
   }
-  summary.push(t('floor.alerts.count', { count: f.open_alerts ?? state.alerts.size }));
+  // Risk alerts (from the floor view) and empty-floor episodes, both unacknowledged.
+  summary.push(t('floor.alerts.count', { count: (f.open_alerts ?? state.alerts.size) + state.floorAlerts.size }));
   summary.push(t('floor.stats', { left: f.stats?.left_queue ?? 0, silent: f.stats?.went_silent ?? 0 }));
   $('floor-summary').textContent = summary.join(' · ');
 
@@ -1075,7 +1289,7 @@ function renderFloor() {
       h('li', {
         text: t('floor.counsellor.load', {
           name: x.display_name,
-          status: x.online ? t(`status.now.${x.status}`) : t('floor.counsellor.offline'),
+          status: x.online ? t(`status.now.${x.activity || x.status}`) : t('floor.counsellor.offline'),
           active: x.active,
           capacity: x.capacity,
         }),
@@ -1137,6 +1351,10 @@ function renderConversation(c) {
   renderConvHead(c);
   els.textLabel.textContent = t('composer.label');
   els.sendButton.textContent = t('composer.send');
+  els.canned.render();
+  els.whisperLabel.textContent = t('whisper.compose');
+  els.whisperButton.textContent = t('whisper.send');
+  renderWhispers(c);
   els.notesHeading.textContent = t('notes.heading');
   els.notesEmpty.textContent = t('notes.empty');
   els.noteLabel.textContent = t('notes.label');
@@ -1176,6 +1394,7 @@ function renderEnd(c) {
   const ended = c.state === 'ended';
   // Observing is reading only; a joined supervisor writes and keeps notes but does not end it.
   els.composer.hidden = ended || c.supervision === 'observe';
+  els.whisperForm.hidden = ended || !c.supervision;
   els.noteForm.hidden = c.supervision === 'observe';
   if (ended) setTyping(c, false);
   els.transferBox.hidden = ended || Boolean(c.supervision);
@@ -1234,6 +1453,7 @@ function renderMessage(c, m) {
   m.whoEl.textContent = who;
   m.timeEl.textContent = m.sent_at ? formatTime(m.sent_at) : '';
   if (m.seq) m.el.dataset.seq = String(m.seq);
+  if (m.sent_at) m.el.dataset.at = String(m.sent_at);
   renderMsgStatus(c, m);
 }
 
@@ -1279,6 +1499,7 @@ function placeMessage(c, m) {
   }
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
   log.insertBefore(m.el, before ? before.el : null);
+  placeWhispers(c);
   if (atBottom || m.own) log.scrollTop = log.scrollHeight;
 }
 
@@ -1555,8 +1776,11 @@ function onError(err, c) {
 
 function renderControls() {
   $('available').checked = state.status === 'available';
-  $('status-now').textContent = t(`status.now.${state.status}`);
+  // What the server says to show (`busy`: away from new chats but holding one).
+  const shown = state.activity || state.status;
+  $('status-now').textContent = t(`status.now.${shown}`);
   $('status-now').dataset.status = state.status;
+  $('status-now').dataset.activity = shown;
   if (document.activeElement !== $('capacity')) $('capacity').value = String(state.capacity);
   $('active-count').textContent = t('capacity.active', { active: state.active, capacity: state.capacity });
 }
@@ -1613,6 +1837,8 @@ function clearWorkspace() {
   state.queue = { queue_length: 0, entries: [] };
   state.floor = null;
   state.alerts = new Map();
+  state.floorAlerts = new Map();
+  renderFloorAlerts();
   state.role = null;
   $('floor').hidden = true;
   $('alerts').replaceChildren();
@@ -1778,11 +2004,23 @@ function convRow(c) {
     h(
       'span',
       { class: 'conv-row-head' },
-      h('span', { class: 'conv-tab-label', text: labelOf(c) }),
-      h('span', { class: `badge channel channel-${c.channel}`, text: t(`row.channel.${c.channel}`) }),
-      riskBadge(c.risk) || h('span', { class: 'visually-hidden', text: t('row.risk.none') }),
-      c.supervision ? h('span', { class: 'badge', text: t(`supervision.mine.${c.supervision}`) }) : null,
-      c.unread ? h('span', { class: 'badge unread', text: t('conv.unread', { count: c.unread }) }) : null,
+      // What the chat is (wraps if it must) ...
+      h(
+        'span',
+        { class: 'conv-row-tags' },
+        h('span', { class: 'conv-tab-label', text: labelOf(c) }),
+        h('span', { class: `badge channel channel-${c.channel}`, text: t(`row.channel.${c.channel}`) }),
+        h('span', { class: `badge lang lang-${c.lang}`, lang: c.lang, title: t('row.lang', { lang: t(`lang.name.${c.lang}`) }) }, h('span', { 'aria-hidden': 'true', text: t(`lang.tag.${c.lang}`) }), h('span', { class: 'visually-hidden', text: t('row.lang', { lang: t(`lang.name.${c.lang}`) }) })),
+        c.supervision ? h('span', { class: 'badge', text: t(`supervision.mine.${c.supervision}`) }) : null,
+      ),
+      // ... and what needs the counsellor (risk, unread): kept whole, on
+      // the first line, at its end, where the eye runs down the list.
+      h(
+        'span',
+        { class: 'conv-row-flags' },
+        riskBadge(c.risk) || h('span', { class: 'visually-hidden', text: t('row.risk.none') }),
+        c.unread ? h('span', { class: 'badge unread', text: t('conv.unread', { count: c.unread }) }) : null,
+      ),
     ),
     h('span', { class: 'conv-row-last', text: lastLineText(c) }),
     h(
@@ -1992,12 +2230,18 @@ async function init() {
     renderNotices();
     renderAlerts();
     renderFloor();
+    renderFloorSize();
     updateTitle();
+  });
+  $('floor-toggle').addEventListener('click', () => {
+    state.floorExpanded = $('floor').classList.contains('compact');
+    renderFloorSize();
   });
   // Keep the ages on the floor current.
   setInterval(renderFloor, 15_000);
   $('login-form').addEventListener('submit', login);
   $('logout').addEventListener('click', logout);
+  $('sf-open').addEventListener('click', openSecondFactor);
   $('conn-retry').addEventListener('click', () => conn?.retry());
   $('keys-open').addEventListener('click', openKeys);
   document.addEventListener('keydown', onShortcut);
@@ -2033,6 +2277,30 @@ init();
 
 // ---- issue 19 (exit): "left quickly" and "erased", distinct from an end
 
+/**
+ * Away longer than the server's grace period (`visitor_grace_secs`): the
+ * visitor has left, as the server counts it. The conversation goes on
+ * until someone ends it (they may come back with their token or code).
+ */
+function visitorLeft(c) {
+  if (c.state === 'ended' || c.channel !== 'web' || c.visitorOnline || !c.offlineSince) return false;
+  if (state.graceSecs === null || state.graceSecs === undefined) return false;
+  return Date.now() - c.offlineSince >= state.graceSecs * 1000;
+}
+
+/** Show "has left" the moment the grace period runs out (not at the next 15 s refresh). */
+function scheduleLeftCheck(c) {
+  clearTimeout(c.leftTimer);
+  if (!c.offlineSince || state.graceSecs === null || state.graceSecs === undefined) return;
+  const due = c.offlineSince + state.graceSecs * 1000 - Date.now();
+  if (due < 0) return;
+  c.leftTimer = setTimeout(() => {
+    if (!state.conversations.has(c.id)) return;
+    renderConvHead(c);
+    renderConvList();
+  }, due + 50);
+}
+
 /** The visitor used the quick exit and has not come back (the conversation goes on). */
 function leftQuickly(c) {
   return c.state !== 'ended' && Boolean(c.leftQuicklyAt) && !c.visitorOnline;
@@ -2042,6 +2310,7 @@ function leftQuickly(c) {
 function presenceText(c) {
   if (c.state === 'ended') return c.erased ? t('conv.erased') : t('conv.state.ended');
   if (leftQuickly(c)) return t('conv.left_quickly');
+  if (visitorLeft(c)) return t('conv.left.since', { time: rowMinutes(Date.now() - c.offlineSince) });
   return c.visitorOnline ? t('conv.online') : t('conv.offline');
 }
 

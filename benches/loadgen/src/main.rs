@@ -142,9 +142,14 @@ pub struct Args {
     /// Sockets being opened at once while ramping up.
     #[arg(long, default_value_t = 256)]
     pub connect_concurrency: usize,
-    /// The server's process id, for its RSS (/proc/PID/status).
+    /// The server's process id, for its RSS (/proc/PID/status) and its
+    /// CPU time over the measurement window (/proc/PID/stat).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// redis-server's process id (Redis store): its CPU time is reported
+    /// apart from the server's.
+    #[arg(long)]
+    pub redis_pid: Option<u32>,
     /// Name of this run in the report (e.g. "relay-1000/tsunagu").
     #[arg(long, default_value = "")]
     pub label: String,
@@ -230,6 +235,88 @@ fn rss_kib(pid: Option<u32>) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
+}
+
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat:
+/// fields 14 and 15 after the command name, in clock ticks. Threads that
+/// ended are included (unlike summing /proc/PID/task/*).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields start after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / clock_ticks_per_sec())
+}
+
+/// USER_HZ: 100 on every Linux build this runs on; asked of `getconf`
+/// once in case it is not.
+fn clock_ticks_per_sec() -> f64 {
+    static HZ: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *HZ.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// The cores this process may run on (its affinity, e.g. under taskset).
+fn allowed_cores() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(|list| {
+                    list.trim()
+                        .split(',')
+                        .filter_map(|r| match r.split_once('-') {
+                            Some((a, b)) => {
+                                Some(b.parse::<usize>().ok()? + 1 - a.parse::<usize>().ok()?)
+                            }
+                            None => r.parse::<usize>().ok().map(|_| 1),
+                        })
+                        .sum()
+                })
+        })
+        .unwrap_or(1)
+}
+
+/// Samples CPU time at the window's start and end (wall-clock ns, as the
+/// workers' window), on a thread of its own while the workers run.
+fn sample_cpu(
+    args: &Args,
+    workers: Vec<u32>,
+    start_ns: u64,
+    end_ns: u64,
+) -> std::thread::JoinHandle<Option<report::Cpu>> {
+    let server = args.server_pid;
+    let redis = args.redis_pid;
+    std::thread::spawn(move || {
+        let server = server?;
+        let read = || {
+            let gen: f64 = workers.iter().filter_map(|&p| cpu_secs(p)).sum();
+            (cpu_secs(server), redis.and_then(cpu_secs), gen, now_ns())
+        };
+        std::thread::sleep(Duration::from_nanos(start_ns.saturating_sub(now_ns())));
+        let (s0, r0, g0, t0) = read();
+        std::thread::sleep(Duration::from_nanos(end_ns.saturating_sub(now_ns())));
+        let (s1, r1, g1, t1) = read();
+        Some(report::Cpu {
+            window_secs: t1.saturating_sub(t0) as f64 / 1e9,
+            server_secs: s1? - s0?,
+            redis_secs: match (r0, r1) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            },
+            generator_secs: g1 - g0,
+            generator_cores: allowed_cores(),
+        })
+    })
 }
 
 fn load_average() -> String {
@@ -415,6 +502,8 @@ fn drive(
     let start = now_ns() + (args.warmup * 1e9) as u64 + 200_000_000;
     let end = start + (args.duration * 1e9) as u64;
     let run_for = Duration::from_secs_f64(args.warmup + args.duration + 0.2);
+    let pids = procs.iter().map(|w| w.child.id()).collect();
+    let cpu = sample_cpu(args, pids, start, end);
     let lines = phase(
         procs,
         rx,
@@ -443,6 +532,7 @@ fn drive(
             load_end: load_average(),
             pairs_secs,
             idle_secs,
+            cpu: cpu.join().ok().flatten(),
         },
     ))
 }

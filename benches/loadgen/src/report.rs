@@ -36,6 +36,10 @@ pub struct WorkerReport {
     pub sent: u64,
     pub delivered: u64,
     pub confirmed: u64,
+    #[serde(default)]
+    pub frames_in: u64,
+    #[serde(default)]
+    pub frames_out: u64,
     pub skipped: u64,
     pub burst_told: u64,
     #[serde(default)]
@@ -57,6 +61,22 @@ pub struct Setup {
     pub load_end: String,
     pub pairs_secs: f64,
     pub idle_secs: f64,
+    /// CPU seconds (user + system, from /proc/PID/stat) over the
+    /// measurement window: the server, redis-server (if given), and the
+    /// generator's own worker processes.
+    pub cpu: Option<Cpu>,
+}
+
+/// CPU time spent during the measurement window, in seconds.
+#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy)]
+pub struct Cpu {
+    pub window_secs: f64,
+    pub server_secs: f64,
+    pub redis_secs: Option<f64>,
+    pub generator_secs: f64,
+    /// Cores the generator may use (its affinity mask), to tell when the
+    /// generator rather than the server was the limit.
+    pub generator_cores: usize,
 }
 
 #[derive(Serialize, Deserialize, Debug, Default, Clone, Copy)]
@@ -127,6 +147,24 @@ pub struct Report {
     /// counsellor's `end` (churn); expected, not errors.
     #[serde(default)]
     pub late_sends: u64,
+    /// Text frames the server handled in the window (received from the
+    /// generator plus sent to it).
+    #[serde(default)]
+    pub frames: u64,
+    #[serde(default)]
+    pub cpu: Option<Cpu>,
+    /// Server CPU per delivered message and per frame, microseconds.
+    #[serde(default)]
+    pub server_cpu_us_per_message: Option<f64>,
+    #[serde(default)]
+    pub server_cpu_us_per_frame: Option<f64>,
+    /// redis-server's CPU per delivered message (Redis store only).
+    #[serde(default)]
+    pub redis_cpu_us_per_message: Option<f64>,
+    /// The generator's CPU use as a share of the cores it may use (1.0:
+    /// every one of them busy the whole window, so it was the limit).
+    #[serde(default)]
+    pub generator_busy: Option<f64>,
     pub errors: BTreeMap<String, u64>,
     pub error_total: u64,
 }
@@ -139,6 +177,7 @@ impl Report {
         let mut frees = HashMap::new();
         let mut matches = Vec::new();
         let (mut sent, mut delivered, mut confirmed, mut skipped) = (0, 0, 0, 0);
+        let mut frames = 0;
         let (mut idle_told, mut idle_failed, mut burst_told, mut late_sends) = (0, 0, 0, 0);
         for w in workers {
             hist_from(&w.latency_us, &mut latency);
@@ -153,6 +192,7 @@ impl Report {
             sent += w.sent;
             delivered += w.delivered;
             confirmed += w.confirmed;
+            frames += w.frames_in + w.frames_out;
             skipped += w.skipped;
             idle_told += w.idle_told;
             idle_failed += w.idle_failed;
@@ -174,6 +214,8 @@ impl Report {
             }
             _ => None,
         };
+        let per = |secs: f64, n: u64| (n > 0).then(|| secs * 1e6 / n as f64);
+        let cpu = s.cpu;
         let burst_within_1s = burst
             .iter_recorded()
             .filter(|v| v.value_iterated_to() <= 1_000_000)
@@ -217,6 +259,16 @@ impl Report {
             burst_within_1s,
             burst_ms: Percentiles::ms(&burst),
             late_sends,
+            frames,
+            cpu,
+            server_cpu_us_per_message: cpu.and_then(|c| per(c.server_secs, delivered)),
+            server_cpu_us_per_frame: cpu.and_then(|c| per(c.server_secs, frames)),
+            redis_cpu_us_per_message: cpu
+                .and_then(|c| c.redis_secs)
+                .and_then(|r| per(r, delivered)),
+            generator_busy: cpu.map(|c| {
+                c.generator_secs / (c.window_secs.max(0.001) * c.generator_cores.max(1) as f64)
+            }),
             error_total: errors.values().sum(),
             errors,
         }
@@ -253,6 +305,20 @@ impl Report {
                 "messages: offered {:.0}/s sent {:.0}/s delivered {:.0}/s confirmed {:.0}/s held back {:.0}/s\nlatency ms: p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3} (n={})\n",
                 self.offered_per_sec, self.sent_per_sec, self.delivered_per_sec, self.confirmed_per_sec, self.held_back_per_sec,
                 l.p50, l.p99, l.p999, l.max, l.count
+            );
+        }
+        if let Some(c) = self.cpu {
+            let us = |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.1}"));
+            out += &format!(
+                "server CPU {:.2}s in {:.1}s: {} µs per delivered message, {} µs per frame ({} frames); redis-server {} µs per message; generator {:.0}% of its {} core(s)\n",
+                c.server_secs,
+                c.window_secs,
+                us(self.server_cpu_us_per_message),
+                us(self.server_cpu_us_per_frame),
+                self.frames,
+                us(self.redis_cpu_us_per_message),
+                self.generator_busy.unwrap_or(0.0) * 100.0,
+                c.generator_cores,
             );
         }
         if self.match_ms.count > 0 {
@@ -309,8 +375,8 @@ pub fn summarize(files: &[PathBuf]) {
         }
     }
     let m = |rs: &[Report], f: &dyn Fn(&Report) -> f64| median(rs.iter().map(f).collect());
-    println!("| run | n | load avg | conns held | RSS/conn (B) | delivered/s | p50 ms | p99 ms | p99.9 ms | match p99 ms | burst told ≤1s | burst p99 ms | errors |");
-    println!("| --- | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
+    println!("| run | n | load avg | conns held | RSS/conn (B) | delivered/s | p50 ms | p99 ms | p99.9 ms | server CPU µs/msg | µs/frame | frames/msg | redis CPU µs/msg | generator busy | match p99 ms | burst told ≤1s | burst p99 ms | errors |");
+    println!("| --- | --: | --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |");
     for label in &order {
         let rs = &runs[label];
         let loads: Vec<String> = rs
@@ -325,8 +391,18 @@ pub fn summarize(files: &[PathBuf]) {
             .collect();
         let pairs = rs[0].pairs > 0;
         let dash = |b: bool, s: String| if b { s } else { "–".into() };
+        // A median over the runs that have the figure, or a dash.
+        let opt = |f: &dyn Fn(&Report) -> Option<f64>, digits: usize| {
+            let v: Vec<f64> = rs.iter().filter_map(f).collect();
+            if v.is_empty() || !pairs {
+                "–".to_string()
+            } else {
+                format!("{:.*}", digits, median(v))
+            }
+        };
+        let delivered_total = |r: &Report| r.delivered_per_sec * r.duration_secs;
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
             label,
             rs.len(),
             loads.join(" "),
@@ -342,6 +418,18 @@ pub fn summarize(files: &[PathBuf]) {
             dash(pairs, format!("{:.2}", m(rs, &|r| r.latency_ms.p50))),
             dash(pairs, format!("{:.2}", m(rs, &|r| r.latency_ms.p99))),
             dash(pairs, format!("{:.2}", m(rs, &|r| r.latency_ms.p999))),
+            opt(&|r| r.server_cpu_us_per_message, 1),
+            opt(&|r| r.server_cpu_us_per_frame, 1),
+            opt(
+                &|r| (r.frames > 0 && delivered_total(r) > 0.0)
+                    .then(|| r.frames as f64 / delivered_total(r)),
+                1
+            ),
+            opt(&|r| r.redis_cpu_us_per_message, 1),
+            match opt(&|r| r.generator_busy.map(|b| b * 100.0), 0) {
+                dash if dash == "–" => dash,
+                busy => busy + " %",
+            },
             dash(
                 rs[0].match_ms.count > 0,
                 format!("{:.2}", m(rs, &|r| r.match_ms.p99))

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
@@ -65,6 +65,10 @@ struct Stats {
     sent: AtomicU64,
     delivered: AtomicU64,
     confirmed: AtomicU64,
+    /// Text frames received and sent in the measurement window, all kinds:
+    /// what the server handled, for its CPU time per frame.
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
     skipped: AtomicU64,
     open: AtomicU64,
     idle_told: AtomicU64,
@@ -89,6 +93,8 @@ impl Stats {
             sent: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             confirmed: AtomicU64::new(0),
+            frames_in: AtomicU64::new(0),
+            frames_out: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
             open: AtomicU64::new(0),
             idle_told: AtomicU64::new(0),
@@ -225,6 +231,8 @@ fn worker_report(ctx: &Ctx) -> WorkerReport {
         sent: s.sent.load(Relaxed),
         delivered: s.delivered.load(Relaxed),
         confirmed: s.confirmed.load(Relaxed),
+        frames_in: s.frames_in.load(Relaxed),
+        frames_out: s.frames_out.load(Relaxed),
         skipped: s.skipped.load(Relaxed),
         burst_told: s.burst_told.load(Relaxed),
         late_sends: s.late_sends.load(Relaxed),
@@ -287,8 +295,28 @@ async fn connect(ctx: &Ctx, n: usize, path: &str, cookie: Option<&str>) -> Resul
     }
 }
 
-/// `POST /api/login` over a plain socket; returns the `Cookie` value.
+/// `POST /api/login`, tried again after `retry_after_ms` while the server
+/// answers 503 `busy` (every password check it allows at once is running:
+/// hundreds of counsellors logging in together meet it, as a real client
+/// would), for up to two minutes; returns the `Cookie` value.
 async fn login(ctx: &Ctx, n: usize, username: &str) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match login_once(ctx, n, username).await? {
+            Ok(cookie) => return Ok(cookie),
+            Err(wait) if Instant::now() + wait < deadline => tokio::time::sleep(wait).await,
+            Err(_) => return Err(format!("login of {username} still busy after 120 s")),
+        }
+    }
+}
+
+/// One login over a plain socket: the cookie, or how long to wait when the
+/// server is busy.
+async fn login_once(
+    ctx: &Ctx,
+    n: usize,
+    username: &str,
+) -> Result<Result<String, Duration>, String> {
     let mut stream = tcp(ctx, n).await?;
     let body = json!({"username": username, "password": ctx.args.password}).to_string();
     let req = format!(
@@ -308,6 +336,14 @@ async fn login(ctx: &Ctx, n: usize, username: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&resp);
     let status = text.split_whitespace().nth(1).unwrap_or("");
+    if status == "503" {
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+        let ms = serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["retry_after_ms"].as_u64())
+            .unwrap_or(500);
+        return Ok(Err(Duration::from_millis(ms)));
+    }
     if status != "200" {
         return Err(format!("login of {username} answered {status}"));
     }
@@ -317,6 +353,7 @@ async fn login(ctx: &Ctx, n: usize, username: &str) -> Result<String, String> {
             k.eq_ignore_ascii_case("set-cookie")
                 .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
         })
+        .map(Ok)
         .ok_or_else(|| "no session cookie".to_string())
 }
 
@@ -340,6 +377,22 @@ fn record_receipt(ctx: &Ctx, shard: usize, frame: &str) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .saturating_record(us);
+}
+
+/// A text frame received from the server, counted in the window.
+fn frame_in(ctx: &Ctx) {
+    if ctx.window.borrow().counts(now_ns()) {
+        ctx.stats.frames_in.fetch_add(1, Relaxed);
+    }
+}
+
+/// Sends a text frame, counted in the window when it went out.
+async fn send_frame(ctx: &Ctx, ws: &mut Ws, frame: String) -> bool {
+    let ok = ws.send(Message::text(frame)).await.is_ok();
+    if ok && ctx.window.borrow().counts(now_ns()) {
+        ctx.stats.frames_out.fetch_add(1, Relaxed);
+    }
+    ok
 }
 
 /// A `send` frame. Written directly: the pad, the digits and the ids
@@ -518,7 +571,7 @@ async fn chat_as_visitor(
         tokio::select! {
             frame = ws.next() => {
                 let text = match frame {
-                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Text(t))) => { frame_in(ctx); t }
                     Some(Ok(Message::Close(_))) | None => {
                         if !ctx.window.borrow().running || now_ns() < ctx.window.borrow().end {
                             ctx.stats.error("visitor closed by server");
@@ -536,7 +589,7 @@ async fn chat_as_visitor(
                         }
                         if ctx.args.ack {
                             if let Some(seq) = serde_json::from_str::<Value>(&text).ok().and_then(|v| v["seq"].as_u64()) {
-                                let _ = ws.send(Message::text(format!(r#"{{"type":"ack","seq":{seq}}}"#))).await;
+                                send_frame(ctx, ws, format!(r#"{{"type":"ack","seq":{seq}}}"#)).await;
                             }
                         }
                     }
@@ -607,7 +660,7 @@ async fn chat_as_visitor(
                 }
                 sent_n += 1;
                 let frame = text_frame(ctx, None, sent_n);
-                if ws.send(Message::text(frame)).await.is_err() {
+                if !send_frame(ctx, ws, frame).await {
                     ctx.stats.error("visitor send failed");
                     return false;
                 }
@@ -672,7 +725,7 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
         tokio::select! {
             frame = ws.next() => {
                 let text = match frame {
-                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Text(t))) => { frame_in(ctx); t }
                     Some(Ok(Message::Close(_))) | None => return Err("counsellor closed by server".into()),
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => return Err(format!("counsellor socket: {e}")),
@@ -688,7 +741,7 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                         if ctx.args.ack {
                             let v: Value = serde_json::from_str(&text).unwrap_or_default();
                             if let (Some(c), Some(seq)) = (v["conversation_id"].as_str(), v["seq"].as_u64()) {
-                                let _ = ws.send(Message::text(json!({"type":"ack","conversation_id":c,"seq":seq}).to_string())).await;
+                                send_frame(ctx, &mut ws, json!({"type":"ack","conversation_id":c,"seq":seq}).to_string()).await;
                             }
                         }
                     }
@@ -731,6 +784,7 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                     ws.feed(Message::text(text_frame(ctx, Some(c), sent_n))).await.map_err(|e| e.to_string())?;
                     if counting {
                         ctx.stats.sent.fetch_add(1, Relaxed);
+                        ctx.stats.frames_out.fetch_add(1, Relaxed);
                     }
                     if ctx.args.churn_after > 0 && *n >= ctx.args.churn_after {
                         ended.push(i);
@@ -740,6 +794,9 @@ async fn counsellor_inner(ctx: &Ctx, k: usize) -> Result<(), String> {
                     let (c, _, _) = convs.remove(i);
                     ctx.flows.lock().unwrap_or_else(|p| p.into_inner()).remove(&c);
                     ws.feed(Message::text(json!({"type":"end","conversation_id":c,"outcome":"listened"}).to_string())).await.map_err(|e| e.to_string())?;
+                    if counting {
+                        ctx.stats.frames_out.fetch_add(1, Relaxed);
+                    }
                     freed.push_back(now_ns());
                 }
                 ws.flush().await.map_err(|e| e.to_string())?;
@@ -776,11 +833,21 @@ async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphore
             frame = ws.next() => {
                 match frame {
                     Some(Ok(Message::Text(t))) => {
+                        frame_in(&ctx);
                         if kind(&t) == "sent" {
                             ctx.stats.confirmed.fetch_add(1, Relaxed);
                         } else if stamp(&t).is_some() {
                             record_receipt(&ctx, n, &t);
                             pair_flow.received[1 - side].fetch_add(1, Relaxed);
+                            // --ack: acknowledge a message that carries a
+                            // sequence number (the Node relays' `message`;
+                            // the forwarding relays pass `send` frames on
+                            // unnumbered, so there is nothing to ack).
+                            if ctx.args.ack {
+                                if let Some(seq) = serde_json::from_str::<Value>(&t).ok().and_then(|v| v["seq"].as_u64()) {
+                                    send_frame(&ctx, &mut ws, format!(r#"{{"type":"ack","seq":{seq}}}"#)).await;
+                                }
+                            }
                         }
                     }
                     Some(Ok(Message::Close(_))) | None => { ctx.stats.error("relay closed"); return; }
@@ -795,7 +862,7 @@ async fn relay_peer(ctx: Arc<Ctx>, n: usize, pair: usize, permit: OwnedSemaphore
                 }
                 pair_flow.sent[side].fetch_add(1, Relaxed);
                 sent_n += 1;
-                if ws.send(Message::text(text_frame(&ctx, None, sent_n))).await.is_err() {
+                if !send_frame(&ctx, &mut ws, text_frame(&ctx, None, sent_n)).await {
                     ctx.stats.error("relay send failed");
                     return;
                 }

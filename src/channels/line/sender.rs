@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use super::texts::handoff_link_text;
 use super::{lock, retry_key, LineChannel, LEASE_MS, LINK_RETRY_MS, MAX_BACKOFF_MS};
-use crate::clock::now_ms;
 use crate::core::ids::{ConversationId, Party};
 use crate::model::{Channel, LineDelivery, LineDeliveryState, StoredMessage};
 use crate::service::{LinkDue, Refusal};
@@ -61,7 +60,7 @@ impl LineChannel {
     pub(super) async fn deliver_locked(&self, conv: ConversationId) -> Result<(), Refusal> {
         let service = &self.service;
         if !service
-            .line_lease(conv, &self.node, now_ms(), LEASE_MS)
+            .line_lease(conv, &self.node, self.service.now_ms(), LEASE_MS)
             .await?
         {
             return Ok(()); // another node sends this conversation's messages
@@ -82,7 +81,7 @@ impl LineChannel {
                     continue;
                 }
                 if !service
-                    .line_lease(conv, &self.node, now_ms(), LEASE_MS)
+                    .line_lease(conv, &self.node, self.service.now_ms(), LEASE_MS)
                     .await?
                 {
                     return Ok(());
@@ -128,7 +127,7 @@ impl LineChannel {
         else {
             return Ok(());
         };
-        let now = now_ms();
+        let now = self.service.now_ms();
         // A first try for this offer goes at once; a failed one waits.
         if retrying
             && lock(&self.link_tries)
@@ -187,7 +186,7 @@ impl LineChannel {
                     seq: m.seq,
                     state: LineDeliveryState::Sent,
                     attempts: 1,
-                    at_ms: now_ms(),
+                    at_ms: self.service.now_ms(),
                 };
             }
         }
@@ -200,7 +199,7 @@ impl LineChannel {
             seq: m.seq,
             state,
             attempts,
-            at_ms: now_ms(),
+            at_ms: self.service.now_ms(),
         }
     }
 
@@ -279,7 +278,7 @@ impl LineChannel {
             }
         }
         let key = match conv {
-            Some(c) => retry_key(c, &format!("{what}:{}", now_ms())),
+            Some(c) => retry_key(c, &format!("{what}:{}", self.service.now_ms())),
             None => uuid::Uuid::new_v4().to_string(),
         };
         if let Err((reason, _)) = self.push(user, texts, &key).await {
@@ -293,7 +292,7 @@ impl LineChannel {
         let Ok((queue, _)) = self.service.queue_places().await else {
             return;
         };
-        let now = now_ms();
+        let now = self.service.now_ms();
         let every = self.cfg.queue_notice_secs * 1000;
         for rec in queue.iter().filter(|r| r.channel == Channel::Line) {
             let due = match lock(&self.notices).get(&rec.id) {

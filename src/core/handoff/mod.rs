@@ -83,6 +83,10 @@ pub enum HandoffError {
     SameSlot,
     #[error("the booked time has begun or passed; it can no longer be moved")]
     BookingPast,
+    #[error(
+        "the slot must start and end within one window of the opening hours (Japan time): {0}"
+    )]
+    SlotOutsideHours(&'static str),
     #[error("{0}")]
     InvalidContact(String),
     #[error("{0}")]

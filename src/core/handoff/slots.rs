@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::core::hours::{Schedule, Status};
+use crate::core::hours::Schedule;
 use crate::core::ids::AccountId;
 
 // --------------------------------------------------------------- slots
@@ -80,9 +80,8 @@ fn two() -> u32 {
 
 impl SlotInput {
     /// Check the input against the rules and the opening hours: in the
-    /// future, 15-240 minutes, within one opening window of the schedule
-    /// (starting and ending while the centre is open), capacity 1-20,
-    /// staff 1-5, a place.
+    /// future, 15-240 minutes, within one opening window of the office
+    /// hours ([`within_office_hours`]), capacity 1-20, staff 1-5, a place.
     pub fn validate(
         self,
         id: SlotId,
@@ -106,18 +105,7 @@ impl SlotInput {
         }
         let place = form_text(&self.place, "place", PLACE_MAX_CHARS)?;
         let ends = self.starts_at + u64::from(self.duration_mins) * 60_000;
-        let within_hours = match schedule.status(self.starts_at) {
-            Status::AlwaysOpen => true,
-            Status::Open { closes_at, .. } | Status::LastEntryPassed { closes_at, .. } => {
-                ends <= closes_at
-            }
-            Status::Closed { .. } => false,
-        };
-        if !within_hours {
-            return Err(invalid(
-                "the slot must start and end within the opening hours (Japan time)",
-            ));
-        }
+        within_office_hours(schedule, self.starts_at, ends)?;
         Ok(Slot {
             id,
             starts_at_ms: self.starts_at,
@@ -130,5 +118,34 @@ impl SlotInput {
             created_at_ms: now_ms,
             cancelled_at_ms: None,
         })
+    }
+}
+
+/// The rule for "within one opening window", the same whether or not the
+/// chat is `always_open`: a slot from `starts_ms` to `ends_ms` must start
+/// inside one window of the weekly office hours (`[[hours.weekly]]`, on a
+/// day that is not a holiday, year-end or closure the schedule closes) and
+/// end no later than that window closes. `always_open` opens the chat
+/// round the clock, not the office: appointments are kept by staff, so the
+/// weekly hours still bound them (a slot at 00:00 Japan time is refused).
+/// With `always_open` and no weekly windows, no slot can be opened; the
+/// error says to write the office hours.
+pub fn within_office_hours(
+    schedule: &Schedule,
+    starts_ms: u64,
+    ends_ms: u64,
+) -> Result<(), HandoffError> {
+    match schedule.window_closing(starts_ms) {
+        Some(closes) if ends_ms <= closes => Ok(()),
+        Some(_) => Err(HandoffError::SlotOutsideHours(
+            "it ends after its window closes",
+        )),
+        None if schedule.always_open() => Err(HandoffError::SlotOutsideHours(
+            "the chat is always_open, but appointments keep the weekly hours ([[hours.weekly]]); \
+             this start is outside them (write the office hours there if there are none)",
+        )),
+        None => Err(HandoffError::SlotOutsideHours(
+            "it starts while the centre is closed",
+        )),
     }
 }

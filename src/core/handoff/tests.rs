@@ -676,3 +676,85 @@ proptest::proptest! {
         proptest::prop_assert_eq!(folded.replace("\r\n ", ""), line);
     }
 }
+
+/// Issue 27, point 8: with `always_open` the chat runs round the clock,
+/// but a slot still lies within one window of the weekly office hours.
+#[test]
+fn always_open_hours_still_bound_slots_to_the_office_hours() {
+    let spec = HoursSpec {
+        always_open: true,
+        ..HoursSpec::default()
+    };
+    let schedule = Schedule::new(&spec).unwrap();
+    let tue = time::macros::date!(2026 - 12 - 01);
+    let at = |minute| crate::core::hours::jst_ms(tue, minute);
+    let before = at(0) - 86_400_000;
+    let slot = |start, mins| SlotInput {
+        starts_at: start,
+        duration_mins: mins,
+        kind: SlotKind::Centre,
+        place: "本館 2F 相談室".into(),
+        capacity: 1,
+        staff: 2,
+    };
+    let id = SlotId(uuid::Uuid::from_u128(6));
+    assert!(slot(at(10 * 60), 60)
+        .validate(id, acct(), before, &schedule)
+        .is_ok());
+    // 00:00 Japan time: the chat is open, the office is not.
+    assert!(matches!(
+        slot(at(0), 60).validate(id, acct(), before, &schedule),
+        Err(HandoffError::SlotOutsideHours(_))
+    ));
+    // Runs past 17:00.
+    assert!(matches!(
+        slot(at(16 * 60 + 30), 60).validate(id, acct(), before, &schedule),
+        Err(HandoffError::SlotOutsideHours(_))
+    ));
+    // Always open with no weekly hours written: no slot, and the error
+    // says where to write them.
+    let none = Schedule::new(&HoursSpec {
+        always_open: true,
+        weekly: Vec::new(),
+        ..HoursSpec::default()
+    })
+    .unwrap();
+    let e = slot(at(10 * 60), 60)
+        .validate(id, acct(), before, &none)
+        .unwrap_err();
+    assert!(e.to_string().contains("[[hours.weekly]]"), "{e}");
+}
+
+proptest! {
+    /// The slot rule: accepted exactly when the start lies in one office
+    /// window and the end is no later than that window's close, and
+    /// `always_open` never changes the answer.
+    #[test]
+    fn a_slot_is_accepted_only_within_one_office_window(
+        day in 0u64..60,
+        minute in 0u64..(24 * 60),
+        mins in 15u32..=240,
+    ) {
+        let start = crate::core::hours::jst_ms(time::macros::date!(2026 - 12 - 01), 0)
+            + day * 86_400_000
+            + minute * 60_000;
+        let ends = start + u64::from(mins) * 60_000;
+        let office = Schedule::new(&HoursSpec::default()).unwrap();
+        let always = Schedule::new(&HoursSpec { always_open: true, ..HoursSpec::default() }).unwrap();
+        let a = within_office_hours(&office, start, ends);
+        let b = within_office_hours(&always, start, ends);
+        prop_assert_eq!(a.is_ok(), b.is_ok());
+        let (date, m) = crate::core::hours::jst_date_minute(start);
+        let (end_date, end_m) = crate::core::hours::jst_date_minute(ends - 1);
+        if a.is_ok() {
+            // Monday-Friday 9:00-17:00 (no holiday in this range is
+            // open): the same day, inside the window.
+            prop_assert_eq!(date, end_date);
+            prop_assert!(date.weekday().number_days_from_monday() < 5);
+            prop_assert!((9 * 60..17 * 60).contains(&m));
+            prop_assert!(end_m < 17 * 60);
+        } else {
+            prop_assert!(matches!(a, Err(HandoffError::SlotOutsideHours(_))));
+        }
+    }
+}

@@ -489,6 +489,23 @@ impl Schedule {
         &self.weekly[date.weekday().number_days_from_monday() as usize]
     }
 
+    /// Is the schedule `always_open` (chat round the clock)?
+    pub fn always_open(&self) -> bool {
+        self.always_open
+    }
+
+    /// The end of the weekly window (Japan time) that `at_ms` falls in, on
+    /// a day the centre is not closed; `None` outside every window. The
+    /// office hours as written: `always_open` is not consulted (it opens
+    /// the chat round the clock, not the office).
+    pub fn window_closing(&self, at_ms: u64) -> Option<u64> {
+        let (date, minute) = jst_date_minute(at_ms);
+        self.windows(date)
+            .iter()
+            .find(|&&(o, c)| o <= minute && minute < c)
+            .map(|&(_, c)| jst_ms(date, c))
+    }
+
     /// The first opening strictly after `after_ms`, within about two years.
     pub fn next_opening_after(&self, after_ms: u64) -> Option<u64> {
         let (today, minute) = jst_date_minute(after_ms);

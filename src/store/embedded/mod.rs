@@ -53,6 +53,8 @@ pub enum OpenError {
     Corrupt { dir: PathBuf, detail: String },
     #[error("cannot use the data directory {dir}: {detail}")]
     Other { dir: PathBuf, detail: String },
+    #[error("the data directory {dir} (setting `data_dir`, TSUNAGU_DATA_DIR) is not a directory: {path} is a file; move that file away, or set data_dir to a directory (it is created if missing)")]
+    NotADirectory { dir: PathBuf, path: PathBuf },
 }
 
 impl OpenError {
@@ -105,6 +107,12 @@ pub fn open(
     now_ms: u64,
     policy: crate::core::queue::QueuePolicy,
 ) -> Result<(MemoryStore, Opened), OpenError> {
+    if let Some(path) = file_in_the_way(dir) {
+        return Err(OpenError::NotADirectory {
+            dir: dir.to_owned(),
+            path,
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|e| OpenError::from_io(dir, e))?;
     private_dir(dir).map_err(|e| OpenError::from_io(dir, e))?;
     let lock = lock_dir(dir)?;
@@ -196,6 +204,21 @@ fn connect(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(conn)
+}
+
+/// `dir` itself, or the first of its ancestors, that exists as something
+/// other than a directory (`create_dir_all` would say only "File exists"
+/// or "Not a directory").
+fn file_in_the_way(dir: &Path) -> Option<PathBuf> {
+    let mut found = None;
+    for p in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match std::fs::metadata(p) {
+            Ok(m) if !m.is_dir() => found = Some(p.to_owned()),
+            Ok(_) => break,
+            Err(_) => {}
+        }
+    }
+    found
 }
 
 /// The data directory: readable by the server's own user only (0700).

@@ -10,10 +10,10 @@ use crate::core::conversation::ConversationState;
 use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
 use crate::core::stats::Assessment;
 use crate::model::{
-    Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, StoredMessage,
-    TokenHash,
+    Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, SetupTicket,
+    StoredMessage, TokenHash,
 };
-use crate::model::{RiskReason, Supervision};
+use crate::model::{RiskReason, StartKey, Supervision};
 use crate::store::journal::{Change, SavedConversation, Snapshot};
 use crate::store::RiskLevel;
 
@@ -70,28 +70,36 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
     match change {
         Change::Account(a) => {
             conn.prepare_cached(
-                "INSERT INTO accounts (id, username, display_name, role, password_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO accounts (id, username, display_name, role, password_hash,
+                     deactivated, last_login_ms, setup_hash, setup_expires_at_ms, session_epoch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (id) DO UPDATE SET username = ?2, display_name = ?3,
-                     role = ?4, password_hash = ?5",
+                     role = ?4, password_hash = ?5, deactivated = ?6, last_login_ms = ?7,
+                     setup_hash = ?8, setup_expires_at_ms = ?9, session_epoch = ?10",
             )?
             .execute(params![
                 a.id.to_string(),
                 a.username,
                 a.display_name,
                 name(&a.role),
-                a.password_hash
+                a.password_hash,
+                i64::from(a.deactivated),
+                a.last_login_ms.map(i),
+                a.setup.map(|t| t.hash.to_vec()),
+                a.setup.map(|t| i(t.expires_at_ms)),
+                a.session_epoch,
             ])?;
         }
         Change::Session { token, session } => {
             conn.prepare_cached(
-                "INSERT OR REPLACE INTO sessions (token_hash, account, expires_at_ms)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO sessions (token_hash, account, expires_at_ms, epoch)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![
                 &token[..],
                 session.account.to_string(),
-                i(session.expires_at_ms)
+                i(session.expires_at_ms),
+                session.epoch
             ])?;
         }
         Change::SessionDeleted(token) => {
@@ -219,6 +227,16 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             conn.prepare_cached("INSERT INTO audit (at_ms, body) VALUES (?1, ?2)")?
                 .execute(params![i(a.at_ms), json(a)])?;
         }
+        Change::AuditPurged { before_ms } => {
+            conn.prepare_cached("DELETE FROM audit WHERE at_ms < ?1")?
+                .execute(params![i(*before_ms)])?;
+        }
+        Change::Whisper(w) => {
+            conn.prepare_cached(
+                "INSERT INTO whispers (conversation, at_ms, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![w.conversation.to_string(), i(w.at_ms), json(w)])?;
+        }
         Change::Facts(f) => {
             conn.prepare_cached("INSERT INTO facts (body) VALUES (?1)")?
                 .execute(params![json(f)])?;
@@ -231,6 +249,7 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 "DELETE FROM line_links WHERE conversation = ?1",
                 "DELETE FROM line_deliveries WHERE conversation = ?1",
                 "DELETE FROM handoff_links WHERE conversation = ?1",
+                "DELETE FROM whispers WHERE conversation = ?1",
                 "DELETE FROM conversations WHERE id = ?1",
             ] {
                 conn.prepare_cached(sql)?.execute(params![id])?;
@@ -244,6 +263,8 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             conn.prepare_cached("DELETE FROM messages WHERE conversation = ?1")?
                 .execute(params![id])?;
             conn.prepare_cached("DELETE FROM handoff_links WHERE conversation = ?1")?
+                .execute(params![id])?;
+            conn.prepare_cached("DELETE FROM whispers WHERE conversation = ?1")?
                 .execute(params![id])?;
             if *notes {
                 conn.prepare_cached("DELETE FROM notes WHERE conversation = ?1")?
@@ -282,6 +303,52 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 "INSERT OR REPLACE INTO handoff_links (conversation, token_hash, body) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![l.conversation.to_string(), &l.token_hash[..], json(l)])?;
+        }
+        Change::SecondFactor(f) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO second_factors (account, body) VALUES (?1, ?2)",
+            )?
+            .execute(params![f.account.to_string(), json(f)])?;
+        }
+        Change::SecondFactorDeleted(account) => {
+            conn.prepare_cached("DELETE FROM second_factors WHERE account = ?1")?
+                .execute(params![account.to_string()])?;
+        }
+        Change::CannedReply(r) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO canned_replies (id, body) VALUES (?1, ?2)",
+            )?
+            .execute(params![r.id.to_string(), json(r)])?;
+        }
+        Change::CannedReplyDeleted(id) => {
+            conn.prepare_cached("DELETE FROM canned_replies WHERE id = ?1")?
+                .execute(params![id.to_string()])?;
+        }
+        Change::FloorAlert(a) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO floor_alerts (id, raised_at_ms, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![a.id.to_string(), i(a.raised_at_ms), json(a)])?;
+        }
+        Change::FloorWebhook(w) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO floor_webhooks (id, body) VALUES (?1, ?2)",
+            )?
+            .execute(params![w.id.to_string(), json(w)])?;
+        }
+        Change::FloorWebhookDeleted(id) => {
+            conn.prepare_cached("DELETE FROM floor_webhooks WHERE id = ?1")?
+                .execute(params![id.to_string()])?;
+        }
+        Change::Case(c) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO cases (id, code_hash, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![c.id.to_string(), &c.code_hash[..], json(c)])?;
+        }
+        Change::CaseDeleted(id) => {
+            conn.prepare_cached("DELETE FROM cases WHERE id = ?1")?
+                .execute(params![id.to_string()])?;
         }
     }
     Ok(())
@@ -330,6 +397,16 @@ struct Safety {
     /// When the visitor last used the quick exit (absent: never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     left_quickly_at_ms: Option<u64>,
+    /// The `start`'s idempotency key: its hash and the sealed token (no
+    /// column: like the rest of this JSON, absent in older rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start_key: Option<StartKey>,
+    /// The language the visitor reads (absent: Japanese).
+    #[serde(default)]
+    lang: crate::core::ids::Lang,
+    /// Issue 22: a returning visitor's last counsellor (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prefers: Option<AccountId>,
 }
 
 impl Safety {
@@ -343,6 +420,9 @@ impl Safety {
             erased_at_ms: r.erased_at_ms,
             channel: r.channel,
             left_quickly_at_ms: r.left_quickly_at_ms,
+            start_key: r.start_key.clone(),
+            lang: r.lang,
+            prefers: r.prefers,
         }
     }
 }
@@ -365,20 +445,34 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<(
 pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     let mut snap = Snapshot::default();
 
-    let mut st =
-        conn.prepare("SELECT id, username, display_name, role, password_hash FROM accounts")?;
+    let mut st = conn.prepare(
+        "SELECT id, username, display_name, role, password_hash, deactivated, last_login_ms,
+             setup_hash, setup_expires_at_ms, session_epoch
+         FROM accounts",
+    )?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
+        let setup = match (r.get::<_, Option<Vec<u8>>>(7)?, r.get::<_, Option<i64>>(8)?) {
+            (Some(h), Some(expires)) => Some(SetupTicket {
+                hash: hash("accounts", h)?,
+                expires_at_ms: u(expires),
+            }),
+            _ => None,
+        };
         snap.accounts.push(Account {
             id: id("accounts", &r.get::<_, String>(0)?)?,
             username: r.get(1)?,
             display_name: r.get(2)?,
             role: parse("accounts", &r.get::<_, String>(3)?)?,
             password_hash: r.get(4)?,
+            deactivated: r.get::<_, i64>(5)? != 0,
+            last_login_ms: r.get::<_, Option<i64>>(6)?.map(u),
+            setup,
+            session_epoch: r.get(9)?,
         });
     }
 
-    let mut st = conn.prepare("SELECT token_hash, account, expires_at_ms FROM sessions")?;
+    let mut st = conn.prepare("SELECT token_hash, account, expires_at_ms, epoch FROM sessions")?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
         snap.sessions.push((
@@ -386,6 +480,7 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
             SessionRecord {
                 account: id("sessions", &r.get::<_, String>(1)?)?,
                 expires_at_ms: u(r.get(2)?),
+                epoch: r.get(3)?,
             },
         ));
     }
@@ -484,9 +579,15 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     snap.handoffs = bodies(conn, "handoffs", "conversation")?;
     snap.bookings = bodies(conn, "bookings", "created_at_ms, reference")?;
     snap.audit = bodies(conn, "audit", "seq")?;
+    snap.whispers = bodies(conn, "whispers", "seq")?;
     snap.facts = bodies(conn, "facts", "seq")?;
     snap.line_links = bodies(conn, "line_links", "conversation")?;
     snap.handoff_links = bodies(conn, "handoff_links", "conversation")?;
+    snap.second_factors = bodies(conn, "second_factors", "account")?;
+    snap.canned_replies = bodies(conn, "canned_replies", "id")?;
+    snap.floor_alerts = bodies(conn, "floor_alerts", "raised_at_ms, id")?;
+    snap.floor_webhooks = bodies(conn, "floor_webhooks", "id")?;
+    snap.cases = bodies(conn, "cases", "id")?;
     let mut st =
         conn.prepare("SELECT conversation, body FROM line_deliveries ORDER BY conversation, seq")?;
     let mut rows = st.query([])?;
@@ -557,5 +658,8 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         erased_at_ms: safety.erased_at_ms,
         channel: safety.channel,
         left_quickly_at_ms: safety.left_quickly_at_ms,
+        start_key: safety.start_key,
+        lang: safety.lang,
+        prefers: safety.prefers,
     })
 }

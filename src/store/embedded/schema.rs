@@ -56,10 +56,40 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "handoff over LINE: a conversation's one-time link to its handoff page (the token's hash only)",
         sql: V7,
     },
+    Migration {
+        version: 8,
+        why: "second factor: each staff account's TOTP record (sealed secret, last used step, recovery code hashes)",
+        sql: V8_SECOND_FACTORS,
+    },
+    Migration {
+        version: 9,
+        why: "staff accounts run from the product: deactivation, last login, a password set-up code's keyed hash and expiry",
+        sql: V9_ACCOUNTS,
+    },
+    Migration {
+        version: 10,
+        why: "canned replies: the deployment's library of texts counsellors insert into the composer",
+        sql: V10_CANNED,
+    },
+    Migration {
+        version: 11,
+        why: "the empty-floor alert: its episodes, and the outbox of webhook deliveries not yet accepted",
+        sql: V11_FLOOR,
+    },
+    Migration {
+        version: 12,
+        why: "supervision: supervisors' whispers to the counsellor, apart from the conversation's messages; audit entries by time for the retention",
+        sql: V12_WHISPERS,
+    },
+    Migration {
+        version: 13,
+        why: "issue 22: anonymous cases, linked by a return code (its keyed hash only)",
+        sql: V13_CASES,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 7;
+pub const LATEST: u32 = 13;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -226,6 +256,80 @@ CREATE TABLE handoff_links (
 ) WITHOUT ROWID;
 ";
 
+/// v8 (issue 21, second factor): one row per account, its record as JSON
+/// (the secret sealed, recovery codes as keyed hashes only). A table of
+/// its own, so the accounts table is untouched.
+const V8_SECOND_FACTORS: &str = "
+CREATE TABLE second_factors (
+    account TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// v10 (canned replies): one row per entry, read and written whole as JSON
+/// (language, category, title, body, times). Not a conversation's data:
+/// no purge touches it; an admin deletes an entry.
+const V10_CANNED: &str = "
+CREATE TABLE canned_replies (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// v13 (issue 22): anonymous cases. The return code is never stored, only
+/// its keyed hash (also in `body`, which is what is read back; the column
+/// lets the database itself refuse two cases with one code).
+const V13_CASES: &str = "
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY,
+    code_hash BLOB NOT NULL UNIQUE,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// v11 (the empty-floor alert): episodes are kept like risk alerts; a
+/// webhook delivery's row lives from the step that raised or cleared the
+/// episode until the receiver accepts it (or it is given up), so a restart
+/// resends what was not confirmed (at least once; the receiver dedupes on
+/// the delivery id). No personal data in either.
+const V11_FLOOR: &str = "
+CREATE TABLE floor_alerts (
+    id TEXT PRIMARY KEY,
+    raised_at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE floor_webhooks (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// v9 (issue 21): accounts deactivated, their last login, a set-up code.
+const V9_ACCOUNTS: &str = "
+ALTER TABLE accounts ADD COLUMN deactivated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN last_login_ms INTEGER;
+ALTER TABLE accounts ADD COLUMN setup_hash BLOB;
+ALTER TABLE accounts ADD COLUMN setup_expires_at_ms INTEGER;
+ALTER TABLE accounts ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+";
+
+/// v12 (whisper, issue 20): a supervisor's whispers, in their own table so
+/// that nothing reading `messages` (the visitor's catch-up, transcripts,
+/// intake, the report) can reach them. Rows belong to the conversation and
+/// go with it (purge, erase). The audit's `at_ms` gets an index: the
+/// retention deletes by it and the admin page filters by time.
+const V12_WHISPERS: &str = "
+CREATE TABLE whispers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX whispers_by_conversation ON whispers (conversation);
+CREATE INDEX audit_by_time ON audit (at_ms);
+";
+
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("schema v{found} is newer than this version knows (v{known})")]
@@ -322,6 +426,70 @@ mod tests {
     }
 
     #[test]
+    fn v9_accounts_keep_their_rows_and_start_active() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 7).unwrap();
+        conn.execute(
+            "INSERT INTO accounts (id, username, display_name, role, password_hash)
+             VALUES ('a', 'sato', '佐藤', 'admin', 'x')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn, 9).unwrap();
+        assert_eq!(version(&conn).unwrap(), 9);
+        let (deactivated, last, setup): (i64, Option<i64>, Option<Vec<u8>>) = conn
+            .query_row(
+                "SELECT deactivated, last_login_ms, setup_hash FROM accounts WHERE id = 'a'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((deactivated, last, setup), (0, None, None));
+    }
+
+    #[test]
+    fn v12_adds_whispers_next_to_v7_data_and_keeps_the_audit() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 7).unwrap();
+        conn.execute("INSERT INTO audit (at_ms, body) VALUES (5, '{}')", [])
+            .unwrap();
+        assert_eq!(migrate(&mut conn, 12).unwrap(), 7);
+        assert_eq!(version(&conn).unwrap(), 12);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM audit WHERE at_ms < 10", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 1, "v7 audit rows are kept");
+        conn.execute(
+            "INSERT INTO whispers (conversation, at_ms, body) VALUES ('c', 1, '{}')",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn v13_adds_cases_next_to_v7_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 7).unwrap();
+        conn.execute("INSERT INTO handoff_links VALUES ('c', x'01', '{}')", [])
+            .unwrap();
+        assert_eq!(migrate(&mut conn, 13).unwrap(), 7);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM handoff_links", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "v7 rows are kept");
+        let insert = |c: &Connection, id: &str, hash: &[u8]| {
+            c.execute(
+                "INSERT INTO cases VALUES (?1, ?2, '{}')",
+                rusqlite::params![id, hash],
+            )
+        };
+        insert(&conn, "a", &[1; 32]).unwrap();
+        assert!(insert(&conn, "b", &[1; 32]).is_err(), "one code, one case");
+    }
+
+    #[test]
     fn a_newer_database_is_refused_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", LATEST + 1)
@@ -331,5 +499,47 @@ mod tests {
             Err(MigrateError::Newer { .. })
         ));
         assert_eq!(version(&conn).unwrap(), LATEST + 1);
+    }
+
+    #[test]
+    fn v11_adds_the_floor_tables_and_keeps_v7_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 7).unwrap();
+        conn.execute("INSERT INTO handoff_links VALUES ('c', x'01', '{}')", [])
+            .unwrap();
+        assert_eq!(migrate(&mut conn, 11).unwrap(), 7);
+        assert_eq!(version(&conn).unwrap(), 11);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM handoff_links", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "v7 rows are kept");
+        conn.execute("INSERT INTO floor_alerts VALUES ('a', 1, '{}')", [])
+            .unwrap();
+        assert!(conn
+            .execute("INSERT INTO floor_alerts VALUES ('a', 2, '{}')", [])
+            .is_err());
+        conn.execute("INSERT INTO floor_webhooks VALUES ('w', '{}')", [])
+            .unwrap();
+    }
+
+    #[test]
+    fn v10_adds_canned_replies_next_to_earlier_data() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 7).unwrap();
+        conn.execute("INSERT INTO handoff_links VALUES ('c', x'01', '{}')", [])
+            .unwrap();
+        assert_eq!(migrate(&mut conn, 10).unwrap(), 7);
+        assert_eq!(version(&conn).unwrap(), 10);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM handoff_links", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "v7 rows are kept");
+        conn.execute("INSERT INTO canned_replies VALUES ('a', '{}')", [])
+            .unwrap();
+        assert!(
+            conn.execute("INSERT INTO canned_replies VALUES ('a', '{}')", [])
+                .is_err(),
+            "one row per id"
+        );
     }
 }

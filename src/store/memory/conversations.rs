@@ -13,6 +13,17 @@ impl State {
         }
     }
 
+    /// The waiting conversation started with this key hash: only the
+    /// queue is searched (a key expires with the waiting state), at most
+    /// `max_queue` records.
+    pub(super) fn started_with(&self, key: &TokenHash) -> Option<ConversationRecord> {
+        self.queue
+            .values()
+            .filter_map(|id| self.conversations.get(id))
+            .find(|c| c.rec.started_with(key))
+            .map(|c| c.rec.clone())
+    }
+
     /// The conversation is no longer queued or active.
     pub(super) fn retire(&mut self, id: ConversationId) {
         self.live.remove(&id);
@@ -23,6 +34,30 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The conversation ends: every supervisor access still open on it is
+    /// closed (`LeaveByEnd` with its duration, audited with the end's
+    /// change) and the record's `supervisors` emptied. Call before the
+    /// record is cloned into `changes`.
+    pub(super) fn close_accesses(
+        &mut self,
+        conversation: ConversationId,
+        now_ms: u64,
+        changes: &mut Vec<Change>,
+    ) -> StoreResult<()> {
+        let conv = self.conv(conversation)?;
+        let open = std::mem::take(&mut conv.rec.supervisors);
+        for sup in &open {
+            if let Some(set) = self.supervising.get_mut(&sup.supervisor) {
+                set.remove(&conversation);
+            }
+        }
+        for entry in accesses_closed_by_end(conversation, &open, now_ms) {
+            self.audit.push(entry.clone());
+            changes.push(Change::Audit(entry));
+        }
+        Ok(())
     }
 
     /// `counsellor` takes `conversation` (assignment, transfer, take-over):
@@ -59,6 +94,11 @@ impl ConversationStore for MemoryStore {
         let id = new.id;
         let (commit, rec) = {
             let mut s = self.state()?;
+            if let Some(key) = &new.start_key {
+                if let Some(rec) = s.started_with(&key.hash) {
+                    return Ok(rec);
+                }
+            }
             if s.queue.len() >= max_queue as usize {
                 return Err(StoreError::QueueFull);
             }
@@ -94,6 +134,9 @@ impl ConversationStore for MemoryStore {
                 erased_at_ms: None,
                 left_quickly_at_ms: None,
                 channel: new.channel,
+                start_key: new.start_key.clone(),
+                lang: new.lang,
+                prefers: new.prefers,
             };
             let key = s.key(&rec);
             s.queue.insert(key, id);
@@ -155,6 +198,10 @@ impl ConversationStore for MemoryStore {
         settle(commit).await?;
         self.mark_durable(id, rec.last_seq)?;
         Ok(rec)
+    }
+
+    async fn started_with(&self, key: &TokenHash) -> StoreResult<Option<ConversationRecord>> {
+        Ok(self.state()?.started_with(key))
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
@@ -231,8 +278,11 @@ impl ConversationStore for MemoryStore {
             if let Some(c) = closing {
                 conv.rec.assessment = c.assessment;
             }
-            let record = conv.rec.clone();
+            let mut audit = Vec::new();
+            s.close_accesses(conversation, now_ms, &mut audit)?;
+            let record = s.conv(conversation)?.rec.clone();
             let mut changes = vec![Change::Conversation(record.clone())];
+            changes.append(&mut audit);
             if was == ConversationState::Queued {
                 s.queue.remove(&key);
                 if by == EndedBy::Visitor {
@@ -357,7 +407,10 @@ impl ConversationStore for MemoryStore {
                 rec.ended_at_ms = Some(now_ms);
                 rec.ended_by = Some(EndedBy::System);
                 rec.outcome = Some(Outcome::VisitorLeft);
-                changes.push(Change::Conversation(rec.clone()));
+                let mut audit = Vec::new();
+                s.close_accesses(id, now_ms, &mut audit)?;
+                changes.push(Change::Conversation(s.conv(id)?.rec.clone()));
+                changes.append(&mut audit);
                 s.stats.left_queue += 1;
                 s.retire(id);
                 out.push(Swept::Abandoned { conversation: id });
@@ -372,38 +425,8 @@ impl ConversationStore for MemoryStore {
                 .filter(|c| c.active > 0 && gone(c.offline_since_ms, counsellor_grace_ms))
                 .map(|c| c.id)
                 .collect();
-            let policy = s.policy;
             for counsellor in away {
-                let held: Vec<ConversationId> =
-                    s.held.remove(&counsellor).into_iter().flatten().collect();
-                let mut kept = HashSet::new();
-                for id in held {
-                    let conv = s.conv(id)?;
-                    match apply(conv.rec.state, Transition::Requeue) {
-                        Ok(next) => {
-                            conv.rec.state = next;
-                            conv.rec.requeued = true;
-                            conv.rec.assigned_at_ms = None;
-                            // They no longer have it: no notes, no outcome, no acks.
-                            conv.rec.counsellor = None;
-                            let key = conv.rec.queue_entry().key(policy);
-                            changes.push(Change::Conversation(conv.rec.clone()));
-                            s.queue.insert(key, id);
-                            s.release(ConversationState::Active { counsellor });
-                            out.push(Swept::Requeued {
-                                conversation: id,
-                                counsellor,
-                            });
-                        }
-                        // Ended ones waiting for an outcome stay with them.
-                        Err(_) => {
-                            kept.insert(id);
-                        }
-                    }
-                }
-                if !kept.is_empty() {
-                    s.held.insert(counsellor, kept);
-                }
+                s.requeue_held(counsellor, &mut changes, &mut out)?;
             }
             let commit = if changes.is_empty() {
                 None
@@ -418,5 +441,70 @@ impl ConversationStore for MemoryStore {
 
     async fn stats(&self) -> StoreResult<Stats> {
         Ok(self.state()?.stats)
+    }
+
+    async fn requeue_held(&self, counsellor: AccountId, _now_ms: u64) -> StoreResult<Vec<Swept>> {
+        let (commit, out) = {
+            let mut s = self.state()?;
+            let (mut changes, mut out) = (Vec::new(), Vec::new());
+            s.requeue_held(counsellor, &mut changes, &mut out)?;
+            let commit = if changes.is_empty() {
+                None
+            } else {
+                self.record(changes)
+            };
+            (commit, out)
+        };
+        settle(commit).await?;
+        Ok(out)
+    }
+}
+
+impl State {
+    /// Every active conversation of `counsellor` back to the front of the
+    /// queue (the counsellor grace period's end, and an account's
+    /// deactivation or role change).
+    fn requeue_held(
+        &mut self,
+        counsellor: AccountId,
+        changes: &mut Vec<Change>,
+        out: &mut Vec<Swept>,
+    ) -> StoreResult<()> {
+        let policy = self.policy;
+        let held: Vec<ConversationId> = self
+            .held
+            .remove(&counsellor)
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut kept = HashSet::new();
+        for id in held {
+            let conv = self.conv(id)?;
+            match apply(conv.rec.state, Transition::Requeue) {
+                Ok(next) => {
+                    conv.rec.state = next;
+                    conv.rec.requeued = true;
+                    conv.rec.assigned_at_ms = None;
+                    // They no longer have it: no notes, no outcome, no acks.
+                    conv.rec.counsellor = None;
+                    let key = conv.rec.queue_entry().key(policy);
+                    changes.push(Change::Conversation(conv.rec.clone()));
+                    self.queue.insert(key, id);
+                    self.release(ConversationState::Active { counsellor });
+                    out.push(Swept::Requeued {
+                        conversation: id,
+                        counsellor,
+                    });
+                }
+                // Ended ones waiting for an outcome stay with them.
+                Err(_) => {
+                    kept.insert(id);
+                }
+            }
+        }
+        if !kept.is_empty() {
+            self.held.insert(counsellor, kept);
+        }
+        Ok(())
     }
 }

@@ -235,13 +235,14 @@ impl HandoffStore for MemoryStore {
         settle(commit).await
     }
 
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
         Ok(self
             .state()?
             .audit
             .iter()
             .rev()
-            .take(limit)
+            .filter(|e| filter.matches(e))
+            .take(filter.limit)
             .cloned()
             .collect())
     }

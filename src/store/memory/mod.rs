@@ -35,14 +35,18 @@ use crate::core::queue::{QueueKey, QueuePolicy};
 use crate::model::*;
 
 mod accounts;
+mod canned;
+mod cases;
 mod conversations;
 mod counsellors;
+mod floor;
 mod guards;
 mod handoffs;
 mod line;
 mod messages;
 mod node;
 mod retention;
+mod second_factors;
 mod supervision;
 #[cfg(test)]
 mod tests;
@@ -88,6 +92,8 @@ struct State {
     slot_bookings: HashMap<SlotId, Vec<BookingRef>>,
     /// Oldest first.
     audit: Vec<AuditEntry>,
+    /// Each conversation's whispers, oldest first: apart from its log.
+    whispers: HashMap<ConversationId, Vec<Whisper>>,
     /// Facts of purged conversations, in the order purged.
     facts: Vec<ConversationFacts>,
     line_links: HashMap<ConversationId, LineLink>,
@@ -106,6 +112,23 @@ struct State {
     way_back: HashMap<TokenHash, (ConversationId, u64)>,
     /// A conversation's way-back code hash in force.
     way_back_of: HashMap<ConversationId, TokenHash>,
+    /// Staff accounts' second factors (set up or enrolled), by account.
+    second_factors: HashMap<AccountId, SecondFactor>,
+    /// The library of canned replies.
+    canned: HashMap<crate::core::ids::CannedReplyId, CannedReply>,
+    /// Empty-floor episodes by (raised at, id), oldest first.
+    floor_alerts: BTreeMap<(u64, AlertId), FloorAlert>,
+    floor_index: HashMap<AlertId, (u64, AlertId)>,
+    /// The uncleared episode (at most one).
+    floor_open: Option<AlertId>,
+    /// Webhook deliveries not yet accepted or given up.
+    floor_webhooks: BTreeMap<uuid::Uuid, FloorWebhook>,
+    /// Anonymous cases (issue 22), journaled.
+    cases: HashMap<CaseId, CaseRecord>,
+    /// The hash of each case's return code in force -> the case.
+    case_codes: HashMap<TokenHash, CaseId>,
+    /// Conversation -> the case it belongs to.
+    case_of: HashMap<ConversationId, CaseId>,
 }
 
 struct Conv {
@@ -261,6 +284,12 @@ impl State {
         for alert in snapshot.alerts {
             s.store_alert(alert);
         }
+        for alert in snapshot.floor_alerts {
+            s.store_floor(alert);
+        }
+        for w in snapshot.floor_webhooks {
+            s.floor_webhooks.insert(w.id, w);
+        }
         for slot in snapshot.slots {
             s.slots.insert(slot.id, SlotRecord { slot, booked: 0 });
         }
@@ -285,6 +314,14 @@ impl State {
             .map(|h| (h.conversation, h))
             .collect();
         s.audit = snapshot.audit;
+        s.canned = snapshot
+            .canned_replies
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        for w in snapshot.whispers {
+            s.whispers.entry(w.conversation).or_default().push(w);
+        }
         for link in snapshot.line_links {
             if let Some(user) = &link.user_id {
                 // The newest link of a user is their current conversation.
@@ -299,6 +336,9 @@ impl State {
                 }
             }
             s.line_links.insert(link.conversation, link);
+        }
+        for case in snapshot.cases {
+            s.put_case(case);
         }
         for link in snapshot.handoff_links {
             s.handoff_link_index
@@ -318,6 +358,11 @@ impl State {
             s.accounts.insert(a.id, a);
         }
         s.sessions = snapshot.sessions.into_iter().collect();
+        s.second_factors = snapshot
+            .second_factors
+            .into_iter()
+            .map(|f| (f.account, f))
+            .collect();
         for mut c in snapshot.counsellors {
             c.active = 0;
             c.connections = 0;

@@ -36,6 +36,7 @@ impl State {
         self.line_users.retain(|_, c| *c != id);
         self.line_deliveries.remove(&id);
         self.line_leases.remove(&id);
+        self.whispers.remove(&id);
         self.drop_handoff_link(id);
         if let Some(c) = conv.rec.counsellor {
             if let Some(h) = self.held.get_mut(&c) {
@@ -43,6 +44,7 @@ impl State {
             }
         }
         let mut changes = vec![Change::Facts(facts), Change::ConversationDeleted(id)];
+        changes.extend(self.purge_from_case(id));
         if let Some(h) = self.handoffs.get_mut(&id) {
             let ended = conv.rec.ended_at_ms.unwrap_or(now_ms);
             let expires = handoff_expiry(ended, appointment, r);
@@ -73,7 +75,7 @@ impl RetentionStore for MemoryStore {
                 .filter(|c| {
                     c.rec
                         .ended_at_ms
-                        .is_some_and(|e| e.saturating_add(retention.conversation_ms) <= now_ms)
+                        .is_some_and(|e| s.purge_at(c.rec.id, e, retention) <= now_ms)
                 })
                 .map(|c| c.rec.id)
                 .collect();
@@ -108,6 +110,33 @@ impl RetentionStore for MemoryStore {
                 }
                 changes.push(Change::SlotDeleted(id));
                 purged.slots += 1;
+            }
+            let dead: Vec<TokenHash> = s
+                .sessions
+                .iter()
+                .filter(|(_, r)| {
+                    r.expires_at_ms <= now_ms
+                        || s.accounts
+                            .get(&r.account)
+                            .is_none_or(|a| a.session_epoch != r.epoch)
+                })
+                .map(|(t, _)| *t)
+                .collect();
+            for token in dead {
+                s.sessions.remove(&token);
+                changes.push(Change::SessionDeleted(token));
+                purged.sessions += 1;
+            }
+            // Audit entries past their retention (append order is time
+            // order up to clock skew, so filter rather than cut a prefix).
+            let audit_before = now_ms.saturating_sub(retention.audit_ms);
+            let n = s.audit.len();
+            s.audit.retain(|e| e.at_ms >= audit_before);
+            if s.audit.len() < n {
+                purged.audit = (n - s.audit.len()) as u32;
+                changes.push(Change::AuditPurged {
+                    before_ms: audit_before,
+                });
             }
             let commit = (!changes.is_empty())
                 .then(|| self.record(changes))
@@ -148,8 +177,13 @@ impl RetentionStore for MemoryStore {
             if !keep_notes {
                 conv.notes.clear();
             }
-            let record = conv.rec.clone();
+            let mut audit = Vec::new();
+            if was != ConversationState::Ended {
+                s.close_accesses(conversation, now_ms, &mut audit)?;
+            }
+            let record = s.conv(conversation)?.rec.clone();
             s.drop_handoff_link(conversation);
+            s.whispers.remove(&conversation);
             let mut changes = vec![
                 Change::Conversation(record.clone()),
                 Change::Erased {
@@ -157,6 +191,7 @@ impl RetentionStore for MemoryStore {
                     notes: !keep_notes,
                 },
             ];
+            changes.append(&mut audit);
             if was == ConversationState::Queued {
                 s.queue.remove(&key);
                 s.stats.left_queue += 1;

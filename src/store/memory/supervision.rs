@@ -131,6 +131,7 @@ impl SupervisionStore for MemoryStore {
         to: AccountId,
         require_available: bool,
         note: Option<Note>,
+        audit: Option<AuditAction>,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord> {
         let (commit, rec) = {
@@ -150,6 +151,7 @@ impl SupervisionStore for MemoryStore {
             conv.rec.state = apply(conv.rec.state, Transition::Transfer(to))?;
             conv.rec.counsellor = Some(to);
             conv.rec.transfers += 1;
+            let dropped = conv.rec.supervision_entry(to);
             conv.rec.supervisors.retain(|x| x.supervisor != to);
             let mut changes = vec![Change::Conversation(conv.rec.clone())];
             changes.extend(conv.add_note(conversation, note));
@@ -158,7 +160,18 @@ impl SupervisionStore for MemoryStore {
             if let Some(h) = s.held.get_mut(&from) {
                 h.remove(&conversation);
             }
+            if dropped.is_some() {
+                if let Some(set) = s.supervising.get_mut(&to) {
+                    set.remove(&conversation);
+                }
+            }
             changes.push(Change::Counsellor(s.take_on(to, conversation, now_ms)?));
+            if let Some(action) = audit {
+                let duration = dropped.map(|d| access_duration(d, now_ms));
+                let entry = AuditEntry::access(now_ms, to, action, conversation, duration);
+                s.audit.push(entry.clone());
+                changes.push(Change::Audit(entry));
+            }
             (self.record(changes), rec)
         };
         settle(commit).await?;
@@ -201,11 +214,14 @@ impl SupervisionStore for MemoryStore {
         conversation: ConversationId,
         supervisor: AccountId,
         mode: Option<SupervisionMode>,
+        by_disconnect: bool,
+        now_ms: u64,
     ) -> StoreResult<(ConversationRecord, Option<SupervisionMode>)> {
         let (commit, result) = {
             let mut s = self.state()?;
             let conv = s.conv(conversation)?;
-            let previous = conv.rec.supervision_of(supervisor);
+            let before = conv.rec.supervision_entry(supervisor);
+            let previous = before.map(|b| b.mode);
             if let Some(m) = mode {
                 match conv.rec.state {
                     ConversationState::Ended => return Err(TransitionError::AlreadyEnded.into()),
@@ -218,11 +234,16 @@ impl SupervisionStore for MemoryStore {
                     _ => {}
                 }
             }
+            if previous == mode {
+                // Nothing changes, nothing is audited.
+                return Ok((conv.rec.clone(), previous));
+            }
             conv.rec.supervisors.retain(|x| x.supervisor != supervisor);
             if let Some(m) = mode {
                 conv.rec.supervisors.push(Supervision {
                     supervisor,
                     mode: m,
+                    since_ms: before.map_or(now_ms, |b| b.since_ms),
                 });
             }
             let rec = conv.rec.clone();
@@ -232,11 +253,59 @@ impl SupervisionStore for MemoryStore {
             } else {
                 set.remove(&conversation);
             }
-            let commit = self.record(vec![Change::Conversation(rec.clone())]);
+            let entry = supervision_audit(
+                conversation,
+                supervisor,
+                before,
+                mode,
+                by_disconnect,
+                now_ms,
+            );
+            s.audit.push(entry.clone());
+            let commit = self.record(vec![
+                Change::Conversation(rec.clone()),
+                Change::Audit(entry),
+            ]);
             (commit, (rec, previous))
         };
         settle(commit).await?;
         Ok(result)
+    }
+
+    async fn whisper(&self, whisper: Whisper) -> StoreResult<()> {
+        let commit = {
+            let mut s = self.state()?;
+            let conv = s.conv(whisper.conversation)?;
+            if conv.rec.state == ConversationState::Ended {
+                return Err(TransitionError::AlreadyEnded.into());
+            }
+            if conv.rec.supervision_of(whisper.supervisor).is_none() {
+                return Err(StoreError::NotYours);
+            }
+            let entry = AuditEntry::access(
+                whisper.at_ms,
+                whisper.supervisor,
+                AuditAction::Whisper,
+                whisper.conversation,
+                None,
+            );
+            s.audit.push(entry.clone());
+            s.whispers
+                .entry(whisper.conversation)
+                .or_default()
+                .push(whisper.clone());
+            self.record(vec![Change::Whisper(whisper), Change::Audit(entry)])
+        };
+        settle(commit).await
+    }
+
+    async fn whispers(&self, conversation: ConversationId) -> StoreResult<Vec<Whisper>> {
+        Ok(self
+            .state()?
+            .whispers
+            .get(&conversation)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn supervised_by(

@@ -69,6 +69,7 @@ fn msg(id: &str) -> NewMessage {
 async fn conversation(store: &Arc<MemoryStore>, j: &HeldJournal) -> ConversationId {
     let id = ConversationId::new_random();
     let new = NewConversation {
+        lang: Default::default(),
         channel: Default::default(),
         id,
         token_hash: [0; 32],
@@ -78,6 +79,8 @@ async fn conversation(store: &Arc<MemoryStore>, j: &HeldJournal) -> Conversation
         alert: None,
         first_message: None,
         now_ms: 0,
+        start_key: None,
+        prefers: None,
     };
     let s = store.clone();
     let t = tokio::spawn(async move { s.create_conversation(new, 10).await });
@@ -167,7 +170,10 @@ fn restore_rebuilds_derived_state_and_refuses_a_gap() {
         assessment: Default::default(),
         erased_at_ms: None,
         left_quickly_at_ms: None,
+        prefers: None,
         channel: Channel::Web,
+        start_key: None,
+        lang: Default::default(),
     };
     let m = |seq| StoredMessage {
         seq,

@@ -17,7 +17,7 @@ use crate::core::queue::{Priority, QueuePolicy};
 use crate::core::triage::RiskLevel;
 use crate::model::Availability;
 use crate::model::{
-    Channel, ConversationRecord, CounsellorRecord, SlotRecord, StoredMessage, TokenHash,
+    Channel, ConversationRecord, CounsellorRecord, SlotRecord, StartKey, StoredMessage, TokenHash,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -73,6 +73,7 @@ pub fn error_code(code: &str) -> StoreError {
         "slot_full" => StoreError::SlotFull,
         "slot_unavailable" => StoreError::SlotUnavailable,
         "slot_booked" => StoreError::SlotBooked,
+        "library_full" => StoreError::LibraryFull,
         _ => corrupt("unknown refusal code"),
     }
 }
@@ -165,6 +166,15 @@ pub struct Static {
     /// Absent in a record written before channels existed: web.
     #[serde(default)]
     pub channel: Channel,
+    /// The `start`'s idempotency key (hash, sealed token), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_key: Option<StartKey>,
+    /// Absent in a record written before it existed: Japanese.
+    #[serde(default)]
+    pub lang: crate::core::ids::Lang,
+    /// Issue 22: a returning visitor's last counsellor (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefers: Option<AccountId>,
 }
 
 /// A conversation's meta hash as a record.
@@ -218,6 +228,9 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         counsellor,
         first_message: fixed.first_message,
         channel: fixed.channel,
+        start_key: fixed.start_key,
+        lang: fixed.lang,
+        prefers: fixed.prefers,
         last_seq: num(m, "last_seq")?,
         visitor_acked: num(m, "vacked")?,
         counsellor_acked: num(m, "cacked")?,

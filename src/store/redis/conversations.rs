@@ -59,6 +59,10 @@ impl RedisStore {
     }
 }
 
+/// Reads of a start key between which another `start` with the same key
+/// may change it; more in a row than this means something is wrong.
+const START_KEY_ATTEMPTS: usize = 8;
+
 #[async_trait]
 impl ConversationStore for RedisStore {
     async fn create_conversation(
@@ -73,6 +77,9 @@ impl ConversationStore for RedisStore {
             queued_since_ms: new.now_ms,
             first_message: new.first_message.clone(),
             channel: new.channel,
+            start_key: new.start_key.clone(),
+            lang: new.lang,
+            prefers: new.prefers,
         };
         let fixed = serde_json::to_string(&fixed).map_err(|_| codec::corrupt("static"))?;
         let id = new.id;
@@ -127,12 +134,54 @@ impl ConversationStore for RedisStore {
             }
         ]
         .to_vec();
+        let start_key = new
+            .start_key
+            .as_ref()
+            .map(|k| self.keys.start_key(&codec::hex(&k.hash)));
+        argv.push(if start_key.is_some() { "1" } else { "0" }.to_owned());
+        argv.push(String::new());
         for (field, score) in queue_scores(self.policy, new.now_ms) {
             argv.push(field);
             argv.push(score.to_string());
         }
-        self.run_record(&SCRIPTS.create_conversation, &keys, &argv)
-            .await
+        let mut keys = keys.to_vec();
+        keys.push(
+            start_key
+                .clone()
+                .unwrap_or_else(|| self.keys.start_key("-")),
+        );
+        keys.push(self.keys.start_key("-"));
+        // With a key: read whom it names, then let the script check that
+        // nothing changed in between (else read again).
+        for _ in 0..START_KEY_ATTEMPTS {
+            if let Some(k) = &start_key {
+                let prior: Option<String> = self.query(::redis::cmd("GET").arg(k)).await?;
+                keys[8] = match &prior {
+                    Some(p) => self.keys.meta(ConversationId(uuid_of(p)?)),
+                    None => self.keys.start_key("-"),
+                };
+                argv[14] = prior.unwrap_or_default();
+            }
+            match codec::reply(self.run(&SCRIPTS.create_conversation, &keys, &argv).await?)? {
+                codec::Reply::Ok(v) => return codec::conversation(&codec::hash(first(&v)?)?),
+                codec::Reply::Retry => continue,
+                codec::Reply::Dup(_) => return Err(codec::corrupt("script reply")),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the start key kept changing".into(),
+        ))
+    }
+
+    async fn started_with(&self, key: &TokenHash) -> StoreResult<Option<ConversationRecord>> {
+        let id: Option<String> = self
+            .query(::redis::cmd("GET").arg(self.keys.start_key(&codec::hex(key))))
+            .await?;
+        let Some(id) = id else { return Ok(None) };
+        Ok(self
+            .conversation(ConversationId(uuid_of(&id)?))
+            .await?
+            .filter(|r| r.started_with(key)))
     }
 
     async fn conversation(&self, id: ConversationId) -> StoreResult<Option<ConversationRecord>> {
@@ -183,12 +232,24 @@ impl ConversationStore for RedisStore {
         let assess = closing
             .map(|c| assess_json(&c.assessment))
             .unwrap_or_default();
+        // The leave_by_end entry for the supervisors the script finds still
+        // open (it puts in each one's id and duration).
+        let leave = AuditEntry::access(
+            now_ms,
+            AccountId(uuid::Uuid::nil()),
+            AuditAction::LeaveByEnd,
+            conversation,
+            None,
+        );
+        let leave = serde_json::to_string(&leave).map_err(|_| codec::corrupt("audit"))?;
+        let mut durable = false;
         for _ in 0..END_ATTEMPTS {
-            let current: Option<String> = self
+            let (current, sups): (Option<String>, Option<String>) = self
                 .query(
-                    ::redis::cmd("HGET")
+                    ::redis::cmd("HMGET")
                         .arg(self.keys.meta(conversation))
-                        .arg("counsellor"),
+                        .arg("counsellor")
+                        .arg("sups"),
                 )
                 .await?;
             let counsellor = match current.as_deref() {
@@ -196,6 +257,10 @@ impl ConversationStore for RedisStore {
                 Some("") => None,
                 Some(s) => Some(AccountId(uuid_of(s)?)),
             };
+            // A supervisor still observing or joined: their leave is an
+            // audit entry, written on the durable connection and waited
+            // for (as every supervisor access is).
+            durable = durable || sups.as_deref().is_some_and(|s| s != "[]" && !s.is_empty());
             let keys = [
                 self.keys.meta(conversation),
                 self.keys.queue(),
@@ -204,22 +269,24 @@ impl ConversationStore for RedisStore {
                 self.keys.live(),
                 self.keys.stats(),
                 self.keys.ended(),
+                self.keys.audit(),
             ];
-            let v = self
-                .run(
-                    &SCRIPTS.end,
-                    &keys,
-                    &args![
-                        conversation.to_string(),
-                        opt_id(counsellor),
-                        by,
-                        outcome,
-                        now_ms,
-                        assess
-                    ],
-                )
-                .await?;
-            match reply(v)? {
+            let args = args![
+                conversation.to_string(),
+                opt_id(counsellor),
+                by,
+                outcome,
+                now_ms,
+                assess,
+                leave,
+                if durable { "1" } else { "" }
+            ];
+            let answer = if durable {
+                self.run_audited(&SCRIPTS.end, &keys, &args).await?
+            } else {
+                reply(self.run(&SCRIPTS.end, &keys, &args).await?)?
+            };
+            match answer {
                 Reply::Ok(v) => {
                     let [was, meta] = v.as_slice() else {
                         return Err(codec::corrupt("end reply"));
@@ -318,24 +385,51 @@ impl ConversationStore for RedisStore {
             if !gone(rec.visitor_offline_since_ms, visitor_grace_ms) {
                 continue;
             }
+            let leave = AuditEntry::access(
+                now_ms,
+                AccountId(uuid::Uuid::nil()),
+                AuditAction::LeaveByEnd,
+                rec.id,
+                None,
+            );
+            let leave = serde_json::to_string(&leave).map_err(|_| codec::corrupt("audit"))?;
             let keys = [
                 self.keys.meta(rec.id),
                 self.keys.queue(),
                 self.keys.live(),
                 self.keys.stats(),
                 self.keys.ended(),
+                self.keys.audit(),
             ];
-            let v = self
-                .run(
-                    &SCRIPTS.sweep_abandon,
-                    &keys,
-                    &args![rec.id.to_string(), now_ms, visitor_grace_ms],
-                )
-                .await?;
-            if codec::int(Some(&v))? == 1 {
-                out.push(Swept::Abandoned {
-                    conversation: rec.id,
-                });
+            // A supervisor observing the waiting visitor: their leave is
+            // audited, so the step runs on the durable connection.
+            let mut durable = !rec.supervisors.is_empty();
+            for _ in 0..2 {
+                let args = args![
+                    rec.id.to_string(),
+                    now_ms,
+                    visitor_grace_ms,
+                    leave,
+                    if durable { "1" } else { "" }
+                ];
+                let answer = if durable {
+                    self.run_audited(&SCRIPTS.sweep_abandon, &keys, &args)
+                        .await?
+                } else {
+                    reply(self.run(&SCRIPTS.sweep_abandon, &keys, &args).await?)?
+                };
+                match answer {
+                    Reply::Ok(v) => {
+                        if codec::int(v.first())? == 1 {
+                            out.push(Swept::Abandoned {
+                                conversation: rec.id,
+                            });
+                        }
+                        break;
+                    }
+                    Reply::Retry => durable = true,
+                    Reply::Dup(_) => return Err(codec::corrupt("sweep reply")),
+                }
             }
         }
 
@@ -367,6 +461,36 @@ impl ConversationStore for RedisStore {
                         counsellor: c.id,
                     });
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn requeue_held(&self, counsellor: AccountId, now_ms: u64) -> StoreResult<Vec<Swept>> {
+        let held: Vec<String> = self
+            .query(::redis::cmd("SMEMBERS").arg(self.keys.held(counsellor)))
+            .await?;
+        let mut out = Vec::new();
+        for id in held {
+            let conversation = ConversationId(uuid_of(&id)?);
+            let keys = [
+                self.keys.counsellor(counsellor),
+                self.keys.held(counsellor),
+                self.keys.queue(),
+                self.keys.meta(conversation),
+            ];
+            let v = self
+                .run(
+                    &SCRIPTS.sweep_requeue,
+                    &keys,
+                    &args![id, counsellor.to_string(), now_ms, "now"],
+                )
+                .await?;
+            if codec::int(Some(&v))? == 1 {
+                out.push(Swept::Requeued {
+                    conversation,
+                    counsellor,
+                });
             }
         }
         Ok(out)

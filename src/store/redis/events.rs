@@ -7,15 +7,20 @@
 //! reads. Pub/sub is fire-and-forget: while the subscription is down,
 //! events are lost. So when it comes back the node sends itself
 //! [`Event::Resync`], and every socket re-reads what it shows from the
-//! store. A lost event costs latency, never a message.
+//! store. A lost event costs latency, never a message. When the node moves
+//! to a new primary (Sentinel failover, [`super::primary`]) the
+//! subscription moves with it, and the same resync covers the events
+//! published while it moved.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 
 use super::keys::Keys;
+use super::primary::Primary;
 use crate::model::Event;
 
 /// First wait before reconnecting the subscription; doubled up to the max.
@@ -30,14 +35,17 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Forward the deployment's events into `tx` until the task is aborted.
 /// `ready` is told once the first subscription is in place (or why not).
 pub async fn forward(
-    client: redis::Client,
+    primary: Arc<Primary>,
     channel: String,
     tx: broadcast::Sender<Event>,
     ready: oneshot::Sender<Result<(), String>>,
 ) {
     let mut ready = Some(ready);
     let mut backoff = RECONNECT_MIN;
+    let mut moves = primary.moves();
     loop {
+        moves.mark_unchanged();
+        let client = primary.links().client.clone();
         match subscribe(&client, &channel).await {
             Ok(pubsub) => {
                 backoff = RECONNECT_MIN;
@@ -50,7 +58,10 @@ pub async fn forward(
                         let _ = tx.send(Event::Resync);
                     }
                 }
-                relay(pubsub, &tx).await;
+                if relay(pubsub, &tx, &mut moves).await {
+                    tracing::warn!("new Redis primary; moving the event subscription");
+                    continue;
+                }
                 tracing::warn!("event subscription lost; reconnecting");
             }
             Err(e) => {
@@ -61,7 +72,12 @@ pub async fn forward(
                 tracing::warn!(error = %e, "cannot subscribe to events; retrying");
             }
         }
-        tokio::time::sleep(backoff).await;
+        // A move to a new primary cuts the wait short: that is where the
+        // subscription can be made now.
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = moves.changed() => {}
+        }
         backoff = (backoff * 2).min(RECONNECT_MAX);
     }
 }
@@ -79,15 +95,20 @@ async fn subscribe(client: &redis::Client, channel: &str) -> Result<redis::aio::
     }
 }
 
-/// Relay until the connection is lost.
-async fn relay(pubsub: redis::aio::PubSub, tx: &broadcast::Sender<Event>) {
+/// Relay until the connection is lost (false) or the node moved to a new
+/// primary (true).
+async fn relay(
+    pubsub: redis::aio::PubSub,
+    tx: &broadcast::Sender<Event>,
+    moves: &mut watch::Receiver<u64>,
+) -> bool {
     let (mut sink, mut stream) = pubsub.split();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
     loop {
         tokio::select! {
             msg = stream.next() => {
-                let Some(msg) = msg else { return };
+                let Some(msg) = msg else { return false };
                 match serde_json::from_slice::<Event>(msg.get_payload_bytes()) {
                     // No receiver yet is fine: nobody to tell.
                     Ok(event) => { let _ = tx.send(event); }
@@ -98,9 +119,10 @@ async fn relay(pubsub: redis::aio::PubSub, tx: &broadcast::Sender<Event>) {
             _ = ping.tick() => {
                 let pong = tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await;
                 if !matches!(pong, Ok(Ok(_))) {
-                    return;
+                    return false;
                 }
             }
+            moved = moves.changed() => return moved.is_ok(),
         }
     }
 }
@@ -111,7 +133,7 @@ async fn relay(pubsub: redis::aio::PubSub, tx: &broadcast::Sender<Event>) {
 /// itself [`Event::Reconnect`] so every socket reconnects and is counted
 /// again.
 pub async fn heartbeat(
-    mut conn: ConnectionManager,
+    primary: Arc<Primary>,
     keys: Keys,
     node: String,
     ttl: Duration,
@@ -120,6 +142,7 @@ pub async fn heartbeat(
     let every = (ttl / 3).max(Duration::from_millis(100));
     loop {
         tokio::time::sleep(every).await;
+        let mut conn = primary.links().lanes[0].clone();
         match renew(&mut conn, &keys, &node, ttl).await {
             Ok(true) => {}
             Ok(false) => {

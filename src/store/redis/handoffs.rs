@@ -257,24 +257,39 @@ impl HandoffStore for RedisStore {
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
-        self.wait_aof(&mut conn).await
+        self.wait_durable(&mut conn).await
     }
 
-    async fn audit_log(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        if limit == 0 {
-            return Ok(Vec::new());
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        // Newest first, a page at a time, until `limit` match or the list
+        // ends (the retention keeps it bounded).
+        const PAGE: usize = 1000;
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        while out.len() < filter.limit {
+            let page: Vec<String> = self
+                .query(
+                    ::redis::cmd("LRANGE")
+                        .arg(self.keys.audit())
+                        .arg(start)
+                        .arg(start + PAGE - 1),
+                )
+                .await?;
+            for j in &page {
+                let e: AuditEntry = serde_json::from_str(j).map_err(|_| codec::corrupt("audit"))?;
+                if filter.matches(&e) {
+                    out.push(e);
+                    if out.len() == filter.limit {
+                        break;
+                    }
+                }
+            }
+            if page.len() < PAGE {
+                break;
+            }
+            start += PAGE;
         }
-        let all: Vec<String> = self
-            .query(
-                ::redis::cmd("LRANGE")
-                    .arg(self.keys.audit())
-                    .arg(0)
-                    .arg(limit - 1),
-            )
-            .await?;
-        all.iter()
-            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("audit")))
-            .collect()
+        Ok(out)
     }
 
     async fn put_handoff_link(&self, link: HandoffLink) -> StoreResult<()> {
@@ -297,7 +312,7 @@ impl HandoffStore for RedisStore {
             let mut conn = self.durable_conn();
             let argv = args![new_hex.clone(), json.clone(), cur_hex];
             match reply(invoke(&mut conn, &SCRIPTS.put_handoff_link, &keys, &argv).await?)? {
-                Reply::Ok(_) => return self.wait_aof(&mut conn).await,
+                Reply::Ok(_) => return self.wait_durable(&mut conn).await,
                 Reply::Retry => continue,
                 Reply::Dup(_) => return Err(codec::corrupt("put_handoff_link reply")),
             }

@@ -9,7 +9,7 @@
 //! check a slot's capacity and write a booking and a handoff record.
 
 use crate::core::handoff::{BookingRef, SlotId};
-use crate::core::ids::{AccountId, ConversationId};
+use crate::core::ids::{AccountId, CaseId, ConversationId};
 
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -55,6 +55,11 @@ impl Keys {
     pub fn counsellor_ids(&self) -> String {
         self.global("counsellors")
     }
+    /// The waiting conversation a `start`'s idempotency key started (by
+    /// the key's hash, hex); `-` names no key (never written).
+    pub fn start_key(&self, hash_hex: &str) -> String {
+        self.global(&format!("startkey:{hash_hex}"))
+    }
     pub fn counsellor(&self, id: AccountId) -> String {
         self.global(&format!("counsellor:{id}"))
     }
@@ -88,6 +93,31 @@ impl Keys {
     /// Acknowledgements: alert id -> `{"by", "at_ms"}` (the first one).
     pub fn alert_acks(&self) -> String {
         self.global("alert_acks")
+    }
+    /// Empty-floor episodes: id -> episode JSON (rewritten when cleared or
+    /// acknowledged, by compare-and-set on the whole JSON).
+    pub fn floor_alerts(&self) -> String {
+        self.global("floor_alerts")
+    }
+    /// Empty-floor episode ids scored by when they were raised.
+    pub fn floor_order(&self) -> String {
+        self.global("floor_order")
+    }
+    /// The uncleared episode's id (string; absent: none).
+    pub fn floor_open(&self) -> String {
+        self.global("floor_open")
+    }
+    /// Webhook deliveries: id -> delivery JSON as queued.
+    pub fn floor_webhooks(&self) -> String {
+        self.global("floor_webhooks")
+    }
+    /// Webhook delivery ids scored by when they may next be tried.
+    pub fn floor_webhook_due(&self) -> String {
+        self.global("floor_webhook_due")
+    }
+    /// Webhook delivery id -> attempts started.
+    pub fn floor_webhook_attempts(&self) -> String {
+        self.global("floor_webhook_attempts")
     }
     /// The floor counters (`left_queue`, `went_silent`).
     pub fn stats(&self) -> String {
@@ -175,10 +205,32 @@ impl Keys {
     pub fn handoff_link_of(&self, id: ConversationId) -> String {
         self.global(&format!("handoff_link_of:{id}"))
     }
+    /// The library of canned replies: id -> the entry's JSON.
+    pub fn canned_replies(&self) -> String {
+        self.global("canned_replies")
+    }
     /// A way-back code's index (string: the conversation id, expiring
     /// with the code), under the code's keyed hash (hex).
     pub fn way_back(&self, code_hash_hex: &str) -> String {
         self.global(&format!("way_back:{code_hash_hex}"))
+    }
+    /// An account's second factor (hash; see `second_factors.rs`).
+    pub fn second_factor(&self, account: AccountId) -> String {
+        self.global(&format!("second_factor:{account}"))
+    }
+    /// An anonymous case (issue 22): its record as JSON. Tag `{prefix}`,
+    /// with its two indexes, so one script writes all three.
+    pub fn case(&self, id: CaseId) -> String {
+        self.global(&format!("case:{id}"))
+    }
+    /// A return code's index (string: the case id), under the code's
+    /// keyed hash (hex). Only the code in force has one.
+    pub fn case_code(&self, code_hash_hex: &str) -> String {
+        self.global(&format!("case_code:{code_hash_hex}"))
+    }
+    /// The case a conversation belongs to (string: the case id).
+    pub fn case_of(&self, id: ConversationId) -> String {
+        self.global(&format!("case_of:{id}"))
     }
     /// "No link": named in KEYS when there is none to delete, never written.
     pub fn no_handoff_link(&self) -> String {
@@ -197,6 +249,11 @@ impl Keys {
     }
     pub fn notes(&self, id: ConversationId) -> String {
         self.conv(id, "notes")
+    }
+    /// A conversation's whispers (list of JSON, oldest first): apart from
+    /// its log, deleted with it (purge, erase).
+    pub fn whispers(&self, id: ConversationId) -> String {
+        self.conv(id, "whispers")
     }
     /// A LINE conversation's link: `json` (conversation, LINE user id until
     /// forgotten, the opening event id, created).

@@ -40,26 +40,38 @@ impl MessageStore for RedisStore {
         let Event::Message { mut message, .. } = event else {
             unreachable!("built as a message event above");
         };
-        let v = self
-            .run(
-                &SCRIPTS.append,
-                &keys,
-                &args![
-                    from,
-                    opt_id(msg.author),
-                    has_name,
-                    name,
-                    msg.client_id.as_str(),
-                    message.text.as_str(),
-                    msg.now_ms,
-                    opt_id(msg.require_counsellor),
-                    before,
-                    after,
-                    self.keys.events_channel()
-                ],
-            )
-            .await?;
-        match reply(v)? {
+        // With `redis_wait_messages` the `WAIT` goes on the lane the append
+        // went on (it counts that connection's writes), holding the place
+        // in the gate until the replicas answer.
+        let _admitted = self.gate.admit().await?;
+        let mut lane = self.lane();
+        let v = invoke(
+            &mut lane,
+            &SCRIPTS.append,
+            &keys,
+            &args![
+                from,
+                opt_id(msg.author),
+                has_name,
+                name,
+                msg.client_id.as_str(),
+                message.text.as_str(),
+                msg.now_ms,
+                opt_id(msg.require_counsellor),
+                before,
+                after,
+                self.keys.events_channel()
+            ],
+        )
+        .await?;
+        let v = reply(v)?;
+        if self.wait.messages && !matches!(v, Reply::Retry) {
+            // A duplicate waits too: its first try may have been refused
+            // by this same wait. (`WAIT` counts this connection's writes;
+            // the first try may have gone on another lane: docs/REDIS.md.)
+            self.wait_replicas(&mut lane).await?;
+        }
+        match v {
             Reply::Ok(v) => {
                 // The only reference (the event is gone): set in place, no copy.
                 Arc::make_mut(&mut message).seq = codec::int(v.first())?;

@@ -37,12 +37,15 @@ mod codec;
 mod events;
 mod gate;
 pub mod keys;
+mod primary;
+
+pub use self::primary::{valid_service_name, Credentials, RedisTarget, ReplicaWait};
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use ::redis::{RedisError, Script, Value};
 use async_trait::async_trait;
 use tokio::sync::{broadcast, oneshot};
@@ -51,6 +54,7 @@ use tokio::task::JoinHandle;
 use self::codec::{enum_name, hex, queue_scores, reply, risk_tables, Reply, Static};
 use self::gate::Gate;
 use self::keys::Keys;
+use self::primary::Primary;
 use super::*;
 use crate::config::{
     valid_redis_prefix, DEFAULT_REDIS_ADMISSION_WAIT, DEFAULT_REDIS_MAX_OUTSTANDING,
@@ -67,14 +71,18 @@ macro_rules! args {
 // The store traits' impls, one file per aggregate; after `args!`, which
 // they use.
 mod accounts;
+mod canned;
+mod cases;
 mod conversations;
 mod counsellors;
+mod floor;
 mod guards;
 mod handoffs;
 mod line;
 mod messages;
 mod node;
 mod retention;
+mod second_factors;
 mod supervision;
 mod way_back;
 
@@ -97,7 +105,8 @@ const WAITAOF_TIMEOUT: Duration = Duration::from_secs(2);
 /// How to reach Redis.
 #[derive(Clone, Debug)]
 pub struct RedisOptions {
-    pub url: String,
+    /// A fixed URL or the Sentinels to ask (see [`primary`]).
+    pub target: RedisTarget,
     /// Prefix of every key; see [`valid_redis_prefix`].
     pub prefix: String,
     /// A node whose liveness key is older than this is taken for dead and
@@ -111,18 +120,21 @@ pub struct RedisOptions {
     /// before it is refused.
     pub max_outstanding: usize,
     pub admission_wait: Duration,
+    /// Which writes wait for replicas (`WAIT`), how many and how long.
+    pub wait: ReplicaWait,
 }
 
 impl RedisOptions {
     /// These URL and prefix, everything else the defaults.
     pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            target: RedisTarget::Url(url.into()),
             prefix: prefix.into(),
             node_ttl: DEFAULT_REDIS_NODE_TTL,
             queue_policy: QueuePolicy::default(),
             max_outstanding: DEFAULT_REDIS_MAX_OUTSTANDING,
             admission_wait: DEFAULT_REDIS_ADMISSION_WAIT,
+            wait: ReplicaWait::default(),
         }
     }
 }
@@ -144,12 +156,15 @@ struct Scripts {
     reap_visitor: Script,
     reap_node: Script,
     create_account: Script,
+    replace_account: Script,
     add_note: Script,
     set_risk: Script,
     ack_alert: Script,
     reassign: Script,
     requeue: Script,
     supervise: Script,
+    whisper: Script,
+    purge_audit: Script,
     mark_silent: Script,
     create_slot: Script,
     cancel_slot: Script,
@@ -169,6 +184,20 @@ struct Scripts {
     hold: Script,
     set_way_back: Script,
     redeem_way_back: Script,
+    begin_second_factor: Script,
+    confirm_second_factor: Script,
+    use_second_factor_step: Script,
+    use_recovery_code: Script,
+    reset_second_factor: Script,
+    create_canned_reply: Script,
+    update_canned_reply: Script,
+    delete_canned_reply: Script,
+    raise_floor: Script,
+    clear_floor: Script,
+    ack_floor: Script,
+    claim_floor_webhook: Script,
+    put_case: Script,
+    delete_case: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -178,8 +207,9 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
             "../scripts/conversations/create_conversation.lua"
         )),
         assign: s(include_str!("../scripts/conversations/assign.lua")),
-        end: s(include_str!(
-            "../scripts/conversations/end_conversation.lua"
+        end: s(concat!(
+            include_str!("../scripts/conversations/close_accesses.lua"),
+            include_str!("../scripts/conversations/end_conversation.lua")
         )),
         set_outcome: s(include_str!("../scripts/conversations/set_outcome.lua")),
         leave_quickly: s(include_str!("../scripts/conversations/leave_quickly.lua")),
@@ -192,18 +222,24 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
             "../scripts/counsellors/counsellor_connections.lua"
         )),
         counsellor_set: s(include_str!("../scripts/counsellors/counsellor_set.lua")),
-        sweep_abandon: s(include_str!("../scripts/conversations/sweep_abandon.lua")),
+        sweep_abandon: s(concat!(
+            include_str!("../scripts/conversations/close_accesses.lua"),
+            include_str!("../scripts/conversations/sweep_abandon.lua")
+        )),
         sweep_requeue: s(include_str!("../scripts/conversations/sweep_requeue.lua")),
         reap_counsellor: s(include_str!("../scripts/node/reap_counsellor.lua")),
         reap_visitor: s(include_str!("../scripts/node/reap_visitor.lua")),
         reap_node: s(include_str!("../scripts/node/reap_node.lua")),
         create_account: s(include_str!("../scripts/accounts/create_account.lua")),
+        replace_account: s(include_str!("../scripts/accounts/replace_account.lua")),
         add_note: s(include_str!("../scripts/messages/add_note.lua")),
         set_risk: s(include_str!("../scripts/supervision/set_risk.lua")),
         ack_alert: s(include_str!("../scripts/supervision/ack_alert.lua")),
         reassign: s(include_str!("../scripts/supervision/reassign.lua")),
         requeue: s(include_str!("../scripts/supervision/requeue.lua")),
         supervise: s(include_str!("../scripts/supervision/supervise.lua")),
+        whisper: s(include_str!("../scripts/supervision/whisper.lua")),
+        purge_audit: s(include_str!("../scripts/retention/purge_audit.lua")),
         mark_silent: s(include_str!("../scripts/supervision/mark_silent.lua")),
         create_slot: s(include_str!("../scripts/handoffs/create_slot.lua")),
         cancel_slot: s(include_str!("../scripts/handoffs/cancel_slot.lua")),
@@ -223,35 +259,60 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         hold: s(include_str!("../scripts/guards/hold.lua")),
         set_way_back: s(include_str!("../scripts/way_back/set_way_back.lua")),
         redeem_way_back: s(include_str!("../scripts/way_back/redeem_way_back.lua")),
+        begin_second_factor: s(include_str!(
+            "../scripts/second_factors/begin_second_factor.lua"
+        )),
+        confirm_second_factor: s(include_str!(
+            "../scripts/second_factors/confirm_second_factor.lua"
+        )),
+        use_second_factor_step: s(include_str!(
+            "../scripts/second_factors/use_second_factor_step.lua"
+        )),
+        use_recovery_code: s(include_str!(
+            "../scripts/second_factors/use_recovery_code.lua"
+        )),
+        reset_second_factor: s(include_str!(
+            "../scripts/second_factors/reset_second_factor.lua"
+        )),
+        create_canned_reply: s(include_str!("../scripts/canned/create_canned_reply.lua")),
+        update_canned_reply: s(include_str!("../scripts/canned/update_canned_reply.lua")),
+        delete_canned_reply: s(include_str!("../scripts/canned/delete_canned_reply.lua")),
+        raise_floor: s(include_str!("../scripts/floor/raise_floor.lua")),
+        clear_floor: s(include_str!("../scripts/floor/clear_floor.lua")),
+        ack_floor: s(include_str!("../scripts/floor/ack_floor.lua")),
+        claim_floor_webhook: s(include_str!("../scripts/floor/claim_floor_webhook.lua")),
+        put_case: s(include_str!("../scripts/cases/put_case.lua")),
+        delete_case: s(include_str!("../scripts/cases/delete_case.lua")),
     }
 });
 
 pub struct RedisStore {
-    /// The command connections; commands take them in turn. The first
-    /// also carries the heartbeat and the handoff's writes where Redis
-    /// has no `WAITAOF`.
-    /// Each multiplexed connection has one task that writes the commands
-    /// and reads the replies, scheduled like any socket's task: with
-    /// thousands of sockets busy, one such task was the node's limit.
-    lanes: Box<[ConnectionManager]>,
+    /// The primary's connections (see [`primary::Links`]), swapped whole
+    /// when Sentinel names a new primary:
+    /// - `lanes`: the chat's commands take these multiplexed connections
+    ///   in turn. Each has one task that writes the commands and reads the
+    ///   replies, scheduled like any socket's task: with thousands of
+    ///   sockets busy, one such task was the node's limit. The first also
+    ///   carries the heartbeat.
+    /// - `durable`: the handoff's writes (consent, bookings, slots, audit),
+    ///   account creation and session revocation, each followed by
+    ///   `WAITAOF 1 0` where the server has it (Redis 7.2+) and by `WAIT`
+    ///   when `wait.replicas` asks for it, so a wait holds up only them,
+    ///   never the chat traffic pipelined on the lanes. Without either
+    ///   they use the first lane and are as durable as `appendfsync`
+    ///   makes them.
+    /// - `bulk`: reads of many records at once (the queue broadcaster
+    ///   reads the whole queue, hundreds of hashes, several times a
+    ///   second): on a lane each would hold up every reply behind it, the
+    ///   chat's appends and the matcher's assignments included.
+    primary: Arc<Primary>,
     next_lane: std::sync::atomic::AtomicUsize,
     /// Every command on the lanes passes it (`run`, `query`, `pipe`, small
     /// `hashes`): a bounded line instead of time-outs under overload.
     /// The heartbeat (on the first lane), `bulk` and `durable` do not: they are
     /// few, and the heartbeat must not be refused.
     gate: Gate,
-    /// Set when the server has `WAITAOF` (Redis 7.2+): the handoff's writes
-    /// (consent, bookings, slots, audit) go on this connection of their
-    /// own, each followed by `WAITAOF 1 0`, so a wait for the disk holds up
-    /// only them, never the chat traffic pipelined on the lanes. Without it
-    /// they use the first lane and are as durable as `appendfsync` makes them.
-    durable: Option<ConnectionManager>,
-    /// Reads of many records at once (the queue broadcaster reads the whole
-    /// queue, hundreds of hashes, several times a second) go on their own
-    /// connection: on a lane each would hold up every reply behind it on
-    /// the multiplexed connection, the chat's appends and the matcher's
-    /// assignments included.
-    bulk: ConnectionManager,
+    wait: ReplicaWait,
     keys: Keys,
     /// This process's id among the nodes (random per start).
     node: String,
@@ -282,50 +343,33 @@ impl RedisStore {
                 "redis_prefix must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'".into(),
             ));
         }
-        let client = ::redis::Client::open(opts.url.as_str()).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_max_delay(Duration::from_secs(2))
-            // While Redis is away a request waits for the reconnection
-            // attempts; few and short ones make it fail fast as
-            // `Unavailable` (the client retries) instead of hanging.
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(Duration::from_millis(50));
-        let mut conn = client
-            .get_connection_manager_with_config(config.clone())
-            .await
-            .map_err(unavailable)?;
-        let bulk = client
-            .get_connection_manager_with_config(config.clone())
-            .await
-            .map_err(unavailable)?;
-        let mut lanes = vec![conn.clone()];
-        for _ in 1..LANES {
-            lanes.push(
-                client
-                    .get_connection_manager_with_config(config.clone())
-                    .await
-                    .map_err(unavailable)?,
+        let primary =
+            Arc::new(Primary::connect(opts.target.clone(), opts.wait.replicas > 0).await?);
+        let links = primary.links();
+        let mut conn = links.lanes[0].clone();
+        // The start-up check of the replication the settings ask for.
+        let replicas = primary::replicas_seen(&mut conn).await?;
+        if replicas < opts.wait.replicas {
+            tracing::warn!(
+                replicas_seen = replicas,
+                replicas_to_wait = opts.wait.replicas,
+                "REDIS HAS FEWER REPLICAS THAN redis_replicas_to_wait: every write that waits for \
+                 them will be refused as unavailable until enough replicas are connected"
+            );
+        } else {
+            tracing::info!(
+                replicas_seen = replicas,
+                replicas_to_wait = opts.wait.replicas,
+                "redis replication"
             );
         }
-        let durable = if has_waitaof(&mut conn).await? {
-            Some(
-                client
-                    .get_connection_manager_with_config(config)
-                    .await
-                    .map_err(unavailable)?,
-            )
-        } else {
-            None
-        };
         let keys = Keys::new(&opts.prefix);
         let node = uuid::Uuid::new_v4().simple().to_string();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
 
         let (ready_tx, ready_rx) = oneshot::channel();
         let forwarder = tokio::spawn(events::forward(
-            client,
+            primary.clone(),
             keys.events_channel(),
             events.clone(),
             ready_tx,
@@ -345,28 +389,30 @@ impl RedisStore {
             return Err(unavailable(e));
         }
         let heartbeat = tokio::spawn(events::heartbeat(
-            conn,
+            primary.clone(),
             keys.clone(),
             node.clone(),
             opts.node_ttl,
             events.clone(),
         ));
+        let follower = tokio::spawn(primary::follow(primary.clone()));
         tracing::info!(
             prefix = %opts.prefix,
             node = %node,
-            waitaof = durable.is_some(),
+            primary = %links.addr,
+            sentinel = primary.via_sentinel(),
+            waitaof = links.waitaof,
             "connected to redis"
         );
         Ok(Self {
-            lanes: lanes.into(),
+            primary,
             next_lane: Default::default(),
             gate: Gate::new(opts.max_outstanding, opts.admission_wait),
-            durable,
-            bulk,
+            wait: opts.wait,
             keys,
             node,
             events,
-            tasks: vec![forwarder, heartbeat],
+            tasks: vec![forwarder, heartbeat, follower],
             policy: opts.queue_policy,
         })
     }
@@ -378,7 +424,7 @@ impl RedisStore {
     /// Delete every key under this store's prefix. For tests and for
     /// taking a deployment down; never called by the server.
     pub async fn purge(&self) -> StoreResult<usize> {
-        let mut conn = self.lanes[0].clone();
+        let mut conn = self.primary.links().lanes[0].clone();
         let mut cursor: u64 = 0;
         let mut deleted = 0;
         loop {
@@ -411,7 +457,8 @@ impl RedisStore {
         let i = self
             .next_lane
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.lanes[i % self.lanes.len()].clone()
+        let links = self.primary.links();
+        links.lanes[i % links.lanes.len()].clone()
     }
 
     async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> StoreResult<Value> {
@@ -421,9 +468,11 @@ impl RedisStore {
 
     /// The connection for the handoff's writes (see `durable`).
     fn durable_conn(&self) -> ConnectionManager {
-        self.durable
+        let links = self.primary.links();
+        links
+            .durable
             .clone()
-            .unwrap_or_else(|| self.lanes[0].clone())
+            .unwrap_or_else(|| links.lanes[0].clone())
     }
 
     /// Run a handoff script and, when it wrote (`{"ok", ...}`), wait until
@@ -438,7 +487,7 @@ impl RedisStore {
         let Reply::Ok(v) = reply(invoke(&mut conn, script, keys, args).await?)? else {
             return Err(codec::corrupt("script reply"));
         };
-        self.wait_aof(&mut conn).await?;
+        self.wait_durable(&mut conn).await?;
         Ok(v)
     }
 
@@ -449,7 +498,7 @@ impl RedisStore {
     /// answers an error: there is no disk to wait for, as without
     /// `WAITAOF`, and `persistence()` reports it.
     async fn wait_aof(&self, conn: &mut ConnectionManager) -> StoreResult<()> {
-        if self.durable.is_none() {
+        if !self.primary.links().waitaof {
             return Ok(());
         }
         let answer: Result<(u64, u64), RedisError> = ::redis::cmd("WAITAOF")
@@ -470,6 +519,61 @@ impl RedisStore {
                 Ok(())
             }
             Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Run a script that writes an audit entry with its step: on the
+    /// durable connection, and when it wrote (`{"ok", ...}`), wait until
+    /// Redis has it on disk (`WAITAOF`, see `durable`); a refusal answers
+    /// at once.
+    async fn run_audited(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[String],
+    ) -> StoreResult<Reply> {
+        let answer = {
+            let _admitted = self.gate.admit().await?;
+            let mut conn = self.durable_conn();
+            let answer = reply(invoke(&mut conn, script, keys, args).await?)?;
+            if matches!(answer, Reply::Ok(_)) {
+                self.wait_durable(&mut conn).await?;
+            }
+            answer
+        };
+        Ok(answer)
+    }
+
+    /// After a write that must survive a failover: on disk (`wait_aof`)
+    /// and on `wait.replicas` replicas (`wait_replicas`).
+    async fn wait_durable(&self, conn: &mut ConnectionManager) -> StoreResult<()> {
+        self.wait_aof(conn).await?;
+        self.wait_replicas(conn).await
+    }
+
+    /// `WAIT n timeout`: the writes this connection made so far have
+    /// reached `wait.replicas` replicas. Fewer in time: `Unavailable`, and
+    /// the caller confirms nothing. The write is on the primary all the
+    /// same and may reach the replicas later: a retry of the same step
+    /// finds it done (a duplicate, or a conflict on the revision), and a
+    /// failover before it reaches them loses it (docs/REDIS.md).
+    async fn wait_replicas(&self, conn: &mut ConnectionManager) -> StoreResult<()> {
+        let wanted = self.wait.replicas;
+        if wanted == 0 {
+            return Ok(());
+        }
+        let reached: u64 = ::redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(self.wait.timeout.as_millis() as u64)
+            .query_async(conn)
+            .await
+            .map_err(unavailable)?;
+        if reached >= u64::from(wanted) {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "redis: the write reached {reached} of the {wanted} replicas asked for in time"
+            )))
         }
     }
 
@@ -524,7 +628,7 @@ impl RedisStore {
             p.cmd("HGETALL").arg(k);
         }
         let all: Vec<HashMap<String, String>> = if keys.len() > BULK_READ {
-            p.query_async(&mut self.bulk.clone())
+            p.query_async(&mut self.primary.links().bulk.clone())
                 .await
                 .map_err(unavailable)?
         } else {

@@ -62,7 +62,8 @@ impl NodeStore for RedisStore {
     /// after an outage: ready only once all of them are back). Not gated:
     /// a busy node is not a broken one.
     async fn ping(&self) -> StoreResult<()> {
-        let pings = self.lanes.iter().map(|lane| async move {
+        let links = self.primary.links();
+        let pings = links.lanes.iter().map(|lane| async move {
             let _: String = ::redis::cmd("PING")
                 .query_async(&mut lane.clone())
                 .await
@@ -92,8 +93,13 @@ impl NodeStore for RedisStore {
             );
         }
         let on_disk = details["appendonly"] == "yes" && details["appendfsync"] == "always";
-        let waitaof = if self.durable.is_some() { "yes" } else { "no" };
+        let waitaof = if self.primary.links().waitaof {
+            "yes"
+        } else {
+            "no"
+        };
         details.insert("waitaof".into(), waitaof.into());
+        details.insert("replicas_to_wait".into(), self.wait.replicas.to_string());
         Ok(Persistence {
             acknowledged_writes_on_disk: on_disk,
             details,
@@ -114,5 +120,26 @@ impl NodeStore for RedisStore {
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// The primary in use, whether a failover is under way, and the
+    /// replicas it has against those the writes wait for.
+    async fn replication(&self) -> StoreResult<Option<Replication>> {
+        let links = self.primary.links();
+        let failing_over = self.primary.failing_over();
+        let replicas = match failing_over {
+            true => None,
+            false => primary::replicas_seen(&mut links.lanes[0].clone())
+                .await
+                .ok(),
+        };
+        Ok(Some(Replication {
+            primary: links.addr.clone(),
+            sentinel: self.primary.via_sentinel(),
+            failing_over,
+            replicas,
+            replicas_to_wait: self.wait.replicas,
+            messages_wait: self.wait.messages,
+        }))
     }
 }

@@ -1,6 +1,9 @@
 //! Purge, erase and the report's facts.
 
+use std::collections::HashSet;
+
 use super::*;
+use crate::core::case_retention::{self, CaseRetention};
 
 /// How many times a purge or erase step re-reads a conversation that
 /// changed under it before leaving it for the next round.
@@ -24,6 +27,48 @@ impl RedisStore {
             };
             let Some(ended_at) = rec.ended_at_ms else {
                 return Ok(false);
+            };
+            // Its case: kept longer while the case's consent is in force;
+            // else the case loses it (or goes with it) in the same script.
+            let case_id = self.case_id_at(self.keys.case_of(id)).await?;
+            let case = match case_id {
+                Some(c) => self.read_case(c).await?,
+                None => None,
+            };
+            let retention = case
+                .as_ref()
+                .map_or(CaseRetention::Normal, |(_, c)| c.retention());
+            if case_retention::purge_at(ended_at, r.conversation_ms, retention) > now_ms {
+                return Ok(false);
+            }
+            let case_step = match &case {
+                None => None,
+                Some((json, c)) => {
+                    let mut stored = HashSet::new();
+                    for other in c.conversations.iter().filter(|o| **o != id) {
+                        let n: i64 = self
+                            .query(::redis::cmd("EXISTS").arg(self.keys.meta(*other)))
+                            .await?;
+                        if n == 1 {
+                            stored.insert(*other);
+                        }
+                    }
+                    let next = c.after_purge(id, |o| stored.contains(&o));
+                    let gone: Vec<String> = c
+                        .conversations
+                        .iter()
+                        .filter(|o| **o != id && !stored.contains(o))
+                        .map(|o| self.keys.case_of(*o))
+                        .collect();
+                    let (op, next_json) = match &next {
+                        Some(n) => (
+                            "put",
+                            serde_json::to_string(n).map_err(|_| codec::corrupt("case"))?,
+                        ),
+                        None => ("delete", String::new()),
+                    };
+                    Some((json.clone(), c.clone(), op, next_json, gone))
+                }
             };
             let (facts, handoff, appointment) = self.facts_of(&rec).await?;
             let facts = serde_json::to_string(&facts).map_err(|_| codec::corrupt("facts"))?;
@@ -62,7 +107,27 @@ impl RedisStore {
                 user_index,
                 self.keys.handoff_link_of(id),
                 link_key,
+                self.keys.whispers(id),
             ];
+            let mut keys = keys.to_vec();
+            let no_case = CaseId(uuid::Uuid::nil());
+            match &case_step {
+                Some((_, c, _, _, gone)) => {
+                    keys.push(self.keys.case(c.id));
+                    keys.push(self.keys.case_code(&hex(&c.code_hash)));
+                    keys.push(self.keys.case_of(id));
+                    keys.extend(gone.iter().cloned());
+                }
+                None => {
+                    keys.push(self.keys.case(no_case));
+                    keys.push(self.keys.case_code("-"));
+                    keys.push(self.keys.case_of(id));
+                }
+            }
+            let (case_read, case_op, case_next, case_ref) = match &case_step {
+                Some((json, c, op, next, _)) => (json.clone(), *op, next.clone(), c.id.to_string()),
+                None => (String::new(), "none", String::new(), String::new()),
+            };
             let argv = args![
                 id.to_string(),
                 ended_at,
@@ -74,9 +139,26 @@ impl RedisStore {
                 json,
                 new_rev,
                 expires,
-                link_hex
+                link_hex,
+                case_read,
+                case_op,
+                case_next,
+                case_ref
             ];
-            match reply(self.run(&SCRIPTS.purge_conversation, &keys, &argv).await?) {
+            // A step that changes a case is confirmed like the case's own
+            // writes (durable connection, replicated before `Ok`), so a
+            // failover cannot bring back a case naming a purged conversation.
+            let answer = if case_step.is_some() {
+                let mut conn = self.durable_conn();
+                let v = invoke(&mut conn, &SCRIPTS.purge_conversation, &keys, &argv).await?;
+                if matches!(reply(v.clone()), Ok(Reply::Ok(_))) {
+                    self.wait_durable(&mut conn).await?;
+                }
+                v
+            } else {
+                self.run(&SCRIPTS.purge_conversation, &keys, &argv).await?
+            };
+            match reply(answer) {
                 Ok(Reply::Ok(_)) => return Ok(true),
                 Ok(Reply::Retry) => continue,
                 Err(StoreError::NotFound) => return Ok(false),
@@ -196,6 +278,26 @@ impl RetentionStore for RedisStore {
                 .await?;
             purged.slots += codec::int(Some(&v))? as u32;
         }
+        // Audit entries past their retention, a batch per script call.
+        const AUDIT_BATCH: u64 = 500;
+        let audit_before = now_ms.saturating_sub(retention.audit_ms);
+        loop {
+            let v = self
+                .run(
+                    &SCRIPTS.purge_audit,
+                    &[self.keys.audit()],
+                    &args![audit_before, AUDIT_BATCH],
+                )
+                .await?;
+            let Reply::Ok(v) = reply(v)? else {
+                return Err(codec::corrupt("purge_audit reply"));
+            };
+            let n = codec::int(v.first())?;
+            purged.audit += n as u32;
+            if n < AUDIT_BATCH {
+                break;
+            }
+        }
         Ok(purged)
     }
 
@@ -231,6 +333,7 @@ impl RetentionStore for RedisStore {
                 self.keys.notes(conversation),
                 self.keys.handoff_link_of(conversation),
                 link_key,
+                self.keys.whispers(conversation),
             ];
             let v = self
                 .run(

@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// An audit entry as pushed by a script (its `duration_ms`, if any, is
+/// appended by the script).
+fn audit_json(entry: &AuditEntry) -> StoreResult<String> {
+    serde_json::to_string(entry).map_err(|_| codec::corrupt("audit"))
+}
+
 /// An acknowledgement as kept in `alert_acks`.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct AlertAck {
@@ -154,9 +160,16 @@ impl SupervisionStore for RedisStore {
         to: AccountId,
         require_available: bool,
         note: Option<Note>,
+        audit: Option<AuditAction>,
         now_ms: u64,
     ) -> StoreResult<ConversationRecord> {
         let note = note_json(note)?;
+        let entry = match audit {
+            Some(action) => {
+                audit_json(&AuditEntry::access(now_ms, to, action, conversation, None))?
+            }
+            None => String::new(),
+        };
         let keys = [
             self.keys.meta(conversation),
             self.keys.counsellor(from),
@@ -165,20 +178,24 @@ impl SupervisionStore for RedisStore {
             self.keys.held(to),
             self.keys.supervising(to),
             self.keys.notes(conversation),
+            self.keys.audit(),
         ];
-        self.run_record(
-            &SCRIPTS.reassign,
-            &keys,
-            &args![
-                conversation.to_string(),
-                from.to_string(),
-                to.to_string(),
-                if require_available { "1" } else { "0" },
-                note,
-                now_ms
-            ],
-        )
-        .await
+        let argv = args![
+            conversation.to_string(),
+            from.to_string(),
+            to.to_string(),
+            if require_available { "1" } else { "0" },
+            note,
+            now_ms,
+            entry
+        ];
+        if audit.is_none() {
+            return self.run_record(&SCRIPTS.reassign, &keys, &argv).await;
+        }
+        match self.run_audited(&SCRIPTS.reassign, &keys, &argv).await? {
+            Reply::Ok(v) => codec::conversation(&codec::hash(first(&v)?)?),
+            _ => Err(codec::corrupt("reassign reply")),
+        }
     }
 
     async fn requeue(
@@ -209,20 +226,40 @@ impl SupervisionStore for RedisStore {
         conversation: ConversationId,
         supervisor: AccountId,
         mode: Option<SupervisionMode>,
+        by_disconnect: bool,
+        now_ms: u64,
     ) -> StoreResult<(ConversationRecord, Option<SupervisionMode>)> {
         let keys = [
             self.keys.meta(conversation),
             self.keys.supervising(supervisor),
+            self.keys.audit(),
         ];
+        // The entry without its duration: the script knows when the access
+        // began and appends it on a leave.
+        let entry = crate::store::supervision_audit(
+            conversation,
+            supervisor,
+            None,
+            mode,
+            by_disconnect,
+            now_ms,
+        );
+        let entry = audit_json(&entry)?;
         let mode = mode.map(|m| enum_name(&m)).unwrap_or_default();
-        match reply(
-            self.run(
+        match self
+            .run_audited(
                 &SCRIPTS.supervise,
                 &keys,
-                &args![conversation.to_string(), supervisor.to_string(), mode],
+                &args![
+                    conversation.to_string(),
+                    supervisor.to_string(),
+                    mode,
+                    now_ms,
+                    entry
+                ],
             )
-            .await?,
-        )? {
+            .await?
+        {
             Reply::Ok(v) => {
                 let [previous, meta] = v.as_slice() else {
                     return Err(codec::corrupt("supervise reply"));
@@ -235,6 +272,43 @@ impl SupervisionStore for RedisStore {
             }
             _ => Err(codec::corrupt("supervise reply")),
         }
+    }
+
+    async fn whisper(&self, whisper: Whisper) -> StoreResult<()> {
+        let entry = audit_json(&AuditEntry::access(
+            whisper.at_ms,
+            whisper.supervisor,
+            AuditAction::Whisper,
+            whisper.conversation,
+            None,
+        ))?;
+        let json = serde_json::to_string(&whisper).map_err(|_| codec::corrupt("whisper"))?;
+        let keys = [
+            self.keys.meta(whisper.conversation),
+            self.keys.whispers(whisper.conversation),
+            self.keys.audit(),
+        ];
+        self.run_audited(
+            &SCRIPTS.whisper,
+            &keys,
+            &args![whisper.supervisor.to_string(), json, entry],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn whispers(&self, conversation: ConversationId) -> StoreResult<Vec<Whisper>> {
+        let all: Vec<String> = self
+            .query(
+                ::redis::cmd("LRANGE")
+                    .arg(self.keys.whispers(conversation))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        all.iter()
+            .map(|j| serde_json::from_str(j).map_err(|_| codec::corrupt("whisper")))
+            .collect()
     }
 
     async fn supervised_by(

@@ -226,6 +226,14 @@ impl Counsellor {
                 .await
                 .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::AckAlert { alert_id } => service.ack_alert(alert_id, &self.account).await,
+            // Only supervisors observing or joined may: the service checks.
+            CounsellorIn::Whisper {
+                conversation_id,
+                text,
+            } => service
+                .whisper(conversation_id, &self.account, text)
+                .await
+                .map_err(|e| with_conv(e, conversation_id)),
             CounsellorIn::OfferHandoff {
                 conversation_id,
                 summary,

@@ -33,7 +33,7 @@ use crate::model::Role;
 use crate::model::{Account, Event, ReleaseReason, StoredMessage, TokenHash};
 use crate::protocol::{
     parse_inbound, AlertView, CounsellorIn, CounsellorInfo, CounsellorOut, ErrorBody, ErrorCode,
-    MessageView,
+    FloorAlertView, MessageView, WhisperView,
 };
 use crate::service::{note_view, Access};
 
@@ -147,6 +147,7 @@ impl Counsellor {
                 status: c.status,
                 capacity: c.capacity,
                 active: c.active,
+                activity: c.activity(),
             })
             .await;
         }
@@ -429,6 +430,12 @@ impl Handler for Counsellor {
                 })
                 .await
             }
+            Outbound::Event(Event::FloorAlert { alert }) => {
+                io.send(&CounsellorOut::FloorAlert {
+                    alert: FloorAlertView::from(&*alert),
+                })
+                .await
+            }
             Outbound::Event(Event::Supervision {
                 conversation,
                 supervisor,
@@ -447,6 +454,22 @@ impl Handler for Counsellor {
                     .await
                 }
             }
+            Outbound::Event(Event::Whisper { whisper }) => {
+                // The hub sends it to the conversation's staff sockets
+                // only; checked again against what this socket may see.
+                if self.access(whisper.conversation).is_some() {
+                    let supervisor = app.service.staff_ref(whisper.supervisor).await;
+                    io.send(&CounsellorOut::Whisper {
+                        conversation_id: whisper.conversation,
+                        whisper: WhisperView {
+                            supervisor,
+                            text: whisper.text.clone(),
+                            at: whisper.at_ms,
+                        },
+                    })
+                    .await
+                }
+            }
             Outbound::Event(Event::CounsellorChanged { counsellor }) if counsellor == me => {
                 self.send_status(io).await
             }
@@ -456,7 +479,8 @@ impl Handler for Counsellor {
             | Outbound::QueuePosition { .. }
             | Outbound::Closing { .. }
             | Outbound::Drain
-            | Outbound::SessionEnded => {}
+            | Outbound::SessionEnded
+            | Outbound::AccountChanged(_) => {}
         }
     }
 
@@ -466,11 +490,19 @@ impl Handler for Counsellor {
 
     async fn on_close(&mut self) {
         if self.watched.is_some() {
-            let _ = self
+            let left = self
                 .app
                 .service
                 .counsellor_presence(self.account.id, -1)
                 .await;
+            // A supervisor's last console closed: what they observed or
+            // joined ends, audited with its duration (issue 20).
+            if self.is_supervisor() && left.is_ok_and(|r| r.connections == 0) {
+                self.app
+                    .service
+                    .end_supervision_on_disconnect(self.account.id)
+                    .await;
+            }
         }
         tracing::info!(counsellor = %self.account.id, "counsellor disconnected");
     }

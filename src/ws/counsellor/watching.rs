@@ -55,12 +55,15 @@ impl Counsellor {
             status: record.status,
             capacity: record.capacity,
             active: record.active,
+            activity: record.activity(),
             matching: app.settings.matching,
             max_text_chars: app.settings.limits.max_text_chars,
             max_capacity: app.settings.limits.max_capacity,
+            visitor_grace_secs: app.settings.timing.visitor_grace_secs,
             limits: crate::ws::frame_limits(&app.settings.limits),
             conversations: views,
             alerts: welcome.alerts,
+            floor_alerts: welcome.floor_alerts,
         })
         .await;
         for (id, w) in watched.iter_mut() {

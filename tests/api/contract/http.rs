@@ -108,12 +108,18 @@ async fn every_api_path_answers_another_method_with_405_and_allow() {
     for (path, methods) in documented_routes() {
         let concrete = path
             .replace("{slot_id}", "3f0c2a9e-6d1b-4c8e-9f2a-7b5d3e1c0a84")
-            .replace("{reference}", "K7QP-M3XW");
+            .replace("{reference}", "K7QP-M3XW")
+            .replace("{canned_reply_id}", "0b6f0c8e-2a53-4a4e-9a57-5a2b1f0f5c11");
         for method in [
             reqwest::Method::DELETE,
             reqwest::Method::OPTIONS,
             reqwest::Method::PUT,
+            reqwest::Method::POST,
         ] {
+            // Only the methods the path does not take.
+            if methods.contains(method.as_str()) {
+                continue;
+            }
             let r = http
                 .request(method.clone(), app.url(&concrete))
                 .send()
@@ -148,14 +154,17 @@ async fn a_query_string_that_does_not_parse_gets_the_error_body() {
     app.add_account("admin1", "管理者", Role::Admin).await;
     let cookie = app.login("admin1").await;
     let http = reqwest::Client::new();
-    for path in ["/api/admin/audit?limit=abc", "/api/admin/slots?from=-1"] {
+    for (path, code) in [
+        ("/api/admin/audit?limit=abc", "invalid_filter"),
+        ("/api/admin/slots?from=-1", "bad_request"),
+    ] {
         let r = http
             .get(app.url(path))
             .header("cookie", &cookie)
             .send()
             .await
             .unwrap();
-        expect_error(r, 400, "bad_request").await;
+        expect_error(r, 400, code).await;
     }
     // A good one still works.
     let r = http
@@ -188,4 +197,124 @@ async fn a_body_over_16_kib_gets_413_with_the_error_body() {
         .await
         .unwrap();
     expect_error(r, 400, "bad_request").await;
+}
+
+/// The schemas both documents name (the handoff, the opening hours, a
+/// slot...) are the same in both, descriptions aside: one name, one thing.
+#[test]
+fn the_schemas_both_documents_share_are_the_same() {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| k.as_str() != "description")
+                    .map(|(k, v)| (k.clone(), strip(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+            other => other.clone(),
+        }
+    }
+    let a = load_yaml("asyncapi.yaml");
+    let o = load_yaml("openapi.yaml");
+    let a = a["components"]["schemas"].as_object().unwrap();
+    let mut shared = Vec::new();
+    for (name, schema) in o["components"]["schemas"].as_object().unwrap() {
+        if let Some(other) = a.get(name) {
+            assert_eq!(strip(schema), strip(other), "schema {name} differs");
+            shared.push(name.as_str());
+        }
+    }
+    for name in ["HandoffView", "SlotView", "HoursView", "ErrorCode"] {
+        assert!(shared.contains(&name), "{name} is shared: {shared:?}");
+    }
+}
+
+/// No 2xx answer is documented as a bare `{type: object}`: every success
+/// body has its fields written down.
+#[test]
+fn every_success_body_has_a_real_schema() {
+    let doc = load_yaml("openapi.yaml");
+    let mut loose = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(responses) = op.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
+            for (status, response) in responses {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let response = super::resolve(&doc, response);
+                let Some(schema) = response["content"]
+                    .get("application/json")
+                    .map(|c| &c["schema"])
+                else {
+                    continue;
+                };
+                let schema = super::resolve(&doc, schema);
+                let items = super::resolve(&doc, &schema["items"]);
+                let bare = |s: &Value| {
+                    s["type"] == "object"
+                        && s.get("properties").is_none()
+                        && s.get("additionalProperties").is_none()
+                };
+                if bare(schema) || (schema["type"] == "array" && bare(items)) {
+                    loose.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        loose.is_empty(),
+        "success bodies without a schema: {loose:?}"
+    );
+}
+
+/// The HTTP check bites: a body as the server sends it passes, the same
+/// body with a field renamed (as after renaming a struct's field in the
+/// server but not in the document) or missing fails, and an undocumented
+/// success fails.
+#[test]
+fn the_http_check_refuses_a_renamed_field() {
+    let c = super::HttpContract::get();
+    let account = json!({
+        "id": "0b7e7c1e-3d1f-4a39-9a57-5d2f0c1e9b11",
+        "username": "tanaka",
+        "display_name": "田中",
+        "role": "counsellor",
+        "active": true,
+        "last_login_at": null,
+        "second_factor": false,
+    });
+    c.check("GET", "/api/me", 200, Some(&account)).unwrap();
+    let mut renamed = account.clone();
+    let v = renamed
+        .as_object_mut()
+        .unwrap()
+        .remove("display_name")
+        .unwrap();
+    renamed["displayName"] = v;
+    let e = c.check("GET", "/api/me", 200, Some(&renamed)).unwrap_err();
+    assert!(
+        e.contains("display_name") && e.contains("displayName"),
+        "{e}"
+    );
+    // A path parameter is matched: an account's second factor reset.
+    let path = "/api/accounts/0b7e7c1e-3d1f-4a39-9a57-5d2f0c1e9b11/second-factor/reset";
+    c.check("POST", path, 200, Some(&json!({"had_second_factor": true})))
+        .unwrap();
+    c.check("POST", path, 200, Some(&json!({"had_2fa": true})))
+        .unwrap_err();
+    // Errors are the error body; a 204 has no body; an undocumented
+    // success is refused.
+    let err = json!({"code": "forbidden", "message": "no"});
+    c.check("GET", "/api/me", 403, Some(&err)).unwrap();
+    c.check("GET", "/api/me", 403, Some(&json!({"error": "no"})))
+        .unwrap_err();
+    c.check("POST", "/api/logout", 204, None).unwrap();
+    c.check("POST", "/api/logout", 200, Some(&json!({})))
+        .unwrap_err();
+    c.check("GET", "/api/nothing", 200, Some(&json!({})))
+        .unwrap_err();
 }

@@ -11,6 +11,7 @@
 
 mod docs;
 mod http;
+mod start_key;
 mod wire;
 
 use std::collections::HashMap;
@@ -170,18 +171,9 @@ impl Contract {
                 socket.channel()
             ));
         };
-        let errors: Vec<String> = validator
-            .iter_errors(frame)
-            .map(|e| format!("{} at `{}`", e, e.instance_path()))
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "schema {name} (docs/asyncapi.yaml): {}",
-                errors.join("; ")
-            ))
-        }
+        check(validator, frame, || {
+            format!("schema {name} (docs/asyncapi.yaml)")
+        })
     }
 }
 
@@ -190,5 +182,157 @@ impl Contract {
 pub fn check_received(socket: Socket, frame: &Value) {
     if let Err(e) = Contract::get().check(socket, Direction::ToClient, frame) {
         panic!("a frame the server sent does not match the contract: {e}\nframe: {frame}");
+    }
+}
+
+/// docs/openapi.yaml as the suite uses it: every answer the suite's HTTP
+/// helpers read (`crate::helpers::read_answer`) is checked against the
+/// schema its path, method and status document, the way every frame is
+/// checked against docs/asyncapi.yaml. A 2xx answer must be documented
+/// with its body; any other falls back to the operation's `default` (the
+/// one error body).
+pub struct HttpContract {
+    /// (path template's segments, method) -> the operation's responses.
+    operations: Vec<(Vec<String>, String, HttpResponses)>,
+    /// The error body, for paths and methods the document does not list.
+    error: Validator,
+}
+
+struct HttpResponses {
+    /// Status (`"200"`, `"default"`) -> its JSON body's validator (`None`
+    /// when the answer documents no JSON body: 204, text/calendar), and
+    /// whether it documents another content type too (`format=csv`).
+    by_status: HashMap<String, (Option<Validator>, bool)>,
+}
+
+fn openapi_validator(schemas: &Value, schema: &Value) -> Validator {
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": {"schemas": schemas},
+        "allOf": [schema],
+    });
+    jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("not a valid schema: {e}"))
+}
+
+impl HttpContract {
+    pub fn get() -> &'static HttpContract {
+        static C: OnceLock<HttpContract> = OnceLock::new();
+        C.get_or_init(|| HttpContract::from_doc(&load_yaml("openapi.yaml")))
+    }
+
+    pub fn from_doc(doc: &Value) -> HttpContract {
+        assert_eq!(doc["openapi"], "3.1.0");
+        let schemas = &doc["components"]["schemas"];
+        let mut operations = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let segments: Vec<String> = path.split('/').map(str::to_owned).collect();
+            for (method, op) in item.as_object().unwrap() {
+                if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    continue;
+                }
+                let mut by_status = HashMap::new();
+                for (status, response) in op["responses"].as_object().expect("responses") {
+                    let response = resolve(doc, response);
+                    let validator = response["content"]
+                        .get("application/json")
+                        .map(|c| openapi_validator(schemas, &c["schema"]));
+                    let other = response["content"]
+                        .as_object()
+                        .is_some_and(|c| c.keys().any(|k| k != "application/json"));
+                    by_status.insert(status.clone(), (validator, other));
+                }
+                operations.push((
+                    segments.clone(),
+                    method.to_uppercase(),
+                    HttpResponses { by_status },
+                ));
+            }
+        }
+        let error = openapi_validator(schemas, &json!({"$ref": "#/components/schemas/Error"}));
+        HttpContract { operations, error }
+    }
+
+    /// The operation for a concrete path (`/api/accounts/<uuid>`): the
+    /// template with the most literal segments that fits.
+    fn operation(&self, method: &str, path: &str) -> Option<&HttpResponses> {
+        let path = path.split('?').next().unwrap_or(path);
+        let segments: Vec<&str> = path.split('/').collect();
+        self.operations
+            .iter()
+            .filter(|(t, m, _)| {
+                m == method
+                    && t.len() == segments.len()
+                    && t.iter().zip(&segments).all(|(a, b)| {
+                        a == b || (a.starts_with('{') && a.ends_with('}') && !b.is_empty())
+                    })
+            })
+            .max_by_key(|(t, _, _)| t.iter().filter(|s| !s.starts_with('{')).count())
+            .map(|(_, _, r)| r)
+    }
+
+    /// Ok, or what is wrong. `body` is the parsed JSON body, `None` when
+    /// the answer had none or was not JSON.
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        body: Option<&Value>,
+    ) -> Result<(), String> {
+        let success = (200..300).contains(&status);
+        let (validator, other) = match self.operation(method, path) {
+            None if success => {
+                return Err(format!(
+                    "{method} {path} answered {status}, but docs/openapi.yaml has no such operation"
+                ))
+            }
+            None => (Some(&self.error), false),
+            Some(op) => match op
+                .by_status
+                .get(&status.to_string())
+                .or_else(|| (!success).then(|| op.by_status.get("default")).flatten())
+            {
+                None => {
+                    return Err(format!(
+                        "{method} {path}: status {status} is not documented in docs/openapi.yaml"
+                    ))
+                }
+                Some((v, other)) => (v.as_ref(), *other),
+            },
+        };
+        match (validator, body) {
+            (Some(v), Some(body)) => check(v, body, || {
+                format!("{method} {path} {status} (docs/openapi.yaml)")
+            }),
+            (Some(_), None) if other => Ok(()),
+            (Some(_), None) => Err(format!(
+                "{method} {path} {status}: docs/openapi.yaml documents a JSON body, none came"
+            )),
+            (None, Some(body)) => Err(format!(
+                "{method} {path} {status}: a JSON body the document does not describe: {body}"
+            )),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// An HTTP answer a test read through the suite's helpers: it must match
+/// docs/openapi.yaml. Panics with the body and the schema's complaint.
+pub fn check_http_answer(method: &str, path: &str, status: u16, body: Option<&Value>) {
+    if let Err(e) = HttpContract::get().check(method, path, status, body) {
+        panic!("an HTTP answer does not match the contract: {e}");
+    }
+}
+
+/// `value` against `schema`: every error with where it is, after `what`.
+fn check(schema: &Validator, value: &Value, what: impl FnOnce() -> String) -> Result<(), String> {
+    let errors: Vec<String> = schema
+        .iter_errors(value)
+        .map(|e| format!("{} at `{}`", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {}", what(), errors.join("; ")))
     }
 }

@@ -183,3 +183,100 @@ async fn a_fragmented_message_over_the_limit_gets_frame_too_large_then_1009() {
     .await;
     assert_eq!(v.recv_type("sent").await["client_id"], "split");
 }
+
+/// Issue 27: every close the server starts (PROTOCOL.md, "close codes")
+/// reaches a client with its code, never as 1005 ("no status") or a reset
+/// without one: the server waits for the client's close after its own.
+#[tokio::test]
+async fn every_close_the_server_starts_reaches_the_client_with_its_code() {
+    let app = spawn_app_with(|s| {
+        s.timing.start_timeout_ms = 400;
+        s.timing.heartbeat_interval_ms = 100;
+        s.timing.client_timeout_ms = 600;
+        s.limits.flood_close_after = 5;
+        s.limits.frames_per_sec = 1;
+        s.limits.frames_burst = 1;
+    })
+    .await;
+    // 1008: no `start` or `resume` within start_timeout.
+    let mut v = app.visitor().await;
+    assert_eq!(
+        v.closed_with_reason().await,
+        Some((1008, "start_timeout".into()))
+    );
+    // 1001: the client stopped answering pings (it reads nothing for a
+    // while, then finds the close).
+    let (mut v, _) = app.start_visitor(json!({"type": "start"})).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(v.closed().await, Some(1001));
+    // 1008: a flood of frames past the rate limit.
+    let (mut v, _) = app.start_visitor(json!({"type": "start"})).await;
+    for i in 0..20 {
+        v.send(json!({"type": "typing", "active": i % 2 == 0}))
+            .await;
+    }
+    assert_eq!(v.closed().await, Some(1008));
+    // 1002: a frame with a reserved opcode.
+    let (mut v, _) = app.start_visitor(json!({"type": "start"})).await;
+    v.send_raw(Message::Frame(Frame::message(
+        b"?".to_vec(),
+        OpCode::Data(Data::Reserved(3)),
+        true,
+    )))
+    .await;
+    assert_eq!(v.closed().await, Some(1002));
+    // 1012: the node drains (as on SIGTERM, or when its presence lapsed).
+    let (mut v, _) = app.start_visitor(json!({"type": "start"})).await;
+    app.state.hub.dispatch(tsunagu::model::Event::Reconnect);
+    assert_eq!(v.closed().await, Some(1012));
+}
+
+/// 1013 (try again later): a socket whose outgoing queue fills up, because
+/// its client reads more slowly than the server writes, is closed with
+/// the code and reason PROTOCOL.md gives, and the client loses nothing by
+/// reconnecting and resuming, as the table says to.
+#[tokio::test]
+async fn a_socket_too_slow_to_read_is_closed_with_1013_and_resumes_without_loss() {
+    use tsunagu::core::ids::{ConversationId, Party};
+    let app = spawn_app_with(|s| s.limits.outbox_messages = 16).await;
+    let mut c = app.counsellor("aoki").await;
+    c.available(1).await;
+    let (mut v, welcome) = app.start_visitor(json!({"type": "start"})).await;
+    wait_matched(&mut v, &welcome).await;
+    let conv = welcome["conversation_id"].as_str().unwrap().to_owned();
+    let token = welcome["resume_token"].as_str().unwrap().to_owned();
+    c.ws.recv_type("assigned").await;
+    for i in 0..3 {
+        c.ws.send(json!({"type": "send", "conversation_id": conv, "client_id": format!("m{i}"), "text": format!("メッセージ{i}")}))
+            .await;
+        c.ws.recv_type("sent").await;
+    }
+    // Many events for the conversation at once, faster than its visitor
+    // socket can take them from its queue of 16 (the hub puts them there
+    // without waiting, as it does for every event).
+    let id: ConversationId = conv.parse().unwrap();
+    for i in 0..1_000 {
+        app.state.hub.dispatch(tsunagu::model::Event::Typing {
+            conversation: id,
+            from: Party::Counsellor,
+            active: i % 2 == 0,
+        });
+    }
+    assert_eq!(
+        v.closed_with_reason().await,
+        Some((1013, "too slow; reconnect and resume".into()))
+    );
+    // Reconnect and resume: every message is there, once, in order.
+    let mut v = app.visitor().await;
+    v.send(json!({"type": "resume", "conversation_id": conv, "token": token, "last_seq": 0}))
+        .await;
+    assert_eq!(v.recv_type("welcome").await["state"], "active");
+    let mut texts = Vec::new();
+    while texts.len() < 3 {
+        let f = v.recv().await;
+        if f["type"] == "message" {
+            texts.push(f["text"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(texts, ["メッセージ0", "メッセージ1", "メッセージ2"]);
+}

@@ -15,11 +15,37 @@ conformance!(
     set_outcome_only_for_the_counsellor_of_an_ended_conversation,
     sweep_ends_queued_visitors_away_past_grace,
     sweep_requeues_to_the_front_when_the_counsellor_is_away_past_grace,
+    requeue_held_puts_a_present_counsellors_chats_at_the_front,
     connection_counts_track_presence,
     live_conversations_are_the_queued_and_active_ones,
     left_queue_counts_visitors_who_gave_up_waiting,
     leaving_quickly_marks_the_conversation_and_ends_nothing,
+    a_start_key_takes_up_its_waiting_conversation_once_and_atomically,
+    a_conversation_keeps_the_language_it_started_in,
 );
+
+async fn a_conversation_keeps_the_language_it_started_in(b: Backend) {
+    use tsunagu::core::ids::Lang;
+    let mut en = conv_at(T0);
+    en.lang = Lang::En;
+    let ja = conv_at(T0 + 1);
+    let created = b.node(0).create_conversation(en.clone(), 10).await.unwrap();
+    assert_eq!(created.lang, Lang::En);
+    b.node(1).create_conversation(ja.clone(), 10).await.unwrap();
+    let c = counsellor(b.store(), 2).await;
+    b.node(2).assign(en.id, c, T0 + 5).await.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            b.node(i).conversation(en.id).await.unwrap().unwrap().lang,
+            Lang::En
+        );
+        assert_eq!(
+            b.node(i).conversation(ja.id).await.unwrap().unwrap().lang,
+            Lang::Ja
+        );
+    }
+    assert_eq!(b.store().queue().await.unwrap()[0].lang, Lang::Ja);
+}
 
 async fn a_created_conversation_reads_back_whole(b: Backend) {
     let s = b.store();
@@ -592,4 +618,113 @@ async fn leaving_quickly_marks_the_conversation_and_ends_nothing(b: Backend) {
     // The statistics count it as left quickly.
     let facts = s.report_facts().await.unwrap();
     assert_eq!(facts.iter().filter(|f| f.left_quickly).count(), 2);
+}
+
+/// `requeue_held` (issue 21: an account deactivated or its role changed):
+/// as the end of the grace period, but while the counsellor is still
+/// connected; once per conversation whichever nodes race.
+async fn requeue_held_puts_a_present_counsellors_chats_at_the_front(b: Backend) {
+    let s = b.store();
+    let waiting = create(s, conv_at(T0)).await;
+    let one = create(s, conv_at(T0 + 10)).await;
+    let two = create(s, conv_at(T0 + 11)).await;
+    let done = create(s, conv_at(T0 + 20)).await;
+    let c = counsellor(s, 3).await;
+    for (id, at) in [(one, 30), (two, 31), (done, 32)] {
+        s.assign(id, c, T0 + at).await.unwrap();
+    }
+    s.end(done, EndedBy::Visitor, None, T0 + 33).await.unwrap();
+    let all = join_all((0..3).map(|i| {
+        let s = b.node(i);
+        async move { s.requeue_held(c, T0 + 40).await.unwrap() }
+    }))
+    .await;
+    let mut reported: Vec<ConversationId> = all
+        .into_iter()
+        .flatten()
+        .map(|r| match r {
+            Swept::Requeued {
+                conversation,
+                counsellor,
+            } => {
+                assert_eq!(counsellor, c);
+                conversation
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    reported.sort();
+    let mut both = vec![one, two];
+    both.sort();
+    assert_eq!(reported, both, "each requeued once");
+    assert_eq!(queue_ids(s).await, vec![one, two, waiting]);
+    assert_eq!(active_of(s, c).await, 0);
+    for id in [one, two] {
+        let rec = s.conversation(id).await.unwrap().unwrap();
+        assert_eq!(rec.state, ConversationState::Queued);
+        assert!(rec.requeued);
+        assert_eq!(rec.counsellor, None);
+    }
+    assert_eq!(
+        s.conversations_of(c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![done]
+    );
+    assert_eq!(s.requeue_held(c, T0 + 50).await.unwrap(), vec![]);
+}
+
+/// Issue 27: a `start` with an idempotency key made again (its `welcome`
+/// lost) gets the conversation that key started, atomically (many at
+/// once on three nodes make one), only while it waits for its first
+/// counsellor.
+async fn a_start_key_takes_up_its_waiting_conversation_once_and_atomically(b: Backend) {
+    use tsunagu::model::StartKey;
+    let key = StartKey {
+        hash: [42; 32],
+        sealed: "sealed-token".into(),
+    };
+    let keyed = |now| {
+        let mut n = conv_at(now);
+        n.start_key = Some(key.clone());
+        n
+    };
+    let calls = (0..12).map(|i| {
+        let s = b.node(i);
+        let n = keyed(T0 + i as u64);
+        async move { s.create_conversation(n, 100).await.unwrap() }
+    });
+    let made = join_all(calls).await;
+    let ids: HashSet<ConversationId> = made.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 1, "one conversation for one key");
+    let id = made[0].id;
+    assert_eq!(b.store().queue().await.unwrap().len(), 1);
+    let rec = b.store().conversation(id).await.unwrap().unwrap();
+    assert_eq!(rec.start_key.as_ref(), Some(&key));
+    for i in 0..3 {
+        let found = b.node(i).started_with(&key.hash).await.unwrap();
+        assert_eq!(found.map(|r| r.id), Some(id));
+    }
+    assert!(b.store().started_with(&[43; 32]).await.unwrap().is_none());
+    // Assigned: the key is spent; the same key makes a new conversation.
+    let counsellor = super::counsellor(b.store(), 1).await;
+    b.store().assign(id, counsellor, T0 + 100).await.unwrap();
+    assert!(b.store().started_with(&key.hash).await.unwrap().is_none());
+    let fresh = b
+        .store()
+        .create_conversation(keyed(T0 + 200), 100)
+        .await
+        .unwrap();
+    assert_ne!(fresh.id, id);
+    assert_eq!(
+        b.node(1)
+            .started_with(&key.hash)
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(fresh.id)
+    );
 }

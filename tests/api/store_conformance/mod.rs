@@ -106,15 +106,21 @@ macro_rules! conformance {
 }
 
 // After `conformance!`, which they use.
+mod account_audit;
 mod accounts;
+mod canned;
+mod cases;
 mod conversations;
 mod counsellors;
+mod floor;
 mod forget;
 mod guards;
 mod messages;
 mod node;
 mod reschedule;
+mod second_factors;
 mod supervision;
+mod supervision_audit;
 mod way_back;
 
 // ------------------------------------------------------------ helpers
@@ -123,6 +129,7 @@ const T0: u64 = 1_700_000_000_000;
 
 pub(crate) fn conv_at(now_ms: u64) -> NewConversation {
     NewConversation {
+        lang: Default::default(),
         channel: Default::default(),
         id: ConversationId::new_random(),
         token_hash: [7; 32],
@@ -132,6 +139,8 @@ pub(crate) fn conv_at(now_ms: u64) -> NewConversation {
         alert: None,
         first_message: None,
         now_ms,
+        start_key: None,
+        prefers: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! and silence marks.
 
 use super::*;
+use tsunagu::core::handoff::{AuditAction, AuditFilter};
 
 conformance!(
     triage_raises_a_waiting_visitor_once_and_moves_them_ahead,
@@ -22,6 +23,7 @@ conformance!(
 
 fn risk_conv(risk: RiskLevel, now_ms: u64) -> NewConversation {
     NewConversation {
+        lang: Default::default(),
         channel: Default::default(),
         id: ConversationId::new_random(),
         token_hash: [0; 32],
@@ -31,6 +33,8 @@ fn risk_conv(risk: RiskLevel, now_ms: u64) -> NewConversation {
         alert: None,
         first_message: None,
         now_ms,
+        start_key: None,
+        prefers: None,
     }
 }
 
@@ -207,15 +211,16 @@ async fn a_refused_reassign_changes_nothing(b: Backend) {
         })
     };
     assert_eq!(
-        s.reassign(conv.id, a, full, true, note(), 4).await,
+        s.reassign(conv.id, a, full, true, note(), None, 4).await,
         Err(StoreError::CapacityReached)
     );
     assert_eq!(
-        s.reassign(conv.id, a, away, true, note(), 4).await,
+        s.reassign(conv.id, a, away, true, note(), None, 4).await,
         Err(StoreError::NotAvailable)
     );
     assert_eq!(
-        s.reassign(conv.id, full, away, false, note(), 4).await,
+        s.reassign(conv.id, full, away, false, note(), None, 4)
+            .await,
         Err(StoreError::NotYours)
     );
     assert_eq!(s.conversation(conv.id).await.unwrap(), before);
@@ -223,7 +228,7 @@ async fn a_refused_reassign_changes_nothing(b: Backend) {
     assert!(s.notes(conv.id).await.unwrap().is_empty());
     // A takeover ignores status but not capacity.
     let rec = s
-        .reassign(conv.id, a, away, false, note(), 5)
+        .reassign(conv.id, a, away, false, note(), None, 5)
         .await
         .unwrap();
     assert_eq!(rec.counsellor, Some(away));
@@ -265,12 +270,12 @@ async fn supervision_rules_and_writers(b: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        s.supervise(conv.id, sup, Some(SupervisionMode::Join))
+        s.supervise(conv.id, sup, Some(SupervisionMode::Join), false, 2)
             .await
             .map(|_| ()),
         Err(StoreError::Transition(TransitionError::NotActive))
     );
-    s.supervise(conv.id, sup, Some(SupervisionMode::Observe))
+    s.supervise(conv.id, sup, Some(SupervisionMode::Observe), false, 1)
         .await
         .unwrap();
     s.assign(conv.id, a, 2).await.unwrap();
@@ -285,7 +290,7 @@ async fn supervision_rules_and_writers(b: Backend) {
     };
     assert_eq!(s.append(conv.id, msg(sup)).await, Err(StoreError::NotYours));
     let (_, prev) = s
-        .supervise(conv.id, sup, Some(SupervisionMode::Join))
+        .supervise(conv.id, sup, Some(SupervisionMode::Join), false, 3)
         .await
         .unwrap();
     assert_eq!(prev, Some(SupervisionMode::Observe));
@@ -517,16 +522,19 @@ async fn reassign_moves_the_place_and_the_held_entry(b: Backend) {
     let sup = counsellor(s, 2).await;
     let id = create(s, conv_at(T0)).await;
     s.assign(id, a, T0 + 1).await.unwrap();
-    s.supervise(id, sup, Some(SupervisionMode::Observe))
+    s.supervise(id, sup, Some(SupervisionMode::Observe), false, T0 + 1)
         .await
         .unwrap();
     // to == from: nothing changes.
-    let same = s.reassign(id, a, a, true, None, T0 + 2).await.unwrap();
+    let same = s
+        .reassign(id, a, a, true, None, Some(AuditAction::TakeOver), T0 + 2)
+        .await
+        .unwrap();
     assert_eq!(same, s.conversation(id).await.unwrap().unwrap());
     assert_eq!(same.transfers, 0);
     // Unknown target.
     assert_eq!(
-        s.reassign(id, a, AccountId::new_random(), false, None, T0 + 2)
+        s.reassign(id, a, AccountId::new_random(), false, None, None, T0 + 2)
             .await,
         Err(StoreError::NotAvailable)
     );
@@ -537,9 +545,29 @@ async fn reassign_moves_the_place_and_the_held_entry(b: Backend) {
     };
     let rec = b
         .node(1)
-        .reassign(id, a, sup, false, Some(note.clone()), T0 + 3)
+        .reassign(
+            id,
+            a,
+            sup,
+            false,
+            Some(note.clone()),
+            Some(AuditAction::TakeOver),
+            T0 + 3,
+        )
         .await
         .unwrap();
+    // The take-over is audited in its step, with how long the observation
+    // it ended had lasted; the refused and no-op calls wrote nothing.
+    let log = s.audit_log(&AuditFilter::newest(10)).await.unwrap();
+    let actions: Vec<_> = log.iter().map(|e| (e.action, e.duration_ms)).collect();
+    assert_eq!(
+        actions,
+        vec![
+            (AuditAction::TakeOver, Some(2)),
+            (AuditAction::Observe, None)
+        ]
+    );
+    assert_eq!((log[0].account, log[0].conversation), (sup, Some(id)));
     assert_eq!(rec.state, ConversationState::Active { counsellor: sup });
     assert_eq!(rec.counsellor, Some(sup));
     assert_eq!(rec.transfers, 1);
@@ -569,7 +597,7 @@ async fn reassign_moves_the_place_and_the_held_entry(b: Backend) {
     // Refusals on a queued and an ended conversation.
     let queued = create(s, conv_at(T0)).await;
     assert_eq!(
-        s.reassign(queued, a, sup, false, None, T0).await,
+        s.reassign(queued, a, sup, false, None, None, T0).await,
         Err(StoreError::Transition(TransitionError::NotActive))
     );
     assert_eq!(
@@ -578,7 +606,7 @@ async fn reassign_moves_the_place_and_the_held_entry(b: Backend) {
     );
     s.end(id, EndedBy::Counsellor, None, T0 + 4).await.unwrap();
     assert_eq!(
-        s.reassign(id, sup, a, false, None, T0 + 5).await,
+        s.reassign(id, sup, a, false, None, None, T0 + 5).await,
         Err(StoreError::Transition(TransitionError::AlreadyEnded))
     );
 }
@@ -621,10 +649,10 @@ async fn assign_drops_the_assignees_supervision(b: Backend) {
     let sup = counsellor(s, 1).await;
     let other = AccountId::new_random();
     let id = create(s, conv_at(T0)).await;
-    s.supervise(id, sup, Some(SupervisionMode::Observe))
+    s.supervise(id, sup, Some(SupervisionMode::Observe), false, T0)
         .await
         .unwrap();
-    s.supervise(id, other, Some(SupervisionMode::Observe))
+    s.supervise(id, other, Some(SupervisionMode::Observe), false, T0)
         .await
         .unwrap();
     assert_eq!(s.supervised_by(sup).await.unwrap().len(), 1);
@@ -634,16 +662,16 @@ async fn assign_drops_the_assignees_supervision(b: Backend) {
     assert!(s.supervised_by(sup).await.unwrap().is_empty());
     // Supervising one's own conversation is refused; clearing is not.
     assert_eq!(
-        s.supervise(id, sup, Some(SupervisionMode::Observe))
+        s.supervise(id, sup, Some(SupervisionMode::Observe), false, T0)
             .await
             .map(|_| ()),
         Err(StoreError::NotYours)
     );
-    let (rec, prev) = s.supervise(id, other, None).await.unwrap();
+    let (rec, prev) = s.supervise(id, other, None, false, T0).await.unwrap();
     assert_eq!(prev, Some(SupervisionMode::Observe));
     assert!(rec.supervisors.is_empty());
     assert_eq!(
-        s.supervise(ConversationId::new_random(), other, None)
+        s.supervise(ConversationId::new_random(), other, None, false, T0)
             .await
             .map(|_| ()),
         Err(StoreError::NotFound)

@@ -15,7 +15,9 @@ export const BASE = process.env.TSUNAGU_URL;
 export const PASSWORD = process.env.TSUNAGU_PASSWORD;
 /** A second server whose chat is closed (a one-off closure covering today), started by run.sh. */
 export const CLOSED_BASE = process.env.TSUNAGU_CLOSED_URL;
-const OURS = [BASE, CLOSED_BASE].filter(Boolean);
+/** A third server with the empty-floor alert on (after 2 s); spec 22 only. */
+export const FLOOR_BASE = process.env.TSUNAGU_FLOOR_URL;
+const OURS = [BASE, CLOSED_BASE, FLOOR_BASE].filter(Boolean);
 const ours = (url) => OURS.some((b) => url.startsWith(b));
 const CHROMIUM = process.env.TSUNAGU_TEST_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.TSUNAGU_SCREENSHOTS || path.resolve('../../test-artifacts/screenshots');
@@ -118,10 +120,10 @@ export async function closedVisitorPage(browser, { viewport = { width: 360, heig
 }
 
 /** A counsellor at a desk, logged in through the console's form. */
-export async function counsellorPage(browser, username, { viewport = { width: 1280, height: 800 } } = {}) {
+export async function counsellorPage(browser, username, { viewport = { width: 1280, height: 800 }, base = BASE } = {}) {
   const context = await isolatedContext(browser, { viewport });
   const page = watch(await context.newPage());
-  await page.goto(`${BASE}/console`);
+  await page.goto(`${base}/console`);
   await page.waitForSelector('#login:not([hidden])');
   await page.fill('#login-username', username);
   await page.fill('#login-password', PASSWORD);
@@ -322,10 +324,10 @@ export async function openTab(page, name) {
 }
 
 /** A staff member on the admin (`/admin/`) or intake (`/intake/`) page, logged in through its form. */
-export async function staffPage(browser, pagePath, username, { viewport = { width: 1280, height: 800 }, beforeLogin } = {}) {
+export async function staffPage(browser, pagePath, username, { viewport = { width: 1280, height: 800 }, beforeLogin, base = BASE } = {}) {
   const context = await isolatedContext(browser, { viewport });
   const page = watch(await context.newPage());
-  await page.goto(`${BASE}${pagePath}`);
+  await page.goto(`${base}${pagePath}`);
   await page.waitForSelector('#login:not([hidden]) #login-submit');
   if (beforeLogin) await beforeLogin(page);
   await page.fill('#login-username', username);
@@ -333,6 +335,17 @@ export async function staffPage(browser, pagePath, username, { viewport = { widt
   await page.click('#login-submit');
   await page.waitForSelector('#workspace:not([hidden])');
   return { context, page };
+}
+
+/**
+ * Show one section of the admin page by its menu (`fragment`: floor,
+ * statistics, audit-log, staff-accounts, canned-replies,
+ * appointment-slots), as a person would.
+ */
+export async function adminSection(page, fragment) {
+  await page.click(`.admin-nav a[href="#${fragment}"]`);
+  await page.waitForSelector(`.admin-section:not([hidden]) :is(h2, h3)`);
+  await page.waitForFunction((f) => location.hash === `#${f}`, fragment);
 }
 
 /** The HTTP API as a logged-in staff member (a context's own request client keeps the cookie). */

@@ -20,6 +20,7 @@ import {
   screenshot,
   assertClean,
   staffPage,
+  adminSection,
   staffApi,
   createSlot,
   tomorrowInJapan,
@@ -56,7 +57,8 @@ test('an admin account is pointed from the console to the admin page', async () 
     assert.ok(await page.locator('#workspace').isHidden());
     assert.equal(await page.getAttribute('#login-other-link', 'href'), '/admin/');
     await page.click('#login-other-link');
-    await page.waitForSelector('#workspace:not([hidden]) #slot-form');
+    // The admin page, on its first section (the floor).
+    await page.waitForSelector('#workspace:not([hidden]) #floor-heading');
   } finally {
     await context.close();
   }
@@ -68,7 +70,7 @@ for (const [lang, hour] of [
 ]) {
   test(`an admin creates a slot, sees a refusal, cancels the slot, reads the audit log (${lang})`, async () => {
     const place = `区保健福祉センター 2階（admin ${lang}）`;
-    const a = await staffPage(browser, '/admin/', 'mori', {
+    const a = await staffPage(browser, '/admin/#appointment-slots', 'mori', {
       beforeLogin: async (page) => {
         await switchLang(page, lang);
         await checkState(page, lang, 'admin login', 'admin-0-login');
@@ -114,6 +116,7 @@ for (const [lang, hour] of [
       await waitText(a.page, '#status', lang === 'ja' ? '枠を取り消しました' : 'Slot cancelled');
       const after = await (await a.context.request.get(`${BASE}/api/slots`)).json();
       assert.ok(!after.some((s) => s.slot_id === slot.slot_id));
+      await adminSection(a.page, 'audit-log');
       await a.page.waitForSelector('#audit-body tr[data-action="create_slot"]');
       await a.page.waitForSelector('#audit-body tr[data-action="cancel_slot"]');
       await waitText(a.page, '#audit-body', '森');

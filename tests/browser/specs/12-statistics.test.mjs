@@ -17,7 +17,7 @@ after(async () => {
 
 for (const lang of ['ja', 'en']) {
   test(`an admin reads the statistics of a month and of a fiscal year (${lang})`, async () => {
-    const a = await staffPage(browser, '/admin/', 'mori', {
+    const a = await staffPage(browser, '/admin/#statistics', 'mori', {
       viewport: { width: 360, height: 740 },
       beforeLogin: (page) => switchLang(page, lang),
     });

@@ -300,9 +300,15 @@ for (const [lang, username, name] of [
       const largest = g.log.height / g.viewport;
       console.log(`# ${lang} 360x740 chatting, largest text: message area ${Math.round(g.log.height)}/${g.viewport} px = ${(largest * 100).toFixed(1)} %`);
       // Every text scales (as a zoom would), the buttons too: less than at the standard size, still the largest part.
+      await screenshot(v.page, lang, 'layout-chatting-text-larger');
       assert.ok(largest >= 0.4, `largest text: ${largest}`);
       assert.ok(inLog(g, g.lastStatus), 'largest text: the newest delivery line is whole');
-      await screenshot(v.page, lang, 'layout-chatting-text-larger');
+      // On a phone the character count shows only once the text nears the limit.
+      assert.ok(await v.page.locator('#composer-count').isHidden(), 'no count under an empty composer at 360 px');
+      await v.page.fill('#composer-text', 'あ'.repeat(1700));
+      await v.page.locator('#composer-count').waitFor();
+      await v.page.fill('#composer-text', '');
+      assert.ok(await v.page.locator('#composer-count').isHidden(), 'the count goes again with the text');
       await v.page.click('#settings summary');
       await v.page.locator('#settings .radio-chip', { hasText: copy.normal }).click();
       await v.page.click('#settings summary');

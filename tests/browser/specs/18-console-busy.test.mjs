@@ -184,6 +184,20 @@ for (const [lang, username] of [
       // The side column is tabs, one panel shown.
       assert.equal(await panel(c.page).locator('[role="tab"]').count(), 4);
       assert.equal(await panel(c.page).locator('[role="tabpanel"]:not([hidden])').count(), 1);
+      // The unread badge is whole, on the row's first line (it wrapped
+      // onto a line of its own in English at 1280 px).
+      const badges = await c.page.$$eval('#conv-list .badge.unread', (bs) =>
+        bs.map((b) => {
+          const r = b.getBoundingClientRect();
+          const label = b.closest('li').querySelector('.conv-tab-label').getBoundingClientRect();
+          return { text: b.textContent, height: r.height, lineHeight: parseFloat(getComputedStyle(b).lineHeight), top: r.top, labelBottom: label.bottom };
+        }),
+      );
+      assert.ok(badges.length >= 1, 'an unread badge is shown');
+      for (const b of badges) {
+        assert.ok(b.height <= b.lineHeight * 1.2, `the unread badge wraps: ${JSON.stringify(b)}`);
+        assert.ok(b.top < b.labelBottom, `the unread badge is below the label's line: ${JSON.stringify(b)}`);
+      }
       await axeScan(c.page, `${lang} busy console`);
       await screenshot(c.page, lang, 'console-busy-list');
 

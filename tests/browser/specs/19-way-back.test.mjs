@@ -43,7 +43,7 @@ const TEXT = {
   ja: {
     link: '戻るためのコード',
     explain: '（30分以内・一度だけ）',
-    summary: 'コードで会話に戻る',
+    summary: 'さっき離れた会話に戻る（8文字のコード）',
     mine: '親に聞かれそうで怖い',
     theirs: 'ゆっくりで大丈夫です',
     wrong: 'このコードでは会話に戻れませんでした',
@@ -51,7 +51,7 @@ const TEXT = {
   en: {
     link: 'Way-back code',
     explain: '(within 30 minutes, once only)',
-    summary: 'Back to a conversation with a code',
+    summary: 'Back to the chat you just left (8-character code)',
     mine: 'someone may hear me',
     theirs: 'Take your time',
     wrong: 'That code does not lead back to a conversation',

@@ -1,7 +1,7 @@
 -- "Erase my chat": delete an ended conversation's text at once.
 -- KEYS: 1 meta (hash), 2 log (stream), 3 seen (hash), 4 notes (list),
 --       5 the handoff link index (string), 6 the handoff link (string; a
---       placeholder if none)
+--       placeholder if none), 7 whispers (list; deleted with the log)
 -- ARGV: 1 now_ms, 2 the static JSON without the first message,
 --       3 '1' to delete the notes too, 4 the handoff link's token hash
 --       the node read ('' = none)
@@ -16,7 +16,7 @@ if (redis.call('GET', KEYS[5]) or '') ~= ARGV[4] then return {'retry'} end
 redis.call('DEL', KEYS[5], KEYS[6])
 if not m[2] or m[2] == '' then
   redis.call('HSET', KEYS[1], 'erased', ARGV[1], 'static', ARGV[2])
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
   if ARGV[3] == '1' then redis.call('DEL', KEYS[4]) end
 end
 return {'ok', redis.call('HGETALL', KEYS[1])}
