@@ -400,8 +400,13 @@ impl VisitorClient {
     fn take(&mut self, f: Value) {
         if f["type"] == "message" {
             let seq = f["seq"].as_u64().unwrap();
-            self.received
-                .push((seq, f["text"].as_str().unwrap().to_owned()));
+            // A resume replays the visitor's own messages too (one stored
+            // just before the kill, whose `sent` was lost with the node):
+            // only the counsellor's count as received.
+            if f["from"] == "counsellor" {
+                self.received
+                    .push((seq, f["text"].as_str().unwrap().to_owned()));
+            }
             self.last_seq = self.last_seq.max(seq);
         }
         assert_ne!(f["type"], "error", "{f}");
