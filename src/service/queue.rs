@@ -19,6 +19,9 @@ use crate::protocol::ErrorCode;
 /// the ones behind them to the next round after a preference runs out.
 const RETURNING_LOOKAHEAD: usize = 16;
 
+/// How often the sweeper looks for supervision no socket holds, in ms.
+const ORPHAN_CHECK_MS: u64 = 10_000;
+
 /// What a visitor learns about their place in the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueuePlace {
@@ -140,13 +143,23 @@ impl Service {
         }
     }
 
-    /// Apply the grace periods on a fixed interval.
+    /// Apply the grace periods on a fixed interval, and end the supervision
+    /// of supervisors no socket holds (`end_orphaned_supervision`).
     pub async fn run_sweeper(self: Arc<Self>) {
         let t = &self.settings.timing;
         let mut tick = tokio::time::interval(Duration::from_millis(t.sweep_interval_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Orphaned supervision is looked for at the first tick (a node
+        // restarted after a crash) and then every ten seconds or so (it
+        // reads every account), not on every tick.
+        let orphan_every = (ORPHAN_CHECK_MS / t.sweep_interval_ms.max(1)).max(1);
+        let mut ticks: u64 = 0;
         loop {
             tick.tick().await;
+            if ticks % orphan_every == 0 {
+                self.end_orphaned_supervision().await;
+            }
+            ticks += 1;
             let swept = match self
                 .store
                 .sweep(

@@ -285,6 +285,40 @@ impl Service {
     /// join of theirs ends (audited as `leave_by_disconnect`, with its
     /// duration). Failures are logged; the next connect shows what holds.
     pub async fn end_supervision_on_disconnect(&self, supervisor: AccountId) {
+        self.end_supervision_begun_before(supervisor, u64::MAX)
+            .await;
+    }
+
+    /// Supervisors with no console socket anywhere who still hold an
+    /// observation or a join: their node crashed (SIGKILL, power loss) and
+    /// never said the socket closed, or a single node restarted after a
+    /// crash with nobody connected. Their accesses end as at a disconnect
+    /// (audited `leave_by_disconnect`, with the duration up to now), so the
+    /// audit never shows a minor's conversation watched by nobody until it
+    /// ends. Run by the sweeper on every node; ending twice changes nothing.
+    pub async fn end_orphaned_supervision(&self) {
+        let accounts = match self.store.accounts().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read accounts for the supervision check");
+                return;
+            }
+        };
+        for a in accounts.iter().filter(|a| a.role == Role::Supervisor) {
+            // Only accesses begun before the presence was read: a
+            // supervisor who connects and observes between the two reads
+            // keeps what they just began.
+            let checked_at = self.now_ms();
+            match self.store.counsellor(a.id).await {
+                Ok(Some(r)) if r.connections > 0 => continue,
+                Ok(_) => {}
+                Err(_) => continue,
+            }
+            self.end_supervision_begun_before(a.id, checked_at).await;
+        }
+    }
+
+    async fn end_supervision_begun_before(&self, supervisor: AccountId, before_ms: u64) {
         let supervised = match self.store.supervised_by(supervisor).await {
             Ok(v) => v,
             Err(e) => {
@@ -293,6 +327,12 @@ impl Service {
             }
         };
         for (rec, _) in supervised {
+            if rec
+                .supervision_entry(supervisor)
+                .is_none_or(|s| s.since_ms >= before_ms)
+            {
+                continue;
+            }
             if let Err(e) = self
                 .change_supervision(rec.id, supervisor, None, true)
                 .await

@@ -333,16 +333,21 @@ fn text(who: &str, i: usize) -> String {
 /// Accounts, sessions, four conversations in every state, 501 confirmed
 /// messages, acks and a note; then a burst of visitor messages still in
 /// flight when `stop` is called.
-async fn scenario(s: &Server) -> Before {
-    let admin = s.login("admin").await;
+/// The admin creates an account in the product.
+async fn add_account(s: &Server, admin: &str, username: &str, role: &str) {
     let r = reqwest::Client::new()
         .post(s.url("/api/accounts"))
-        .header("cookie", &admin)
-        .json(&json!({"username": "aoki", "display_name": "青木", "role": "counsellor", "password": PASSWORD}))
+        .header("cookie", admin)
+        .json(&json!({"username": username, "display_name": format!("{username}-san"), "role": role, "password": PASSWORD}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 201, "account {username}");
+}
+
+async fn scenario(s: &Server) -> Before {
+    let admin = s.login("admin").await;
+    add_account(s, &admin, "aoki", "counsellor").await;
     let counsellor = s.login("aoki").await;
     let (mut cw, _) = s.counsellor(&counsellor, json!({})).await;
     cw.send(json!({"type": "set_capacity", "capacity": 2}))
@@ -734,6 +739,53 @@ async fn a_crash_loses_nothing_confirmed_and_doubles_nothing() {
     let s = start(dir.path());
     let (_, w) = resume(&s, &before.a, 0).await;
     assert_eq!(w["last_seq"], 2 * HALF as u64 + 1 + BURST as u64 + 1);
+}
+
+/// A supervisor observes a conversation when the server crashes: nobody
+/// is watching after the restart, so the access ends at once (audited
+/// `leave_by_disconnect`, with its duration) instead of staying open in
+/// the audit until the conversation ends (issue 20).
+#[tokio::test]
+async fn a_crash_ends_the_supervision_it_left_open() {
+    let dir = TempDir::new("crash-supervision");
+    let s = start(dir.path());
+    let admin = s.login("admin").await;
+    add_account(&s, &admin, "kudo", "counsellor").await;
+    add_account(&s, &admin, "mori", "supervisor").await;
+    let (mut cw, _) = s.counsellor(&s.login("kudo").await, json!({})).await;
+    cw.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    let (_v, v, _) = start_visitor(&s, json!({"type": "start"})).await;
+    cw.recv_type("assigned").await;
+    let (mut sw, _) = s.counsellor(&s.login("mori").await, json!({})).await;
+    sw.send(json!({"type": "observe", "conversation_id": v.id}))
+        .await;
+    sw.recv_type("supervising").await;
+    s.crash();
+
+    let s = start(dir.path());
+    let admin = s.login("admin").await;
+    let url = s.url(&format!("/api/admin/audit?conversation={}", v.id));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let entries = loop {
+        let entries = get(url.clone(), &admin).await;
+        let entries = entries.as_array().unwrap().clone();
+        if entries.iter().any(|e| e["action"] == "leave_by_disconnect") {
+            break entries;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the observation left open by the crash never ended: {entries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["leave_by_disconnect", "observe"], "newest first");
+    assert!(entries[0]["duration_ms"].is_u64(), "{}", entries[0]);
+    s.crash();
 }
 
 /// Many visitors sending at once, and the crash lands while confirmations

@@ -7,6 +7,8 @@
 //! - A node dying mid-chat: the visitor's node is SIGKILLed while the two
 //!   exchange messages; the visitor resumes on another node; nothing is
 //!   lost, nothing doubled, order kept.
+//! - A dead node's supervision: an observation held through a killed node
+//!   ends in the audit once the node is taken for dead.
 
 use std::collections::HashMap;
 use std::net::TcpListener as StdListener;
@@ -17,11 +19,14 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use tsunagu::core::handoff::{AuditAction, AuditFilter};
 use tsunagu::core::ids::{AccountId, ConversationId, Party};
 use tsunagu::model::Account;
 use tsunagu::model::Role;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{AccountStore, ConversationStore, CounsellorStore, MessageStore};
+use tsunagu::store::{
+    AccountStore, ConversationStore, CounsellorStore, HandoffStore, MessageStore,
+};
 
 use crate::helpers::*;
 
@@ -71,6 +76,11 @@ impl Drop for Cluster {
 
 impl Cluster {
     async fn start(n: usize) -> Cluster {
+        Self::start_with(n, &[]).await
+    }
+
+    /// As `start`, with settings of the test's own (`TSUNAGU_*` pairs).
+    async fn start_with(n: usize, settings: &[(&str, &str)]) -> Cluster {
         let prefix = unique_prefix();
         let mut nodes = Vec::new();
         for _ in 0..n {
@@ -110,6 +120,7 @@ impl Cluster {
                 .env("TSUNAGU_LIMITS__FRAMES_BURST", "10000")
                 .env("TSUNAGU_LIMITS__MAX_CAPACITY", "8")
                 .env("TSUNAGU_TIMING__QUEUE_UPDATE_MS", "500")
+                .envs(settings.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()
@@ -138,6 +149,10 @@ impl Cluster {
     }
 
     async fn add_counsellor(&self, name: &str) -> AccountId {
+        self.add_account(name, Role::Counsellor).await
+    }
+
+    async fn add_account(&self, name: &str, role: Role) -> AccountId {
         let id = AccountId::new_random();
         self.store
             .create_account(
@@ -145,7 +160,7 @@ impl Cluster {
                     id,
                     username: name.into(),
                     display_name: format!("{name}-san"),
-                    role: Role::Counsellor,
+                    role,
                     password_hash: password_hash().into(),
                     deactivated: false,
                     last_login_ms: None,
@@ -680,5 +695,85 @@ async fn deactivation_on_one_node_closes_the_console_on_another() {
             .await
             .unwrap();
         assert_eq!(r.status(), 401);
+    }
+}
+
+/// Issue 20: a supervisor observes a conversation through a node that is
+/// then SIGKILLed. The node never says the socket closed; once its liveness
+/// key expires the other node takes its sockets off the counts and ends
+/// the observation nobody holds (audited `leave_by_disconnect`, with its
+/// duration), while the chat itself goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_supervision_ends_in_the_audit() {
+    if !suite_on_redis() {
+        return; // needs processes sharing Redis; runs in the Redis pass
+    }
+    let mut cluster = Cluster::start_with(2, &[("TSUNAGU_TIMING__NODE_TTL_MS", "3000")]).await;
+    cluster.add_counsellor("kudo").await;
+    let sup = cluster.add_account("mori", Role::Supervisor).await;
+    let mut c = cluster.console(1, "kudo").await;
+    c.send(json!({"type": "set_status", "status": "available"}))
+        .await;
+    let mut v = Ws::connect(&cluster.nodes[1].addr, "/ws/visitor", &[])
+        .await
+        .unwrap();
+    v.send(json!({"type": "start"})).await;
+    let welcome = v.recv_type("welcome").await;
+    let conv = welcome["conversation_id"].as_str().unwrap().to_owned();
+    c.recv_type("assigned").await;
+    let mut s = cluster.console(0, "mori").await;
+    s.send(json!({"type": "observe", "conversation_id": conv}))
+        .await;
+    s.recv_type("supervising").await;
+    let id = ConversationId(conv.parse().unwrap());
+    let supervised = |r: tsunagu::model::ConversationRecord| r.supervision_of(sup).is_some();
+    assert!(supervised(
+        cluster.store.conversation(id).await.unwrap().unwrap()
+    ));
+
+    let killed = std::time::Instant::now();
+    cluster.nodes[0].kill();
+    let filter = AuditFilter {
+        conversation: Some(id),
+        ..AuditFilter::newest(10)
+    };
+    let deadline = killed + Duration::from_secs(40);
+    let entries = loop {
+        let entries = cluster.store.audit_log(&filter).await.unwrap();
+        if entries
+            .iter()
+            .any(|e| e.action == AuditAction::LeaveByDisconnect)
+        {
+            break entries;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead node's observation never ended: {entries:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "the observation through the killed node ended {:.1} s after the kill (node TTL 3 s)",
+        killed.elapsed().as_secs_f64()
+    );
+    let actions: Vec<AuditAction> = entries.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [AuditAction::LeaveByDisconnect, AuditAction::Observe],
+        "newest first"
+    );
+    assert!(entries[0].duration_ms.is_some());
+    assert!(!supervised(
+        cluster.store.conversation(id).await.unwrap().unwrap()
+    ));
+
+    // The chat goes on.
+    c.send(json!({"type": "send", "conversation_id": conv, "client_id": "after", "text": "after"}))
+        .await;
+    loop {
+        let f = v.recv().await;
+        if f["type"] == "message" && f["text"] == "after" {
+            break;
+        }
     }
 }
