@@ -1,5 +1,5 @@
 // The way back after a quick exit (issue 19): on the chat page a way-back
-// code asked for on request (「戻るためのコード」 beside the quick exit),
+// code asked for on request (「この会話に戻るコード」 beside the quick exit),
 // shown large with a copy button and never stored in the page; on the
 // welcome page a collapsed field that redeems it
 // (`POST /api/visitor/way-back`) for a new resume token.

@@ -1,5 +1,5 @@
 // Issue 19: the way back after a quick exit. During a chat the visitor
-// asks for a way-back code (「戻るためのコード」 beside the quick exit), uses
+// asks for a way-back code (「この会話に戻るコード」 beside the quick exit), uses
 // the quick exit (which clears the page's storage), opens the page again,
 // enters the code on the welcome page, and the conversation is back with
 // its messages; the counsellor's console shows the visitor back online. A
@@ -41,7 +41,7 @@ const CODE = /^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/;
 
 const TEXT = {
   ja: {
-    link: '戻るためのコード',
+    link: 'この会話に戻るコード',
     explain: '（30分以内・一度だけ）',
     summary: 'さっき離れた会話に戻る（8文字のコード）',
     mine: '親に聞かれそうで怖い',
@@ -49,7 +49,7 @@ const TEXT = {
     wrong: 'このコードでは会話に戻れませんでした',
   },
   en: {
-    link: 'Way-back code',
+    link: 'Code to reopen this chat',
     explain: '(within 30 minutes, once only)',
     summary: 'Back to the chat you just left (8-character code)',
     mine: 'someone may hear me',

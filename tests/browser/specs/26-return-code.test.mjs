@@ -1,5 +1,5 @@
-// Issue 22: the return code. After a chat the visitor takes a code (「また
-// 相談するためのコード」), copies it and saves it as a text file; later, on
+// Issue 22: the return code. After a chat the visitor takes a code
+// (「次回用のコード」), copies it and saves it as a text file; later, on
 // the start screen, they give it in the optional field and are matched to
 // the same counsellor, whose console shows the earlier conversation. A
 // wrong code gets a calm message by the field and nothing starts. In
@@ -37,7 +37,7 @@ const CODE = /^[2-9A-HJKMNP-Z]{4}(-[2-9A-HJKMNP-Z]{4}){4}$/;
 
 const TEXT = {
   ja: {
-    open: 'また相談するためのコード',
+    open: '次回用のコード',
     explain: '30日間',
     summary: '前に相談したことがある方',
     mine: '最近眠れなくて',
@@ -47,7 +47,7 @@ const TEXT = {
     wrong: 'このコードでは前の相談につながりませんでした',
   },
   en: {
-    open: 'Code to come back',
+    open: 'Code for next time',
     explain: '30 days',
     summary: 'If you have talked with us before',
     mine: 'I cannot sleep lately',

@@ -1,5 +1,5 @@
 // Issue 22: a case's retention on the visitor's page. During a chat (not
-// only after it) the visitor takes the code to come back and copies it;
+// only after it) the visitor takes the code for next time and copies it;
 // they agree to keep their history longer (the wording shown word for
 // word, the retention in force beside it) and take it back; then they
 // erase the whole case, after a confirmation that says what goes. In
