@@ -288,6 +288,45 @@ impl Service {
         Ok(latest.map(|(_, c)| c).or(case.last_counsellor))
     }
 
+    /// The key under which a LINE user's case is found (issue 22): the
+    /// keyed hash of their LINE user id, in a domain apart from return
+    /// codes, so neither can ever name the other's case. LINE visitors are
+    /// continuous without a code: the same user is the same case.
+    pub fn line_case_key(&self, user: &str) -> TokenHash {
+        self.keyed_hash(b"tsunagu line user v1\0", user)
+    }
+
+    /// Begin a case for conversation `id`, found later by `key` (a
+    /// channel's identity of the visitor, `StartOptions::continues`). The
+    /// conversation stands on its own if this fails: the visitor is still
+    /// served, and their next conversation begins the case.
+    pub(super) async fn begin_case(&self, id: ConversationId, key: TokenHash) {
+        match self
+            .store
+            .take_return_code(id, CaseId::new_random(), key, None, self.now_ms())
+            .await
+        {
+            Ok(case) => tracing::info!(conversation = %id, case = %case.id, "a case began"),
+            Err(e) => {
+                tracing::warn!(conversation = %id, error = %e, "a conversation could not begin its case")
+            }
+        }
+    }
+
+    /// Forget the case `key` finds (a LINE user who left: nothing may tie
+    /// their conversations together any more). Its conversations stay,
+    /// each on its own, until their retention ends.
+    pub(super) async fn forget_case(&self, key: &TokenHash) -> Result<(), Refusal> {
+        if let Some(case) = self.store.case_by_code(key).await? {
+            match self.store.delete_case(case.id).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            tracing::info!(case = %case.id, "a case was forgotten with its channel identity");
+        }
+        Ok(())
+    }
+
     /// Add a returning visitor's new conversation to their case. The
     /// conversation stands on its own if this fails (the case was erased
     /// meanwhile): the visitor is still served.

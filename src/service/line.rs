@@ -79,18 +79,17 @@ impl Service {
 
     /// The LINE user left (unfollowed, or asked to end): their
     /// conversation ends, and nothing can reach them any more, so they are
-    /// forgotten now.
+    /// forgotten now, with the case that linked their conversations.
     pub async fn line_visitor_left(&self, user: &str) -> Result<(), Refusal> {
-        let Some(conv) = self.store.line_conversation_of(user).await? else {
-            return Ok(());
-        };
-        match self.visitor_end(conv).await {
-            Ok(()) => {}
-            Err(r) if r.code == ErrorCode::ConversationEnded => {}
-            Err(r) => return Err(r),
+        if let Some(conv) = self.store.line_conversation_of(user).await? {
+            match self.visitor_end(conv).await {
+                Ok(()) => {}
+                Err(r) if r.code == ErrorCode::ConversationEnded => {}
+                Err(r) => return Err(r),
+            }
+            self.store.line_forget_user(conv).await?;
         }
-        self.store.line_forget_user(conv).await?;
-        Ok(())
+        self.forget_case(&self.line_case_key(user)).await
     }
 
     /// Drop the LINE user of a conversation (after its goodbye).

@@ -13,7 +13,7 @@ use crate::core::prechat::PreChat;
 use crate::core::triage::{self};
 use crate::model::{
     Account, Alert, Appended, Channel, ConversationRecord, Event, NewConversation, NewMessage,
-    RiskChange, RiskReason, RiskSource, StartKey,
+    RiskChange, RiskReason, RiskSource, StartKey, TokenHash,
 };
 use crate::protocol::ErrorCode;
 
@@ -43,8 +43,8 @@ fn rule_ids(reasons: &[RiskReason]) -> String {
         .join(",")
 }
 
-/// What a web `start` may carry besides the pre-chat answers and the
-/// first message.
+/// What a `start` may carry besides the pre-chat answers and the first
+/// message.
 #[derive(Debug, Default)]
 pub struct StartOptions {
     /// Chosen by the client: a `start` sent again takes up the same
@@ -55,6 +55,10 @@ pub struct StartOptions {
     /// A return code: the conversation continues the visitor's anonymous
     /// case (issue 22).
     pub return_code: Option<String>,
+    /// The keyed hash of a channel's own identity of the visitor (a LINE
+    /// user, `Service::line_case_key`): the conversation continues that
+    /// identity's case, or begins one, with no code (issue 22).
+    pub continues: Option<TokenHash>,
 }
 
 /// See [`Service::visitor_welcome`].
@@ -140,15 +144,19 @@ impl Service {
 
     /// [`Service::start`] for a visitor on `channel` (the LINE edge starts
     /// its conversations here: same hours, triage, queue and limits).
+    /// `continues`: the case key of the channel's own identity of the
+    /// visitor (`StartOptions::continues`).
     pub async fn start_on(
         &self,
         channel: Channel,
         pre_chat: PreChat,
         first_message: Option<String>,
+        continues: Option<TokenHash>,
     ) -> Result<(ConversationRecord, String), Refusal> {
         // LINE does not tell us the user's language: Japanese.
         let options = StartOptions {
             lang: Some(Lang::Ja),
+            continues,
             ..StartOptions::default()
         };
         self.start_from(channel, pre_chat, first_message, options, None)
@@ -170,6 +178,7 @@ impl Service {
             idempotency_key: key,
             lang,
             return_code,
+            continues,
         } = options;
         let lang = lang.unwrap_or_default();
         // The same start again: before the hours and the caps, which
@@ -184,8 +193,9 @@ impl Service {
         if !status.accepts_new_visitors() {
             return Err(self.closed_refusal(status));
         }
-        let case = match return_code.as_deref().map(str::trim) {
-            Some(raw) if !raw.is_empty() => Some(self.returning_case(raw, address).await?),
+        let case = match (return_code.as_deref().map(str::trim), &continues) {
+            (Some(raw), _) if !raw.is_empty() => Some(self.returning_case(raw, address).await?),
+            (_, Some(key)) => self.store.case_by_code(key).await?,
             _ => None,
         };
         let prefers = match &case {
@@ -259,8 +269,10 @@ impl Service {
             };
         }
         tracing::info!(conversation = %rec.id, "conversation started");
-        if let Some(case) = &case {
-            self.join_case(case, rec.id).await;
+        match (&case, continues) {
+            (Some(case), _) => self.join_case(case, rec.id).await,
+            (None, Some(key)) => self.begin_case(rec.id, key).await,
+            (None, None) => {}
         }
         self.metrics.conversation_started();
         if let Some(id) = alert_id {

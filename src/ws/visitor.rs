@@ -339,6 +339,7 @@ impl Handler for Visitor {
                                 idempotency_key,
                                 lang,
                                 return_code,
+                                continues: None,
                             },
                             self.ip,
                         )

@@ -534,3 +534,91 @@ async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
         Err(StoreError::NotFound)
     );
 }
+
+/// Issue 22: a LINE visitor is continuous without a code. The same LINE
+/// user writing again after their chat ended is the same case: matched to
+/// the counsellor they last talked with (another has waited longer), who
+/// reads the earlier conversation. Another LINE user is a case of their
+/// own, and a user who leaves (unfollow) takes the link with them.
+#[tokio::test]
+async fn a_line_user_writing_again_is_the_same_case_with_the_same_counsellor() {
+    use crate::return_code::{assigned, case_of};
+    let (_line, app) = line_app().await;
+    let mut a = app.counsellor("line-cont-a").await;
+    a.available(1).await;
+    let user = user_id();
+    assert_eq!(
+        say(&app, &user, "01CT1", "最近、家から出られません", false).await,
+        200
+    );
+    let first = assigned(&mut a).await;
+    a.ws.send(json!({"type": "send", "conversation_id": first, "client_id": "a1", "text": "話してくれてありがとう"}))
+        .await;
+    a.ws.recv_type("sent").await;
+    a.ws.send(json!({"type": "end", "conversation_id": first, "outcome": "listened"}))
+        .await;
+    a.ws.recv_type("ended").await;
+    let store = app.store.clone();
+    let first_id = first.parse().unwrap();
+    let case = store.case_of(first_id).await.unwrap().expect("a case");
+    assert_eq!(case.conversations, vec![first_id]);
+
+    // Idle longer than Aoki: without the preference, Baba would be next.
+    let mut b = app.counsellor("line-cont-b").await;
+    b.available(1).await;
+    assert_eq!(
+        say(&app, &user, "01CT2", "また話を聞いてほしいです", false).await,
+        200
+    );
+    let second = assigned(&mut a).await;
+    assert_ne!(second, first);
+    let (status, body) = case_of(&app, &a.cookie, &second).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let earlier = body["case"]["earlier"].as_array().unwrap();
+    assert_eq!(earlier.len(), 1, "{body}");
+    assert_eq!(earlier[0]["conversation_id"], first.as_str());
+    assert_eq!(earlier[0]["channel"], "line");
+    let texts: Vec<&str> = earlier[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["最近、家から出られません", "話してくれてありがとう"]
+    );
+    assert!(
+        !body.to_string().contains(&user),
+        "counsellors never see the LINE user id"
+    );
+
+    // Another LINE user: a case of their own, with nothing earlier.
+    let other = user_id();
+    say(&app, &other, "01CT3", "はじめまして", false).await;
+    let third = assigned(&mut b).await;
+    let (_, body) = case_of(&app, &b.cookie, &third).await;
+    assert_eq!(body["case"]["earlier"], json!([]), "{body}");
+    let theirs = store
+        .case_of(third.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(theirs.id, case.id);
+
+    // The first user leaves: their conversations stay (retention), but
+    // nothing ties them together any more.
+    post_webhook(
+        &app.addr,
+        vec![json!({"type": "unfollow", "webhookEventId": "01CT4", "source": {"type": "user", "userId": user}})],
+        None,
+    )
+    .await;
+    eventually("the case is forgotten with the LINE user", || {
+        let store = store.clone();
+        let second = second.parse().unwrap();
+        async move { store.case_of(second).await.unwrap().is_none() }
+    })
+    .await;
+    assert!(store.conversation(first_id).await.unwrap().is_some());
+}

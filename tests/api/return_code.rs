@@ -24,7 +24,7 @@ async fn take_code(v: &mut Ws) -> Value {
 }
 
 /// `GET /api/counsellor/conversations/{id}/case` as `cookie`.
-async fn case_of(app: &TestApp, cookie: &str, conv: &str) -> (StatusCode, Value) {
+pub(crate) async fn case_of(app: &TestApp, cookie: &str, conv: &str) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .get(app.url(&format!("/api/counsellor/conversations/{conv}/case")))
         .header("cookie", cookie)
@@ -35,7 +35,7 @@ async fn case_of(app: &TestApp, cookie: &str, conv: &str) -> (StatusCode, Value)
 }
 
 /// Wait for `assigned` on a counsellor's socket; the conversation id.
-async fn assigned(c: &mut Counsellor) -> String {
+pub(crate) async fn assigned(c: &mut Counsellor) -> String {
     c.ws.recv_type("assigned").await["conversation"]["conversation_id"]
         .as_str()
         .unwrap()

@@ -378,7 +378,12 @@ impl LineChannel {
         }
         match self
             .service
-            .start_on(Channel::Line, PreChat::default(), Some(text))
+            .start_on(
+                Channel::Line,
+                PreChat::default(),
+                Some(text),
+                Some(self.service.line_case_key(user)),
+            )
             .await
         {
             Ok((rec, _resume_token)) => {
