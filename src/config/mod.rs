@@ -507,11 +507,17 @@ pub struct ReportSettings {
     /// Counts below this (and above zero) are published as `"<N>"`, so
     /// that nobody is recognisable in a small cell.
     pub min_cell: u64,
+    /// A person counts as ended (the centres' 終了) this many days after
+    /// their last served contact with no other (issue 22), 1 to 3650.
+    pub case_ends_after_days: u32,
 }
 
 impl Default for ReportSettings {
     fn default() -> Self {
-        Self { min_cell: 3 }
+        Self {
+            min_cell: 3,
+            case_ends_after_days: 90,
+        }
     }
 }
 
@@ -1045,6 +1051,9 @@ impl Settings {
         }
         if r.purge_interval_secs == 0 {
             return bad("retention.purge_interval_secs must be at least 1");
+        }
+        if !(1..=3650).contains(&self.report.case_ends_after_days) {
+            return bad("report.case_ends_after_days must be 1 to 3650");
         }
         if self.report.min_cell == 0 {
             return bad("report.min_cell must be at least 1");

@@ -59,6 +59,30 @@ uuid_id!(
     CaseId
 );
 
+/// How the visitor reaches us. Fixed when the conversation is created;
+/// counted by the statistics (contacts by channel).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The visitor page and its socket.
+    #[default]
+    Web,
+    /// A LINE official account (`src/channels/line`). The visitor has no
+    /// socket: the channel itself is their connection, so the visitor grace
+    /// period never ends a LINE conversation.
+    Line,
+}
+
+impl Channel {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Line => "line",
+        }
+    }
+}
+
 /// A language the pages speak (and a visitor reads): Japanese first.
 /// Its wire name is the BCP 47 tag (`"ja"`, `"en"`); anything else is
 /// refused when parsed.

@@ -3,9 +3,12 @@
 //! year April-March, all in Japan time) and the aggregation with
 //! small-cell suppression.
 //!
-//! A [`ConversationFacts`] has no id, no text and no time finer than the
-//! month and hour of the start, so it may be kept after the conversation
-//! itself is purged (promise 7) and the yearly report survives the purge.
+//! A [`ConversationFacts`] has no conversation id, no text and no time
+//! finer than the date and hour of the start, so it may be kept after the
+//! conversation itself is purged (promise 7) and the yearly report
+//! survives the purge. The random id of the anonymous case it belonged to
+//! (if any) ties one person's contacts together, so that people are
+//! counted, not only contacts (issue 22: [`people`]).
 //! Everything in it is either what the visitor chose to answer before the
 //! chat, or what the counsellor recorded when it ended (`shared/DOMAIN.md`,
 //! "Statistics the centres publish").
@@ -16,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::conversation::Outcome;
 use super::hours::jst_date_minute;
+use super::ids::{CaseId, Channel};
 use super::prechat::{AgeBand, Gender, PreChat, WhoIsWriting};
 
 /// How long the person has been withdrawn (the centres' table).
@@ -75,13 +79,28 @@ pub struct Month {
     pub month: u8,
 }
 
-/// One conversation, anonymously: no id, no text, month and hour only.
+/// One conversation, anonymously: no id, no text, its date and hour only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationFacts {
     /// When it started (Japan time).
     pub month: Month,
+    /// The day of `month` it started, 1-31 (Japan time): when the case
+    /// of a person whose last contact it was counts as ended. 0 in facts
+    /// kept before it was: read as the 1st.
+    #[serde(default)]
+    pub day: u8,
     /// 0-23, Japan time.
     pub hour: u8,
+    /// How the visitor reached us (contacts by channel).
+    #[serde(default)]
+    pub channel: Channel,
+    /// The anonymous case it belonged to when its facts were taken (a
+    /// return code's, or a LINE user's): what ties one person's contacts
+    /// together in the count of people. A random id that nothing else
+    /// names once the case is gone; `None`: a contact of its own, one
+    /// person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseId>,
     /// Seconds in the queue: until a counsellor took it (served) or until
     /// it left the queue (abandoned).
     pub wait_secs: u32,
@@ -113,6 +132,8 @@ pub struct ConversationFacts {
 #[derive(Clone, Copy, Debug)]
 pub struct FactsInput {
     pub started_at_ms: u64,
+    pub channel: Channel,
+    pub case: Option<CaseId>,
     pub queued_since_ms: u64,
     /// When a counsellor first took it.
     pub assigned_at_ms: Option<u64>,
@@ -143,7 +164,10 @@ impl ConversationFacts {
                 year: date.year(),
                 month: u8::from(date.month()),
             },
+            day: date.day(),
             hour: (minute / 60) as u8,
+            channel: i.channel,
+            case: i.case,
             wait_secs: u32::try_from(wait_ms / 1000).unwrap_or(u32::MAX),
             served,
             abandoned,
@@ -311,10 +335,14 @@ pub struct Raw {
     pub tables: BTreeMap<&'static str, Counts>,
     /// Waits of served conversations, seconds, sorted.
     pub waits: Vec<u32>,
+    /// The people of the period ([`people`], over every contact ever:
+    /// set apart from `aggregate`, which reads the period's only).
+    pub people: People,
 }
 
 /// The tables of the report, in the order shown.
 pub const TABLES: &[&str] = &[
+    "channel",
     "who",
     "age_band",
     "gender",
@@ -357,6 +385,7 @@ pub fn aggregate<'a>(
         let mut add = |table: &'static str, key: String| {
             *raw.tables.entry(table).or_default().entry(key).or_default() += 1;
         };
+        add("channel", f.channel.name().into());
         add("who", wire(&f.who));
         add("age_band", wire(&f.age_band));
         add("gender", wire(&f.gender));
@@ -387,6 +416,105 @@ pub fn aggregate<'a>(
     raw
 }
 
+/// The people of a period, as the centres count them (相談者の状況): a
+/// person is an anonymous case (contacts tied by
+/// [`ConversationFacts::case`]) or a contact of no case. Only served
+/// contacts count: someone who left the queue was not supported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct People {
+    /// 実支援者数（継続含）: people with a served contact in the period.
+    pub supported: u64,
+    /// 新規（人数）: of those, people whose first served contact ever is
+    /// in the period.
+    pub new: u64,
+    /// 継続: of those, people first served before the period.
+    pub continuing: u64,
+    /// 終了: people whose case counts as ended in the period: on the day
+    /// `ends_after_days` after their last served contact, if that day has
+    /// come (`today` or before).
+    pub ended: u64,
+    /// The rule `ended` was counted by.
+    pub ends_after_days: u32,
+}
+
+/// A contact's date (Japan time); facts kept before the day was read as
+/// the month's 1st.
+fn date_of(f: &ConversationFacts) -> Option<time::Date> {
+    let month = time::Month::try_from(f.month.month).ok()?;
+    time::Date::from_calendar_date(f.month.year, month, f.day.max(1))
+        .or_else(|_| time::Date::from_calendar_date(f.month.year, month, 1))
+        .ok()
+}
+
+fn month_of(d: time::Date) -> Month {
+    Month {
+        year: d.year(),
+        month: u8::from(d.month()),
+    }
+}
+
+/// Count the people of `period` over every contact ever (`facts`: the
+/// earlier ones decide who is new; the later ones, who has not ended).
+pub fn people<'a>(
+    period: &Period,
+    facts: impl IntoIterator<Item = &'a ConversationFacts>,
+    ends_after_days: u32,
+    today: time::Date,
+) -> People {
+    /// One person's first and last served contact, and whether one was in
+    /// the period.
+    struct Span {
+        first: time::Date,
+        last: time::Date,
+        in_period: bool,
+    }
+    let months = period.months();
+    let mut cases: BTreeMap<CaseId, Span> = BTreeMap::new();
+    let mut alone: Vec<Span> = Vec::new();
+    for f in facts.into_iter().filter(|f| f.served) {
+        let Some(d) = date_of(f) else { continue };
+        let in_period = months.contains(&f.month);
+        match f.case {
+            Some(id) => {
+                let span = cases.entry(id).or_insert(Span {
+                    first: d,
+                    last: d,
+                    in_period: false,
+                });
+                span.first = span.first.min(d);
+                span.last = span.last.max(d);
+                span.in_period |= in_period;
+            }
+            None => alone.push(Span {
+                first: d,
+                last: d,
+                in_period,
+            }),
+        }
+    }
+    let mut p = People {
+        ends_after_days,
+        ..People::default()
+    };
+    for span in cases.values().chain(alone.iter()) {
+        if span.in_period {
+            p.supported += 1;
+            if months.contains(&month_of(span.first)) {
+                p.new += 1;
+            } else {
+                p.continuing += 1;
+            }
+        }
+        let ends = span
+            .last
+            .checked_add(time::Duration::days(i64::from(ends_after_days)));
+        if ends.is_some_and(|e| e <= today && months.contains(&month_of(e))) {
+            p.ended += 1;
+        }
+    }
+    p
+}
+
 /// The `q`-quantile (0..=1) of sorted values, nearest rank; `None` if empty.
 pub fn quantile(sorted: &[u32], q: f64) -> Option<u32> {
     if sorted.is_empty() {
@@ -408,6 +536,12 @@ pub struct Report {
     /// Handoffs that reached at least each stage (offered >= consented >=
     /// booked >= attended).
     pub handoffs: BTreeMap<&'static str, Cell>,
+    /// People, not contacts: `supported` (new and continuing) and
+    /// `ended` ([`People`]).
+    pub people: BTreeMap<&'static str, Cell>,
+    /// A person counts as ended this many days after their last served
+    /// contact (`report.case_ends_after_days`).
+    pub case_ends_after_days: u32,
     /// Wait of served conversations, seconds; `None` when fewer than
     /// `min_cell` were served (a median of two is someone's wait).
     pub wait_median_secs: Option<u32>,
@@ -448,6 +582,13 @@ impl Raw {
         );
         handoffs.insert("booked", cell(at_least(&["booked", "attended"])));
         handoffs.insert("attended", cell(at_least(&["attended"])));
+        let p = self.people;
+        let people = BTreeMap::from([
+            ("supported", cell(p.supported)),
+            ("new", cell(p.new)),
+            ("continuing", cell(p.continuing)),
+            ("ended", cell(p.ended)),
+        ]);
         let enough = self.waits.len() as u64 >= min_cell.max(1);
         let mut hours: Vec<(u64, u8)> = self
             .tables
@@ -466,6 +607,8 @@ impl Raw {
             abandoned: cell(self.abandoned),
             tables,
             handoffs,
+            people,
+            case_ends_after_days: p.ends_after_days,
             wait_median_secs: enough.then(|| quantile(&self.waits, 0.5)).flatten(),
             wait_p90_secs: enough.then(|| quantile(&self.waits, 0.9)).flatten(),
             busiest_hours: hours.into_iter().take(3).map(|(_, h)| h).collect(),
@@ -493,6 +636,8 @@ mod tests {
             handoff: HandoffFacts::default(),
             left_quickly: false,
             erased: false,
+            channel: Channel::Web,
+            case: None,
         }
     }
 
@@ -529,7 +674,7 @@ mod tests {
     }
 
     #[test]
-    fn facts_keep_month_hour_and_wait_only() {
+    fn facts_keep_the_date_hour_and_wait_and_no_timestamp() {
         let f = ConversationFacts::of(input());
         assert_eq!(
             f.month,
@@ -538,7 +683,7 @@ mod tests {
                 month: 11
             }
         );
-        assert_eq!(f.hour, 10);
+        assert_eq!((f.day, f.hour), (3, 10));
         assert_eq!(f.wait_secs, 95);
         assert!(f.served && !f.abandoned);
         let json = serde_json::to_string(&f).unwrap();
@@ -654,52 +799,195 @@ mod tests {
             0usize..6,
             0usize..7,
             0usize..4,
+            (
+                1u8..=28,
+                any::<bool>(),
+                proptest::option::of(0u128..6),
+                2025i32..=2027,
+            ),
         )
-            .prop_map(|(hour, month, served, wait, who, sev, stage)| {
-                let whos = [
-                    None,
-                    Some(WhoIsWriting::Myself),
-                    Some(WhoIsWriting::FamilyTogether),
-                    Some(WhoIsWriting::FamilyApart),
-                    Some(WhoIsWriting::Supporter),
-                    Some(WhoIsWriting::RatherNotSay),
-                ];
-                let sevs = [
-                    None,
-                    Some(Severity::State1),
-                    Some(Severity::State2),
-                    Some(Severity::State3),
-                    Some(Severity::State4),
-                    Some(Severity::Unknown),
-                    None,
-                ];
-                ConversationFacts {
-                    month: Month { year: 2026, month },
-                    hour,
-                    wait_secs: wait,
-                    served,
-                    abandoned: !served,
-                    who: whos[who],
-                    age_band: None,
-                    gender: None,
-                    outcome: served.then_some(Outcome::Listened),
-                    assessment: Assessment {
-                        severity: sevs[sev],
-                        ..Assessment::default()
-                    },
-                    handoff: HandoffFacts {
-                        offered: stage >= 1,
-                        consented: stage >= 2,
-                        booked: stage >= 3,
-                        attended: false,
-                    },
-                    left_quickly: wait % 3 == 0,
-                    erased: wait % 5 == 0,
-                }
-            })
+            .prop_map(
+                |(hour, month, served, wait, who, sev, stage, (day, line, case, year))| {
+                    let whos = [
+                        None,
+                        Some(WhoIsWriting::Myself),
+                        Some(WhoIsWriting::FamilyTogether),
+                        Some(WhoIsWriting::FamilyApart),
+                        Some(WhoIsWriting::Supporter),
+                        Some(WhoIsWriting::RatherNotSay),
+                    ];
+                    let sevs = [
+                        None,
+                        Some(Severity::State1),
+                        Some(Severity::State2),
+                        Some(Severity::State3),
+                        Some(Severity::State4),
+                        Some(Severity::Unknown),
+                        None,
+                    ];
+                    ConversationFacts {
+                        month: Month { year, month },
+                        day,
+                        hour,
+                        channel: if line { Channel::Line } else { Channel::Web },
+                        case: case.map(|n| CaseId(uuid::Uuid::from_u128(n + 1))),
+                        wait_secs: wait,
+                        served,
+                        abandoned: !served,
+                        who: whos[who],
+                        age_band: None,
+                        gender: None,
+                        outcome: served.then_some(Outcome::Listened),
+                        assessment: Assessment {
+                            severity: sevs[sev],
+                            ..Assessment::default()
+                        },
+                        handoff: HandoffFacts {
+                            offered: stage >= 1,
+                            consented: stage >= 2,
+                            booked: stage >= 3,
+                            attended: false,
+                        },
+                        left_quickly: wait % 3 == 0,
+                        erased: wait % 5 == 0,
+                    }
+                },
+            )
+    }
+
+    /// A date in Japan time, as epoch ms at 10:00 JST.
+    fn jst(y: i32, m: u8, d: u8) -> u64 {
+        let date = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
+        let secs = date.midnight().assume_utc().unix_timestamp() + 3600; // 10:00 JST = 01:00 UTC
+        secs as u64 * 1000
+    }
+
+    fn contact(
+        at_ms: u64,
+        channel: Channel,
+        case: Option<u128>,
+        served: bool,
+    ) -> ConversationFacts {
+        ConversationFacts::of(FactsInput {
+            started_at_ms: at_ms,
+            queued_since_ms: at_ms,
+            assigned_at_ms: served.then_some(at_ms + 60_000),
+            ended_at_ms: Some(at_ms + 600_000),
+            channel,
+            case: case.map(|n| CaseId(uuid::Uuid::from_u128(n))),
+            ..input()
+        })
+    }
+
+    fn day(y: i32, m: u8, d: u8) -> time::Date {
+        time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap()
+    }
+
+    /// Counted by hand: four people in FY2026 (April 2026 - March 2027),
+    /// 90 days to end.
+    /// - Case 1: served 2026-02-10 (FY2025) and 2026-05-01: continuing;
+    ///   ends 2026-07-30.
+    /// - Case 2 (LINE): 2026-06-15 and 2026-06-20: new; ends 2026-09-18.
+    /// - Case 3: 2027-03-20 only: new; would end 2027-06-18, after the
+    ///   year (and after "today").
+    /// - One contact of no case, 2026-11-03: new; ends 2027-02-01.
+    /// - Case 4 left the queue on 2026-08-01 and was never served: nobody.
+    #[test]
+    fn people_are_counted_new_continuing_and_ended_as_by_hand() {
+        let facts = [
+            contact(jst(2026, 2, 10), Channel::Web, Some(1), true),
+            contact(jst(2026, 5, 1), Channel::Web, Some(1), true),
+            contact(jst(2026, 6, 15), Channel::Line, Some(2), true),
+            contact(jst(2026, 6, 20), Channel::Line, Some(2), true),
+            contact(jst(2027, 3, 20), Channel::Web, Some(3), true),
+            contact(jst(2026, 11, 3), Channel::Web, None, true),
+            contact(jst(2026, 8, 1), Channel::Web, Some(4), false),
+        ];
+        let today = day(2027, 4, 10);
+        let fy = Period::FiscalYear { year: 2026 };
+        assert_eq!(
+            people(&fy, &facts, 90, today),
+            People {
+                supported: 4,
+                new: 3,
+                continuing: 1,
+                ended: 3,
+                ends_after_days: 90,
+            }
+        );
+        let june = Period::Month {
+            year: 2026,
+            month: 6,
+        };
+        assert_eq!(
+            people(&june, &facts, 90, today),
+            People {
+                supported: 1,
+                new: 1,
+                continuing: 0,
+                ended: 0,
+                ends_after_days: 90,
+            }
+        );
+        let july = Period::Month {
+            year: 2026,
+            month: 7,
+        };
+        assert_eq!(people(&july, &facts, 90, today).ended, 1, "case 1");
+        // Not yet ended: the day has not come.
+        let sept = Period::Month {
+            year: 2026,
+            month: 9,
+        };
+        assert_eq!(people(&sept, &facts, 90, day(2026, 9, 17)).ended, 0);
+        assert_eq!(people(&sept, &facts, 90, day(2026, 9, 18)).ended, 1);
+        // Contacts by channel, and the people in the report.
+        let mut raw = aggregate(&fy, &facts);
+        raw.people = people(&fy, &facts, 90, today);
+        assert_eq!(raw.tables["channel"]["web"], 4);
+        assert_eq!(raw.tables["channel"]["line"], 2);
+        let report = raw.publish(&fy, 1);
+        assert_eq!(report.people["supported"], Cell::Count(4));
+        assert_eq!(report.people["continuing"], Cell::Count(1));
+        assert_eq!(raw.publish(&fy, 3).people["continuing"], Cell::Below(3));
+    }
+
+    #[test]
+    fn facts_kept_before_the_day_and_channel_read_as_the_first_and_web() {
+        let old = r#"{"month":{"year":2026,"month":5},"hour":9,"wait_secs":3,"served":true,"abandoned":false}"#;
+        let f: ConversationFacts = serde_json::from_str(old).unwrap();
+        assert_eq!((f.day, f.channel, f.case), (0, Channel::Web, None));
+        assert_eq!(date_of(&f), Some(day(2026, 5, 1)));
     }
 
     proptest! {
+        /// Supported people are new or continuing, never more than the
+        /// served contacts; over a fiscal year, new and ended people add up
+        /// month by month (each person is new once, ends once).
+        #[test]
+        fn people_add_up_month_by_month(
+            facts in proptest::collection::vec(arb_facts(), 0..150),
+            ends_after in 1u32..400,
+            today_days in 0i64..1200,
+        ) {
+            let today = day(2025, 1, 1) + time::Duration::days(today_days);
+            let fy = Period::FiscalYear { year: 2026 };
+            let whole = people(&fy, &facts, ends_after, today);
+            prop_assert_eq!(whole.new + whole.continuing, whole.supported);
+            let served = facts.iter().filter(|f| f.served && fy.contains(f.month)).count() as u64;
+            prop_assert!(whole.supported <= served);
+            let (mut new, mut ended, mut most) = (0, 0, 0);
+            for m in fy.months() {
+                let p = people(&Period::Month { year: m.year, month: m.month }, &facts, ends_after, today);
+                prop_assert_eq!(p.new + p.continuing, p.supported);
+                new += p.new;
+                ended += p.ended;
+                most = most.max(p.supported);
+            }
+            prop_assert_eq!(new, whole.new);
+            prop_assert_eq!(ended, whole.ended);
+            prop_assert!(most <= whole.supported);
+        }
         #[test]
         fn every_table_sums_to_the_conversations_started(
             facts in proptest::collection::vec(arb_facts(), 0..200),

@@ -6,24 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{RiskReason, TokenHash};
 use crate::core::conversation::{ConversationState, EndedBy, Outcome};
-use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, Lang, Party};
+use crate::core::ids::{AccountId, AlertId, CaseId, ClientMsgId, ConversationId, Lang, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueueEntry};
 use crate::core::stats::{Assessment, ConversationFacts, FactsInput, HandoffFacts};
 use crate::core::triage::RiskLevel;
 
-/// How the visitor reaches us. Fixed when the conversation is created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The visitor page and its socket.
-    #[default]
-    Web,
-    /// A LINE official account (`src/channels/line`). The visitor has no
-    /// socket: the channel itself is their connection, so the visitor grace
-    /// period never ends a LINE conversation.
-    Line,
-}
+pub use crate::core::ids::Channel;
 
 /// What `create_conversation` needs.
 #[derive(Clone, Debug)]
@@ -211,10 +200,12 @@ impl ConversationRecord {
     }
 
     /// The anonymous facts this conversation contributes to the report,
-    /// given how far its handoff went.
-    pub fn facts(&self, handoff: HandoffFacts) -> ConversationFacts {
+    /// given how far its handoff went and the case it belongs to.
+    pub fn facts(&self, handoff: HandoffFacts, case: Option<CaseId>) -> ConversationFacts {
         ConversationFacts::of(FactsInput {
             started_at_ms: self.started_at_ms,
+            channel: self.channel,
+            case,
             queued_since_ms: self.queued_since_ms,
             assigned_at_ms: self.assigned_at_ms,
             ended_at_ms: self.ended_at_ms,

@@ -3,7 +3,8 @@
 //! published with small-cell suppression (`core::stats`).
 
 use super::{refuse, Refusal, Service};
-use crate::core::stats::{aggregate, Period, Report};
+use crate::core::hours::jst_date_minute;
+use crate::core::stats::{aggregate, people, Period, Report};
 use crate::protocol::ErrorCode;
 
 impl Service {
@@ -16,12 +17,16 @@ impl Service {
             )
         })?;
         let facts = self.store.report_facts().await?;
-        Ok(aggregate(&period, &facts).publish(&period, self.settings.report.min_cell))
+        let settings = &self.settings.report;
+        let mut raw = aggregate(&period, &facts);
+        let (today, _) = jst_date_minute(self.now_ms());
+        raw.people = people(&period, &facts, settings.case_ends_after_days, today);
+        Ok(raw.publish(&period, settings.min_cell))
     }
 }
 
 /// The report as CSV: `table,category,count`, one row per cell, headed
-/// by the totals and the handoff stages; waits and busiest hours as rows
+/// by the totals; then the tables, the handoff stages and the people; waits and busiest hours as rows
 /// of their own tables. Every field is a fixed wire name or a number, so
 /// nothing needs quoting.
 pub fn report_csv(r: &Report) -> String {
@@ -40,6 +45,11 @@ pub fn report_csv(r: &Report) -> String {
     for stage in ["offered", "consented", "booked", "attended"] {
         if let Some(c) = r.handoffs.get(stage) {
             row("handoffs", stage, &c.text());
+        }
+    }
+    for kind in ["supported", "new", "continuing", "ended"] {
+        if let Some(c) = r.people.get(kind) {
+            row("people", kind, &c.text());
         }
     }
     let secs = |v: Option<u32>| v.map_or_else(String::new, |s| s.to_string());

@@ -235,3 +235,189 @@ async fn the_report_matches_a_hand_count_hides_small_cells_and_survives_the_purg
     let (_, fy) = get(&app, &fy_path, Some(&admin)).await;
     assert_eq!(fy["started"], 6, "{fy}");
 }
+
+/// 10:00 Japan time on a day, as epoch ms.
+fn jst_10(y: i32, m: u8, d: u8) -> u64 {
+    let date = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
+    (date.midnight().assume_utc().unix_timestamp() as u64 + 3600) * 1000
+}
+
+/// A web visitor (with a return code, if given) served by `c`, who takes
+/// a return code when asked (`take`) and is ended by `c`. Their code, if
+/// they took one.
+async fn web_contact(
+    app: &TestApp,
+    c: &mut Counsellor,
+    code: Option<&str>,
+    take: bool,
+) -> Option<String> {
+    let start = match code {
+        Some(code) => json!({"type": "start", "return_code": code}),
+        None => json!({"type": "start"}),
+    };
+    let (mut v, welcome) = app.start_visitor(start).await;
+    wait_matched(&mut v, &welcome).await;
+    c.ws.recv_type("assigned").await;
+    let taken = if take {
+        v.send(json!({"type": "return_code"})).await;
+        Some(
+            v.recv_type("return_code").await["code"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    } else {
+        None
+    };
+    let id = welcome["conversation_id"].as_str().unwrap().to_owned();
+    end(c, &mut v, json!({"outcome": "listened"}), &id).await;
+    taken
+}
+
+/// A LINE user's message, served by `c` and ended by `c`.
+async fn line_contact(app: &TestApp, c: &mut Counsellor, user: &str, event: &str) {
+    assert_eq!(
+        crate::line::say(app, user, event, "話を聞いてほしいです", false).await,
+        200
+    );
+    let assigned = c.ws.recv_type("assigned").await;
+    let id = assigned["conversation"]["conversation_id"]
+        .as_str()
+        .unwrap();
+    c.ws.send(json!({"type": "end", "conversation_id": id, "outcome": "listened"}))
+        .await;
+    c.ws.recv_type("ended").await;
+}
+
+/// Issue 22: people, not only contacts, over a seeded fiscal year with
+/// the app's clock: a web visitor who comes back with a return code
+/// (into the next year), a LINE user who writes twice, a visitor with no
+/// code, one who left the queue. The report equals the hand count (exact:
+/// `min_cell` 1), and purging everything changes none of it.
+#[tokio::test]
+async fn people_and_channels_over_a_seeded_year_equal_a_hand_count() {
+    let line = crate::line::StandIn::start().await;
+    let app = spawn_app_with(|s| {
+        crate::line::line_settings(s, &line.base);
+        s.session_ttl_secs = 3000 * 86_400;
+        s.report.min_cell = 1;
+        s.retention.conversation_days = 800;
+        s.retention.booking_days = 800;
+        s.retention.case_keep_days = 800;
+    })
+    .await;
+    let clock = app.clock().clone();
+    clock.set(jst_10(2025, 5, 1));
+    let admin = staff_cookie(&app, "admin-p", Role::Admin).await;
+    let mut c = app.counsellor("kato-p").await;
+    c.available(1).await;
+
+    // FY2025 (April 2025 - March 2026).
+    clock.set(jst_10(2025, 5, 12));
+    let code = web_contact(&app, &mut c, None, true).await.unwrap();
+    clock.set(jst_10(2025, 6, 2));
+    web_contact(&app, &mut c, Some(&code), false).await;
+    let user = crate::line::user_id();
+    clock.set(jst_10(2025, 7, 1));
+    line_contact(&app, &mut c, &user, "01PE1").await;
+    clock.set(jst_10(2025, 7, 20));
+    line_contact(&app, &mut c, &user, "01PE2").await;
+    clock.set(jst_10(2025, 9, 10));
+    web_contact(&app, &mut c, None, false).await;
+    // Nobody available: this visitor leaves the queue unserved.
+    clock.set(jst_10(2025, 10, 1));
+    c.ws.send(json!({"type": "set_status", "status": "away"}))
+        .await;
+    loop {
+        if c.ws.recv_type("status").await["status"] == "away" {
+            break;
+        }
+    }
+    let (mut v, _) = app.start_visitor(json!({"type": "start"})).await;
+    v.send(json!({"type": "end"})).await;
+    v.recv_type("ended").await;
+    c.available(1).await;
+    clock.set(jst_10(2026, 3, 25));
+    web_contact(&app, &mut c, Some(&code), false).await;
+    // FY2026: the same visitor once more.
+    clock.set(jst_10(2026, 4, 10));
+    web_contact(&app, &mut c, Some(&code), false).await;
+
+    // By hand, 90 days to end, today 2026-12-01:
+    // - the code's person: 2025-05-12, 06-02, 2026-03-25, 04-10: new in
+    //   FY2025, continuing in FY2026, ended 2026-07-09 (FY2026);
+    // - the LINE user: 2025-07-01, 07-20: new, ended 2025-10-18;
+    // - the visitor with no code: 2025-09-10: new, ended 2025-12-09;
+    // - the one who left the queue: a contact, not a person.
+    clock.set(jst_10(2026, 12, 1));
+    let report = |period: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let (status, r) = get(
+                app,
+                &format!("/api/admin/report?period={period}"),
+                Some(&admin),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+            r
+        }
+    };
+    let fy2025 = report("FY2025").await;
+    assert_eq!(
+        (&fy2025["started"], &fy2025["served"], &fy2025["abandoned"]),
+        (&json!(7), &json!(6), &json!(1)),
+        "{fy2025}"
+    );
+    assert_eq!(fy2025["tables"]["channel"], json!({"web": 5, "line": 2}));
+    assert_eq!(
+        fy2025["people"],
+        json!({"supported": 3, "new": 3, "continuing": 0, "ended": 2})
+    );
+    assert_eq!(fy2025["case_ends_after_days"], 90);
+    let fy2026 = report("FY2026").await;
+    assert_eq!(fy2026["tables"]["channel"], json!({"web": 1}));
+    assert_eq!(
+        fy2026["people"],
+        json!({"supported": 1, "new": 0, "continuing": 1, "ended": 1})
+    );
+    let june = report("2025-06").await;
+    assert_eq!(
+        june["people"],
+        json!({"supported": 1, "new": 0, "continuing": 1, "ended": 0})
+    );
+    let october = report("2025-10").await;
+    assert_eq!(
+        october["people"],
+        json!({"supported": 0, "new": 0, "continuing": 0, "ended": 1})
+    );
+    assert_eq!(october["tables"]["channel"], json!({"web": 1}));
+    let text = fy2025.to_string();
+    assert!(!text.contains(&user) && !text.contains(&code), "{text}");
+
+    // The CSV carries the people and the channels.
+    let res = reqwest::Client::new()
+        .get(app.url("/api/admin/report?period=FY2025&format=csv"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap();
+    let csv = res.text().await.unwrap();
+    for row in [
+        "people,supported,3",
+        "people,new,3",
+        "people,continuing,0",
+        "people,ended,2",
+        "channel,web,5",
+        "channel,line,2",
+    ] {
+        assert!(csv.lines().any(|l| l == row), "{row} in\n{csv}");
+    }
+
+    // Everything purged (the case with its last conversation): the facts
+    // kept the link, so the people are the same.
+    let purged = app.state.service.purge(jst_10(2029, 1, 1)).await.unwrap();
+    assert_eq!(purged.conversations.len(), 8);
+    assert_eq!(report("FY2025").await, fy2025);
+    assert_eq!(report("FY2026").await, fy2026);
+}

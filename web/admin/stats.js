@@ -9,7 +9,7 @@ import { api, problemText } from '../staff.js';
 
 const $ = (id) => document.getElementById(id);
 const KINDS = ['month', 'quarter', 'fy'];
-const TABLES = ['who', 'age_band', 'gender', 'withdrawal', 'severity', 'outcome', 'exit', 'referral', 'hour'];
+const TABLES = ['channel', 'who', 'age_band', 'gender', 'withdrawal', 'severity', 'outcome', 'exit', 'referral', 'hour'];
 const state = { report: null, error: null };
 
 /** The current Japan-time year and month. */
@@ -117,6 +117,15 @@ export function renderStats() {
     h('p', { class: 'hint', text: r.busiest_hours.length ? t('stats.busiest', { hours: r.busiest_hours.map((x) => `${String(x).padStart(2, '0')}:00`).join(', ') }) : t('stats.busiest.none') }),
   ];
   if (r.started === 0) parts.push(h('p', { class: 'hint', text: t('stats.none') }));
+  // People, not contacts (issue 22): the centres' 実支援者数・新規・終了.
+  parts.push(
+    table(
+      'people',
+      t('stats.table.people'),
+      ['supported', 'new', 'continuing', 'ended'].map((k) => [t(`stats.people.${k}`), r.people[k]]),
+    ),
+    h('p', { class: 'hint', text: t('stats.people.note', { days: r.case_ends_after_days }) }),
+  );
   for (const name of TABLES) {
     const rows = Object.entries(r.tables[name] || {}).map(([k, c]) => [label(name, k), c]);
     if (rows.length) parts.push(table(name, t(`stats.table.${name}`), rows));

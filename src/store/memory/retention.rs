@@ -14,7 +14,11 @@ impl State {
         let appointment = booking
             .and_then(|b| self.slots.get(&b.slot))
             .map(|s| s.slot.starts_at_ms);
-        (rec.facts(handoff_facts(handoff, attended)), appointment)
+        let case = self.case_of.get(&rec.id).copied();
+        (
+            rec.facts(handoff_facts(handoff, attended), case),
+            appointment,
+        )
     }
 
     /// Purge one ended conversation (see `Store::purge`): its facts kept,

@@ -169,8 +169,8 @@ impl RedisStore {
         Ok(false)
     }
 
-    /// A stored conversation's facts (with its handoff's progress), its
-    /// handoff record and its booked appointment's start.
+    /// A stored conversation's facts (with its handoff's progress and its
+    /// case), its handoff record and its booked appointment's start.
     async fn facts_of(
         &self,
         rec: &ConversationRecord,
@@ -185,7 +185,8 @@ impl RedisStore {
             None => None,
         };
         let attended = booking.as_ref().is_some_and(|b| b.attended == Some(true));
-        let facts = rec.facts(handoff_facts(handoff.as_ref(), attended));
+        let case = self.case_id_at(self.keys.case_of(rec.id)).await?;
+        let facts = rec.facts(handoff_facts(handoff.as_ref(), attended), case);
         Ok((facts, handoff, appointment))
     }
 
