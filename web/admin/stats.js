@@ -61,7 +61,7 @@ function bar(c, max) {
   return h('td', { class: 'stats-bar', 'data-count': String(c) }, track, suppressed ? h('span', { class: 'stats-bar-small', 'aria-hidden': 'true', text: '<3' }) : null);
 }
 
-function table(id, title, rows) {
+function table(id, title, rows, countLabel = t('stats.col.count')) {
   const headId = `stats-${id}-heading`;
   const max = Math.max(3, ...rows.map(([, c]) => (typeof c === 'number' ? c : 0)));
   return h(
@@ -81,7 +81,7 @@ function table(id, title, rows) {
             'tr',
             {},
             h('th', { scope: 'col', text: t('stats.col.category') }),
-            h('th', { scope: 'col', class: 'num', text: t('stats.col.count') }),
+            h('th', { scope: 'col', class: 'num', text: countLabel }),
             h('th', { scope: 'col', class: 'stats-bar-head' }, h('span', { class: 'visually-hidden', text: t('stats.chart', { table: title }) })),
           ),
         ),
@@ -123,6 +123,7 @@ export function renderStats() {
       'people',
       t('stats.table.people'),
       ['supported', 'new', 'continuing', 'ended'].map((k) => [t(`stats.people.${k}`), r.people[k]]),
+      t('stats.col.people'),
     ),
     h('p', { class: 'hint', text: t('stats.people.note', { days: r.case_ends_after_days }) }),
   );
