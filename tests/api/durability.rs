@@ -334,11 +334,11 @@ fn text(who: &str, i: usize) -> String {
 /// messages, acks and a note; then a burst of visitor messages still in
 /// flight when `stop` is called.
 /// The admin creates an account in the product.
-async fn add_account(s: &Server, admin: &str, username: &str, role: &str) {
+async fn add_account(s: &Server, admin: &str, username: &str, display_name: &str, role: &str) {
     let r = reqwest::Client::new()
         .post(s.url("/api/accounts"))
         .header("cookie", admin)
-        .json(&json!({"username": username, "display_name": format!("{username}-san"), "role": role, "password": PASSWORD}))
+        .json(&json!({"username": username, "display_name": display_name, "role": role, "password": PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -347,7 +347,7 @@ async fn add_account(s: &Server, admin: &str, username: &str, role: &str) {
 
 async fn scenario(s: &Server) -> Before {
     let admin = s.login("admin").await;
-    add_account(s, &admin, "aoki", "counsellor").await;
+    add_account(s, &admin, "aoki", "青木", "counsellor").await;
     let counsellor = s.login("aoki").await;
     let (mut cw, _) = s.counsellor(&counsellor, json!({})).await;
     cw.send(json!({"type": "set_capacity", "capacity": 2}))
@@ -750,8 +750,8 @@ async fn a_crash_ends_the_supervision_it_left_open() {
     let dir = TempDir::new("crash-supervision");
     let s = start(dir.path());
     let admin = s.login("admin").await;
-    add_account(&s, &admin, "kudo", "counsellor").await;
-    add_account(&s, &admin, "mori", "supervisor").await;
+    add_account(&s, &admin, "kudo", "工藤", "counsellor").await;
+    add_account(&s, &admin, "mori", "森", "supervisor").await;
     let (mut cw, _) = s.counsellor(&s.login("kudo").await, json!({})).await;
     cw.send(json!({"type": "set_status", "status": "available"}))
         .await;
