@@ -333,7 +333,7 @@ impl Service {
     pub(super) async fn join_case(&self, case: &CaseRecord, id: ConversationId) {
         match self.store.join_case(case.id, id, self.now_ms()).await {
             Ok(_) => {
-                tracing::info!(conversation = %id, case = %case.id, "a visitor came back with a return code")
+                tracing::info!(conversation = %id, case = %case.id, "a visitor came back to their case")
             }
             Err(e) => {
                 tracing::warn!(conversation = %id, case = %case.id, error = %e, "a returning visitor's conversation could not join its case")
