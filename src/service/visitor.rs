@@ -527,16 +527,13 @@ impl Service {
         Ok(Some(VisitorWelcome { record, counsellor }))
     }
 
-    /// Where a conversation stands, and who ended it (after a lag, a
-    /// visitor's socket re-reads this instead of the events it missed).
-    pub async fn conversation_state(
+    /// The conversation's record: where it stands, who ended it, whether
+    /// triage flagged it (after a lag, a visitor's socket re-reads this
+    /// instead of the events it missed).
+    pub async fn conversation_record(
         &self,
         id: ConversationId,
-    ) -> Result<Option<(ConversationState, Option<EndedBy>)>, Refusal> {
-        Ok(self
-            .store
-            .conversation(id)
-            .await?
-            .map(|r| (r.state, r.ended_by)))
+    ) -> Result<Option<ConversationRecord>, Refusal> {
+        Ok(self.store.conversation(id).await?)
     }
 }

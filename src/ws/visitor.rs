@@ -104,6 +104,10 @@ struct Chat {
     state: ConversationState,
     cursor: Cursor,
     last_place: Option<QueuePlace>,
+    /// This socket has shown the safety information (a triage match):
+    /// after a resync (events may have been lost) it is shown if the
+    /// record is flagged and this is still false.
+    safety_shown: bool,
 }
 
 fn encode_message(m: &StoredMessage) -> String {
@@ -152,6 +156,7 @@ impl Visitor {
             state: rec.state,
             cursor: Cursor::at(last_seq.min(rec.last_seq)),
             last_place: None,
+            safety_shown: false,
         };
         chat.cursor
             .catch_up(io, &app.service, rec.id, &encode_message)
@@ -160,6 +165,7 @@ impl Visitor {
         // before a reload): the safety information again, unasked.
         if rec.state != ConversationState::Ended && crate::service::Service::triage_flagged(&rec) {
             send_safety_info(io, &app).await;
+            chat.safety_shown = true;
         }
         // Only a conversation that has been with a counsellor can have a
         // handoff (an offer needs an active chat): a new visitor joining
@@ -567,7 +573,8 @@ impl Handler for Visitor {
             }
             Outbound::Event(Event::SafetyInfo { .. }) => {
                 let app = self.app.clone();
-                send_safety_info(io, &app).await
+                send_safety_info(io, &app).await;
+                chat.safety_shown = true;
             }
             Outbound::QueuePosition {
                 position,
@@ -620,8 +627,16 @@ impl Handler for Visitor {
             Outbound::Resync => {
                 // Events may have been missed: the record says where we are.
                 let app = self.app.clone();
-                if let Ok(Some((state, ended_by))) = service.conversation_state(chat.id).await {
-                    change_state(io, &app, chat, state, ended_by).await;
+                if let Ok(Some(rec)) = service.conversation_record(chat.id).await {
+                    change_state(io, &app, chat, rec.state, rec.ended_by).await;
+                    // A triage match whose `safety_info` event was lost.
+                    if !chat.safety_shown
+                        && rec.state != ConversationState::Ended
+                        && crate::service::Service::triage_flagged(&rec)
+                    {
+                        send_safety_info(io, &app).await;
+                        chat.safety_shown = true;
+                    }
                 }
                 chat.cursor
                     .catch_up(io, service, chat.id, &encode_message)

@@ -202,9 +202,21 @@ async fn a_flagged_word_mid_chat_alerts_the_counsellor_and_supervisors_and_shows
 
     v.send(json!({"type": "send", "client_id": "m1", "text": "もう消えたい。死にたい"}))
         .await;
-    assert_eq!(v.recv_type("sent").await["seq"], 2);
+    // `sent` and `safety_info` come in either order: the event may reach
+    // the socket before its own write's confirmation does.
+    let (mut sent, mut info) = (None, None);
+    while sent.is_none() || info.is_none() {
+        let f = v.recv().await;
+        match f["type"].as_str() {
+            Some("sent") => sent = Some(f),
+            Some("safety_info") => info = Some(f),
+            Some("error") => panic!("{f}"),
+            _ => {}
+        }
+    }
+    assert_eq!(sent.unwrap()["seq"], 2);
     // The visitor's page gets the services to show, and nothing else.
-    let info = v.recv_type("safety_info").await;
+    let info = info.unwrap();
     let services = info["services"].as_array().unwrap();
     let contacts: Vec<&str> = services
         .iter()
@@ -250,7 +262,13 @@ async fn a_flagged_word_mid_chat_alerts_the_counsellor_and_supervisors_and_shows
     // The same rule again: no second alert, no second panel.
     v.send(json!({"type": "send", "client_id": "m2", "text": "死にたい"}))
         .await;
-    v.recv_type("sent").await;
+    loop {
+        let f = v.recv().await;
+        assert_ne!(f["type"], "safety_info", "{f}");
+        if f["type"] == "sent" {
+            break;
+        }
+    }
     for f in v.drain(Duration::from_millis(200)).await {
         assert_ne!(f["type"], "safety_info", "{f}");
     }
@@ -317,4 +335,61 @@ async fn the_report_counts_left_quickly_and_erased_as_exits_of_their_own() {
     let csv = res.text().await.unwrap();
     assert!(csv.contains("exit,left_quickly,1\r\n"), "{csv}");
     assert!(csv.contains("exit,erased,1\r\n"), "{csv}");
+}
+
+/// Triage flagged the conversation but its `safety_info` event never
+/// reached the visitor (an event lost while the node's event link was
+/// down, or a lagging hub). The resync that follows re-reads the record
+/// and shows the safety information after all, once: a second resync
+/// does not show it again.
+#[tokio::test]
+async fn a_resync_shows_the_safety_information_whose_event_was_lost() {
+    use tsunagu::model::{Event, RiskChange, RiskReason, RiskSource};
+    let app = spawn_app().await;
+    let mut c = app.counsellor("exit-resync").await;
+    c.available(1).await;
+    let (mut v, w) = app.start_visitor(json!({"type": "start"})).await;
+    wait_matched(&mut v, &w).await;
+    c.ws.recv_type("assigned").await;
+    let id: ConversationId = w["conversation_id"].as_str().unwrap().parse().unwrap();
+
+    // Flagged in the store only: no event is published.
+    let hit = RiskReason {
+        level: tsunagu::core::triage::RiskLevel::Urgent,
+        source: RiskSource::Triage {
+            rule: "self_harm.die".into(),
+            category: "self_harm".into(),
+        },
+        at_ms: now_ms(),
+    };
+    app.store
+        .set_risk(
+            id,
+            RiskChange::Triage {
+                hits: vec![hit],
+                alert: tsunagu::core::ids::AlertId::new_random(),
+            },
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    app.store.publish(Event::Resync).await.unwrap();
+    let info = v.recv_type("safety_info").await;
+    assert!(info["services"].as_array().is_some_and(|s| !s.is_empty()));
+
+    // Shown already: another resync sends nothing new before the next
+    // message.
+    app.store.publish(Event::Resync).await.unwrap();
+    let conv = id.to_string();
+    c.ws.send(
+        json!({"type": "send", "conversation_id": conv, "client_id": "after", "text": "after"}),
+    )
+    .await;
+    loop {
+        let f = v.recv().await;
+        assert_ne!(f["type"], "safety_info", "shown twice: {f}");
+        if f["type"] == "message" && f["text"] == "after" {
+            break;
+        }
+    }
 }
