@@ -234,7 +234,10 @@ impl Service {
     }
 
     async fn publish(&self, event: Event) {
-        if let Err(e) = self.store.publish(event).await {
+        // The notice of a change already made: never shed by the store's
+        // admission control (a refused publish is lost with no resync to
+        // make up for it, e.g. a visitor's safety information).
+        if let Err(e) = crate::store::background(self.store.publish(event)).await {
             // A lost notification costs latency, never data.
             tracing::warn!(error = %e, "could not publish an event");
         }

@@ -387,7 +387,10 @@ impl Service {
             hits: triage_reasons(hits, now),
             alert: AlertId::new_random(),
         };
-        match self.store.set_risk(id, change, now).await {
+        // Part of the message's own write, which was admitted and stored:
+        // never shed by the store's admission control, or a busy node
+        // would drop the escalation of exactly the message that needs it.
+        match crate::store::background(self.store.set_risk(id, change, now)).await {
             Ok(update) => {
                 if let Some(alert) = update.alert {
                     let state = update.record.state.name();
