@@ -50,6 +50,9 @@ async function refreshUntil(page, ready, arg, label) {
 }
 
 const shown = (page) => page.$$eval('.admin-section', (els) => els.filter((e) => !e.hidden).map((e) => e.dataset.section));
+// The hash changes at once; the section follows on the \`hashchange\` event.
+const waitShown = (page, section) =>
+  page.waitForFunction((s) => [...document.querySelectorAll('.admin-section')].filter((e) => !e.hidden).map((e) => e.dataset.section).join() === s, section);
 
 for (const lang of ['ja', 'en']) {
   test(`admin page sections and the floor's empty-floor episodes (${lang})`, async () => {
@@ -100,6 +103,7 @@ for (const lang of ['ja', 'en']) {
       assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), '#statistics');
       await page.keyboard.press('Enter');
       await page.waitForFunction(() => location.hash === '#statistics');
+      await waitShown(page, 'stats');
       assert.deepEqual(await shown(page), ['stats']);
       assert.equal(await page.evaluate(() => document.activeElement.id), 'stats-heading');
       assert.equal(await page.locator('.admin-nav a[href="#statistics"]').getAttribute('aria-current'), 'page');
@@ -109,11 +113,13 @@ for (const lang of ['ja', 'en']) {
       assert.deepEqual(await shown(page), ['stats']);
       await page.goBack();
       await page.waitForFunction(() => location.hash === '');
+      await waitShown(page, 'floor');
       assert.deepEqual(await shown(page), ['floor']);
       // Every section by its link, each axe clean.
       for (const [frag, section] of [['audit-log', 'audit'], ['staff-accounts', 'accounts'], ['canned-replies', 'canned'], ['appointment-slots', 'slots'], ['statistics', 'stats']]) {
         await page.click(`.admin-nav a[href="#${frag}"]`);
         await page.waitForFunction((f) => location.hash === `#${f}`, frag);
+        await waitShown(page, section);
         assert.deepEqual(await shown(page), [section]);
         await axeScan(page, `${lang} admin section ${section}`);
       }
@@ -125,6 +131,7 @@ for (const lang of ['ja', 'en']) {
       await page.setViewportSize({ width: 360, height: 740 });
       await page.click('.admin-nav a[href="#floor"]');
       await page.waitForFunction(() => location.hash === '#floor');
+      await waitShown(page, 'floor');
       for (const box of await page.$$eval('.admin-nav a', (as) => as.map((el) => el.getBoundingClientRect().toJSON()))) {
         assert.ok(box.right <= 360 && box.left >= 0, `a menu link outside the screen: ${JSON.stringify(box)}`);
         assert.ok(box.height >= 40, `a menu link is a real target: ${JSON.stringify(box)}`);
