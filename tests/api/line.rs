@@ -542,7 +542,7 @@ async fn the_store_keeps_links_leases_and_deliveries_per_conversation() {
 /// own, and a user who leaves (unfollow) takes the link with them.
 #[tokio::test]
 async fn a_line_user_writing_again_is_the_same_case_with_the_same_counsellor() {
-    use crate::return_code::{assigned, case_of};
+    use crate::return_code::{assigned, case_of, texts_of};
     let (_line, app) = line_app().await;
     let mut a = app.counsellor("line-cont-a").await;
     a.available(1).await;
@@ -578,14 +578,8 @@ async fn a_line_user_writing_again_is_the_same_case_with_the_same_counsellor() {
     assert_eq!(earlier.len(), 1, "{body}");
     assert_eq!(earlier[0]["conversation_id"], first.as_str());
     assert_eq!(earlier[0]["channel"], "line");
-    let texts: Vec<&str> = earlier[0]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        texts,
+        texts_of(&earlier[0]),
         ["最近、家から出られません", "話してくれてありがとう"]
     );
     assert!(

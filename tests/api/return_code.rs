@@ -34,6 +34,16 @@ pub(crate) async fn case_of(app: &TestApp, cookie: &str, conv: &str) -> (StatusC
     read_answer(&reqwest::Method::GET, res).await
 }
 
+/// The texts of an earlier conversation in a case view, in order.
+pub(crate) fn texts_of(earlier: &Value) -> Vec<&str> {
+    earlier["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect()
+}
+
 /// Wait for `assigned` on a counsellor's socket; the conversation id.
 pub(crate) async fn assigned(c: &mut Counsellor) -> String {
     c.ws.recv_type("assigned").await["conversation"]["conversation_id"]
@@ -118,14 +128,8 @@ async fn a_returning_visitor_is_matched_to_the_same_counsellor_who_reads_the_ear
     assert_eq!(earlier.len(), 1, "{case}");
     assert_eq!(earlier[0]["conversation_id"], first.as_str());
     assert_eq!(earlier[0]["counsellor"]["display_name"], "rc-aoki-san");
-    let texts: Vec<&str> = earlier[0]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        texts,
+        texts_of(&earlier[0]),
         ["眠れない日が続いています", "お話を聞かせてください"]
     );
     assert_eq!(earlier[0]["notes"][0]["text"], "睡眠の相談。次回も継続。");
