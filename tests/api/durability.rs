@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::helpers::{password_hash, read_answer, TempDir, Ws, PASSWORD};
+use crate::store_conformance::conv_at;
 
 /// Every message text carries it, so the logs can be searched for it.
 const SECRET: &str = "ひみつ";
@@ -1257,7 +1258,6 @@ async fn a_data_directory_that_cannot_be_created_is_refused() {
 #[tokio::test]
 async fn safety_state_survives_a_restart_of_the_durable_store() {
     use tsunagu::core::ids::{AccountId, AlertId, ConversationId};
-    use tsunagu::core::prechat::PreChat;
     use tsunagu::core::queue::QueuePolicy;
     use tsunagu::core::triage::RiskLevel;
     use tsunagu::model::{NewConversation, RiskChange, RiskReason, RiskSource, SupervisionMode};
@@ -1277,18 +1277,8 @@ async fn safety_state_survives_a_restart_of_the_durable_store() {
         AccountId::new_random(),
     );
     let new = |id| NewConversation {
-        lang: Default::default(),
-        channel: Default::default(),
         id,
-        token_hash: [1; 32],
-        pre_chat: PreChat::default(),
-        risk: RiskLevel::None,
-        risk_reasons: Vec::new(),
-        alert: None,
-        first_message: None,
-        now_ms: 1_000,
-        start_key: None,
-        prefers: None,
+        ..conv_at(1_000)
     };
     {
         let s = open(&dir);
@@ -1399,18 +1389,9 @@ async fn handoff_links_survive_a_restart_and_go_with_an_erased_conversation() {
         let s = open(dir.path());
         s.create_conversation(
             NewConversation {
-                lang: Default::default(),
-                channel: tsunagu::model::Channel::Line,
                 id,
-                token_hash: [1; 32],
-                pre_chat: Default::default(),
-                risk: Default::default(),
-                risk_reasons: Vec::new(),
-                alert: None,
-                first_message: None,
-                now_ms: 1_000,
-                start_key: None,
-                prefers: None,
+                channel: tsunagu::model::Channel::Line,
+                ..conv_at(1_000)
             },
             10,
         )
@@ -1467,18 +1448,9 @@ async fn cases_survive_a_restart_and_a_deleted_one_stays_gone() {
     };
     let counsellor = AccountId::new_random();
     let new = |id, prefers| NewConversation {
-        channel: tsunagu::model::Channel::Web,
         id,
-        token_hash: [1; 32],
-        pre_chat: Default::default(),
-        risk: Default::default(),
-        risk_reasons: Vec::new(),
-        alert: None,
-        first_message: None,
-        now_ms: 1_000,
         prefers,
-        lang: Default::default(),
-        start_key: None,
+        ..conv_at(1_000)
     };
     let (first, second) = (ConversationId::new_random(), ConversationId::new_random());
     let case_id = {
@@ -1698,18 +1670,9 @@ async fn a_start_key_survives_a_restart_of_the_durable_store() {
         sealed: "c2VhbGVk".into(),
     };
     let new = |id| NewConversation {
-        channel: Default::default(),
         id,
-        token_hash: [1; 32],
-        pre_chat: Default::default(),
-        risk: Default::default(),
-        risk_reasons: Vec::new(),
-        alert: None,
-        first_message: None,
-        now_ms: 1_000,
         start_key: Some(key.clone()),
-        lang: Default::default(),
-        prefers: None,
+        ..conv_at(1_000)
     };
     let first = ConversationId::new_random();
     {
@@ -1822,17 +1785,8 @@ async fn a_conversations_language_survives_a_restart() {
             s.create_conversation(
                 NewConversation {
                     lang,
-                    channel: Default::default(),
                     id,
-                    token_hash: [1; 32],
-                    pre_chat: Default::default(),
-                    risk: Default::default(),
-                    risk_reasons: Vec::new(),
-                    alert: None,
-                    first_message: None,
-                    now_ms: 1_000,
-                    start_key: None,
-                    prefers: None,
+                    ..conv_at(1_000)
                 },
                 10,
             )
