@@ -311,6 +311,15 @@ impl TestApp {
         (ws, welcome)
     }
 
+    /// A new visitor who has sent `start`, matched to `c` (the only one
+    /// available); returns (socket, welcome).
+    pub async fn served_visitor(&self, c: &mut Counsellor, start: Value) -> (Ws, Value) {
+        let (mut v, welcome) = self.start_visitor(start).await;
+        wait_matched(&mut v, &welcome).await;
+        c.ws.recv_type("assigned").await;
+        (v, welcome)
+    }
+
     /// A counsellor account, logged in, socket open, `hello` answered.
     pub async fn counsellor(&self, name: &str) -> Counsellor {
         self.staff(name, Role::Counsellor).await

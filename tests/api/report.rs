@@ -13,7 +13,7 @@ use tsunagu::core::stats::{aggregate, Period};
 use tsunagu::model::Role;
 
 use crate::handoff::{book, consent, get, slot, staff_cookie, Chat};
-use crate::helpers::{spawn_app_with, wait_matched, Counsellor, TestApp};
+use crate::helpers::{spawn_app_with, Counsellor, TestApp};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -23,11 +23,9 @@ async fn matched(
     c: &mut Counsellor,
     pre_chat: Value,
 ) -> (crate::helpers::Ws, String, String) {
-    let (mut v, welcome) = app
-        .start_visitor(json!({"type": "start", "pre_chat": pre_chat}))
+    let (v, welcome) = app
+        .served_visitor(c, json!({"type": "start", "pre_chat": pre_chat}))
         .await;
-    wait_matched(&mut v, &welcome).await;
-    c.ws.recv_type("assigned").await;
     let id = welcome["conversation_id"].as_str().unwrap().to_owned();
     let token = welcome["resume_token"].as_str().unwrap().to_owned();
     (v, id, token)
@@ -255,9 +253,7 @@ async fn web_contact(
         Some(code) => json!({"type": "start", "return_code": code}),
         None => json!({"type": "start"}),
     };
-    let (mut v, welcome) = app.start_visitor(start).await;
-    wait_matched(&mut v, &welcome).await;
-    c.ws.recv_type("assigned").await;
+    let (mut v, welcome) = app.served_visitor(c, start).await;
     let taken = if take {
         v.send(json!({"type": "return_code"})).await;
         Some(

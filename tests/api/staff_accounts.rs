@@ -75,15 +75,17 @@ async fn deactivating_a_counsellor_ends_their_socket_requeues_their_chats_at_the
     let mut c = app.counsellor("leaver").await;
     c.available(2).await;
     let (mut v1, w1) = app
-        .start_visitor(json!({"type": "start", "first_message": "ひとつめ"}))
+        .served_visitor(
+            &mut c,
+            json!({"type": "start", "first_message": "ひとつめ"}),
+        )
         .await;
-    wait_matched(&mut v1, &w1).await;
-    c.ws.recv_type("assigned").await;
     let (mut v2, w2) = app
-        .start_visitor(json!({"type": "start", "first_message": "ふたつめ"}))
+        .served_visitor(
+            &mut c,
+            json!({"type": "start", "first_message": "ふたつめ"}),
+        )
         .await;
-    wait_matched(&mut v2, &w2).await;
-    c.ws.recv_type("assigned").await;
     let conv1 = w1["conversation_id"].as_str().unwrap().to_owned();
     let conv2 = w2["conversation_id"].as_str().unwrap().to_owned();
     for (conv, text) in [(&conv1, "一つ目への返事"), (&conv2, "二つ目への返事")] {
@@ -236,11 +238,12 @@ async fn supervisor_made_counsellor_loses_supervision_at_once() {
     let boss = admin(&app, "chief").await;
     let mut c = app.counsellor("worker").await;
     c.available(1).await;
-    let (mut v, w) = app
-        .start_visitor(json!({"type": "start", "first_message": "こんにちは"}))
+    let (_v, w) = app
+        .served_visitor(
+            &mut c,
+            json!({"type": "start", "first_message": "こんにちは"}),
+        )
         .await;
-    wait_matched(&mut v, &w).await;
-    c.ws.recv_type("assigned").await;
     let conv = w["conversation_id"].as_str().unwrap().to_owned();
     let mut sup = app.supervisor("watcher").await;
     sup.ws
