@@ -79,11 +79,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+# A free loopback port, chosen by the OS.
+free_port() {
+  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+PORT="$(free_port)"
 PASSWORD="browser-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 # The LINE channel, for the handoff-over-LINE test: its Messaging API is a
 # stand-in the test itself serves on this port (nothing leaves 127.0.0.1).
-LINE_PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+LINE_PORT="$(free_port)"
 LINE_SECRET="line-secret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 HASH="$(printf '%s\n' "$PASSWORD" | "$BIN" hash-password 2>/dev/null)"
 [ -n "$HASH" ] || die "tsunagu hash-password printed nothing"
@@ -242,7 +247,7 @@ EOF
 # A second server whose chat is closed: open Monday to Friday as usual,
 # but a one-off closure covers yesterday to tomorrow (Japan time), so it
 # is closed whenever the tests run, and has a next opening.
-CLOSED_PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+CLOSED_PORT="$(free_port)"
 JST_FROM="$(TZ=Asia/Tokyo date -d yesterday +%F)"
 JST_TO="$(TZ=Asia/Tokyo date -d tomorrow +%F)"
 CLOSED_CONFIG="$WORK/tsunagu-closed.toml"
@@ -280,7 +285,7 @@ EOF
 # A third server with the empty-floor alert on after 2 s (spec 22): the
 # main server keeps it off, so no other test's supervisor sees a banner
 # when its counsellors are away for a while.
-FLOOR_PORT="$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
+FLOOR_PORT="$(free_port)"
 FLOOR_CONFIG="$WORK/tsunagu-floor.toml"
 {
   sed -e "s#^bind = .*#bind = \"127.0.0.1:$FLOOR_PORT\"#" \
@@ -290,60 +295,30 @@ FLOOR_CONFIG="$WORK/tsunagu-floor.toml"
 } >"$FLOOR_CONFIG"
 printf '\n[alerts]\nempty_floor_disabled = true\n' >>"$CONFIG"
 
-say "starting the server on 127.0.0.1:$PORT"
-TSUNAGU_CONFIG="$CONFIG" "$BIN" serve >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+# Start `tsunagu serve` with config $2, logging to $3; its pid in the
+# variable named $1; wait until $4/healthz answers (or stop, printing $3).
+start_server() {
+  local pid_var=$1 config=$2 log=$3 base=$4 what=$5
+  say "starting the $what on ${base#http://}"
+  TSUNAGU_CONFIG="$config" "$BIN" serve >"$log" 2>&1 &
+  printf -v "$pid_var" '%s' "$!"
+  for _ in $(seq 1 100); do
+    if node -e "fetch('$base/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "${!pid_var}" 2>/dev/null || break
+    sleep 0.2
+  done
+  cat "$log" >&2
+  die "the $what did not answer /healthz"
+}
 
 BASE="http://127.0.0.1:$PORT"
-ready=0
-for _ in $(seq 1 100); do
-  if node -e "fetch('$BASE/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.2
-done
-if [ "$ready" != 1 ]; then
-  cat "$WORK/server.log" >&2
-  die "the server did not answer /healthz"
-fi
-
-say "starting the closed-hours server on 127.0.0.1:$CLOSED_PORT"
-TSUNAGU_CONFIG="$CLOSED_CONFIG" "$BIN" serve >"$WORK/server-closed.log" 2>&1 &
-CLOSED_PID=$!
 CLOSED_BASE="http://127.0.0.1:$CLOSED_PORT"
-ready=0
-for _ in $(seq 1 100); do
-  if node -e "fetch('$CLOSED_BASE/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$CLOSED_PID" 2>/dev/null || break
-  sleep 0.2
-done
-if [ "$ready" != 1 ]; then
-  cat "$WORK/server-closed.log" >&2
-  die "the closed-hours server did not answer /healthz"
-fi
-
-say "starting the empty-floor server on 127.0.0.1:$FLOOR_PORT"
-TSUNAGU_CONFIG="$FLOOR_CONFIG" "$BIN" serve >"$WORK/server-floor.log" 2>&1 &
-FLOOR_PID=$!
 FLOOR_BASE="http://127.0.0.1:$FLOOR_PORT"
-ready=0
-for _ in $(seq 1 100); do
-  if node -e "fetch('$FLOOR_BASE/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$FLOOR_PID" 2>/dev/null || break
-  sleep 0.2
-done
-if [ "$ready" != 1 ]; then
-  cat "$WORK/server-floor.log" >&2
-  die "the empty-floor server did not answer /healthz"
-fi
+start_server SERVER_PID "$CONFIG" "$WORK/server.log" "$BASE" server
+start_server CLOSED_PID "$CLOSED_CONFIG" "$WORK/server-closed.log" "$CLOSED_BASE" "closed-hours server"
+start_server FLOOR_PID "$FLOOR_CONFIG" "$WORK/server-floor.log" "$FLOOR_BASE" "empty-floor server"
 
 mkdir -p "$ROOT/test-artifacts/screenshots/ja" "$ROOT/test-artifacts/screenshots/en"
 
