@@ -5,12 +5,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::session::{current_account, same_site, staff, AccountView};
+use super::session::{current_account, password_attempt, same_site, staff, AccountView};
 use super::ApiError;
 use crate::app::AppState;
 use crate::core::ids::AccountId;
-use crate::http::request::client_ip;
-use crate::limits::check_keyed;
 use crate::model::Role;
 use crate::service::accounts::{AccountEdit, SetupCode};
 
@@ -180,9 +178,7 @@ pub async fn setup(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     same_site(&req, &app)?;
-    if let Some(ip) = client_ip(&req, &app.settings) {
-        check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
-    }
+    password_attempt(&req, &app)?;
     let SetupRequest {
         account,
         code,
@@ -198,10 +194,7 @@ pub async fn change_password(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     same_site(&req, &app)?;
-    let address = client_ip(&req, &app.settings);
-    if let Some(ip) = address {
-        check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
-    }
+    let address = password_attempt(&req, &app)?;
     let (me, session) = current_account(&req, &app).await?;
     let PasswordChange {
         current_password,

@@ -6,12 +6,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::session::{enrolling_account, logged_in, same_site, staff};
+use super::session::{enrolling_account, logged_in, password_attempt, same_site, staff};
 use super::ApiError;
 use crate::app::AppState;
 use crate::core::ids::AccountId;
-use crate::http::request::client_ip;
-use crate::limits::check_keyed;
 use crate::model::Role;
 use crate::protocol::ErrorCode;
 
@@ -70,10 +68,7 @@ pub async fn second_step(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     same_site(&req, &app)?;
-    let address = client_ip(&req, &app.settings);
-    if let Some(ip) = address {
-        check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
-    }
+    let address = password_attempt(&req, &app)?;
     let SecondStepRequest {
         pending_login,
         code,

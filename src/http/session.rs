@@ -128,6 +128,20 @@ fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
     gone
 }
 
+/// Every request that tries a password or a code (login, its second step,
+/// the set-up link, a password change) counts against the client address's
+/// login limit first; the address, for the service's own counts.
+pub(crate) fn password_attempt(
+    req: &HttpRequest,
+    app: &AppState,
+) -> Result<Option<std::net::IpAddr>, ApiError> {
+    let address = client_ip(req, &app.settings);
+    if let Some(ip) = address {
+        check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
+    }
+    Ok(address)
+}
+
 pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
@@ -139,10 +153,7 @@ pub async fn login(
             "this origin may not log in",
         ));
     }
-    let address = client_ip(&req, &app.settings);
-    if let Some(ip) = address {
-        check_keyed(&app.limits.logins_by_ip, &ip).map_err(ApiError::rate_limited)?;
-    }
+    let address = password_attempt(&req, &app)?;
     let LoginRequest { username, password } = body.into_inner();
     // Wrong passwords are counted by the service, per (account, address),
     // per address and per account, in the store (every node alike).
