@@ -214,6 +214,28 @@ mod tests {
         })
     }
 
+    /// A plan gives nobody twice and nobody past their free places, and
+    /// nothing to a counsellor who is not available.
+    fn check_plan(
+        p: &[(ConversationId, AccountId)],
+        loads: &[CounsellorLoad],
+    ) -> Result<(), TestCaseError> {
+        let mut seen = HashSet::new();
+        let mut given: HashMap<AccountId, u32> = HashMap::new();
+        for (c, a) in p {
+            prop_assert!(seen.insert(*c), "visitor assigned twice");
+            *given.entry(*a).or_default() += 1;
+        }
+        for l in loads {
+            let g = given.get(&l.id).copied().unwrap_or(0);
+            prop_assert!(l.active + g <= l.capacity, "capacity exceeded");
+            if !l.available {
+                prop_assert_eq!(g, 0);
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn capacity_is_never_exceeded_and_nobody_is_assigned_twice(
@@ -222,17 +244,7 @@ mod tests {
         ) {
             let queue: Vec<_> = (0..n_queue as u128).map(conv).collect();
             let p = plan(&queue, &loads);
-            let mut seen = HashSet::new();
-            let mut given: HashMap<AccountId, u32> = HashMap::new();
-            for (c, a) in &p {
-                prop_assert!(seen.insert(*c), "visitor assigned twice");
-                *given.entry(*a).or_default() += 1;
-            }
-            for l in &loads {
-                let g = given.get(&l.id).copied().unwrap_or(0);
-                prop_assert!(l.active + g <= l.capacity, "capacity exceeded");
-                if !l.available { prop_assert_eq!(g, 0); }
-            }
+            check_plan(&p, &loads)?;
         }
 
         #[test]
@@ -347,20 +359,12 @@ mod tests {
             bound in 0u64..300,
         ) {
             let p = plan_preferring(&queue, &loads, now, bound);
-            let mut seen = HashSet::new();
-            let mut given: HashMap<AccountId, u32> = HashMap::new();
+            check_plan(&p, &loads)?;
             for (c, a) in &p {
-                prop_assert!(seen.insert(*c), "visitor assigned twice");
-                *given.entry(*a).or_default() += 1;
                 let w = queue.iter().find(|w| w.conversation == *c).unwrap();
                 if let Some(pref) = preference_in_force(w, &loads, now, bound) {
                     prop_assert_eq!(*a, pref, "given to another within the bound");
                 }
-            }
-            for l in &loads {
-                let g = given.get(&l.id).copied().unwrap_or(0);
-                prop_assert!(l.active + g <= l.capacity, "capacity exceeded");
-                if !l.available { prop_assert_eq!(g, 0); }
             }
         }
 
