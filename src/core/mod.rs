@@ -13,6 +13,7 @@ pub mod floor;
 pub mod handoff;
 pub mod hours;
 pub mod ids;
+pub mod letters;
 pub mod matching;
 pub mod prechat;
 pub mod queue;

@@ -94,6 +94,11 @@ pub struct ConversationFacts {
     /// How the visitor reached us (contacts by channel).
     #[serde(default)]
     pub channel: Channel,
+    /// A letter (issue 22): counted under the channel `letter`, never as
+    /// a chat's wait or abandonment; `served` is "answered" and
+    /// `wait_secs` the time to answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub letter: bool,
     /// The anonymous case it belonged to when its facts were taken (a
     /// return code's, or a LINE user's): what ties one person's contacts
     /// together in the count of people. A random id that nothing else
@@ -133,6 +138,7 @@ pub struct ConversationFacts {
 pub struct FactsInput {
     pub started_at_ms: u64,
     pub channel: Channel,
+    pub letter: bool,
     pub case: Option<CaseId>,
     pub queued_since_ms: u64,
     /// When a counsellor first took it.
@@ -152,7 +158,8 @@ impl ConversationFacts {
     pub fn of(i: FactsInput) -> ConversationFacts {
         let (date, minute) = jst_date_minute(i.started_at_ms);
         let served = i.assigned_at_ms.is_some();
-        let abandoned = !served && i.ended_at_ms.is_some();
+        // A letter waits for its answer: nobody left a queue.
+        let abandoned = !served && !i.letter && i.ended_at_ms.is_some();
         let left = if served {
             i.assigned_at_ms
         } else {
@@ -167,6 +174,7 @@ impl ConversationFacts {
             day: date.day(),
             hour: (minute / 60) as u8,
             channel: i.channel,
+            letter: i.letter,
             case: i.case,
             wait_secs: u32::try_from(wait_ms / 1000).unwrap_or(u32::MAX),
             served,
@@ -179,6 +187,16 @@ impl ConversationFacts {
             handoff: i.handoff,
             left_quickly: i.left_quickly,
             erased: i.erased,
+        }
+    }
+
+    /// The `channel` table's category: `letter` for a letter (whichever
+    /// way it came), else the channel's name.
+    pub fn contact_channel(&self) -> &'static str {
+        if self.letter {
+            "letter"
+        } else {
+            self.channel.name()
         }
     }
 
@@ -333,8 +351,15 @@ pub struct Raw {
     /// Each table: category -> count, over every conversation in the
     /// period (so each table's counts sum to `started`).
     pub tables: BTreeMap<&'static str, Counts>,
-    /// Waits of served conversations, seconds, sorted.
+    /// Waits of served conversations (chats, not letters), seconds,
+    /// sorted.
     pub waits: Vec<u32>,
+    /// Letters written in the period, and answered (of those).
+    pub letters_received: u64,
+    pub letters_answered: u64,
+    /// Time from writing to answer of the answered letters, seconds,
+    /// sorted.
+    pub letter_answers: Vec<u32>,
     /// The people of the period ([`people`], over every contact ever:
     /// set apart from `aggregate`, which reads the period's only).
     pub people: People,
@@ -379,13 +404,19 @@ pub fn aggregate<'a>(
         raw.started += 1;
         raw.served += u64::from(f.served);
         raw.abandoned += u64::from(f.abandoned);
-        if f.served {
+        if f.letter {
+            raw.letters_received += 1;
+            if f.served {
+                raw.letters_answered += 1;
+                raw.letter_answers.push(f.wait_secs);
+            }
+        } else if f.served {
             raw.waits.push(f.wait_secs);
         }
         let mut add = |table: &'static str, key: String| {
             *raw.tables.entry(table).or_default().entry(key).or_default() += 1;
         };
-        add("channel", f.channel.name().into());
+        add("channel", f.contact_channel().into());
         add("who", wire(&f.who));
         add("age_band", wire(&f.age_band));
         add("gender", wire(&f.gender));
@@ -413,6 +444,7 @@ pub fn aggregate<'a>(
         add("exit", f.exit().into());
     }
     raw.waits.sort_unstable();
+    raw.letter_answers.sort_unstable();
     raw
 }
 
@@ -546,6 +578,12 @@ pub struct Report {
     /// `min_cell` were served (a median of two is someone's wait).
     pub wait_median_secs: Option<u32>,
     pub wait_p90_secs: Option<u32>,
+    /// Letters (issue 22): `received` in the period and `answered` of
+    /// those.
+    pub letters: BTreeMap<&'static str, Cell>,
+    /// Median time from a letter's writing to its answer, seconds; `None`
+    /// when fewer than `min_cell` were answered.
+    pub letter_answer_median_secs: Option<u32>,
     /// The busiest hours (Japan time, by conversations started), most
     /// first, at most three; only hours with at least `min_cell`.
     pub busiest_hours: Vec<u8>,
@@ -590,6 +628,11 @@ impl Raw {
             ("ended", cell(p.ended)),
         ]);
         let enough = self.waits.len() as u64 >= min_cell.max(1);
+        let letters = BTreeMap::from([
+            ("received", cell(self.letters_received)),
+            ("answered", cell(self.letters_answered)),
+        ]);
+        let enough_letters = self.letter_answers.len() as u64 >= min_cell.max(1);
         let mut hours: Vec<(u64, u8)> = self
             .tables
             .get("hour")
@@ -611,6 +654,10 @@ impl Raw {
             case_ends_after_days: p.ends_after_days,
             wait_median_secs: enough.then(|| quantile(&self.waits, 0.5)).flatten(),
             wait_p90_secs: enough.then(|| quantile(&self.waits, 0.9)).flatten(),
+            letters,
+            letter_answer_median_secs: enough_letters
+                .then(|| quantile(&self.letter_answers, 0.5))
+                .flatten(),
             busiest_hours: hours.into_iter().take(3).map(|(_, h)| h).collect(),
         }
     }
@@ -637,6 +684,7 @@ mod tests {
             left_quickly: false,
             erased: false,
             channel: Channel::Web,
+            letter: false,
             case: None,
         }
     }
@@ -671,6 +719,40 @@ mod tests {
         let old = r#"{"month":{"year":2026,"month":11},"hour":10,"wait_secs":5,"served":true,"abandoned":false}"#;
         let f: ConversationFacts = serde_json::from_str(old).unwrap();
         assert_eq!(f.exit(), "other");
+    }
+
+    #[test]
+    fn letters_count_apart_from_chats() {
+        let period = Period::parse("2026-11").unwrap();
+        let letter = |answered_after: Option<u64>| {
+            ConversationFacts::of(FactsInput {
+                letter: true,
+                assigned_at_ms: answered_after.map(|ms| NOV3_1015 + ms),
+                ended_at_ms: Some(NOV3_1015),
+                outcome: None,
+                ..input()
+            })
+        };
+        let facts = [
+            ConversationFacts::of(input()), // a chat, waited 95 s
+            letter(Some(3_600_000)),        // answered in 1 h
+            letter(Some(10_800_000)),       // in 3 h
+            letter(Some(7_200_000)),        // in 2 h
+            letter(None),                   // waiting
+        ];
+        let raw = aggregate(&period, &facts);
+        assert_eq!((raw.letters_received, raw.letters_answered), (4, 3));
+        assert_eq!(raw.letter_answers, vec![3600, 7200, 10800]);
+        assert_eq!(raw.waits, vec![95], "a letter is no chat's wait");
+        assert_eq!(raw.abandoned, 0, "a waiting letter left no queue");
+        assert_eq!(raw.tables["channel"]["letter"], 4);
+        assert_eq!(raw.tables["channel"]["web"], 1);
+        let report = raw.publish(&period, 3);
+        assert_eq!(report.letter_answer_median_secs, Some(7200));
+        assert_eq!(report.letters["received"], Cell::of(4, 3));
+        // Below min_cell answered: no median (it would be someone's).
+        let few = aggregate(&period, &facts[..2]).publish(&period, 3);
+        assert_eq!(few.letter_answer_median_secs, None);
     }
 
     #[test]
@@ -830,6 +912,7 @@ mod tests {
                         day,
                         hour,
                         channel: if line { Channel::Line } else { Channel::Web },
+                        letter: false,
                         case: case.map(|n| CaseId(uuid::Uuid::from_u128(n + 1))),
                         wait_secs: wait,
                         served,

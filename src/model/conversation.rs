@@ -186,9 +186,20 @@ pub struct ConversationRecord {
     /// creation, never changed.
     #[serde(default)]
     pub prefers: Option<AccountId>,
+    /// A letter (issue 22), written while the centre was closed or its
+    /// queue full: created ended, never in the queue; its text is message
+    /// 1, and a counsellor's answer (`LetterStore::answer_letter`) is
+    /// message 2, with `assigned_at_ms` the time it was answered.
+    #[serde(default)]
+    pub letter: bool,
 }
 
 impl ConversationRecord {
+    /// A letter still waiting for its answer (not answered, not erased).
+    pub fn letter_waiting(&self) -> bool {
+        self.letter && self.assigned_at_ms.is_none() && self.erased_at_ms.is_none()
+    }
+
     /// Does a `start` with this key hash take up this conversation? Only
     /// while it waits for its first counsellor: the key expires with the
     /// waiting state (assigned, ended, or put back in the queue: no).
@@ -205,6 +216,7 @@ impl ConversationRecord {
         ConversationFacts::of(FactsInput {
             started_at_ms: self.started_at_ms,
             channel: self.channel,
+            letter: self.letter,
             case,
             queued_since_ms: self.queued_since_ms,
             assigned_at_ms: self.assigned_at_ms,

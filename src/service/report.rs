@@ -26,7 +26,8 @@ impl Service {
 }
 
 /// The report as CSV: `table,category,count`, one row per cell, headed
-/// by the totals; then the tables, the handoff stages and the people; waits and busiest hours as rows
+/// by the totals; then the tables, the handoff stages, the people and the
+/// letters; waits, the letters' time to answer and busiest hours as rows
 /// of their own tables. Every field is a fixed wire name or a number, so
 /// nothing needs quoting.
 pub fn report_csv(r: &Report) -> String {
@@ -52,9 +53,19 @@ pub fn report_csv(r: &Report) -> String {
             row("people", kind, &c.text());
         }
     }
+    for kind in ["received", "answered"] {
+        if let Some(c) = r.letters.get(kind) {
+            row("letters", kind, &c.text());
+        }
+    }
     let secs = |v: Option<u32>| v.map_or_else(String::new, |s| s.to_string());
     row("wait_secs", "median", &secs(r.wait_median_secs));
     row("wait_secs", "p90", &secs(r.wait_p90_secs));
+    row(
+        "letter_answer_secs",
+        "median",
+        &secs(r.letter_answer_median_secs),
+    );
     for (rank, h) in r.busiest_hours.iter().enumerate() {
         row("busiest_hours", &format!("{h:02}"), &(rank + 1).to_string());
     }

@@ -45,6 +45,7 @@
 //! | [`CannedReplyStore`] | `canned.rs` | the library of canned replies: list, create (bounded), update, delete |
 //! | [`FloorStore`] | `floor.rs` | the empty-floor alert: its episodes (one uncleared at a time), acknowledgements, the webhook outbox and its claims |
 //! | [`CaseStore`] | `cases.rs` | anonymous cases (issue 22): take a return code, find a case by code or conversation, join a returning visitor's conversation |
+//! | [`LetterStore`] | `letters.rs` | letters (issue 22): write one (an ended conversation outside the queue), the waiting letters, answer one |
 //!
 //! [`Store`] is all of them (implemented for every type that implements
 //! each), so `Arc<dyn Store>` reaches every method; called on a concrete
@@ -66,6 +67,7 @@ mod floor;
 mod guards;
 mod handoffs;
 pub mod journal;
+mod letters;
 mod line;
 pub mod memory;
 mod messages;
@@ -84,6 +86,7 @@ pub use counsellors::CounsellorStore;
 pub use floor::FloorStore;
 pub use guards::GuardStore;
 pub use handoffs::HandoffStore;
+pub use letters::LetterStore;
 pub use line::LineStore;
 pub use messages::MessageStore;
 pub use node::{NodeStore, Persistence, Replication};
@@ -141,6 +144,9 @@ pub enum StoreError {
     /// `create_canned_reply` when the library holds its maximum.
     #[error("the library of canned replies is full")]
     LibraryFull,
+    /// `write_letter` when its maximum of letters already wait.
+    #[error("the letters queue is full")]
+    LettersFull,
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// The store has as much work outstanding as it takes (Redis's
@@ -189,6 +195,7 @@ pub trait Store:
     + CannedReplyStore
     + FloorStore
     + CaseStore
+    + LetterStore
     + Send
     + Sync
     + 'static
@@ -211,6 +218,7 @@ impl<T> Store for T where
         + CannedReplyStore
         + FloorStore
         + CaseStore
+        + LetterStore
         + Send
         + Sync
         + 'static

@@ -407,6 +407,9 @@ struct Safety {
     /// Issue 22: a returning visitor's last counsellor (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     prefers: Option<AccountId>,
+    /// Issue 22: a letter, not a chat (absent: a chat).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    letter: bool,
 }
 
 impl Safety {
@@ -423,6 +426,7 @@ impl Safety {
             start_key: r.start_key.clone(),
             lang: r.lang,
             prefers: r.prefers,
+            letter: r.letter,
         }
     }
 }
@@ -661,5 +665,6 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         start_key: safety.start_key,
         lang: safety.lang,
         prefers: safety.prefers,
+        letter: safety.letter,
     })
 }

@@ -102,42 +102,7 @@ impl ConversationStore for MemoryStore {
             if s.queue.len() >= max_queue as usize {
                 return Err(StoreError::QueueFull);
             }
-            let rec = ConversationRecord {
-                id,
-                token_hash: new.token_hash,
-                state: ConversationState::Queued,
-                pre_chat: new.pre_chat,
-                priority: new.risk.priority(),
-                requeued: false,
-                queued_since_ms: new.now_ms,
-                started_at_ms: new.now_ms,
-                assigned_at_ms: None,
-                ended_at_ms: None,
-                ended_by: None,
-                outcome: None,
-                counsellor: None,
-                first_message: new.first_message.clone(),
-                last_seq: 0,
-                visitor_acked: 0,
-                counsellor_acked: 0,
-                visitor_connections: 0,
-                // A LINE visitor has no socket to be away from.
-                visitor_offline_since_ms: (new.channel == Channel::Web).then_some(new.now_ms),
-                risk: new.risk,
-                risk_reasons: new.risk_reasons.clone(),
-                supervisors: Vec::new(),
-                transfers: 0,
-                last_visitor_msg_ms: None,
-                last_counsellor_msg_ms: None,
-                silent_since_ms: None,
-                assessment: Default::default(),
-                erased_at_ms: None,
-                left_quickly_at_ms: None,
-                channel: new.channel,
-                start_key: new.start_key.clone(),
-                lang: new.lang,
-                prefers: new.prefers,
-            };
+            let rec = new_record(&new);
             let key = s.key(&rec);
             s.queue.insert(key, id);
             s.live.insert(id);
@@ -506,5 +471,47 @@ impl State {
             self.held.insert(counsellor, kept);
         }
         Ok(())
+    }
+}
+
+/// The record `create_conversation` and `write_letter` store: queued,
+/// nothing assigned, nothing written yet.
+pub(super) fn new_record(new: &NewConversation) -> ConversationRecord {
+    ConversationRecord {
+        id: new.id,
+        token_hash: new.token_hash,
+        state: ConversationState::Queued,
+        pre_chat: new.pre_chat,
+        priority: new.risk.priority(),
+        requeued: false,
+        queued_since_ms: new.now_ms,
+        started_at_ms: new.now_ms,
+        assigned_at_ms: None,
+        ended_at_ms: None,
+        ended_by: None,
+        outcome: None,
+        counsellor: None,
+        first_message: new.first_message.clone(),
+        last_seq: 0,
+        visitor_acked: 0,
+        counsellor_acked: 0,
+        visitor_connections: 0,
+        // A LINE visitor has no socket to be away from.
+        visitor_offline_since_ms: (new.channel == Channel::Web).then_some(new.now_ms),
+        risk: new.risk,
+        risk_reasons: new.risk_reasons.clone(),
+        supervisors: Vec::new(),
+        transfers: 0,
+        last_visitor_msg_ms: None,
+        last_counsellor_msg_ms: None,
+        silent_since_ms: None,
+        assessment: Default::default(),
+        erased_at_ms: None,
+        left_quickly_at_ms: None,
+        channel: new.channel,
+        start_key: new.start_key.clone(),
+        lang: new.lang,
+        prefers: new.prefers,
+        letter: false,
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 
 impl MemoryStore {
     /// A new message is announced once it is stored (see `Store::append`).
-    fn tell_appended(&self, conversation: ConversationId, appended: &Appended) {
+    pub(super) fn tell_appended(&self, conversation: ConversationId, appended: &Appended) {
         if let Appended::New(message) = appended {
             // No receiver (no hub yet) is fine: nobody to tell.
             let _ = self.events.send(Event::Message {
@@ -15,13 +15,46 @@ impl MemoryStore {
     }
 }
 
+impl Conv {
+    /// The sequence number this sender's client id got before, if any: a
+    /// resend is answered with it, even after the end.
+    pub(super) fn seen_before(&self, m: &NewMessage) -> Option<u64> {
+        self.seen
+            .get(&(m.from, m.author, m.client_id.clone()))
+            .copied()
+    }
+
+    /// Put `m` in the log with the next sequence number (the caller
+    /// checked that it may be written).
+    pub(super) fn log_message(&mut self, m: NewMessage) -> Arc<StoredMessage> {
+        match m.from {
+            Party::Visitor => {
+                self.rec.last_visitor_msg_ms = Some(m.now_ms);
+                self.rec.silent_since_ms = None;
+            }
+            Party::Counsellor => self.rec.last_counsellor_msg_ms = Some(m.now_ms),
+        }
+        let seq = self.log.len() as u64 + 1;
+        self.seen
+            .insert((m.from, m.author, m.client_id.clone()), seq);
+        let msg = Arc::new(StoredMessage {
+            seq,
+            from: m.from,
+            author: m.author,
+            author_name: m.author_name,
+            client_id: m.client_id,
+            text: m.text,
+            at_ms: m.now_ms,
+        });
+        self.log.push(msg.clone());
+        msg
+    }
+}
+
 impl State {
     pub(super) fn append(&mut self, id: ConversationId, m: NewMessage) -> StoreResult<Appended> {
         let conv = self.conv(id)?;
-        // A resend is answered first: the sender learns the sequence number
-        // it got the first time, even if the conversation ended since.
-        let key = (m.from, m.author, m.client_id.clone());
-        if let Some(&seq) = conv.seen.get(&key) {
+        if let Some(seq) = conv.seen_before(&m) {
             return Ok(Appended::Duplicate(seq));
         }
         if conv.rec.state == ConversationState::Ended {
@@ -33,26 +66,7 @@ impl State {
                 return Err(StoreError::NotYours);
             }
         }
-        match m.from {
-            Party::Visitor => {
-                conv.rec.last_visitor_msg_ms = Some(m.now_ms);
-                conv.rec.silent_since_ms = None;
-            }
-            Party::Counsellor => conv.rec.last_counsellor_msg_ms = Some(m.now_ms),
-        }
-        let seq = conv.log.len() as u64 + 1;
-        let msg = Arc::new(StoredMessage {
-            seq,
-            from: m.from,
-            author: m.author,
-            author_name: m.author_name,
-            client_id: m.client_id,
-            text: m.text,
-            at_ms: m.now_ms,
-        });
-        conv.seen.insert(key, seq);
-        conv.log.push(msg.clone());
-        Ok(Appended::New(msg))
+        Ok(Appended::New(conv.log_message(m)))
     }
 }
 

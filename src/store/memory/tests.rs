@@ -171,6 +171,7 @@ fn restore_rebuilds_derived_state_and_refuses_a_gap() {
         erased_at_ms: None,
         left_quickly_at_ms: None,
         prefers: None,
+        letter: false,
         channel: Channel::Web,
         start_key: None,
         lang: Default::default(),

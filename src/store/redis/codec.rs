@@ -17,7 +17,8 @@ use crate::core::queue::{Priority, QueuePolicy};
 use crate::core::triage::RiskLevel;
 use crate::model::Availability;
 use crate::model::{
-    Channel, ConversationRecord, CounsellorRecord, SlotRecord, StartKey, StoredMessage, TokenHash,
+    Channel, ConversationRecord, CounsellorRecord, NewConversation, SlotRecord, StartKey,
+    StoredMessage, TokenHash,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -74,6 +75,7 @@ pub fn error_code(code: &str) -> StoreError {
         "slot_unavailable" => StoreError::SlotUnavailable,
         "slot_booked" => StoreError::SlotBooked,
         "library_full" => StoreError::LibraryFull,
+        "letters_full" => StoreError::LettersFull,
         _ => corrupt("unknown refusal code"),
     }
 }
@@ -175,6 +177,27 @@ pub struct Static {
     /// Issue 22: a returning visitor's last counsellor (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefers: Option<AccountId>,
+    /// Issue 22: a letter, not a chat (absent: a chat).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub letter: bool,
+}
+
+impl Static {
+    /// What a new conversation (or letter) fixes at creation.
+    pub fn of(new: &NewConversation) -> Static {
+        Static {
+            token_hash: new.token_hash,
+            pre_chat: new.pre_chat,
+            started_at_ms: new.now_ms,
+            queued_since_ms: new.now_ms,
+            first_message: new.first_message.clone(),
+            channel: new.channel,
+            start_key: new.start_key.clone(),
+            lang: new.lang,
+            prefers: new.prefers,
+            letter: false,
+        }
+    }
 }
 
 /// A conversation's meta hash as a record.
@@ -231,6 +254,7 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         start_key: fixed.start_key,
         lang: fixed.lang,
         prefers: fixed.prefers,
+        letter: fixed.letter,
         last_seq: num(m, "last_seq")?,
         visitor_acked: num(m, "vacked")?,
         counsellor_acked: num(m, "cacked")?,

@@ -70,17 +70,7 @@ impl ConversationStore for RedisStore {
         new: NewConversation,
         max_queue: u32,
     ) -> StoreResult<ConversationRecord> {
-        let fixed = Static {
-            token_hash: new.token_hash,
-            pre_chat: new.pre_chat,
-            started_at_ms: new.now_ms,
-            queued_since_ms: new.now_ms,
-            first_message: new.first_message.clone(),
-            channel: new.channel,
-            start_key: new.start_key.clone(),
-            lang: new.lang,
-            prefers: new.prefers,
-        };
+        let fixed = Static::of(&new);
         let fixed = serde_json::to_string(&fixed).map_err(|_| codec::corrupt("static"))?;
         let id = new.id;
         let keys = [
@@ -99,22 +89,7 @@ impl ConversationStore for RedisStore {
         let first_cid = ClientMsgId::first_message();
         let reasons =
             serde_json::to_string(&new.risk_reasons).map_err(|_| codec::corrupt("reasons"))?;
-        let (alert_id, alert_json) = match new.alert {
-            Some(alert) => {
-                let a = Alert {
-                    id: alert,
-                    conversation: id,
-                    level: new.risk,
-                    reasons: new.risk_reasons.clone(),
-                    at_ms: new.now_ms,
-                    acked_by: None,
-                    acked_at_ms: None,
-                };
-                let json = serde_json::to_string(&a).map_err(|_| codec::corrupt("alert"))?;
-                (alert.to_string(), json)
-            }
-            None => (String::new(), String::new()),
-        };
+        let (alert_id, alert_json) = alert_args(&new)?;
         let mut argv: Vec<String> = args![
             max_queue,
             id.to_string(),
@@ -510,4 +485,23 @@ impl ConversationStore for RedisStore {
             went_silent: silent.unwrap_or(0),
         })
     }
+}
+
+/// A new conversation's triage alert as a script's two arguments: its id
+/// and JSON (both empty when triage matched nothing).
+pub(super) fn alert_args(new: &NewConversation) -> StoreResult<(String, String)> {
+    let Some(alert) = new.alert else {
+        return Ok((String::new(), String::new()));
+    };
+    let a = Alert {
+        id: alert,
+        conversation: new.id,
+        level: new.risk,
+        reasons: new.risk_reasons.clone(),
+        at_ms: new.now_ms,
+        acked_by: None,
+        acked_at_ms: None,
+    };
+    let json = serde_json::to_string(&a).map_err(|_| codec::corrupt("alert"))?;
+    Ok((alert.to_string(), json))
 }

@@ -179,6 +179,11 @@ impl Keys {
     pub fn no_booking(&self) -> String {
         self.global("booking:-")
     }
+    /// Letters waiting for their answer, scored by when they were written
+    /// (ms). May hold letters erased or purged since (dropped when read).
+    pub fn letters(&self) -> String {
+        self.global("letters")
+    }
     /// Ended conversations scored by their end (ms): the purge's index.
     pub fn ended(&self) -> String {
         self.global("ended")

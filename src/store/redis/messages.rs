@@ -153,12 +153,12 @@ impl MessageStore for RedisStore {
 
 /// Stands for the sequence number in an event encoded before the store
 /// has taken one (no real sequence number is this large).
-const SEQ_PLACEHOLDER: u64 = u64::MAX;
+pub(super) const SEQ_PLACEHOLDER: u64 = u64::MAX;
 
 /// A message event's JSON, split where its sequence number goes. A text
 /// or name cannot contain the pattern: inside a JSON string every `"` is
 /// escaped.
-fn split_at_seq(event: &Event) -> StoreResult<(String, String)> {
+pub(super) fn split_at_seq(event: &Event) -> StoreResult<(String, String)> {
     let json = serde_json::to_string(event).map_err(|_| codec::corrupt("event"))?;
     let mark = format!("\"seq\":{SEQ_PLACEHOLDER}");
     let at = json.find(&mark).ok_or_else(|| codec::corrupt("event"))?;

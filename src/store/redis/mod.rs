@@ -78,6 +78,7 @@ mod counsellors;
 mod floor;
 mod guards;
 mod handoffs;
+mod letters;
 mod line;
 mod messages;
 mod node;
@@ -198,6 +199,8 @@ struct Scripts {
     claim_floor_webhook: Script,
     put_case: Script,
     delete_case: Script,
+    write_letter: Script,
+    answer_letter: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
@@ -283,6 +286,8 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         claim_floor_webhook: s(include_str!("../scripts/floor/claim_floor_webhook.lua")),
         put_case: s(include_str!("../scripts/cases/put_case.lua")),
         delete_case: s(include_str!("../scripts/cases/delete_case.lua")),
+        write_letter: s(include_str!("../scripts/letters/write_letter.lua")),
+        answer_letter: s(include_str!("../scripts/letters/answer_letter.lua")),
     }
 });
 
