@@ -271,6 +271,13 @@ impl Application {
                         .route("/visitor/way-back", web::post().to(http::way_back::redeem))
                         .route("/visitor/return-code", web::post().to(http::cases::take))
                         .route("/visitor/case", web::post().to(http::cases::visitor_case))
+                        .route("/letters", web::post().to(http::letters::write))
+                        .route("/letters/read", web::post().to(http::letters::read))
+                        .route("/counsellor/letters", web::get().to(http::letters::queue))
+                        .route(
+                            "/counsellor/letters/{letter_id}/answer",
+                            web::post().to(http::letters::answer),
+                        )
                         .route(
                             "/counsellor/conversations/{conversation_id}/case",
                             web::get().to(http::cases::case),

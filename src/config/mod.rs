@@ -194,6 +194,9 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// The statistics report (`GET /api/admin/report`).
     pub report: ReportSettings,
+    /// Letters written while the centre is closed or its queue full
+    /// (issue 22).
+    pub letters: LetterSettings,
     /// The LINE channel (off unless both secrets are set).
     pub line: Line,
     /// The empty-floor alert and its optional outbound webhook.
@@ -521,6 +524,42 @@ impl Default for ReportSettings {
     }
 }
 
+/// Letters (issue 22): what a visitor may leave for the centre while it
+/// is closed or its queue is full, answered from the console's letters
+/// queue.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LetterSettings {
+    /// Offer letters at all. Off: the closed page lists other services
+    /// only, as before, and `POST /api/letters` answers `closed`.
+    pub enabled: bool,
+    /// The longest letter, in characters (1 to 10000).
+    pub max_chars: usize,
+    /// At most this many letters wait for their answer; more are refused
+    /// `letters_full` with the round-the-clock services.
+    pub max_waiting: u32,
+    /// One client address may write at most this many letters per
+    /// `per_address_window_secs` (a LINE user: one waiting at a time).
+    pub per_address: u32,
+    pub per_address_window_secs: u32,
+    /// For the writer's estimate of when the answer comes: the minutes a
+    /// counsellor takes per letter, after the next opening.
+    pub minutes_per_letter: u32,
+}
+
+impl Default for LetterSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_chars: 2000,
+            max_waiting: 500,
+            per_address: 3,
+            per_address_window_secs: 86_400,
+            minutes_per_letter: 15,
+        }
+    }
+}
+
 /// Risk triage of what waiting visitors write (see `docs/TRIAGE.md`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -757,6 +796,7 @@ impl Default for Settings {
             handoff: Handoff::default(),
             retention: RetentionSettings::default(),
             report: ReportSettings::default(),
+            letters: LetterSettings::default(),
             line: Line::default(),
             auth: Auth::default(),
             alerts: Alerts::default(),
@@ -1051,6 +1091,15 @@ impl Settings {
         }
         if r.purge_interval_secs == 0 {
             return bad("retention.purge_interval_secs must be at least 1");
+        }
+        let lt = &self.letters;
+        if !(1..=10_000).contains(&lt.max_chars)
+            || lt.max_waiting == 0
+            || lt.per_address == 0
+            || lt.per_address_window_secs == 0
+            || lt.minutes_per_letter == 0
+        {
+            return bad("letters: max_chars 1 to 10000; max_waiting, per_address, per_address_window_secs and minutes_per_letter at least 1");
         }
         if !(1..=3650).contains(&self.report.case_ends_after_days) {
             return bad("report.case_ends_after_days must be 1 to 3650");

@@ -46,6 +46,7 @@ pub async fn info(app: web::Data<AppState>) -> HttpResponse {
         "site": s.site,
         "alternatives": s.alternatives,
         "max_text_chars": s.limits.max_text_chars,
+        "letters": {"enabled": s.letters.enabled, "max_chars": s.letters.max_chars},
         "matching": s.matching,
         "hours": app.service.hours_view(),
         "protocol": crate::protocol::PROTOCOL_VERSION,

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod floor;
 pub mod handoff;
 pub mod health;
+pub mod letters;
 pub mod metrics;
 pub mod report;
 pub mod request;
@@ -162,6 +163,11 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     // The floor and its empty-floor episodes (issue 20).
     ("/api/floor", "GET"),
     ("/api/visitor/case", "POST"),
+    // Letters (issue 22).
+    ("/api/letters", "POST"),
+    ("/api/letters/read", "POST"),
+    ("/api/counsellor/letters", "GET"),
+    ("/api/counsellor/letters/{}/answer", "POST"),
 ];
 
 /// The methods `path` takes, if it is an API path.

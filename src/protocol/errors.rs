@@ -196,6 +196,14 @@ pub enum ErrorCode {
     /// action, bad id, bad time, `since` after `until`, limit out of range);
     /// the message names it.
     InvalidFilter,
+    // ---- letters (issue 22)
+    /// Writing a letter when the deployment's maximum already wait for
+    /// their answer (`letters.max_waiting`); `alternatives` lists
+    /// round-the-clock services. Nothing was stored.
+    LettersFull,
+    /// Answering a letter that was answered already (by anyone) or
+    /// erased by its writer; nothing was stored.
+    LetterAnswered,
 }
 
 impl ErrorCode {
@@ -233,13 +241,14 @@ impl ErrorCode {
             | SameSlot
             | BookingPast
             | CannedLibraryFull
+            | LetterAnswered
             | NoCase => 409,
             RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent | WayBackLocked
             | ReturnCodeLocked => 429,
             LineEventStale | LineEventSeen => 409,
             BookingLocked => 423,
             ConversationErased | LinkSpent | LinkExpired => 410,
-            QueueFull | Unavailable | Closed | Busy => 503,
+            QueueFull | LettersFull | Unavailable | Closed | Busy => 503,
             Internal => 500,
         }
     }
@@ -317,6 +326,8 @@ impl ErrorCode {
             SetupFailed => "setup_failed",
             CannedLibraryFull => "canned_library_full",
             InvalidFilter => "invalid_filter",
+            LettersFull => "letters_full",
+            LetterAnswered => "letter_answered",
         }
     }
 }

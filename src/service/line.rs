@@ -25,6 +25,17 @@ pub enum LineCurrent {
     New,
 }
 
+/// Whether a LINE conversation is over, and what kind it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineOver {
+    /// Still going (or a letter still waiting for its answer).
+    No,
+    /// A chat that ended (or is gone): say goodbye, forget the user.
+    Chat,
+    /// An answered letter: the answer was the last word; forget the user.
+    Letter,
+}
+
 /// A handoff offer awaiting the LINE visitor's answer whose link was never
 /// confirmed sent (see `HandoffLink::stale_for`).
 pub struct LinkDue {
@@ -161,13 +172,19 @@ impl Service {
         Ok(())
     }
 
-    /// Has the conversation ended (or gone)?
-    pub async fn line_conversation_over(&self, conv: ConversationId) -> Result<bool, Refusal> {
-        Ok(self
-            .store
-            .conversation(conv)
-            .await?
-            .is_none_or(|r| r.state == ConversationState::Ended))
+    /// Is the conversation over for the LINE sender (its user can be
+    /// forgotten)?
+    pub async fn line_conversation_over(&self, conv: ConversationId) -> Result<LineOver, Refusal> {
+        Ok(match self.store.conversation(conv).await? {
+            None => LineOver::Chat,
+            // A letter is over once answered: its answer was just sent.
+            Some(r) if r.letter => match r.letter_waiting() {
+                true => LineOver::No,
+                false => LineOver::Letter,
+            },
+            Some(r) if r.state == ConversationState::Ended => LineOver::Chat,
+            Some(_) => LineOver::No,
+        })
     }
 
     /// The handoff offer whose link the LINE visitor still needs, if any.

@@ -26,6 +26,7 @@ mod floor;
 pub mod handoff;
 mod health;
 mod intake;
+mod letters;
 mod line;
 mod line_replay;
 mod login_guard;
@@ -43,7 +44,8 @@ mod way_back;
 pub use canned::CannedInput;
 pub use cases::KeepLongerStep;
 pub use console::{note_view, Access, CounsellorWelcome, Recheck};
-pub use line::{LineCurrent, LinkDue};
+pub use letters::{LetterReceipt, LetterView, WaitingLetterView};
+pub use line::{LineCurrent, LineOver, LinkDue};
 pub use queue::QueuePlace;
 pub use visitor::{StartOptions, VisitorWelcome};
 pub use way_back::WayBack;
@@ -136,6 +138,10 @@ impl From<StoreError> for Refusal {
                     "the library holds {} canned replies already; delete one first",
                     crate::core::canned::LIBRARY_MAX
                 ),
+            ),
+            StoreError::LettersFull => refuse(
+                ErrorCode::LettersFull,
+                "as many letters as the centre can answer are waiting already; please contact one of these services",
             ),
             StoreError::Unavailable(_) => refuse(
                 ErrorCode::Unavailable,

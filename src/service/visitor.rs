@@ -43,6 +43,15 @@ fn rule_ids(reasons: &[RiskReason]) -> String {
         .join(",")
 }
 
+/// Triage of a conversation's (or letter's) first message, before it is
+/// stored.
+pub(super) struct FirstTriage {
+    pub risk: triage::RiskLevel,
+    pub reasons: Vec<RiskReason>,
+    /// The id of the alert to store with it, when a rule matched.
+    pub alert: Option<AlertId>,
+}
+
 /// What a `start` may carry besides the pre-chat answers and the first
 /// message.
 #[derive(Debug, Default)]
@@ -68,6 +77,41 @@ pub struct VisitorWelcome {
 }
 
 impl Service {
+    /// Triage of a first message (none: nothing to match).
+    pub(super) fn triage_first(&self, text: Option<&str>, now: u64) -> FirstTriage {
+        let hits = text.map(|t| self.rules.check(t)).unwrap_or_default();
+        FirstTriage {
+            risk: triage::level_of(&hits),
+            reasons: triage_reasons(&hits, now),
+            alert: (!hits.is_empty()).then(AlertId::new_random),
+        }
+    }
+
+    /// Tell the supervisors of the alert stored with a new conversation
+    /// (or letter), if triage matched its first message.
+    pub(super) async fn publish_first_alert(
+        &self,
+        conversation: ConversationId,
+        t: FirstTriage,
+        now: u64,
+    ) {
+        let Some(id) = t.alert else { return };
+        // The rule ids only: never the text.
+        tracing::info!(conversation = %conversation, rules = %rule_ids(&t.reasons), level = ?t.risk, "triage matched the first message");
+        self.publish(Event::Alert {
+            alert: Box::new(Alert {
+                id,
+                conversation,
+                level: t.risk,
+                reasons: t.reasons,
+                at_ms: now,
+                acked_by: None,
+                acked_at_ms: None,
+            }),
+        })
+        .await;
+    }
+
     /// Start a conversation and join the queue. Returns the record and the
     /// resume token (shown to the visitor once, stored only as a hash).
     /// `lang` is the page's language (Japanese when not given).
@@ -206,13 +250,7 @@ impl Service {
             Some(t) if !t.trim().is_empty() => Some(self.text(t)?.into_string()),
             _ => None,
         };
-        let hits = first_message
-            .as_deref()
-            .map(|t| self.rules.check(t))
-            .unwrap_or_default();
-        let risk_reasons = triage_reasons(&hits, now);
-        let risk = triage::level_of(&hits);
-        let alert_id = (!hits.is_empty()).then(AlertId::new_random);
+        let triage = self.triage_first(first_message.as_deref(), now);
         let (token, token_hash) = auth::new_token();
         let start_key = key.as_ref().map(|k| StartKey {
             hash: auth::start_key_hash(k.as_str()),
@@ -229,9 +267,9 @@ impl Service {
             id,
             token_hash,
             pre_chat,
-            risk,
-            risk_reasons: risk_reasons.clone(),
-            alert: alert_id,
+            risk: triage.risk,
+            risk_reasons: triage.reasons.clone(),
+            alert: triage.alert,
             first_message,
             now_ms: now,
             start_key,
@@ -275,22 +313,7 @@ impl Service {
             (None, None) => {}
         }
         self.metrics.conversation_started();
-        if let Some(id) = alert_id {
-            // The rule ids only: never the text.
-            tracing::info!(conversation = %rec.id, rules = %rule_ids(&risk_reasons), level = ?risk, "triage matched the first message");
-            self.publish(Event::Alert {
-                alert: Box::new(Alert {
-                    id,
-                    conversation: rec.id,
-                    level: risk,
-                    reasons: risk_reasons,
-                    at_ms: now,
-                    acked_by: None,
-                    acked_at_ms: None,
-                }),
-            })
-            .await;
-        }
+        self.publish_first_alert(rec.id, triage, now).await;
         self.publish(Event::QueueChanged).await;
         self.wake_matcher();
         Ok((rec, token))

@@ -789,6 +789,52 @@ async fn a_crash_ends_the_supervision_it_left_open() {
     s.crash();
 }
 
+/// A letter confirmed (its code shown) and its answer confirmed before a
+/// crash are both there after it: the queue still lists the unanswered
+/// one, and the writer reads the answer with the code (issue 22).
+#[tokio::test]
+async fn a_crash_keeps_letters_and_their_answers() {
+    let dir = TempDir::new("crash-letters");
+    let s = start(dir.path());
+    let admin = s.login("admin").await;
+    add_account(&s, &admin, "sato", "佐藤", "counsellor").await;
+    let (st, first) = post(s.url("/api/letters"), None, json!({"text": "一通目の手紙"})).await;
+    assert_eq!(st, 201, "{first}");
+    let (st, second) = post(s.url("/api/letters"), None, json!({"text": "二通目の手紙"})).await;
+    assert_eq!(st, 201, "{second}");
+    let sato = s.login("sato").await;
+    let id = first["letter_id"].as_str().unwrap();
+    let (st, _) = post(
+        s.url(&format!("/api/counsellor/letters/{id}/answer")),
+        Some(&sato),
+        json!({"client_id": "d1", "text": "お返事です"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    s.crash();
+
+    let s = start(dir.path());
+    let (st, read) = post(
+        s.url("/api/letters/read"),
+        None,
+        json!({"return_code": first["return_code"]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{read}");
+    assert_eq!(read["letters"][0]["text"], "一通目の手紙");
+    assert_eq!(read["letters"][0]["answer"]["text"], "お返事です");
+    let sato = s.login("sato").await;
+    let queue = get(s.url("/api/counsellor/letters"), &sato).await;
+    let waiting: Vec<&str> = queue["letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["letter_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(waiting, [second["letter_id"].as_str().unwrap()]);
+    s.crash();
+}
+
 /// Many visitors sending at once, and the crash lands while confirmations
 /// are streaming out: every message confirmed before the crash must be
 /// there after it. (If a confirmation ever went out before its commit, the

@@ -23,6 +23,7 @@ mod forget;
 mod grace;
 mod greeting;
 mod handoff;
+mod letters;
 mod line;
 mod line_flood;
 mod line_handoff;

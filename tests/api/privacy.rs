@@ -57,6 +57,8 @@ const MARK_NAME: &str = "MARKER-NAME-7f3a";
 const MARK_PHONE: &str = "090-7373-3131";
 const MARK_EMAIL: &str = "marker-7f3a@example";
 const MARK_LINE_USER: &str = "U7f3a0000marker0000line0000user00";
+const MARK_LETTER: &str = "MARKER-LETTER-7f3a";
+const MARK_ANSWER: &str = "MARKER-ANSWER-7f3a";
 
 async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
     let socket = TcpSocket::new_v4().unwrap();
@@ -247,6 +249,36 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .await;
     wrong.expect_error("resume_failed").await;
 
+    // A letter (issue 22): written, answered, read with its code.
+    let r = http
+        .post(format!("http://{addr}/api/letters"))
+        .header("x-forwarded-for", MARK_FORWARDED)
+        .json(&json!({"text": MARK_LETTER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let receipt: serde_json::Value = r.json().await.unwrap();
+    let letter_code = receipt["return_code"].as_str().unwrap().to_owned();
+    let letter = receipt["letter_id"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!(
+            "http://{addr}/api/counsellor/letters/{letter}/answer"
+        ))
+        .header("cookie", &cookie)
+        .json(&json!({"client_id": "pl1", "text": MARK_ANSWER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!("http://{addr}/api/letters/read"))
+        .json(&json!({"return_code": letter_code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
     // Stop the server and read everything it printed.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = child.kill();
@@ -291,6 +323,10 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         &return_code.replace('-', ""),
         wrong_code,
         &wrong_code.replace('-', ""),
+        MARK_LETTER,
+        MARK_ANSWER,
+        &letter_code,
+        &letter_code.replace('-', ""),
         crate::line::SECRET,
         crate::line::TOKEN,
     ] {

@@ -106,6 +106,10 @@ matching = "auto"
 # The handoff link sent to a LINE visitor starts with it.
 public_url = "http://127.0.0.1:$PORT"
 
+[letters]
+# Every test comes from 127.0.0.1: letters per address are not limited.
+per_address = 100000
+
 [limits]
 upgrades_per_ip_per_min = 100000
 upgrades_burst = 10000
@@ -231,7 +235,9 @@ EOF
   # Issue 20 (the admin page in sections, the floor for admins, spec 33):
   # kanshi: its supervisor; kanshi.c: its counsellor; kanshi.admin: its admin.
   # Issue 27 (a start sent again, spec 32): keiyaku, its counsellor.
-  for u in kanshi:監:supervisor kanshi.c:監物:counsellor kanshi.admin:監査:admin keiyaku:契約:counsellor; do
+  # Issue 22 (the letters queue in the console, spec 35): fumi, fumi.en: its counsellors (ja, en);
+  # fumi.sup: its supervisor (acknowledges the urgent letters' alerts, so later specs start clean).
+  for u in kanshi:監:supervisor kanshi.c:監物:counsellor kanshi.admin:監査:admin keiyaku:契約:counsellor fumi:文:counsellor fumi.en:文子:counsellor fumi.sup:文江:supervisor; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 

@@ -381,7 +381,7 @@ impl LineChannel {
             .start_on(
                 Channel::Line,
                 PreChat::default(),
-                Some(text),
+                Some(text.clone()),
                 Some(self.service.line_case_key(user)),
             )
             .await
@@ -405,17 +405,35 @@ impl LineChannel {
                 };
                 (Ok(()), notice)
             }
-            Err(r) => {
-                let text = self.refusal_text(&r);
-                (
-                    Err(r),
-                    Notice::Refused {
-                        token: reply_token,
-                        text,
-                    },
-                )
+            Err(r) if matches!(r.code, ErrorCode::Closed | ErrorCode::QueueFull) => {
+                // Closed or full: the message becomes a letter (issue 22).
+                match self.service.write_line_letter(user, event_id, text).await {
+                    Some(Ok(receipt)) => (
+                        Ok(()),
+                        Notice::Refused {
+                            token: reply_token,
+                            text: self.letter_text(&receipt),
+                        },
+                    ),
+                    Some(Err(letter)) if letter.code == ErrorCode::RateLimited => (
+                        Ok(()),
+                        Notice::Refused {
+                            token: reply_token,
+                            text: self.letter_waiting_text(&r),
+                        },
+                    ),
+                    Some(Err(letter)) => self.refused(letter, reply_token),
+                    None => self.refused(r, reply_token),
+                }
             }
+            Err(r) => self.refused(r, reply_token),
         }
+    }
+
+    /// A new conversation (or letter) refused: say why.
+    fn refused(&self, r: Refusal, token: Option<String>) -> (Result<(), Refusal>, Notice) {
+        let text = self.refusal_text(&r);
+        (Err(r), Notice::Refused { token, text })
     }
 
     async fn visitor_left(&self, user: &str) -> Result<(), Refusal> {
@@ -489,7 +507,8 @@ enum Notice {
         token: Option<String>,
         text: String,
     },
-    /// A new conversation was refused (queue full, closed, ...).
+    /// A new conversation was refused (queue full, closed, ...), or
+    /// taken as a letter: what to tell the user.
     Refused {
         token: Option<String>,
         text: String,

@@ -13,7 +13,7 @@ use super::texts::handoff_link_text;
 use super::{lock, retry_key, LineChannel, LEASE_MS, LINK_RETRY_MS, MAX_BACKOFF_MS};
 use crate::core::ids::{ConversationId, Party};
 use crate::model::{Channel, LineDelivery, LineDeliveryState, StoredMessage};
-use crate::service::{LinkDue, Refusal};
+use crate::service::{LineOver, LinkDue, Refusal};
 
 /// Why a call to the Messaging API did not deliver.
 pub(super) enum CallError {
@@ -100,11 +100,14 @@ impl LineChannel {
         // Before the end's goodbye: an offer made just before the end
         // still reaches the visitor, who can answer it afterwards.
         self.send_handoff_link(conv, &user).await?;
-        if service.line_conversation_over(conv).await? {
-            let text = "相談は終了しました。ありがとうございました。また話したくなったら、いつでもメッセージを送ってください。\nThe chat has ended. Send a message any time to start a new one.";
-            let _ = self
-                .push(&user, vec![text.into()], &retry_key(conv, "ended"))
-                .await;
+        let over = service.line_conversation_over(conv).await?;
+        if over != LineOver::No {
+            if over == LineOver::Chat {
+                let text = "相談は終了しました。ありがとうございました。また話したくなったら、いつでもメッセージを送ってください。\nThe chat has ended. Send a message any time to start a new one.";
+                let _ = self
+                    .push(&user, vec![text.into()], &retry_key(conv, "ended"))
+                    .await;
+            }
             service.line_forget_user(conv).await?;
             lock(&self.notices).remove(&conv);
             lock(&self.replies).remove(&conv);

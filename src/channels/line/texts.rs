@@ -17,6 +17,36 @@ impl LineChannel {
         )
     }
 
+    /// A LINE user's message was taken as a letter (issue 22).
+    pub(super) fn letter_text(&self, r: &crate::service::LetterReceipt) -> String {
+        let when = r
+            .answer_expected_at
+            .as_deref()
+            .map(|t| format!("\nお返事の目安 / Expected answer: {t}"))
+            .unwrap_or_default();
+        let safety = if r.safety_info {
+            self.alternatives_text()
+        } else {
+            String::new()
+        };
+        format!(
+            "受付時間外のため、お手紙としてお預かりしました。受付時間内に相談員がこのトークにお返事します。{when}\nWe are closed now, so we kept your message as a letter. A counsellor will answer here during opening hours.{safety}"
+        )
+    }
+
+    /// A LINE user wrote again while their letter waits: nothing stored.
+    pub(super) fn letter_waiting_text(&self, closed: &Refusal) -> String {
+        let next = closed
+            .next_opening
+            .as_ref()
+            .map(|t| format!("\n次の受付開始 / Next opening: {t}"))
+            .unwrap_or_default();
+        format!(
+            "お手紙はお預かりしています。お返事までお待ちください。{next}\nWe have your letter; please wait for the answer.{}",
+            self.alternatives_text()
+        )
+    }
+
     pub(super) fn alternatives_text(&self) -> String {
         let alts = &self.service.settings.alternatives;
         if alts.is_empty() {
