@@ -25,6 +25,9 @@ pub enum LineCurrent {
     New,
 }
 
+/// How far back the LINE catch-up looks for answered letters.
+const LETTER_CATCH_UP_MS: u64 = 24 * 3_600_000;
+
 /// Whether a LINE conversation is over, and what kind it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineOver {
@@ -113,13 +116,20 @@ impl Service {
         Ok(self.store.conversation(conv).await?.map(|r| r.channel))
     }
 
-    /// Every queued and active LINE conversation.
+    /// Every queued and active LINE conversation, and every LINE letter
+    /// answered in the last `LETTER_CATCH_UP_MS` (an answer whose event
+    /// was lost is pushed by the catch-up; its delivery record keeps it
+    /// once, and the user is forgotten after it, so a later pass sends
+    /// nothing).
     pub async fn live_line_conversations(&self) -> Result<Vec<ConversationId>, Refusal> {
+        let since = self.now_ms().saturating_sub(LETTER_CATCH_UP_MS);
+        let letters = self.store.letters_answered_since(since).await?;
         Ok(self
             .store
             .live_conversations()
             .await?
             .into_iter()
+            .chain(letters)
             .filter(|r| r.channel == Channel::Line)
             .map(|r| r.id)
             .collect())

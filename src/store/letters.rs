@@ -30,6 +30,10 @@ pub trait LetterStore: Send + Sync {
     /// any order (`core::letters::sort` gives the queue's).
     async fn waiting_letters(&self) -> StoreResult<Vec<ConversationRecord>>;
 
+    /// Letters answered at or after `since_ms` (any order): the LINE
+    /// sender's catch-up pushes an answer whose event was lost.
+    async fn letters_answered_since(&self, since_ms: u64) -> StoreResult<Vec<ConversationRecord>>;
+
     /// Answer a waiting letter: in one step, `answer` (from the
     /// counsellor, `require_counsellor` ignored) becomes the next message,
     /// the letter's `counsellor` its author, `assigned_at_ms` and

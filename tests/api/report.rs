@@ -12,7 +12,7 @@ use tsunagu::core::hours::jst_date_minute;
 use tsunagu::core::stats::{aggregate, Period};
 use tsunagu::model::Role;
 
-use crate::handoff::{book, consent, get, slot, staff_cookie, Chat};
+use crate::handoff::{book, consent, get, post, slot, staff_cookie, Chat};
 use crate::helpers::{spawn_app_with, Counsellor, TestApp};
 
 const DAY_MS: u64 = 86_400_000;
@@ -338,13 +338,48 @@ async fn people_and_channels_over_a_seeded_year_equal_a_hand_count() {
     // FY2026: the same visitor once more.
     clock.set(jst_10(2026, 4, 10));
     web_contact(&app, &mut c, Some(&code), false).await;
+    // FY2026: a letter with the code, answered a day later; a letter
+    // with no code, never answered.
+    clock.set(jst_10(2026, 5, 1));
+    let (status, letter) = post(
+        &app,
+        "/api/letters",
+        None,
+        json!({"text": "お手紙です", "return_code": code}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{letter}");
+    clock.set(jst_10(2026, 5, 2));
+    let (status, _) = post(
+        &app,
+        &format!(
+            "/api/counsellor/letters/{}/answer",
+            letter["letter_id"].as_str().unwrap()
+        ),
+        Some(&c.cookie),
+        json!({"client_id": "p-l1", "text": "お返事です"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    clock.set(jst_10(2026, 6, 1));
+    let (status, _) = post(
+        &app,
+        "/api/letters",
+        None,
+        json!({"text": "はじめて書きます"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
 
     // By hand, 90 days to end, today 2026-12-01:
     // - the code's person: 2025-05-12, 06-02, 2026-03-25, 04-10: new in
     //   FY2025, continuing in FY2026, ended 2026-07-09 (FY2026);
     // - the LINE user: 2025-07-01, 07-20: new, ended 2025-10-18;
     // - the visitor with no code: 2025-09-10: new, ended 2025-12-09;
-    // - the one who left the queue: a contact, not a person.
+    // - the one who left the queue: a contact, not a person;
+    // - the code's person's letter (2026-05-01, answered in 86,400 s) is
+    //   a served contact by letter: their last, so they end 2026-07-30;
+    // - the unanswered letter: a contact, not a person (nobody served).
     clock.set(jst_10(2026, 12, 1));
     let report = |period: &'static str| {
         let (app, admin) = (&app, admin.clone());
@@ -372,7 +407,17 @@ async fn people_and_channels_over_a_seeded_year_equal_a_hand_count() {
     );
     assert_eq!(fy2025["case_ends_after_days"], 90);
     let fy2026 = report("FY2026").await;
-    assert_eq!(fy2026["tables"]["channel"], json!({"web": 1}));
+    assert_eq!(
+        (&fy2026["started"], &fy2026["served"], &fy2026["abandoned"]),
+        (&json!(3), &json!(2), &json!(0)),
+        "{fy2026}"
+    );
+    assert_eq!(fy2026["tables"]["channel"], json!({"web": 1, "letter": 2}));
+    assert_eq!(fy2026["letters"], json!({"received": 2, "answered": 1}));
+    // A day, give or take the moment between setting the clock and the
+    // request (the clock runs on).
+    let median = fy2026["letter_answer_median_secs"].as_u64().unwrap();
+    assert!((86_399..=86_401).contains(&median), "{median}");
     assert_eq!(
         fy2026["people"],
         json!({"supported": 1, "new": 0, "continuing": 1, "ended": 1})
@@ -413,7 +458,7 @@ async fn people_and_channels_over_a_seeded_year_equal_a_hand_count() {
     // Everything purged (the case with its last conversation): the facts
     // kept the link, so the people are the same.
     let purged = app.state.service.purge(jst_10(2029, 1, 1)).await.unwrap();
-    assert_eq!(purged.conversations.len(), 8);
+    assert_eq!(purged.conversations.len(), 10);
     assert_eq!(report("FY2025").await, fy2025);
     assert_eq!(report("FY2026").await, fy2026);
 }

@@ -91,6 +91,15 @@ impl LetterStore for MemoryStore {
             .collect())
     }
 
+    async fn letters_answered_since(&self, since_ms: u64) -> StoreResult<Vec<ConversationRecord>> {
+        let s = self.state()?;
+        Ok(s.conversations
+            .values()
+            .filter(|c| c.rec.letter && c.rec.assigned_at_ms.is_some_and(|t| t >= since_ms))
+            .map(|c| c.rec.clone())
+            .collect())
+    }
+
     async fn answer_letter(
         &self,
         letter: ConversationId,

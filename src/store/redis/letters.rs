@@ -94,6 +94,28 @@ impl LetterStore for RedisStore {
         self.letters_in_index().await
     }
 
+    async fn letters_answered_since(&self, since_ms: u64) -> StoreResult<Vec<ConversationRecord>> {
+        // An answer moves its letter's end (the purge's index) to the
+        // answer: the recently ended, filtered.
+        let ids: Vec<String> = self
+            .query(
+                ::redis::cmd("ZRANGEBYSCORE")
+                    .arg(self.keys.ended())
+                    .arg(since_ms)
+                    .arg("+inf"),
+            )
+            .await?;
+        let mut out = Vec::new();
+        for raw in ids {
+            if let Some(rec) = self.conversation(ConversationId(uuid_of(&raw)?)).await? {
+                if rec.letter && rec.assigned_at_ms.is_some_and(|t| t >= since_ms) {
+                    out.push(rec);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn answer_letter(
         &self,
         letter: ConversationId,
