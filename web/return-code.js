@@ -104,10 +104,13 @@ async function request() {
   $('return-code-heading').focus();
 }
 
-/** "Save as text": a small .txt file made here, with the code and what it is for. */
-function save() {
-  if (!shown) return;
-  const text = `${t('return.file.title')}\n\n${shown.code}\n\n${t('return.explain', { days: shown.retention_days })}\n${t('return.file.how')}\n`;
+/**
+ * "Save as text": a small .txt file made here (nothing is sent anywhere)
+ * with the code and the lines that say what it is for; `statusId` (an
+ * aria-live line) says it was saved. Letters (letters.js) use it too.
+ */
+export function saveCodeAsText(code, lines, statusId) {
+  const text = `${t('return.file.title')}\n\n${code}\n\n${lines.join('\n')}\n`;
   const url = URL.createObjectURL(new Blob([text], { type: 'text/plain;charset=utf-8' }));
   const a = document.createElement('a');
   a.href = url;
@@ -116,9 +119,14 @@ function save() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-  const status = $('return-code-copied');
+  const status = $(statusId);
   status.textContent = t('return.saved');
   status.hidden = false;
+}
+
+function save() {
+  if (!shown) return;
+  saveCodeAsText(shown.code, [t('return.explain', { days: shown.retention_days }), t('return.file.how')], 'return-code-copied');
 }
 
 /** `keep_longer`, `withdraw_keep_longer` or `erase_case` over HTTP (the socket may be closed). */

@@ -27,6 +27,7 @@ import { initHandoff, onHandoff, refreshHandoff, resetHandoff, renderHandoff } f
 import { stickToBottom, autoGrow, bindTextSize, Attention } from './messenger.js';
 import { initWayBack, onWayBackCode, setWayBackAvailable } from './way-back.js';
 import { initReturnCode, setReturnCodeAvailable, returnCodeToStart, returnStartFailed } from './return-code.js';
+import { initLetters, setLettersInfo, offerLetter } from './letters.js';
 
 const STORE_KEY = 'tsunagu.visitor';
 const $ = (id) => document.getElementById(id);
@@ -74,6 +75,8 @@ const state = {
   safety: null,
   /** The visitor made the safety panel a compact line. */
   safetyCollapsed: false,
+  /** A start was refused `queue_full`: a letter is offered on the start screen (issue 22). */
+  lettersBusy: false,
 };
 
 let conn = null;
@@ -153,6 +156,7 @@ async function loadInfo() {
     state.info = null;
   }
   state.infoLoaded = true;
+  setLettersInfo(state.info?.letters);
   renderInfo();
   renderClosed();
 }
@@ -171,6 +175,8 @@ function renderClosed() {
   const closed = isClosed();
   $('closed-panel').hidden = !closed;
   $('start-form').hidden = closed || !state.infoLoaded;
+  // Issue 22: a letter while closed, or after a start refused as the queue is full.
+  offerLetter(closed ? 'closed' : state.lettersBusy ? 'busy' : null);
   if (!closed) return;
   const hours = state.hours;
   let reason = '';
@@ -250,6 +256,8 @@ function fillPrechat() {
 }
 
 function showWelcome({ focus = false } = {}) {
+  // The safety panel (issue 22: after an urgent letter) sits in the letter's receipt here.
+  $('letter-safety-slot').append($('safety'));
   $('screen-welcome').hidden = false;
   $('screen-chat').hidden = true;
   document.body.classList.remove('in-chat');
@@ -261,6 +269,7 @@ function showWelcome({ focus = false } = {}) {
 }
 
 function showChat({ focus = false } = {}) {
+  $('messages').before($('safety'));
   $('screen-welcome').hidden = true;
   $('screen-chat').hidden = false;
   document.body.classList.add('in-chat');
@@ -964,6 +973,7 @@ function onError(err) {
       return;
     }
     if (!state.conversationId) {
+      if (err.code === 'queue_full') state.lettersBusy = true;
       startFailed({ err });
       return;
     }
@@ -1182,6 +1192,11 @@ function init() {
   $('safety-collapse').addEventListener('click', () => setSafetyCollapsed(true));
   $('safety-expand').addEventListener('click', () => setSafetyCollapsed(false));
   $('closed-check').addEventListener('click', checkHoursAgain);
+  initLetters({
+    // An urgent letter: the page's safety panel at once, as for `safety_info` in a chat.
+    safety: (services) => onSafetyInfo({ services }),
+    alternativeItem,
+  });
   $('start-form').addEventListener('submit', startChat);
   $('composer').addEventListener('submit', submitComposer);
   $('composer-text').addEventListener('input', onComposerInput);

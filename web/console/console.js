@@ -25,6 +25,7 @@ import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } fr
 import { hideSecondFactor, secondFactorStatus, showCodeStep, showEnrolment } from '../second-factor.js';
 import { cannedPicker, loadCannedLibrary, clearCannedLibrary } from './canned.js';
 import { loadCase } from './case.js';
+import { startLetters, stopLetters } from './letters.js';
 
 const OUTBOX_KEY = 'tsunagu.console.outbox';
 const $ = (id) => document.getElementById(id);
@@ -251,6 +252,7 @@ function showLogin(problem) {
   hideSecondFactor();
   $('sf-open').hidden = true;
   stopConnection();
+  stopLetters();
   $('workspace').hidden = true;
   $('login').hidden = false;
   $('logout').hidden = !state.me;
@@ -342,6 +344,7 @@ function enter(me) {
     $('sf-open').hidden = false;
     $('workspace').hidden = false;
     connect();
+    startLetters();
   });
 }
 
