@@ -39,6 +39,22 @@ pub struct NewConversation {
     pub prefers: Option<AccountId>,
 }
 
+impl NewConversation {
+    /// The triage alert stored with it (when `alert` is set): the level
+    /// and every reason, raised now.
+    pub fn first_alert(&self) -> Option<super::Alert> {
+        Some(super::Alert {
+            id: self.alert?,
+            conversation: self.id,
+            level: self.risk,
+            reasons: self.risk_reasons.clone(),
+            at_ms: self.now_ms,
+            acked_by: None,
+            acked_at_ms: None,
+        })
+    }
+}
+
 /// A `start`'s idempotency key as stored: its hash (`auth::start_key_hash`)
 /// and the resume token sealed under the key (`auth::seal_token`), so that
 /// a retried `start` gets the same conversation and the same token, and

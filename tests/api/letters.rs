@@ -36,6 +36,23 @@ async fn closed_app(tweak: impl FnOnce(&mut tsunagu::config::Settings)) -> TestA
     app
 }
 
+/// `who` answers letter `id`.
+async fn answer(
+    app: &TestApp,
+    who: &str,
+    id: &str,
+    client_id: &str,
+    text: &str,
+) -> (StatusCode, Value) {
+    post(
+        app,
+        &format!("/api/counsellor/letters/{id}/answer"),
+        Some(who),
+        json!({"client_id": client_id, "text": text}),
+    )
+    .await
+}
+
 async fn write(app: &TestApp, body: Value) -> (StatusCode, Value) {
     post(app, "/api/letters", None, body).await
 }
@@ -123,20 +140,13 @@ async fn a_friday_night_letter_is_answered_on_monday_and_read_with_the_code() {
 
     // Aoki answers the first; the same answer again stores nothing; a
     // colleague's answer to it is refused.
-    let path = format!("/api/counsellor/letters/{first}/answer");
-    let body = json!({"client_id": "ans-1", "text": "お手紙ありがとうございます。よく書いてくれましたね。"});
-    let (s, r) = post(&app, &path, Some(&aoki), body.clone()).await;
-    assert_eq!((s, r["seq"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
-    let (s, r) = post(&app, &path, Some(&aoki), body).await;
-    assert_eq!((s, r["seq"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+    let thanks = "お手紙ありがとうございます。よく書いてくれましたね。";
+    for _ in 0..2 {
+        let (s, r) = answer(&app, &aoki, &first, "ans-1", thanks).await;
+        assert_eq!((s, r["seq"].as_u64()), (StatusCode::OK, Some(2)), "{r}");
+    }
     let baba = staff_cookie(&app, "lt-baba", Role::Counsellor).await;
-    let (s, r) = post(
-        &app,
-        &path,
-        Some(&baba),
-        json!({"client_id": "b-1", "text": "二通目"}),
-    )
-    .await;
+    let (s, r) = answer(&app, &baba, &first, "b-1", "二通目").await;
     assert_eq!(
         (s, r["code"].as_str()),
         (StatusCode::CONFLICT, Some("letter_answered"))
@@ -254,13 +264,7 @@ async fn a_line_user_writing_while_closed_gets_the_answer_pushed_once() {
     app.clock().set(MONDAY_0900);
     let aoki = staff_cookie(&app, "ltl-aoki", Role::Counsellor).await;
     let text = "お返事です。いつでもまた書いてください。";
-    let (s, r) = post(
-        &app,
-        &format!("/api/counsellor/letters/{letter}/answer"),
-        Some(&aoki),
-        json!({"client_id": "l-1", "text": text}),
-    )
-    .await;
+    let (s, r) = answer(&app, &aoki, &letter.to_string(), "l-1", text).await;
     assert_eq!(s, 200, "{r}");
     eventually("the answer reaches LINE", || async {
         line.delivered_texts().iter().any(|t| t == text)
@@ -349,36 +353,18 @@ async fn bad_letters_are_refused_and_change_nothing() {
     );
     let aoki = staff_cookie(&app, "lt-bad-aoki", Role::Counsellor).await;
     let guessed = uuid::Uuid::new_v4();
-    let (s, r) = post(
-        &app,
-        &format!("/api/counsellor/letters/{guessed}/answer"),
-        Some(&aoki),
-        json!({"client_id": "g", "text": "?"}),
-    )
-    .await;
+    let (s, r) = answer(&app, &aoki, &guessed.to_string(), "g", "?").await;
     assert_eq!(
         (s, r["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    let (s, _) = post(
-        &app,
-        "/api/counsellor/letters/not-an-id/answer",
-        Some(&aoki),
-        json!({"client_id": "g", "text": "?"}),
-    )
-    .await;
+    let (s, _) = answer(&app, &aoki, "not-an-id", "g", "?").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // A live chat is no letter.
     app.clock().set(MONDAY_0900);
     let (_, w) = app.start_visitor(json!({"type": "start"})).await;
     let chat = w["conversation_id"].as_str().unwrap();
-    let (s, r) = post(
-        &app,
-        &format!("/api/counsellor/letters/{chat}/answer"),
-        Some(&aoki),
-        json!({"client_id": "c", "text": "?"}),
-    )
-    .await;
+    let (s, r) = answer(&app, &aoki, chat, "c", "?").await;
     assert_eq!(
         (s, r["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
@@ -402,13 +388,7 @@ async fn the_letters_queue_has_a_bound() {
     app.clock().set(MONDAY_0900);
     let aoki = staff_cookie(&app, "lq-aoki", Role::Counsellor).await;
     let first = app.store.waiting_letters().await.unwrap()[0].id;
-    let (s, _) = post(
-        &app,
-        &format!("/api/counsellor/letters/{first}/answer"),
-        Some(&aoki),
-        json!({"client_id": "a", "text": "お返事"}),
-    )
-    .await;
+    let (s, _) = answer(&app, &aoki, &first.to_string(), "a", "お返事").await;
     assert_eq!(s, 200);
     let (s, r) = write(&app, json!({"text": "三通目"})).await;
     assert_eq!(s, 201, "{r}");

@@ -107,16 +107,7 @@ impl ConversationStore for MemoryStore {
             s.queue.insert(key, id);
             s.live.insert(id);
             let mut changes = vec![Change::Conversation(rec.clone())];
-            if let Some(alert_id) = new.alert {
-                let alert = Alert {
-                    id: alert_id,
-                    conversation: id,
-                    level: new.risk,
-                    reasons: new.risk_reasons,
-                    at_ms: new.now_ms,
-                    acked_by: None,
-                    acked_at_ms: None,
-                };
+            if let Some(alert) = new.first_alert() {
                 changes.push(Change::Alert(alert.clone()));
                 s.store_alert(alert);
             }

@@ -490,18 +490,9 @@ impl ConversationStore for RedisStore {
 /// A new conversation's triage alert as a script's two arguments: its id
 /// and JSON (both empty when triage matched nothing).
 pub(super) fn alert_args(new: &NewConversation) -> StoreResult<(String, String)> {
-    let Some(alert) = new.alert else {
+    let Some(alert) = new.first_alert() else {
         return Ok((String::new(), String::new()));
     };
-    let a = Alert {
-        id: alert,
-        conversation: new.id,
-        level: new.risk,
-        reasons: new.risk_reasons.clone(),
-        at_ms: new.now_ms,
-        acked_by: None,
-        acked_at_ms: None,
-    };
-    let json = serde_json::to_string(&a).map_err(|_| codec::corrupt("alert"))?;
-    Ok((alert.to_string(), json))
+    let json = serde_json::to_string(&alert).map_err(|_| codec::corrupt("alert"))?;
+    Ok((alert.id.to_string(), json))
 }
