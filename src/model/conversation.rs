@@ -318,6 +318,22 @@ pub struct NewMessage {
     pub require_counsellor: Option<AccountId>,
 }
 
+impl NewMessage {
+    /// A conversation's first message (or a letter's text): message 1,
+    /// from the visitor, under the first message's client id.
+    pub fn first(text: String, now_ms: u64) -> NewMessage {
+        NewMessage {
+            from: Party::Visitor,
+            author: None,
+            author_name: None,
+            client_id: ClientMsgId::first_message(),
+            text,
+            now_ms,
+            require_counsellor: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Appended {
     /// Stored with a new sequence number.

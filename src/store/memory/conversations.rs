@@ -122,18 +122,7 @@ impl ConversationStore for MemoryStore {
             );
             let mut seq = 0;
             if let Some(text) = new.first_message {
-                let appended = s.append(
-                    id,
-                    NewMessage {
-                        from: Party::Visitor,
-                        author: None,
-                        author_name: None,
-                        client_id: ClientMsgId::first_message(),
-                        text,
-                        now_ms: new.now_ms,
-                        require_counsellor: None,
-                    },
-                )?;
+                let appended = s.append(id, NewMessage::first(text, new.now_ms))?;
                 if let Appended::New(message) = appended {
                     seq = message.seq;
                     changes.push(Change::Message {

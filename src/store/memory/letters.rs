@@ -37,15 +37,7 @@ impl LetterStore for MemoryStore {
                 seen: HashMap::new(),
                 notes: Vec::new(),
             };
-            let message = conv.log_message(NewMessage {
-                from: Party::Visitor,
-                author: None,
-                author_name: None,
-                client_id: ClientMsgId::first_message(),
-                text,
-                now_ms: new.now_ms,
-                require_counsellor: None,
-            });
+            let message = conv.log_message(NewMessage::first(text, new.now_ms));
             let mut changes = vec![
                 Change::Conversation(conv.rec.clone()),
                 Change::Message {
