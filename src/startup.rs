@@ -279,6 +279,10 @@ impl Application {
                             web::post().to(http::letters::answer),
                         )
                         .route(
+                            "/counsellor/letters/{letter_id}/case",
+                            web::get().to(http::letters::case),
+                        )
+                        .route(
                             "/counsellor/conversations/{conversation_id}/case",
                             web::get().to(http::cases::case),
                         )

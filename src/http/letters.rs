@@ -122,3 +122,21 @@ pub async fn answer(
         .insert_header(("cache-control", "no-store"))
         .json(serde_json::json!({ "seq": seq })))
 }
+
+/// `GET /api/counsellor/letters/{id}/case`: the case of a waiting letter
+/// (`{"case": CaseView | null}`, as for a conversation), for anyone who
+/// counsels; `not_found` unless it is a letter still waiting.
+pub async fn case(
+    req: HttpRequest,
+    path: web::Path<String>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (who, _) = current_account(&req, &app).await?;
+    let id: ConversationId = path
+        .parse()
+        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such letter"))?;
+    let case = app.service.letter_case_view(id, &who).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(serde_json::json!({ "case": case })))
+}

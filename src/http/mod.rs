@@ -168,6 +168,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/letters/read", "POST"),
     ("/api/counsellor/letters", "GET"),
     ("/api/counsellor/letters/{}/answer", "POST"),
+    ("/api/counsellor/letters/{}/case", "GET"),
 ];
 
 /// The methods `path` takes, if it is an API path.

@@ -27,7 +27,7 @@ use crate::core::case_retention::{self, CaseRetention, KeepLongerError};
 use crate::core::ids::Lang;
 use crate::core::ids::{AccountId, CaseId, ConversationId};
 use crate::core::return_code::ReturnCode;
-use crate::model::{CaseRecord, TokenHash};
+use crate::model::{Account, CaseRecord, TokenHash};
 use crate::protocol::{
     reason_views, CaseMessageView, CaseRetentionView, CaseView, EarlierConversationView, ErrorCode,
     KeepLongerView,
@@ -352,6 +352,36 @@ impl Service {
         who: AccountId,
     ) -> Result<Option<CaseView>, Refusal> {
         self.authorise(id, who).await?;
+        self.read_case(id, who).await
+    }
+
+    /// The case of a waiting letter, for whoever may answer it (anyone
+    /// who counsels: the letters queue is everyone's), so that the answer
+    /// is written knowing the story. `not_found` unless `id` is a letter
+    /// still waiting (an answered one is read like any conversation).
+    pub async fn letter_case_view(
+        &self,
+        id: ConversationId,
+        who: &Account,
+    ) -> Result<Option<CaseView>, Refusal> {
+        if !who.role.counsels() {
+            return Err(refuse(
+                ErrorCode::Forbidden,
+                "only counsellors and supervisors answer letters",
+            ));
+        }
+        if !self.letter_waiting(id).await? {
+            return Err(refuse(ErrorCode::NotFound, "no such letter waiting"));
+        }
+        self.read_case(id, who.id).await
+    }
+
+    /// The case of conversation `id`, read by `who` (already allowed).
+    async fn read_case(
+        &self,
+        id: ConversationId,
+        who: AccountId,
+    ) -> Result<Option<CaseView>, Refusal> {
         let Some(case) = self.store.case_of(id).await? else {
             return Ok(None);
         };

@@ -129,6 +129,21 @@ async fn a_friday_night_letter_is_answered_on_monday_and_read_with_the_code() {
         ids(&queue),
         vec![urgent_id.clone(), first.clone(), second.clone()]
     );
+    // The returning writer's case, for whoever answers: the first letter.
+    let (s, case) = get(
+        &app,
+        &format!("/api/counsellor/letters/{second}/case"),
+        Some(&aoki),
+    )
+    .await;
+    assert_eq!(s, 200, "{case}");
+    let earlier = &case["case"]["earlier"];
+    assert_eq!(earlier.as_array().unwrap().len(), 1, "{case}");
+    assert_eq!(earlier[0]["conversation_id"], first.as_str());
+    assert_eq!(
+        earlier[0]["messages"][0]["text"],
+        "学校に行けなくなって半年です。親とも話せません。"
+    );
     let listed = &queue["letters"][1];
     assert_eq!(
         listed["text"],
@@ -360,6 +375,22 @@ async fn bad_letters_are_refused_and_change_nothing() {
     );
     let (s, _) = answer(&app, &aoki, "not-an-id", "g", "?").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // A letter's case: not for a role that does not counsel, nor for an
+    // id that is no waiting letter.
+    let (s, r) = get(
+        &app,
+        &format!("/api/counsellor/letters/{guessed}/case"),
+        Some(&aoki),
+    )
+    .await;
+    assert_eq!((s, r["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (s, r) = get(
+        &app,
+        &format!("/api/counsellor/letters/{guessed}/case"),
+        Some(&intake),
+    )
+    .await;
+    assert_eq!((s, r["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
     // A live chat is no letter.
     app.clock().set(MONDAY_0900);
     let (_, w) = app.start_visitor(json!({"type": "start"})).await;

@@ -1,6 +1,7 @@
 // Issue 22: a returning visitor's anonymous case in the console. When a
 // conversation is the counsellor's, the console asks for its case
-// (`GET /api/counsellor/conversations/{id}/case`); if the visitor came
+// (`GET /api/counsellor/conversations/{id}/case`; for a waiting letter,
+// `GET /api/counsellor/letters/{id}/case`); if the visitor came
 // back with a return code, a collapsed box under the conversation's head
 // shows the earlier conversations still kept: when, with whom, the
 // outcome, risk history, notes, the handoff, and the messages, read only.
@@ -45,11 +46,16 @@ function renderEarlier(e) {
   return h('li', { class: 'case-conv' }, ...items);
 }
 
-/** Fill `box` (a <details>) with the case of conversation `id`; hidden when there is none. */
-export async function loadCase(id, box) {
+/**
+ * Fill `box` (a <details>) with the case of conversation `id`; hidden when
+ * there is none. `kind` 'letter': the case of a waiting letter (its own
+ * endpoint: anyone who counsels may answer it).
+ */
+export async function loadCase(id, box, kind = 'conversation') {
   let body = null;
+  const path = kind === 'letter' ? 'letters' : 'conversations';
   try {
-    const r = await fetch(`/api/counsellor/conversations/${encodeURIComponent(id)}/case`, { credentials: 'same-origin' });
+    const r = await fetch(`/api/counsellor/${path}/${encodeURIComponent(id)}/case`, { credentials: 'same-origin' });
     if (r.ok) body = await r.json();
   } catch {
     body = null;

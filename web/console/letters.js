@@ -17,6 +17,7 @@
 
 import { t, onLangChange, errorText, formatJapanDateTime, formatTime } from '../i18n.js';
 import { h, newClientId, postJson, fetchInfo } from '../common.js';
+import { loadCase } from './case.js';
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 60_000;
@@ -262,6 +263,9 @@ function openLetter(id) {
   st.openLetter = l;
   setStatus(null);
   render();
+  // A returning writer: their earlier conversations, to answer knowing the story.
+  $('letter-case').hidden = true;
+  if (l.returning) loadCase(id, $('letter-case'), 'letter');
   $('letter-heading').focus();
   // Down to the send button in view (the reader fits the side column at 800 px).
   $('letter-form').scrollIntoView({ block: 'end' });

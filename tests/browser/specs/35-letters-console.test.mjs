@@ -49,6 +49,8 @@ const COPY = {
     answered: 'ほかの相談員がすでに返信していました',
     empty: '返信を待っているお手紙はありません',
     name: '文',
+    again: 'お返事ありがとうございました。また書きます。',
+    earlier: '前回までの相談（1件）',
   },
   en: {
     normal: 'I cannot go out in the daytime.\nAt night I could maybe talk. Could you write back?',
@@ -63,6 +65,8 @@ const COPY = {
     answered: 'Another counsellor had already answered this letter',
     empty: 'No letter is waiting for an answer',
     name: '文子',
+    again: 'Thank you for the answer. I will write again.',
+    earlier: 'Earlier conversations (1)',
   },
 };
 
@@ -201,6 +205,27 @@ for (const [lang, username] of [
       assert.ok(await c.page.locator('#letters-urgent').isHidden());
       await axeScan(c.page, `${lang} letters: answered by someone else`);
       await screenshot(c.page, lang, 'console-letters-answered');
+
+      // The same writer again, with their code: returning, and whoever
+      // answers reads the earlier letter and its answer first.
+      const again = await fetch(`${BASE}/api/letters`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: copy.again, lang, return_code: normal.return_code }),
+      });
+      assert.equal(again.status, 201);
+      const { letter_id: againId } = await again.json();
+      await c.page.click('#letters-refresh');
+      const againRow = c.page.locator(`#letters-list li[data-letter="${againId}"]`);
+      await againRow.waitFor();
+      assert.equal(await againRow.locator('.letter-returning').count(), 1);
+      await againRow.locator('button').click();
+      await c.page.locator('#letter-case:not([hidden])').waitFor();
+      await waitText(c.page, '#letter-case summary', copy.earlier);
+      await c.page.click('#letter-case summary');
+      await waitText(c.page, '#letter-case', copy.reply);
+      await axeScan(c.page, `${lang} a returning writer's letter with their case`);
+      await screenshot(c.page, lang, 'console-letters-case');
       assertClean(c.page, c.context);
     } finally {
       await drain(api).catch(() => {});
