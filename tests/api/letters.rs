@@ -383,14 +383,20 @@ async fn bad_letters_are_refused_and_change_nothing() {
         Some(&aoki),
     )
     .await;
-    assert_eq!((s, r["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     let (s, r) = get(
         &app,
         &format!("/api/counsellor/letters/{guessed}/case"),
         Some(&intake),
     )
     .await;
-    assert_eq!((s, r["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (s, r["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     // A live chat is no letter.
     app.clock().set(MONDAY_0900);
     let (_, w) = app.start_visitor(json!({"type": "start"})).await;
