@@ -345,6 +345,10 @@ impl Application {
                             "/accounts/{id}/second-factor/reset",
                             web::post().to(http::second_factor::reset),
                         )
+                        .route("/partners", web::get().to(http::partners::list))
+                        .route("/partners", web::post().to(http::partners::create))
+                        .route("/partners/{id}", web::put().to(http::partners::update))
+                        .route("/partners/{id}", web::delete().to(http::partners::delete))
                         .route("/canned-replies", web::get().to(http::canned::list))
                         .route("/canned-replies", web::post().to(http::canned::create))
                         .route("/canned-replies/{id}", web::put().to(http::canned::update))

@@ -58,6 +58,10 @@ uuid_id!(
     /// An anonymous case (issue 22): the conversations one return code links.
     CaseId
 );
+uuid_id!(
+    /// One service of the deployment's directory of partners (issue 23).
+    PartnerId
+);
 
 /// How the visitor reaches us. Fixed when the conversation is created;
 /// counted by the statistics (contacts by channel).

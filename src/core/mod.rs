@@ -15,6 +15,7 @@ pub mod hours;
 pub mod ids;
 pub mod letters;
 pub mod matching;
+pub mod partners;
 pub mod prechat;
 pub mod queue;
 pub mod return_code;

@@ -10,6 +10,7 @@ pub mod handoff;
 pub mod health;
 pub mod letters;
 pub mod metrics;
+pub mod partners;
 pub mod report;
 pub mod request;
 pub mod second_factor;
@@ -169,6 +170,9 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("/api/counsellor/letters", "GET"),
     ("/api/counsellor/letters/{}/answer", "POST"),
     ("/api/counsellor/letters/{}/case", "GET"),
+    // The directory of partner services (issue 23).
+    ("/api/partners", "GET, POST"),
+    ("/api/partners/{}", "PUT, DELETE"),
 ];
 
 /// The methods `path` takes, if it is an API path.

@@ -204,6 +204,10 @@ pub enum ErrorCode {
     /// Answering a letter that was answered already (by anyone) or
     /// erased by its writer; nothing was stored.
     LetterAnswered,
+    // ---- the directory of partners (issue 23)
+    /// Adding a partner when the directory holds its maximum
+    /// (`core::partners::DIRECTORY_MAX`); nothing was stored.
+    DirectoryFull,
 }
 
 impl ErrorCode {
@@ -242,6 +246,7 @@ impl ErrorCode {
             | BookingPast
             | CannedLibraryFull
             | LetterAnswered
+            | DirectoryFull
             | NoCase => 409,
             RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent | WayBackLocked
             | ReturnCodeLocked => 429,
@@ -328,6 +333,7 @@ impl ErrorCode {
             InvalidFilter => "invalid_filter",
             LettersFull => "letters_full",
             LetterAnswered => "letter_answered",
+            DirectoryFull => "directory_full",
         }
     }
 }

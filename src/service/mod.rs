@@ -30,6 +30,7 @@ mod letters;
 mod line;
 mod line_replay;
 mod login_guard;
+mod partners;
 mod queue;
 pub mod report;
 mod reschedule;

@@ -98,6 +98,10 @@ pub enum Change {
     CannedReply(CannedReply),
     /// A canned reply deleted.
     CannedReplyDeleted(crate::core::ids::CannedReplyId),
+    /// A partner service, new or edited (issue 23).
+    Partner(Partner),
+    /// A partner service deleted.
+    PartnerDeleted(crate::core::ids::PartnerId),
     /// An empty-floor episode, new, cleared or acknowledged.
     FloorAlert(FloorAlert),
     /// A webhook delivery, new or after a claim or a failed attempt.
@@ -168,6 +172,7 @@ pub struct Snapshot {
     pub handoff_links: Vec<HandoffLink>,
     pub second_factors: Vec<SecondFactor>,
     pub canned_replies: Vec<CannedReply>,
+    pub partners: Vec<Partner>,
     /// Oldest first.
     pub floor_alerts: Vec<FloorAlert>,
     pub floor_webhooks: Vec<FloorWebhook>,

@@ -45,6 +45,7 @@
 //! | [`CannedReplyStore`] | `canned.rs` | the library of canned replies: list, create (bounded), update, delete |
 //! | [`FloorStore`] | `floor.rs` | the empty-floor alert: its episodes (one uncleared at a time), acknowledgements, the webhook outbox and its claims |
 //! | [`CaseStore`] | `cases.rs` | anonymous cases (issue 22): take a return code, find a case by code or conversation, join a returning visitor's conversation |
+//! | [`PartnerStore`] | `partners.rs` | the directory of partner services (issue 23): list, create (bounded), update, delete |
 //! | [`LetterStore`] | `letters.rs` | letters (issue 22): write one (an ended conversation outside the queue), the waiting letters, answer one |
 //!
 //! [`Store`] is all of them (implemented for every type that implements
@@ -72,6 +73,7 @@ mod line;
 pub mod memory;
 mod messages;
 mod node;
+mod partners;
 pub mod redis;
 mod retention;
 mod second_factors;
@@ -90,6 +92,7 @@ pub use letters::LetterStore;
 pub use line::LineStore;
 pub use messages::MessageStore;
 pub use node::{NodeStore, Persistence, Replication};
+pub use partners::{sort_partners, PartnerStore};
 pub use retention::RetentionStore;
 pub use second_factors::SecondFactorStore;
 pub use supervision::{
@@ -196,6 +199,7 @@ pub trait Store:
     + FloorStore
     + CaseStore
     + LetterStore
+    + PartnerStore
     + Send
     + Sync
     + 'static
@@ -219,6 +223,7 @@ impl<T> Store for T where
         + FloorStore
         + CaseStore
         + LetterStore
+        + PartnerStore
         + Send
         + Sync
         + 'static

@@ -8,20 +8,21 @@ use tsunagu::model::Role;
 
 use crate::helpers::*;
 
-struct Http {
+/// Staff HTTP calls to one app (the partner directory's tests use it too).
+pub(crate) struct Http {
     client: reqwest::Client,
     base: String,
 }
 
 impl Http {
-    fn of(app: &TestApp) -> Self {
+    pub(crate) fn of(app: &TestApp) -> Self {
         Self {
             client: reqwest::Client::new(),
             base: app.url(""),
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,

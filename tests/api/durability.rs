@@ -791,13 +791,21 @@ async fn a_crash_ends_the_supervision_it_left_open() {
 
 /// A letter confirmed (its code shown) and its answer confirmed before a
 /// crash are both there after it: the queue still lists the unanswered
-/// one, and the writer reads the answer with the code (issue 22).
+/// one, and the writer reads the answer with the code (issue 22). So is
+/// a partner added to the directory (issue 23; schema v14).
 #[tokio::test]
-async fn a_crash_keeps_letters_and_their_answers() {
+async fn a_crash_keeps_letters_their_answers_and_the_directory() {
     let dir = TempDir::new("crash-letters");
     let s = start(dir.path());
     let admin = s.login("admin").await;
     add_account(&s, &admin, "sato", "佐藤", "counsellor").await;
+    let (st, partner) = post(
+        s.url("/api/partners"),
+        Some(&admin),
+        json!({"name_ja": "地域若者サポートステーション", "offers": ["employment"], "contact": "042-000-0000"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{partner}");
     let (st, first) = post(s.url("/api/letters"), None, json!({"text": "一通目の手紙"})).await;
     assert_eq!(st, 201, "{first}");
     let (st, second) = post(s.url("/api/letters"), None, json!({"text": "二通目の手紙"})).await;
@@ -832,6 +840,8 @@ async fn a_crash_keeps_letters_and_their_answers() {
         .map(|l| l["letter_id"].as_str().unwrap())
         .collect();
     assert_eq!(waiting, [second["letter_id"].as_str().unwrap()]);
+    let directory = get(s.url("/api/partners"), &sato).await;
+    assert_eq!(directory["partners"][0], partner);
     s.crash();
 }
 

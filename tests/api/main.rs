@@ -33,6 +33,7 @@ mod login_guard;
 mod logout;
 mod metrics;
 mod multi_node;
+mod partners;
 mod pin_guard;
 mod pipelining;
 mod privacy;

@@ -324,6 +324,14 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
             conn.prepare_cached("DELETE FROM canned_replies WHERE id = ?1")?
                 .execute(params![id.to_string()])?;
         }
+        Change::Partner(p) => {
+            conn.prepare_cached("INSERT OR REPLACE INTO partners (id, body) VALUES (?1, ?2)")?
+                .execute(params![p.id.to_string(), json(p)])?;
+        }
+        Change::PartnerDeleted(id) => {
+            conn.prepare_cached("DELETE FROM partners WHERE id = ?1")?
+                .execute(params![id.to_string()])?;
+        }
         Change::FloorAlert(a) => {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO floor_alerts (id, raised_at_ms, body) VALUES (?1, ?2, ?3)",
@@ -589,6 +597,7 @@ pub fn load(conn: &Connection) -> Result<Snapshot, LoadError> {
     snap.handoff_links = bodies(conn, "handoff_links", "conversation")?;
     snap.second_factors = bodies(conn, "second_factors", "account")?;
     snap.canned_replies = bodies(conn, "canned_replies", "id")?;
+    snap.partners = bodies(conn, "partners", "id")?;
     snap.floor_alerts = bodies(conn, "floor_alerts", "raised_at_ms, id")?;
     snap.floor_webhooks = bodies(conn, "floor_webhooks", "id")?;
     snap.cases = bodies(conn, "cases", "id")?;

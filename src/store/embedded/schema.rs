@@ -86,10 +86,15 @@ pub const MIGRATIONS: &[Migration] = &[
         why: "issue 22: anonymous cases, linked by a return code (its keyed hash only)",
         sql: V13_CASES,
     },
+    Migration {
+        version: 14,
+        why: "issue 23: the directory of partner services",
+        sql: V14_PARTNERS,
+    },
 ];
 
 /// The schema this binary writes.
-pub const LATEST: u32 = 13;
+pub const LATEST: u32 = 14;
 
 /// Ids are UUIDs as text and enums their wire names, so an operator can
 /// read the database with the `sqlite3` shell. Presence (connection
@@ -283,6 +288,15 @@ const V13_CASES: &str = "
 CREATE TABLE cases (
     id TEXT PRIMARY KEY,
     code_hash BLOB NOT NULL UNIQUE,
+    body TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// v14 (issue 23): the directory of partner services, admin-managed; no
+/// personal data (services, not people).
+const V14_PARTNERS: &str = "
+CREATE TABLE partners (
+    id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 ) WITHOUT ROWID;
 ";

@@ -46,6 +46,7 @@ mod letters;
 mod line;
 mod messages;
 mod node;
+mod partners;
 mod retention;
 mod second_factors;
 mod supervision;
@@ -117,6 +118,8 @@ struct State {
     second_factors: HashMap<AccountId, SecondFactor>,
     /// The library of canned replies.
     canned: HashMap<crate::core::ids::CannedReplyId, CannedReply>,
+    /// The directory of partner services (issue 23).
+    partners: HashMap<crate::core::ids::PartnerId, Partner>,
     /// Empty-floor episodes by (raised at, id), oldest first.
     floor_alerts: BTreeMap<(u64, AlertId), FloorAlert>,
     floor_index: HashMap<AlertId, (u64, AlertId)>,
@@ -320,6 +323,7 @@ impl State {
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
+        s.partners = snapshot.partners.into_iter().map(|p| (p.id, p)).collect();
         for w in snapshot.whispers {
             s.whispers.entry(w.conversation).or_default().push(w);
         }

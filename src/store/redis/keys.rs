@@ -214,6 +214,10 @@ impl Keys {
     pub fn canned_replies(&self) -> String {
         self.global("canned_replies")
     }
+    /// The directory of partner services (issue 23): hash, id -> JSON.
+    pub fn partners(&self) -> String {
+        self.global("partners")
+    }
     /// A way-back code's index (string: the conversation id, expiring
     /// with the code), under the code's keyed hash (hex).
     pub fn way_back(&self, code_hash_hex: &str) -> String {

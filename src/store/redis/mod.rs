@@ -82,6 +82,7 @@ mod letters;
 mod line;
 mod messages;
 mod node;
+mod partners;
 mod retention;
 mod second_factors;
 mod supervision;

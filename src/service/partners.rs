@@ -1,0 +1,125 @@
+//! The directory of partner services (issue 23): admins keep it; those
+//! who counsel read it, filtered to the partners that fit a person (their
+//! age band, what they need), when they refer someone onwards.
+//!
+//! Logs carry ids, never a name or a contact (they are not personal, but
+//! the rule is simpler kept whole).
+
+use super::{refuse, Refusal, Service};
+use crate::core::ids::PartnerId;
+use crate::core::partners::{self, PartnerFields, PartnerInvalid, PartnerOffer, DIRECTORY_MAX};
+use crate::core::prechat::AgeBand;
+use crate::model::{Account, Partner, Role};
+use crate::protocol::ErrorCode;
+use crate::store::StoreError;
+
+fn only_admins(who: &Account) -> Result<(), Refusal> {
+    if who.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(refuse(
+            ErrorCode::Forbidden,
+            "only admins manage the directory of partners",
+        ))
+    }
+}
+
+fn refusal(e: StoreError) -> Refusal {
+    match e {
+        StoreError::NotFound => refuse(ErrorCode::NotFound, "no such partner"),
+        StoreError::LibraryFull => refuse(
+            ErrorCode::DirectoryFull,
+            format!("the directory holds {DIRECTORY_MAX} partners already; delete one first"),
+        ),
+        e => e.into(),
+    }
+}
+
+impl From<PartnerInvalid> for Refusal {
+    fn from(e: PartnerInvalid) -> Self {
+        refuse(ErrorCode::BadRequest, e.to_string())
+    }
+}
+
+impl Service {
+    /// The directory (admins and those who counsel), only the partners
+    /// that fit `age` and `offer` when given (`core::partners::fits`).
+    pub async fn partners(
+        &self,
+        who: &Account,
+        age: Option<AgeBand>,
+        offer: Option<PartnerOffer>,
+    ) -> Result<Vec<Partner>, Refusal> {
+        if who.role != Role::Admin && !who.role.counsels() {
+            return Err(refuse(
+                ErrorCode::Forbidden,
+                "the directory is for admins and those who counsel",
+            ));
+        }
+        let mut all = self.store.partners().await?;
+        all.retain(|p| partners::fits(&p.fields, age, offer));
+        Ok(all)
+    }
+
+    /// Add a partner (admins only): `bad_request` naming the field for an
+    /// invalid entry, `directory_full` at the maximum; nothing stored then.
+    pub async fn create_partner(
+        &self,
+        who: &Account,
+        fields: PartnerFields,
+    ) -> Result<Partner, Refusal> {
+        only_admins(who)?;
+        let fields = partners::check(fields)?;
+        let now = self.now_ms();
+        let partner = Partner {
+            id: PartnerId::new_random(),
+            fields,
+            created_at_ms: now,
+            updated_at_ms: now,
+            updated_by: who.id,
+        };
+        self.store
+            .create_partner(partner.clone(), DIRECTORY_MAX)
+            .await
+            .map_err(refusal)?;
+        tracing::info!(by = %who.id, partner = %partner.id, "partner added to the directory");
+        Ok(partner)
+    }
+
+    /// Replace a partner's entry (admins only); `not_found` if none.
+    pub async fn update_partner(
+        &self,
+        who: &Account,
+        id: PartnerId,
+        fields: PartnerFields,
+    ) -> Result<Partner, Refusal> {
+        only_admins(who)?;
+        let fields = partners::check(fields)?;
+        let old = self
+            .store
+            .partner(id)
+            .await?
+            .ok_or_else(|| refusal(StoreError::NotFound))?;
+        let partner = Partner {
+            id,
+            fields,
+            created_at_ms: old.created_at_ms,
+            updated_at_ms: self.now_ms().max(old.created_at_ms),
+            updated_by: who.id,
+        };
+        self.store
+            .update_partner(partner.clone())
+            .await
+            .map_err(refusal)?;
+        tracing::info!(by = %who.id, partner = %id, "partner updated in the directory");
+        Ok(partner)
+    }
+
+    /// Delete a partner (admins only); `not_found` if none.
+    pub async fn delete_partner(&self, who: &Account, id: PartnerId) -> Result<(), Refusal> {
+        only_admins(who)?;
+        self.store.delete_partner(id).await.map_err(refusal)?;
+        tracing::info!(by = %who.id, partner = %id, "partner deleted from the directory");
+        Ok(())
+    }
+}

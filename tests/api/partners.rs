@@ -1,0 +1,224 @@
+//! Issue 23: the directory of partner services over HTTP
+//! (`/api/partners`), on whichever store the suite runs: admins add, edit
+//! and delete; those who counsel read it, filtered to the partners that
+//! fit a person's age band and need; intake staff and visitors are
+//! refused; every bad input gets its typed error and changes nothing.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tsunagu::model::Role;
+
+use crate::canned::Http;
+use crate::handoff::staff_cookie;
+use crate::helpers::*;
+
+fn child_centre() -> Value {
+    json!({
+        "name_ja": "八王子市子ども家庭支援センター",
+        "name_en": "Hachioji Child and Family Support Centre",
+        "offers": ["child_family", "education"],
+        "area": "八王子市",
+        "age_bands": ["teens"],
+        "contact": "042-000-0000（平日 9:00-17:00）",
+        "note_ja": "18歳未満の相談。",
+        "accepts_relays": true
+    })
+}
+
+fn job_support() -> Value {
+    json!({
+        "name_ja": "地域若者サポートステーション",
+        "offers": ["employment"],
+        "age_bands": ["teens", "twenties", "thirties", "forties"],
+        "contact": "https://example.jp/saposute"
+    })
+}
+
+fn names(v: &Value) -> Vec<&str> {
+    v["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name_ja"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_keep_the_directory_and_counsellors_see_the_partners_that_fit() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let admin = staff_cookie(&app, "pd-admin", Role::Admin).await;
+    let aoki = staff_cookie(&app, "pd-aoki", Role::Counsellor).await;
+
+    let (s, child) = http
+        .call(
+            Method::POST,
+            "/api/partners",
+            Some(&admin),
+            Some(child_centre()),
+        )
+        .await;
+    assert_eq!(s, 201, "{child}");
+    assert_eq!(child["offers"], json!(["education", "child_family"]));
+    let (s, jobs) = http
+        .call(
+            Method::POST,
+            "/api/partners",
+            Some(&admin),
+            Some(job_support()),
+        )
+        .await;
+    assert_eq!(s, 201, "{jobs}");
+    assert_eq!(jobs["name_en"], "");
+    assert_eq!(jobs["accepts_relays"], false);
+
+    // A counsellor reads all, or those that fit.
+    let list = |q: &'static str| {
+        let (http, aoki) = (&http, aoki.clone());
+        async move {
+            let (s, v) = http
+                .call(Method::GET, &format!("/api/partners{q}"), Some(&aoki), None)
+                .await;
+            assert_eq!(s, 200, "{v}");
+            v
+        }
+    };
+    assert_eq!(
+        names(&list("").await),
+        vec![
+            "八王子市子ども家庭支援センター",
+            "地域若者サポートステーション"
+        ]
+    );
+    assert_eq!(
+        names(&list("?age_band=thirties").await),
+        vec!["地域若者サポートステーション"],
+        "the child centre serves teens only"
+    );
+    assert_eq!(
+        names(&list("?age_band=teens&offer=child_family").await),
+        vec!["八王子市子ども家庭支援センター"]
+    );
+    assert_eq!(names(&list("?offer=medical").await), Vec::<&str>::new());
+    assert_eq!(
+        names(&list("?age_band=rather_not_say&offer=employment").await).len(),
+        1
+    );
+
+    // Edited, then deleted.
+    let id = child["partner_id"].as_str().unwrap();
+    let mut edited = child_centre();
+    edited["contact"] = json!("042-111-1111");
+    let (s, v) = http
+        .call(
+            Method::PUT,
+            &format!("/api/partners/{id}"),
+            Some(&admin),
+            Some(edited),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["contact"], "042-111-1111");
+    assert_eq!(v["created_at"], child["created_at"]);
+    let (s, _) = http
+        .call(
+            Method::DELETE,
+            &format!("/api/partners/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(names(&list("").await), vec!["地域若者サポートステーション"]);
+    let (s, v) = http
+        .call(
+            Method::DELETE,
+            &format!("/api/partners/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!((s, v["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn bad_entries_and_other_roles_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let admin = staff_cookie(&app, "pb-admin", Role::Admin).await;
+    let aoki = staff_cookie(&app, "pb-aoki", Role::Counsellor).await;
+    let intake = staff_cookie(&app, "pb-intake", Role::Intake).await;
+    let post = |cookie: Option<String>, body: Value| {
+        let http = &http;
+        async move {
+            http.call(Method::POST, "/api/partners", cookie.as_deref(), Some(body))
+                .await
+        }
+    };
+    let refused = |(s, v): (u16, Value)| (s, v["code"].as_str().unwrap_or("").to_owned());
+
+    let mut no_name = child_centre();
+    no_name["name_ja"] = json!("  ");
+    let (s, v) = post(Some(admin.clone()), no_name).await;
+    assert_eq!((s, v["code"].as_str()), (400, Some("bad_request")));
+    assert!(v["message"].as_str().unwrap().contains("name_ja"), "{v}");
+    let mut twice = child_centre();
+    twice["offers"] = json!(["legal", "legal"]);
+    assert_eq!(
+        refused(post(Some(admin.clone()), twice).await),
+        (400, "bad_request".into())
+    );
+    let mut unknown = child_centre();
+    unknown["offers"] = json!(["astrology"]);
+    assert_eq!(refused(post(Some(admin.clone()), unknown).await).0, 400);
+    let mut extra = child_centre();
+    extra["phone_of_a_person"] = json!("090");
+    assert_eq!(refused(post(Some(admin.clone()), extra).await).0, 400);
+    // Other roles, no session.
+    assert_eq!(
+        refused(post(Some(aoki.clone()), child_centre()).await),
+        (403, "forbidden".into())
+    );
+    assert_eq!(
+        refused(post(None, child_centre()).await),
+        (401, "unauthorized".into())
+    );
+    let (s, v) = http
+        .call(Method::GET, "/api/partners", Some(&intake), None)
+        .await;
+    assert_eq!((s, v["code"].as_str()), (403, Some("forbidden")));
+    // A guessed id, a malformed one, a bad filter.
+    let guessed = uuid::Uuid::new_v4();
+    let (s, v) = http
+        .call(
+            Method::PUT,
+            &format!("/api/partners/{guessed}"),
+            Some(&admin),
+            Some(child_centre()),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_str()), (404, Some("not_found")));
+    let (s, _) = http
+        .call(
+            Method::DELETE,
+            "/api/partners/not-an-id",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = http
+        .call(
+            Method::GET,
+            "/api/partners?offer=astrology",
+            Some(&aoki),
+            None,
+        )
+        .await;
+    assert_eq!(s, 400);
+    // Nothing was stored by any of them.
+    let (_, v) = http
+        .call(Method::GET, "/api/partners", Some(&aoki), None)
+        .await;
+    assert_eq!(names(&v), Vec::<&str>::new());
+}
