@@ -52,6 +52,54 @@ impl PartnerOffer {
     ];
 }
 
+/// A set of [`PartnerOffer`]s, small and `Copy` (the kinds of service a
+/// conversation referred to, in its anonymous facts). On the wire and
+/// stored: a list of offers, in their fixed order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct OfferSet(u16);
+
+impl OfferSet {
+    pub fn insert(&mut self, o: PartnerOffer) {
+        self.0 |= 1 << (o as u16);
+    }
+
+    pub fn contains(self, o: PartnerOffer) -> bool {
+        self.0 & (1 << (o as u16)) != 0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = PartnerOffer> {
+        PartnerOffer::ALL
+            .into_iter()
+            .filter(move |o| self.contains(*o))
+    }
+}
+
+impl FromIterator<PartnerOffer> for OfferSet {
+    fn from_iter<I: IntoIterator<Item = PartnerOffer>>(it: I) -> Self {
+        let mut s = OfferSet::default();
+        for o in it {
+            s.insert(o);
+        }
+        s
+    }
+}
+
+impl Serialize for OfferSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for OfferSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<PartnerOffer>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 /// One entry as an admin writes it (checked by [`check`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartnerFields {
@@ -237,6 +285,29 @@ mod tests {
             }),
             PartnerInvalid::TooLong { field: "area", .. }
         ));
+    }
+
+    #[test]
+    fn an_offer_set_keeps_each_offer_once_in_order_and_round_trips() {
+        let set: OfferSet = [
+            PartnerOffer::Legal,
+            PartnerOffer::Medical,
+            PartnerOffer::Legal,
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            vec![PartnerOffer::Medical, PartnerOffer::Legal]
+        );
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"["medical","legal"]"#);
+        assert_eq!(serde_json::from_str::<OfferSet>(&json).unwrap(), set);
+        for o in PartnerOffer::ALL {
+            let one: OfferSet = [o].into_iter().collect();
+            assert!(one.contains(o) && one.iter().count() == 1);
+        }
+        assert!(OfferSet::default().is_empty());
     }
 
     #[test]

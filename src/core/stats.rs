@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::conversation::Outcome;
 use super::hours::jst_date_minute;
 use super::ids::{CaseId, Channel};
+use super::partners::OfferSet;
 use super::prechat::{AgeBand, Gender, PreChat, WhoIsWriting};
 
 /// How long the person has been withdrawn (the centres' table).
@@ -60,6 +61,12 @@ pub struct Assessment {
     /// Referred to another agency.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub referral: bool,
+    /// The kinds of the named partners referred to (issue 23), taken
+    /// from the directory when the counsellor recorded them: the report
+    /// counts contacts with other agencies by kind, whatever becomes of
+    /// the directory's entries.
+    #[serde(default, skip_serializing_if = "OfferSet::is_empty")]
+    pub referred_to: OfferSet,
 }
 
 /// How far a conversation's handoff went (for the statistics).
@@ -354,6 +361,9 @@ pub struct Raw {
     /// Waits of served conversations (chats, not letters), seconds,
     /// sorted.
     pub waits: Vec<u32>,
+    /// Conversations that referred to a named partner of each kind
+    /// (issue 23; a conversation counts once per kind).
+    pub referrals_by_offer: Counts,
     /// Letters written in the period, and answered (of those).
     pub letters_received: u64,
     pub letters_answered: u64,
@@ -417,6 +427,9 @@ pub fn aggregate<'a>(
             *raw.tables.entry(table).or_default().entry(key).or_default() += 1;
         };
         add("channel", f.contact_channel().into());
+        for o in f.assessment.referred_to.iter() {
+            *raw.referrals_by_offer.entry(wire(&Some(o))).or_default() += 1;
+        }
         add("who", wire(&f.who));
         add("age_band", wire(&f.age_band));
         add("gender", wire(&f.gender));
@@ -581,6 +594,10 @@ pub struct Report {
     /// Letters (issue 22): `received` in the period and `answered` of
     /// those.
     pub letters: BTreeMap<&'static str, Cell>,
+    /// Contacts with other agencies (issue 23): conversations that
+    /// referred to a named partner, by the partner's kind (a conversation
+    /// once per kind: the kinds need not sum to `served`).
+    pub referrals_by_offer: BTreeMap<String, Cell>,
     /// Median time from a letter's writing to its answer, seconds; `None`
     /// when fewer than `min_cell` were answered.
     pub letter_answer_median_secs: Option<u32>,
@@ -655,6 +672,11 @@ impl Raw {
             wait_median_secs: enough.then(|| quantile(&self.waits, 0.5)).flatten(),
             wait_p90_secs: enough.then(|| quantile(&self.waits, 0.9)).flatten(),
             letters,
+            referrals_by_offer: self
+                .referrals_by_offer
+                .iter()
+                .map(|(k, n)| (k.clone(), cell(*n)))
+                .collect(),
             letter_answer_median_secs: enough_letters
                 .then(|| quantile(&self.letter_answers, 0.5))
                 .flatten(),
@@ -719,6 +741,34 @@ mod tests {
         let old = r#"{"month":{"year":2026,"month":11},"hour":10,"wait_secs":5,"served":true,"abandoned":false}"#;
         let f: ConversationFacts = serde_json::from_str(old).unwrap();
         assert_eq!(f.exit(), "other");
+    }
+
+    #[test]
+    fn referrals_to_named_partners_count_once_per_kind() {
+        use crate::core::partners::PartnerOffer;
+        let period = Period::parse("2026-11").unwrap();
+        let referred = |offers: &[PartnerOffer]| {
+            ConversationFacts::of(FactsInput {
+                assessment: Assessment {
+                    referral: true,
+                    referred_to: offers.iter().copied().collect(),
+                    ..Assessment::default()
+                },
+                ..input()
+            })
+        };
+        let facts = [
+            referred(&[PartnerOffer::Medical, PartnerOffer::Welfare]),
+            referred(&[PartnerOffer::Medical]),
+            ConversationFacts::of(input()),
+        ];
+        let raw = aggregate(&period, &facts);
+        assert_eq!(raw.referrals_by_offer["medical"], 2);
+        assert_eq!(raw.referrals_by_offer["welfare"], 1);
+        assert_eq!(raw.referrals_by_offer.len(), 2);
+        let report = raw.publish(&period, 2);
+        assert_eq!(report.referrals_by_offer["medical"], Cell::of(2, 2));
+        assert_eq!(report.referrals_by_offer["welfare"], Cell::of(1, 2));
     }
 
     #[test]

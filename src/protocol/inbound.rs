@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use serde::{de::DeserializeOwned, Deserialize};
 
 use crate::core::conversation::Outcome;
-use crate::core::ids::{AccountId, AlertId, ClientMsgId, ConversationId, IdempotencyKey};
+use crate::core::ids::{
+    AccountId, AlertId, ClientMsgId, ConversationId, IdempotencyKey, PartnerId,
+};
 use crate::core::prechat::PreChat;
 use crate::core::stats::{Severity, WithdrawalBand};
 use crate::core::triage::RiskLevel;
@@ -158,6 +160,11 @@ pub enum CounsellorIn {
         severity: Option<Severity>,
         #[serde(default)]
         referral: bool,
+        /// The named partners referred to (issue 23; ids from the
+        /// directory): their kinds are kept in the anonymous facts, and a
+        /// non-empty list is a referral.
+        #[serde(default)]
+        referred_to: Vec<PartnerId>,
     },
     /// Raise or lower a conversation's risk level by hand.
     SetRisk {

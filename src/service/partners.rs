@@ -7,11 +7,16 @@
 
 use super::{refuse, Refusal, Service};
 use crate::core::ids::PartnerId;
-use crate::core::partners::{self, PartnerFields, PartnerInvalid, PartnerOffer, DIRECTORY_MAX};
+use crate::core::partners::{
+    self, OfferSet, PartnerFields, PartnerInvalid, PartnerOffer, DIRECTORY_MAX,
+};
 use crate::core::prechat::AgeBand;
 use crate::model::{Account, Partner, Role};
 use crate::protocol::ErrorCode;
 use crate::store::StoreError;
+
+/// Partners one referral may name at most.
+const REFERRED_MAX: usize = 20;
 
 fn only_admins(who: &Account) -> Result<(), Refusal> {
     if who.role == Role::Admin {
@@ -113,6 +118,31 @@ impl Service {
             .map_err(refusal)?;
         tracing::info!(by = %who.id, partner = %id, "partner updated in the directory");
         Ok(partner)
+    }
+
+    /// The kinds of the partners `ids` names (a counsellor's referral,
+    /// recorded with the outcome): `bad_request` for more than
+    /// `REFERRED_MAX` or an id the directory does not hold.
+    pub async fn referred_offers(&self, ids: &[PartnerId]) -> Result<OfferSet, Refusal> {
+        if ids.len() > REFERRED_MAX {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!("referred_to names at most {REFERRED_MAX} partners"),
+            ));
+        }
+        let mut offers = OfferSet::default();
+        for id in ids {
+            let p = self.store.partner(*id).await?.ok_or_else(|| {
+                refuse(
+                    ErrorCode::BadRequest,
+                    "referred_to names a partner the directory does not hold",
+                )
+            })?;
+            for o in p.fields.offers {
+                offers.insert(o);
+            }
+        }
+        Ok(offers)
     }
 
     /// Delete a partner (admins only); `not_found` if none.

@@ -222,3 +222,82 @@ async fn bad_entries_and_other_roles_are_refused_and_change_nothing() {
         .await;
     assert_eq!(names(&v), Vec::<&str>::new());
 }
+
+/// A counsellor ends a conversation naming partners from the directory:
+/// the report counts the contact with other agencies by the partners'
+/// kinds; an id the directory does not hold is refused and nothing ends.
+#[tokio::test]
+async fn a_referral_to_named_partners_is_counted_by_their_kind() {
+    let app = spawn_app_with(|s| s.report.min_cell = 1).await;
+    let http = Http::of(&app);
+    let admin = staff_cookie(&app, "pr-admin", Role::Admin).await;
+    let (_, child) = http
+        .call(
+            Method::POST,
+            "/api/partners",
+            Some(&admin),
+            Some(child_centre()),
+        )
+        .await;
+    let (_, jobs) = http
+        .call(
+            Method::POST,
+            "/api/partners",
+            Some(&admin),
+            Some(job_support()),
+        )
+        .await;
+    let mut c = app.counsellor("pr-aoki").await;
+    c.available(1).await;
+    let (_v, w) = app.served_visitor(&mut c, json!({"type": "start"})).await;
+    let conv = w["conversation_id"].as_str().unwrap().to_owned();
+
+    // An unknown partner: refused, the conversation goes on.
+    c.ws.send(
+        json!({"type": "end", "conversation_id": conv, "outcome": "referred",
+        "referred_to": [uuid::Uuid::new_v4()]}),
+    )
+    .await;
+    c.ws.expect_error("bad_request").await;
+    let rec = app
+        .store
+        .conversation(conv.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(rec.ended_at_ms.is_none(), "nothing ended");
+
+    c.ws.send(
+        json!({"type": "end", "conversation_id": conv, "outcome": "referred",
+        "referred_to": [child["partner_id"], jobs["partner_id"]]}),
+    )
+    .await;
+    c.ws.recv_type("ended").await;
+    // The directory changes afterwards: the facts keep what was named.
+    let id = child["partner_id"].as_str().unwrap();
+    http.call(
+        Method::DELETE,
+        &format!("/api/partners/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+
+    let (s, r) = http
+        .call(
+            Method::GET,
+            &format!("/api/admin/report?period={}", crate::report::this_month()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        r["referrals_by_offer"],
+        json!({"child_family": 1, "education": 1, "employment": 1})
+    );
+    assert_eq!(
+        r["tables"]["referral"]["yes"], 1,
+        "named partners are a referral"
+    );
+}

@@ -38,7 +38,7 @@ async fn end(c: &mut Counsellor, v: &mut crate::helpers::Ws, mut end: Value, id:
     v.recv_type("ended").await;
 }
 
-fn this_month() -> String {
+pub(crate) fn this_month() -> String {
     let (date, _) = jst_date_minute(now_ms());
     format!("{}-{:02}", date.year(), u8::from(date.month()))
 }

@@ -78,6 +78,9 @@ async fn purge_keeps_the_facts_and_deletes_what_ended_long_enough_ago(b: Backend
             withdrawal: Some(WithdrawalBand::UnderThreeYears),
             severity: Some(Severity::State2),
             referral: true,
+            referred_to: [tsunagu::core::partners::PartnerOffer::Medical]
+                .into_iter()
+                .collect(),
         },
     };
     s.end(served, EndedBy::Counsellor, Some(closing), T0 + DAY)

@@ -174,21 +174,29 @@ impl Counsellor {
                 withdrawal,
                 severity,
                 referral,
-            } => service
-                .counsellor_end(
-                    conversation_id,
-                    me,
-                    Closing {
-                        outcome,
-                        assessment: Assessment {
-                            withdrawal,
-                            severity,
-                            referral,
+                referred_to,
+            } => {
+                let referred_to = service
+                    .referred_offers(&referred_to)
+                    .await
+                    .map_err(|e| with_conv(e, conversation_id))?;
+                service
+                    .counsellor_end(
+                        conversation_id,
+                        me,
+                        Closing {
+                            outcome,
+                            assessment: Assessment {
+                                withdrawal,
+                                severity,
+                                referral: referral || !referred_to.is_empty(),
+                                referred_to,
+                            },
                         },
-                    },
-                )
-                .await
-                .map_err(|e| with_conv(e, conversation_id)),
+                    )
+                    .await
+                    .map_err(|e| with_conv(e, conversation_id))
+            }
             CounsellorIn::SetRisk {
                 conversation_id,
                 level,
