@@ -54,18 +54,24 @@ function renderEarlier(e) {
 export async function loadCase(id, box, kind = 'conversation') {
   let body = null;
   const path = kind === 'letter' ? 'letters' : 'conversations';
+  // One box may show several cases in turn (the letter reader): only the
+  // last one asked for fills it, now and on a language change.
+  const token = `${kind}:${id}`;
+  box.dataset.caseFor = token;
   try {
     const r = await fetch(`/api/counsellor/${path}/${encodeURIComponent(id)}/case`, { credentials: 'same-origin' });
     if (r.ok) body = await r.json();
   } catch {
     body = null;
   }
+  if (box.dataset.caseFor !== token) return;
   const c = body?.case;
   if (!c) {
     box.hidden = true;
     return;
   }
   const render = () => {
+    if (box.dataset.caseFor !== token) return;
     const summary = h('summary', { text: t('case.summary', { n: c.earlier.length }) });
     const list = h('ol', { class: 'case-list' }, ...c.earlier.map(renderEarlier));
     const none = h('p', { class: 'hint', text: t('case.none_kept') });

@@ -25,7 +25,7 @@ import { h, newClientId, SeqTracker, Connection, beep, unlockAudioOnGesture } fr
 import { hideSecondFactor, secondFactorStatus, showCodeStep, showEnrolment } from '../second-factor.js';
 import { cannedPicker, loadCannedLibrary, clearCannedLibrary } from './canned.js';
 import { loadCase } from './case.js';
-import { startLetters, stopLetters } from './letters.js';
+import { startLetters, stopLetters, closeLetter, letterOpen } from './letters.js';
 
 const OUTBOX_KEY = 'tsunagu.console.outbox';
 const $ = (id) => document.getElementById(id);
@@ -344,7 +344,7 @@ function enter(me) {
     $('sf-open').hidden = false;
     $('workspace').hidden = false;
     connect();
-    startLetters();
+    startLetters({ onReader: onLetterReader });
   });
 }
 
@@ -748,10 +748,16 @@ function removeConversation(c) {
   updateTitle();
 }
 
-function select(id, { focus = true } = {}) {
+/**
+ * Show conversation `id`. Chosen by the counsellor (`focus`), it puts an
+ * open letter away (its draft is kept); chosen by the console (a new
+ * chat, the one before ended) it waits behind the letter, unread.
+ */
+function select(id, { focus = true, putLetterAway = focus } = {}) {
   state.selected = id;
+  if (putLetterAway) closeLetter();
   const c = state.conversations.get(id);
-  if (c) {
+  if (c && !letterOpen()) {
     c.unread = 0;
     c.fresh = false;
   }
@@ -762,10 +768,29 @@ function select(id, { focus = true } = {}) {
   if (c) c.els.log.scrollTop = c.els.log.scrollHeight;
 }
 
+/** The conversation in the main pane: the selected one, unless a letter is open there. */
+function shownId() {
+  return letterOpen() ? null : state.selected;
+}
+
 function renderSelection() {
-  for (const c of state.conversations.values()) c.els.panel.hidden = c.id !== state.selected;
-  $('no-selection').hidden = Boolean(state.selected && state.conversations.has(state.selected));
+  const shown = shownId();
+  for (const c of state.conversations.values()) c.els.panel.hidden = c.id !== shown;
+  $('no-selection').hidden = letterOpen() || Boolean(state.selected && state.conversations.has(state.selected));
   renderFloorSize();
+}
+
+/** A letter opened in the main pane, or put away (back, Esc, sent, a chat chosen). */
+function onLetterReader(open) {
+  const c = open ? null : state.conversations.get(state.selected);
+  if (c) {
+    c.unread = 0;
+    c.fresh = false;
+  }
+  renderSelection();
+  renderConvList();
+  updateTitle();
+  if (c) c.els.log.scrollTop = c.els.log.scrollHeight;
 }
 
 /**
@@ -774,7 +799,7 @@ function renderSelection() {
  * view at 1280x800; the button shows the whole floor again.
  */
 function renderFloorSize() {
-  const open = Boolean(state.selected && state.conversations.has(state.selected));
+  const open = letterOpen() || Boolean(state.selected && state.conversations.has(state.selected));
   const compact = open && !state.floorExpanded;
   $('floor').classList.toggle('compact', compact);
   $('floor-toggle').hidden = !open;
@@ -1521,7 +1546,7 @@ function onMessage(c, msg) {
       c.silentSince = null;
       renderConvHead(c);
     }
-    const seen = c.id === state.selected && document.visibilityState === 'visible';
+    const seen = c.id === shownId() && document.visibilityState === 'visible';
     if (!seen) {
       c.unread += 1;
       renderConvList();
@@ -1989,7 +2014,7 @@ function lastLineText(c) {
 }
 
 function convRow(c) {
-  const current = c.id === state.selected;
+  const current = c.id === shownId();
   const time = rowTime(c);
   const cls = ['conv-tab', `risk-${c.risk}`];
   if (current) cls.push('current');
@@ -2207,6 +2232,7 @@ function onShortcut(ev) {
     const c = state.conversations.get(state.selected);
     if (c && !c.els.composer.hidden) {
       ev.preventDefault();
+      if (letterOpen()) select(c.id, { focus: false, putLetterAway: true });
       c.els.text.focus();
     }
   } else if (ev.key === '?' && !typing && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {

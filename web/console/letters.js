@@ -6,9 +6,13 @@
 // collapsed by default so that it never crowds the chats: its button
 // shows how many letters wait (and how many are urgent). Open, it lists
 // them in the server's order (urgent first, then oldest); choosing one
-// shows it in place of the list, with a labelled reply box and a send
-// button, and a button back to the list. The list is read when the area
-// opens and every 60 s (the count too, while it is closed).
+// shows it in the main pane (#conv-area), in place of the selected chat,
+// with the writer's earlier case, a labelled reply box and a send button,
+// and a button back to the list (Esc too). The chats go on meanwhile:
+// choosing one in the side column closes the letter (its draft is kept).
+// The side column keeps the list, the open letter marked aria-current.
+// The list is read when the area opens and every 60 s (the count too,
+// while it is closed).
 //
 // GET /api/counsellor/letters; POST /api/counsellor/letters/{id}/answer
 // with {client_id, text}: 409 `letter_answered` when someone answered it
@@ -41,6 +45,8 @@ const st = {
   timer: null,
   /** Bumped on stop, so that a late answer from before a logout is dropped. */
   epoch: 0,
+  /** Told when the reader opens or closes (the console hides or shows the chat). */
+  onReader: null,
 };
 
 // ------------------------------------------------------------- helpers
@@ -94,9 +100,17 @@ function setStatus(spec) {
 function renderStatus() {
   const el = $('letters-status');
   const s = st.status;
-  el.textContent = !s ? '' : s.err ? errorText(s.err, { max: st.maxChars }) : t(s.key, s.vars);
+  const text = !s ? '' : s.err ? errorText(s.err, { max: st.maxChars }) : t(s.key, s.vars);
+  // With a letter open, what goes wrong with the answer is said by the
+  // form (in the main pane), not at the foot of the side column.
+  const inForm = Boolean(st.open && s && (s.kind === 'error' || s.kind === 'busy'));
+  el.textContent = inForm ? '' : text;
   el.dataset.kind = s?.kind || '';
-  el.hidden = !s;
+  el.hidden = !s || inForm;
+  const err = $('letter-error');
+  const formError = inForm && s.kind === 'error' ? text : '';
+  if (err.textContent !== formError) err.textContent = formError;
+  err.hidden = !formError;
 }
 
 function expanded() {
@@ -140,9 +154,9 @@ async function refresh() {
 function render() {
   renderHead();
   renderStatus();
-  if (!expanded()) return;
+  $('letter-reader').hidden = !st.open;
   if (st.open) renderReader();
-  else renderList();
+  if (expanded()) renderList();
 }
 
 function renderHead() {
@@ -158,12 +172,15 @@ function renderHead() {
 }
 
 function letterRow(l, now) {
+  const current = l.letter_id === st.open;
   const button = h(
     'button',
     {
       type: 'button',
-      class: `letter-row risk-${l.risk}`,
+      class: `letter-row risk-${l.risk}${current ? ' current' : ''}`,
       'data-letter': l.letter_id,
+      'aria-current': current ? 'true' : null,
+      'aria-controls': 'letter-reader',
       onclick: () => openLetter(l.letter_id),
     },
     h(
@@ -182,10 +199,11 @@ function letterRow(l, now) {
 }
 
 function renderList() {
-  $('letter-reader').hidden = true;
-  $('letters-listview').hidden = false;
   const now = Date.now();
+  // Rebuilt rows keep the keyboard focus where it was.
+  const focused = document.activeElement?.closest?.('#letters-list button[data-letter]')?.dataset.letter;
   $('letters-list').replaceChildren(...st.letters.map((l) => letterRow(l, now)));
+  if (focused) $('letters-list').querySelector(`button[data-letter="${CSS.escape(focused)}"]`)?.focus();
   $('letters-list').hidden = st.letters.length === 0;
   $('letters-empty').hidden = !st.loaded || st.letters.length > 0;
   $('letters-load-error').hidden = !st.loadFailed;
@@ -194,9 +212,7 @@ function renderList() {
 
 function renderReader() {
   const l = st.openLetter;
-  $('letters-listview').hidden = true;
   const reader = $('letter-reader');
-  reader.hidden = false;
   const gone = !st.letters.some((x) => x.letter_id === l.letter_id);
   reader.dataset.risk = l.risk;
   reader.classList.toggle('urgent', l.risk === 'urgent');
@@ -248,6 +264,8 @@ function setExpanded(on, { focus = false } = {}) {
   $('letters-toggle').setAttribute('aria-expanded', String(on));
   $('letters-body').hidden = !on;
   $('letters').classList.toggle('open', on);
+  // Folding the list away puts the letter away too (its draft is kept).
+  if (!on && st.open) closeLetter();
   if (on) {
     render();
     refresh();
@@ -259,23 +277,44 @@ function setExpanded(on, { focus = false } = {}) {
 function openLetter(id) {
   const l = st.letters.find((x) => x.letter_id === id);
   if (!l) return;
+  const same = st.open === id;
   st.open = id;
   st.openLetter = l;
   setStatus(null);
   render();
+  st.onReader?.(true);
   // A returning writer: their earlier conversations, to answer knowing the story.
-  $('letter-case').hidden = true;
-  if (l.returning) loadCase(id, $('letter-case'), 'letter');
+  if (!same) {
+    $('letter-case').hidden = true;
+    $('letter-case').replaceChildren();
+    delete $('letter-case').dataset.caseFor;
+    if (l.returning) loadCase(id, $('letter-case'), 'letter');
+    $('letter-reader').scrollTop = 0;
+  }
   $('letter-heading').focus();
-  // Down to the send button in view (the reader fits the side column at 800 px).
-  $('letter-form').scrollIntoView({ block: 'end' });
+}
+
+/** Put the letter away (its draft stays), showing the chat again; no focus move. */
+export function closeLetter() {
+  if (!st.open) return;
+  st.open = null;
+  st.openLetter = null;
+  if (st.status?.kind === 'error') st.status = null;
+  render();
+  st.onReader?.(false);
+}
+
+/** Whether a letter is open in the main pane (in place of the chat). */
+export function letterOpen() {
+  return Boolean(st.open);
 }
 
 function backToList({ focusId = st.open, announce = null } = {}) {
-  st.open = null;
-  st.openLetter = null;
+  // Put away meanwhile (a chat chosen while sending): the focus is elsewhere now, and stays.
+  const wasOpen = Boolean(st.open);
+  closeLetter();
   if (announce) setStatus(announce);
-  render();
+  if (!wasOpen) return;
   const row = focusId && $('letters-list').querySelector(`button[data-letter="${CSS.escape(focusId)}"]`);
   if (row) row.focus();
   else $('letters-toggle').focus();
@@ -359,7 +398,7 @@ function bind() {
     }
   });
   $('letter-reader').addEventListener('keydown', (ev) => {
-    if (ev.key === 'Escape' && !st.sending) {
+    if (ev.key === 'Escape' && !ev.isComposing && !st.sending) {
       ev.preventDefault();
       backToList();
     }
@@ -367,8 +406,13 @@ function bind() {
   onLangChange(() => render());
 }
 
-/** After login: show the area (unless letters are off), count now and every 60 s. */
-export async function startLetters() {
+/**
+ * After login: show the area (unless letters are off), count now and every
+ * 60 s. `onReader(open)` is told when a letter opens in the main pane or
+ * is put away.
+ */
+export async function startLetters({ onReader = null } = {}) {
+  if (onReader) st.onReader = onReader;
   bind();
   if (st.started) return;
   st.started = true;
@@ -387,6 +431,7 @@ export async function startLetters() {
 
 /** On logout (or a lost session): stop asking, forget the list and every draft. */
 export function stopLetters() {
+  const wasOpen = Boolean(st.open);
   st.started = false;
   st.epoch += 1;
   clearInterval(st.timer);
@@ -399,6 +444,10 @@ export function stopLetters() {
   $('letters-body').hidden = true;
   $('letters').classList.remove('open');
   $('letter-reply').value = '';
+  $('letter-reader').hidden = true;
+  $('letter-case').replaceChildren();
+  $('letter-case').hidden = true;
   renderHead();
   renderStatus();
+  if (wasOpen) st.onReader?.(false);
 }

@@ -155,6 +155,17 @@ for (const [lang, username] of [
       await c.page.locator('#letter-reader:not([hidden])').waitFor();
       assert.equal(await c.page.evaluate(() => document.activeElement.id), 'letter-heading');
       assert.equal(await c.page.locator('#letter-text').textContent(), copy.normal);
+      // Read in the main pane, in place of the chat; the list stays, the open letter marked.
+      const textBox = await c.page.locator('#letter-text').boundingBox();
+      const pane = await c.page.locator('#conv-area').boundingBox();
+      assert.ok(
+        textBox.x >= pane.x && textBox.x + textBox.width <= pane.x + pane.width && textBox.width > 600,
+        `the letter is read in the main pane, wide: ${JSON.stringify({ textBox, pane })}`,
+      );
+      assert.equal(await c.page.locator('#conv-area #letter-reader').count(), 1);
+      assert.ok(await c.page.locator('#no-selection').isHidden());
+      assert.equal(await normalRow.locator('button').getAttribute('aria-current'), 'true');
+      assert.equal(await urgentRow.locator('button').getAttribute('aria-current'), null);
       // The reply box is labelled; Tab reaches it after the letter's text.
       const reply = c.page.getByLabel(copy.replyLabel, { exact: true });
       assert.equal(await reply.evaluate((e) => e.id), 'letter-reply');
@@ -226,6 +237,12 @@ for (const [lang, username] of [
       await waitText(c.page, '#letter-case', copy.reply);
       await axeScan(c.page, `${lang} a returning writer's letter with their case`);
       await screenshot(c.page, lang, 'console-letters-case');
+      // Esc puts the letter away, back on its row.
+      await c.page.keyboard.press('Escape');
+      assert.ok(await c.page.locator('#letter-reader').isHidden());
+      assert.equal(await c.page.evaluate(() => document.activeElement.dataset.letter), againId);
+      assert.equal(await againRow.locator('button').getAttribute('aria-current'), null);
+      assert.ok(await c.page.locator('#no-selection').isVisible());
       assertClean(c.page, c.context);
     } finally {
       await drain(api).catch(() => {});
