@@ -2,7 +2,8 @@
 // fragment chooses it): the floor and its empty-floor episodes
 // (./floor.js), the statistics (./stats.js), the audit log of what staff
 // did (handoff data, supervisor access, accounts), staff accounts
-// (./accounts.js), canned replies (./canned.js), and appointment slots for
+// (./accounts.js), canned replies (./canned.js), the directory of partner
+// services (./partners.js), and appointment slots for
 // first consultations (list, create in Japan time, cancel). Never a
 // transcript, never a visitor's details.
 
@@ -12,6 +13,7 @@ import { api, problemText, startStaffPage } from '../staff.js';
 import { initStats, loadStats, renderStats, resetStats } from './stats.js';
 import { initAccounts, loadAccounts, renderAccounts, resetAccounts } from './accounts.js';
 import { initCanned, loadCanned, renderCanned, resetCanned } from './canned.js';
+import { initPartners, loadPartners, renderPartners, resetPartners } from './partners.js';
 import { initFloor, floorShown, renderFloor, resetFloor } from './floor.js';
 import { initSections, currentSection, onSectionChange } from './sections.js';
 
@@ -197,6 +199,7 @@ function render() {
   renderStats();
   renderAccounts();
   renderCanned();
+  renderPartners();
   renderFloor();
 }
 
@@ -207,6 +210,7 @@ $('audit-filter').addEventListener('submit', filterAudit);
 initStats();
 initAccounts();
 initCanned();
+initPartners();
 initFloor();
 onSectionChange((section) => floorShown(section === 'floor', loggedIn));
 initSections();
@@ -216,7 +220,7 @@ startStaffPage({
   onEnter: (me) => {
     loggedIn = true;
     floorShown(currentSection() === 'floor', true);
-    return Promise.all([load(), loadStats(), loadAccounts(me), loadCanned()]);
+    return Promise.all([load(), loadStats(), loadAccounts(me), loadCanned(), loadPartners()]);
   },
   onLeave: () => {
     loggedIn = false;
@@ -225,6 +229,7 @@ startStaffPage({
     resetStats();
     resetAccounts();
     resetCanned();
+    resetPartners();
     render();
   },
   render,

@@ -12,6 +12,7 @@ export const SECTIONS = [
   ['audit-log', 'audit'],
   ['staff-accounts', 'accounts'],
   ['canned-replies', 'canned'],
+  ['partners', 'partners'],
   ['appointment-slots', 'slots'],
 ];
 
@@ -21,6 +22,7 @@ const HEADINGS = {
   audit: 'audit-heading',
   accounts: 'accounts-heading',
   canned: 'canned-heading',
+  partners: 'partners-heading',
   slots: 'create-heading',
 };
 

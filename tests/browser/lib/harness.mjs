@@ -339,7 +339,7 @@ export async function staffPage(browser, pagePath, username, { viewport = { widt
 
 /**
  * Show one section of the admin page by its menu (`fragment`: floor,
- * statistics, audit-log, staff-accounts, canned-replies,
+ * statistics, audit-log, staff-accounts, canned-replies, partners,
  * appointment-slots), as a person would.
  */
 export async function adminSection(page, fragment) {

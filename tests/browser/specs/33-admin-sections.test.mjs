@@ -34,8 +34,8 @@ after(async () => {
 });
 
 const COPY = {
-  ja: { current: /空席アラート発生中：.*から対応できる相談員がいません/, cleared: '相談員が対応可能に', none: '0人', nav: ['フロアの状況', '統計', '操作の記録', 'アカウント', '定型文', '初回相談の枠'] },
-  en: { current: /Empty-floor alert now: no counsellor has been available since/, cleared: 'a counsellor became available', none: '0', nav: ['Floor', 'Statistics', 'Audit log', 'Accounts', 'Canned replies', 'Consultation slots'] },
+  ja: { current: /空席アラート発生中：.*から対応できる相談員がいません/, cleared: '相談員が対応可能に', none: '0人', nav: ['フロアの状況', '統計', '操作の記録', 'アカウント', '定型文', '連携先', '初回相談の枠'] },
+  en: { current: /Empty-floor alert now: no counsellor has been available since/, cleared: 'a counsellor became available', none: '0', nav: ['Floor', 'Statistics', 'Audit log', 'Accounts', 'Canned replies', 'Partner services', 'Consultation slots'] },
 };
 
 /** Press "refresh" until `ready()` holds in the page (the floor is re-read on demand). */
@@ -116,7 +116,7 @@ for (const lang of ['ja', 'en']) {
       await waitShown(page, 'floor');
       assert.deepEqual(await shown(page), ['floor']);
       // Every section by its link, each axe clean.
-      for (const [frag, section] of [['audit-log', 'audit'], ['staff-accounts', 'accounts'], ['canned-replies', 'canned'], ['appointment-slots', 'slots'], ['statistics', 'stats']]) {
+      for (const [frag, section] of [['audit-log', 'audit'], ['staff-accounts', 'accounts'], ['canned-replies', 'canned'], ['partners', 'partners'], ['appointment-slots', 'slots'], ['statistics', 'stats']]) {
         await page.click(`.admin-nav a[href="#${frag}"]`);
         await page.waitForFunction((f) => location.hash === `#${f}`, frag);
         await waitShown(page, section);
