@@ -212,8 +212,8 @@ impl Service {
             retention_days: self.settings.retention.conversation_days,
             ahead,
             answer_expected_at: expected.map(iso_jst),
-            safety_info: rec.risk.priority() == crate::core::queue::Priority::Urgent
-                || !rec.risk_reasons.is_empty(),
+            // Any triage match, as in a chat (`Service::apply_triage`).
+            safety_info: !rec.risk_reasons.is_empty(),
         })
     }
 
