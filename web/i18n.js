@@ -2353,6 +2353,50 @@ Object.assign(STRINGS.en, {
   'partners.error.full': 'There can be at most {max} partners. Delete one that is no longer used first.',
 });
 
+// Issue 23 (the partner services referred to, in the console's end form, web/console/refer.js).
+Object.assign(STRINGS.ja, {
+  'refer.legend': '紹介先（連携先から選ぶ）',
+  'refer.for_age': '相談者の年代（{age}）に合う連携先です。連絡先は相談者に読み上げて伝えられます。',
+  'refer.all_ages': '年代の回答がないため、すべての連携先を表示しています。連絡先は相談者に読み上げて伝えられます。',
+  'refer.filter': '種類で絞り込む（任意）',
+  'refer.filter.all': 'すべての種類',
+  'refer.list': '連携先の一覧',
+  'refer.kinds': '支援：{kinds}',
+  'refer.area': '地域：{area}',
+  'refer.area.any': '問わない',
+  'refer.contact': '連絡先：{contact}',
+  'refer.sep': '・',
+  'refer.loading': '連携先を読み込んでいます…',
+  'refer.none': '連携先がまだ登録されていません。管理者に登録を依頼してください。',
+  'refer.none_for_age': 'この年代に合う連携先は登録されていません。',
+  'refer.none_of_kind': 'この種類の連携先はありません。',
+  'refer.chosen': '{n}件を選んでいます',
+  'refer.too_many': '紹介先は{max}件まで選べます。',
+  'refer.load_failed': '連携先を読み込めませんでした。10秒後にもう一度試します。',
+  'refer.gone': '選んだ連携先の一部が登録から外れていたため、終了していません。一覧を読み込み直したので、選び直してください。',
+});
+Object.assign(STRINGS.en, {
+  'refer.legend': 'Referred to (from the partner directory)',
+  'refer.for_age': 'Partners for the visitor’s age ({age}). You can read the contact details out to the visitor.',
+  'refer.all_ages': 'No age given: all partners are shown. You can read the contact details out to the visitor.',
+  'refer.filter': 'Filter by kind (optional)',
+  'refer.filter.all': 'All kinds',
+  'refer.list': 'Partner services',
+  'refer.kinds': 'Offers: {kinds}',
+  'refer.area': 'Area: {area}',
+  'refer.area.any': 'any',
+  'refer.contact': 'Contact: {contact}',
+  'refer.sep': ', ',
+  'refer.loading': 'Loading the partners…',
+  'refer.none': 'No partner services have been added yet. Please ask an administrator to add them.',
+  'refer.none_for_age': 'No partner service is listed for this age.',
+  'refer.none_of_kind': 'No partner of this kind.',
+  'refer.chosen': '{n} chosen',
+  'refer.too_many': 'You can choose at most {max} partners.',
+  'refer.load_failed': 'The partners could not be loaded. Trying again in 10 seconds.',
+  'refer.gone': 'Some of the partners you chose are no longer in the directory, so the chat was not ended. The list has been loaded again: please choose again.',
+});
+
 export const WHO = ['self', 'family_together', 'family_apart', 'supporter', 'rather_not_say'];
 export const AGE_BANDS = ['teens', 'twenties', 'thirties', 'forties', 'fifty_plus', 'rather_not_say'];
 export const WITHDRAWAL_BANDS = [

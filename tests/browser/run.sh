@@ -237,8 +237,9 @@ EOF
   # Issue 27 (a start sent again, spec 32): keiyaku, its counsellor.
   # Issue 22 (the letters queue in the console, spec 35): fumi, fumi.en: its counsellors (ja, en);
   # fumi.sup: its supervisor (acknowledges the urgent letters' alerts, so later specs start clean).
-  # Issue 23 (the directory of partner services on the admin page, spec 36): renkei, its admin.
-  for u in kanshi:監:supervisor kanshi.c:監物:counsellor kanshi.admin:監査:admin keiyaku:契約:counsellor fumi:文:counsellor fumi.en:文子:counsellor fumi.sup:文江:supervisor renkei:連携:admin; do
+  # Issue 23 (the directory of partner services on the admin page, spec 36): renkei, its admin;
+  # (naming partners when referring, spec 37): shokai, its counsellor.
+  for u in kanshi:監:supervisor kanshi.c:監物:counsellor kanshi.admin:監査:admin keiyaku:契約:counsellor fumi:文:counsellor fumi.en:文子:counsellor fumi.sup:文江:supervisor renkei:連携:admin shokai:紹介:counsellor; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 

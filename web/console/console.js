@@ -26,6 +26,7 @@ import { hideSecondFactor, secondFactorStatus, showCodeStep, showEnrolment } fro
 import { cannedPicker, loadCannedLibrary, clearCannedLibrary } from './canned.js';
 import { loadCase } from './case.js';
 import { startLetters, stopLetters, closeLetter, letterOpen } from './letters.js';
+import { referBox } from './refer.js';
 
 const OUTBOX_KEY = 'tsunagu.console.outbox';
 const $ = (id) => document.getElementById(id);
@@ -930,6 +931,11 @@ function buildPanel(c) {
   els.severity = h('select', { id: `${outcomeId}-severity`, class: 'end-severity' });
   els.referral = h('input', { type: 'checkbox', id: `${outcomeId}-referral`, class: 'end-referral' });
   els.referralLabel = h('label', { for: `${outcomeId}-referral` });
+  // Issue 23: the partner services referred to, when the outcome is a referral.
+  els.refer = referBox(c.id, () => c.preChat);
+  const showRefer = () => els.refer.update(els.outcome.value === 'referred' || els.referral.checked);
+  els.outcome.addEventListener('change', showRefer);
+  els.referral.addEventListener('change', showRefer);
   els.endError = h('p', { class: 'error', role: 'alert', hidden: true });
   els.endButton = h('button', { type: 'submit', class: 'danger' });
   els.endForm = h(
@@ -942,6 +948,7 @@ function buildPanel(c) {
     els.severityLabel,
     els.severity,
     h('div', { class: 'check' }, els.referral, els.referralLabel),
+    els.refer.box,
     els.endError,
     els.endButton,
   );
@@ -1700,6 +1707,10 @@ function submitEnd(ev, c) {
     c.els.outcome.focus();
     return;
   }
+  if (c.els.refer.tooMany()) {
+    c.els.refer.box.querySelector('input')?.focus();
+    return;
+  }
   const reason = c.state === 'active' ? endNeedsConfirm(c) : null;
   if (reason && !c.endConfirmed) {
     confirmEnd(c, reason);
@@ -1711,6 +1722,9 @@ function submitEnd(ev, c) {
   if (c.els.withdrawal.value) frame.withdrawal = c.els.withdrawal.value;
   if (c.els.severity.value) frame.severity = c.els.severity.value;
   if (c.els.referral.checked) frame.referral = true;
+  const referredTo = c.els.refer.chosen();
+  if (referredTo.length) frame.referred_to = referredTo;
+  c.sentReferredTo = referredTo.length > 0;
   if (!conn?.send(frame)) {
     c.pendingEnd = false;
     c.els.endError.textContent = t('conn.reconnecting');
@@ -1789,6 +1803,11 @@ function onError(err, c) {
   }
   if (c && c.pendingEnd) {
     c.pendingEnd = false;
+    // A ticked partner the directory no longer holds: nothing ended; the list is loaded again.
+    if (err.code === 'bad_request' && c.sentReferredTo) {
+      c.els.refer.gone();
+      return;
+    }
     c.els.endError.textContent = errorText(err, { max: state.maxChars });
     c.els.endError.hidden = false;
     return;
