@@ -5,7 +5,7 @@
 //!
 //! Logs carry ids and the category, never a title or a body.
 
-use super::{refuse, Refusal, Service};
+use super::{only_admins, refuse, Refusal, Service};
 use crate::core::canned::{self, CannedCategory, CannedInvalid, LIBRARY_MAX};
 use crate::core::ids::{CannedReplyId, Lang};
 use crate::model::{Account, CannedReply, Role};
@@ -19,17 +19,6 @@ pub struct CannedInput {
     pub category: CannedCategory,
     pub title: String,
     pub body: String,
-}
-
-fn only_admins(who: &Account) -> Result<(), Refusal> {
-    if who.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(refuse(
-            ErrorCode::Forbidden,
-            "only admins manage the canned replies",
-        ))
-    }
 }
 
 fn not_found(e: StoreError) -> Refusal {
@@ -84,7 +73,7 @@ impl Service {
         who: &Account,
         input: CannedInput,
     ) -> Result<CannedReply, Refusal> {
-        only_admins(who)?;
+        only_admins(who, "the canned replies")?;
         let (title, body) = canned::check(
             &input.title,
             &input.body,
@@ -116,7 +105,7 @@ impl Service {
         id: CannedReplyId,
         input: CannedInput,
     ) -> Result<CannedReply, Refusal> {
-        only_admins(who)?;
+        only_admins(who, "the canned replies")?;
         let (title, body) = canned::check(
             &input.title,
             &input.body,
@@ -153,7 +142,7 @@ impl Service {
         who: &Account,
         id: CannedReplyId,
     ) -> Result<(), Refusal> {
-        only_admins(who)?;
+        only_admins(who, "the canned replies")?;
         self.store
             .delete_canned_reply(id)
             .await

@@ -173,6 +173,19 @@ impl From<InvalidInput> for Refusal {
     }
 }
 
+/// Refused unless `who` is an admin: `what` they alone manage, for the
+/// message ("the canned replies").
+pub(crate) fn only_admins(who: &crate::model::Account, what: &str) -> Result<(), Refusal> {
+    if who.role == crate::model::Role::Admin {
+        Ok(())
+    } else {
+        Err(refuse(
+            ErrorCode::Forbidden,
+            format!("only admins manage {what}"),
+        ))
+    }
+}
+
 /// A wrong resume token, an unknown conversation and an unknown handoff
 /// link all get this one answer, so none of them can be probed.
 pub(crate) fn resume_failed() -> Refusal {

@@ -5,7 +5,7 @@
 //! Logs carry ids, never a name or a contact (they are not personal, but
 //! the rule is simpler kept whole).
 
-use super::{refuse, Refusal, Service};
+use super::{only_admins, refuse, Refusal, Service};
 use crate::core::ids::PartnerId;
 use crate::core::partners::{
     self, OfferSet, PartnerFields, PartnerInvalid, PartnerOffer, DIRECTORY_MAX,
@@ -17,17 +17,6 @@ use crate::store::StoreError;
 
 /// Partners one referral may name at most.
 const REFERRED_MAX: usize = 20;
-
-fn only_admins(who: &Account) -> Result<(), Refusal> {
-    if who.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(refuse(
-            ErrorCode::Forbidden,
-            "only admins manage the directory of partners",
-        ))
-    }
-}
 
 fn refusal(e: StoreError) -> Refusal {
     match e {
@@ -73,7 +62,7 @@ impl Service {
         who: &Account,
         fields: PartnerFields,
     ) -> Result<Partner, Refusal> {
-        only_admins(who)?;
+        only_admins(who, "the directory of partners")?;
         let fields = partners::check(fields)?;
         let now = self.now_ms();
         let partner = Partner {
@@ -98,7 +87,7 @@ impl Service {
         id: PartnerId,
         fields: PartnerFields,
     ) -> Result<Partner, Refusal> {
-        only_admins(who)?;
+        only_admins(who, "the directory of partners")?;
         let fields = partners::check(fields)?;
         let old = self
             .store
@@ -147,7 +136,7 @@ impl Service {
 
     /// Delete a partner (admins only); `not_found` if none.
     pub async fn delete_partner(&self, who: &Account, id: PartnerId) -> Result<(), Refusal> {
-        only_admins(who)?;
+        only_admins(who, "the directory of partners")?;
         self.store.delete_partner(id).await.map_err(refusal)?;
         tracing::info!(by = %who.id, partner = %id, "partner deleted from the directory");
         Ok(())

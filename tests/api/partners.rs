@@ -34,6 +34,12 @@ fn job_support() -> Value {
     })
 }
 
+/// An admin adds a partner: the answer.
+async fn add(http: &Http, admin: &str, body: Value) -> (u16, Value) {
+    http.call(Method::POST, "/api/partners", Some(admin), Some(body))
+        .await
+}
+
 fn names(v: &Value) -> Vec<&str> {
     v["partners"]
         .as_array()
@@ -50,24 +56,10 @@ async fn admins_keep_the_directory_and_counsellors_see_the_partners_that_fit() {
     let admin = staff_cookie(&app, "pd-admin", Role::Admin).await;
     let aoki = staff_cookie(&app, "pd-aoki", Role::Counsellor).await;
 
-    let (s, child) = http
-        .call(
-            Method::POST,
-            "/api/partners",
-            Some(&admin),
-            Some(child_centre()),
-        )
-        .await;
+    let (s, child) = add(&http, &admin, child_centre()).await;
     assert_eq!(s, 201, "{child}");
     assert_eq!(child["offers"], json!(["education", "child_family"]));
-    let (s, jobs) = http
-        .call(
-            Method::POST,
-            "/api/partners",
-            Some(&admin),
-            Some(job_support()),
-        )
-        .await;
+    let (s, jobs) = add(&http, &admin, job_support()).await;
     assert_eq!(s, 201, "{jobs}");
     assert_eq!(jobs["name_en"], "");
     assert_eq!(jobs["accepts_relays"], false);
@@ -231,22 +223,8 @@ async fn a_referral_to_named_partners_is_counted_by_their_kind() {
     let app = spawn_app_with(|s| s.report.min_cell = 1).await;
     let http = Http::of(&app);
     let admin = staff_cookie(&app, "pr-admin", Role::Admin).await;
-    let (_, child) = http
-        .call(
-            Method::POST,
-            "/api/partners",
-            Some(&admin),
-            Some(child_centre()),
-        )
-        .await;
-    let (_, jobs) = http
-        .call(
-            Method::POST,
-            "/api/partners",
-            Some(&admin),
-            Some(job_support()),
-        )
-        .await;
+    let (_, child) = add(&http, &admin, child_centre()).await;
+    let (_, jobs) = add(&http, &admin, job_support()).await;
     let mut c = app.counsellor("pr-aoki").await;
     c.available(1).await;
     let (_v, w) = app.served_visitor(&mut c, json!({"type": "start"})).await;
