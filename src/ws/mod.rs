@@ -32,7 +32,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use governor::DefaultDirectRateLimiter;
 use serde::Serialize;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use crate::app::AppState;
 use crate::core::ids::{AccountId, ConversationId, Party};
@@ -212,7 +212,7 @@ pub struct Socket {
     pub session: Session,
     pub stream: AggregatedMessageStream,
     pub conn: ConnId,
-    pub outbox: mpsc::Receiver<Outbound>,
+    pub outbox: crate::hub::Outbox,
     pub kill: Arc<Notify>,
     pub frames: DefaultDirectRateLimiter,
 }
@@ -330,7 +330,7 @@ pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>)
                 }
             }
             msg = outbox.recv() => {
-                match msg {
+                match msg.map(|m| *m) {
                     None => break,
                     Some(Outbound::Drain) => {
                         close = Some(reason(CloseCode::Restart, "server restarting; reconnect and resume"));
