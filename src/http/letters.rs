@@ -45,15 +45,9 @@ pub async fn write(
         .service
         .write_letter(text, lang, return_code.as_deref(), ip)
         .await?;
-    let mut json = serde_json::to_value(&receipt)
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "could not encode the receipt"))?;
-    if receipt.safety_info {
-        json["services"] = serde_json::to_value(&app.settings.alternatives)
-            .map_err(|_| ApiError::new(ErrorCode::Internal, "could not encode the services"))?;
-    }
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
-        .json(json))
+        .json(receipt))
 }
 
 #[derive(Deserialize)]

@@ -51,6 +51,10 @@ pub struct LetterReceipt {
     pub answer_expected_at: Option<String>,
     /// Triage matched the letter: show the safety information now.
     pub safety_info: bool,
+    /// With `safety_info`: the services to show (the socket's
+    /// `safety_info` carries the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<crate::model::Alternative>>,
 }
 
 /// A letter as its writer reads it, with the answer once there is one.
@@ -206,6 +210,7 @@ impl Service {
             ahead,
             self.settings.letters.minutes_per_letter,
         );
+        let safety_info = !rec.risk_reasons.is_empty();
         Ok(LetterReceipt {
             letter_id: rec.id,
             return_code,
@@ -213,7 +218,8 @@ impl Service {
             ahead,
             answer_expected_at: expected.map(iso_jst),
             // Any triage match, as in a chat (`Service::apply_triage`).
-            safety_info: !rec.risk_reasons.is_empty(),
+            safety_info,
+            services: safety_info.then(|| self.settings.alternatives.clone()),
         })
     }
 

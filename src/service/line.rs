@@ -25,8 +25,13 @@ pub enum LineCurrent {
     New,
 }
 
-/// How far back the LINE catch-up looks for answered letters.
-const LETTER_CATCH_UP_MS: u64 = 24 * 3_600_000;
+/// How far back the LINE catch-up (every `line.catch_up_ms`, 2 s by
+/// default) looks for answered letters. An answer's push is lost only
+/// when its event is (a node stopped between the answer and the push):
+/// the next tick, or a restarted node's first, finds it. An hour covers a
+/// restart and keeps each tick's read small (on Redis, the letters among
+/// the conversations that ended in the last hour, not the last day's).
+const LETTER_CATCH_UP_MS: u64 = 3_600_000;
 
 /// Whether a LINE conversation is over, and what kind it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

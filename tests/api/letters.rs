@@ -377,26 +377,18 @@ async fn bad_letters_are_refused_and_change_nothing() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     // A letter's case: not for a role that does not counsel, nor for an
     // id that is no waiting letter.
-    let (s, r) = get(
-        &app,
-        &format!("/api/counsellor/letters/{guessed}/case"),
-        Some(&aoki),
-    )
-    .await;
-    assert_eq!(
-        (s, r["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
-    let (s, r) = get(
-        &app,
-        &format!("/api/counsellor/letters/{guessed}/case"),
-        Some(&intake),
-    )
-    .await;
-    assert_eq!(
-        (s, r["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden"))
-    );
+    for (who, status, code) in [
+        (&aoki, StatusCode::NOT_FOUND, "not_found"),
+        (&intake, StatusCode::FORBIDDEN, "forbidden"),
+    ] {
+        let (s, r) = get(
+            &app,
+            &format!("/api/counsellor/letters/{guessed}/case"),
+            Some(who),
+        )
+        .await;
+        assert_eq!((s, r["code"].as_str()), (status, Some(code)));
+    }
     // A live chat is no letter.
     app.clock().set(MONDAY_0900);
     let (_, w) = app.start_visitor(json!({"type": "start"})).await;
