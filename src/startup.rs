@@ -271,6 +271,15 @@ impl Application {
                         .route("/visitor/way-back", web::post().to(http::way_back::redeem))
                         .route("/visitor/return-code", web::post().to(http::cases::take))
                         .route("/visitor/case", web::post().to(http::cases::visitor_case))
+                        .service(
+                            web::resource("/visitor/leave-quickly")
+                                .app_data(http::json_config().content_type(|m| {
+                                    m.essence_str() == "application/json"
+                                        || m.essence_str() == "text/plain"
+                                }))
+                                .route(web::post().to(http::cases::leave_quickly))
+                                .default_service(web::to(http::post_only)),
+                        )
                         .route("/letters", web::post().to(http::letters::write))
                         .route("/letters/read", web::post().to(http::letters::read))
                         .route("/counsellor/letters", web::get().to(http::letters::queue))

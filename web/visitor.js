@@ -1258,15 +1258,19 @@ function init() {
 // ---- issue 19 (exit): the quick exit that protects, and the safety panel
 
 /**
- * The quick exit: tell the server first (`leave_quickly`: the conversation
- * is marked "left quickly", not ended, and waits for a return within the
- * grace period), then leave at once without waiting for an answer. The
- * frame is queued on the open socket before the navigation starts; if the
- * socket is down, the server's ordinary "visitor offline" path applies.
+ * The quick exit: tell the server first (the conversation is marked "left
+ * quickly", not ended, and waits for a return within the grace period),
+ * then leave at once without waiting for an answer. It goes as a beacon,
+ * which the browser delivers after the page is gone; a frame on the socket
+ * could be lost when the navigation closes the socket before the server
+ * reads it, so the frame is only the fallback where no beacon can be sent.
  */
 function leaveNow() {
   quickExit(state.info?.site, () => {
-    if (state.phase === 'queued' || state.phase === 'active') conn?.send({ type: 'leave_quickly' });
+    if (state.phase !== 'queued' && state.phase !== 'active') return;
+    const body = JSON.stringify({ conversation_id: state.conversationId, token: state.token });
+    const sent = state.conversationId && navigator.sendBeacon?.('/api/visitor/leave-quickly', body);
+    if (!sent) conn?.send({ type: 'leave_quickly' });
   });
 }
 

@@ -34,11 +34,13 @@ pub async fn case(
         .json(serde_json::json!({ "case": case })))
 }
 
+/// A visitor's conversation and its resume token: how a page that has no
+/// open socket (after the end, or while it leaves) says whose it is.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReturnCodeBody {
-    conversation_id: ConversationId,
-    token: String,
+pub struct VisitorAuth {
+    pub conversation_id: ConversationId,
+    pub token: String,
 }
 
 /// `POST /api/visitor/return-code` (issue 22): a return code for the
@@ -47,7 +49,7 @@ pub struct ReturnCodeBody {
 /// `{"code","retention_days","case_retention"}`; `resume_failed` for a wrong id or token.
 pub async fn take(
     req: HttpRequest,
-    body: web::Json<ReturnCodeBody>,
+    body: web::Json<VisitorAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     super::session::same_site(&req, &app)?;
@@ -141,4 +143,25 @@ pub async fn visitor_case(
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(answer))
+}
+
+/// `POST /api/visitor/leave-quickly`: the quick exit, sent by the page with
+/// `navigator.sendBeacon` as it replaces itself (a frame on its socket
+/// could be lost when the navigation closes the socket first; a beacon is
+/// delivered after the page is gone). The same step as the socket's
+/// `leave_quickly`: 204; `resume_failed` for a wrong id or token,
+/// `conversation_ended` after the end. Takes `text/plain` too (a beacon's
+/// string body) besides `application/json`.
+pub async fn leave_quickly(
+    req: HttpRequest,
+    body: web::Json<VisitorAuth>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    super::session::same_site(&req, &app)?;
+    let rec = app
+        .service
+        .resume(body.conversation_id, &body.token)
+        .await?;
+    app.service.visitor_leave_quickly(rec.id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

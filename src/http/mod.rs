@@ -164,6 +164,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     // The floor and its empty-floor episodes (issue 20).
     ("/api/floor", "GET"),
     ("/api/visitor/case", "POST"),
+    ("/api/visitor/leave-quickly", "POST"),
     // Letters (issue 22).
     ("/api/letters", "POST"),
     ("/api/letters/read", "POST"),

@@ -393,3 +393,88 @@ async fn a_resync_shows_the_safety_information_whose_event_was_lost() {
         }
     }
 }
+
+/// The quick exit as the page sends it: a beacon to
+/// `POST /api/visitor/leave-quickly` with a `text/plain` body (what
+/// `navigator.sendBeacon` sends for a string), which arrives even when the
+/// navigation closed the socket before its last frame was read. Here the
+/// socket is dropped first, as the worst case.
+#[tokio::test]
+async fn the_beacon_leaves_quickly_after_the_socket_is_gone() {
+    let app = spawn_app().await;
+    let mut c = app.counsellor("beacon-aoki").await;
+    c.available(1).await;
+    let (mut v, w) = app
+        .start_visitor(json!({"type": "start", "first_message": "相談です"}))
+        .await;
+    wait_matched(&mut v, &w).await;
+    c.ws.recv_type("assigned").await;
+    let id = id_of(&w);
+    let token = w["resume_token"].as_str().unwrap().to_owned();
+    v.drop_connection();
+
+    let beacon = |body: String, origin: Option<&'static str>| {
+        let mut r = reqwest::Client::new()
+            .post(app.url("/api/visitor/leave-quickly"))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(body);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        async move { read_answer(&reqwest::Method::POST, r.send().await.unwrap()).await }
+    };
+    let body = |token: &str| json!({"conversation_id": id, "token": token}).to_string();
+
+    // Refused, and nothing marked: a wrong token, a foreign page, a body
+    // that is not the two fields, a guessed conversation.
+    let guessed =
+        json!({"conversation_id": ConversationId::new_random(), "token": token}).to_string();
+    let refusals = [
+        (body("wrong"), None, "resume_failed"),
+        (
+            body(&token),
+            Some("https://evil.example"),
+            "origin_forbidden",
+        ),
+        ("{\"conversation_id\":".to_owned(), None, "bad_request"),
+        (
+            format!("{{\"conversation_id\":\"{id}\",\"token\":\"{token}\",\"x\":1}}"),
+            None,
+            "bad_request",
+        ),
+        (guessed, None, "resume_failed"),
+    ];
+    for (b, origin, code) in refusals {
+        let (status, answer) = beacon(b, origin).await;
+        assert_eq!(answer["code"], code, "{status} {answer}");
+        let rec = app.store.conversation(id).await.unwrap().unwrap();
+        assert_eq!(rec.left_quickly_at_ms, None, "after {code}");
+    }
+
+    // The page's own beacon, from its own origin.
+    let own = app.url("");
+    let own: &'static str = Box::leak(own.trim_end_matches('/').to_owned().into_boxed_str());
+    let (status, answer) = beacon(body(&token), Some(own)).await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "{answer}");
+    let lq = loop {
+        let f =
+            c.ws.recv_within(Duration::from_secs(5))
+                .await
+                .expect("left_quickly within 5 s");
+        assert_ne!(f["type"], "ended", "{f}");
+        if f["type"] == "left_quickly" {
+            break f;
+        }
+    };
+    assert_eq!(lq["conversation_id"], id.to_string());
+    let rec = app.store.conversation(id).await.unwrap().unwrap();
+    assert_eq!(rec.state, ConversationState::Active { counsellor: c.id });
+    assert!(rec.left_quickly_at_ms.is_some());
+
+    // After the end: refused, as on the socket.
+    c.ws.send(json!({"type": "end", "conversation_id": id, "outcome": "listened"}))
+        .await;
+    c.ws.recv_type("ended").await;
+    let (_, answer) = beacon(body(&token), None).await;
+    assert_eq!(answer["code"], "conversation_ended", "{answer}");
+}

@@ -82,8 +82,15 @@ test('quick exit by the button mid-chat: nothing left on the phone, "left quickl
     await waitText(c.page, '.conv-panel:not([hidden]) .msg-text', '家族に見られたくない');
     const historyLength = await v.page.evaluate(() => history.length);
 
+    // The quick exit goes as a beacon, which outlives the page (a frame on
+    // the socket can be lost as the navigation closes it).
+    const beacons = [];
+    v.page.on('request', (r) => {
+      if (r.url().endsWith('/api/visitor/leave-quickly')) beacons.push(r.method());
+    });
     await v.page.click('#quick-exit');
     await leftWithoutTrace(v, historyLength, ['家族に見られたくない', 'こんにちは']);
+    assert.deepEqual(beacons, ['POST']);
 
     await consoleShowsLeftQuickly(c, id, { meta: '急いで退出', notice: '相談者が急いで退出しました' });
     assert.doesNotMatch(await panel(c.page).innerText(), /相談者がチャットを終えました/);
