@@ -295,6 +295,15 @@ impl Application {
                             "/counsellor/conversations/{conversation_id}/case",
                             web::get().to(http::cases::case),
                         )
+                        .route("/hearing-sheets", web::get().to(http::hearing::sheets))
+                        .route(
+                            "/counsellor/conversations/{conversation_id}/hearing",
+                            web::get().to(http::hearing::read),
+                        )
+                        .route(
+                            "/counsellor/conversations/{conversation_id}/hearing",
+                            web::put().to(http::hearing::save),
+                        )
                         .route(
                             "/booking/reschedule",
                             web::post().to(http::handoff::reschedule_by_pin),

@@ -197,6 +197,11 @@ pub struct Settings {
     /// Letters written while the centre is closed or its queue full
     /// (issue 22).
     pub letters: LetterSettings,
+    /// The hearing sheet counsellors fill (issue 23): every version the
+    /// deployment has defined (`[[hearing.sheets]]`); the highest is
+    /// filled, the older ones are kept to read what was answered under
+    /// them. Default: `core::hearing::default_sheet`.
+    pub hearing: HearingSettings,
     /// The LINE channel (off unless both secrets are set).
     pub line: Line,
     /// The empty-floor alert and its optional outbound webhook.
@@ -560,6 +565,29 @@ impl Default for LetterSettings {
     }
 }
 
+/// The hearing sheet (`[hearing]`, issue 23; docs/HEARING.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HearingSettings {
+    pub sheets: Vec<crate::core::hearing::SheetDef>,
+}
+
+impl Default for HearingSettings {
+    fn default() -> Self {
+        Self {
+            sheets: vec![crate::core::hearing::default_sheet()],
+        }
+    }
+}
+
+impl HearingSettings {
+    /// The checked definitions (the configuration was checked at load).
+    pub fn sheets(&self) -> crate::core::hearing::Sheets<'_> {
+        crate::core::hearing::Sheets::check(&self.sheets)
+            .expect("checked when the configuration loaded")
+    }
+}
+
 /// Risk triage of what waiting visitors write (see `docs/TRIAGE.md`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -797,6 +825,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             report: ReportSettings::default(),
             letters: LetterSettings::default(),
+            hearing: HearingSettings::default(),
             line: Line::default(),
             auth: Auth::default(),
             alerts: Alerts::default(),
@@ -1092,6 +1121,7 @@ impl Settings {
         if r.purge_interval_secs == 0 {
             return bad("retention.purge_interval_secs must be at least 1");
         }
+        crate::core::hearing::Sheets::check(&self.hearing.sheets).map_err(ConfigError::Invalid)?;
         let lt = &self.letters;
         if !(1..=10_000).contains(&lt.max_chars)
             || lt.max_waiting == 0

@@ -360,3 +360,41 @@ fn the_case_keep_period_is_at_least_the_conversation_period() {
     let blank = env(&[("TSUNAGU_RETENTION__CASE_KEEP_WORDING_VERSION", " ")]);
     assert!(Settings::load(None, blank).is_err());
 }
+
+#[test]
+fn the_hearing_sheet_of_the_docs_loads_and_a_broken_one_is_refused() {
+    let doc = include_str!("../../docs/HEARING.md");
+    let toml = doc
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/HEARING.md has a toml example");
+    let dir = std::env::temp_dir().join(format!("tsunagu-cfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hearing.toml");
+    std::fs::write(&path, toml).unwrap();
+    let s = Settings::load(Some(&path), env(&[])).unwrap();
+    let sheets = s.hearing.sheets();
+    assert_eq!(sheets.current().version, 1);
+    assert_eq!(sheets.current().questions().count(), 3);
+    // Without a sheet of its own, a deployment gets the built-in one.
+    let default = Settings::load(None, env(&[])).unwrap();
+    assert_eq!(
+        default.hearing.sheets,
+        vec![crate::core::hearing::default_sheet()]
+    );
+    // A scale with options is refused at load, with the question named.
+    std::fs::write(
+        &path,
+        toml.replace(
+            "kind = \"scale\"",
+            "kind = \"scale\"\noptions = [{ id = \"a\", label_ja = \"あ\", label_en = \"a\" }]",
+        ),
+    )
+    .unwrap();
+    let err = Settings::load(Some(&path), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("question `mood`"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

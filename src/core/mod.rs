@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod estimate;
 pub mod floor;
 pub mod handoff;
+pub mod hearing;
 pub mod hours;
 pub mod ids;
 pub mod letters;

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod floor;
 pub mod handoff;
 pub mod health;
+pub mod hearing;
 pub mod letters;
 pub mod metrics;
 pub mod partners;
@@ -174,6 +175,9 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     // The directory of partner services (issue 23).
     ("/api/partners", "GET, POST"),
     ("/api/partners/{}", "PUT, DELETE"),
+    // The hearing sheet (issue 23).
+    ("/api/hearing-sheets", "GET"),
+    ("/api/counsellor/conversations/{}/hearing", "GET, PUT"),
 ];
 
 /// The methods `path` takes, if it is an API path.

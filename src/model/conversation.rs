@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{RiskReason, TokenHash};
+use super::{HearingSheet, RiskReason, TokenHash};
 use crate::core::conversation::{ConversationState, EndedBy, Outcome};
 use crate::core::ids::{AccountId, AlertId, CaseId, ClientMsgId, ConversationId, Lang, Party};
 use crate::core::prechat::PreChat;
@@ -208,6 +208,10 @@ pub struct ConversationRecord {
     /// message 2, with `assigned_at_ms` the time it was answered.
     #[serde(default)]
     pub letter: bool,
+    /// The counsellor's hearing sheet for this conversation (issue 23),
+    /// if one was saved (`HearingStore::save_hearing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hearing: Option<Box<HearingSheet>>,
 }
 
 impl ConversationRecord {
@@ -229,6 +233,11 @@ impl ConversationRecord {
     /// The anonymous facts this conversation contributes to the report,
     /// given how far its handoff went and the case it belongs to.
     pub fn facts(&self, handoff: HandoffFacts, case: Option<CaseId>) -> ConversationFacts {
+        // The sheet fills what the visitor and the end dialog left empty.
+        let (pre_chat, assessment) = match &self.hearing {
+            Some(h) => h.stats.fill(self.pre_chat, self.assessment),
+            None => (self.pre_chat, self.assessment),
+        };
         ConversationFacts::of(FactsInput {
             started_at_ms: self.started_at_ms,
             channel: self.channel,
@@ -237,9 +246,9 @@ impl ConversationRecord {
             queued_since_ms: self.queued_since_ms,
             assigned_at_ms: self.assigned_at_ms,
             ended_at_ms: self.ended_at_ms,
-            pre_chat: self.pre_chat,
+            pre_chat,
             outcome: self.outcome,
-            assessment: self.assessment,
+            assessment,
             handoff,
             left_quickly: self.left_quickly_at_ms.is_some(),
             erased: self.erased_at_ms.is_some(),

@@ -633,6 +633,23 @@ pub struct EarlierConversationView {
     /// Erased by the visitor: no messages are left.
     pub erased: bool,
     pub messages: Vec<CaseMessageView>,
+    /// Its hearing sheet, if one was saved (issue 23).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hearing: Option<HearingSheetView>,
+}
+
+/// A conversation's hearing sheet (issue 23), for the counsellor.
+#[derive(Clone, Debug, Serialize)]
+pub struct HearingSheetView {
+    /// The sheet's version it was filled under (`GET /api/hearing-sheets`
+    /// has every version's questions).
+    pub version: u32,
+    /// Question id to answer: an option id, a list of option ids, a
+    /// number, or text.
+    pub answers: serde_json::Map<String, serde_json::Value>,
+    pub complete: bool,
+    pub saved_at: u64,
+    pub saved_by: StaffRef,
 }
 
 /// A message of an earlier conversation.

@@ -429,6 +429,10 @@ impl Service {
                 handoff,
                 erased: rec.erased_at_ms.is_some(),
                 messages,
+                hearing: rec
+                    .hearing
+                    .as_deref()
+                    .map(|h| super::hearing::hearing_view(h, &names)),
             });
         }
         earlier.sort_by_key(|e| e.started_at);

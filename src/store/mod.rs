@@ -47,6 +47,7 @@
 //! | [`CaseStore`] | `cases.rs` | anonymous cases (issue 22): take a return code, find a case by code or conversation, join a returning visitor's conversation |
 //! | [`PartnerStore`] | `partners.rs` | the directory of partner services (issue 23): list, create (bounded), update, delete |
 //! | [`LetterStore`] | `letters.rs` | letters (issue 22): write one (an ended conversation outside the queue), the waiting letters, answer one |
+//! | [`HearingStore`] | `hearing.rs` | hearing sheets (issue 23): save a conversation's sheet (in its record) |
 //!
 //! [`Store`] is all of them (implemented for every type that implements
 //! each), so `Arc<dyn Store>` reaches every method; called on a concrete
@@ -67,6 +68,7 @@ pub mod embedded;
 mod floor;
 mod guards;
 mod handoffs;
+mod hearing;
 pub mod journal;
 mod letters;
 mod line;
@@ -88,6 +90,7 @@ pub use counsellors::CounsellorStore;
 pub use floor::FloorStore;
 pub use guards::GuardStore;
 pub use handoffs::HandoffStore;
+pub use hearing::HearingStore;
 pub use letters::LetterStore;
 pub use line::LineStore;
 pub use messages::MessageStore;
@@ -200,6 +203,7 @@ pub trait Store:
     + CaseStore
     + LetterStore
     + PartnerStore
+    + HearingStore
     + Send
     + Sync
     + 'static
@@ -224,6 +228,7 @@ impl<T> Store for T where
         + CaseStore
         + LetterStore
         + PartnerStore
+        + HearingStore
         + Send
         + Sync
         + 'static

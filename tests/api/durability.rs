@@ -819,6 +819,18 @@ async fn a_crash_keeps_letters_their_answers_and_the_directory() {
     )
     .await;
     assert_eq!(st, 200);
+    // Issue 23: a hearing sheet on the answered letter, its free text too.
+    let sheet = s.url(&format!("/api/counsellor/conversations/{id}/hearing"));
+    let answers =
+        json!({"contact": "self", "withdrawal": "under_one_year", "situation": "手紙の内容から"});
+    let r = reqwest::Client::new()
+        .put(&sheet)
+        .header("cookie", &sato)
+        .json(&json!({"version": 1, "answers": answers, "complete": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     s.crash();
 
     let s = start(dir.path());
@@ -842,6 +854,13 @@ async fn a_crash_keeps_letters_their_answers_and_the_directory() {
     assert_eq!(waiting, [second["letter_id"].as_str().unwrap()]);
     let directory = get(s.url("/api/partners"), &sato).await;
     assert_eq!(directory["partners"][0], partner);
+    let kept = get(
+        s.url(&format!("/api/counsellor/conversations/{id}/hearing")),
+        &sato,
+    )
+    .await;
+    assert_eq!(kept["sheet"]["answers"], answers);
+    assert_eq!(kept["sheet"]["complete"], true);
     s.crash();
 }
 

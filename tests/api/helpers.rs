@@ -218,6 +218,28 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// Another server on this app's store, with this app's settings
+    /// changed by `tweak`: a deployment whose configuration changed (a
+    /// restart with a revised file) while what it stored stays. Both keep
+    /// running; this app keeps the store's cleanup.
+    pub async fn another_node(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut s = (*self.state.settings).clone();
+        tweak(&mut s);
+        let app = Application::build_with_store(s, self.store.clone(), self.state.store_kind)
+            .await
+            .expect("the app builds");
+        let addr = format!("127.0.0.1:{}", app.port());
+        TestApp {
+            addr,
+            state: app.spawn(),
+            store: self.store.clone(),
+            data_dir: None,
+            redis: None,
+        }
+    }
+}
+
 /// An HTTP answer as the tests read it: the status and the JSON body
 /// (`Null` when there is none or it is not JSON), after checking the body
 /// against the schema docs/openapi.yaml gives for this path, method and

@@ -23,6 +23,7 @@ mod forget;
 mod grace;
 mod greeting;
 mod handoff;
+mod hearing;
 mod letters;
 mod line;
 mod line_flood;

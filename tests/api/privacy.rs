@@ -59,6 +59,9 @@ const MARK_EMAIL: &str = "marker-7f3a@example";
 const MARK_LINE_USER: &str = "U7f3a0000marker0000line0000user00";
 const MARK_LETTER: &str = "MARKER-LETTER-7f3a";
 const MARK_ANSWER: &str = "MARKER-ANSWER-7f3a";
+/// A hearing sheet's free text, and an answer that is refused (issue 23).
+const MARK_HEARING: &str = "MARKER-HEARING-7f3a";
+const MARK_HEARING_BAD: &str = "MARKER-HEARING-BAD-7f3a";
 
 async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
     let socket = TcpSocket::new_v4().unwrap();
@@ -184,6 +187,25 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     c.send(json!({"type": "note", "conversation_id": conv, "text": MARK_NOTE}))
         .await;
     c.recv_type("note_saved").await;
+    // Issue 23: the hearing sheet, saved, and refused with a wrong answer.
+    let sheet = format!("http://{addr}/api/counsellor/conversations/{conv}/hearing");
+    let answers = json!({"contact": "self", "mood": 2, "situation": MARK_HEARING});
+    let r = http
+        .put(&sheet)
+        .header("cookie", &cookie)
+        .json(&json!({"version": 1, "answers": answers, "complete": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .put(&sheet)
+        .header("cookie", &cookie)
+        .json(&json!({"version": 1, "answers": {"contact": MARK_HEARING_BAD}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     v.send_raw(tokio_tungstenite::tungstenite::Message::text(format!(
         "{{\"type\":\"send\",\"text\":\"{MARK_MESSAGE}\""
     )))
@@ -325,6 +347,8 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         &wrong_code.replace('-', ""),
         MARK_LETTER,
         MARK_ANSWER,
+        MARK_HEARING,
+        MARK_HEARING_BAD,
         &letter_code,
         &letter_code.replace('-', ""),
         crate::line::SECRET,

@@ -13,7 +13,7 @@ use crate::model::{
     Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, SetupTicket,
     StoredMessage, TokenHash,
 };
-use crate::model::{RiskReason, StartKey, Supervision};
+use crate::model::{HearingSheet, RiskReason, StartKey, Supervision};
 use crate::store::journal::{Change, SavedConversation, Snapshot};
 use crate::store::RiskLevel;
 
@@ -418,6 +418,9 @@ struct Safety {
     /// Issue 22: a letter, not a chat (absent: a chat).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     letter: bool,
+    /// Issue 23: the counsellor's hearing sheet (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hearing: Option<Box<HearingSheet>>,
 }
 
 impl Safety {
@@ -435,6 +438,7 @@ impl Safety {
             lang: r.lang,
             prefers: r.prefers,
             letter: r.letter,
+            hearing: r.hearing.clone(),
         }
     }
 }
@@ -675,5 +679,6 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         lang: safety.lang,
         prefers: safety.prefers,
         letter: safety.letter,
+        hearing: safety.hearing,
     })
 }

@@ -493,5 +493,6 @@ pub(super) fn new_record(new: &NewConversation) -> ConversationRecord {
         lang: new.lang,
         prefers: new.prefers,
         letter: false,
+        hearing: None,
     }
 }

@@ -42,6 +42,7 @@ mod counsellors;
 mod floor;
 mod guards;
 mod handoffs;
+mod hearing;
 mod letters;
 mod line;
 mod messages;

@@ -180,6 +180,10 @@ impl RetentionStore for MemoryStore {
             conv.seen.clear();
             if !keep_notes {
                 conv.notes.clear();
+                // The sheet's free text is the counsellor's notes too.
+                if let Some(h) = conv.rec.hearing.as_mut() {
+                    h.texts.clear();
+                }
             }
             let mut audit = Vec::new();
             if was != ConversationState::Ended {

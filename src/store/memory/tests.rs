@@ -172,6 +172,7 @@ fn restore_rebuilds_derived_state_and_refuses_a_gap() {
         left_quickly_at_ms: None,
         prefers: None,
         letter: false,
+        hearing: None,
         channel: Channel::Web,
         start_key: None,
         lang: Default::default(),

@@ -17,8 +17,8 @@ use crate::core::queue::{Priority, QueuePolicy};
 use crate::core::triage::RiskLevel;
 use crate::model::Availability;
 use crate::model::{
-    Channel, ConversationRecord, CounsellorRecord, NewConversation, SlotRecord, StartKey,
-    StoredMessage, TokenHash,
+    Channel, ConversationRecord, CounsellorRecord, HearingSheet, NewConversation, SlotRecord,
+    StartKey, StoredMessage, TokenHash,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -273,7 +273,33 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         },
         erased_at_ms: maybe("erased")?,
         left_quickly_at_ms: maybe("lq")?,
+        hearing: hearing(m)?,
     })
+}
+
+/// A hearing sheet as its two meta fields: the JSON without the free
+/// text (`hs`), and the free text (`hst`; '' for none).
+pub fn hearing_fields(mut sheet: HearingSheet) -> (String, String) {
+    let texts = std::mem::take(&mut sheet.texts);
+    let rest = serde_json::to_string(&sheet).expect("a sheet serialises");
+    let texts = if texts.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(&texts).expect("texts serialise")
+    };
+    (rest, texts)
+}
+
+/// The inverse of [`hearing_fields`] (none when `hs` is absent).
+fn hearing(m: &HashMap<String, String>) -> StoreResult<Option<Box<HearingSheet>>> {
+    let Some(rest) = m.get("hs").filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let mut sheet: HearingSheet = serde_json::from_str(rest).map_err(|_| corrupt("hs"))?;
+    if let Some(t) = m.get("hst").filter(|s| !s.is_empty()) {
+        sheet.texts = serde_json::from_str(t).map_err(|_| corrupt("hst"))?;
+    }
+    Ok(Some(Box::new(sheet)))
 }
 
 /// A counsellor hash as a record.

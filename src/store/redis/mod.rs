@@ -78,6 +78,7 @@ mod counsellors;
 mod floor;
 mod guards;
 mod handoffs;
+mod hearing;
 mod letters;
 mod line;
 mod messages;
@@ -146,6 +147,7 @@ struct Scripts {
     assign: Script,
     end: Script,
     set_outcome: Script,
+    save_hearing: Script,
     leave_quickly: Script,
     append: Script,
     ack: Script,
@@ -216,6 +218,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
             include_str!("../scripts/conversations/end_conversation.lua")
         )),
         set_outcome: s(include_str!("../scripts/conversations/set_outcome.lua")),
+        save_hearing: s(include_str!("../scripts/hearing/save_hearing.lua")),
         leave_quickly: s(include_str!("../scripts/conversations/leave_quickly.lua")),
         append: s(include_str!("../scripts/messages/append.lua")),
         ack: s(include_str!("../scripts/messages/ack.lua")),

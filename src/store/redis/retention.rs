@@ -143,7 +143,13 @@ impl RedisStore {
                 case_read,
                 case_op,
                 case_next,
-                case_ref
+                case_ref,
+                // The sheet the facts were computed from (its statistics
+                // count): a save since answers `retry`.
+                rec.hearing
+                    .as_deref()
+                    .map(|h| codec::hearing_fields(h.clone()).0)
+                    .unwrap_or_default()
             ];
             // A step that changes a case is confirmed like the case's own
             // writes (durable connection, replicated before `Ok`), so a

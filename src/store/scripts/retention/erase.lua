@@ -17,6 +17,10 @@ redis.call('DEL', KEYS[5], KEYS[6])
 if not m[2] or m[2] == '' then
   redis.call('HSET', KEYS[1], 'erased', ARGV[1], 'static', ARGV[2])
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
-  if ARGV[3] == '1' then redis.call('DEL', KEYS[4]) end
+  if ARGV[3] == '1' then
+    redis.call('DEL', KEYS[4])
+    -- The hearing sheet's free text is the counsellor's notes too.
+    redis.call('HDEL', KEYS[1], 'hst')
+  end
 end
 return {'ok', redis.call('HGETALL', KEYS[1])}

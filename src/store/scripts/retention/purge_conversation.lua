@@ -18,23 +18,24 @@
 --       JSON read ('' = none), 13 case: 'none', 'put' (ARGV 14 is the
 --       case without this conversation) or 'delete' (none of its
 --       conversations is left: the case and its indexes go), 14 the case
---       JSON after, 15 the case id read ('' = none)
+--       JSON after, 15 the case id read ('' = none), 16 the hearing
+--       sheet read without its free text ('' = none)
 -- The node computed the facts from the record and handoff it read; if
--- either changed since (an outcome recorded, a handoff step, a new
--- handoff link), nothing is written and it answers {"retry"}, and the
+-- either changed since (an outcome recorded, a hearing sheet saved, a
+-- handoff step, a new handoff link), nothing is written and it answers {"retry"}, and the
 -- node reads again. The LINE keys and the handoff link belong to the
 -- conversation and go with it; the user's index entry only if it still
 -- names this conversation (a newer one keeps its own). The case is
 -- compared as a whole: a join, a new code or a keep-longer consent since
 -- the read answers {"retry"} (the consent may now keep it).
 -- Returns {"ok"}, {"retry"} or {"err", "not_found"}.
-local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'outcome', 'assess')
+local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at', 'outcome', 'assess', 'hs')
 if not m[1] then
   redis.call('ZREM', KEYS[5], ARGV[1])
   return {'err', 'not_found'}
 end
 if m[1] ~= 'ended' or m[2] ~= ARGV[2] or (m[3] or '') ~= ARGV[3]
-  or (m[4] or '') ~= ARGV[4] then
+  or (m[4] or '') ~= ARGV[4] or (m[5] or '') ~= ARGV[16] then
   return {'retry'}
 end
 local rev = redis.call('HGET', KEYS[8], 'rev')
