@@ -355,7 +355,8 @@ impl Hub {
             | Event::VisitorPresence { conversation, .. }
             | Event::Ended { conversation, .. }
             | Event::Requeued { conversation, .. }
-            | Event::Handoff { conversation } => {
+            | Event::Handoff { conversation }
+            | Event::Relay { conversation } => {
                 let c = *conversation;
                 self.to_conversation(c, None, Outbound::Event(event));
             }

@@ -160,17 +160,18 @@ impl Application {
         let hsts = (settings.hsts_max_age_secs > 0)
             .then(|| format!("max-age={}", settings.hsts_max_age_secs));
         let request_timeout = Duration::from_millis(settings.timing.http_request_timeout_ms);
-        let server = HttpServer::new(move || {
-            let mut headers = DefaultHeaders::new()
-                .add(("Content-Security-Policy", CSP))
-                .add(("Permissions-Policy", PERMISSIONS_POLICY))
-                .add(("X-Content-Type-Options", "nosniff"))
-                .add(("Referrer-Policy", "no-referrer"))
-                .add(("X-Frame-Options", "DENY"));
-            if let Some(hsts) = &hsts {
-                headers = headers.add(("Strict-Transport-Security", hsts.clone()));
-            }
-            App::new()
+        let server =
+            HttpServer::new(move || {
+                let mut headers = DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CSP))
+                    .add(("Permissions-Policy", PERMISSIONS_POLICY))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("X-Frame-Options", "DENY"));
+                if let Some(hsts) = &hsts {
+                    headers = headers.add(("Strict-Transport-Security", hsts.clone()));
+                }
+                App::new()
                 .app_data(data.clone())
                 .configure(|cfg| {
                     // Only when LINE is configured: the webhook extracts
@@ -297,6 +298,29 @@ impl Application {
                         )
                         .route("/hearing-sheets", web::get().to(http::hearing::sheets))
                         .route(
+                            "/counsellor/conversations/{conversation_id}/relays",
+                            web::post().to(http::relays::prepare),
+                        )
+                        .route(
+                            "/counsellor/conversations/{conversation_id}/relays",
+                            web::get().to(http::relays::list),
+                        )
+                        .route(
+                            "/counsellor/conversations/{conversation_id}/relays/{relay_id}/link",
+                            web::post().to(http::relays::link),
+                        )
+                        .route(
+                            "/counsellor/conversations/{conversation_id}/relays/{relay_id}/print",
+                            web::get().to(http::relays::print),
+                        )
+                        .route("/visitor/relays", web::post().to(http::relays::visitor_list))
+                        .route("/visitor/relays/answer", web::post().to(http::relays::answer))
+                        .route(
+                            "/visitor/relays/withdraw",
+                            web::post().to(http::relays::withdraw),
+                        )
+                        .route("/relay/view", web::post().to(http::relays::view))
+                        .route(
                             "/counsellor/conversations/{conversation_id}/hearing",
                             web::get().to(http::hearing::read),
                         )
@@ -377,15 +401,15 @@ impl Application {
                         .default_service(web::to(http::not_found)),
                 )
                 .service(actix_files::Files::new("/", web_dir.clone()).index_file("index.html"))
-        })
-        .disable_signals()
-        // Small frames go out at once. The OS default (Nagle) holds a small
-        // write until the previous one is acknowledged, and with the peer's
-        // delayed ACK that added ~20-40 ms to relayed messages.
-        .tcp_nodelay(true)
-        .shutdown_timeout(10)
-        .listen(listener)?
-        .run();
+            })
+            .disable_signals()
+            // Small frames go out at once. The OS default (Nagle) holds a small
+            // write until the previous one is acknowledged, and with the peer's
+            // delayed ACK that added ~20-40 ms to relayed messages.
+            .tcp_nodelay(true)
+            .shutdown_timeout(10)
+            .listen(listener)?
+            .run();
         Ok(Self {
             port,
             server,

@@ -202,6 +202,9 @@ pub struct Settings {
     /// filled, the older ones are kept to read what was answered under
     /// them. Default: `core::hearing::default_sheet`.
     pub hearing: HearingSettings,
+    /// Relay sheets (issue 23): passing chosen hearing-sheet answers on
+    /// to partner services with the visitor's consent.
+    pub relay: RelaySettings,
     /// The LINE channel (off unless both secrets are set).
     pub line: Line,
     /// The empty-floor alert and its optional outbound webhook.
@@ -588,6 +591,33 @@ impl HearingSettings {
     }
 }
 
+/// Relay sheets (`[relay]`, issue 23).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySettings {
+    /// The version of the consent wording below; a visitor's answer names
+    /// the version they read, and an answer under another is refused
+    /// (`offer_changed`). Change it whenever the wording changes.
+    pub wording_version: String,
+    /// What the visitor reads above the partners and the answers that
+    /// would go to each.
+    pub notice_ja: String,
+    pub notice_en: String,
+    /// How long a partner's link works after it is issued (days, 1-90).
+    pub link_valid_days: u32,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            wording_version: "2026-12".into(),
+            notice_ja: "相談員が、あなたの話の一部を下の連携先に伝えることを提案しています。伝わるのは、連携先ごとに書かれている内容だけで、あなたが「同意する」を選んだ連携先だけです。名前や連絡先は伝わりません。同意はいつでも取り消せます。取り消すと、連携先はその時からこの内容を見られなくなります。".into(),
+            notice_en: "Your counsellor suggests passing part of what you told us to the services below. Only what is listed under each service goes, and only to the services you agree to. Your name and contact details do not go. You can take your agreement back at any time; from then on, the service can no longer see it.".into(),
+            link_valid_days: 14,
+        }
+    }
+}
+
 /// Risk triage of what waiting visitors write (see `docs/TRIAGE.md`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -826,6 +856,7 @@ impl Default for Settings {
             report: ReportSettings::default(),
             letters: LetterSettings::default(),
             hearing: HearingSettings::default(),
+            relay: RelaySettings::default(),
             line: Line::default(),
             auth: Auth::default(),
             alerts: Alerts::default(),
@@ -1122,6 +1153,14 @@ impl Settings {
             return bad("retention.purge_interval_secs must be at least 1");
         }
         crate::core::hearing::Sheets::check(&self.hearing.sheets).map_err(ConfigError::Invalid)?;
+        let rl = &self.relay;
+        if !(1..=90).contains(&rl.link_valid_days)
+            || rl.wording_version.trim().is_empty()
+            || rl.notice_ja.trim().is_empty()
+            || rl.notice_en.trim().is_empty()
+        {
+            return bad("relay: link_valid_days 1 to 90; wording_version, notice_ja and notice_en not empty");
+        }
         let lt = &self.letters;
         if !(1..=10_000).contains(&lt.max_chars)
             || lt.max_waiting == 0

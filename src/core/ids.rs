@@ -62,6 +62,10 @@ uuid_id!(
     /// One service of the deployment's directory of partners (issue 23).
     PartnerId
 );
+uuid_id!(
+    /// One relay sheet of a conversation (issue 23).
+    RelayId
+);
 
 /// How the visitor reaches us. Fixed when the conversation is created;
 /// counted by the statistics (contacts by channel).

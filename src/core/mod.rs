@@ -19,6 +19,7 @@ pub mod matching;
 pub mod partners;
 pub mod prechat;
 pub mod queue;
+pub mod relay;
 pub mod return_code;
 pub mod second_factor;
 pub mod stats;

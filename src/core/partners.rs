@@ -63,6 +63,10 @@ impl OfferSet {
         self.0 |= 1 << (o as u16);
     }
 
+    pub fn union(self, other: OfferSet) -> OfferSet {
+        OfferSet(self.0 | other.0)
+    }
+
     pub fn contains(self, o: PartnerOffer) -> bool {
         self.0 & (1 << (o as u16)) != 0
     }

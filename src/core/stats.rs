@@ -138,6 +138,10 @@ pub struct ConversationFacts {
     /// The visitor erased the conversation.
     #[serde(default)]
     pub erased: bool,
+    /// The kinds of the partners the visitor consented to relay their
+    /// answers to (issue 23; a relay sheet), kept like `referred_to`.
+    #[serde(default, skip_serializing_if = "OfferSet::is_empty")]
+    pub relayed_to: OfferSet,
 }
 
 /// What a conversation's record says, for [`ConversationFacts::of`].
@@ -157,6 +161,7 @@ pub struct FactsInput {
     pub handoff: HandoffFacts,
     pub left_quickly: bool,
     pub erased: bool,
+    pub relayed_to: OfferSet,
 }
 
 impl ConversationFacts {
@@ -194,6 +199,7 @@ impl ConversationFacts {
             handoff: i.handoff,
             left_quickly: i.left_quickly,
             erased: i.erased,
+            relayed_to: i.relayed_to,
         }
     }
 
@@ -364,6 +370,9 @@ pub struct Raw {
     /// Conversations that referred to a named partner of each kind
     /// (issue 23; a conversation counts once per kind).
     pub referrals_by_offer: Counts,
+    /// Conversations whose answers were relayed, with consent, to a
+    /// partner of each kind (issue 23; once per kind).
+    pub relays_by_offer: Counts,
     /// Letters written in the period, and answered (of those).
     pub letters_received: u64,
     pub letters_answered: u64,
@@ -429,6 +438,9 @@ pub fn aggregate<'a>(
         add("channel", f.contact_channel().into());
         for o in f.assessment.referred_to.iter() {
             *raw.referrals_by_offer.entry(wire(&Some(o))).or_default() += 1;
+        }
+        for o in f.relayed_to.iter() {
+            *raw.relays_by_offer.entry(wire(&Some(o))).or_default() += 1;
         }
         add("who", wire(&f.who));
         add("age_band", wire(&f.age_band));
@@ -598,6 +610,10 @@ pub struct Report {
     /// referred to a named partner, by the partner's kind (a conversation
     /// once per kind: the kinds need not sum to `served`).
     pub referrals_by_offer: BTreeMap<String, Cell>,
+    /// Contacts with other agencies by relay sheet (issue 23): the
+    /// conversations whose answers went, with consent, to a partner of
+    /// each kind.
+    pub relays_by_offer: BTreeMap<String, Cell>,
     /// Median time from a letter's writing to its answer, seconds; `None`
     /// when fewer than `min_cell` were answered.
     pub letter_answer_median_secs: Option<u32>,
@@ -677,6 +693,11 @@ impl Raw {
                 .iter()
                 .map(|(k, n)| (k.clone(), cell(*n)))
                 .collect(),
+            relays_by_offer: self
+                .relays_by_offer
+                .iter()
+                .map(|(k, n)| (k.clone(), cell(*n)))
+                .collect(),
             letter_answer_median_secs: enough_letters
                 .then(|| quantile(&self.letter_answers, 0.5))
                 .flatten(),
@@ -708,6 +729,7 @@ mod tests {
             channel: Channel::Web,
             letter: false,
             case: None,
+            relayed_to: OfferSet::default(),
         }
     }
 
@@ -975,6 +997,7 @@ mod tests {
                             severity: sevs[sev],
                             ..Assessment::default()
                         },
+                        relayed_to: OfferSet::default(),
                         handoff: HandoffFacts {
                             offered: stage >= 1,
                             consented: stage >= 2,

@@ -38,7 +38,7 @@ pub async fn case(
 /// open socket (after the end, or while it leaves) says whose it is.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VisitorAuth {
+pub struct ResumeAuth {
     pub conversation_id: ConversationId,
     pub token: String,
 }
@@ -49,7 +49,7 @@ pub struct VisitorAuth {
 /// `{"code","retention_days","case_retention"}`; `resume_failed` for a wrong id or token.
 pub async fn take(
     req: HttpRequest,
-    body: web::Json<VisitorAuth>,
+    body: web::Json<ResumeAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     super::session::same_site(&req, &app)?;
@@ -154,7 +154,7 @@ pub async fn visitor_case(
 /// string body) besides `application/json`.
 pub async fn leave_quickly(
     req: HttpRequest,
-    body: web::Json<VisitorAuth>,
+    body: web::Json<ResumeAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     super::session::same_site(&req, &app)?;

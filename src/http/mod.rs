@@ -12,6 +12,7 @@ pub mod hearing;
 pub mod letters;
 pub mod metrics;
 pub mod partners;
+pub mod relays;
 pub mod report;
 pub mod request;
 pub mod second_factor;
@@ -178,6 +179,14 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     // The hearing sheet (issue 23).
     ("/api/hearing-sheets", "GET"),
     ("/api/counsellor/conversations/{}/hearing", "GET, PUT"),
+    // Relay sheets (issue 23).
+    ("/api/counsellor/conversations/{}/relays", "GET, POST"),
+    ("/api/counsellor/conversations/{}/relays/{}/link", "POST"),
+    ("/api/counsellor/conversations/{}/relays/{}/print", "GET"),
+    ("/api/visitor/relays", "POST"),
+    ("/api/visitor/relays/answer", "POST"),
+    ("/api/visitor/relays/withdraw", "POST"),
+    ("/api/relay/view", "POST"),
 ];
 
 /// The methods `path` takes, if it is an API path.

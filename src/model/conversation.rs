@@ -9,6 +9,7 @@ use crate::core::conversation::{ConversationState, EndedBy, Outcome};
 use crate::core::ids::{AccountId, AlertId, CaseId, ClientMsgId, ConversationId, Lang, Party};
 use crate::core::prechat::PreChat;
 use crate::core::queue::{Priority, QueueEntry};
+use crate::core::relay::Relay;
 use crate::core::stats::{Assessment, ConversationFacts, FactsInput, HandoffFacts};
 use crate::core::triage::RiskLevel;
 
@@ -212,6 +213,11 @@ pub struct ConversationRecord {
     /// if one was saved (`HearingStore::save_hearing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hearing: Option<Box<HearingSheet>>,
+    /// Relay sheets prepared from the hearing sheet (issue 23), oldest
+    /// first (`RelayStore::save_relays`). Erasing the conversation removes
+    /// them; the purge takes them with the record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<Relay>,
 }
 
 impl ConversationRecord {
@@ -252,6 +258,10 @@ impl ConversationRecord {
             handoff,
             left_quickly: self.left_quickly_at_ms.is_some(),
             erased: self.erased_at_ms.is_some(),
+            relayed_to: self
+                .relays
+                .iter()
+                .fold(Default::default(), |acc, r| acc.union(r.relayed_to())),
         })
     }
 

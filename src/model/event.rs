@@ -44,6 +44,11 @@ pub enum Event {
     },
     /// The visitor used the quick exit. The conversation goes on (see
     /// `Store::leave_quickly`); staff only.
+    /// A relay sheet of the conversation was prepared or changed (issue
+    /// 23): the visitor's page and the console read it again.
+    Relay {
+        conversation: ConversationId,
+    },
     LeftQuickly {
         conversation: ConversationId,
         counsellor: Option<AccountId>,

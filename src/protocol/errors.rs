@@ -208,6 +208,12 @@ pub enum ErrorCode {
     /// Adding a partner when the directory holds its maximum
     /// (`core::partners::DIRECTORY_MAX`); nothing was stored.
     DirectoryFull,
+    /// A relay sheet naming a partner the directory does not mark as
+    /// taking relays (`accepts_relays`); nothing was prepared.
+    PartnerNotAccepting,
+    /// A partner's relay link whose consent the visitor withdrew: it
+    /// shows nothing from then on.
+    RelayWithdrawn,
 }
 
 impl ErrorCode {
@@ -247,12 +253,13 @@ impl ErrorCode {
             | CannedLibraryFull
             | LetterAnswered
             | DirectoryFull
+            | PartnerNotAccepting
             | NoCase => 409,
             RateLimited | TooManySockets | TooManyWaiting | WaitingBudgetSpent | WayBackLocked
             | ReturnCodeLocked => 429,
             LineEventStale | LineEventSeen => 409,
             BookingLocked => 423,
-            ConversationErased | LinkSpent | LinkExpired => 410,
+            ConversationErased | LinkSpent | LinkExpired | RelayWithdrawn => 410,
             QueueFull | LettersFull | Unavailable | Closed | Busy => 503,
             Internal => 500,
         }
@@ -334,6 +341,8 @@ impl ErrorCode {
             LettersFull => "letters_full",
             LetterAnswered => "letter_answered",
             DirectoryFull => "directory_full",
+            PartnerNotAccepting => "partner_not_accepting",
+            RelayWithdrawn => "relay_withdrawn",
         }
     }
 }

@@ -76,6 +76,9 @@ pub enum VisitorOut<'a> {
     },
     /// Answer to `leave_quickly`, if the page is still there to read it.
     LeftQuickly,
+    /// A relay sheet was prepared or changed (issue 23): read it with
+    /// `POST /api/visitor/relays`.
+    RelayChanged,
     /// Answer to `way_back_code`: the code (grouped 4-4, shown once) and
     /// when it stops working. After a quick exit, the welcome page redeems
     /// it (`POST /api/visitor/way-back`) for a new resume token.
@@ -222,6 +225,11 @@ pub enum CounsellorOut<'a> {
     LeftQuickly {
         conversation_id: ConversationId,
         at: u64,
+    },
+    /// A relay sheet of the conversation changed (issue 23): read it with
+    /// `GET /api/counsellor/conversations/{id}/relays`.
+    RelayChanged {
+        conversation_id: ConversationId,
     },
     /// Taken back into the queue because you were away past the grace period.
     Requeued {

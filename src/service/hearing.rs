@@ -122,7 +122,7 @@ impl Service {
 }
 
 impl Service {
-    fn only_counsellors(who: &Account) -> Result<(), Refusal> {
+    pub(super) fn only_counsellors(who: &Account) -> Result<(), Refusal> {
         if who.role.counsels() {
             Ok(())
         } else {

@@ -33,6 +33,7 @@ mod line_replay;
 mod login_guard;
 mod partners;
 mod queue;
+mod relays;
 pub mod report;
 mod reschedule;
 mod retention;
@@ -50,6 +51,7 @@ pub use hearing::{HearingSheetsView, SaveHearing};
 pub use letters::{LetterReceipt, LetterView, WaitingLetterView};
 pub use line::{LineCurrent, LineOver, LinkDue};
 pub use queue::QueuePlace;
+pub use relays::{PartnerScope, PartnerSheetView, PrepareRelay, RelayPartView, RelayView};
 pub use visitor::{StartOptions, VisitorWelcome};
 pub use way_back::WayBack;
 

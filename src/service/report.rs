@@ -61,6 +61,9 @@ pub fn report_csv(r: &Report) -> String {
     for (kind, c) in &r.referrals_by_offer {
         row("referrals_by_offer", kind, &c.text());
     }
+    for (kind, c) in &r.relays_by_offer {
+        row("relays_by_offer", kind, &c.text());
+    }
     let secs = |v: Option<u32>| v.map_or_else(String::new, |s| s.to_string());
     row("wait_secs", "median", &secs(r.wait_median_secs));
     row("wait_secs", "p90", &secs(r.wait_p90_secs));

@@ -48,6 +48,7 @@
 //! | [`PartnerStore`] | `partners.rs` | the directory of partner services (issue 23): list, create (bounded), update, delete |
 //! | [`LetterStore`] | `letters.rs` | letters (issue 22): write one (an ended conversation outside the queue), the waiting letters, answer one |
 //! | [`HearingStore`] | `hearing.rs` | hearing sheets (issue 23): save a conversation's sheet (in its record) |
+//! | [`RelayStore`] | `relays.rs` | relay sheets (issue 23): a conversation's relays, compare-and-set; find a conversation by a relay link |
 //!
 //! [`Store`] is all of them (implemented for every type that implements
 //! each), so `Arc<dyn Store>` reaches every method; called on a concrete
@@ -77,6 +78,7 @@ mod messages;
 mod node;
 mod partners;
 pub mod redis;
+mod relays;
 mod retention;
 mod second_factors;
 mod supervision;
@@ -96,6 +98,7 @@ pub use line::LineStore;
 pub use messages::MessageStore;
 pub use node::{NodeStore, Persistence, Replication};
 pub use partners::{sort_partners, PartnerStore};
+pub use relays::{RelayStore, RELAY_LINK_KEPT_MS};
 pub use retention::RetentionStore;
 pub use second_factors::SecondFactorStore;
 pub use supervision::{
@@ -116,6 +119,7 @@ use crate::core::handoff::{
     SlotId,
 };
 use crate::core::ids::{AccountId, AlertId, CaseId, ClientMsgId, ConversationId, Party};
+use crate::core::relay::{Relay, RelayLink};
 use crate::core::stats::{Assessment, ConversationFacts};
 use crate::core::triage::RiskLevel;
 use crate::model::*;
@@ -204,6 +208,7 @@ pub trait Store:
     + LetterStore
     + PartnerStore
     + HearingStore
+    + RelayStore
     + Send
     + Sync
     + 'static
@@ -229,6 +234,7 @@ impl<T> Store for T where
         + LetterStore
         + PartnerStore
         + HearingStore
+        + RelayStore
         + Send
         + Sync
         + 'static

@@ -571,6 +571,7 @@ impl Handler for Visitor {
                 let app = self.app.clone();
                 send_handoff(io, &app, chat.id).await
             }
+            Outbound::Event(Event::Relay { .. }) => io.send(&VisitorOut::RelayChanged).await,
             Outbound::Event(Event::SafetyInfo { .. }) => {
                 let app = self.app.clone();
                 send_safety_info(io, &app).await;

@@ -41,6 +41,7 @@ mod privacy;
 mod quick_exit;
 mod redis_failures;
 mod redis_restart;
+mod relays;
 mod report;
 mod reschedule;
 mod resume;

@@ -62,6 +62,8 @@ const MARK_ANSWER: &str = "MARKER-ANSWER-7f3a";
 /// A hearing sheet's free text, and an answer that is refused (issue 23).
 const MARK_HEARING: &str = "MARKER-HEARING-7f3a";
 const MARK_HEARING_BAD: &str = "MARKER-HEARING-BAD-7f3a";
+/// A relay sheet's purpose (issue 23); its contents carry MARK_HEARING.
+const MARK_RELAY: &str = "MARKER-RELAY-7f3a";
 
 async fn ws_from(addr: &str, path: &str, headers: &[(&str, &str)]) -> Ws {
     let socket = TcpSocket::new_v4().unwrap();
@@ -206,6 +208,74 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    // Issue 23: a relay of the sheet's text to a partner, consented and
+    // read through the partner's link.
+    let boss = http
+        .post(format!("http://{addr}/api/login"))
+        .json(&json!({"username": "boss", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let boss = boss.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let partner: serde_json::Value = http
+        .post(format!("http://{addr}/api/partners"))
+        .header("cookie", &boss)
+        .json(&json!({"name_ja": "連携先", "offers": ["welfare"], "contact": "000", "accepts_relays": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let partner = partner["partner_id"].as_str().unwrap().to_owned();
+    let relays = format!("http://{addr}/api/counsellor/conversations/{conv}/relays");
+    let prepared: serde_json::Value = http
+        .post(&relays)
+        .header("cookie", &cookie)
+        .json(&json!({"purpose": MARK_RELAY, "partners": [{"partner_id": partner, "questions": ["situation", "contact"]}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let relay = prepared["relay"]["relay_id"].as_str().unwrap().to_owned();
+    let r = http
+        .post(format!("http://{addr}/api/visitor/relays/answer"))
+        .json(&json!({"conversation_id": conv, "token": token, "relay_id": relay,
+            "wording_version": prepared["relay"]["wording_version"], "consents": {partner.clone(): true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let link: serde_json::Value = http
+        .post(format!("{relays}/{relay}/link"))
+        .header("cookie", &cookie)
+        .json(&json!({"partner_id": partner}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let relay_link = link["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/relay/#")
+        .to_owned();
+    let r = http
+        .post(format!("http://{addr}/api/relay/view"))
+        .json(&json!({"link": relay_link}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     v.send_raw(tokio_tungstenite::tungstenite::Message::text(format!(
         "{{\"type\":\"send\",\"text\":\"{MARK_MESSAGE}\""
     )))
@@ -349,6 +419,8 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
         MARK_ANSWER,
         MARK_HEARING,
         MARK_HEARING_BAD,
+        MARK_RELAY,
+        &relay_link,
         &letter_code,
         &letter_code.replace('-', ""),
         crate::line::SECRET,

@@ -71,11 +71,26 @@ pub enum AuditAction {
     /// erasure); written in the end's own step, `duration_ms` as for
     /// `Leave`.
     LeaveByEnd,
+    // ---- relay sheets (issue 23): `conversation` is set; `detail` names
+    // the relay and the partner; a step without a staff account (the
+    // visitor's, a partner's) has the nil account and says who in `detail`.
+    /// A counsellor prepared a relay sheet.
+    RelayPrepared,
+    /// The visitor answered it (how many partners they consented to).
+    RelayAnswered,
+    /// The visitor withdrew their consent.
+    RelayWithdrawn,
+    /// A counsellor issued a partner's link.
+    RelayLinkIssued,
+    /// A partner read their link's page.
+    RelayViewed,
+    /// A counsellor printed a partner's sheet.
+    RelayPrinted,
 }
 
 impl AuditAction {
     /// Every action, in declaration order (for filters and tests).
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::ListBookings,
         AuditAction::ViewTranscript,
         AuditAction::CancelBooking,
@@ -101,6 +116,12 @@ impl AuditAction {
         AuditAction::Leave,
         AuditAction::LeaveByDisconnect,
         AuditAction::LeaveByEnd,
+        AuditAction::RelayPrepared,
+        AuditAction::RelayAnswered,
+        AuditAction::RelayWithdrawn,
+        AuditAction::RelayLinkIssued,
+        AuditAction::RelayViewed,
+        AuditAction::RelayPrinted,
     ];
 
     /// The wire name (`snake_case`), as in the JSON.
@@ -131,6 +152,12 @@ impl AuditAction {
             AuditAction::Leave => "leave",
             AuditAction::LeaveByDisconnect => "leave_by_disconnect",
             AuditAction::LeaveByEnd => "leave_by_end",
+            AuditAction::RelayPrepared => "relay_prepared",
+            AuditAction::RelayAnswered => "relay_answered",
+            AuditAction::RelayWithdrawn => "relay_withdrawn",
+            AuditAction::RelayLinkIssued => "relay_link_issued",
+            AuditAction::RelayViewed => "relay_viewed",
+            AuditAction::RelayPrinted => "relay_printed",
         }
     }
 

@@ -421,6 +421,9 @@ struct Safety {
     /// Issue 23: the counsellor's hearing sheet (absent: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     hearing: Option<Box<HearingSheet>>,
+    /// Issue 23: relay sheets (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    relays: Vec<crate::core::relay::Relay>,
 }
 
 impl Safety {
@@ -439,6 +442,7 @@ impl Safety {
             prefers: r.prefers,
             letter: r.letter,
             hearing: r.hearing.clone(),
+            relays: r.relays.clone(),
         }
     }
 }
@@ -680,5 +684,6 @@ fn conversation(r: &Row<'_>) -> Result<ConversationRecord, LoadError> {
         prefers: safety.prefers,
         letter: safety.letter,
         hearing: safety.hearing,
+        relays: safety.relays,
     })
 }

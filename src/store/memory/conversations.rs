@@ -494,5 +494,6 @@ pub(super) fn new_record(new: &NewConversation) -> ConversationRecord {
         prefers: new.prefers,
         letter: false,
         hearing: None,
+        relays: Vec::new(),
     }
 }

@@ -48,6 +48,7 @@ mod line;
 mod messages;
 mod node;
 mod partners;
+mod relays;
 mod retention;
 mod second_factors;
 mod supervision;

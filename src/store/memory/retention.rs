@@ -176,6 +176,8 @@ impl RetentionStore for MemoryStore {
             }
             conv.rec.erased_at_ms = Some(now_ms);
             conv.rec.first_message = None;
+            // The visitor's answers passed on: gone, and every link stops.
+            conv.rec.relays.clear();
             conv.log.clear();
             conv.seen.clear();
             if !keep_notes {

@@ -173,6 +173,7 @@ fn restore_rebuilds_derived_state_and_refuses_a_gap() {
         prefers: None,
         letter: false,
         hearing: None,
+        relays: Vec::new(),
         channel: Channel::Web,
         start_key: None,
         lang: Default::default(),

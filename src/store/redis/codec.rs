@@ -274,7 +274,21 @@ pub fn conversation(m: &HashMap<String, String>) -> StoreResult<ConversationReco
         erased_at_ms: maybe("erased")?,
         left_quickly_at_ms: maybe("lq")?,
         hearing: hearing(m)?,
+        relays: match m.get("relays").map(String::as_str) {
+            None | Some("") => Vec::new(),
+            Some(s) => serde_json::from_str(s).map_err(|_| corrupt("relays"))?,
+        },
     })
+}
+
+/// A conversation's relays as their meta field ('' for none), exactly as
+/// `save_relays.lua` compares it.
+pub fn relays_field(relays: &[crate::core::relay::Relay]) -> String {
+    if relays.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(relays).expect("relays serialise")
+    }
 }
 
 /// A hearing sheet as its two meta fields: the JSON without the free

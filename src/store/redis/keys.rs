@@ -210,6 +210,11 @@ impl Keys {
     pub fn handoff_link_of(&self, id: ConversationId) -> String {
         self.global(&format!("handoff_link_of:{id}"))
     }
+    /// A relay link's token hash (hex) -> its conversation (issue 23;
+    /// expires with the link).
+    pub fn relay_link(&self, token_hash_hex: &str) -> String {
+        self.global(&format!("relay_link:{token_hash_hex}"))
+    }
     /// The library of canned replies: id -> the entry's JSON.
     pub fn canned_replies(&self) -> String {
         self.global("canned_replies")

@@ -84,6 +84,7 @@ mod line;
 mod messages;
 mod node;
 mod partners;
+mod relays;
 mod retention;
 mod second_factors;
 mod supervision;
@@ -148,6 +149,7 @@ struct Scripts {
     end: Script,
     set_outcome: Script,
     save_hearing: Script,
+    save_relays: Script,
     leave_quickly: Script,
     append: Script,
     ack: Script,
@@ -219,6 +221,7 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
         )),
         set_outcome: s(include_str!("../scripts/conversations/set_outcome.lua")),
         save_hearing: s(include_str!("../scripts/hearing/save_hearing.lua")),
+        save_relays: s(include_str!("../scripts/relays/save_relays.lua")),
         leave_quickly: s(include_str!("../scripts/conversations/leave_quickly.lua")),
         append: s(include_str!("../scripts/messages/append.lua")),
         ack: s(include_str!("../scripts/messages/ack.lua")),

@@ -297,6 +297,14 @@ impl Handler for Counsellor {
                     self.send_handoff(io, conversation).await
                 }
             }
+            Outbound::Event(Event::Relay { conversation }) => {
+                if self.access(conversation).is_some() {
+                    io.send(&CounsellorOut::RelayChanged {
+                        conversation_id: conversation,
+                    })
+                    .await
+                }
+            }
             Outbound::Event(Event::LeftQuickly {
                 conversation,
                 at_ms,

@@ -16,6 +16,9 @@ if (redis.call('GET', KEYS[5]) or '') ~= ARGV[4] then return {'retry'} end
 redis.call('DEL', KEYS[5], KEYS[6])
 if not m[2] or m[2] == '' then
   redis.call('HSET', KEYS[1], 'erased', ARGV[1], 'static', ARGV[2])
+  -- The relay sheets (the visitor's answers passed on) go; their links
+  -- then find no relay.
+  redis.call('HDEL', KEYS[1], 'relays')
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
   if ARGV[3] == '1' then
     redis.call('DEL', KEYS[4])
