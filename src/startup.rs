@@ -141,6 +141,7 @@ impl Application {
         tokio::spawn(background(service.clone().run_matcher()));
         tokio::spawn(background(service.clone().run_sweeper()));
         tokio::spawn(background(service.clone().run_purger()));
+        tokio::spawn(background(service.clone().run_alternatives_refresh()));
         tokio::spawn(background(ws::broadcast::run_queue_broadcaster(
             state.clone(),
         )));

@@ -44,7 +44,7 @@ pub async fn info(app: web::Data<AppState>) -> HttpResponse {
     let s = &app.settings;
     HttpResponse::Ok().json(json!({
         "site": s.site,
-        "alternatives": s.alternatives,
+        "alternatives": &*app.service.alternatives(),
         "max_text_chars": s.limits.max_text_chars,
         "letters": {"enabled": s.letters.enabled, "max_chars": s.letters.max_chars},
         "matching": s.matching,

@@ -173,7 +173,7 @@ impl Service {
             .map_err(|e| {
                 let mut r = Refusal::from(e);
                 if r.code == ErrorCode::LettersFull {
-                    r.alternatives = Some(self.settings.alternatives.clone().into());
+                    r.alternatives = Some(self.alternatives().to_vec().into());
                 }
                 r
             })?;
@@ -219,7 +219,7 @@ impl Service {
             answer_expected_at: expected.map(iso_jst),
             // Any triage match, as in a chat (`Service::apply_triage`).
             safety_info,
-            services: safety_info.then(|| self.settings.alternatives.clone()),
+            services: safety_info.then(|| self.alternatives().to_vec()),
         })
     }
 

@@ -82,6 +82,9 @@ pub struct Service {
     pub rules: Rules,
     pub schedule: Schedule,
     handle_time: Mutex<HandleTime>,
+    /// The round-the-clock services the pages offer: the configured ones
+    /// and the directory's (`refresh_alternatives`).
+    alternatives: std::sync::RwLock<Arc<[crate::model::Alternative]>>,
     matcher_wake: Notify,
     /// Password checks running at once (argon2: memory and CPU), bounded
     /// by `limits.password_hash_concurrency`.
@@ -214,6 +217,7 @@ impl Service {
             rules,
             schedule,
             handle_time: Mutex::new(HandleTime::new(prior)),
+            alternatives: std::sync::RwLock::new(settings.alternatives.clone().into()),
             matcher_wake: Notify::new(),
             hashing: tokio::sync::Semaphore::new(hashing),
             settings,
@@ -246,7 +250,7 @@ impl Service {
             },
         );
         r.next_opening = status.next_opening().map(|t| iso_jst(t).into());
-        r.alternatives = Some(self.settings.alternatives.clone().into());
+        r.alternatives = Some(self.alternatives().to_vec().into());
         r
     }
 

@@ -35,7 +35,51 @@ impl From<PartnerInvalid> for Refusal {
     }
 }
 
+/// How often each node reads the directory again for its round-the-clock
+/// services (a change made on another node shows within this time).
+const ALTERNATIVES_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Service {
+    /// The round-the-clock services the pages offer now: the configured
+    /// ones, then the directory's (`model::alternatives_with_directory`).
+    pub fn alternatives(&self) -> std::sync::Arc<[crate::model::Alternative]> {
+        self.alternatives
+            .read()
+            .map(|a| a.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Read the directory again for its round-the-clock partners. On a
+    /// store error the last list stays (the configured services at least).
+    pub async fn refresh_alternatives(&self) {
+        match self.store.partners().await {
+            Ok(partners) => {
+                let all: std::sync::Arc<[_]> = crate::model::alternatives_with_directory(
+                    &self.settings.alternatives,
+                    &partners,
+                )
+                .into();
+                match self.alternatives.write() {
+                    Ok(mut a) => *a = all,
+                    Err(p) => *p.into_inner() = all,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the directory for the round-the-clock services")
+            }
+        }
+    }
+
+    /// Keep [`Service::alternatives`] current (every node, every 30 s).
+    pub async fn run_alternatives_refresh(self: std::sync::Arc<Self>) {
+        let mut tick = tokio::time::interval(ALTERNATIVES_REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.refresh_alternatives().await;
+        }
+    }
+
     /// The directory (admins and those who counsel), only the partners
     /// that fit `age` and `offer` when given (`core::partners::fits`).
     pub async fn partners(
@@ -77,6 +121,7 @@ impl Service {
             .await
             .map_err(refusal)?;
         tracing::info!(by = %who.id, partner = %partner.id, "partner added to the directory");
+        self.refresh_alternatives().await;
         Ok(partner)
     }
 
@@ -106,6 +151,7 @@ impl Service {
             .await
             .map_err(refusal)?;
         tracing::info!(by = %who.id, partner = %id, "partner updated in the directory");
+        self.refresh_alternatives().await;
         Ok(partner)
     }
 
@@ -139,6 +185,7 @@ impl Service {
         only_admins(who, "the directory of partners")?;
         self.store.delete_partner(id).await.map_err(refusal)?;
         tracing::info!(by = %who.id, partner = %id, "partner deleted from the directory");
+        self.refresh_alternatives().await;
         Ok(())
     }
 }

@@ -291,7 +291,7 @@ impl Service {
                 let mut r = Refusal::from(e);
                 if r.code == ErrorCode::QueueFull {
                     r.message = "everyone is busy right now and the queue is full; please try again later or contact one of these services".into();
-                    r.alternatives = Some(self.settings.alternatives.clone().into());
+                    r.alternatives = Some(self.alternatives().to_vec().into());
                 }
                 r
             })?;

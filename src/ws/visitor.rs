@@ -248,7 +248,7 @@ async fn send_handoff(io: &mut Io, app: &AppState, id: ConversationId) {
 
 async fn send_safety_info(io: &mut Io, app: &AppState) {
     io.send(&VisitorOut::SafetyInfo {
-        services: &app.settings.alternatives,
+        services: &app.service.alternatives(),
     })
     .await
 }
@@ -266,7 +266,7 @@ async fn send_closing(
     io.send(&VisitorOut::Closing {
         closes_at: closes_at.as_deref(),
         next_opening: next_opening.as_deref(),
-        alternatives: &app.settings.alternatives,
+        alternatives: &app.service.alternatives(),
     })
     .await
 }

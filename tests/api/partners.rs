@@ -279,3 +279,64 @@ async fn a_referral_to_named_partners_is_counted_by_their_kind() {
         "named partners are a referral"
     );
 }
+
+/// The round-the-clock services the pages offer come from the directory
+/// too: a partner offering round-the-clock help is listed after the
+/// configured ones (the visitor page's information; the same list goes
+/// with every `closed`, `queue_full` and safety answer) as soon as it is
+/// added, and goes when it is deleted.
+#[tokio::test]
+async fn a_round_the_clock_partner_joins_the_services_the_pages_offer() {
+    let app = spawn_app().await;
+    let http = Http::of(&app);
+    let admin = staff_cookie(&app, "rtc-admin", Role::Admin).await;
+    let contacts = |info: &Value| -> Vec<String> {
+        info["alternatives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["contact"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, before) = http.call(Method::GET, "/api/info", None, None).await;
+    let configured = contacts(&before);
+    let (status, line) = add(
+        &http,
+        &admin,
+        json!({"name_ja": "市の夜間こころの電話", "offers": ["round_the_clock"], "contact": "042-999-0000", "note_ja": "毎日 17:00〜翌9:00", "note_en": "Daily 17:00-09:00"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{line}");
+    let (_, with) = http.call(Method::GET, "/api/info", None, None).await;
+    let mut expected = configured.clone();
+    expected.push("042-999-0000".into());
+    assert_eq!(contacts(&with), expected);
+    let local = with["alternatives"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(local["hours"], "毎日 17:00〜翌9:00");
+    assert_eq!(local["hours_en"], "Daily 17:00-09:00");
+    // A partner of another kind is not a round-the-clock service.
+    add(&http, &admin, job_support()).await;
+    assert_eq!(
+        contacts(&http.call(Method::GET, "/api/info", None, None).await.1),
+        expected
+    );
+    let id = line["partner_id"].as_str().unwrap();
+    let (status, _) = http
+        .call(
+            Method::DELETE,
+            &format!("/api/partners/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        contacts(&http.call(Method::GET, "/api/info", None, None).await.1),
+        configured
+    );
+}

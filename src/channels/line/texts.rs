@@ -48,12 +48,12 @@ impl LineChannel {
     }
 
     pub(super) fn alternatives_text(&self) -> String {
-        let alts = &self.service.settings.alternatives;
+        let alts = self.service.alternatives();
         if alts.is_empty() {
             return String::new();
         }
         let mut s = String::from("\n\n24時間の相談先 / Round-the-clock services:");
-        for a in alts {
+        for a in alts.iter() {
             s.push_str(&format!("\n・{} {}", a.name, a.contact));
             if !a.hours.is_empty() {
                 s.push_str(&format!(" ({})", a.hours));
