@@ -138,6 +138,14 @@ export function renderStats() {
       ['offered', 'consented', 'booked', 'attended'].map((s) => [t(`stats.handoffs.${s}`), r.handoffs[s]]),
     ),
   );
+  // Contacts with other agencies (issue 23; the seeds' 支援機関（者）との連携):
+  // referrals naming a partner, and relay sheets sent with consent, by kind.
+  parts.push(h('h3', { class: 'stats-group', text: t('stats.agencies') }));
+  for (const [id, counts] of [['referrals', r.referrals_by_offer], ['relays', r.relays_by_offer]]) {
+    const rows = Object.entries(counts || {}).map(([k, c]) => [t(`partners.offer.${k}`), c]);
+    if (rows.length) parts.push(table(`agencies-${id}`, t(`stats.agencies.${id}`), rows));
+    else parts.push(h('p', { class: 'hint', 'data-table': `agencies-${id}`, text: t(`stats.agencies.${id}.none`) }));
+  }
   $('stats-body').replaceChildren(...parts);
 }
 

@@ -28,6 +28,11 @@ for (const lang of ['ja', 'en']) {
       // How visitors left (issue 19): left quickly and erased are exits of their own.
       await page.waitForSelector('#stats-body [data-table="exit"] table');
       await waitText(page, '#stats-body [data-table="exit"] h3', lang === 'ja' ? '相談者の退出のしかた' : 'How the visitor left');
+      // Contacts with other agencies (issue 23): referrals and relay sheets, each a table or a plain "none".
+      await waitText(page, '#stats-body h3.stats-group', lang === 'ja' ? '支援機関（者）との連携' : 'Contacts with other support agencies');
+      for (const id of ['referrals', 'relays']) {
+        assert.equal(await page.locator(`#stats-body [data-table="agencies-${id}"]`).count(), 1, id);
+      }
       const note = await page.textContent('#stats-note');
       assert.match(note, /\d{4}-\d{2}/);
       assert.match(note, /<3/);
