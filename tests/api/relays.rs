@@ -512,3 +512,176 @@ async fn bad_relay_requests_are_refused_and_change_nothing() {
     assert_eq!(rec.relays.len(), 1);
     assert!(!rec.relays[0].answered());
 }
+
+/// One served web conversation on the app's clock: a hearing sheet, a
+/// relay to `relay` (partner, the visitor's answer; `None`: never
+/// answered), consent `withdraw`n afterwards if asked, and an end that
+/// names `referred` partners.
+async fn contact(
+    app: &TestApp,
+    c: &mut Counsellor,
+    relay: &[(&str, Option<bool>)],
+    withdraw: bool,
+    referred: &[&str],
+) {
+    let mut chat = chat_with_sheet(app, c).await;
+    let parts: Vec<Value> = relay
+        .iter()
+        .map(|(p, _)| json!({"partner_id": p, "questions": ["contact"]}))
+        .collect();
+    let (status, prepared) = post(
+        app,
+        &relays_path(&chat.conv),
+        Some(&c.cookie),
+        json!({"purpose": PURPOSE, "partners": parts}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{prepared}");
+    let relay_id = prepared["relay"]["relay_id"].clone();
+    if relay.iter().all(|(_, a)| a.is_some()) {
+        let consents: serde_json::Map<String, Value> = relay
+            .iter()
+            .map(|(p, a)| (p.to_string(), json!(a.unwrap())))
+            .collect();
+        let (status, answered) = post(
+            app,
+            "/api/visitor/relays/answer",
+            None,
+            json!({"conversation_id": chat.conv, "token": chat.token, "relay_id": relay_id,
+                "wording_version": prepared["relay"]["wording_version"], "consents": consents}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answered}");
+    }
+    if withdraw {
+        let (status, w) = post(
+            app,
+            "/api/visitor/relays/withdraw",
+            None,
+            json!({"conversation_id": chat.conv, "token": chat.token, "relay_id": relay_id}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{w}");
+    }
+    c.ws.send(json!({"type": "end", "conversation_id": chat.conv, "outcome": "referred", "referred_to": referred}))
+        .await;
+    c.ws.recv_type("ended").await;
+    chat.v.recv_type("ended").await;
+}
+
+/// The seeds' contacts with support agencies over a seeded year, by the
+/// partners' kind: relays (consented; a consent later withdrawn still
+/// counts, one never answered does not) and referrals (named at the end).
+/// The report equals the hand count, and purging everything changes
+/// nothing.
+#[tokio::test]
+async fn relays_and_referrals_over_a_seeded_year_equal_a_hand_count() {
+    let app = spawn_app_with(|s| {
+        s.session_ttl_secs = 3000 * 86_400;
+        s.report.min_cell = 1;
+        s.retention.conversation_days = 800;
+        s.retention.booking_days = 800;
+        s.retention.case_keep_days = 800;
+    })
+    .await;
+    let clock = app.clock().clone();
+    let jst = crate::report::jst_10;
+    clock.set(jst(2025, 5, 1));
+    let admin = staff_cookie(&app, "rl-admin-y", Role::Admin).await;
+    let work = partner(&app, &admin, "サポステ", "employment", true).await;
+    let clinic = partner(&app, &admin, "クリニック", "medical", true).await;
+    let family = partner(
+        &app,
+        &admin,
+        "子ども家庭支援センター",
+        "child_family",
+        false,
+    )
+    .await;
+    let mut c = app.counsellor("rl-year").await;
+    c.available(1).await;
+
+    // FY2025.
+    clock.set(jst(2025, 6, 10));
+    contact(
+        &app,
+        &mut c,
+        &[(&work, Some(true)), (&clinic, Some(false))],
+        false,
+        &[&family],
+    )
+    .await;
+    clock.set(jst(2025, 11, 5));
+    contact(
+        &app,
+        &mut c,
+        &[(&clinic, Some(true))],
+        true,
+        &[&work, &family],
+    )
+    .await;
+    clock.set(jst(2026, 2, 1));
+    contact(&app, &mut c, &[(&work, None)], false, &[]).await;
+    // FY2026.
+    clock.set(jst(2026, 5, 1));
+    contact(
+        &app,
+        &mut c,
+        &[(&work, Some(true)), (&clinic, Some(true))],
+        false,
+        &[&clinic],
+    )
+    .await;
+
+    clock.set(jst(2026, 12, 1));
+    let report = |period: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let (status, r) = get(
+                app,
+                &format!("/api/admin/report?period={period}"),
+                Some(&admin),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{r}");
+            r
+        }
+    };
+    let fy2025 = report("FY2025").await;
+    assert_eq!(fy2025["started"], 3);
+    assert_eq!(
+        fy2025["relays_by_offer"],
+        json!({"employment": 1, "medical": 1})
+    );
+    assert_eq!(
+        fy2025["referrals_by_offer"],
+        json!({"child_family": 2, "employment": 1})
+    );
+    let fy2026 = report("FY2026").await;
+    assert_eq!(
+        fy2026["relays_by_offer"],
+        json!({"employment": 1, "medical": 1})
+    );
+    assert_eq!(fy2026["referrals_by_offer"], json!({"medical": 1}));
+    // The CSV carries them under their own names.
+    let csv = reqwest::Client::new()
+        .get(app.url("/api/admin/report?period=FY2025&format=csv"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for row in [
+        "relays_by_offer,employment,1",
+        "relays_by_offer,medical,1",
+        "referrals_by_offer,child_family,2",
+    ] {
+        assert!(csv.lines().any(|l| l == row), "{row} in\n{csv}");
+    }
+    let purged = app.state.service.purge(jst(2029, 1, 1)).await.unwrap();
+    assert_eq!(purged.conversations.len(), 4);
+    assert_eq!(report("FY2025").await, fy2025);
+    assert_eq!(report("FY2026").await, fy2026);
+}

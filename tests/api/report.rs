@@ -235,7 +235,7 @@ async fn the_report_matches_a_hand_count_hides_small_cells_and_survives_the_purg
 }
 
 /// 10:00 Japan time on a day, as epoch ms.
-fn jst_10(y: i32, m: u8, d: u8) -> u64 {
+pub(crate) fn jst_10(y: i32, m: u8, d: u8) -> u64 {
     let date = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap();
     (date.midnight().assume_utc().unix_timestamp() as u64 + 3600) * 1000
 }
