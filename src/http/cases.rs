@@ -34,6 +34,19 @@ pub async fn case(
         .json(serde_json::json!({ "case": case })))
 }
 
+/// The visitor's conversation, for a request from a page of this site
+/// that names it with its resume token (`origin_forbidden`,
+/// `resume_failed` otherwise).
+pub(super) async fn resumed(
+    req: &HttpRequest,
+    app: &AppState,
+    id: ConversationId,
+    token: &str,
+) -> Result<crate::model::ConversationRecord, ApiError> {
+    super::session::same_site(req, app)?;
+    Ok(app.service.resume(id, token).await?)
+}
+
 /// A visitor's conversation and its resume token: how a page that has no
 /// open socket (after the end, or while it leaves) says whose it is.
 #[derive(serde::Deserialize)]
@@ -52,11 +65,7 @@ pub async fn take(
     body: web::Json<ResumeAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::session::same_site(&req, &app)?;
-    let rec = app
-        .service
-        .resume(body.conversation_id, &body.token)
-        .await?;
+    let rec = resumed(&req, &app, body.conversation_id, &body.token).await?;
     let shown = app.service.take_return_code(rec.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
@@ -98,7 +107,6 @@ pub async fn visitor_case(
     body: web::Json<CaseStep>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::session::same_site(&req, &app)?;
     let (id, token) = match &*body {
         CaseStep::KeepLonger {
             conversation_id,
@@ -114,7 +122,7 @@ pub async fn visitor_case(
             token,
         } => (*conversation_id, token.as_str()),
     };
-    let rec = app.service.resume(id, token).await?;
+    let rec = resumed(&req, &app, id, token).await?;
     let answer = match &*body {
         CaseStep::KeepLonger {
             wording_version,
@@ -157,11 +165,7 @@ pub async fn leave_quickly(
     body: web::Json<ResumeAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::session::same_site(&req, &app)?;
-    let rec = app
-        .service
-        .resume(body.conversation_id, &body.token)
-        .await?;
+    let rec = resumed(&req, &app, body.conversation_id, &body.token).await?;
     app.service.visitor_leave_quickly(rec.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

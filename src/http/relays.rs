@@ -12,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::session::{current_account, same_site};
+use super::cases::resumed;
 use super::ApiError;
 use crate::app::AppState;
 use crate::core::ids::{ConversationId, PartnerId, RelayId};
@@ -142,11 +143,7 @@ pub async fn visitor_list(
     body: web::Json<super::cases::ResumeAuth>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
-    let rec = app
-        .service
-        .resume(body.conversation_id, &body.token)
-        .await?;
+    let rec = resumed(&req, &app, body.conversation_id, &body.token).await?;
     let relays = app.service.visitor_relays(&rec);
     Ok(HttpResponse::Ok().json(serde_json::json!({ "relays": relays })))
 }
@@ -157,11 +154,7 @@ pub async fn answer(
     body: web::Json<AnswerBody>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
-    let rec = app
-        .service
-        .resume(body.conversation_id, &body.token)
-        .await?;
+    let rec = resumed(&req, &app, body.conversation_id, &body.token).await?;
     let relay = app
         .service
         .answer_relay(&rec, body.relay_id, &body.wording_version, &body.consents)
@@ -175,11 +168,7 @@ pub async fn withdraw(
     body: web::Json<WithdrawBody>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    same_site(&req, &app)?;
-    let rec = app
-        .service
-        .resume(body.conversation_id, &body.token)
-        .await?;
+    let rec = resumed(&req, &app, body.conversation_id, &body.token).await?;
     let relay = app
         .service
         .withdraw_relay(&rec, body.relay_id, body.partner_id)

@@ -210,19 +210,7 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     assert_eq!(r.status(), 400);
     // Issue 23: a relay of the sheet's text to a partner, consented and
     // read through the partner's link.
-    let boss = http
-        .post(format!("http://{addr}/api/login"))
-        .json(&json!({"username": "boss", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let boss = boss.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let boss = admin_cookie(&http, &addr).await;
     let partner: serde_json::Value = http
         .post(format!("http://{addr}/api/partners"))
         .header("cookie", &boss)
@@ -433,6 +421,23 @@ async fn nothing_personal_reaches_the_logs_at_trace_level() {
     assert!(!logs.contains(session), "the session token was logged");
 }
 
+/// The admin `boss` logged in: the session cookie.
+async fn admin_cookie(http: &reqwest::Client, addr: &str) -> String {
+    let r = http
+        .post(format!("http://{addr}/api/login"))
+        .json(&json!({"username": "boss", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// A JSON log line with its `timestamp` field's value blanked.
 fn without_timestamp(line: &str) -> String {
     const FIELD: &str = "\"timestamp\":\"";
@@ -481,19 +486,7 @@ async fn handoff_with_contact_details(
     token: &str,
 ) -> String {
     let http = reqwest::Client::new();
-    let r = http
-        .post(format!("http://{addr}/api/login"))
-        .json(&json!({"username": "boss", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let admin = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let admin = admin_cookie(&http, addr).await;
     let post = |path: &str, body: serde_json::Value| {
         http.post(format!("http://{addr}{path}"))
             .header("cookie", &admin)
