@@ -28,7 +28,10 @@ const AUDIT_ACTIONS = [
   'account_created', 'account_renamed', 'account_role_changed', 'account_deactivated',
   'account_reactivated', 'account_setup_issued', 'account_password_set',
   'account_password_changed', 'account_sessions_revoked', 'reset_second_factor',
+  'relay_prepared', 'relay_answered', 'relay_withdrawn', 'relay_link_issued', 'relay_viewed', 'relay_printed',
 ];
+/** The account of a step no staff member took (issue 23's relay sheets). */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
 
 const state = { slots: [], audit: [], auditError: null, status: null, slotError: null, slotsError: null };
 
@@ -164,12 +167,15 @@ function slotRow(slot) {
 
 function auditRow(e) {
   // Staff accounts' changes name the account (and a role change's roles).
-  const what = e.target_name !== undefined ? [e.target_name, e.detail].filter(Boolean).join(' ') : (e.references || []).join(', ');
+  // A relay sheet's steps (issue 23) name the relay and the partner in `detail`;
+  // the visitor's and a partner's steps have no staff account.
+  const what = e.target_name !== undefined ? [e.target_name, e.detail].filter(Boolean).join(' ') : (e.references || []).join(', ') || e.detail || '';
+  const who = e.account === NOBODY ? t(e.action === 'relay_viewed' ? 'audit.actor.partner' : 'audit.actor.visitor') : e.display_name;
   return h(
     'tr',
     { 'data-action': e.action },
     h('td', { text: formatJapanDateTime(e.at) }),
-    h('td', { text: e.display_name }),
+    h('td', { text: who }),
     h('td', { text: t(`audit.${e.action}`) }),
     h('td', { text: what }),
     // As the console names it ("相談 #23fb"), the whole id on hover.
