@@ -28,6 +28,7 @@ import { stickToBottom, autoGrow, bindTextSize, Attention } from './messenger.js
 import { initWayBack, onWayBackCode, setWayBackAvailable } from './way-back.js';
 import { initReturnCode, setReturnCodeAvailable, returnCodeToStart, returnStartFailed } from './return-code.js';
 import { initLetters, setLettersInfo, offerLetter } from './letters.js';
+import { initRelays, refreshRelays, resetRelays } from './relay-consent.js';
 
 const STORE_KEY = 'tsunagu.visitor';
 const $ = (id) => document.getElementById(id);
@@ -835,6 +836,8 @@ function onServerMessage(msg) {
       state.endedBy = msg.by;
       // Someone who switched to another app learns that the counsellor closed the chat.
       if (msg.by !== 'visitor') attention?.notify();
+      // A relay sheet may have changed just before the end; the socket closes now.
+      refreshRelays();
       return onEnded();
     case 'handoff':
       onHandoff(msg.handoff);
@@ -848,6 +851,8 @@ function onServerMessage(msg) {
       return undefined;
     case 'way_back_code':
       return onWayBackCode(msg);
+    case 'relay_changed':
+      return refreshRelays();
     case 'error':
       return onError(msg);
     default:
@@ -875,6 +880,8 @@ function onWelcome(msg) {
   if (msg.counsellor) state.counsellor = msg.counsellor;
   state.bound = true;
   persist();
+  // Issue 23: relay sheets of a conversation taken up again (none yet in a new one).
+  if (!fresh) refreshRelays();
   const wasHidden = $('screen-chat').hidden;
   setPhase(msg.state);
   showChat({ focus: wasHidden });
@@ -1070,6 +1077,7 @@ function resetConversation() {
   setCounsellorTyping(false);
   hideConfirm();
   resetHandoff();
+  resetRelays();
   renderSafety();
 }
 
@@ -1184,6 +1192,11 @@ function init() {
   initWayBack({
     request: () => conn?.send({ type: 'way_back_code' }),
     redeemed: takeUpWithWayBack,
+  });
+  initRelays({
+    auth: () => (state.conversationId ? { conversation_id: state.conversationId, token: state.token } : null),
+    announce,
+    showTop: (el) => log?.showTop(el),
   });
   initReturnCode({
     conversation: () => (state.conversationId ? { conversation_id: state.conversationId, token: state.token } : null),

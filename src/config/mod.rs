@@ -611,8 +611,8 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             wording_version: "2026-12".into(),
-            notice_ja: "相談員が、あなたの話の一部を下の連携先に伝えることを提案しています。伝わるのは、連携先ごとに書かれている内容だけで、あなたが「同意する」を選んだ連携先だけです。名前や連絡先は伝わりません。同意はいつでも取り消せます。取り消すと、連携先はその時からこの内容を見られなくなります。".into(),
-            notice_en: "Your counsellor suggests passing part of what you told us to the services below. Only what is listed under each service goes, and only to the services you agree to. Your name and contact details do not go. You can take your agreement back at any time; from then on, the service can no longer see it.".into(),
+            notice_ja: "相談員が、あなたの話の一部を下の連携先に伝えることを提案しています。伝わるのは、連携先ごとに書かれている内容だけで、あなたが「この連携先に伝えてよい」を選んだ連携先だけです。名前や連絡先は伝わりません。同意はいつでも取り消せます。取り消すと、連携先はその時からこの内容を見られなくなります。".into(),
+            notice_en: "Your counsellor suggests passing part of what you told us to the services below. Only what is listed under each service goes, and only to the services you say may have it. Your name and contact details do not go. You can take your agreement back at any time; from then on, the service can no longer see it.".into(),
             link_valid_days: 14,
         }
     }

@@ -250,6 +250,11 @@ role = "$role"
 password_hash = "$HASH"
 EOF
   done
+  # Issue 23 (the relay sheet, spec 39): tsunagi.ja, tsunagi.en, its counsellors (ja, en).
+  for u in tsunagi.ja:綱木:counsellor tsunagi.en:綱島:counsellor; do
+    IFS=: read -r uname dname role <<<"$u"
+    printf '\n[[users]]\nusername = "%s"\ndisplay_name = "%s"\nrole = "%s"\npassword_hash = "%s"\n' "$uname" "$dname" "$role" "$HASH"
+  done
 } >"$CONFIG"
 
 # A second server whose chat is closed: open Monday to Friday as usual,

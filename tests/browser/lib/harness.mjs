@@ -103,6 +103,14 @@ export async function phonePage(browser, pagePath, { viewport = { width: 360, he
   return { context, page };
 }
 
+/** Someone at a desk on a page that needs no login (a partner's relay link), as it loads. */
+export async function deskPage(browser, pagePath, { viewport = { width: 1280, height: 800 } } = {}) {
+  const context = await isolatedContext(browser, { viewport });
+  const page = watch(await context.newPage());
+  await page.goto(`${BASE}${pagePath}`);
+  return { context, page };
+}
+
 /** A visitor on a phone on the chat page, ready to start. */
 export async function visitorPage(browser, options = {}) {
   const visitor = await phonePage(browser, '/', options);
