@@ -321,13 +321,15 @@ impl Application {
                             web::post().to(http::relays::withdraw),
                         )
                         .route("/relay/view", web::post().to(http::relays::view))
-                        .route(
-                            "/counsellor/conversations/{conversation_id}/hearing",
-                            web::get().to(http::hearing::read),
-                        )
-                        .route(
-                            "/counsellor/conversations/{conversation_id}/hearing",
-                            web::put().to(http::hearing::save),
+                        .service(
+                            // A sheet's answers may hold several texts of
+                            // up to 2,000 characters: more than the API's
+                            // usual body limit.
+                            web::resource("/counsellor/conversations/{conversation_id}/hearing")
+                                .app_data(http::json_config().limit(http::hearing::MAX_SHEET_BYTES))
+                                .route(web::get().to(http::hearing::read))
+                                .route(web::put().to(http::hearing::save))
+                                .default_service(web::to(http::not_found)),
                         )
                         .route(
                             "/booking/reschedule",

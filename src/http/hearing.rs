@@ -13,6 +13,10 @@ use crate::core::ids::ConversationId;
 use crate::protocol::ErrorCode;
 use crate::service::SaveHearing;
 
+/// The largest sheet a counsellor saves (its body): 80 questions, some of
+/// them texts of up to 2,000 characters.
+pub const MAX_SHEET_BYTES: usize = 128 * 1024;
+
 fn id_of(path: &str) -> Result<ConversationId, ApiError> {
     path.parse()
         .map_err(|_| ApiError::new(ErrorCode::NotYourConversation, "not your conversation"))

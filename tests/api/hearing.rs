@@ -493,3 +493,39 @@ async fn the_purge_takes_the_sheet_and_its_statistics_stay_counted() {
         Some(WithdrawalBand::UnderOneYear)
     );
 }
+
+/// A sheet of long texts is more than the API's usual body limit: its
+/// save takes up to `MAX_SHEET_BYTES`.
+#[tokio::test]
+async fn a_sheet_of_long_texts_is_saved_whole() {
+    let mut long = sheet_v1();
+    let text = long.question("situation").unwrap().clone();
+    long.sections[1].questions = (1..=4)
+        .map(|n| tsunagu::core::hearing::QuestionDef {
+            id: format!("text_{n}"),
+            max_chars: Some(2000),
+            ..text.clone()
+        })
+        .collect();
+    let app = spawn_app_with(with_sheets(vec![long])).await;
+    let mut c = app.counsellor("hs-long").await;
+    c.available(1).await;
+    let (mut v, w) = app.start_visitor(json!({"type": "start"})).await;
+    wait_matched(&mut v, &w).await;
+    let conv = assigned(&mut c).await;
+    let answers: serde_json::Map<String, Value> = (1..=4)
+        .map(|n| (format!("text_{n}"), json!("語".repeat(2000))))
+        .collect();
+    let body = json!({"version": 1, "answers": answers});
+    assert!(body.to_string().len() > 16 * 1024);
+    let saved = save(&app, &c.cookie, &conv, body).await;
+    assert_eq!(saved["answers"].as_object().unwrap().len(), 4);
+    // Past the limit: refused as too large, nothing saved.
+    let huge = json!({"version": 1, "answers": {"text_1": "a".repeat(200 * 1024)}});
+    let (status, answer) = put(&app, Some(&c.cookie), &conv, huge, None).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("body_too_large"))
+    );
+    assert_eq!(read(&app, &c.cookie, &conv).await, saved);
+}
