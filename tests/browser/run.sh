@@ -239,7 +239,11 @@ EOF
   # fumi.sup: its supervisor (acknowledges the urgent letters' alerts, so later specs start clean).
   # Issue 23 (the directory of partner services on the admin page, spec 36): renkei, its admin;
   # (naming partners when referring, spec 37): shokai, its counsellor.
-  for u in kanshi:監:supervisor kanshi.c:監物:counsellor kanshi.admin:監査:admin keiyaku:契約:counsellor fumi:文:counsellor fumi.en:文子:counsellor fumi.sup:文江:supervisor renkei:連携:admin shokai:紹介:counsellor; do
+  # (the hearing sheet in the console, spec 38): kiki.ja, kiki.en, its counsellors (ja, en);
+  # (the relay sheet, spec 39): tsunagi.ja, tsunagi.en; (the relay sheet in the console,
+  # spec 40): renraku.ja, renraku.en, their counsellors (ja, en).
+  for u in kanshi:監:supervisor kanshi.c:監物:counsellor kanshi.admin:監査:admin keiyaku:契約:counsellor fumi:文:counsellor fumi.en:文子:counsellor fumi.sup:文江:supervisor renkei:連携:admin shokai:紹介:counsellor \
+    kiki.ja:菊池:counsellor kiki.en:木下:counsellor tsunagi.ja:綱木:counsellor tsunagi.en:綱島:counsellor renraku.ja:連城:counsellor renraku.en:連野:counsellor; do
     IFS=: read -r uname dname role <<<"$u"
     cat <<EOF
 
@@ -249,11 +253,6 @@ display_name = "$dname"
 role = "$role"
 password_hash = "$HASH"
 EOF
-  done
-  # Issue 23 (the relay sheet, spec 39): tsunagi.ja, tsunagi.en, its counsellors (ja, en).
-  for u in tsunagi.ja:綱木:counsellor tsunagi.en:綱島:counsellor; do
-    IFS=: read -r uname dname role <<<"$u"
-    printf '\n[[users]]\nusername = "%s"\ndisplay_name = "%s"\nrole = "%s"\npassword_hash = "%s"\n' "$uname" "$dname" "$role" "$HASH"
   done
 } >"$CONFIG"
 

@@ -27,6 +27,8 @@ function renderEarlier(e) {
   if (e.outcome) facts.push(t(`outcome.${e.outcome}`));
   if (e.risk && e.risk !== 'none') facts.push(`${t('risk.label')}: ${t(`risk.${e.risk}`)}`);
   if (e.handoff) facts.push(t('case.handoff', { state: e.handoff }));
+  // Issue 23: its hearing sheet is read beside this one's (hearing.js).
+  if (e.hearing) facts.push(t('case.hearing', { state: t(e.hearing.complete ? 'hearing.state.complete' : 'hearing.state.draft') }));
   const items = [h('p', { class: 'case-facts', text: facts.join(' · ') })];
   if (e.risk_reasons?.length) {
     items.push(
@@ -49,7 +51,8 @@ function renderEarlier(e) {
 /**
  * Fill `box` (a <details>) with the case of conversation `id`; hidden when
  * there is none. `kind` 'letter': the case of a waiting letter (its own
- * endpoint: anyone who counsels may answer it).
+ * endpoint: anyone who counsels may answer it). Returns the case (null
+ * when there is none, or when another was asked for meanwhile).
  */
 export async function loadCase(id, box, kind = 'conversation') {
   let body = null;
@@ -64,11 +67,11 @@ export async function loadCase(id, box, kind = 'conversation') {
   } catch {
     body = null;
   }
-  if (box.dataset.caseFor !== token) return;
+  if (box.dataset.caseFor !== token) return null;
   const c = body?.case;
   if (!c) {
     box.hidden = true;
-    return;
+    return null;
   }
   const render = () => {
     if (box.dataset.caseFor !== token) return;
@@ -89,4 +92,5 @@ export async function loadCase(id, box, kind = 'conversation') {
   render();
   onLangChange(render);
   box.hidden = false;
+  return c;
 }

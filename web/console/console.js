@@ -27,6 +27,8 @@ import { cannedPicker, loadCannedLibrary, clearCannedLibrary } from './canned.js
 import { loadCase } from './case.js';
 import { startLetters, stopLetters, closeLetter, letterOpen } from './letters.js';
 import { referBox } from './refer.js';
+import { hearingSheet } from './hearing.js';
+import { relaySheet } from './relay.js';
 
 const OUTBOX_KEY = 'tsunagu.console.outbox';
 const $ = (id) => document.getElementById(id);
@@ -527,6 +529,9 @@ function onServerMessage(msg) {
     case 'handoff':
       if (c) onHandoff(c, msg.handoff);
       return undefined;
+    case 'relay_changed':
+      if (c) c.els.relay.changed();
+      return undefined;
     case 'supervising':
       return onSupervising(msg.conversation);
     case 'alert':
@@ -598,6 +603,8 @@ function onWelcome(msg) {
   for (const c of state.conversations.values()) {
     pump(c);
     scheduleAck(c);
+    // A relay may have been answered while the socket was away.
+    c.els.relay.changed();
   }
   // Open the most urgent live chat once the catch-up has said who wrote last.
   scheduleAutoSelect();
@@ -644,7 +651,8 @@ function newConversation(view) {
   const restored = state.restoredOutbox[c.id];
   if (Array.isArray(restored)) c.outbox = restored;
   buildPanel(c);
-  if (!c.supervision) loadCase(c.id, c.els.caseBox);
+  // The case's earlier hearing sheets are read beside this one's (issue 23).
+  if (!c.supervision) loadCase(c.id, c.els.caseBox).then((kase) => c.els.hearing.setCase(kase));
   for (const o of c.outbox) addMessage(c, { key: o.client_id, client_id: o.client_id, from: 'counsellor', text: o.text });
   return c;
 }
@@ -736,6 +744,8 @@ function submitWhisper(ev, c) {
 function removeConversation(c) {
   clearTimeout(c.typingTimer);
   clearTimeout(c.watchdog);
+  c.els.hearing.dispose();
+  c.els.relay.dispose();
   c.els.panel.remove();
   state.conversations.delete(c.id);
   if (state.selected === c.id) {
@@ -929,6 +939,25 @@ function buildPanel(c) {
   els.withdrawal = h('select', { id: `${outcomeId}-withdrawal`, class: 'end-withdrawal' });
   els.severityLabel = h('label', { for: `${outcomeId}-severity` });
   els.severity = h('select', { id: `${outcomeId}-severity`, class: 'end-severity' });
+  // Issue 23: filled from the hearing sheet's answers while the counsellor has not chosen.
+  els.fromSheet = h('p', { id: `${outcomeId}-from-sheet`, class: 'hint end-from-sheet', hidden: true });
+  for (const select of [els.withdrawal, els.severity]) {
+    select.setAttribute('aria-describedby', els.fromSheet.id);
+    select.addEventListener('change', () => {
+      select.dataset.touched = 'true';
+      renderFromSheet(c);
+    });
+  }
+  // Issue 23: the relay sheet, made from the hearing sheet and shown in its column.
+  els.relay = relaySheet(c.id, {
+    getPreChat: () => c.preChat,
+    onNotice: (key) => addNotice(key, c.id),
+  });
+  els.hearing = hearingSheet(c.id, {
+    onStats: (stats) => prefillEnd(c, stats),
+    onToggle: (open) => els.body.classList.toggle('sheet-open', open),
+    relay: els.relay,
+  });
   els.referral = h('input', { type: 'checkbox', id: `${outcomeId}-referral`, class: 'end-referral' });
   els.referralLabel = h('label', { for: `${outcomeId}-referral` });
   // Issue 23: the partner services referred to, when the outcome is a referral.
@@ -947,6 +976,7 @@ function buildPanel(c) {
     els.withdrawal,
     els.severityLabel,
     els.severity,
+    els.fromSheet,
     h('div', { class: 'check' }, els.referral, els.referralLabel),
     els.refer.box,
     els.endError,
@@ -961,13 +991,24 @@ function buildPanel(c) {
   els.panel = h(
     'section',
     { class: 'conv-panel', 'aria-labelledby': hid, hidden: true },
-    h('div', { class: 'conv-head' }, els.heading, els.riskNow, els.meta, els.supervisionLine, els.superviseActions, els.silent, els.caseBox),
     h(
+      'div',
+      { class: 'conv-head' },
+      h('div', { class: 'conv-title' }, els.heading, els.hearing.toggle),
+      els.riskNow,
+      els.meta,
+      els.supervisionLine,
+      els.superviseActions,
+      els.silent,
+      els.caseBox,
+    ),
+    (els.body = h(
       'div',
       { class: 'conv-body' },
       h('div', { class: 'conv-chat' }, els.log, els.typing, els.composer, els.whisperForm),
       buildSideTabs(c, els),
-    ),
+      els.hearing.column,
+    )),
   );
   c.els = els;
   $('conv-area').append(els.panel);
@@ -1402,7 +1443,12 @@ function renderConversation(c) {
   els.severityLabel.textContent = t('end.severity');
   fillSelect(els.severity, SEVERITIES, 'stats.severity', 'end.optional');
   els.referralLabel.textContent = t('end.referral');
+  renderFromSheet(c);
   els.closeButton.textContent = t('end.close');
+  // The hearing sheet: the one who holds (or held) the chat fills it.
+  els.hearing.sync(!c.supervision);
+  // A relay needs the web page for the visitor to read and agree to it.
+  els.relay.sync(!c.supervision && c.channel === 'web' && !c.erased);
   if (c.typingActive) els.typing.textContent = t('typing.visitor');
   renderNotes(c);
   renderRisk(c);
@@ -1460,6 +1506,29 @@ function renderEnd(c) {
     els.closeButton.hidden = true;
   }
   els.endState.hidden = !els.endState.textContent;
+}
+
+/**
+ * Issue 23: the statistics the hearing sheet records fill the end form's
+ * withdrawal and severity while they are empty (or still as the sheet
+ * filled them); once the counsellor chooses, the choice stands.
+ */
+function prefillEnd(c, stats) {
+  const { els } = c;
+  for (const [select, value] of [[els.withdrawal, stats.withdrawal], [els.severity, stats.severity]]) {
+    if (select.dataset.touched) continue;
+    if (select.value !== '' && select.value !== select.dataset.fromSheet) continue;
+    select.value = value || '';
+    select.dataset.fromSheet = select.value ? value : '';
+  }
+  renderFromSheet(c);
+}
+
+function renderFromSheet(c) {
+  const { els } = c;
+  const filled = [els.withdrawal, els.severity].some((s) => s.value && s.value === s.dataset.fromSheet && !s.dataset.touched);
+  els.fromSheet.textContent = t('end.from_sheet');
+  els.fromSheet.hidden = !filled;
 }
 
 function closeConversation(c) {
@@ -1877,6 +1946,8 @@ function clearWorkspace() {
   for (const c of [...state.conversations.values()]) {
     clearTimeout(c.typingTimer);
     clearTimeout(c.watchdog);
+    c.els.hearing.dispose({ flush: false });
+    c.els.relay.dispose();
     c.els.panel.remove();
   }
   state.conversations.clear();
