@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::session::{current_account, same_site};
 use super::cases::resumed;
+use super::session::{current_account, same_site};
 use super::ApiError;
 use crate::app::AppState;
 use crate::core::ids::{ConversationId, PartnerId, RelayId};
