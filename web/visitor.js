@@ -836,8 +836,6 @@ function onServerMessage(msg) {
       state.endedBy = msg.by;
       // Someone who switched to another app learns that the counsellor closed the chat.
       if (msg.by !== 'visitor') attention?.notify();
-      // A relay sheet may have changed just before the end; the socket closes now.
-      refreshRelays();
       return onEnded();
     case 'handoff':
       onHandoff(msg.handoff);
