@@ -249,16 +249,32 @@ fn private_file(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-/// Take the data directory's lock file, or say who holds it.
+/// How long `open` waits for the lock to be let go before it says the
+/// directory is in use.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Take the data directory's lock file, or say who holds it. A holder
+/// that is letting go gets [`LOCK_WAIT`]: a server restarted by its
+/// supervisor while the old process is still exiting, or (seen in the test
+/// suite) a child process forked elsewhere in this process that still has
+/// a copy of the descriptor until its `exec`.
 fn lock_dir(dir: &Path) -> Result<File, OpenError> {
     let file = private_file(&dir.join(LOCK_FILE)).map_err(|e| OpenError::from_io(dir, e))?;
-    try_lock(&file).map_err(|e| match e.kind() {
-        io::ErrorKind::WouldBlock => OpenError::InUse {
-            dir: dir.to_owned(),
-        },
-        _ => OpenError::from_io(dir, e),
-    })?;
-    Ok(file)
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match try_lock(&file) {
+            Ok(()) => return Ok(file),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(OpenError::InUse {
+                        dir: dir.to_owned(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(OpenError::from_io(dir, e)),
+        }
+    }
 }
 
 #[cfg(unix)]
