@@ -474,6 +474,11 @@ impl<'a> Sheets<'a> {
         Ok(Sheets(defs))
     }
 
+    /// Definitions already checked (the configuration's, at load).
+    pub fn checked(defs: &'a [SheetDef]) -> Sheets<'a> {
+        Sheets(defs)
+    }
+
     pub fn current(&self) -> &'a SheetDef {
         self.0
             .iter()

@@ -196,6 +196,18 @@ pub fn prepare(
     })
 }
 
+/// Every answered question of a sheet as a relay would share it, in the
+/// sheet's order: what the counsellor chooses from.
+pub fn shareable(
+    def: &SheetDef,
+    answers: &BTreeMap<String, Answer>,
+    texts: &BTreeMap<String, String>,
+) -> Vec<SharedField> {
+    def.questions()
+        .filter_map(|q| shared(def, answers, texts, &q.id))
+        .collect()
+}
+
 /// One answered question as it is shared, word for word.
 fn shared(
     def: &SheetDef,
@@ -231,21 +243,21 @@ fn shared(
                 .join(", "),
         ),
         (AnswerKind::Scale, Some(Answer::Scale(n)), _) => {
+            // "2（1：とてもつらい〜5：落ち着いている）", "2 (1 = Very hard, 5 = Settled)";
+            // without the ends' words, "2（1〜5）", "2 (of 1-5)".
             let (lo, hi) = q.scale_range();
-            let ends = |a: &str, b: &str| {
-                if a.is_empty() || b.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({lo}: {a} – {hi}: {b})")
-                }
+            let named = |a: &str, b: &str| !a.is_empty() && !b.is_empty();
+            let ja = if named(&q.min_label_ja, &q.max_label_ja) {
+                format!("{n}（{lo}：{}〜{hi}：{}）", q.min_label_ja, q.max_label_ja)
+            } else {
+                format!("{n}（{lo}〜{hi}）")
             };
-            (
-                format!(
-                    "{n}（{lo}〜{hi}）{}",
-                    ends(&q.min_label_ja, &q.max_label_ja).trim_start()
-                ),
-                format!("{n} of {lo}-{hi}{}", ends(&q.min_label_en, &q.max_label_en)),
-            )
+            let en = if named(&q.min_label_en, &q.max_label_en) {
+                format!("{n} ({lo} = {}, {hi} = {})", q.min_label_en, q.max_label_en)
+            } else {
+                format!("{n} (of {lo}-{hi})")
+            };
+            (ja, en)
         }
         _ => return None,
     };

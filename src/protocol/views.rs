@@ -650,6 +650,11 @@ pub struct HearingSheetView {
     pub complete: bool,
     pub saved_at: u64,
     pub saved_by: StaffRef,
+    /// Its answered questions as a relay sheet would pass them on, word
+    /// for word (`core::relay::shareable`): what the console offers when
+    /// a relay is prepared. Only on the conversation's own sheet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<Vec<crate::core::relay::SharedField>>,
 }
 
 /// A message of an earlier conversation.

@@ -60,7 +60,7 @@ impl Service {
         Self::only_counsellors(who)?;
         let rec = self.authorise(id, who.id).await?;
         match rec.hearing {
-            Some(h) => Ok(Some(hearing_view(&h, &self.names().await?))),
+            Some(h) => Ok(Some(self.own_hearing_view(&h).await?)),
             None => Ok(None),
         }
     }
@@ -117,7 +117,21 @@ impl Service {
             "a counsellor saved a hearing sheet"
         );
         let saved = rec.hearing.expect("just saved");
-        Ok(hearing_view(&saved, &self.names().await?))
+        self.own_hearing_view(&saved).await
+    }
+
+    /// The conversation's own sheet, with what a relay would share of it.
+    async fn own_hearing_view(&self, h: &HearingSheet) -> Result<HearingSheetView, Refusal> {
+        let mut view = hearing_view(h, &self.names().await?);
+        view.shared = Some(
+            self.settings
+                .hearing
+                .sheets()
+                .get(h.version)
+                .map(|def| crate::core::relay::shareable(def, &h.answers, &h.texts))
+                .unwrap_or_default(),
+        );
+        Ok(view)
     }
 }
 
@@ -151,5 +165,6 @@ pub(super) fn hearing_view(
                 .map(|a| a.display_name.clone())
                 .unwrap_or_default(),
         },
+        shared: None,
     }
 }

@@ -242,6 +242,7 @@ impl Service {
                 "the hearing sheet's version is no longer defined",
             )
         })?;
+        // Before reading the partners (`relay::prepare` refuses it too).
         if body.partners.is_empty() || body.partners.len() > relay::MAX_PARTNERS {
             return Err(refusal(RelayError::Invalid(format!(
                 "partners: 1 to {}",

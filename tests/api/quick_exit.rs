@@ -413,7 +413,7 @@ async fn the_beacon_leaves_quickly_after_the_socket_is_gone() {
     let token = w["resume_token"].as_str().unwrap().to_owned();
     v.drop_connection();
 
-    let beacon = |body: String, origin: Option<&'static str>| {
+    let beacon = |body: String, origin: Option<String>| {
         let mut r = reqwest::Client::new()
             .post(app.url("/api/visitor/leave-quickly"))
             .header("content-type", "text/plain;charset=UTF-8")
@@ -433,7 +433,7 @@ async fn the_beacon_leaves_quickly_after_the_socket_is_gone() {
         (body("wrong"), None, "resume_failed"),
         (
             body(&token),
-            Some("https://evil.example"),
+            Some("https://evil.example".to_owned()),
             "origin_forbidden",
         ),
         ("{\"conversation_id\":".to_owned(), None, "bad_request"),
@@ -452,8 +452,7 @@ async fn the_beacon_leaves_quickly_after_the_socket_is_gone() {
     }
 
     // The page's own beacon, from its own origin.
-    let own = app.url("");
-    let own: &'static str = Box::leak(own.trim_end_matches('/').to_owned().into_boxed_str());
+    let own = app.url("").trim_end_matches('/').to_owned();
     let (status, answer) = beacon(body(&token), Some(own)).await;
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "{answer}");
     let lq = loop {

@@ -165,6 +165,20 @@ async fn a_relay_to_two_partners_shares_exactly_each_scope_with_consent() {
     assert_eq!(part(relay, &clinic)["fields"][0]["answer_ja"], "3年未満");
     assert!(!part(relay, &clinic).to_string().contains("RELAY-MARKER-A"));
     assert_eq!(part(relay, &work)["consent"]["state"], "asked");
+    // What the console offers to choose from (the sheet's `shared`) is
+    // word for word what the relay holds.
+    let (_, sheet) = get(
+        &app,
+        &format!("/api/counsellor/conversations/{}/hearing", chat.conv),
+        Some(&c.cookie),
+    )
+    .await;
+    let offered = sheet["sheet"]["shared"].as_array().unwrap();
+    for p in relay["parts"].as_array().unwrap() {
+        for f in p["fields"].as_array().unwrap() {
+            assert!(offered.contains(f), "{f} not among {offered:?}");
+        }
+    }
 
     // No consent, no link.
     let link_path = format!("{path}/{relay_id}/link");

@@ -31,54 +31,18 @@ function words(o, field) {
   return (lang() === 'en' ? o?.[`${field}_en`] : o?.[`${field}_ja`]) || o?.[`${field}_ja`] || '';
 }
 
-function answered(v) {
-  if (v === null || v === undefined) return false;
-  if (typeof v === 'string') return v.trim() !== '';
-  if (Array.isArray(v)) return v.length > 0;
-  return true;
-}
-
 function questionsOf(def) {
   return (def?.sections || []).flatMap((s) => s.questions);
 }
 
 /**
- * An answer as the server words it for the visitor and the partner
- * (core::relay::shared), in both languages: an option's label, options
- * joined, a scale with its range and ends, text as typed.
+ * The answered questions of a saved sheet as a relay would pass them on,
+ * word for word: the server renders them (`shared` in the sheet it
+ * returns; core::relay::shareable), so what is offered here is what the
+ * visitor and the partner read.
  */
-function sharedAnswer(q, v) {
-  const label = (o, en) => {
-    const x = (q.options || []).find((opt) => opt.id === o);
-    return x ? (en ? x.label_en : x.label_ja) : o;
-  };
-  if (q.kind === 'text') return { ja: String(v), en: String(v) };
-  if (q.kind === 'choice') return { ja: label(v, false), en: label(v, true) };
-  if (q.kind === 'choices') {
-    return { ja: v.map((o) => label(o, false)).join('、'), en: v.map((o) => label(o, true)).join(', ') };
-  }
-  if (q.kind === 'scale') {
-    const lo = q.min ?? 1;
-    const hi = q.max ?? 5;
-    const ends = (a, b) => (a && b ? ` (${lo}: ${a} – ${hi}: ${b})` : '');
-    return {
-      ja: `${v}（${lo}〜${hi}）${ends(q.min_label_ja, q.max_label_ja).trimStart()}`,
-      en: `${v} of ${lo}-${hi}${ends(q.min_label_en, q.max_label_en)}`,
-    };
-  }
-  return null;
-}
-
-/** The answered questions of a saved sheet, in the sheet's order, as they would be shared. */
-function shareable(def, saved) {
-  const out = [];
-  for (const q of questionsOf(def)) {
-    const v = saved?.answers?.[q.id];
-    if (!answered(v)) continue;
-    const a = sharedAnswer(q, v);
-    if (a) out.push({ question: q.id, label_ja: q.label_ja, label_en: q.label_en || q.label_ja, answer_ja: a.ja, answer_en: a.en });
-  }
-  return out;
+function shareable(saved) {
+  return saved?.shared || [];
 }
 
 function nameOf(p) {
@@ -340,7 +304,7 @@ export function relaySheet(id, { getPreChat = () => ({}), onNotice = () => {} } 
   // --------------------------------------------------------------- form
 
   function canPrepare() {
-    return Boolean(st.sheet.saved && shareable(st.sheet.def, st.sheet.saved).length);
+    return Boolean(st.sheet.saved && shareable(st.sheet.saved).length);
   }
 
   function pending() {
@@ -580,7 +544,7 @@ export function relaySheet(id, { getPreChat = () => ({}), onNotice = () => {} } 
   function renderSheetNote() {
     let key = null;
     if (!st.sheet.saved) key = 'relayc.sheet.none';
-    else if (!shareable(st.sheet.def, st.sheet.saved).length) key = 'relayc.sheet.empty';
+    else if (!shareable(st.sheet.saved).length) key = 'relayc.sheet.empty';
     else if (st.sheet.dirty) key = 'relayc.sheet.dirty';
     sheetNote.textContent = key ? t(key) : '';
     sheetNote.hidden = !key;
@@ -845,7 +809,7 @@ export function relaySheet(id, { getPreChat = () => ({}), onNotice = () => {} } 
 
   function renderAnswers() {
     answersTitle.textContent = t('relayc.step.answers');
-    const fields = shareable(st.sheet.def, st.sheet.saved);
+    const fields = shareable(st.sheet.saved);
     // Ticks of questions no longer answered in the saved sheet fall away.
     const have = new Set(fields.map((f) => f.question));
     for (const picks of st.picks.values()) for (const q of [...picks]) if (!have.has(q)) picks.delete(q);
@@ -856,7 +820,7 @@ export function relaySheet(id, { getPreChat = () => ({}), onNotice = () => {} } 
   function renderPreview() {
     previewTitle.textContent = t('relayc.step.preview');
     previewNote.textContent = t('relayc.preview.note');
-    const fields = shareable(st.sheet.def, st.sheet.saved);
+    const fields = shareable(st.sheet.saved);
     const text = st.purpose.trim();
     const cards = st.chosen.map((pid) => {
       const p = partnerOf(pid) || { name_ja: pid, offers: [] };
