@@ -389,11 +389,30 @@ impl Service {
             })
             .await?;
         let given = consents.values().filter(|y| **y).count();
+        // The record of the agreement (promise 4), kept in the audit log
+        // after the relay itself is erased or purged: which wording, and
+        // per partner yes or no and which questions (ids, never answers).
+        let parts: Vec<String> = view
+            .parts
+            .iter()
+            .map(|p| {
+                let questions: Vec<&str> = p.fields.iter().map(|f| f.question.as_str()).collect();
+                let answer = if consents[&p.partner_id] {
+                    "given"
+                } else {
+                    "refused"
+                };
+                format!("partner:{}={answer}[{}]", p.partner_id, questions.join(","))
+            })
+            .collect();
         self.audit_relay(
             NOBODY,
             AuditAction::RelayAnswered,
             rec.id,
-            format!("{relay_id} visitor consented:{given}/{}", consents.len()),
+            format!(
+                "{relay_id} visitor wording:{wording_version} {}",
+                parts.join(" ")
+            ),
         )
         .await?;
         tracing::info!(conversation = %rec.id, relay = %relay_id, given, "the visitor answered a relay");

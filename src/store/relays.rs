@@ -9,6 +9,8 @@ use super::*;
 /// only if nobody changed them meanwhile. So the visitor's consent, a
 /// withdrawal, a new link and a partner's view never overwrite each other.
 /// Erasing the conversation removes its relays; the purge takes them.
+/// Durability: a consent's (promise 6): journaled and fsynced (embedded),
+/// on disk and replicated before `Ok` (Redis's durable connection).
 #[async_trait]
 pub trait RelayStore: Send + Sync {
     /// Replace the conversation's relays by `relays` if they are still

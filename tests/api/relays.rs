@@ -262,6 +262,31 @@ async fn a_relay_to_two_partners_shares_exactly_each_scope_with_consent() {
         .await
         .unwrap();
     assert_eq!(audit.len(), 3, "{audit:?}");
+    // The record of the agreement: which wording, to whom, which questions.
+    let answered = app
+        .store
+        .audit_log(&AuditFilter {
+            actions: vec![AuditAction::RelayAnswered],
+            conversation: Some(chat.conv.parse().unwrap()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let detail = answered[0].detail.as_deref().unwrap();
+    assert!(detail.contains(&format!("wording:{wording}")), "{detail}");
+    assert!(
+        detail.contains(&format!("partner:{work}=given[contact,situation]")),
+        "{detail}"
+    );
+    assert!(
+        detail.contains(&format!("partner:{clinic}=given[withdrawal,mood]")),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains("RELAY-MARKER"),
+        "no answer in the audit log: {detail}"
+    );
     assert_eq!(
         audit
             .iter()

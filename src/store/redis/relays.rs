@@ -1,7 +1,7 @@
 //! Relay sheets (issue 23): the relays are the meta field `relays` (JSON),
 //! replaced by `save_relays.lua` if unchanged since read; a link's token
 //! hash is indexed to the conversation (`relay_link:<hex>`, expiring with
-//! the link).
+//! the link). On the durable connection, as the handoff's consents.
 
 use super::*;
 
@@ -26,17 +26,22 @@ impl RelayStore for RedisStore {
                     .to_string()
             })
             .unwrap_or_default();
-        self.run_record(
-            &SCRIPTS.save_relays,
-            &[self.keys.meta(conversation), link_key],
-            &args![
-                codec::relays_field(expected),
-                codec::relays_field(&relays),
-                conversation.to_string(),
-                ttl
-            ],
-        )
-        .await
+        // A consent (and its withdrawal) is confirmed to a person: on the
+        // durable connection, on disk (and replicated) before `Ok`, as the
+        // handoff's consents are.
+        let v = self
+            .run_durable(
+                &SCRIPTS.save_relays,
+                &[self.keys.meta(conversation), link_key],
+                &args![
+                    codec::relays_field(expected),
+                    codec::relays_field(&relays),
+                    conversation.to_string(),
+                    ttl
+                ],
+            )
+            .await?;
+        codec::conversation(&codec::hash(first(&v)?)?)
     }
 
     async fn relay_link(&self, hash: &[u8; 32]) -> StoreResult<Option<ConversationId>> {
