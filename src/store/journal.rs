@@ -35,6 +35,14 @@ pub enum Change {
     /// `visitor_offline_since_ms`) and `last_seq` (the log's length) are not
     /// persisted: they are rebuilt on start.
     Conversation(ConversationRecord),
+    /// How far one side of a conversation has acknowledged: the one
+    /// column an `ack` changes, so the commonest write of a chat neither
+    /// copies nor re-encodes the whole record (docs/BENCHMARKS.md).
+    Acked {
+        conversation: ConversationId,
+        party: Party,
+        seq: u64,
+    },
     Message {
         conversation: ConversationId,
         message: Arc<StoredMessage>,

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::core::conversation::ConversationState;
-use crate::core::ids::{AccountId, ClientMsgId, ConversationId};
+use crate::core::ids::{AccountId, ClientMsgId, ConversationId, Party};
 use crate::core::stats::Assessment;
 use crate::model::{
     Account, Channel, ConversationRecord, CounsellorRecord, Note, SessionRecord, SetupTicket,
@@ -133,6 +133,18 @@ pub fn write(conn: &Connection, change: &Change) -> rusqlite::Result<()> {
                 i(r.counsellor_acked),
                 serde_json::to_string(&Safety::of(r)).unwrap_or_else(|_| "{}".into()),
             ])?;
+        }
+        Change::Acked {
+            conversation,
+            party,
+            seq,
+        } => {
+            let sql = match party {
+                Party::Visitor => "UPDATE conversations SET visitor_acked = ?2 WHERE id = ?1",
+                Party::Counsellor => "UPDATE conversations SET counsellor_acked = ?2 WHERE id = ?1",
+            };
+            conn.prepare_cached(sql)?
+                .execute(params![conversation.to_string(), i(*seq)])?;
         }
         Change::Message {
             conversation,

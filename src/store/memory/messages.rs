@@ -143,7 +143,12 @@ impl MessageStore for MemoryStore {
                 return Ok(*slot);
             }
             *slot = seq;
-            (self.record(vec![Change::Conversation(rec.clone())]), seq)
+            let change = Change::Acked {
+                conversation,
+                party,
+                seq,
+            };
+            (self.record(vec![change]), seq)
         };
         settle(commit).await?;
         Ok(now)
