@@ -8,7 +8,8 @@
 #   PAIRS=1000 RATE=30 STORE=memory bash benches/profile.sh
 #
 # STORE=memory or embedded (the default store, in a fresh data directory
-# of the run's own).
+# of the run's own), or redis with REDIS_URL (a key prefix of the run's
+# own, its keys removed afterwards; only the node is sampled).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v perf >/dev/null || { echo "missing: perf (apt-get install linux-perf)" >&2; exit 1; }
@@ -17,7 +18,15 @@ RATE=${RATE:-30}
 CAPACITY=8
 WORK=$(mktemp -d)
 SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"; }
+PREFIX="prof-$RANDOM$RANDOM"
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  if [ "${STORE:-}" = redis ]; then
+    sleep 1
+    redis-cli -u "$REDIS_URL" --scan --pattern "$PREFIX:*" | xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink > /dev/null || true
+  fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -28,7 +37,13 @@ for i in $(seq 0 $(( (PAIRS + CAPACITY - 1) / CAPACITY - 1 ))); do
 done > "$WORK/tsunagu.toml"
 (
   export TSUNAGU_CONFIG="$WORK/tsunagu.toml" TSUNAGU_BIND=127.0.0.1:9110 TSUNAGU_LOG=warn
-  export TSUNAGU_STORE="${STORE:-embedded}" TSUNAGU_DATA_DIR="$WORK/data" TSUNAGU_HOURS__ALWAYS_OPEN=true
+  [ "${STORE:-}" = redis ] || export TSUNAGU_STORE="${STORE:-embedded}"
+  export TSUNAGU_DATA_DIR="$WORK/data" TSUNAGU_HOURS__ALWAYS_OPEN=true
+  if [ "${STORE:-}" = redis ]; then
+    : "${REDIS_URL:?STORE=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379}"
+    export TSUNAGU_REDIS_URL=$REDIS_URL TSUNAGU_REDIS_PREFIX=$PREFIX
+    export TSUNAGU_HANDOFF__PIN_KEY=profile-pin-key-0123456789abcdef
+  fi
   export TSUNAGU_LIMITS__FRAMES_PER_SEC=1000000 TSUNAGU_LIMITS__FRAMES_BURST=1000000
   export TSUNAGU_LIMITS__UPGRADES_PER_IP_PER_MIN=100000000 TSUNAGU_LIMITS__UPGRADES_BURST=1000000
   export TSUNAGU_LIMITS__STARTS_PER_IP_PER_MIN=100000000 TSUNAGU_LIMITS__STARTS_BURST=1000000
