@@ -113,12 +113,12 @@ impl ConversationStore for MemoryStore {
             }
             s.conversations.insert(
                 id,
-                Conv {
+                Box::new(Conv {
                     rec,
                     log: Vec::new(),
                     seen: HashMap::new(),
                     notes: Vec::new(),
-                },
+                }),
             );
             let mut seq = 0;
             if let Some(text) = new.first_message {

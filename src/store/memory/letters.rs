@@ -54,7 +54,7 @@ impl LetterStore for MemoryStore {
                 conv.rec.last_seq = 1;
             }
             let rec = conv.rec.clone();
-            s.conversations.insert(id, conv);
+            s.conversations.insert(id, Box::new(conv));
             if durable {
                 return Ok(rec);
             }

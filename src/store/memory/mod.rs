@@ -76,7 +76,10 @@ struct State {
     accounts: HashMap<AccountId, Account>,
     usernames: HashMap<String, AccountId>,
     sessions: HashMap<TokenHash, SessionRecord>,
-    conversations: HashMap<ConversationId, Conv>,
+    /// Boxed: a record is over 500 bytes, and a hash table keeps up to
+    /// half its slots empty; inline, every empty slot cost a record's size
+    /// (docs/BENCHMARKS.md, the idle socket).
+    conversations: HashMap<ConversationId, Box<Conv>>,
     queue: BTreeMap<QueueKey, ConversationId>,
     counsellors: HashMap<AccountId, CounsellorRecord>,
     /// Counsellor -> conversations they hold (active, or ended without outcome).
@@ -262,7 +265,10 @@ async fn settle(commit: Option<Commit>) -> StoreResult<()> {
 
 impl State {
     fn conv(&mut self, id: ConversationId) -> StoreResult<&mut Conv> {
-        self.conversations.get_mut(&id).ok_or(StoreError::NotFound)
+        self.conversations
+            .get_mut(&id)
+            .map(|c| &mut **c)
+            .ok_or(StoreError::NotFound)
     }
 
     fn counsellor_mut(&mut self, id: AccountId) -> StoreResult<&mut CounsellorRecord> {
@@ -443,12 +449,12 @@ impl State {
             }
             s.conversations.insert(
                 id,
-                Conv {
+                Box::new(Conv {
                     rec,
                     log,
                     seen,
                     notes: saved.notes,
-                },
+                }),
             );
         }
         Ok(s)
