@@ -299,14 +299,6 @@ impl ConversationRecord {
             since_ms: self.queued_since_ms,
         }
     }
-
-    /// Highest sequence acknowledged by `party`.
-    pub fn acked_by(&self, party: Party) -> u64 {
-        match party {
-            Party::Visitor => self.visitor_acked,
-            Party::Counsellor => self.counsellor_acked,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

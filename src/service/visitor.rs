@@ -439,17 +439,14 @@ impl Service {
     }
 
     pub async fn ack(&self, id: ConversationId, party: Party, seq: u64) -> Result<(), Refusal> {
-        let before = self
-            .store
-            .conversation(id)
-            .await?
-            .map(|r| r.acked_by(party));
-        let now = self.store.ack(id, party, seq).await?;
-        if before != Some(now) {
+        // No read of the record first: on Redis that was a whole hash
+        // fetched and decoded for every message (docs/BENCHMARKS.md).
+        let acked = self.store.ack(id, party, seq).await?;
+        if acked.raised {
             self.publish(Event::Acked {
                 conversation: id,
                 by: party,
-                seq: now,
+                seq: acked.seq,
             })
             .await;
         }

@@ -26,8 +26,22 @@ pub trait MessageStore: Send + Sync {
         limit: usize,
     ) -> StoreResult<Vec<Arc<StoredMessage>>>;
     /// Raise `party`'s acknowledged sequence to `seq` (clamped to the last
-    /// sequence; never lowered). Returns the new value.
-    async fn ack(&self, conversation: ConversationId, party: Party, seq: u64) -> StoreResult<u64>;
+    /// sequence; never lowered). Says the value now and whether this call
+    /// raised it, so the caller need not read the record first.
+    async fn ack(
+        &self,
+        conversation: ConversationId,
+        party: Party,
+        seq: u64,
+    ) -> StoreResult<Acknowledged>;
     async fn add_note(&self, conversation: ConversationId, note: Note) -> StoreResult<()>;
     async fn notes(&self, conversation: ConversationId) -> StoreResult<Vec<Note>>;
+}
+
+/// What an `ack` did: the acknowledged sequence now, and whether this
+/// call raised it (only then do the other side's sockets hear `delivered`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acknowledged {
+    pub seq: u64,
+    pub raised: bool,
 }

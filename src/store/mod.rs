@@ -95,7 +95,7 @@ pub use handoffs::HandoffStore;
 pub use hearing::HearingStore;
 pub use letters::LetterStore;
 pub use line::LineStore;
-pub use messages::MessageStore;
+pub use messages::{Acknowledged, MessageStore};
 pub use node::{NodeStore, Persistence, Replication};
 pub use partners::{sort_partners, PartnerStore};
 pub use relays::{RelayStore, RELAY_LINK_KEPT_MS};

@@ -130,7 +130,12 @@ impl MessageStore for MemoryStore {
         Ok(conv.log[start..end].iter().take(limit).cloned().collect())
     }
 
-    async fn ack(&self, conversation: ConversationId, party: Party, seq: u64) -> StoreResult<u64> {
+    async fn ack(
+        &self,
+        conversation: ConversationId,
+        party: Party,
+        seq: u64,
+    ) -> StoreResult<Acknowledged> {
         let (commit, now) = {
             let mut s = self.state()?;
             let rec = &mut s.conv(conversation)?.rec;
@@ -140,7 +145,10 @@ impl MessageStore for MemoryStore {
                 Party::Counsellor => &mut rec.counsellor_acked,
             };
             if seq <= *slot {
-                return Ok(*slot);
+                return Ok(Acknowledged {
+                    seq: *slot,
+                    raised: false,
+                });
             }
             *slot = seq;
             let change = Change::Acked {
@@ -151,7 +159,10 @@ impl MessageStore for MemoryStore {
             (self.record(vec![change]), seq)
         };
         settle(commit).await?;
-        Ok(now)
+        Ok(Acknowledged {
+            seq: now,
+            raised: true,
+        })
     }
 
     async fn add_note(&self, conversation: ConversationId, note: Note) -> StoreResult<()> {

@@ -103,7 +103,7 @@ async fn a_message_is_confirmed_and_visible_only_after_its_commit() {
     assert!(!send.is_finished(), "confirmed before the commit");
     assert!(store.messages_after(id, 0, 10).await.unwrap().is_empty());
     assert_eq!(store.conversation(id).await.unwrap().unwrap().last_seq, 0);
-    assert_eq!(store.ack(id, Party::Counsellor, 1).await.unwrap(), 0);
+    assert_eq!(store.ack(id, Party::Counsellor, 1).await.unwrap().seq, 0);
     // A resend while the first copy is pending waits for it too.
     let s = store.clone();
     let resend = tokio::spawn(async move { s.append(id, msg("m1")).await });

@@ -112,13 +112,21 @@ impl MessageStore for RedisStore {
         }
     }
 
-    async fn ack(&self, conversation: ConversationId, party: Party, seq: u64) -> StoreResult<u64> {
+    async fn ack(
+        &self,
+        conversation: ConversationId,
+        party: Party,
+        seq: u64,
+    ) -> StoreResult<Acknowledged> {
         let keys = [self.keys.meta(conversation)];
         match reply(
             self.run(&SCRIPTS.ack, &keys, &args![party_field(party), seq])
                 .await?,
         )? {
-            Reply::Ok(v) => codec::int(v.first()),
+            Reply::Ok(v) => Ok(Acknowledged {
+                seq: codec::int(v.first())?,
+                raised: codec::int(v.get(1))? == 1,
+            }),
             _ => Err(codec::corrupt("ack reply")),
         }
     }

@@ -217,19 +217,37 @@ async fn ack_is_monotonic_and_clamped(b: Backend) {
             .await
             .unwrap();
     }
-    assert_eq!(s.ack(conv, Party::Counsellor, 2).await, Ok(2));
+    let acked = |seq, raised| Ok(Acknowledged { seq, raised });
+    assert_eq!(
+        s.ack(conv, Party::Counsellor, 2).await,
+        acked(2, true),
+        "raised"
+    );
+    assert_eq!(
+        s.ack(conv, Party::Counsellor, 2).await,
+        acked(2, false),
+        "the same again raises nothing"
+    );
     assert_eq!(
         s.ack(conv, Party::Counsellor, 1).await,
-        Ok(2),
+        acked(2, false),
         "never lowered"
     );
-    assert_eq!(s.ack(conv, Party::Counsellor, 99).await, Ok(3), "clamped");
+    assert_eq!(
+        s.ack(conv, Party::Counsellor, 99).await,
+        acked(3, true),
+        "clamped"
+    );
     assert_eq!(
         s.ack(conv, Party::Counsellor, u64::MAX).await,
-        Ok(3),
+        acked(3, false),
         "clamped even at the edge"
     );
-    assert_eq!(s.ack(conv, Party::Visitor, 1).await, Ok(1), "per party");
+    assert_eq!(
+        s.ack(conv, Party::Visitor, 1).await,
+        acked(1, true),
+        "per party"
+    );
     let rec = s.conversation(conv).await.unwrap().unwrap();
     assert_eq!((rec.counsellor_acked, rec.visitor_acked), (3, 1));
     assert_eq!(

@@ -31,7 +31,7 @@ use tsunagu::model::{
 };
 use tsunagu::store::memory::MemoryStore;
 use tsunagu::store::redis::{RedisOptions, RedisStore};
-use tsunagu::store::{Store, StoreError};
+use tsunagu::store::{Acknowledged, Store, StoreError};
 
 use crate::helpers::{purge_blocking, test_redis_url, unique_prefix};
 
