@@ -21,7 +21,6 @@ pub mod counsellor;
 pub mod visitor;
 
 use std::collections::HashSet;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -218,100 +217,47 @@ pub struct Socket {
     pub frames: DefaultDirectRateLimiter,
 }
 
-/// What a socket's task keeps for as long as the socket is open, in one
-/// heap block: the task's own state is then only a pointer to it plus
-/// what one await holds. An `async fn` keeps its arguments twice (as the
-/// call's captures and as the body's locals) and lays every long-lived
-/// local beside every await's temporaries; an idle socket paid for both
-/// (docs/BENCHMARKS.md, the idle socket).
-struct Task<H: Handler> {
-    handler: H,
-    io: Io,
-    session: Session,
-    stream: AggregatedMessageStream,
-    outbox: crate::hub::Outbox,
-    kill: Arc<Notify>,
-    frames: DefaultDirectRateLimiter,
-    pipeline: Pipeline<H>,
-    heartbeat: tokio::time::Interval,
-    /// Until the socket says who it is; dropped (with its timer) once it has.
-    start_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-/// Resolves when the start deadline passes; never once it is gone.
-async fn deadline(d: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
-    match d {
-        Some(sleep) => sleep.as_mut().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Drive one socket until it closes.
-pub fn run<H: Handler>(
-    handler: H,
-    socket: Socket,
-    app: Arc<AppState>,
-) -> impl std::future::Future<Output = ()> {
-    let t = &app.settings.timing;
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(t.heartbeat_interval_ms));
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let task = Box::new(Task {
-        handler,
-        io: Io {
-            session: socket.session.clone(),
-            send_timeout: Duration::from_millis(t.send_timeout_ms),
-            app: app.clone(),
-            open: true,
-        },
-        session: socket.session,
-        stream: socket.stream,
-        outbox: socket.outbox,
-        kill: socket.kill,
-        frames: socket.frames,
-        pipeline: Pipeline::new(),
-        heartbeat,
-        start_deadline: Some(Box::pin(tokio::time::sleep(Duration::from_millis(
-            t.start_timeout_ms,
-        )))),
-    });
-    drive(task, socket.conn, app)
-}
-
-async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppState>) {
-    let settings = &app.settings;
-    let t = &settings.timing;
-    let Task {
-        handler,
-        io,
+pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>) {
+    let settings = app.settings.clone();
+    let hub = app.hub.clone();
+    let Socket {
         session,
-        stream,
-        outbox,
+        mut stream,
+        conn,
+        mut outbox,
         kill,
         frames,
-        pipeline,
-        heartbeat,
-        start_deadline,
-    } = &mut *task;
+    } = socket;
+    let t = &settings.timing;
+    let mut io = Io {
+        session: session.clone(),
+        send_timeout: Duration::from_millis(t.send_timeout_ms),
+        app: app.clone(),
+        open: true,
+    };
     let client_timeout = Duration::from_millis(t.client_timeout_ms);
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(t.heartbeat_interval_ms));
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_seen = Instant::now();
     let mut refused_in_row = 0u32;
     let mut close: Option<CloseReason> = None;
     // The client closed first (its close frame, or the stream ended): no
     // close of its own to wait for.
     let mut client_closed = false;
+    let mut pipeline = Pipeline::<H>::new();
+    let start_deadline = tokio::time::sleep(Duration::from_millis(t.start_timeout_ms));
+    tokio::pin!(start_deadline);
 
     while io.open {
         let unbound = !handler.bound();
-        if !unbound {
-            *start_deadline = None;
-        }
         tokio::select! {
-            _ = deadline(start_deadline), if unbound => {
+            _ = &mut start_deadline, if unbound => {
                 close = Some(reason(CloseCode::Policy, "start_timeout"));
                 break;
             }
             Some((conversation, done)) = pipeline.in_flight.next(), if !pipeline.in_flight.is_empty() => {
-                Box::pin(pipeline.finished(handler, io, conversation, done)).await;
+                Box::pin(pipeline.finished(&mut handler, &mut io, conversation, done)).await;
             }
             frame = stream.recv(), if pipeline.parked.is_none() => {
                 let Some(frame) = frame else {
@@ -321,7 +267,7 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
                 last_seen = Instant::now();
                 match frame {
                     Ok(data @ (AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
-                        if let Err(wait) = check_direct(frames) {
+                        if let Err(wait) = check_direct(&frames) {
                             // Throttled: the frame is dropped unread and changes nothing.
                             refused_in_row += 1;
                             if refused_in_row > settings.limits.flood_close_after {
@@ -337,18 +283,18 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
                                 e.client_id = client_id;
                                 e.conversation_id = conversation_id;
                             }
-                            Box::pin(io.error(&e)).await;
+                            io.error(&e).await;
                         } else {
                             refused_in_row = 0;
                             match data {
                                 AggregatedMessage::Text(text) => match handler.parse(&text) {
                                     Ok(msg) => {
                                         let order = handler.order(&msg);
-                                        Box::pin(pipeline.offer(handler, io, order, msg)).await;
+                                        Box::pin(pipeline.offer(&mut handler, &mut io, order, msg)).await;
                                     }
-                                    Err(e) => Box::pin(io.error(&e)).await,
+                                    Err(e) => io.error(&e).await,
                                 },
-                                _ => Box::pin(io.error(&ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the protocol; send JSON text"))).await,
+                                _ => io.error(&ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the protocol; send JSON text")).await,
                             }
                         }
                     }
@@ -368,12 +314,12 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
                     // continuation frames that adds up to more (actix-ws
                     // reports that as an I/O error with this text).
                     Err(ProtocolError::Overflow) => {
-                        Box::pin(frame_too_large(io, settings)).await;
+                        io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
                         close = Some(reason(CloseCode::Size, "frame too large"));
                         break;
                     }
                     Err(ProtocolError::Io(e)) if e.to_string() == CONTINUATION_OVERFLOW => {
-                        Box::pin(frame_too_large(io, settings)).await;
+                        io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
                         close = Some(reason(CloseCode::Size, "frame too large"));
                         break;
                     }
@@ -398,7 +344,7 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
                         close = Some(reason(CloseCode::Policy, change.as_str()));
                         break;
                     }
-                    Some(msg) => Box::pin(handler.on_outbound(io, msg)).await,
+                    Some(msg) => Box::pin(handler.on_outbound(&mut io, msg)).await,
                 }
             }
             _ = heartbeat.tick() => {
@@ -425,7 +371,7 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
     let finish = async {
         while let Some((conversation, done)) = pipeline.in_flight.next().await {
             pipeline.release(conversation);
-            handler.on_done(io, done).await;
+            handler.on_done(&mut io, done).await;
         }
     };
     let _ = Box::pin(tokio::time::timeout(
@@ -433,14 +379,14 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
         finish,
     ))
     .await;
-    app.hub.disconnect(conn);
+    hub.disconnect(conn);
     Box::pin(handler.on_close()).await;
     // Every close frame the server sends carries a code: 1000 when no
     // other applies (the stream ended, a write failed, the hub dropped
     // the socket: usually nobody reads it then; an empty close would read
     // as 1005).
     let close = close.unwrap_or_else(|| reason(CloseCode::Normal, "closed"));
-    let _ = Box::pin(session.clone().close(Some(close))).await;
+    let _ = Box::pin(session.close(Some(close))).await;
     if !client_closed && io.open {
         // The closing handshake (RFC 6455 7.1.1): the server closed, so
         // read until the client's close comes back (bounded). Returning at
@@ -460,15 +406,7 @@ async fn drive<H: Handler>(mut task: Box<Task<H>>, conn: ConnId, app: Arc<AppSta
         }))
         .await;
     }
-}
-
-async fn frame_too_large(io: &mut Io, settings: &crate::config::Settings) {
-    let message = format!(
-        "frames are limited to {} bytes",
-        settings.limits.max_frame_bytes
-    );
-    io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, message))
-        .await
+    drop(io);
 }
 
 /// The longest the server waits for the client's close after its own.
