@@ -11,7 +11,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use tsunagu::core::handoff::{AuditAction, AuditFilter};
+use tsunagu::core::handoff::{AuditAction, AuditEntry, AuditFilter};
 use tsunagu::core::hours::jst_date_minute;
 use tsunagu::core::ids::ConversationId;
 use tsunagu::core::partners::PartnerOffer;
@@ -251,28 +251,10 @@ async fn a_relay_to_two_partners_shares_exactly_each_scope_with_consent() {
         );
     }
     view(&app, &link_a).await;
-    let audit = app
-        .store
-        .audit_log(&AuditFilter {
-            actions: vec![AuditAction::RelayViewed],
-            conversation: Some(chat.conv.parse().unwrap()),
-            limit: 100,
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    let audit = audit_of(&app, &chat.conv, AuditAction::RelayViewed).await;
     assert_eq!(audit.len(), 3, "{audit:?}");
     // The record of the agreement: which wording, to whom, which questions.
-    let answered = app
-        .store
-        .audit_log(&AuditFilter {
-            actions: vec![AuditAction::RelayAnswered],
-            conversation: Some(chat.conv.parse().unwrap()),
-            limit: 10,
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    let answered = audit_of(&app, &chat.conv, AuditAction::RelayAnswered).await;
     let detail = answered[0].detail.as_deref().unwrap();
     assert!(detail.contains(&format!("wording:{wording}")), "{detail}");
     assert!(
@@ -723,4 +705,17 @@ async fn relays_and_referrals_over_a_seeded_year_equal_a_hand_count() {
     assert_eq!(purged.conversations.len(), 4);
     assert_eq!(report("FY2025").await, fy2025);
     assert_eq!(report("FY2026").await, fy2026);
+}
+
+/// The audit entries of one action about one conversation.
+async fn audit_of(app: &TestApp, conversation: &str, action: AuditAction) -> Vec<AuditEntry> {
+    app.store
+        .audit_log(&AuditFilter {
+            actions: vec![action],
+            conversation: Some(conversation.parse().unwrap()),
+            limit: 100,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
 }
