@@ -218,195 +218,214 @@ pub struct Socket {
 }
 
 /// Drive one socket until it closes.
-pub async fn run<H: Handler>(mut handler: H, socket: Socket, app: Arc<AppState>) {
-    let settings = app.settings.clone();
-    let hub = app.hub.clone();
-    let Socket {
-        session,
-        mut stream,
-        conn,
-        mut outbox,
-        kill,
-        frames,
-    } = socket;
-    let t = &settings.timing;
-    let mut io = Io {
-        session: session.clone(),
-        send_timeout: Duration::from_millis(t.send_timeout_ms),
-        app: app.clone(),
-        open: true,
-    };
-    let client_timeout = Duration::from_millis(t.client_timeout_ms);
-    let mut heartbeat = tokio::time::interval(Duration::from_millis(t.heartbeat_interval_ms));
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_seen = Instant::now();
-    let mut refused_in_row = 0u32;
-    let mut close: Option<CloseReason> = None;
-    // The client closed first (its close frame, or the stream ended): no
-    // close of its own to wait for.
-    let mut client_closed = false;
-    let mut pipeline = Pipeline::<H>::new();
-    let start_deadline = tokio::time::sleep(Duration::from_millis(t.start_timeout_ms));
-    tokio::pin!(start_deadline);
+///
+/// Not an `async fn`, and nothing is moved out of its arguments up
+/// front: this future lives as long as the socket, and an `async fn`
+/// keeps its arguments twice (as captures and as locals), as does a
+/// destructured argument (whole and in parts). The block below uses the
+/// captures in place, so each is held once (docs/BENCHMARKS.md, the idle
+/// socket).
+#[allow(clippy::manual_async_fn)] // deliberately not `async fn`: see above
+pub fn run<H: Handler>(
+    mut handler: H,
+    mut socket: Socket,
+    app: Arc<AppState>,
+) -> impl std::future::Future<Output = ()> {
+    async move {
+        let settings = app.settings.clone();
+        let t = &settings.timing;
+        let mut io = Io {
+            session: socket.session.clone(),
+            send_timeout: Duration::from_millis(t.send_timeout_ms),
+            app: app.clone(),
+            open: true,
+        };
+        let client_timeout = Duration::from_millis(t.client_timeout_ms);
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(t.heartbeat_interval_ms));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_seen = Instant::now();
+        let mut refused_in_row = 0u32;
+        let mut close: Option<CloseReason> = None;
+        // The client closed first (its close frame, or the stream ended): no
+        // close of its own to wait for.
+        let mut client_closed = false;
+        let mut pipeline = Pipeline::<H>::new();
+        // Only until the socket is bound (a visitor's `start`): then dropped,
+        // so an idle socket does not carry its timer.
+        let mut start_deadline = Some(Box::pin(tokio::time::sleep(Duration::from_millis(
+            t.start_timeout_ms,
+        ))));
 
-    while io.open {
-        let unbound = !handler.bound();
-        tokio::select! {
-            _ = &mut start_deadline, if unbound => {
-                close = Some(reason(CloseCode::Policy, "start_timeout"));
-                break;
+        while io.open {
+            let unbound = !handler.bound();
+            if !unbound {
+                start_deadline = None;
             }
-            Some((conversation, done)) = pipeline.in_flight.next(), if !pipeline.in_flight.is_empty() => {
-                Box::pin(pipeline.finished(&mut handler, &mut io, conversation, done)).await;
-            }
-            frame = stream.recv(), if pipeline.parked.is_none() => {
-                let Some(frame) = frame else {
-                    client_closed = true;
+            tokio::select! {
+                _ = until(&mut start_deadline), if unbound => {
+                    close = Some(reason(CloseCode::Policy, "start_timeout"));
                     break;
-                };
-                last_seen = Instant::now();
-                match frame {
-                    Ok(data @ (AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
-                        if let Err(wait) = check_direct(&frames) {
-                            // Throttled: the frame is dropped unread and changes nothing.
-                            refused_in_row += 1;
-                            if refused_in_row > settings.limits.flood_close_after {
-                                close = Some(reason(CloseCode::Policy, "flood"));
-                                break;
-                            }
-                            let mut e = ErrorBody::new(ErrorCode::RateLimited, "too many messages; slow down");
-                            e.retry_after_ms = Some(wait.as_millis() as u64 + 1);
-                            if let AggregatedMessage::Text(text) = &data {
-                                // Say which `send` was refused, so the client
-                                // resends that one; nothing else is read.
-                                let (client_id, conversation_id) = refused_send(text);
-                                e.client_id = client_id;
-                                e.conversation_id = conversation_id;
-                            }
-                            io.error(&e).await;
-                        } else {
-                            refused_in_row = 0;
-                            match data {
-                                AggregatedMessage::Text(text) => match handler.parse(&text) {
-                                    Ok(msg) => {
-                                        let order = handler.order(&msg);
-                                        Box::pin(pipeline.offer(&mut handler, &mut io, order, msg)).await;
-                                    }
-                                    Err(e) => io.error(&e).await,
-                                },
-                                _ => io.error(&ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the protocol; send JSON text")).await,
+                }
+                Some((conversation, done)) = pipeline.in_flight.next(), if !pipeline.in_flight.is_empty() => {
+                    Box::pin(pipeline.finished(&mut handler, &mut io, conversation, done)).await;
+                }
+                frame = socket.stream.recv(), if pipeline.parked.is_none() => {
+                    let Some(frame) = frame else {
+                        client_closed = true;
+                        break;
+                    };
+                    last_seen = Instant::now();
+                    match frame {
+                        Ok(data @ (AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
+                            if let Err(wait) = check_direct(&socket.frames) {
+                                // Throttled: the frame is dropped unread and changes nothing.
+                                refused_in_row += 1;
+                                if refused_in_row > settings.limits.flood_close_after {
+                                    close = Some(reason(CloseCode::Policy, "flood"));
+                                    break;
+                                }
+                                let mut e = ErrorBody::new(ErrorCode::RateLimited, "too many messages; slow down");
+                                e.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+                                if let AggregatedMessage::Text(text) = &data {
+                                    // Say which `send` was refused, so the client
+                                    // resends that one; nothing else is read.
+                                    let (client_id, conversation_id) = refused_send(text);
+                                    e.client_id = client_id;
+                                    e.conversation_id = conversation_id;
+                                }
+                                io.error(&e).await;
+                            } else {
+                                refused_in_row = 0;
+                                match data {
+                                    AggregatedMessage::Text(text) => match handler.parse(&text) {
+                                        Ok(msg) => {
+                                            let order = handler.order(&msg);
+                                            Box::pin(pipeline.offer(&mut handler, &mut io, order, msg)).await;
+                                        }
+                                        Err(e) => io.error(&e).await,
+                                    },
+                                    _ => io.error(&ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are not part of the protocol; send JSON text")).await,
+                                }
                             }
                         }
-                    }
-                    Ok(AggregatedMessage::Ping(p)) => {
-                        let mut s = session.clone();
-                        if Box::pin(s.pong(&p)).await.is_err() { break }
-                    }
-                    Ok(AggregatedMessage::Pong(_)) => {}
-                    Ok(AggregatedMessage::Close(c)) => {
-                        // Answer the client's close with its code (RFC 6455
-                        // 5.5.1), not an empty close (seen as 1005).
-                        client_closed = true;
-                        close = Some(c.unwrap_or_else(|| reason(CloseCode::Normal, "closed")));
-                        break;
-                    }
-                    // One frame over the limit, or a message split into
-                    // continuation frames that adds up to more (actix-ws
-                    // reports that as an I/O error with this text).
-                    Err(ProtocolError::Overflow) => {
-                        io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
-                        close = Some(reason(CloseCode::Size, "frame too large"));
-                        break;
-                    }
-                    Err(ProtocolError::Io(e)) if e.to_string() == CONTINUATION_OVERFLOW => {
-                        io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
-                        close = Some(reason(CloseCode::Size, "frame too large"));
-                        break;
-                    }
-                    Err(_) => {
-                        close = Some(reason(CloseCode::Protocol, "protocol error"));
-                        break;
+                        Ok(AggregatedMessage::Ping(p)) => {
+                            let mut s = socket.session.clone();
+                            if Box::pin(s.pong(&p)).await.is_err() { break }
+                        }
+                        Ok(AggregatedMessage::Pong(_)) => {}
+                        Ok(AggregatedMessage::Close(c)) => {
+                            // Answer the client's close with its code (RFC 6455
+                            // 5.5.1), not an empty close (seen as 1005).
+                            client_closed = true;
+                            close = Some(c.unwrap_or_else(|| reason(CloseCode::Normal, "closed")));
+                            break;
+                        }
+                        // One frame over the limit, or a message split into
+                        // continuation frames that adds up to more (actix-ws
+                        // reports that as an I/O error with this text).
+                        Err(ProtocolError::Overflow) => {
+                            io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
+                            close = Some(reason(CloseCode::Size, "frame too large"));
+                            break;
+                        }
+                        Err(ProtocolError::Io(e)) if e.to_string() == CONTINUATION_OVERFLOW => {
+                            io.error(&ErrorBody::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", settings.limits.max_frame_bytes))).await;
+                            close = Some(reason(CloseCode::Size, "frame too large"));
+                            break;
+                        }
+                        Err(_) => {
+                            close = Some(reason(CloseCode::Protocol, "protocol error"));
+                            break;
+                        }
                     }
                 }
-            }
-            msg = outbox.recv() => {
-                match msg.map(|m| *m) {
-                    None => break,
-                    Some(Outbound::Drain) => {
-                        close = Some(reason(CloseCode::Restart, "server restarting; reconnect and resume"));
+                msg = socket.outbox.recv() => {
+                    match msg.map(|m| *m) {
+                        None => break,
+                        Some(Outbound::Drain) => {
+                            close = Some(reason(CloseCode::Restart, "server restarting; reconnect and resume"));
+                            break;
+                        }
+                        Some(Outbound::SessionEnded) => {
+                            close = Some(reason(CloseCode::Policy, "session ended; log in again"));
+                            break;
+                        }
+                        Some(Outbound::AccountChanged(change)) => {
+                            close = Some(reason(CloseCode::Policy, change.as_str()));
+                            break;
+                        }
+                        Some(msg) => Box::pin(handler.on_outbound(&mut io, msg)).await,
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > client_timeout {
+                        close = Some(reason(CloseCode::Away, "heartbeat timeout"));
                         break;
                     }
-                    Some(Outbound::SessionEnded) => {
+                    if !Box::pin(handler.still_allowed()).await {
                         close = Some(reason(CloseCode::Policy, "session ended; log in again"));
                         break;
                     }
-                    Some(Outbound::AccountChanged(change)) => {
-                        close = Some(reason(CloseCode::Policy, change.as_str()));
+                    let mut s = socket.session.clone();
+                    if Box::pin(s.ping(b"")).await.is_err() { break }
+                }
+                _ = socket.kill.notified() => {
+                    // Reconnecting resumes from the log: nothing is lost.
+                    close = Some(reason(CloseCode::Again, "too slow; reconnect and resume"));
+                    break;
+                }
+            }
+        }
+        // Writes already started finish (a client told `sent` need not resend);
+        // a write cut off here is safe too: the resend is de-duplicated.
+        let finish = async {
+            while let Some((conversation, done)) = pipeline.in_flight.next().await {
+                pipeline.release(conversation);
+                handler.on_done(&mut io, done).await;
+            }
+        };
+        let _ = Box::pin(tokio::time::timeout(
+            Duration::from_millis(t.send_timeout_ms),
+            finish,
+        ))
+        .await;
+        app.hub.disconnect(socket.conn);
+        Box::pin(handler.on_close()).await;
+        // Every close frame the server sends carries a code: 1000 when no
+        // other applies (the stream ended, a write failed, the hub dropped
+        // the socket: usually nobody reads it then; an empty close would read
+        // as 1005).
+        let close = close.unwrap_or_else(|| reason(CloseCode::Normal, "closed"));
+        let _ = Box::pin(socket.session.close(Some(close))).await;
+        if !client_closed && io.open {
+            // The closing handshake (RFC 6455 7.1.1): the server closed, so
+            // read until the client's close comes back (bounded). Returning at
+            // once would close the TCP connection with the client's last
+            // frames (pongs, its close) unread: the kernel then resets the
+            // connection, and a reset can destroy our close frame before the
+            // client reads it, which it reports as no code at all (the
+            // flakiness once seen in auth::logging_out_closes_the_open_console_socket).
+            // `io` still holds a sender, so the response stays open meanwhile.
+            let wait = Duration::from_millis(t.send_timeout_ms.min(CLOSE_WAIT_MAX_MS));
+            let _ = Box::pin(tokio::time::timeout(wait, async {
+                while let Some(Ok(m)) = socket.stream.recv().await {
+                    if matches!(m, AggregatedMessage::Close(_)) {
                         break;
                     }
-                    Some(msg) => Box::pin(handler.on_outbound(&mut io, msg)).await,
                 }
-            }
-            _ = heartbeat.tick() => {
-                if last_seen.elapsed() > client_timeout {
-                    close = Some(reason(CloseCode::Away, "heartbeat timeout"));
-                    break;
-                }
-                if !Box::pin(handler.still_allowed()).await {
-                    close = Some(reason(CloseCode::Policy, "session ended; log in again"));
-                    break;
-                }
-                let mut s = session.clone();
-                if Box::pin(s.ping(b"")).await.is_err() { break }
-            }
-            _ = kill.notified() => {
-                // Reconnecting resumes from the log: nothing is lost.
-                close = Some(reason(CloseCode::Again, "too slow; reconnect and resume"));
-                break;
-            }
+            }))
+            .await;
         }
+        drop(io);
     }
-    // Writes already started finish (a client told `sent` need not resend);
-    // a write cut off here is safe too: the resend is de-duplicated.
-    let finish = async {
-        while let Some((conversation, done)) = pipeline.in_flight.next().await {
-            pipeline.release(conversation);
-            handler.on_done(&mut io, done).await;
-        }
-    };
-    let _ = Box::pin(tokio::time::timeout(
-        Duration::from_millis(t.send_timeout_ms),
-        finish,
-    ))
-    .await;
-    hub.disconnect(conn);
-    Box::pin(handler.on_close()).await;
-    // Every close frame the server sends carries a code: 1000 when no
-    // other applies (the stream ended, a write failed, the hub dropped
-    // the socket: usually nobody reads it then; an empty close would read
-    // as 1005).
-    let close = close.unwrap_or_else(|| reason(CloseCode::Normal, "closed"));
-    let _ = Box::pin(session.close(Some(close))).await;
-    if !client_closed && io.open {
-        // The closing handshake (RFC 6455 7.1.1): the server closed, so
-        // read until the client's close comes back (bounded). Returning at
-        // once would close the TCP connection with the client's last
-        // frames (pongs, its close) unread: the kernel then resets the
-        // connection, and a reset can destroy our close frame before the
-        // client reads it, which it reports as no code at all (the
-        // flakiness once seen in auth::logging_out_closes_the_open_console_socket).
-        // `io` still holds a sender, so the response stays open meanwhile.
-        let wait = Duration::from_millis(t.send_timeout_ms.min(CLOSE_WAIT_MAX_MS));
-        let _ = Box::pin(tokio::time::timeout(wait, async {
-            while let Some(Ok(m)) = stream.recv().await {
-                if matches!(m, AggregatedMessage::Close(_)) {
-                    break;
-                }
-            }
-        }))
-        .await;
+}
+
+/// Wait for the start deadline, if there still is one.
+async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
+    match deadline {
+        Some(d) => d.await,
+        None => std::future::pending().await,
     }
-    drop(io);
 }
 
 /// The longest the server waits for the client's close after its own.

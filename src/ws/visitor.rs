@@ -75,16 +75,16 @@ pub async fn upgrade(
         frames: app.limits.frames(),
     };
     let app = app.into_inner();
-    actix_web::rt::spawn(async move {
-        let handler = Visitor {
-            app: app.clone(),
-            conn,
-            ip,
-            chat: None,
-            _hold: hold,
-        };
-        run(handler, socket, app).await;
-    });
+    let handler = Visitor {
+        app: app.clone(),
+        conn,
+        ip,
+        chat: None,
+        _hold: hold,
+    };
+    // `run`'s future alone, not wrapped: a wrapper would hold the
+    // arguments a second time for the socket's whole life.
+    actix_web::rt::spawn(run(handler, socket, app));
     Ok(response)
 }
 

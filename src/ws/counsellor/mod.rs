@@ -82,22 +82,21 @@ pub async fn upgrade(
         frames: app.limits.frames(),
     };
     let app = app.into_inner();
-    actix_web::rt::spawn(async move {
-        tracing::info!(counsellor = %account.id, "counsellor connected");
-        let handler = Counsellor {
-            info: CounsellorInfo {
-                id: account.id,
-                display_name: account.display_name.clone(),
-                role: account.role,
-            },
-            account: Arc::new(account),
-            session: session_hash,
-            app: app.clone(),
-            conn,
-            watched: None,
-        };
-        run(handler, socket, app).await;
-    });
+    tracing::info!(counsellor = %account.id, "counsellor connected");
+    let handler = Counsellor {
+        info: CounsellorInfo {
+            id: account.id,
+            display_name: account.display_name.clone(),
+            role: account.role,
+        },
+        account: Arc::new(account),
+        session: session_hash,
+        app: app.clone(),
+        conn,
+        watched: None,
+    };
+    // `run`'s future alone (see the visitor's upgrade).
+    actix_web::rt::spawn(run(handler, socket, app));
     Ok(response)
 }
 
