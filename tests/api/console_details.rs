@@ -105,12 +105,21 @@ async fn the_view_says_since_when_a_visitor_is_offline() {
     let (mut v, w) = app.start_visitor(json!({"type": "start"})).await;
     wait_matched(&mut v, &w).await;
     let assigned = c.ws.recv_type("assigned").await;
-    assert!(
-        assigned["conversation"]
-            .get("visitor_offline_since")
-            .is_none(),
-        "{assigned}"
-    );
+    let view = &assigned["conversation"];
+    if view["visitor_online"] == true {
+        assert!(view.get("visitor_offline_since").is_none(), "{assigned}");
+    } else {
+        // The counsellor was free already, so the match can come in the
+        // instant between the visitor's `start` and its socket counting as
+        // online (seen in about 1 run in 10 with a busy CPU): the view says
+        // so, since when, and the console hears the visitor come online.
+        assert!(
+            view["visitor_offline_since"].as_u64().is_some(),
+            "{assigned}"
+        );
+        let p = c.ws.recv_type("presence").await;
+        assert_eq!(p["visitor_online"], true, "{p}");
+    }
     v.drop_connection();
     loop {
         let p = c.ws.recv_type("presence").await;
