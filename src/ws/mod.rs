@@ -74,14 +74,16 @@ impl Io {
         }
     }
 
-    pub async fn error(&mut self, e: &ErrorBody) {
+    /// Boxed: refusals are rare, and the socket's task would otherwise
+    /// be sized for this future at every place it is awaited.
+    pub fn error(&mut self, e: &ErrorBody) -> LocalBoxFuture<'_, ()> {
         self.app.service.metrics.refused(e.code);
         #[derive(Serialize)]
         #[serde(tag = "type", rename_all = "snake_case")]
         enum Frame<'a> {
             Error(&'a ErrorBody),
         }
-        self.send(&Frame::Error(e)).await
+        Box::pin(self.send_text(encode(&Frame::Error(e))))
     }
 }
 
