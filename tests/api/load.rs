@@ -60,7 +60,12 @@ async fn fifty_visitors_five_counsellors_capacity_never_exceeded_nobody_assigned
                     let rec = app.store.conversation(conv.parse().unwrap()).await;
                     panic!("visitor {i} never saw `ended` (matched {matched}x): {rec:?}");
                 }
-                let f = v.recv().await;
+                // Bounded below the socket helper's own time-out, so that a
+                // stall says where this visitor's conversation stands.
+                let Some(f) = v.recv_within(Duration::from_secs(25)).await else {
+                    let rec = app.store.conversation(conv.parse().unwrap()).await;
+                    panic!("visitor {i}: no frame for 25 s (matched {matched}x): {rec:?}");
+                };
                 match f["type"].as_str().unwrap() {
                     "queue" => positions += 1,
                     "matched" => matched += 1,
