@@ -259,12 +259,11 @@ pub fn run<H: Handler>(
         ))));
 
         while io.open {
-            let unbound = !handler.bound();
-            if !unbound {
+            if start_deadline.is_some() && handler.bound() {
                 start_deadline = None;
             }
             tokio::select! {
-                _ = until(&mut start_deadline), if unbound => {
+                _ = until(&mut start_deadline) => {
                     close = Some(reason(CloseCode::Policy, "start_timeout"));
                     break;
                 }
@@ -422,7 +421,8 @@ pub fn run<H: Handler>(
     }
 }
 
-/// Wait for the start deadline, if there still is one.
+/// Wait for the start deadline; once the socket is bound there is none,
+/// and this never finishes.
 async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
     match deadline {
         Some(d) => d.await,
