@@ -259,11 +259,12 @@ pub fn run<H: Handler>(
         ))));
 
         while io.open {
-            if start_deadline.is_some() && handler.bound() {
+            let unbound = !handler.bound();
+            if !unbound {
                 start_deadline = None;
             }
             tokio::select! {
-                _ = until(&mut start_deadline) => {
+                _ = until(&mut start_deadline), if unbound => {
                     close = Some(reason(CloseCode::Policy, "start_timeout"));
                     break;
                 }
@@ -421,8 +422,7 @@ pub fn run<H: Handler>(
     }
 }
 
-/// Wait for the start deadline; once the socket is bound there is none,
-/// and this never finishes.
+/// Wait for the start deadline, if there still is one.
 async fn until(deadline: &mut Option<std::pin::Pin<Box<tokio::time::Sleep>>>) {
     match deadline {
         Some(d) => d.await,
