@@ -131,6 +131,14 @@ export async function closedVisitorPage(browser, { viewport = { width: 360, heig
 export async function counsellorPage(browser, username, { viewport = { width: 1280, height: 800 }, base = BASE } = {}) {
   const context = await isolatedContext(browser, { viewport });
   const page = watch(await context.newPage());
+  // The socket opens before the server's welcome, and until the welcome the
+  // console shows its defaults (status "away"): wait for the welcome itself,
+  // or a test acting on that status (setAvailable) may act on a stale one.
+  const welcomed = new Promise((resolve) => {
+    page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+      if (typeof f.payload === 'string' && f.payload.includes('"type":"welcome"')) resolve();
+    }));
+  });
   await page.goto(`${base}/console`);
   await page.waitForSelector('#login:not([hidden])');
   await page.fill('#login-username', username);
@@ -138,6 +146,11 @@ export async function counsellorPage(browser, username, { viewport = { width: 12
   await page.click('#login-submit');
   await page.waitForSelector('#workspace:not([hidden])');
   await page.waitForSelector('#conn-status[data-state="open"]', { state: 'attached' });
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${username}: no welcome within 10 s`)), 10_000);
+  });
+  await Promise.race([welcomed, late]).finally(() => clearTimeout(timer));
   return { context, page };
 }
 
